@@ -1,0 +1,310 @@
+//! A circuit breaker with Hystrix's semantics, written as an explicit state machine.
+//!
+//! ```text
+//!            errors >= threshold% of >= volume requests in the rolling window
+//!   CLOSED ───────────────────────────────────────────────────────────────▶ OPEN
+//!     ▲                                                                    │
+//!     │ trial succeeds                               sleep window elapsed  │
+//!     │                                          (next request is a trial) ▼
+//!     └──────────────────────────────── HALF_OPEN ◀─────────────────────────┘
+//!                                          │ trial fails: OPEN again, sleep window restarts
+//! ```
+//!
+//! - The rolling window is `rolling_window` long, split into `buckets` buckets (Hystrix: 10 s in
+//!   10 buckets); old buckets fall out as time passes.
+//! - The breaker trips only once the window holds at least `request_volume_threshold` requests
+//!   (Hystrix: 20) and the error share reaches `error_threshold_percentage` (Hystrix: 50 %).
+//! - While open, every request is short-circuited (answered by the fallback) until
+//!   `sleep_window` (Hystrix: 5 s) has passed; then exactly one trial request goes through.
+//! - Bad requests (the caller's fault) are neither successes nor failures; one that happens
+//!   to be the trial just gives the trial slot back.
+//!
+//! Time is `tokio::time::Instant`, so tests drive it with `tokio::time::pause()`.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BreakerSettings {
+    pub request_volume_threshold: u32,
+    pub error_threshold_percentage: u32,
+    #[serde(with = "humantime_serde")]
+    pub sleep_window: Duration,
+    #[serde(with = "humantime_serde")]
+    pub rolling_window: Duration,
+    pub buckets: u32,
+}
+
+impl Default for BreakerSettings {
+    fn default() -> Self {
+        Self {
+            request_volume_threshold: 20,
+            error_threshold_percentage: 50,
+            sleep_window: Duration::from_secs(5),
+            rolling_window: Duration::from_secs(10),
+            buckets: 10,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    Closed,
+    Open { since: Instant },
+    HalfOpen,
+}
+
+/// Counts in one bucket of the rolling window.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub success: u64,
+    pub failure: u64,
+    pub short_circuited: u64,
+}
+
+/// Whether a request may go ahead.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    Allow,
+    /// This request is the single half-open trial.
+    Trial,
+    ShortCircuit,
+}
+
+#[derive(Debug)]
+pub struct CircuitBreaker {
+    settings: BreakerSettings,
+    state: State,
+    trial_in_flight: bool,
+    window: RollingWindow,
+}
+
+impl CircuitBreaker {
+    pub fn new(settings: BreakerSettings, now: Instant) -> Self {
+        let window = RollingWindow::new(settings.rolling_window, settings.buckets.max(1), now);
+        Self { settings, state: State::Closed, trial_in_flight: false, window }
+    }
+
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    pub fn is_open(&self) -> bool {
+        !matches!(self.state, State::Closed)
+    }
+
+    /// Asks to run a request now.
+    pub fn decide(&mut self, now: Instant) -> Decision {
+        match self.state {
+            State::Closed => Decision::Allow,
+            State::Open { since } if now.duration_since(since) >= self.settings.sleep_window => {
+                self.state = State::HalfOpen;
+                self.trial_in_flight = true;
+                Decision::Trial
+            }
+            State::HalfOpen if !self.trial_in_flight => {
+                self.trial_in_flight = true;
+                Decision::Trial
+            }
+            State::Open { .. } | State::HalfOpen => {
+                self.window.record(now, |c| c.short_circuited += 1);
+                Decision::ShortCircuit
+            }
+        }
+    }
+
+    pub fn on_success(&mut self, now: Instant) {
+        if self.state == State::HalfOpen {
+            // The trial worked: close and forget the errors that opened the circuit.
+            self.state = State::Closed;
+            self.trial_in_flight = false;
+            self.window.reset(now);
+        }
+        self.window.record(now, |c| c.success += 1);
+    }
+
+    /// A failure, timeout or rejection.
+    pub fn on_failure(&mut self, now: Instant) {
+        self.window.record(now, |c| c.failure += 1);
+        match self.state {
+            State::HalfOpen => {
+                self.state = State::Open { since: now };
+                self.trial_in_flight = false;
+            }
+            State::Closed => {
+                let totals = self.window.totals(now);
+                let requests = totals.success + totals.failure;
+                if requests >= u64::from(self.settings.request_volume_threshold)
+                    && totals.failure * 100
+                        >= u64::from(self.settings.error_threshold_percentage) * requests
+                {
+                    self.state = State::Open { since: now };
+                }
+            }
+            State::Open { .. } => {}
+        }
+    }
+
+    /// A bad request: no verdict on the upstream's health.
+    pub fn on_ignored(&mut self) {
+        if self.state == State::HalfOpen {
+            self.trial_in_flight = false;
+        }
+    }
+
+    /// Sums over the rolling window (for the UI and metrics).
+    pub fn totals(&mut self, now: Instant) -> Counts {
+        self.window.totals(now)
+    }
+}
+
+/// A ring of fixed-length buckets; the current bucket is the one `now` falls into.
+#[derive(Debug)]
+struct RollingWindow {
+    bucket_len: Duration,
+    buckets: Vec<Counts>,
+    /// Start of the bucket at `current`.
+    current_start: Instant,
+    current: usize,
+}
+
+impl RollingWindow {
+    fn new(window: Duration, buckets: u32, now: Instant) -> Self {
+        Self {
+            bucket_len: (window / buckets).max(Duration::from_millis(1)),
+            buckets: vec![Counts::default(); buckets as usize],
+            current_start: now,
+            current: 0,
+        }
+    }
+
+    fn advance(&mut self, now: Instant) {
+        let elapsed = now.saturating_duration_since(self.current_start);
+        let steps = (elapsed.as_nanos() / self.bucket_len.as_nanos()) as usize;
+        if steps == 0 {
+            return;
+        }
+        for _ in 0..steps.min(self.buckets.len()) {
+            self.current = (self.current + 1) % self.buckets.len();
+            self.buckets[self.current] = Counts::default();
+        }
+        self.current_start += self.bucket_len * steps as u32;
+    }
+
+    fn record(&mut self, now: Instant, update: impl FnOnce(&mut Counts)) {
+        self.advance(now);
+        update(&mut self.buckets[self.current]);
+    }
+
+    fn totals(&mut self, now: Instant) -> Counts {
+        self.advance(now);
+        self.buckets.iter().fold(Counts::default(), |sum, c| Counts {
+            success: sum.success + c.success,
+            failure: sum.failure + c.failure,
+            short_circuited: sum.short_circuited + c.short_circuited,
+        })
+    }
+
+    fn reset(&mut self, now: Instant) {
+        self.buckets.fill(Counts::default());
+        self.current_start = now;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn breaker() -> CircuitBreaker {
+        CircuitBreaker::new(BreakerSettings::default(), Instant::now())
+    }
+
+    fn fail(breaker: &mut CircuitBreaker, n: u32) {
+        for _ in 0..n {
+            assert_ne!(breaker.decide(Instant::now()), Decision::ShortCircuit);
+            breaker.on_failure(Instant::now());
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn stays_closed_below_the_request_volume_threshold() {
+        let mut breaker = breaker();
+        fail(&mut breaker, 19);
+        assert_eq!(breaker.state(), State::Closed, "19 failures are below the volume of 20");
+        fail(&mut breaker, 1);
+        assert!(matches!(breaker.state(), State::Open { .. }));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn stays_closed_below_the_error_percentage() {
+        let mut breaker = breaker();
+        for _ in 0..11 {
+            breaker.on_success(Instant::now());
+        }
+        fail(&mut breaker, 10);
+        assert_eq!(breaker.state(), State::Closed, "10 of 21 is under 50 %");
+        fail(&mut breaker, 1);
+        assert!(matches!(breaker.state(), State::Open { .. }), "11 of 22 is 50 %");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn old_failures_roll_out_of_the_window() {
+        let mut breaker = breaker();
+        fail(&mut breaker, 15);
+        tokio::time::advance(Duration::from_secs(11)).await;
+        fail(&mut breaker, 15);
+        assert_eq!(breaker.state(), State::Closed, "only 15 failures are inside the last 10 s");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn open_circuit_short_circuits_until_the_sleep_window_then_allows_one_trial() {
+        let mut breaker = breaker();
+        fail(&mut breaker, 20);
+        assert_eq!(breaker.decide(Instant::now()), Decision::ShortCircuit);
+        tokio::time::advance(Duration::from_millis(4_999)).await;
+        assert_eq!(breaker.decide(Instant::now()), Decision::ShortCircuit);
+        tokio::time::advance(Duration::from_millis(1)).await;
+        assert_eq!(breaker.decide(Instant::now()), Decision::Trial);
+        assert_eq!(breaker.decide(Instant::now()), Decision::ShortCircuit, "one trial at a time");
+        assert_eq!(breaker.totals(Instant::now()).short_circuited, 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn successful_trial_closes_and_resets_the_window() {
+        let mut breaker = breaker();
+        fail(&mut breaker, 20);
+        tokio::time::advance(Duration::from_secs(5)).await;
+        assert_eq!(breaker.decide(Instant::now()), Decision::Trial);
+        breaker.on_success(Instant::now());
+        assert_eq!(breaker.state(), State::Closed);
+        fail(&mut breaker, 1);
+        assert_eq!(breaker.state(), State::Closed, "earlier failures were forgotten");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn failed_trial_reopens_for_a_new_sleep_window() {
+        let mut breaker = breaker();
+        fail(&mut breaker, 20);
+        tokio::time::advance(Duration::from_secs(5)).await;
+        assert_eq!(breaker.decide(Instant::now()), Decision::Trial);
+        breaker.on_failure(Instant::now());
+        assert!(matches!(breaker.state(), State::Open { .. }));
+        tokio::time::advance(Duration::from_secs(4)).await;
+        assert_eq!(breaker.decide(Instant::now()), Decision::ShortCircuit);
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert_eq!(breaker.decide(Instant::now()), Decision::Trial);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_bad_request_as_trial_gives_the_trial_back() {
+        let mut breaker = breaker();
+        fail(&mut breaker, 20);
+        tokio::time::advance(Duration::from_secs(5)).await;
+        assert_eq!(breaker.decide(Instant::now()), Decision::Trial);
+        breaker.on_ignored();
+        assert_eq!(breaker.state(), State::HalfOpen);
+        assert_eq!(breaker.decide(Instant::now()), Decision::Trial);
+    }
+}

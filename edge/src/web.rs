@@ -1,0 +1,225 @@
+//! The HTML UI: one page listing the user's feeds, a form to subscribe, a button per feed to
+//! unsubscribe. Works without JavaScript; forms POST and redirect (POST/redirect/GET), and a
+//! failed write re-renders the page with the message and what the user typed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use serde::Deserialize;
+
+use middletier::api::{Item, Subscription};
+
+use crate::command::CommandError;
+use crate::upstream::{FeedsOutcome, Upstream};
+
+const STYLE_CSS: &str = include_str!("../assets/style.css");
+
+#[derive(Clone, Debug)]
+pub struct WebState {
+    pub upstream: Arc<Upstream>,
+    /// Until accounts exist every visitor reads as this user, as in the recipe.
+    pub user: String,
+}
+
+pub fn router(state: WebState) -> Router {
+    Router::new()
+        .route("/", get(index))
+        .route("/subscriptions", post(subscribe))
+        .route("/subscriptions/delete", post(unsubscribe))
+        .route("/static/style.css", get(style))
+        .with_state(state)
+}
+
+#[derive(Debug, Deserialize)]
+struct FeedForm {
+    #[serde(default)]
+    url: String,
+}
+
+async fn index(State(state): State<WebState>) -> Response {
+    page(&state, PageInput::default()).await.into_response()
+}
+
+async fn subscribe(State(state): State<WebState>, Form(form): Form<FeedForm>) -> Response {
+    match state.upstream.subscribe(&state.user, form.url.trim()).await {
+        Ok(_) => Redirect::to("/").into_response(),
+        Err(error) => write_failed(&state, error, form.url).await,
+    }
+}
+
+async fn unsubscribe(State(state): State<WebState>, Form(form): Form<FeedForm>) -> Response {
+    match state.upstream.unsubscribe(&state.user, &form.url).await {
+        Ok(_) => Redirect::to("/").into_response(),
+        Err(error) => write_failed(&state, error, String::new()).await,
+    }
+}
+
+/// The write's fallback: the page again, with the reason and the user's input kept.
+async fn write_failed(state: &WebState, error: CommandError, typed_url: String) -> Response {
+    let status = match error {
+        CommandError::BadRequest(_) => StatusCode::BAD_REQUEST,
+        _ => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    let message = match &error {
+        CommandError::BadRequest(message) => message.clone(),
+        other => format!("Your change was not saved: {other}. Please try again in a moment."),
+    };
+    (status, page(state, PageInput { typed_url, form_error: Some(message) }).await).into_response()
+}
+
+async fn style() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")],
+        STYLE_CSS,
+    )
+}
+
+#[derive(Debug, Default)]
+struct PageInput {
+    typed_url: String,
+    form_error: Option<String>,
+}
+
+async fn page(state: &WebState, input: PageInput) -> IndexPage {
+    let (feeds, banner) = match state.upstream.feeds(&state.user).await {
+        FeedsOutcome::Fresh(feeds) => (feeds.subscriptions, None),
+        FeedsOutcome::Stale { feeds, age, reason } => (
+            feeds.subscriptions,
+            Some(Banner {
+                kind: "stale",
+                message: format!(
+                    "Showing your feeds as they were {}: {reason}.",
+                    describe_age(age)
+                ),
+            }),
+        ),
+        FeedsOutcome::Unavailable { reason } => (
+            Vec::new(),
+            Some(Banner {
+                kind: "error",
+                message: format!("Your feeds can't be shown right now: {reason}. Please try again in a moment."),
+            }),
+        ),
+    };
+    IndexPage {
+        user: state.user.clone(),
+        banner,
+        typed_url: input.typed_url,
+        form_error: input.form_error,
+        feeds: feeds.into_iter().map(FeedView::from).collect(),
+    }
+}
+
+fn describe_age(age: Duration) -> String {
+    match age.as_secs() {
+        0..=59 => "less than a minute ago".to_owned(),
+        60..=119 => "1 minute ago".to_owned(),
+        secs @ 120..=7199 => format!("{} minutes ago", secs / 60),
+        secs => format!("{} hours ago", secs / 3600),
+    }
+}
+
+#[derive(Debug, Template, WebTemplate)]
+#[template(path = "index.html")]
+struct IndexPage {
+    user: String,
+    banner: Option<Banner>,
+    typed_url: String,
+    form_error: Option<String>,
+    feeds: Vec<FeedView>,
+}
+
+#[derive(Debug)]
+struct Banner {
+    /// `stale` or `error`: picks the style and the ARIA role.
+    kind: &'static str,
+    message: String,
+}
+
+#[derive(Debug)]
+struct FeedView {
+    url: String,
+    title: String,
+    error: Option<String>,
+    items: Vec<ItemView>,
+}
+
+impl From<Subscription> for FeedView {
+    fn from(feed: Subscription) -> Self {
+        let base = url::Url::parse(&feed.url).ok();
+        Self {
+            items: feed.items.into_iter().map(|item| ItemView::new(item, base.as_ref())).collect(),
+            url: feed.url,
+            title: feed.title,
+            error: feed.error,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct ItemView {
+    title: String,
+    link: Option<String>,
+    /// Sanitized here again: the edge does not rely on upstream HTML being safe.
+    description: String,
+    published: Option<Published>,
+}
+
+#[derive(Debug)]
+struct Published {
+    machine: String,
+    human: String,
+}
+
+impl ItemView {
+    fn new(item: Item, base: Option<&url::Url>) -> Self {
+        let mut sanitizer = ammonia::Builder::default();
+        sanitizer.link_rel(Some("noopener noreferrer nofollow"));
+        if let Some(base) = base {
+            sanitizer.url_relative(ammonia::UrlRelative::RewriteWithBase(base.clone()));
+        }
+        let link = item
+            .link
+            .filter(|link| link.starts_with("https://") || link.starts_with("http://"));
+        let published = item.published.and_then(|raw| {
+            let at = chrono::DateTime::parse_from_rfc3339(&raw).ok()?;
+            Some(Published {
+                human: at.with_timezone(&chrono::Utc).format("%e %b %Y, %H:%M UTC").to_string(),
+                machine: raw,
+            })
+        });
+        Self {
+            title: item.title,
+            link,
+            description: sanitizer.clean(&item.description).to_string(),
+            published,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptions_are_sanitized_again_at_the_edge() {
+        let item = Item {
+            title: "t".into(),
+            link: Some("javascript:alert(1)".into()),
+            description: "<img src=x onerror=alert(1)><script>alert(2)</script>ok".into(),
+            published: Some("2025-06-10T04:00:00+00:00".into()),
+        };
+        let view = ItemView::new(item, None);
+        assert_eq!(view.link, None);
+        assert!(!view.description.contains("onerror"));
+        assert!(!view.description.contains("script"));
+        assert_eq!(view.published.map(|p| p.human).as_deref(), Some("10 Jun 2025, 04:00 UTC"));
+    }
+}

@@ -1,0 +1,56 @@
+//! The middle tier's wire types: what `GET/POST/DELETE /middletier/rss/user/{user}` speak.
+//!
+//! Kept compatible with the original recipe's JSON (`user`, `subscriptions[].url/title/items`),
+//! with an optional per-feed `error` so one broken feed never hides the others.
+
+use serde::{Deserialize, Serialize};
+
+/// Path prefix of the user resource; the edge builds URLs from it.
+pub const USER_PATH: &str = "middletier/rss/user";
+
+/// `GET /middletier/rss/user/{user}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UserFeeds {
+    pub user: String,
+    pub subscriptions: Vec<Subscription>,
+}
+
+/// One subscribed feed with its latest items, or the reason it could not be read.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Subscription {
+    /// The URL the user subscribed to (the key for unsubscribing).
+    pub url: String,
+    /// The feed's own title, or the URL's host when the feed could not be read.
+    pub title: String,
+    #[serde(default)]
+    pub items: Vec<Item>,
+    /// Set when the feed could not be fetched or parsed: a message for humans.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Item {
+    pub title: String,
+    /// Absolute `http(s)` link to the article; `None` when the feed gave none usable.
+    pub link: Option<String>,
+    /// Sanitized HTML (scripts, styles, event handlers and unsafe URLs removed).
+    pub description: String,
+    /// RFC 3339 publication (or update) time; `None` when the feed has no usable date.
+    pub published: Option<String>,
+}
+
+/// Answer to subscribe (`POST`) and unsubscribe (`DELETE`). Both are idempotent:
+/// `changed` says whether this call made a difference.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SubscriptionChange {
+    pub user: String,
+    pub url: String,
+    pub changed: bool,
+}
+
+/// Body of every error response.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: String,
+}

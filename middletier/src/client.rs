@@ -1,0 +1,121 @@
+//! Typed client for the middle tier's API, used by the edge.
+//!
+//! It talks to one instance per call (`base` is chosen by the caller's load balancer) and
+//! classifies failures the way a balancer needs: could not connect (safe to retry anywhere),
+//! timed out, rejected as a bad request (the caller's fault: never retried, never counted
+//! against the instance), or failed on the server.
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+
+use crate::api::{ErrorBody, SubscriptionChange, USER_PATH, UserFeeds};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    #[error("could not connect to the middle tier: {0}")]
+    Connect(String),
+    #[error("the middle tier did not answer in time")]
+    Timeout,
+    /// 4xx: the request itself is wrong; `message` is meant for the user.
+    #[error("{message}")]
+    Rejected { status: StatusCode, message: String },
+    #[error("the middle tier failed ({status}): {message}")]
+    Server { status: StatusCode, message: String },
+    #[error("unexpected answer from the middle tier: {0}")]
+    Protocol(String),
+}
+
+impl CallError {
+    /// A bad request is the caller's fault: not retried, not a failure of the instance.
+    pub fn is_bad_request(&self) -> bool {
+        matches!(self, CallError::Rejected { .. })
+    }
+
+    /// The request never reached the instance, so retrying elsewhere can't apply it twice.
+    pub fn is_connect(&self) -> bool {
+        matches!(self, CallError::Connect(_))
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct MiddletierClient {
+    http: reqwest::Client,
+}
+
+impl MiddletierClient {
+    /// `read_timeout` bounds one attempt (Ribbon's ReadTimeout); callers bound the whole
+    /// command, retries included, on their side.
+    pub fn new(connect_timeout: Duration, read_timeout: Duration) -> Result<Self, reqwest::Error> {
+        let http = platform::http::client_builder()
+            .connect_timeout(connect_timeout)
+            .timeout(read_timeout)
+            .build()?;
+        Ok(Self { http })
+    }
+
+    pub async fn feeds(&self, base: &url::Url, user: &str) -> Result<UserFeeds, CallError> {
+        self.call(Method::GET, base, user, None).await
+    }
+
+    pub async fn subscribe(
+        &self,
+        base: &url::Url,
+        user: &str,
+        feed_url: &str,
+    ) -> Result<SubscriptionChange, CallError> {
+        self.call(Method::POST, base, user, Some(feed_url)).await
+    }
+
+    pub async fn unsubscribe(
+        &self,
+        base: &url::Url,
+        user: &str,
+        feed_url: &str,
+    ) -> Result<SubscriptionChange, CallError> {
+        self.call(Method::DELETE, base, user, Some(feed_url)).await
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        base: &url::Url,
+        user: &str,
+        feed_url: Option<&str>,
+    ) -> Result<T, CallError> {
+        let mut url = base.clone();
+        url.path_segments_mut()
+            .map_err(|()| CallError::Protocol(format!("{base} cannot be a base URL")))?
+            .pop_if_empty()
+            .extend(USER_PATH.split('/'))
+            .push(user);
+        if let Some(feed_url) = feed_url {
+            url.query_pairs_mut().append_pair("url", feed_url);
+        }
+        let response = self.http.request(method, url).send().await.map_err(transport_error)?;
+        let status = response.status();
+        if status.is_success() {
+            return response.json().await.map_err(|e| CallError::Protocol(e.to_string()));
+        }
+        let message = match response.json::<ErrorBody>().await {
+            Ok(body) => body.error,
+            Err(_) => status.canonical_reason().unwrap_or("error").to_owned(),
+        };
+        if status.is_client_error() {
+            Err(CallError::Rejected { status, message })
+        } else {
+            Err(CallError::Server { status, message })
+        }
+    }
+}
+
+fn transport_error(error: reqwest::Error) -> CallError {
+    if error.is_timeout() {
+        CallError::Timeout
+    } else if error.is_connect() {
+        CallError::Connect(error.without_url().to_string())
+    } else {
+        CallError::Protocol(error.without_url().to_string())
+    }
+}

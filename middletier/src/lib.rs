@@ -1,0 +1,133 @@
+//! The middle tier: fetches and parses feeds and keeps users' subscriptions.
+//!
+//! It serves the recipe's REST API (`/middletier/rss/user/{user}`), registers itself with the
+//! registry as app `MIDDLETIER` / vip `middletier`, and reports its health at `/health`.
+//! Edges find it through the registry and call it with [`client::MiddletierClient`].
+//!
+//! # Layout
+//! - [`api`]: wire types shared with the edge.
+//! - [`client`]: the typed client the edge uses.
+//! - [`domain`]: `UserId` and `FeedUrl`, parsed once at the boundary.
+//! - [`service`]: the behaviour (read feeds, subscribe, unsubscribe).
+//! - [`fetch`]: HTTP fetching with timeouts, size cap and SSRF guard.
+//! - [`feed`]: parsing with feed-rs and making content safe.
+//! - [`store`]: the `SubscriptionStore` trait and its implementations.
+//! - [`routes`]: the HTTP transport.
+//! - [`settings`]: configuration.
+//! - `testing` (feature `test-support`): a loopback feed publisher for tests.
+
+pub mod api;
+pub mod client;
+pub mod domain;
+pub mod feed;
+pub mod fetch;
+pub mod routes;
+pub mod service;
+pub mod settings;
+pub mod store;
+#[cfg(feature = "test-support")]
+pub mod testing;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use platform::health::{Health, Status};
+use platform::lifecycle::Shutdown;
+use registry::client::{InstanceConfig, Registration, RegistryClient};
+
+pub use settings::Settings;
+use settings::StoreKind;
+use store::{MemoryStore, SubscriptionStore};
+
+/// Longest a request may take; reads fetch feeds, each bounded by `fetch.timeout`.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot bind {0}: {1}")]
+    Bind(String, std::io::Error),
+    #[error("cannot build the HTTP client: {0}")]
+    HttpClient(#[from] reqwest::Error),
+    #[error("invalid registry settings: {0}")]
+    Registry(#[from] registry::client::ClientError),
+}
+
+/// A bound, ready-to-run middle tier (built, then run, so tests learn the port first).
+#[derive(Debug)]
+pub struct Application {
+    listener: tokio::net::TcpListener,
+    port: u16,
+    settings: Settings,
+    service: service::FeedService,
+    health: Health,
+}
+
+impl Application {
+    /// Builds the store named by `settings.store.kind`.
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let store: Arc<dyn SubscriptionStore> = match settings.store.kind {
+            StoreKind::Memory => Arc::new(MemoryStore::new()),
+        };
+        Self::build_with_store(settings, store).await
+    }
+
+    /// Builds around a given store (tests share one store between several middle tiers).
+    pub async fn build_with_store(
+        settings: Settings,
+        store: Arc<dyn SubscriptionStore>,
+    ) -> Result<Self, StartupError> {
+        let address = format!("{}:{}", settings.server.host, settings.server.port);
+        let listener =
+            settings.server.bind().await.map_err(|error| StartupError::Bind(address, error))?;
+        let port = listener.local_addr().map_err(|e| StartupError::Bind("?".into(), e))?.port();
+        let fetcher = fetch::Fetcher::new(settings.fetch.clone())?;
+        Ok(Self {
+            listener,
+            port,
+            service: service::FeedService::new(store, fetcher),
+            health: Health::up(),
+            settings,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The URL peers use to reach this instance, as registered.
+    pub fn base_url(&self) -> String {
+        format!("http://{}:{}/", self.settings.server.advertised_host(), self.port)
+    }
+
+    pub fn health(&self) -> Health {
+        self.health.clone()
+    }
+
+    /// Registers with the registry, serves until `shutdown`, then deregisters and drains.
+    pub async fn run_until_stopped(self, shutdown: Shutdown) -> Result<(), StartupError> {
+        let client = RegistryClient::new(&self.settings.registry)?;
+        let instance = InstanceConfig {
+            app: self.settings.instance.app.clone(),
+            vip_address: self.settings.instance.vip.clone(),
+            host: self.settings.server.advertised_host(),
+            ip_addr: self.settings.server.advertised_host(),
+            port: self.port,
+            health_check_path: "/health".to_owned(),
+        };
+        let registration = Registration::start(
+            client,
+            instance,
+            &self.settings.registry,
+            self.health.clone(),
+            shutdown.clone(),
+        );
+        let router = platform::server::with_standard_layers(
+            routes::router(self.service).merge(self.health.router()),
+            REQUEST_TIMEOUT,
+        );
+        let served = platform::server::serve(self.listener, router, shutdown).await;
+        self.health.set(Status::OutOfService, Some("shutting down".into()));
+        registration.stopped().await;
+        served.map_err(|error| StartupError::Bind("serve".into(), error))
+    }
+}

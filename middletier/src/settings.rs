@@ -1,0 +1,55 @@
+//! The middle tier's configuration (see `platform::config` for how it is layered).
+
+use serde::{Deserialize, Serialize};
+
+use platform::config::ServerSettings;
+use registry::client::ClientSettings;
+
+use crate::fetch::FetchSettings;
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub registry: ClientSettings,
+    pub instance: InstanceSettings,
+    pub store: StoreSettings,
+    pub fetch: FetchSettings,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            server: ServerSettings::localhost(9191),
+            registry: ClientSettings::default(),
+            instance: InstanceSettings::default(),
+            store: StoreSettings::default(),
+            fetch: FetchSettings::default(),
+        }
+    }
+}
+
+/// How this service names itself in the registry.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct InstanceSettings {
+    pub app: String,
+    pub vip: String,
+}
+
+impl Default for InstanceSettings {
+    fn default() -> Self {
+        Self { app: "MIDDLETIER".to_owned(), vip: "middletier".to_owned() }
+    }
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct StoreSettings {
+    pub kind: StoreKind,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreKind {
+    /// In this process's memory: lost on restart, not shared between middle tiers.
+    #[default]
+    Memory,
+}

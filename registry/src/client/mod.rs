@@ -1,0 +1,295 @@
+//! The client side of the registry, for every service that registers or discovers.
+//!
+//! [`RegistryClient`] speaks Eureka's REST API (so it also works against a real Eureka);
+//! [`Registration`] keeps one instance registered for the life of the process, and
+//! [`Discovery`] keeps a fresh list of the instances behind one VIP, which is what a caller
+//! balances over.
+
+mod discovery;
+mod instance;
+mod registration;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode, header};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+pub use discovery::{Discovery, Instance};
+pub use instance::InstanceConfig;
+pub use registration::Registration;
+
+use crate::model::{Applications, ApplicationsDocument, InstanceDocument, InstanceInfo};
+
+/// Bounds each call to one registry, so an unreachable one fails over to the next quickly.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A service's `[registry]` section (`RSS_REGISTRY__URL`, `RSS_REGISTRY__RENEWAL_INTERVAL`...).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ClientSettings {
+    /// Base URL of the Eureka API. A comma-separated list names several registries, tried in
+    /// order on every call until one answers.
+    pub url: String,
+    /// How often the lease is renewed.
+    #[serde(with = "humantime_serde")]
+    pub renewal_interval: Duration,
+    /// How long the registry keeps the instance after the last renewal (sent as
+    /// `leaseInfo.durationInSecs`, whole seconds rounded up).
+    #[serde(with = "humantime_serde")]
+    pub lease_duration: Duration,
+    /// How often a [`Discovery`] refetches its VIP. The recipe used 2 s rather than Eureka's
+    /// 30 s so new middle tiers take traffic quickly.
+    #[serde(with = "humantime_serde")]
+    pub fetch_interval: Duration,
+}
+
+impl Default for ClientSettings {
+    fn default() -> Self {
+        ClientSettings {
+            url: "http://127.0.0.1:8761/eureka/v2/".to_owned(),
+            renewal_interval: Duration::from_secs(30),
+            lease_duration: Duration::from_secs(90),
+            fetch_interval: Duration::from_secs(2),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("invalid registry URL {url:?}: {reason}")]
+    InvalidUrl { url: String, reason: String },
+    #[error("cannot build the HTTP client")]
+    Build(#[source] reqwest::Error),
+    #[error("instance {id} of {app} is not registered")]
+    NotRegistered { app: String, id: String },
+    #[error("cannot reach the registry at {url}")]
+    Unreachable {
+        url: Url,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("the registry at {url} answered {status}")]
+    Status { url: Url, status: StatusCode },
+    #[error("the registry at {url} sent an unreadable body")]
+    Decode {
+        url: Url,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// Typed calls to the Eureka API. Cheap to clone: clones share connections.
+#[derive(Clone, Debug)]
+pub struct RegistryClient {
+    http: reqwest::Client,
+    /// Each ends with `/` so endpoints are appended, not substituted.
+    registries: Arc<[Url]>,
+}
+
+impl RegistryClient {
+    pub fn new(settings: &ClientSettings) -> Result<RegistryClient, ClientError> {
+        let registries = parse_registry_urls(&settings.url)?;
+        let http = platform::http::client_builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(REQUEST_TIMEOUT)
+            .build()
+            .map_err(ClientError::Build)?;
+        Ok(RegistryClient { http, registries: registries.into() })
+    }
+
+    /// The registries this client calls, in the order it tries them.
+    pub fn registries(&self) -> &[Url] {
+        &self.registries
+    }
+
+    /// `POST /apps/{app}`.
+    pub async fn register(&self, instance: &InstanceInfo) -> Result<(), ClientError> {
+        let body = InstanceDocument { instance: instance.clone() };
+        let (url, response) =
+            self.send(Method::POST, &["apps", &instance.app], Some(&body)).await?;
+        expect_success(url, response.status())
+    }
+
+    /// `PUT /apps/{app}/{id}`; [`ClientError::NotRegistered`] when the registry has forgotten
+    /// the instance, which the caller answers by registering again.
+    pub async fn renew(&self, app: &str, id: &str) -> Result<(), ClientError> {
+        let (url, response) = self.send(Method::PUT, &["apps", app, id], None).await?;
+        if response.status() == StatusCode::NOT_FOUND {
+            return Err(ClientError::NotRegistered { app: app.to_owned(), id: id.to_owned() });
+        }
+        expect_success(url, response.status())
+    }
+
+    /// `DELETE /apps/{app}/{id}`.
+    pub async fn cancel(&self, app: &str, id: &str) -> Result<(), ClientError> {
+        let (url, response) = self.send(Method::DELETE, &["apps", app, id], None).await?;
+        if response.status() == StatusCode::NOT_FOUND {
+            return Err(ClientError::NotRegistered { app: app.to_owned(), id: id.to_owned() });
+        }
+        expect_success(url, response.status())
+    }
+
+    /// `GET /apps`: the whole registry.
+    pub async fn applications(&self) -> Result<Applications, ClientError> {
+        let (url, response) = self.send(Method::GET, &["apps"], None).await?;
+        expect_success(url.clone(), response.status())?;
+        Ok(decode::<ApplicationsDocument>(url, response).await?.applications)
+    }
+
+    /// `GET /vips/{vip}`: every instance serving `vip`, whatever its status.
+    pub async fn vip(&self, vip: &str) -> Result<Vec<InstanceInfo>, ClientError> {
+        let (url, response) = self.send(Method::GET, &["vips", vip], None).await?;
+        // Eureka answers 404 rather than an empty list for a VIP nobody serves.
+        if response.status() == StatusCode::NOT_FOUND {
+            return Ok(Vec::new());
+        }
+        expect_success(url.clone(), response.status())?;
+        let applications = decode::<ApplicationsDocument>(url, response).await?.applications;
+        Ok(applications.application.into_iter().flat_map(|app| app.instance).collect())
+    }
+
+    /// Tries each registry in order; moves on when one is unreachable or failing (5xx).
+    /// A 4xx is the registry's considered answer and is returned as is.
+    async fn send(
+        &self,
+        method: Method,
+        segments: &[&str],
+        body: Option<&InstanceDocument>,
+    ) -> Result<(Url, reqwest::Response), ClientError> {
+        let mut last_error = None;
+        for base in self.registries.iter() {
+            let url = endpoint(base, segments);
+            // Without it Eureka answers XML.
+            let mut request =
+                self.http.request(method.clone(), url.clone()).header(header::ACCEPT, "application/json");
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            match request.send().await {
+                Ok(response) if response.status().is_server_error() => {
+                    last_error = Some(ClientError::Status { url, status: response.status() });
+                }
+                Ok(response) => return Ok((url, response)),
+                Err(source) => last_error = Some(ClientError::Unreachable { url, source }),
+            }
+            if self.registries.len() > 1 {
+                tracing::debug!(registry = %base, "registry failed, trying the next one");
+            }
+        }
+        Err(last_error.unwrap_or_else(|| ClientError::InvalidUrl {
+            url: String::new(),
+            reason: "no registry configured".to_owned(),
+        }))
+    }
+}
+
+fn parse_registry_urls(list: &str) -> Result<Vec<Url>, ClientError> {
+    let invalid = |url: &str, reason: &str| ClientError::InvalidUrl {
+        url: url.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let registries = list
+        .split(',')
+        .map(str::trim)
+        .filter(|url| !url.is_empty())
+        .map(|text| {
+            let mut url = Url::parse(text).map_err(|error| invalid(text, &error.to_string()))?;
+            if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
+                return Err(invalid(text, "expected an http or https URL"));
+            }
+            if !url.path().ends_with('/') {
+                url.set_path(&format!("{}/", url.path()));
+            }
+            Ok(url)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if registries.is_empty() {
+        return Err(invalid(list, "no registry URL given"));
+    }
+    Ok(registries)
+}
+
+/// `base` with `segments` appended, each percent-encoded (instance ids contain `:`).
+fn endpoint(base: &Url, segments: &[&str]) -> Url {
+    let mut url = base.clone();
+    if let Ok(mut path) = url.path_segments_mut() {
+        path.pop_if_empty().extend(segments);
+    }
+    url
+}
+
+fn expect_success(url: Url, status: StatusCode) -> Result<(), ClientError> {
+    if status.is_success() { Ok(()) } else { Err(ClientError::Status { url, status }) }
+}
+
+async fn decode<T: serde::de::DeserializeOwned>(
+    url: Url,
+    response: reqwest::Response,
+) -> Result<T, ClientError> {
+    let body = response
+        .bytes()
+        .await
+        .map_err(|source| ClientError::Unreachable { url: url.clone(), source })?;
+    serde_json::from_slice(&body).map_err(|source| ClientError::Decode { url, source })
+}
+
+/// An error and its causes on one line, for logs: `cannot reach ...: connection refused`.
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn settings(url: &str) -> ClientSettings {
+        ClientSettings { url: url.to_owned(), ..ClientSettings::default() }
+    }
+
+    #[test]
+    fn new_rejects_urls_that_are_not_http() {
+        for url in ["", " , ", "not a url", "mailto:someone@example.com", "ftp://host/eureka/"] {
+            let error = RegistryClient::new(&settings(url)).unwrap_err();
+            assert!(matches!(error, ClientError::InvalidUrl { .. }), "{url:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn new_accepts_a_comma_separated_failover_list() {
+        let client =
+            RegistryClient::new(&settings("http://a:8761/eureka/v2, http://b:8761/eureka/"))
+                .unwrap();
+        let urls: Vec<_> = client.registries().iter().map(Url::as_str).collect();
+        assert_eq!(urls, ["http://a:8761/eureka/v2/", "http://b:8761/eureka/"]);
+    }
+
+    #[test]
+    fn endpoints_encode_each_segment() {
+        let base = Url::parse("http://a:8761/eureka/v2/").unwrap();
+        let url = endpoint(&base, &["apps", "MIDDLETIER", "host:middletier/x:9191"]);
+        assert_eq!(url.as_str(), "http://a:8761/eureka/v2/apps/MIDDLETIER/host:middletier%2Fx:9191");
+    }
+
+    #[test]
+    fn settings_read_human_readable_durations() {
+        let parsed: ClientSettings =
+            serde_json::from_str(r#"{"renewal_interval": "100ms", "fetch_interval": "1s"}"#)
+                .unwrap();
+        assert_eq!(parsed.renewal_interval, Duration::from_millis(100));
+        assert_eq!(parsed.fetch_interval, Duration::from_secs(1));
+        assert_eq!(parsed.lease_duration, Duration::from_secs(90));
+        assert_eq!(parsed.url, "http://127.0.0.1:8761/eureka/v2/");
+    }
+}

@@ -62,7 +62,7 @@ node_pid() {
 }
 
 owns_data_dir() {
-    tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null \
+    tr '\0' ' ' 2>/dev/null <"/proc/$1/cmdline" \
         | grep -qF -- "-Dcassandra.storagedir=$DATA_DIR org.apache.cassandra.service.CassandraDaemon"
 }
 
@@ -201,6 +201,7 @@ cmd_start() {
         echo "==== $(date -u +%FT%TZ) start" >>"$LOG_FILE"
         # Own session, so the node outlives this script and a Ctrl-C aimed at a test run.
         # The inner shell records its PID and then becomes java.
+        # shellcheck disable=SC2016  # $$ and $@ are for the inner shell
         setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$PID_FILE" java "${args[@]}" \
             </dev/null >>"$LOG_FILE" 2>&1 9>&- &
         local waited=0

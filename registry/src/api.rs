@@ -96,7 +96,11 @@ async fn register(
         serde_json::from_slice(&body).map_err(ApiError::Malformed)?;
     let path_app = AppName::parse(&app)?;
     if !instance.app.trim().is_empty() && AppName::parse(&instance.app)? != path_app {
-        return Err(RegistryError::AppMismatch { body: instance.app, path: app }.into());
+        return Err(RegistryError::AppMismatch {
+            body: instance.app,
+            path: app,
+        }
+        .into());
     }
     registry.register(instance)?;
     Ok(StatusCode::NO_CONTENT)
@@ -122,26 +126,34 @@ async fn cancel(
 }
 
 async fn applications(State(registry): State<Registry>) -> Json<ApplicationsDocument> {
-    Json(ApplicationsDocument { applications: registry.applications() })
+    Json(ApplicationsDocument {
+        applications: registry.applications(),
+    })
 }
 
 async fn application(
     State(registry): State<Registry>,
     Path(app): Path<String>,
 ) -> Result<Json<ApplicationDocument>, ApiError> {
-    Ok(Json(ApplicationDocument { application: registry.application(&app)? }))
+    Ok(Json(ApplicationDocument {
+        application: registry.application(&app)?,
+    }))
 }
 
 async fn instance(
     State(registry): State<Registry>,
     Path((app, id)): Path<(String, String)>,
 ) -> Result<Json<InstanceDocument>, ApiError> {
-    Ok(Json(InstanceDocument { instance: registry.instance(&app, &id)? }))
+    Ok(Json(InstanceDocument {
+        instance: registry.instance(&app, &id)?,
+    }))
 }
 
 async fn vip(
     State(registry): State<Registry>,
     Path(vip): Path<String>,
 ) -> Json<ApplicationsDocument> {
-    Json(ApplicationsDocument { applications: registry.vip(&vip) })
+    Json(ApplicationsDocument {
+        applications: registry.vip(&vip),
+    })
 }

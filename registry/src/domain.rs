@@ -224,7 +224,10 @@ impl Registry {
         let (app, id) = (AppName::parse(app)?, InstanceId::parse(id)?);
         let mut state = self.lock();
         let instances = state.apps.get_mut(&app);
-        if instances.and_then(|instances| instances.remove(&id)).is_none() {
+        if instances
+            .and_then(|instances| instances.remove(&id))
+            .is_none()
+        {
             return Err(RegistryError::UnknownInstance { app, id });
         }
         state.apps.retain(|_, instances| !instances.is_empty());
@@ -341,7 +344,10 @@ impl Registry {
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock leaves maps that are still consistent (every change is
         // a single insert or remove), so carry on rather than poison every later request.
-        self.inner.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.inner
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -354,7 +360,10 @@ mod tests {
     use super::*;
 
     fn settings(duration: Duration) -> LeaseSettings {
-        LeaseSettings { duration, ..LeaseSettings::default() }
+        LeaseSettings {
+            duration,
+            ..LeaseSettings::default()
+        }
     }
 
     fn instance(app: &str, id: &str, status: Status) -> InstanceInfo {
@@ -379,14 +388,20 @@ mod tests {
         tokio::time::advance(Duration::from_secs(31)).await;
         let evicted = registry.evict_expired(Instant::now());
         assert_eq!(evicted, vec![InstanceId::parse("a1").unwrap()]);
-        let ids: Vec<_> =
-            registry.applications().instances().map(|info| info.instance_id.clone()).collect();
+        let ids: Vec<_> = registry
+            .applications()
+            .instances()
+            .map(|info| info.instance_id.clone())
+            .collect();
         assert_eq!(ids, ["a2"]);
 
         tokio::time::advance(Duration::from_secs(60)).await;
         assert_eq!(registry.evict_expired(Instant::now()).len(), 1);
         assert!(registry.applications().application.is_empty());
-        assert!(matches!(registry.renew("a", "a2"), Err(RegistryError::UnknownInstance { .. })));
+        assert!(matches!(
+            registry.renew("a", "a2"),
+            Err(RegistryError::UnknownInstance { .. })
+        ));
     }
 
     #[tokio::test(start_paused = true)]
@@ -395,10 +410,15 @@ mod tests {
         let mut short = instance("a", "short", Status::Up);
         short.lease_info.duration_in_secs = 5;
         registry.register(short).unwrap();
-        registry.register(instance("a", "default", Status::Up)).unwrap();
+        registry
+            .register(instance("a", "default", Status::Up))
+            .unwrap();
 
         tokio::time::advance(Duration::from_secs(6)).await;
-        assert_eq!(registry.evict_expired(Instant::now()), [InstanceId::parse("short").unwrap()]);
+        assert_eq!(
+            registry.evict_expired(Instant::now()),
+            [InstanceId::parse("short").unwrap()]
+        );
         let remaining = registry.instance("a", "default").unwrap();
         assert_eq!(remaining.lease_info.duration_in_secs, 90);
     }
@@ -437,17 +457,23 @@ mod tests {
     #[test]
     fn registration_rejects_missing_required_fields() {
         let registry = Registry::new(LeaseSettings::default());
-        let cases: [(&str, fn(&mut InstanceInfo)); 4] = [
+        type Breakage = fn(&mut InstanceInfo);
+        let cases: [(&str, Breakage); 4] = [
             ("hostName", |info| info.host_name.clear()),
             ("ipAddr", |info| info.ip_addr.clear()),
             ("app", |info| info.app.clear()),
-            ("dataCenterInfo.name", |info| info.data_center_info.name.clear()),
+            ("dataCenterInfo.name", |info| {
+                info.data_center_info.name.clear()
+            }),
         ];
         for (field, break_it) in cases {
             let mut info = instance("a", "a1", Status::Up);
             break_it(&mut info);
             let error = registry.register(info).unwrap_err();
-            assert!(matches!(error, RegistryError::Missing(missing) if missing == field), "{error}");
+            assert!(
+                matches!(error, RegistryError::Missing(missing) if missing == field),
+                "{error}"
+            );
         }
     }
 
@@ -461,7 +487,10 @@ mod tests {
         assert_eq!(registry.version(), start + 1);
         registry.cancel("a", "a1").unwrap();
         assert_eq!(registry.version(), start + 2);
-        assert_eq!(registry.applications().versions_delta, (start + 2).to_string());
+        assert_eq!(
+            registry.applications().versions_delta,
+            (start + 2).to_string()
+        );
     }
 
     #[test]
@@ -474,7 +503,11 @@ mod tests {
         registry.register(instance("c", "c1", Status::Up)).unwrap();
 
         let selected = registry.vip("a");
-        let names: Vec<_> = selected.application.iter().map(|app| app.name.as_str()).collect();
+        let names: Vec<_> = selected
+            .application
+            .iter()
+            .map(|app| app.name.as_str())
+            .collect();
         assert_eq!(names, ["A", "B"]);
         assert_eq!(selected.apps_hashcode, "DOWN_1_UP_1_");
     }

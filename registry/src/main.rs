@@ -9,6 +9,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let application = Application::build(settings)?;
     tracing::info!(url = %application.base_url(), "registry listening");
     println!("registry listening at {}", application.base_url());
-    application.run_until_stopped(platform::lifecycle::on_signal()).await?;
+    application
+        .run_until_stopped(platform::lifecycle::on_signal())
+        .await?;
     Ok(())
 }

@@ -11,7 +11,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Deserializer, Serialize, Serializer, ser::SerializeStruct};
 
 /// What Java clients put in `dataCenterInfo.@class` outside AWS.
-pub const DEFAULT_DATA_CENTER_CLASS: &str = "com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo";
+pub const DEFAULT_DATA_CENTER_CLASS: &str =
+    "com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo";
 /// Eureka marks an empty metadata map with its Java class rather than sending `{}`.
 const EMPTY_METADATA_CLASS: &str = "java.util.Collections$EmptyMap";
 
@@ -19,7 +20,9 @@ const EMPTY_METADATA_CLASS: &str = "java.util.Collections$EmptyMap";
 pub fn now_millis() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX))
+        .map_or(0, |elapsed| {
+            u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
+        })
 }
 
 /// An instance's status, as Eureka names it. Unknown names read as `UNKNOWN`, as Eureka does.
@@ -116,11 +119,17 @@ pub struct Port {
 
 impl Port {
     pub fn enabled(port: u16) -> Port {
-        Port { port, enabled: true }
+        Port {
+            port,
+            enabled: true,
+        }
     }
 
     pub fn disabled(port: u16) -> Port {
-        Port { port, enabled: false }
+        Port {
+            port,
+            enabled: false,
+        }
     }
 
     /// Eureka's `InstanceInfo` defaults, used when a client leaves the ports out.
@@ -149,7 +158,11 @@ impl<'de> Deserialize<'de> for Port {
             #[serde(rename = "$", deserialize_with = "lenient::u16")]
             port: u16,
             // A port given without the flag is presumably meant to be used.
-            #[serde(rename = "@enabled", default, deserialize_with = "lenient::optional_bool")]
+            #[serde(
+                rename = "@enabled",
+                default,
+                deserialize_with = "lenient::optional_bool"
+            )]
             enabled: Option<bool>,
         }
         #[derive(Deserialize)]
@@ -159,9 +172,10 @@ impl<'de> Deserialize<'de> for Port {
             Bare(#[serde(deserialize_with = "lenient::u16")] u16),
         }
         Ok(match Repr::deserialize(deserializer)? {
-            Repr::Object(object) => {
-                Port { port: object.port, enabled: object.enabled.unwrap_or(true) }
-            }
+            Repr::Object(object) => Port {
+                port: object.port,
+                enabled: object.enabled.unwrap_or(true),
+            },
             Repr::Bare(port) => Port::enabled(port),
         })
     }
@@ -187,13 +201,21 @@ fn default_data_center_class() -> String {
 impl DataCenterInfo {
     /// What every instance outside AWS sends.
     pub fn my_own() -> DataCenterInfo {
-        DataCenterInfo { class: default_data_center_class(), name: "MyOwn".to_owned(), metadata: None }
+        DataCenterInfo {
+            class: default_data_center_class(),
+            name: "MyOwn".to_owned(),
+            metadata: None,
+        }
     }
 }
 
 impl Default for DataCenterInfo {
     fn default() -> Self {
-        DataCenterInfo { class: default_data_center_class(), name: String::new(), metadata: None }
+        DataCenterInfo {
+            class: default_data_center_class(),
+            name: String::new(),
+            metadata: None,
+        }
     }
 }
 
@@ -286,7 +308,9 @@ impl InstanceInfo {
     /// list case-insensitively.
     pub fn serves_vip(&self, vip: &str) -> bool {
         let vip = vip.trim();
-        self.vip_address.split(',').any(|entry| entry.trim().eq_ignore_ascii_case(vip))
+        self.vip_address
+            .split(',')
+            .any(|entry| entry.trim().eq_ignore_ascii_case(vip))
     }
 }
 
@@ -303,9 +327,17 @@ pub struct Application {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Applications {
     /// Bumped on every change; clients use it to notice stale fetches.
-    #[serde(rename = "versions__delta", default, deserialize_with = "lenient::string")]
+    #[serde(
+        rename = "versions__delta",
+        default,
+        deserialize_with = "lenient::string"
+    )]
     pub versions_delta: String,
-    #[serde(rename = "apps__hashcode", default, deserialize_with = "lenient::string")]
+    #[serde(
+        rename = "apps__hashcode",
+        default,
+        deserialize_with = "lenient::string"
+    )]
     pub apps_hashcode: String,
     #[serde(default, deserialize_with = "lenient::one_or_many")]
     pub application: Vec<Application>,
@@ -315,7 +347,11 @@ impl Applications {
     /// Wraps `application` with its version and the hash code computed from its instances.
     pub fn new(version: u64, application: Vec<Application>) -> Applications {
         let apps_hashcode = apps_hashcode(application.iter().flat_map(|app| &app.instance));
-        Applications { versions_delta: version.to_string(), apps_hashcode, application }
+        Applications {
+            versions_delta: version.to_string(),
+            apps_hashcode,
+            application,
+        }
     }
 
     /// Every instance of every application.
@@ -331,7 +367,10 @@ pub fn apps_hashcode<'a>(instances: impl IntoIterator<Item = &'a InstanceInfo>) 
     for instance in instances {
         *counts.entry(instance.status.as_str()).or_default() += 1;
     }
-    counts.into_iter().map(|(status, count)| format!("{status}_{count}_")).collect()
+    counts
+        .into_iter()
+        .map(|(status, count)| format!("{status}_{count}_"))
+        .collect()
 }
 
 /// `{"applications": {...}}`, the body of `GET /apps` and `GET /vips/{vip}`.
@@ -440,7 +479,9 @@ mod lenient {
                 .trim()
                 .parse()
                 .map_err(|_| D::Error::custom(format!("expected a number, found {text:?}"))),
-            Some(other) => Err(D::Error::custom(format!("expected a number, found {other:?}"))),
+            Some(other) => Err(D::Error::custom(format!(
+                "expected a number, found {other:?}"
+            ))),
         }
     }
 
@@ -469,9 +510,13 @@ mod lenient {
                 "true" => Ok(Some(true)),
                 "false" => Ok(Some(false)),
                 "" => Ok(None),
-                _ => Err(D::Error::custom(format!("expected true or false, found {text:?}"))),
+                _ => Err(D::Error::custom(format!(
+                    "expected true or false, found {text:?}"
+                ))),
             },
-            Some(other) => Err(D::Error::custom(format!("expected true or false, found {other:?}"))),
+            Some(other) => Err(D::Error::custom(format!(
+                "expected true or false, found {other:?}"
+            ))),
         }
     }
 

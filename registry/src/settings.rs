@@ -22,7 +22,10 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { server: ServerSettings::localhost(DEFAULT_PORT), lease: LeaseSettings::default() }
+        Settings {
+            server: ServerSettings::localhost(DEFAULT_PORT),
+            lease: LeaseSettings::default(),
+        }
     }
 }
 

@@ -63,7 +63,10 @@ impl Application {
         // A child token, so stopping the loop after a serve error leaves the caller's alone.
         let stop_eviction = shutdown.child_token();
         let eviction = tokio::spawn(self.registry.clone().run_eviction(stop_eviction.clone()));
-        let state = AppState { registry: self.registry, health: self.health };
+        let state = AppState {
+            registry: self.registry,
+            health: self.health,
+        };
         let served = platform::server::serve(listener, api::router(state), shutdown).await;
         stop_eviction.cancel();
         if let Err(error) = eviction.await {

@@ -24,8 +24,16 @@ impl Instance {
     /// advertises neither.
     fn from_info(info: &InstanceInfo) -> Option<Instance> {
         // Eureka clients address instances by host name unless told to prefer the IP.
-        let host = if info.host_name.is_empty() { &info.ip_addr } else { &info.host_name };
-        let host = if host.parse::<Ipv6Addr>().is_ok() { format!("[{host}]") } else { host.clone() };
+        let host = if info.host_name.is_empty() {
+            &info.ip_addr
+        } else {
+            &info.host_name
+        };
+        let host = if host.parse::<Ipv6Addr>().is_ok() {
+            format!("[{host}]")
+        } else {
+            host.clone()
+        };
         let address = if info.port.enabled {
             format!("http://{host}:{}/", info.port.port)
         } else if info.secure_port.enabled {
@@ -34,7 +42,10 @@ impl Instance {
             return None;
         };
         let base_url = Url::parse(&address).ok()?;
-        Some(Instance { id: info.instance_id.clone(), base_url })
+        Some(Instance {
+            id: info.instance_id.clone(),
+            base_url,
+        })
     }
 }
 

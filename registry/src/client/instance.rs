@@ -6,9 +6,7 @@ use platform::health;
 
 use super::ClientSettings;
 use crate::domain::whole_seconds;
-use crate::model::{
-    ActionType, DataCenterInfo, InstanceInfo, LeaseInfo, Port, Status, now_millis,
-};
+use crate::model::{ActionType, DataCenterInfo, InstanceInfo, LeaseInfo, Port, Status, now_millis};
 
 /// What a service says about itself; [`InstanceConfig::instance_info`] builds the full Eureka
 /// record from it.

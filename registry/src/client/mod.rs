@@ -97,7 +97,10 @@ impl RegistryClient {
             .timeout(REQUEST_TIMEOUT)
             .build()
             .map_err(ClientError::Build)?;
-        Ok(RegistryClient { http, registries: registries.into() })
+        Ok(RegistryClient {
+            http,
+            registries: registries.into(),
+        })
     }
 
     /// The registries this client calls, in the order it tries them.
@@ -107,9 +110,12 @@ impl RegistryClient {
 
     /// `POST /apps/{app}`.
     pub async fn register(&self, instance: &InstanceInfo) -> Result<(), ClientError> {
-        let body = InstanceDocument { instance: instance.clone() };
-        let (url, response) =
-            self.send(Method::POST, &["apps", &instance.app], Some(&body)).await?;
+        let body = InstanceDocument {
+            instance: instance.clone(),
+        };
+        let (url, response) = self
+            .send(Method::POST, &["apps", &instance.app], Some(&body))
+            .await?;
         expect_success(url, response.status())
     }
 
@@ -118,7 +124,10 @@ impl RegistryClient {
     pub async fn renew(&self, app: &str, id: &str) -> Result<(), ClientError> {
         let (url, response) = self.send(Method::PUT, &["apps", app, id], None).await?;
         if response.status() == StatusCode::NOT_FOUND {
-            return Err(ClientError::NotRegistered { app: app.to_owned(), id: id.to_owned() });
+            return Err(ClientError::NotRegistered {
+                app: app.to_owned(),
+                id: id.to_owned(),
+            });
         }
         expect_success(url, response.status())
     }
@@ -127,7 +136,10 @@ impl RegistryClient {
     pub async fn cancel(&self, app: &str, id: &str) -> Result<(), ClientError> {
         let (url, response) = self.send(Method::DELETE, &["apps", app, id], None).await?;
         if response.status() == StatusCode::NOT_FOUND {
-            return Err(ClientError::NotRegistered { app: app.to_owned(), id: id.to_owned() });
+            return Err(ClientError::NotRegistered {
+                app: app.to_owned(),
+                id: id.to_owned(),
+            });
         }
         expect_success(url, response.status())
     }
@@ -136,7 +148,9 @@ impl RegistryClient {
     pub async fn applications(&self) -> Result<Applications, ClientError> {
         let (url, response) = self.send(Method::GET, &["apps"], None).await?;
         expect_success(url.clone(), response.status())?;
-        Ok(decode::<ApplicationsDocument>(url, response).await?.applications)
+        Ok(decode::<ApplicationsDocument>(url, response)
+            .await?
+            .applications)
     }
 
     /// `GET /vips/{vip}`: every instance serving `vip`, whatever its status.
@@ -147,8 +161,14 @@ impl RegistryClient {
             return Ok(Vec::new());
         }
         expect_success(url.clone(), response.status())?;
-        let applications = decode::<ApplicationsDocument>(url, response).await?.applications;
-        Ok(applications.application.into_iter().flat_map(|app| app.instance).collect())
+        let applications = decode::<ApplicationsDocument>(url, response)
+            .await?
+            .applications;
+        Ok(applications
+            .application
+            .into_iter()
+            .flat_map(|app| app.instance)
+            .collect())
     }
 
     /// Tries each registry in order; moves on when one is unreachable or failing (5xx).
@@ -163,14 +183,19 @@ impl RegistryClient {
         for base in self.registries.iter() {
             let url = endpoint(base, segments);
             // Without it Eureka answers XML.
-            let mut request =
-                self.http.request(method.clone(), url.clone()).header(header::ACCEPT, "application/json");
+            let mut request = self
+                .http
+                .request(method.clone(), url.clone())
+                .header(header::ACCEPT, "application/json");
             if let Some(body) = body {
                 request = request.json(body);
             }
             match request.send().await {
                 Ok(response) if response.status().is_server_error() => {
-                    last_error = Some(ClientError::Status { url, status: response.status() });
+                    last_error = Some(ClientError::Status {
+                        url,
+                        status: response.status(),
+                    });
                 }
                 Ok(response) => return Ok((url, response)),
                 Err(source) => last_error = Some(ClientError::Unreachable { url, source }),
@@ -222,7 +247,11 @@ fn endpoint(base: &Url, segments: &[&str]) -> Url {
 }
 
 fn expect_success(url: Url, status: StatusCode) -> Result<(), ClientError> {
-    if status.is_success() { Ok(()) } else { Err(ClientError::Status { url, status }) }
+    if status.is_success() {
+        Ok(())
+    } else {
+        Err(ClientError::Status { url, status })
+    }
 }
 
 async fn decode<T: serde::de::DeserializeOwned>(
@@ -232,7 +261,10 @@ async fn decode<T: serde::de::DeserializeOwned>(
     let body = response
         .bytes()
         .await
-        .map_err(|source| ClientError::Unreachable { url: url.clone(), source })?;
+        .map_err(|source| ClientError::Unreachable {
+            url: url.clone(),
+            source,
+        })?;
     serde_json::from_slice(&body).map_err(|source| ClientError::Decode { url, source })
 }
 
@@ -255,14 +287,26 @@ mod tests {
     use super::*;
 
     fn settings(url: &str) -> ClientSettings {
-        ClientSettings { url: url.to_owned(), ..ClientSettings::default() }
+        ClientSettings {
+            url: url.to_owned(),
+            ..ClientSettings::default()
+        }
     }
 
     #[test]
     fn new_rejects_urls_that_are_not_http() {
-        for url in ["", " , ", "not a url", "mailto:someone@example.com", "ftp://host/eureka/"] {
+        for url in [
+            "",
+            " , ",
+            "not a url",
+            "mailto:someone@example.com",
+            "ftp://host/eureka/",
+        ] {
             let error = RegistryClient::new(&settings(url)).unwrap_err();
-            assert!(matches!(error, ClientError::InvalidUrl { .. }), "{url:?}: {error}");
+            assert!(
+                matches!(error, ClientError::InvalidUrl { .. }),
+                "{url:?}: {error}"
+            );
         }
     }
 
@@ -279,7 +323,10 @@ mod tests {
     fn endpoints_encode_each_segment() {
         let base = Url::parse("http://a:8761/eureka/v2/").unwrap();
         let url = endpoint(&base, &["apps", "MIDDLETIER", "host:middletier/x:9191"]);
-        assert_eq!(url.as_str(), "http://a:8761/eureka/v2/apps/MIDDLETIER/host:middletier%2Fx:9191");
+        assert_eq!(
+            url.as_str(),
+            "http://a:8761/eureka/v2/apps/MIDDLETIER/host:middletier%2Fx:9191"
+        );
     }
 
     #[test]

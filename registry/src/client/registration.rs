@@ -39,7 +39,9 @@ impl Registration {
             current: false,
             registered: false,
         };
-        Registration { task: tokio::spawn(heartbeat.run(shutdown)) }
+        Registration {
+            task: tokio::spawn(heartbeat.run(shutdown)),
+        }
     }
 
     /// Waits for the task; once shutdown was signalled, it has deregistered when this returns.
@@ -164,7 +166,10 @@ struct Backoff {
 impl Backoff {
     fn new(renewal_interval: Duration) -> Backoff {
         let cap = renewal_interval.clamp(FIRST_RETRY, MAX_RETRY);
-        Backoff { next: FIRST_RETRY, cap }
+        Backoff {
+            next: FIRST_RETRY,
+            cap,
+        }
     }
 
     fn next_delay(&mut self) -> Duration {

@@ -14,7 +14,8 @@ use crate::helpers::{TestRegistry, eventually, instance_config, spawn_registry};
 /// Registers directly with the registry (no HTTP), as a given status.
 fn register(app: &TestRegistry, name: &str, port: u16, status: Status) -> InstanceInfo {
     let settings = app.client_settings();
-    let mut info = instance_config(name, port).instance_info(platform::health::Status::Up, &settings);
+    let mut info =
+        instance_config(name, port).instance_info(platform::health::Status::Up, &settings);
     info.status = status;
     app.registry.register(info.clone()).unwrap();
     info
@@ -65,7 +66,9 @@ async fn discovery_refreshes_in_the_background_and_notifies_subscribers() {
     assert!(changes.has_changed().unwrap());
     assert_eq!(**changes.borrow_and_update(), [instance(9001)]);
 
-    app.registry.cancel("middletier", "127.0.0.1:middletier:9001").unwrap();
+    app.registry
+        .cancel("middletier", "127.0.0.1:middletier:9001")
+        .unwrap();
     eventually("the cancelled instance is dropped", || async {
         discovery.instances().is_empty()
     })
@@ -102,13 +105,25 @@ async fn client_reads_applications_and_reports_unknown_instances() {
 
     let applications = client.applications().await.unwrap();
     assert_eq!(applications.apps_hashcode, "UP_1_");
-    let listed: Vec<_> = applications.instances().map(|i| i.instance_id.clone()).collect();
-    assert_eq!(listed, [info.instance_id.clone()]);
+    let listed: Vec<_> = applications
+        .instances()
+        .map(|i| i.instance_id.clone())
+        .collect();
+    assert_eq!(listed, [info.instance_id.as_str()]);
     assert_eq!(client.vip("middletier").await.unwrap().len(), 1);
     assert!(client.vip("nobody").await.unwrap().is_empty());
 
-    client.cancel("middletier", &info.instance_id).await.unwrap();
-    let error = client.renew("MIDDLETIER", &info.instance_id).await.unwrap_err();
-    assert!(matches!(error, ClientError::NotRegistered { .. }), "{error}");
+    client
+        .cancel("middletier", &info.instance_id)
+        .await
+        .unwrap();
+    let error = client
+        .renew("MIDDLETIER", &info.instance_id)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, ClientError::NotRegistered { .. }),
+        "{error}"
+    );
     app.stop().await;
 }

@@ -34,13 +34,26 @@ pub async fn spawn_registry_with(lease: LeaseSettings) -> TestRegistry {
 
 /// On a given port, to restart a registry where its clients expect it.
 pub async fn spawn_registry_on(port: u16, lease: LeaseSettings) -> TestRegistry {
-    let settings = Settings { server: ServerSettings::localhost(port), lease };
+    let settings = Settings {
+        server: ServerSettings::localhost(port),
+        lease,
+    };
     let application = Application::build(settings).expect("registry binds");
     let shutdown = Shutdown::new();
-    let (port, base_url, registry) =
-        (application.port(), application.base_url(), application.registry());
+    let (port, base_url, registry) = (
+        application.port(),
+        application.base_url(),
+        application.registry(),
+    );
     let task = tokio::spawn(application.run_until_stopped(shutdown.clone()));
-    TestRegistry { port, base_url, registry, http: platform::http::client_builder().build().unwrap(), shutdown, task }
+    TestRegistry {
+        port,
+        base_url,
+        registry,
+        http: platform::http::client_builder().build().unwrap(),
+        shutdown,
+        task,
+    }
 }
 
 impl TestRegistry {
@@ -60,7 +73,12 @@ impl TestRegistry {
     }
 
     pub async fn post_instance(&self, prefix: &str, app: &str, body: &Value) -> reqwest::Response {
-        self.http.post(self.url(prefix, &format!("/apps/{app}"))).json(body).send().await.unwrap()
+        self.http
+            .post(self.url(prefix, &format!("/apps/{app}")))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn get_json(&self, prefix: &str, path: &str) -> (reqwest::StatusCode, Value) {
@@ -144,7 +162,10 @@ where
 {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while !condition().await {
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting until {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting until {what}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

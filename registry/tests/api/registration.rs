@@ -2,6 +2,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+use std::time::Duration;
+
 use platform::health::{Health, Status as HealthStatus};
 use platform::lifecycle::Shutdown;
 use registry::client::{ClientSettings, Registration, RegistryClient};
@@ -26,9 +28,10 @@ fn start(settings: &ClientSettings, health: &Health, shutdown: &Shutdown) -> Reg
 }
 
 async fn registered_as(app: &TestRegistry, status: Status) {
-    eventually(&format!("the registry lists the instance as {status}"), || async {
-        app.status_of(APP, ID) == Some(status)
-    })
+    eventually(
+        &format!("the registry lists the instance as {status}"),
+        || async { app.status_of(APP, ID) == Some(status) },
+    )
     .await;
 }
 
@@ -41,7 +44,11 @@ async fn registration_registers_and_deregisters_on_shutdown() {
 
     shutdown.cancel();
     registration.stopped().await;
-    assert_eq!(app.status_of(APP, ID), None, "still registered after stopped()");
+    assert_eq!(
+        app.status_of(APP, ID),
+        None,
+        "still registered after stopped()"
+    );
     app.stop().await;
 }
 
@@ -53,7 +60,10 @@ async fn registration_registers_again_after_the_registry_forgets_the_instance() 
     registered_as(&app, Status::Up).await;
 
     let url = app.url("/eureka/v2", &format!("/apps/{APP}/{ID}"));
-    assert_eq!(app.http.delete(url).send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        app.http.delete(url).send().await.unwrap().status(),
+        StatusCode::OK
+    );
     assert_eq!(app.status_of(APP, ID), None);
     // The next renewal answers 404, and the instance registers again.
     registered_as(&app, Status::Up).await;
@@ -87,9 +97,9 @@ async fn registration_keeps_trying_until_a_registry_appears() {
     let port = unused_port();
     let settings = ClientSettings {
         url: format!("http://127.0.0.1:{port}/eureka/v2/"),
+        renewal_interval: Duration::from_millis(100),
         ..ClientSettings::default()
     };
-    let settings = ClientSettings { renewal_interval: std::time::Duration::from_millis(100), ..settings };
     let shutdown = Shutdown::new();
     let registration = start(&settings, &Health::up(), &shutdown);
 

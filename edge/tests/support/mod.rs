@@ -1,0 +1,252 @@
+//! Starts the whole system in one test process: a registry, middle tiers and an edge, each on
+//! its own loopback port and its own Tokio runtime, so a test can stop one gracefully (it
+//! deregisters) or kill it (its runtime is torn down mid-flight, as `kill -9` would).
+
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::future::Future;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use middletier::store::{MemoryStore, SubscriptionStore};
+use platform::lifecycle::Shutdown;
+use registry::client::ClientSettings;
+use tokio::sync::oneshot;
+
+/// Fast timings so tests observe registrations, renewals and refreshes in milliseconds.
+pub fn fast_client(registry_url: &str) -> ClientSettings {
+    ClientSettings {
+        url: registry_url.to_owned(),
+        renewal_interval: Duration::from_millis(100),
+        lease_duration: Duration::from_secs(1),
+        fetch_interval: Duration::from_millis(100),
+    }
+}
+
+/// One service running on a runtime of its own.
+pub struct Service {
+    pub port: u16,
+    shutdown: Shutdown,
+    kill: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Service {
+    /// Runs `start` on a new runtime. `start` binds, reports its port, then serves until the
+    /// token is cancelled.
+    async fn spawn<F, Fut>(name: &str, start: F) -> Service
+    where
+        F: FnOnce(Shutdown, oneshot::Sender<u16>) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + 'static,
+    {
+        let shutdown = Shutdown::new();
+        let token = shutdown.clone();
+        let (port_tx, port_rx) = oneshot::channel();
+        let (kill_tx, kill_rx) = oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name(name.to_owned())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(1)
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                runtime.block_on(async move {
+                    tokio::select! {
+                        () = start(token, port_tx) => {},
+                        _ = kill_rx => {},
+                    }
+                });
+                // Whatever still runs (heartbeats, refresh loops) dies here without cleanup.
+                runtime.shutdown_background();
+            })
+            .unwrap();
+        let port = port_rx.await.expect("service reported its port");
+        Service { port, shutdown, kill: Some(kill_tx), thread: Some(thread) }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Graceful stop: deregisters, drains, returns when done.
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        self.join().await;
+    }
+
+    /// Abrupt stop: no deregistration, no draining.
+    pub async fn kill(mut self) {
+        if let Some(kill) = self.kill.take() {
+            let _ = kill.send(());
+        }
+        self.join().await;
+    }
+
+    async fn join(&mut self) {
+        if let Some(thread) = self.thread.take() {
+            tokio::task::spawn_blocking(move || thread.join().unwrap()).await.unwrap();
+        }
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        if let Some(kill) = self.kill.take() {
+            let _ = kill.send(());
+        }
+    }
+}
+
+pub async fn spawn_registry(settings: registry::Settings) -> Service {
+    Service::spawn("registry", move |shutdown, port| async move {
+        let app = registry::Application::build(settings).unwrap();
+        port.send(app.port()).unwrap();
+        app.run_until_stopped(shutdown).await.unwrap();
+    })
+    .await
+}
+
+pub fn registry_settings(port: u16) -> registry::Settings {
+    let mut settings = registry::Settings::default();
+    settings.server.port = port;
+    settings.lease.eviction_interval = Duration::from_millis(100);
+    settings
+}
+
+pub fn eureka_url(registry: &Service) -> String {
+    format!("{}/eureka/v2/", registry.url())
+}
+
+pub fn middletier_settings(registry: &Service) -> middletier::Settings {
+    let mut settings = middletier::Settings::default();
+    settings.server.port = 0;
+    settings.registry = fast_client(&eureka_url(registry));
+    settings.fetch.allow_private_networks = true;
+    settings
+}
+
+pub async fn spawn_middletier(settings: middletier::Settings, store: Arc<dyn SubscriptionStore>) -> Service {
+    Service::spawn("middletier", move |shutdown, port| async move {
+        let app = middletier::Application::build_with_store(settings, store).await.unwrap();
+        port.send(app.port()).unwrap();
+        app.run_until_stopped(shutdown).await.unwrap();
+    })
+    .await
+}
+
+pub fn edge_settings(registry: &Service) -> edge::Settings {
+    let mut settings = edge::Settings::default();
+    settings.server.port = 0;
+    settings.registry = fast_client(&eureka_url(registry));
+    settings
+}
+
+pub async fn spawn_edge(settings: edge::Settings) -> Service {
+    Service::spawn("edge", move |shutdown, port| async move {
+        let app = edge::Application::build(settings).await.unwrap();
+        port.send(app.port()).unwrap();
+        app.run_until_stopped(shutdown).await.unwrap();
+    })
+    .await
+}
+
+/// The whole recipe: registry, `middletiers` middle tiers sharing one store, and an edge.
+pub struct System {
+    pub registry: Service,
+    pub middletiers: Vec<Service>,
+    pub edge: Service,
+    pub store: Arc<MemoryStore>,
+}
+
+impl System {
+    pub async fn start(middletiers: usize) -> System {
+        let registry = spawn_registry(registry_settings(0)).await;
+        let store = Arc::new(MemoryStore::new());
+        let mut started = Vec::new();
+        for _ in 0..middletiers {
+            started.push(spawn_middletier(middletier_settings(&registry), store.clone()).await);
+        }
+        let middletiers = started;
+        let edge = spawn_edge(edge_settings(&registry)).await;
+        let system = System { registry, middletiers, edge, store };
+        let expected = system.middletiers.len();
+        eventually("the registry lists every middle tier", || async {
+            system.discovered_middletiers().await == expected
+        })
+        .await;
+        if expected > 0 {
+            let browser = Browser::new(&system.edge);
+            eventually("the edge reaches a middle tier", || async {
+                let page = browser.home().await;
+                page.status == reqwest::StatusCode::OK && !page.html.contains("banner-error")
+            })
+            .await;
+        }
+        system
+    }
+
+    /// How many UP middle tiers the registry lists.
+    pub async fn discovered_middletiers(&self) -> usize {
+        let client = registry::client::RegistryClient::new(&fast_client(&eureka_url(&self.registry))).unwrap();
+        client.vip("middletier").await.map(|list| list.len()).unwrap_or(0)
+    }
+}
+
+/// A browser-like client for the edge: follows the POST/redirect/GET flow.
+pub struct Browser {
+    pub http: reqwest::Client,
+    pub base: String,
+}
+
+pub struct Page {
+    pub status: reqwest::StatusCode,
+    pub html: String,
+}
+
+impl Browser {
+    pub fn new(edge: &Service) -> Browser {
+        Browser { http: reqwest::Client::new(), base: edge.url() }
+    }
+
+    pub async fn home(&self) -> Page {
+        let response = self.http.get(format!("{}/", self.base)).send().await.unwrap();
+        Page { status: response.status(), html: response.text().await.unwrap() }
+    }
+
+    pub async fn submit(&self, action: &str, url: &str) -> Page {
+        let origin = self.base.clone();
+        let response = self
+            .http
+            .post(format!("{}{action}", self.base))
+            .header("Origin", origin)
+            .header("Sec-Fetch-Site", "same-origin")
+            .form(&[("url", url)])
+            .send()
+            .await
+            .unwrap();
+        Page { status: response.status(), html: response.text().await.unwrap() }
+    }
+
+    pub async fn subscribe(&self, url: &str) -> Page {
+        self.submit("/subscriptions", url).await
+    }
+
+    pub async fn unsubscribe(&self, url: &str) -> Page {
+        self.submit("/subscriptions/delete", url).await
+    }
+}
+
+/// Polls `condition` every 20 ms until it holds, failing the test after 10 s.
+pub async fn eventually<F, Fut>(what: &str, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !condition().await {
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -84,7 +84,12 @@ pub struct CircuitBreaker {
 impl CircuitBreaker {
     pub fn new(settings: BreakerSettings, now: Instant) -> Self {
         let window = RollingWindow::new(settings.rolling_window, settings.buckets.max(1), now);
-        Self { settings, state: State::Closed, trial_in_flight: false, window }
+        Self {
+            settings,
+            state: State::Closed,
+            trial_in_flight: false,
+            window,
+        }
     }
 
     pub fn state(&self) -> State {
@@ -200,11 +205,13 @@ impl RollingWindow {
 
     fn totals(&mut self, now: Instant) -> Counts {
         self.advance(now);
-        self.buckets.iter().fold(Counts::default(), |sum, c| Counts {
-            success: sum.success + c.success,
-            failure: sum.failure + c.failure,
-            short_circuited: sum.short_circuited + c.short_circuited,
-        })
+        self.buckets
+            .iter()
+            .fold(Counts::default(), |sum, c| Counts {
+                success: sum.success + c.success,
+                failure: sum.failure + c.failure,
+                short_circuited: sum.short_circuited + c.short_circuited,
+            })
     }
 
     fn reset(&mut self, now: Instant) {
@@ -232,7 +239,11 @@ mod tests {
     async fn stays_closed_below_the_request_volume_threshold() {
         let mut breaker = breaker();
         fail(&mut breaker, 19);
-        assert_eq!(breaker.state(), State::Closed, "19 failures are below the volume of 20");
+        assert_eq!(
+            breaker.state(),
+            State::Closed,
+            "19 failures are below the volume of 20"
+        );
         fail(&mut breaker, 1);
         assert!(matches!(breaker.state(), State::Open { .. }));
     }
@@ -246,7 +257,10 @@ mod tests {
         fail(&mut breaker, 10);
         assert_eq!(breaker.state(), State::Closed, "10 of 21 is under 50 %");
         fail(&mut breaker, 1);
-        assert!(matches!(breaker.state(), State::Open { .. }), "11 of 22 is 50 %");
+        assert!(
+            matches!(breaker.state(), State::Open { .. }),
+            "11 of 22 is 50 %"
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -255,7 +269,11 @@ mod tests {
         fail(&mut breaker, 15);
         tokio::time::advance(Duration::from_secs(11)).await;
         fail(&mut breaker, 15);
-        assert_eq!(breaker.state(), State::Closed, "only 15 failures are inside the last 10 s");
+        assert_eq!(
+            breaker.state(),
+            State::Closed,
+            "only 15 failures are inside the last 10 s"
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -267,7 +285,11 @@ mod tests {
         assert_eq!(breaker.decide(Instant::now()), Decision::ShortCircuit);
         tokio::time::advance(Duration::from_millis(1)).await;
         assert_eq!(breaker.decide(Instant::now()), Decision::Trial);
-        assert_eq!(breaker.decide(Instant::now()), Decision::ShortCircuit, "one trial at a time");
+        assert_eq!(
+            breaker.decide(Instant::now()),
+            Decision::ShortCircuit,
+            "one trial at a time"
+        );
         assert_eq!(breaker.totals(Instant::now()).short_circuited, 3);
     }
 
@@ -280,7 +302,11 @@ mod tests {
         breaker.on_success(Instant::now());
         assert_eq!(breaker.state(), State::Closed);
         fail(&mut breaker, 1);
-        assert_eq!(breaker.state(), State::Closed, "earlier failures were forgotten");
+        assert_eq!(
+            breaker.state(),
+            State::Closed,
+            "earlier failures were forgotten"
+        );
     }
 
     #[tokio::test(start_paused = true)]

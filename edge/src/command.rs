@@ -21,7 +21,10 @@ pub struct CommandSettings {
 
 impl CommandSettings {
     pub fn with_timeout(timeout: Duration) -> Self {
-        Self { timeout, breaker: BreakerSettings::default() }
+        Self {
+            timeout,
+            breaker: BreakerSettings::default(),
+        }
     }
 }
 
@@ -51,7 +54,10 @@ impl Command {
         Self {
             name,
             timeout: settings.timeout,
-            breaker: Mutex::new(CircuitBreaker::new(settings.breaker.clone(), Instant::now())),
+            breaker: Mutex::new(CircuitBreaker::new(
+                settings.breaker.clone(),
+                Instant::now(),
+            )),
         }
     }
 
@@ -73,8 +79,11 @@ impl Command {
         }
         // If the caller goes away mid-call the outcome is unknown: count it as neither, so a
         // half-open trial slot is never lost.
-        let mut pending = Pending { command: self, settled: false };
-        let result = match tokio::time::timeout(self.timeout, call).await {
+        let mut pending = Pending {
+            command: self,
+            settled: false,
+        };
+        match tokio::time::timeout(self.timeout, call).await {
             Ok(Ok(value)) => {
                 pending.settle(CircuitBreaker::on_success);
                 Ok(value)
@@ -93,8 +102,7 @@ impl Command {
                 pending.settle(CircuitBreaker::on_failure);
                 Err(CommandError::Timeout)
             }
-        };
-        result
+        }
     }
 
     fn with_breaker<R>(&self, f: impl FnOnce(&mut CircuitBreaker) -> R) -> R {
@@ -111,7 +119,8 @@ struct Pending<'a> {
 impl Pending<'_> {
     fn settle(&mut self, record: impl FnOnce(&mut CircuitBreaker, Instant)) {
         self.settled = true;
-        self.command.with_breaker(|breaker| record(breaker, Instant::now()));
+        self.command
+            .with_breaker(|breaker| record(breaker, Instant::now()));
     }
 }
 
@@ -129,11 +138,17 @@ mod tests {
     use reqwest::StatusCode;
 
     fn command() -> Command {
-        Command::new("test", &CommandSettings::with_timeout(Duration::from_millis(100)))
+        Command::new(
+            "test",
+            &CommandSettings::with_timeout(Duration::from_millis(100)),
+        )
     }
 
     fn server_error() -> CallError {
-        CallError::Server { status: StatusCode::INTERNAL_SERVER_ERROR, message: "boom".into() }
+        CallError::Server {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            message: "boom".into(),
+        }
     }
 
     #[tokio::test(start_paused = true)]
@@ -143,14 +158,19 @@ mod tests {
             tokio::time::sleep(Duration::from_secs(1)).await;
             Ok::<_, CallError>(())
         };
-        assert!(matches!(command.execute(slow).await, Err(CommandError::Timeout)));
+        assert!(matches!(
+            command.execute(slow).await,
+            Err(CommandError::Timeout)
+        ));
     }
 
     #[tokio::test(start_paused = true)]
     async fn failures_open_the_circuit_and_then_calls_are_not_made() {
         let command = command();
         for _ in 0..20 {
-            let _ = command.execute(async { Err::<(), _>(server_error()) }).await;
+            let _ = command
+                .execute(async { Err::<(), _>(server_error()) })
+                .await;
         }
         assert!(command.is_circuit_open());
         let mut called = false;
@@ -168,9 +188,14 @@ mod tests {
     async fn bad_requests_never_open_the_circuit() {
         let command = command();
         for _ in 0..50 {
-            let rejected = CallError::Rejected { status: StatusCode::BAD_REQUEST, message: "bad url".into() };
+            let rejected = CallError::Rejected {
+                status: StatusCode::BAD_REQUEST,
+                message: "bad url".into(),
+            };
             let result = command.execute(async { Err::<(), _>(rejected) }).await;
-            assert!(matches!(result, Err(CommandError::BadRequest(message)) if message == "bad url"));
+            assert!(
+                matches!(result, Err(CommandError::BadRequest(message)) if message == "bad url")
+            );
         }
         assert!(!command.is_circuit_open());
     }

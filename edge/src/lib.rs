@@ -10,7 +10,7 @@
 //!   and the stale-read fallback.
 //! - [`command`]: a Hystrix-style command (timeout + breaker + outcome accounting).
 //! - [`breaker`]: the circuit breaker state machine.
-//! - [`settings`]: configuration.
+//! - [`settings`], the configuration.
 
 pub mod breaker;
 pub mod command;
@@ -64,10 +64,20 @@ pub struct Application {
 impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         let address = format!("{}:{}", settings.server.host, settings.server.port);
-        let listener =
-            settings.server.bind().await.map_err(|error| StartupError::Bind(address, error))?;
-        let port = listener.local_addr().map_err(|e| StartupError::Bind("?".into(), e))?.port();
-        Ok(Self { listener, port, settings })
+        let listener = settings
+            .server
+            .bind()
+            .await
+            .map_err(|error| StartupError::Bind(address, error))?;
+        let port = listener
+            .local_addr()
+            .map_err(|e| StartupError::Bind("?".into(), e))?
+            .port();
+        Ok(Self {
+            listener,
+            port,
+            settings,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -75,7 +85,11 @@ impl Application {
     }
 
     pub fn base_url(&self) -> String {
-        format!("http://{}:{}/", self.settings.server.advertised_host(), self.port)
+        format!(
+            "http://{}:{}/",
+            self.settings.server.advertised_host(),
+            self.port
+        )
     }
 
     /// Starts discovery and registration, serves until `shutdown`, then deregisters.
@@ -113,8 +127,12 @@ impl Application {
             health.clone(),
             shutdown.clone(),
         );
-        let state = web::WebState { upstream: Arc::new(upstream), user: settings.ui.default_user.clone() };
-        let router = platform::server::with_standard_layers(router(state, &health), REQUEST_TIMEOUT);
+        let state = web::WebState {
+            upstream: Arc::new(upstream),
+            user: settings.ui.default_user.clone(),
+        };
+        let router =
+            platform::server::with_standard_layers(router(state, &health), REQUEST_TIMEOUT);
         let served = platform::server::serve(self.listener, router, shutdown).await;
         registration.stopped().await;
         served.map_err(StartupError::Serve)

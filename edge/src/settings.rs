@@ -36,6 +36,8 @@ pub struct UiSettings {
 
 impl Default for UiSettings {
     fn default() -> Self {
-        Self { default_user: "default".to_owned() }
+        Self {
+            default_user: "default".to_owned(),
+        }
     }
 }

@@ -77,7 +77,10 @@ pub struct Balancer {
 
 impl Balancer {
     pub fn new(discovery: Discovery) -> Self {
-        Self { discovery, next: AtomicUsize::new(0) }
+        Self {
+            discovery,
+            next: AtomicUsize::new(0),
+        }
     }
 
     /// All known instances, starting with the next one in turn.
@@ -87,7 +90,13 @@ impl Balancer {
             return Vec::new();
         }
         let start = self.next.fetch_add(1, Ordering::Relaxed) % instances.len();
-        instances.iter().cycle().skip(start).take(instances.len()).cloned().collect()
+        instances
+            .iter()
+            .cycle()
+            .skip(start)
+            .take(instances.len())
+            .cloned()
+            .collect()
     }
 }
 
@@ -104,7 +113,10 @@ impl StaleCache {
     fn put(&self, feeds: &UserFeeds) {
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         if entries.len() >= STALE_CACHE_USERS && !entries.contains_key(&feeds.user) {
-            let oldest = entries.iter().min_by_key(|(_, (at, _))| *at).map(|(user, _)| user.clone());
+            let oldest = entries
+                .iter()
+                .min_by_key(|(_, (at, _))| *at)
+                .map(|(user, _)| user.clone());
             if let Some(oldest) = oldest {
                 entries.remove(&oldest);
             }
@@ -114,7 +126,9 @@ impl StaleCache {
 
     fn get(&self, user: &str) -> Option<(Duration, UserFeeds)> {
         let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        entries.get(user).map(|(at, feeds)| (at.elapsed(), feeds.clone()))
+        entries
+            .get(user)
+            .map(|(at, feeds)| (at.elapsed(), feeds.clone()))
     }
 }
 
@@ -123,9 +137,15 @@ impl StaleCache {
 pub enum FeedsOutcome {
     Fresh(UserFeeds),
     /// The last good answer, `age` old, served because of `reason`.
-    Stale { feeds: UserFeeds, age: Duration, reason: CommandError },
+    Stale {
+        feeds: UserFeeds,
+        age: Duration,
+        reason: CommandError,
+    },
     /// Nothing to show: the call failed and there is no earlier answer.
-    Unavailable { reason: CommandError },
+    Unavailable {
+        reason: CommandError,
+    },
 }
 
 #[derive(Debug)]
@@ -162,7 +182,10 @@ impl Upstream {
     }
 
     pub async fn feeds(&self, user: &str) -> FeedsOutcome {
-        let call = self.with_retries(true, |base| async move { self.client.feeds(&base, user).await });
+        let call = self.with_retries(
+            true,
+            |base| async move { self.client.feeds(&base, user).await },
+        );
         match self.get.execute(call).await {
             Ok(feeds) => {
                 self.stale.put(&feeds);
@@ -176,7 +199,11 @@ impl Upstream {
     }
 
     /// Subscribing is idempotent in the middle tier's API, so it may be retried like a read.
-    pub async fn subscribe(&self, user: &str, url: &str) -> Result<SubscriptionChange, CommandError> {
+    pub async fn subscribe(
+        &self,
+        user: &str,
+        url: &str,
+    ) -> Result<SubscriptionChange, CommandError> {
         let call = self.with_retries(true, |base| async move {
             self.client.subscribe(&base, user, url).await
         });
@@ -195,17 +222,24 @@ impl Upstream {
         self.delete.execute(call).await
     }
 
-    async fn with_retries<T, F, Fut>(&self, idempotent: bool, mut attempt: F) -> Result<T, CallError>
+    async fn with_retries<T, F, Fut>(
+        &self,
+        idempotent: bool,
+        mut attempt: F,
+    ) -> Result<T, CallError>
     where
         F: FnMut(url::Url) -> Fut,
         Fut: Future<Output = Result<T, CallError>>,
     {
         let servers = self.balancer.order();
         let Some(first) = servers.first() else {
-            return Err(CallError::Connect("no middle tier instance is registered".to_owned()));
+            return Err(CallError::Connect(
+                "no middle tier instance is registered".to_owned(),
+            ));
         };
         let retry_all = idempotent || self.settings.ok_to_retry_on_all_operations;
-        let server_count = (1 + self.settings.max_auto_retries_next_server as usize).min(servers.len());
+        let server_count =
+            (1 + self.settings.max_auto_retries_next_server as usize).min(servers.len());
         let mut last_error = None;
         for server in servers.iter().take(server_count) {
             for _ in 0..=self.settings.max_auto_retries {

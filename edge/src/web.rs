@@ -71,12 +71,26 @@ async fn write_failed(state: &WebState, error: CommandError, typed_url: String) 
         CommandError::BadRequest(message) => message.clone(),
         other => format!("Your change was not saved: {other}. Please try again in a moment."),
     };
-    (status, page(state, PageInput { typed_url, form_error: Some(message) }).await).into_response()
+    (
+        status,
+        page(
+            state,
+            PageInput {
+                typed_url,
+                form_error: Some(message),
+            },
+        )
+        .await,
+    )
+        .into_response()
 }
 
 async fn style() -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")],
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
         STYLE_CSS,
     )
 }
@@ -104,7 +118,9 @@ async fn page(state: &WebState, input: PageInput) -> IndexPage {
             Vec::new(),
             Some(Banner {
                 kind: "error",
-                message: format!("Your feeds can't be shown right now: {reason}. Please try again in a moment."),
+                message: format!(
+                    "Your feeds can't be shown right now: {reason}. Please try again in a moment."
+                ),
             }),
         ),
     };
@@ -155,7 +171,11 @@ impl From<Subscription> for FeedView {
     fn from(feed: Subscription) -> Self {
         let base = url::Url::parse(&feed.url).ok();
         Self {
-            items: feed.items.into_iter().map(|item| ItemView::new(item, base.as_ref())).collect(),
+            items: feed
+                .items
+                .into_iter()
+                .map(|item| ItemView::new(item, base.as_ref()))
+                .collect(),
             url: feed.url,
             title: feed.title,
             error: feed.error,
@@ -191,7 +211,10 @@ impl ItemView {
         let published = item.published.and_then(|raw| {
             let at = chrono::DateTime::parse_from_rfc3339(&raw).ok()?;
             Some(Published {
-                human: at.with_timezone(&chrono::Utc).format("%e %b %Y, %H:%M UTC").to_string(),
+                human: at
+                    .with_timezone(&chrono::Utc)
+                    .format("%e %b %Y, %H:%M UTC")
+                    .to_string(),
                 machine: raw,
             })
         });
@@ -220,6 +243,9 @@ mod tests {
         assert_eq!(view.link, None);
         assert!(!view.description.contains("onerror"));
         assert!(!view.description.contains("script"));
-        assert_eq!(view.published.map(|p| p.human).as_deref(), Some("10 Jun 2025, 04:00 UTC"));
+        assert_eq!(
+            view.published.map(|p| p.human).as_deref(),
+            Some("10 Jun 2025, 04:00 UTC")
+        );
     }
 }

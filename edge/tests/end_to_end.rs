@@ -17,7 +17,11 @@ async fn subscribing_through_the_form_shows_items_from_rss_atom_and_json_feeds()
 
     let empty = browser.home().await;
     assert_eq!(empty.status, StatusCode::OK);
-    assert!(empty.html.contains("No subscriptions yet"), "{}", empty.html);
+    assert!(
+        empty.html.contains("No subscriptions yet"),
+        "{}",
+        empty.html
+    );
 
     for path in ["/rss.xml", "/atom.xml", "/feed.json"] {
         let page = browser.subscribe(&publisher.url(path)).await;
@@ -25,13 +29,27 @@ async fn subscribing_through_the_form_shows_items_from_rss_atom_and_json_feeds()
     }
     let page = browser.home().await;
     for expected in [
-        "Loopback Daily", "RSS first story", "RSS second story", "<b>world</b>",
-        "Atom Weekly", "Atom story", "JSON Journal", "JSON story",
-        r#"href="http://publisher.test/rss/1""#, r#"<time datetime="2025-06-10T04:00:00+00:00">"#,
+        "Loopback Daily",
+        "RSS first story",
+        "RSS second story",
+        "<b>world</b>",
+        "Atom Weekly",
+        "Atom story",
+        "JSON Journal",
+        "JSON story",
+        r#"href="http://publisher.test/rss/1""#,
+        r#"<time datetime="2025-06-10T04:00:00+00:00">"#,
     ] {
-        assert!(page.html.contains(expected), "missing {expected:?} in {}", page.html);
+        assert!(
+            page.html.contains(expected),
+            "missing {expected:?} in {}",
+            page.html
+        );
     }
-    assert!(!page.html.contains("alert(1)"), "feed scripts must never reach the page");
+    assert!(
+        !page.html.contains("alert(1)"),
+        "feed scripts must never reach the page"
+    );
 
     let page = browser.unsubscribe(&publisher.url("/atom.xml")).await;
     assert_eq!(page.status, StatusCode::OK);
@@ -49,7 +67,12 @@ async fn a_broken_feed_shows_its_error_while_the_others_render() {
 
     let page = browser.home().await;
     assert_eq!(page.status, StatusCode::OK);
-    assert!(page.html.contains("This feed could not be read: the server answered 404 Not Found"), "{}", page.html);
+    assert!(
+        page.html
+            .contains("This feed could not be read: the server answered 404 Not Found"),
+        "{}",
+        page.html
+    );
     assert!(page.html.contains("RSS first story"));
 }
 
@@ -59,9 +82,20 @@ async fn an_invalid_url_is_refused_with_a_message_and_the_input_kept() {
     let browser = Browser::new(&system.edge);
     let page = browser.subscribe("javascript:alert(1)").await;
     assert_eq!(page.status, StatusCode::BAD_REQUEST);
-    assert!(page.html.contains("only http and https feed URLs are supported, not &#x27;javascript:&#x27;")
-        || page.html.contains("only http and https feed URLs are supported, not &#39;javascript:&#39;"), "{}", page.html);
-    assert!(page.html.contains(r#"value="javascript:alert(1)""#), "the input is kept: {}", page.html);
+    assert!(
+        page.html
+            .contains("only http and https feed URLs are supported, not &#x27;javascript:&#x27;")
+            || page
+                .html
+                .contains("only http and https feed URLs are supported, not &#39;javascript:&#39;"),
+        "{}",
+        page.html
+    );
+    assert!(
+        page.html.contains(r#"value="javascript:alert(1)""#),
+        "the input is kept: {}",
+        page.html
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -91,7 +125,11 @@ async fn every_page_request_succeeds_when_one_of_two_middletiers_dies() {
         let page = browser.home().await;
         assert_eq!(page.status, StatusCode::OK);
         assert!(page.html.contains("RSS first story"), "{}", page.html);
-        assert!(!page.html.contains("banner"), "no fallback was needed: {}", page.html);
+        assert!(
+            !page.html.contains("banner"),
+            "no fallback was needed: {}",
+            page.html
+        );
     }
 }
 
@@ -108,18 +146,37 @@ async fn edge_serves_the_stale_page_fast_when_all_middletiers_are_down() {
     }
     let started = Instant::now();
     let page = browser.home().await;
-    assert!(started.elapsed() < Duration::from_secs(2), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        started.elapsed()
+    );
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.html.contains("banner-stale"), "{}", page.html);
-    assert!(page.html.contains("Showing your feeds as they were"), "{}", page.html);
-    assert!(page.html.contains("RSS first story"), "the stale items are shown");
+    assert!(
+        page.html.contains("Showing your feeds as they were"),
+        "{}",
+        page.html
+    );
+    assert!(
+        page.html.contains("RSS first story"),
+        "the stale items are shown"
+    );
 
     // Writes can't fall back to old data: they say so and keep what the user typed.
     let typed = publisher.url("/atom.xml");
     let page = browser.subscribe(&typed).await;
     assert_eq!(page.status, StatusCode::SERVICE_UNAVAILABLE);
-    assert!(page.html.contains("Your change was not saved"), "{}", page.html);
-    assert!(page.html.contains(&format!(r#"value="{typed}""#)), "{}", page.html);
+    assert!(
+        page.html.contains("Your change was not saved"),
+        "{}",
+        page.html
+    );
+    assert!(
+        page.html.contains(&format!(r#"value="{typed}""#)),
+        "{}",
+        page.html
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -132,6 +189,13 @@ async fn a_user_with_no_earlier_page_gets_an_error_banner_when_nothing_answers()
     .await;
     let page = Browser::new(&system.edge).home().await;
     assert_eq!(page.status, StatusCode::OK);
-    assert!(page.html.contains("Your feeds can&#x27;t be shown right now")
-        || page.html.contains("Your feeds can&#39;t be shown right now"), "{}", page.html);
+    assert!(
+        page.html
+            .contains("Your feeds can&#x27;t be shown right now")
+            || page
+                .html
+                .contains("Your feeds can&#39;t be shown right now"),
+        "{}",
+        page.html
+    );
 }

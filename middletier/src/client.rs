@@ -93,10 +93,18 @@ impl MiddletierClient {
         if let Some(feed_url) = feed_url {
             url.query_pairs_mut().append_pair("url", feed_url);
         }
-        let response = self.http.request(method, url).send().await.map_err(transport_error)?;
+        let response = self
+            .http
+            .request(method, url)
+            .send()
+            .await
+            .map_err(transport_error)?;
         let status = response.status();
         if status.is_success() {
-            return response.json().await.map_err(|e| CallError::Protocol(e.to_string()));
+            return response
+                .json()
+                .await
+                .map_err(|e| CallError::Protocol(e.to_string()));
         }
         let message = match response.json::<ErrorBody>().await {
             Ok(body) => body.error,

@@ -9,7 +9,9 @@ const MAX_USER_LEN: usize = 64;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ParseError {
-    #[error("user name must be 1 to {MAX_USER_LEN} characters of letters, digits, '.', '_', '-' or '@'")]
+    #[error(
+        "user name must be 1 to {MAX_USER_LEN} characters of letters, digits, '.', '_', '-' or '@'"
+    )]
     User,
     #[error("feed URL is missing")]
     UrlMissing,
@@ -31,8 +33,14 @@ impl UserId {
     pub fn parse(raw: &str) -> Result<Self, ParseError> {
         let valid = !raw.is_empty()
             && raw.len() <= MAX_USER_LEN
-            && raw.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
-        if valid { Ok(Self(raw.to_owned())) } else { Err(ParseError::User) }
+            && raw
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
+        if valid {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(ParseError::User)
+        }
     }
 
     pub fn as_str(&self) -> &str {
@@ -68,7 +76,10 @@ impl FeedUrl {
             return Err(ParseError::UrlScheme(url.scheme().to_owned()));
         }
         if url.host().is_none() {
-            return Err(ParseError::UrlInvalid(raw.to_owned(), url::ParseError::EmptyHost));
+            return Err(ParseError::UrlInvalid(
+                raw.to_owned(),
+                url::ParseError::EmptyHost,
+            ));
         }
         if !url.username().is_empty() || url.password().is_some() {
             return Err(ParseError::UrlCredentials);
@@ -119,10 +130,22 @@ mod tests {
     #[test]
     fn feed_urls_reject_what_we_cannot_fetch() {
         assert_eq!(FeedUrl::parse(""), Err(ParseError::UrlMissing));
-        assert!(matches!(FeedUrl::parse("example.com/feed"), Err(ParseError::UrlInvalid(..))));
-        assert_eq!(FeedUrl::parse("ftp://example.com/f"), Err(ParseError::UrlScheme("ftp".into())));
-        assert_eq!(FeedUrl::parse("javascript:alert(1)"), Err(ParseError::UrlScheme("javascript".into())));
-        assert_eq!(FeedUrl::parse("http://u:p@example.com/"), Err(ParseError::UrlCredentials));
+        assert!(matches!(
+            FeedUrl::parse("example.com/feed"),
+            Err(ParseError::UrlInvalid(..))
+        ));
+        assert_eq!(
+            FeedUrl::parse("ftp://example.com/f"),
+            Err(ParseError::UrlScheme("ftp".into()))
+        );
+        assert_eq!(
+            FeedUrl::parse("javascript:alert(1)"),
+            Err(ParseError::UrlScheme("javascript".into()))
+        );
+        assert_eq!(
+            FeedUrl::parse("http://u:p@example.com/"),
+            Err(ParseError::UrlCredentials)
+        );
         let long = format!("http://example.com/{}", "a".repeat(MAX_URL_LEN));
         assert_eq!(FeedUrl::parse(&long), Err(ParseError::UrlTooLong));
     }

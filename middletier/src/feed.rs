@@ -33,7 +33,14 @@ pub fn parse(body: &[u8], base: &url::Url) -> Result<ParsedFeed, FeedError> {
         .parse(body)
         .map_err(describe)?;
     let items = feed.entries.iter().map(|entry| item(entry, base)).collect();
-    Ok(ParsedFeed { title: feed.title.as_ref().map(plain_text).filter(|t| !t.is_empty()), items })
+    Ok(ParsedFeed {
+        title: feed
+            .title
+            .as_ref()
+            .map(plain_text)
+            .filter(|t| !t.is_empty()),
+        items,
+    })
 }
 
 fn describe(error: ParseFeedError) -> FeedError {
@@ -66,7 +73,11 @@ fn item(entry: &Entry, base: &url::Url) -> Item {
             Some(sanitize_html(body, base))
         })
         .unwrap_or_default();
-    let title = entry.title.as_ref().map(plain_text).filter(|t| !t.is_empty());
+    let title = entry
+        .title
+        .as_ref()
+        .map(plain_text)
+        .filter(|t| !t.is_empty());
     Item {
         title: title.unwrap_or_else(|| "(untitled)".to_owned()),
         link,
@@ -104,7 +115,9 @@ fn plain_text(text: &Text) -> String {
 }
 
 fn escape_html(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// Undoes exactly the escaping ammonia applies to text.
@@ -137,14 +150,22 @@ mod tests {
         assert_eq!(item.link.as_deref(), Some("https://blog.example/posts/1"));
         assert_eq!(item.published.as_deref(), Some("2025-06-10T04:00:00+00:00"));
         assert!(!item.description.contains("script"), "{}", item.description);
-        assert!(!item.description.contains("onclick"), "{}", item.description);
-        assert!(!item.description.contains("javascript"), "{}", item.description);
+        assert!(
+            !item.description.contains("onclick"),
+            "{}",
+            item.description
+        );
+        assert!(
+            !item.description.contains("javascript"),
+            "{}",
+            item.description
+        );
         assert!(item.description.contains("Hi"));
     }
 
     #[test]
     fn html_pages_are_not_feeds() {
-        let err = parse(b"<!doctype html><html><body>hi</body></html>", &base()).unwrap_err();
+        let err = parse(b"<!doctype html><html><body>hi</body></html>", &base()).expect_err("html");
         assert!(matches!(err, FeedError::NotAFeed), "{err}");
     }
 

@@ -113,7 +113,10 @@ impl Fetcher {
         if !allow_private {
             builder = builder.dns_resolver(Arc::new(GuardedResolver));
         }
-        Ok(Self { client: builder.build()?, settings: Arc::new(settings) })
+        Ok(Self {
+            client: builder.build()?,
+            settings: Arc::new(settings),
+        })
     }
 
     pub fn settings(&self) -> &FetchSettings {
@@ -124,14 +127,21 @@ impl Fetcher {
         if let Some(host) = blocked_literal(url.as_url(), self.settings.allow_private_networks) {
             return Err(FetchError::Blocked(host));
         }
-        let mut response =
-            self.client.get(url.as_url().clone()).send().await.map_err(|e| self.classify(e))?;
+        let mut response = self
+            .client
+            .get(url.as_url().clone())
+            .send()
+            .await
+            .map_err(|e| self.classify(e))?;
         if !response.status().is_success() {
             return Err(FetchError::Status(response.status()));
         }
         let limit = self.settings.max_body_bytes;
         let too_large = || FetchError::TooLarge(limit / (1024 * 1024));
-        if response.content_length().is_some_and(|length| length > limit) {
+        if response
+            .content_length()
+            .is_some_and(|length| length > limit)
+        {
             return Err(too_large());
         }
         let final_url = response.url().clone();
@@ -165,7 +175,11 @@ impl Fetcher {
             {
                 return FetchError::Connect;
             }
-            let host = error.url().and_then(|u| u.host_str()).unwrap_or_default().to_owned();
+            let host = error
+                .url()
+                .and_then(|u| u.host_str())
+                .unwrap_or_default()
+                .to_owned();
             if find_cause::<std::io::Error>(&error).is_some() && is_dns_failure(&error) {
                 return FetchError::UnknownHost(host);
             }
@@ -283,9 +297,21 @@ mod tests {
     #[test]
     fn private_and_local_addresses_are_not_public() {
         for ip in [
-            "127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1",
-            "0.0.0.0", "224.0.0.1", "255.255.255.255", "::1", "fe80::1", "fd00::1",
-            "::ffff:127.0.0.1", "::ffff:10.0.0.1", "64:ff9b::a00:1",
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "224.0.0.1",
+            "255.255.255.255",
+            "::1",
+            "fe80::1",
+            "fd00::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "64:ff9b::a00:1",
         ] {
             assert!(!is_public(ip.parse().expect("ip")), "{ip} must be blocked");
         }
@@ -300,6 +326,10 @@ mod tests {
         assert_eq!(blocked_literal(&url, false).as_deref(), Some("127.0.0.1"));
         assert_eq!(blocked_literal(&url, true), None);
         let named = url::Url::parse("http://localhost/feed").expect("url");
-        assert_eq!(blocked_literal(&named, false), None, "names are checked after resolution");
+        assert_eq!(
+            blocked_literal(&named, false),
+            None,
+            "names are checked after resolution"
+        );
     }
 }

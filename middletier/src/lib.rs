@@ -13,7 +13,7 @@
 //! - [`feed`]: parsing with feed-rs and making content safe.
 //! - [`store`]: the `SubscriptionStore` trait and its implementations.
 //! - [`routes`]: the HTTP transport.
-//! - [`settings`]: configuration.
+//! - [`settings`], the configuration.
 //! - `testing` (feature `test-support`): a loopback feed publisher for tests.
 
 pub mod api;
@@ -77,9 +77,15 @@ impl Application {
         store: Arc<dyn SubscriptionStore>,
     ) -> Result<Self, StartupError> {
         let address = format!("{}:{}", settings.server.host, settings.server.port);
-        let listener =
-            settings.server.bind().await.map_err(|error| StartupError::Bind(address, error))?;
-        let port = listener.local_addr().map_err(|e| StartupError::Bind("?".into(), e))?.port();
+        let listener = settings
+            .server
+            .bind()
+            .await
+            .map_err(|error| StartupError::Bind(address, error))?;
+        let port = listener
+            .local_addr()
+            .map_err(|e| StartupError::Bind("?".into(), e))?
+            .port();
         let fetcher = fetch::Fetcher::new(settings.fetch.clone())?;
         Ok(Self {
             listener,
@@ -96,7 +102,11 @@ impl Application {
 
     /// The URL peers use to reach this instance, as registered.
     pub fn base_url(&self) -> String {
-        format!("http://{}:{}/", self.settings.server.advertised_host(), self.port)
+        format!(
+            "http://{}:{}/",
+            self.settings.server.advertised_host(),
+            self.port
+        )
     }
 
     pub fn health(&self) -> Health {
@@ -126,7 +136,8 @@ impl Application {
             REQUEST_TIMEOUT,
         );
         let served = platform::server::serve(self.listener, router, shutdown).await;
-        self.health.set(Status::OutOfService, Some("shutting down".into()));
+        self.health
+            .set(Status::OutOfService, Some("shutting down".into()));
         registration.stopped().await;
         served.map_err(|error| StartupError::Bind("serve".into(), error))
     }

@@ -20,7 +20,10 @@ async fn main() -> ExitCode {
         }
     };
     tracing::info!(url = %app.base_url(), "middle tier listening");
-    match app.run_until_stopped(platform::lifecycle::on_signal()).await {
+    match app
+        .run_until_stopped(platform::lifecycle::on_signal())
+        .await
+    {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(%error, "stopped with an error");

@@ -39,7 +39,11 @@ async fn subscribe(
 ) -> Result<Response, ApiError> {
     let (user, url) = parse_target(&user, &query)?;
     let change = service.subscribe(&user, &url).await?;
-    let status = if change.changed { StatusCode::CREATED } else { StatusCode::OK };
+    let status = if change.changed {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     Ok((status, Json(change)).into_response())
 }
 
@@ -86,7 +90,9 @@ impl IntoResponse for ApiError {
         let mut response = (status, Json(ErrorBody { error: message })).into_response();
         if status.is_server_error() {
             // The cause stays out of the body; the logging layer reads it from here.
-            response.extensions_mut().insert(InternalError(self.to_string()));
+            response
+                .extensions_mut()
+                .insert(InternalError(self.to_string()));
         }
         response
     }

@@ -10,8 +10,8 @@ use futures::StreamExt;
 
 use crate::api::{Subscription, SubscriptionChange, UserFeeds};
 use crate::domain::{FeedUrl, UserId};
-use crate::fetch::Fetcher;
 use crate::feed;
+use crate::fetch::Fetcher;
 use crate::store::{StoreError, SubscriptionStore};
 
 #[derive(Clone, Debug)]
@@ -32,7 +32,10 @@ impl FeedService {
             .buffered(self.fetcher.settings().concurrency.max(1))
             .collect()
             .await;
-        Ok(UserFeeds { user: user.to_string(), subscriptions })
+        Ok(UserFeeds {
+            user: user.to_string(),
+            subscriptions,
+        })
     }
 
     pub async fn subscribe(
@@ -41,7 +44,11 @@ impl FeedService {
         url: &FeedUrl,
     ) -> Result<SubscriptionChange, StoreError> {
         let changed = self.store.subscribe(user, url).await?;
-        Ok(SubscriptionChange { user: user.to_string(), url: url.to_string(), changed })
+        Ok(SubscriptionChange {
+            user: user.to_string(),
+            url: url.to_string(),
+            changed,
+        })
     }
 
     pub async fn unsubscribe(
@@ -50,7 +57,11 @@ impl FeedService {
         url: &FeedUrl,
     ) -> Result<SubscriptionChange, StoreError> {
         let changed = self.store.unsubscribe(user, url).await?;
-        Ok(SubscriptionChange { user: user.to_string(), url: url.to_string(), changed })
+        Ok(SubscriptionChange {
+            user: user.to_string(),
+            url: url.to_string(),
+            changed,
+        })
     }
 
     async fn read_feed(&self, url: &FeedUrl) -> Subscription {
@@ -69,10 +80,9 @@ impl FeedService {
         };
         // Parsing is CPU work: keep it off the async workers. A panic inside the parser ends
         // that blocking task only and is reported as this feed's error.
-        let parsed = tokio::task::spawn_blocking(move || {
-            feed::parse(&fetched.body, &fetched.final_url)
-        })
-        .await;
+        let parsed =
+            tokio::task::spawn_blocking(move || feed::parse(&fetched.body, &fetched.final_url))
+                .await;
         match parsed {
             Ok(Ok(parsed)) => Subscription {
                 url: url.to_string(),

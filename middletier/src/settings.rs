@@ -37,7 +37,10 @@ pub struct InstanceSettings {
 
 impl Default for InstanceSettings {
     fn default() -> Self {
-        Self { app: "MIDDLETIER".to_owned(), vip: "middletier".to_owned() }
+        Self {
+            app: "MIDDLETIER".to_owned(),
+            vip: "middletier".to_owned(),
+        }
     }
 }
 

@@ -38,18 +38,46 @@ pub struct FeedPublisher {
 
 impl FeedPublisher {
     pub async fn start() -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind publisher");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind publisher");
         let base = format!("http://{}", listener.local_addr().expect("local addr"));
         let shutdown = Shutdown::new();
         let app = Router::new()
-            .route("/rss.xml", get(|| async { xml("application/rss+xml", RSS) }))
-            .route("/atom.xml", get(|| async { xml("application/atom+xml", ATOM) }))
-            .route("/feed.json", get(|| async { xml("application/feed+json", JSON_FEED) }))
-            .route("/page.html", get(|| async { xml("text/html", "<html><body>Not a feed</body></html>") }))
-            .route("/broken.xml", get(|| async { xml("application/rss+xml", "<rss version=\"2.0\"><channel><item>") }))
+            .route(
+                "/rss.xml",
+                get(|| async { xml("application/rss+xml", RSS) }),
+            )
+            .route(
+                "/atom.xml",
+                get(|| async { xml("application/atom+xml", ATOM) }),
+            )
+            .route(
+                "/feed.json",
+                get(|| async { xml("application/feed+json", JSON_FEED) }),
+            )
+            .route(
+                "/page.html",
+                get(|| async { xml("text/html", "<html><body>Not a feed</body></html>") }),
+            )
+            .route(
+                "/broken.xml",
+                get(|| async {
+                    xml(
+                        "application/rss+xml",
+                        "<rss version=\"2.0\"><channel><item>",
+                    )
+                }),
+            )
             .route("/missing.xml", get(|| async { StatusCode::NOT_FOUND }))
-            .route("/moved.xml", get(|| async { Redirect::permanent("/rss.xml") }))
-            .route("/huge.xml", get(|| async { xml("application/rss+xml", huge()) }));
+            .route(
+                "/moved.xml",
+                get(|| async { Redirect::permanent("/rss.xml") }),
+            )
+            .route(
+                "/huge.xml",
+                get(|| async { xml("application/rss+xml", huge()) }),
+            );
         let stop = shutdown.clone();
         tokio::spawn(async move {
             axum::serve(listener, app)
@@ -78,6 +106,11 @@ fn xml(content_type: &'static str, body: impl Into<String>) -> impl IntoResponse
 
 /// Larger than the 10 MiB default cap.
 fn huge() -> String {
-    let item = "<item><title>padding</title><description>".to_owned() + &"x".repeat(1024) + "</description></item>";
-    format!("<rss version=\"2.0\"><channel><title>Huge</title>{}</channel></rss>", item.repeat(11 * 1024))
+    let item = "<item><title>padding</title><description>".to_owned()
+        + &"x".repeat(1024)
+        + "</description></item>";
+    format!(
+        "<rss version=\"2.0\"><channel><title>Huge</title>{}</channel></rss>",
+        item.repeat(11 * 1024)
+    )
 }

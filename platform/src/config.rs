@@ -23,7 +23,7 @@ const ENVIRONMENT_VAR: &str = "RSS_ENV";
 pub struct ConfigError {
     service: String,
     #[source]
-    source: config::ConfigError,
+    source: Box<config::ConfigError>,
 }
 
 /// Loads the settings of `service` from the layers described in the module docs.
@@ -31,7 +31,10 @@ pub fn load<T>(service: &str) -> Result<T, ConfigError>
 where
     T: Default + Serialize + DeserializeOwned,
 {
-    let error = |source| ConfigError { service: service.to_owned(), source };
+    let error = |source| ConfigError {
+        service: service.to_owned(),
+        source: Box::new(source),
+    };
     let defaults = config::Config::try_from(&T::default()).map_err(error)?;
     let dir = std::env::var_os(CONFIG_DIR_VAR)
         .map(PathBuf::from)
@@ -69,7 +72,11 @@ pub struct ServerSettings {
 
 impl ServerSettings {
     pub fn localhost(port: u16) -> Self {
-        Self { host: "127.0.0.1".to_owned(), port, advertised_host: None }
+        Self {
+            host: "127.0.0.1".to_owned(),
+            port,
+            advertised_host: None,
+        }
     }
 
     pub async fn bind(&self) -> std::io::Result<tokio::net::TcpListener> {
@@ -127,7 +134,10 @@ mod tests {
     }
     impl Default for Sample2 {
         fn default() -> Self {
-            Self { host: "127.0.0.1".into(), port: 4242 }
+            Self {
+                host: "127.0.0.1".into(),
+                port: 4242,
+            }
         }
     }
 

@@ -49,7 +49,12 @@ pub struct Health {
 
 impl Health {
     pub fn new(status: Status) -> Self {
-        Self { tx: watch::Sender::new(Report { status, reason: None }) }
+        Self {
+            tx: watch::Sender::new(Report {
+                status,
+                reason: None,
+            }),
+        }
     }
 
     pub fn up() -> Self {
@@ -80,7 +85,9 @@ impl Health {
 
     /// `GET /health`: 200 with `{"status":"UP"}` when up, 503 with the reason otherwise.
     pub fn router(&self) -> Router {
-        Router::new().route("/health", get(health)).with_state(self.clone())
+        Router::new()
+            .route("/health", get(health))
+            .with_state(self.clone())
     }
 }
 

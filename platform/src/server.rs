@@ -22,7 +22,10 @@ pub struct InternalError(pub String);
 /// - `TimeoutLayer`: no request outlives `request_timeout` (also bounds graceful shutdown).
 pub fn with_standard_layers(router: Router, request_timeout: Duration) -> Router {
     router
-        .layer(TimeoutLayer::with_status_code(StatusCode::GATEWAY_TIMEOUT, request_timeout))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::GATEWAY_TIMEOUT,
+            request_timeout,
+        ))
         .layer(axum::middleware::map_response(log_internal_error))
         .layer(TraceLayer::new_for_http())
 }

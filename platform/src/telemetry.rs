@@ -10,7 +10,10 @@ pub fn init(service: &str) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let json = std::env::var("RSS_LOG_FORMAT").is_ok_and(|format| format == "json");
     let result = if json {
-        tracing_subscriber::fmt().with_env_filter(filter).json().try_init()
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .json()
+            .try_init()
     } else {
         tracing_subscriber::fmt().with_env_filter(filter).try_init()
     };

@@ -63,7 +63,12 @@ impl Service {
             })
             .unwrap();
         let port = port_rx.await.expect("service reported its port");
-        Service { port, shutdown, kill: Some(kill_tx), thread: Some(thread) }
+        Service {
+            port,
+            shutdown,
+            kill: Some(kill_tx),
+            thread: Some(thread),
+        }
     }
 
     pub fn url(&self) -> String {
@@ -86,7 +91,9 @@ impl Service {
 
     async fn join(&mut self) {
         if let Some(thread) = self.thread.take() {
-            tokio::task::spawn_blocking(move || thread.join().unwrap()).await.unwrap();
+            tokio::task::spawn_blocking(move || thread.join().unwrap())
+                .await
+                .unwrap();
         }
     }
 }
@@ -127,9 +134,14 @@ pub fn middletier_settings(registry: &Service) -> middletier::Settings {
     settings
 }
 
-pub async fn spawn_middletier(settings: middletier::Settings, store: Arc<dyn SubscriptionStore>) -> Service {
+pub async fn spawn_middletier(
+    settings: middletier::Settings,
+    store: Arc<dyn SubscriptionStore>,
+) -> Service {
     Service::spawn("middletier", move |shutdown, port| async move {
-        let app = middletier::Application::build_with_store(settings, store).await.unwrap();
+        let app = middletier::Application::build_with_store(settings, store)
+            .await
+            .unwrap();
         port.send(app.port()).unwrap();
         app.run_until_stopped(shutdown).await.unwrap();
     })
@@ -170,7 +182,12 @@ impl System {
         }
         let middletiers = started;
         let edge = spawn_edge(edge_settings(&registry)).await;
-        let system = System { registry, middletiers, edge, store };
+        let system = System {
+            registry,
+            middletiers,
+            edge,
+            store,
+        };
         let expected = system.middletiers.len();
         eventually("the registry lists every middle tier", || async {
             system.discovered_middletiers().await == expected
@@ -189,8 +206,14 @@ impl System {
 
     /// How many UP middle tiers the registry lists.
     pub async fn discovered_middletiers(&self) -> usize {
-        let client = registry::client::RegistryClient::new(&fast_client(&eureka_url(&self.registry))).unwrap();
-        client.vip("middletier").await.map(|list| list.len()).unwrap_or(0)
+        let client =
+            registry::client::RegistryClient::new(&fast_client(&eureka_url(&self.registry)))
+                .unwrap();
+        client
+            .vip("middletier")
+            .await
+            .map(|list| list.len())
+            .unwrap_or(0)
     }
 }
 
@@ -207,12 +230,23 @@ pub struct Page {
 
 impl Browser {
     pub fn new(edge: &Service) -> Browser {
-        Browser { http: reqwest::Client::new(), base: edge.url() }
+        Browser {
+            http: reqwest::Client::new(),
+            base: edge.url(),
+        }
     }
 
     pub async fn home(&self) -> Page {
-        let response = self.http.get(format!("{}/", self.base)).send().await.unwrap();
-        Page { status: response.status(), html: response.text().await.unwrap() }
+        let response = self
+            .http
+            .get(format!("{}/", self.base))
+            .send()
+            .await
+            .unwrap();
+        Page {
+            status: response.status(),
+            html: response.text().await.unwrap(),
+        }
     }
 
     pub async fn submit(&self, action: &str, url: &str) -> Page {
@@ -226,7 +260,10 @@ impl Browser {
             .send()
             .await
             .unwrap();
-        Page { status: response.status(), html: response.text().await.unwrap() }
+        Page {
+            status: response.status(),
+            html: response.text().await.unwrap(),
+        }
     }
 
     pub async fn subscribe(&self, url: &str) -> Page {
@@ -246,7 +283,10 @@ where
 {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while !condition().await {
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting until {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting until {what}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

@@ -51,7 +51,9 @@ impl SubscriptionStore for MemoryStore {
 
     async fn unsubscribe(&self, user: &UserId, url: &FeedUrl) -> Result<bool, StoreError> {
         Ok(self.with_users(|users| {
-            let Some(feeds) = users.get_mut(user) else { return false };
+            let Some(feeds) = users.get_mut(user) else {
+                return false;
+            };
             let before = feeds.len();
             feeds.retain(|feed| feed != url);
             let removed = feeds.len() != before;

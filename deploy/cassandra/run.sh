@@ -3,6 +3,7 @@
 #
 #   run.sh start          install on first use (jars from Maven Central), start, wait until CQL answers
 #   run.sh stop [--wipe]  stop the node; --wipe (or CASSANDRA_WIPE=1) also deletes its data
+#   run.sh kill           SIGKILL the node (crash simulation for durability tests)
 #   run.sh status         exit 0: running and answering CQL, 1: process up but CQL not answering, 3: not running
 #
 # See README.md beside this file for the environment variables.
@@ -270,6 +271,21 @@ cmd_stop() {
     fi
 }
 
+# Crash simulation for durability tests: SIGKILL, no flush, no clean shutdown.
+cmd_kill() {
+    lock
+    local pid
+    pid="$(node_pid)"
+    if [[ -z "$pid" ]]; then
+        say "not running"
+        return 0
+    fi
+    kill -KILL "$pid" 2>/dev/null || true
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+    rm -f "$PID_FILE"
+    say "killed pid $pid (SIGKILL)"
+}
+
 cmd_status() {
     local pid version
     pid="$(node_pid)"
@@ -289,5 +305,6 @@ case "${1:-}" in
     start) shift; cmd_start "$@" ;;
     stop) shift; cmd_stop "$@" ;;
     status) shift; cmd_status "$@" ;;
-    *) echo "usage: $0 start|stop [--wipe]|status" >&2; exit 2 ;;
+    kill) shift; cmd_kill "$@" ;;
+    *) echo "usage: $0 start|stop [--wipe]|kill|status" >&2; exit 2 ;;
 esac

@@ -31,13 +31,13 @@ pub mod testing;
 use std::sync::Arc;
 use std::time::Duration;
 
-use platform::health::{Health, Status};
+use platform::health::Health;
 use platform::lifecycle::Shutdown;
 use registry::client::{InstanceConfig, Registration, RegistryClient};
 
 pub use settings::Settings;
 use settings::StoreKind;
-use store::{MemoryStore, SubscriptionStore};
+use store::{CassandraStore, MemoryStore, SubscriptionStore};
 
 /// Longest a request may take; reads fetch feeds, each bounded by `fetch.timeout`.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
@@ -60,15 +60,30 @@ pub struct Application {
     settings: Settings,
     service: service::FeedService,
     health: Health,
+    /// Stops the store's background work (connecting, probing) when the server stops.
+    background: Shutdown,
 }
 
 impl Application {
     /// Builds the store named by `settings.store.kind`.
+    ///
+    /// With Cassandra this returns at once: the store connects in the background and health
+    /// stays `STARTING` (so the registry and balancers keep traffic away) until it is ready.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let health = Health::up();
+        let background = Shutdown::new();
         let store: Arc<dyn SubscriptionStore> = match settings.store.kind {
             StoreKind::Memory => Arc::new(MemoryStore::new()),
+            StoreKind::Cassandra => Arc::new(CassandraStore::start(
+                settings.cassandra.clone(),
+                health.clone(),
+                background.clone(),
+            )),
         };
-        Self::build_with_store(settings, store).await
+        let mut app = Self::build_with_store(settings, store).await?;
+        app.health = health;
+        app.background = background;
+        Ok(app)
     }
 
     /// Builds around a given store (tests share one store between several middle tiers).
@@ -92,6 +107,7 @@ impl Application {
             port,
             service: service::FeedService::new(store, fetcher),
             health: Health::up(),
+            background: Shutdown::new(),
             settings,
         })
     }
@@ -136,8 +152,6 @@ impl Application {
             REQUEST_TIMEOUT,
         );
         let served = platform::server::serve(self.listener, router, shutdown).await;
-        self.health
-            .set(Status::OutOfService, Some("shutting down".into()));
         registration.stopped().await;
         served.map_err(|error| StartupError::Bind("serve".into(), error))
     }

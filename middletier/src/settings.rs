@@ -6,6 +6,7 @@ use platform::config::ServerSettings;
 use registry::client::ClientSettings;
 
 use crate::fetch::FetchSettings;
+use crate::store::CassandraSettings;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Settings {
@@ -13,6 +14,8 @@ pub struct Settings {
     pub registry: ClientSettings,
     pub instance: InstanceSettings,
     pub store: StoreSettings,
+    /// Used when `store.kind` is `cassandra`.
+    pub cassandra: CassandraSettings,
     pub fetch: FetchSettings,
 }
 
@@ -23,6 +26,7 @@ impl Default for Settings {
             registry: ClientSettings::default(),
             instance: InstanceSettings::default(),
             store: StoreSettings::default(),
+            cassandra: CassandraSettings::default(),
             fetch: FetchSettings::default(),
         }
     }
@@ -55,4 +59,6 @@ pub enum StoreKind {
     /// In this process's memory: lost on restart, not shared between middle tiers.
     #[default]
     Memory,
+    /// Apache Cassandra (`[cassandra]` settings): shared by every middle tier, durable.
+    Cassandra,
 }

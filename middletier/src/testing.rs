@@ -114,3 +114,42 @@ fn huge() -> String {
         item.repeat(11 * 1024)
     )
 }
+
+/// Where the Cassandra tests find their database: `RSS_TEST_CASSANDRA` (default
+/// `127.0.0.1:9042`, what `deploy/cassandra/run.sh start` provides), keyspace `rss_test`.
+pub fn cassandra_settings() -> crate::store::CassandraSettings {
+    crate::store::CassandraSettings {
+        nodes: std::env::var("RSS_TEST_CASSANDRA").unwrap_or_else(|_| "127.0.0.1:9042".to_owned()),
+        keyspace: "rss_test".to_owned(),
+        ..crate::store::CassandraSettings::default()
+    }
+}
+
+/// Connects to the test Cassandra, failing loudly (never skipping) when it is not there.
+pub async fn cassandra_store() -> crate::store::CassandraStore {
+    let settings = cassandra_settings();
+    match crate::store::CassandraStore::connect(&settings).await {
+        Ok(store) => store,
+        Err(error) => panic!(
+            "Cassandra tests were asked for but Cassandra at {} is not reachable ({error}); \
+             start it with `deploy/cassandra/run.sh start` or run `deploy/test.sh`",
+            settings.nodes
+        ),
+    }
+}
+
+/// A user-name prefix no earlier run used, so tests sharing a persistent database never see
+/// each other's rows.
+pub fn unique_prefix() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!(
+        "t{nanos}-{}-{}-",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}

@@ -4,6 +4,8 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod webdriver;
+
 use std::future::Future;
 use std::sync::Arc;
 use std::thread::JoinHandle;

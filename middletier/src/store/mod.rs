@@ -1,13 +1,15 @@
 //! Where subscriptions live (the role Astyanax/Cassandra played in the recipe).
 //!
 //! The service talks to a [`SubscriptionStore`] trait object; which implementation backs it is
-//! chosen by configuration (`[store] kind`). This module ships the in-memory store; every
-//! implementation must pass the same conformance tests (`tests/store_conformance.rs`).
+//! chosen by configuration (`[store] kind`: `memory` or `cassandra`). Every implementation
+//! must pass the same conformance tests (`tests/store_conformance.rs`).
 
+pub mod cassandra;
 mod memory;
 
 use async_trait::async_trait;
 
+pub use cassandra::{CassandraSettings, CassandraStore};
 pub use memory::MemoryStore;
 
 use crate::domain::{FeedUrl, UserId};

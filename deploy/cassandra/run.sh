@@ -117,9 +117,10 @@ java_args() {
     [[ -n "$jamm" ]] || die "jamm jar missing from $LIB_DIR (delete it to reinstall)"
     # JDK 17 flags follow apache/cassandra conf/jvm17-server.options; system properties follow
     # conf/cassandra-env.sh, plus the ones that make a single test node start and stop fast:
-    # no gossip settling, ring delay or shutdown announcement (there is no one to gossip with),
-    # and no fsync of system tables (unsafesystem: a test node's durability is not worth the
-    # start-up time). JMX stays off (no cassandra.jmx.*.port): no nodetool, port 7199 stays free.
+    # no gossip settling, ring delay or shutdown announcement (there is no one to gossip with).
+    # Never -Dcassandra.unsafesystem: it keeps schema changes out of the commit log, so after a
+    # kill -9 the tables come back with new ids and acknowledged rows are dropped on replay.
+    # JMX stays off (no cassandra.jmx.*.port): no nodetool, port 7199 stays free.
     args=(
         -Xms"$HEAP_MIN" -Xmx"$HEAP" -Xss256k
         -XX:+UseG1GC -XX:+ParallelRefProcEnabled -XX:MaxTenuringThreshold=1
@@ -165,7 +166,6 @@ java_args() {
         -Dcassandra.skip_wait_for_gossip_to_settle=0
         -Dcassandra.ring_delay_ms=100
         -Dcassandra.shutdown_announce_in_ms=0
-        -Dcassandra.unsafesystem=true
     )
     # Extra flags, word-split on purpose (e.g. CASSANDRA_JVM_OPTS="-XX:TieredStopAtLevel=1").
     # shellcheck disable=SC2206

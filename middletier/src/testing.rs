@@ -153,3 +153,69 @@ pub fn unique_prefix() -> String {
         COUNTER.fetch_add(1, Ordering::Relaxed)
     )
 }
+
+/// A TCP proxy on loopback in front of a real server, which a test can cut (every open
+/// connection is dropped and new ones are closed at once, as when the database host dies) and
+/// restore, without restarting the server behind it.
+#[derive(Debug)]
+pub struct TcpProxy {
+    pub address: std::net::SocketAddr,
+    up: tokio::sync::watch::Sender<bool>,
+    shutdown: Shutdown,
+}
+
+impl TcpProxy {
+    pub async fn start(target: &str, up: bool) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind proxy");
+        let address = listener.local_addr().expect("proxy addr");
+        let (state, _) = tokio::sync::watch::channel(up);
+        let shutdown = Shutdown::new();
+        let (accepting, stop, target) = (state.clone(), shutdown.clone(), target.to_owned());
+        tokio::spawn(async move {
+            loop {
+                let (mut inbound, _) = tokio::select! {
+                    () = stop.cancelled() => return,
+                    accepted = listener.accept() => match accepted { Ok(c) => c, Err(_) => continue },
+                };
+                if !*accepting.borrow() {
+                    continue; // dropped: the client sees the connection closed at once
+                }
+                let mut down = accepting.subscribe();
+                let target = target.clone();
+                let stop = stop.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = down.wait_for(|up| !*up) => {}
+                        () = stop.cancelled() => {}
+                    }
+                });
+            }
+        });
+        Self {
+            address,
+            up: state,
+            shutdown,
+        }
+    }
+
+    /// Drops every open connection and refuses new ones.
+    pub fn cut(&self) {
+        self.up.send_replace(false);
+    }
+
+    pub fn restore(&self) {
+        self.up.send_replace(true);
+    }
+}
+
+impl Drop for TcpProxy {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}

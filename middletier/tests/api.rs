@@ -27,10 +27,7 @@ async fn spawn_api(fetch: FetchSettings) -> TestApi {
         listener.local_addr().expect("addr")
     );
     tokio::spawn(async move { axum::serve(listener, middletier::routes::router(service)).await });
-    TestApi {
-        base,
-        http: reqwest::Client::new(),
-    }
+    TestApi { base, http: http() }
 }
 
 fn local_fetching() -> FetchSettings {
@@ -270,4 +267,11 @@ async fn bad_input_gets_400_with_a_message() {
             message
         );
     }
+}
+
+/// Every reqwest client needs the TLS provider that `platform` installs.
+fn http() -> reqwest::Client {
+    platform::http::client_builder()
+        .build()
+        .expect("http client")
 }

@@ -233,7 +233,7 @@ pub struct Page {
 impl Browser {
     pub fn new(edge: &Service) -> Browser {
         Browser {
-            http: reqwest::Client::new(),
+            http: http(),
             base: edge.url(),
         }
     }
@@ -291,4 +291,11 @@ where
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// Every reqwest client needs the TLS provider that `platform` installs.
+pub fn http() -> reqwest::Client {
+    platform::http::client_builder()
+        .build()
+        .expect("http client")
 }

@@ -72,7 +72,7 @@ impl fmt::Debug for Error {
 }
 
 impl Error {
-    /// The W3C error code (`no such alert`, `stale element reference`, ...), if the driver sent one.
+    /// The W3C error code (`no such alert`, `stale element reference`...), if the driver sent one.
     pub fn code(&self) -> Option<&str> {
         match self {
             Error::WebDriver { code, .. } => Some(code),
@@ -162,7 +162,7 @@ pub struct Session {
 impl Session {
     /// Starts chromedriver and opens a headless chromium.
     pub async fn start() -> Result<Session, Error> {
-        let http = reqwest::Client::builder()
+        let http = platform::http::client_builder()
             .timeout(COMMAND_TIMEOUT)
             .build()
             .map_err(|source| Error::Http {
@@ -298,7 +298,7 @@ impl Drop for Session {
                 .build()
                 .ok()?;
             runtime.block_on(async {
-                reqwest::Client::new()
+                super::http()
                     .delete(url)
                     .timeout(Duration::from_secs(10))
                     .send()

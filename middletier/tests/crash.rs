@@ -1,0 +1,188 @@
+//! Durability with real processes: `kill -9` the middle tier, or Cassandra itself, right after a
+//! subscription was acknowledged, and the subscription is still there afterwards.
+//!
+//! Killing Cassandra disturbs every other test using it, so this file holds only tests that run
+//! one after another (cargo runs test binaries sequentially; the tests here share a lock).
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use middletier::api::UserFeeds;
+use middletier::testing::{cassandra_settings, unique_prefix};
+use reqwest::StatusCode;
+use tokio::sync::Mutex;
+
+/// Serialises the tests in this file: one of them restarts Cassandra.
+static CASSANDRA: Mutex<()> = Mutex::const_new(());
+
+/// A middle tier running as its own OS process, on Cassandra.
+struct MiddletierProcess {
+    child: Child,
+    base: String,
+}
+
+impl MiddletierProcess {
+    async fn start(port: u16) -> Self {
+        let cassandra = cassandra_settings();
+        let child = Command::new(env!("CARGO_BIN_EXE_middletier"))
+            .env("RSS_SERVER__PORT", port.to_string())
+            .env("RSS_STORE__KIND", "cassandra")
+            .env("RSS_CASSANDRA__NODES", &cassandra.nodes)
+            .env("RSS_CASSANDRA__KEYSPACE", &cassandra.keyspace)
+            .env("RSS_CASSANDRA__PROBE_INTERVAL", "200ms")
+            // No registry in these tests: it keeps retrying in the background, harmlessly.
+            .env("RSS_REGISTRY__URL", "http://127.0.0.1:9/eureka/v2/")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("middletier binary starts");
+        let process = Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        process.wait_until_healthy().await;
+        process
+    }
+
+    async fn wait_until_healthy(&self) {
+        eventually(
+            "the middle tier is healthy",
+            Duration::from_secs(90),
+            || async {
+                http()
+                    .get(format!("{}/health", self.base))
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status() == StatusCode::OK)
+            },
+        )
+        .await;
+    }
+
+    /// SIGKILL: no shutdown hooks, no flushing.
+    fn kill_9(mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reaped");
+    }
+
+    async fn subscribe(&self, user: &str, url: &str) -> StatusCode {
+        http()
+            .post(format!("{}/middletier/rss/user/{user}", self.base))
+            .query(&[("url", url)])
+            .send()
+            .await
+            .expect("post")
+            .status()
+    }
+
+    async fn subscribed_urls(&self, user: &str) -> Option<Vec<String>> {
+        let response = http()
+            .get(format!("{}/middletier/rss/user/{user}", self.base))
+            .send()
+            .await
+            .ok()?;
+        if response.status() != StatusCode::OK {
+            return None;
+        }
+        let feeds: UserFeeds = response.json().await.ok()?;
+        Some(feeds.subscriptions.into_iter().map(|s| s.url).collect())
+    }
+}
+
+impl Drop for MiddletierProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+fn cassandra_script(command: &str) {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy/cassandra/run.sh");
+    let status = Command::new("bash")
+        .arg(script)
+        .arg(command)
+        .status()
+        .expect("run.sh runs");
+    assert!(status.success(), "deploy/cassandra/run.sh {command} failed");
+}
+
+async fn eventually<F, Fut>(what: &str, within: Duration, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    while !condition().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting until {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs Cassandra: deploy/test.sh starts one (or deploy/cassandra/run.sh start)"]
+async fn subscriptions_survive_kill_9_of_the_middletier() {
+    let _guard = CASSANDRA.lock().await;
+    let port = free_port();
+    let user = format!("{}ann", unique_prefix());
+    let feed = "https://example.com/after-crash.xml";
+
+    let first = MiddletierProcess::start(port).await;
+    assert_eq!(first.subscribe(&user, feed).await, StatusCode::CREATED);
+    first.kill_9();
+
+    let restarted = MiddletierProcess::start(port).await;
+    assert_eq!(
+        restarted.subscribed_urls(&user).await,
+        Some(vec![feed.to_owned()])
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs the Cassandra of deploy/cassandra/run.sh, which it kills and restarts"]
+async fn an_acknowledged_subscription_survives_kill_9_of_cassandra_and_the_middletier_reconnects() {
+    let _guard = CASSANDRA.lock().await;
+    let middletier = MiddletierProcess::start(free_port()).await;
+    let user = format!("{}bob", unique_prefix());
+    let feed = "https://example.com/acknowledged.xml";
+    assert_eq!(
+        middletier.subscribe(&user, feed).await,
+        StatusCode::CREATED,
+        "acknowledged"
+    );
+
+    cassandra_script("kill");
+    assert_eq!(
+        middletier.subscribed_urls(&user).await,
+        None,
+        "no answer while Cassandra is dead"
+    );
+    cassandra_script("start");
+
+    // The same middle-tier process, never restarted, serves it again by itself.
+    eventually(
+        "the subscription is served again",
+        Duration::from_secs(90),
+        || async { middletier.subscribed_urls(&user).await == Some(vec![feed.to_owned()]) },
+    )
+    .await;
+    middletier.wait_until_healthy().await;
+}
+
+/// Every reqwest client needs the TLS provider that `platform` installs.
+fn http() -> reqwest::Client {
+    platform::http::client_builder()
+        .build()
+        .expect("http client")
+}

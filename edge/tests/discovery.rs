@@ -7,20 +7,9 @@ use std::sync::Arc;
 
 use middletier::store::MemoryStore;
 use support::{
-    Service, eventually, middletier_settings, registry_settings, spawn_middletier, spawn_registry,
+    eventually, middletier_settings, registered_middletiers, registry_settings, spawn_middletier,
+    spawn_registry,
 };
-
-async fn registered_middletiers(registry: &Service) -> usize {
-    let client = registry::client::RegistryClient::new(&support::fast_client(
-        &support::eureka_url(registry),
-    ))
-    .expect("client");
-    client
-        .vip("middletier")
-        .await
-        .map(|list| list.len())
-        .unwrap_or(0)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lease_expiry_evicts_a_killed_middletier() {

@@ -166,36 +166,40 @@ pub async fn spawn_edge(settings: edge::Settings) -> Service {
     .await
 }
 
-/// The whole recipe: registry, `middletiers` middle tiers sharing one store, and an edge.
+/// The whole recipe: a registry, middle tiers and an edge.
 pub struct System {
     pub registry: Service,
     pub middletiers: Vec<Service>,
     pub edge: Service,
-    pub store: Arc<MemoryStore>,
 }
 
 impl System {
+    /// `middletiers` middle tiers sharing one in-memory store.
     pub async fn start(middletiers: usize) -> System {
+        let store: Arc<dyn SubscriptionStore> = Arc::new(MemoryStore::new());
+        System::start_on(vec![store; middletiers]).await
+    }
+
+    /// One middle tier per store given.
+    pub async fn start_on(stores: Vec<Arc<dyn SubscriptionStore>>) -> System {
+        let middletiers = stores.len();
         let registry = spawn_registry(registry_settings(0)).await;
-        let store = Arc::new(MemoryStore::new());
         let mut started = Vec::new();
-        for _ in 0..middletiers {
-            started.push(spawn_middletier(middletier_settings(&registry), store.clone()).await);
+        for store in stores {
+            started.push(spawn_middletier(middletier_settings(&registry), store).await);
         }
-        let middletiers = started;
+        eventually("the registry lists every middle tier", || async {
+            registered_middletiers(&registry).await == middletiers
+        })
+        .await;
+        // Started only now, the edge's first discovery fetch already sees every middle tier.
         let edge = spawn_edge(edge_settings(&registry)).await;
         let system = System {
             registry,
-            middletiers,
+            middletiers: started,
             edge,
-            store,
         };
-        let expected = system.middletiers.len();
-        eventually("the registry lists every middle tier", || async {
-            system.discovered_middletiers().await == expected
-        })
-        .await;
-        if expected > 0 {
+        if middletiers > 0 {
             let browser = Browser::new(&system.edge);
             eventually("the edge reaches a middle tier", || async {
                 let page = browser.home().await;
@@ -205,18 +209,17 @@ impl System {
         }
         system
     }
+}
 
-    /// How many UP middle tiers the registry lists.
-    pub async fn discovered_middletiers(&self) -> usize {
-        let client =
-            registry::client::RegistryClient::new(&fast_client(&eureka_url(&self.registry)))
-                .unwrap();
-        client
-            .vip("middletier")
-            .await
-            .map(|list| list.len())
-            .unwrap_or(0)
-    }
+/// How many middle tiers the registry lists.
+pub async fn registered_middletiers(registry: &Service) -> usize {
+    let client =
+        registry::client::RegistryClient::new(&fast_client(&eureka_url(registry))).unwrap();
+    client
+        .vip("middletier")
+        .await
+        .map(|list| list.len())
+        .unwrap_or(0)
 }
 
 /// A browser-like client for the edge: follows the POST/redirect/GET flow.

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 use middletier::client::CallError;
+use middletier::discover::Candidate;
 
 use crate::breaker::{BreakerSettings, CircuitBreaker, Decision};
 
@@ -40,6 +41,9 @@ pub enum CommandError {
     /// The request itself was refused (e.g. an invalid URL): the message is for the user.
     #[error("{0}")]
     BadRequest(String),
+    /// The URL is a web page linking several feeds: the user picks one.
+    #[error("{0}")]
+    Choose(String, Vec<Candidate>),
 }
 
 #[derive(Debug)]
@@ -87,6 +91,13 @@ impl Command {
             Ok(Ok(value)) => {
                 pending.settle(CircuitBreaker::on_success);
                 Ok(value)
+            }
+            Ok(Err(CallError::Choose {
+                message,
+                candidates,
+            })) => {
+                pending.settle(|breaker, _| breaker.on_ignored());
+                Err(CommandError::Choose(message, candidates))
             }
             Ok(Err(error)) if error.is_bad_request() => {
                 pending.settle(|breaker, _| breaker.on_ignored());

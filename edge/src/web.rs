@@ -108,10 +108,7 @@ async fn page(state: &WebState, input: PageInput) -> IndexPage {
             feeds.subscriptions,
             Some(Banner {
                 kind: "stale",
-                message: format!(
-                    "Showing your feeds as they were {}: {reason}.",
-                    describe_age(age)
-                ),
+                message: format!("Showing your feeds as they were {}: {reason}.", ago(age)),
             }),
         ),
         FeedsOutcome::Unavailable { reason } => (
@@ -130,15 +127,6 @@ async fn page(state: &WebState, input: PageInput) -> IndexPage {
         typed_url: input.typed_url,
         form_error: input.form_error,
         feeds: feeds.into_iter().map(FeedView::from).collect(),
-    }
-}
-
-fn describe_age(age: Duration) -> String {
-    match age.as_secs() {
-        0..=59 => "less than a minute ago".to_owned(),
-        60..=119 => "1 minute ago".to_owned(),
-        secs @ 120..=7199 => format!("{} minutes ago", secs / 60),
-        secs => format!("{} hours ago", secs / 3600),
     }
 }
 
@@ -164,12 +152,38 @@ struct FeedView {
     url: String,
     title: String,
     error: Option<String>,
+    /// How fresh the items are and when the feed is checked next, in words.
+    freshness: String,
     items: Vec<ItemView>,
 }
 
 impl From<Subscription> for FeedView {
     fn from(feed: Subscription) -> Self {
         let base = url::Url::parse(&feed.url).ok();
+        let now = chrono::Utc::now();
+        let parse = |at: &Option<String>| {
+            at.as_deref()
+                .and_then(|raw| chrono::DateTime::parse_from_rfc3339(raw).ok())
+        };
+        let mut freshness = match parse(&feed.status.last_success) {
+            Some(at) => format!(
+                "Updated {}",
+                ago((now - at.to_utc()).to_std().unwrap_or_default())
+            ),
+            None => "Not fetched successfully yet".to_owned(),
+        };
+        if feed.status.gone {
+            freshness.push_str(
+                " · the publisher removed this feed (410 Gone), so it is no longer checked",
+            );
+        } else if let Some(next) = parse(&feed.status.next_refresh) {
+            let wait = (next.to_utc() - now).to_std().unwrap_or_default();
+            freshness.push_str(&format!(" · next check {}", within(wait)));
+        }
+        let error = feed.error.map(|error| match feed.status.http_status {
+            Some(code) if !error.contains(&code.to_string()) => format!("{error} (HTTP {code})"),
+            _ => error,
+        });
         Self {
             items: feed
                 .items
@@ -178,8 +192,38 @@ impl From<Subscription> for FeedView {
                 .collect(),
             url: feed.url,
             title: feed.title,
-            error: feed.error,
+            error,
+            freshness,
         }
+    }
+}
+
+/// "just now", "3 minutes ago", "2 hours ago", "5 days ago".
+fn ago(elapsed: Duration) -> String {
+    match elapsed.as_secs() {
+        0..=59 => "just now".to_owned(),
+        secs => format!("{} ago", span(secs)),
+    }
+}
+
+/// "in a moment", "in 25 minutes", "in 3 hours".
+fn within(wait: Duration) -> String {
+    match wait.as_secs() {
+        0..=59 => "in a moment".to_owned(),
+        secs => format!("in {}", span(secs)),
+    }
+}
+
+fn span(secs: u64) -> String {
+    let (n, unit) = match secs {
+        0..=3599 => (secs / 60, "minute"),
+        3600..=86_399 => (secs / 3600, "hour"),
+        _ => (secs / 86_400, "day"),
+    };
+    if n == 1 {
+        format!("1 {unit}")
+    } else {
+        format!("{n} {unit}s")
     }
 }
 

@@ -7,15 +7,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use middletier::client::MiddletierClient;
-use middletier::store::SubscriptionStore;
+use middletier::store::Store;
 use middletier::testing::{FeedPublisher, cassandra_store};
 use reqwest::StatusCode;
 use support::{Browser, System, eventually};
 
 async fn two_middletiers_on_cassandra() -> System {
     // Each middle tier has its own session: they share only what is in Cassandra.
-    let first: Arc<dyn SubscriptionStore> = Arc::new(cassandra_store().await);
-    let second: Arc<dyn SubscriptionStore> = Arc::new(cassandra_store().await);
+    let first: Arc<dyn Store> = Arc::new(cassandra_store().await);
+    let second: Arc<dyn Store> = Arc::new(cassandra_store().await);
     System::start_on(vec![first, second]).await
 }
 

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use middletier::testing::FeedPublisher;
 use reqwest::StatusCode;
-use support::{Browser, System, http};
+use support::{Browser, System, eventually, http};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscribing_through_the_form_shows_items_from_rss_atom_and_json_feeds() {
@@ -58,22 +58,56 @@ async fn subscribing_through_the_form_shows_items_from_rss_atom_and_json_feeds()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_broken_feed_shows_its_error_while_the_others_render() {
+async fn a_feed_that_breaks_shows_its_error_while_the_others_render() {
     let publisher = FeedPublisher::start().await;
     let system = System::start(1).await;
     let browser = Browser::new(&system.edge);
-    browser.subscribe(&publisher.url("/missing.xml")).await;
-    browser.subscribe(&publisher.url("/rss.xml")).await;
+    browser.subscribe(&publisher.url("/switch.xml")).await;
+    browser.subscribe(&publisher.url("/atom.xml")).await;
 
+    // The publisher breaks; the background refresher notices on its next check.
+    publisher.set_switch(404, "not here");
+    eventually("the page shows the feed's error", || async {
+        browser
+            .home()
+            .await
+            .html
+            .contains("This feed could not be read: the server answered 404 Not Found")
+    })
+    .await;
     let page = browser.home().await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(
         page.html
-            .contains("This feed could not be read: the server answered 404 Not Found"),
+            .contains("Showing the items from the last successful check"),
         "{}",
         page.html
     );
-    assert!(page.html.contains("RSS first story"));
+    assert!(
+        page.html.contains("RSS first story"),
+        "the last good items stay"
+    );
+    assert!(page.html.contains("Atom story"), "the other feed renders");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_url_that_is_not_a_feed_is_refused_with_the_reason_and_the_input_kept() {
+    let publisher = FeedPublisher::start().await;
+    let system = System::start(1).await;
+    let browser = Browser::new(&system.edge);
+    let typed = publisher.url("/missing.xml");
+    let page = browser.subscribe(&typed).await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    assert!(
+        page.html.contains("the server answered 404 Not Found"),
+        "{}",
+        page.html
+    );
+    assert!(
+        page.html.contains(&format!(r#"value="{typed}""#)),
+        "{}",
+        page.html
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -24,9 +24,27 @@ pub struct Subscription {
     pub title: String,
     #[serde(default)]
     pub items: Vec<Item>,
-    /// Set when the feed could not be fetched or parsed: a message for humans.
+    /// Set when the latest refresh failed (the items, if any, are from the last success):
+    /// a message for humans.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// How fresh the items are and when the feed is fetched next.
+    #[serde(default)]
+    pub status: FeedStatus,
+}
+
+/// A feed's refresh status. Times are RFC 3339.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedStatus {
+    /// When the items were last fetched successfully; `None`: not yet.
+    pub last_success: Option<String>,
+    pub last_attempt: Option<String>,
+    /// HTTP status of the last attempt, when it got an answer.
+    pub http_status: Option<u16>,
+    pub next_refresh: Option<String>,
+    /// The publisher answered 410 Gone: the feed is not fetched any more.
+    #[serde(default)]
+    pub gone: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -53,4 +71,8 @@ pub struct SubscriptionChange {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ErrorBody {
     pub error: String,
+    /// With `300 Multiple Choices` for a web page that links several feeds: the feeds to
+    /// choose from.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub candidates: Vec<crate::discover::Candidate>,
 }

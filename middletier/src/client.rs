@@ -11,6 +11,7 @@ use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 
 use crate::api::{ErrorBody, SubscriptionChange, USER_PATH, UserFeeds};
+use crate::discover::Candidate;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CallError {
@@ -21,6 +22,12 @@ pub enum CallError {
     /// 4xx: the request itself is wrong; `message` is meant for the user.
     #[error("{message}")]
     Rejected { status: StatusCode, message: String },
+    /// 300: the URL is a web page linking several feeds; the user picks one.
+    #[error("{message}")]
+    Choose {
+        message: String,
+        candidates: Vec<Candidate>,
+    },
     #[error("the middle tier failed ({status}): {message}")]
     Server { status: StatusCode, message: String },
     #[error("unexpected answer from the middle tier: {0}")]
@@ -30,7 +37,7 @@ pub enum CallError {
 impl CallError {
     /// A bad request is the caller's fault: not retried, not a failure of the instance.
     pub fn is_bad_request(&self) -> bool {
-        matches!(self, CallError::Rejected { .. })
+        matches!(self, CallError::Rejected { .. } | CallError::Choose { .. })
     }
 
     /// The request never reached the instance, so retrying elsewhere can't apply it twice.
@@ -106,11 +113,19 @@ impl MiddletierClient {
                 .await
                 .map_err(|e| CallError::Protocol(e.to_string()));
         }
-        let message = match response.json::<ErrorBody>().await {
-            Ok(body) => body.error,
-            Err(_) => status.canonical_reason().unwrap_or("error").to_owned(),
+        let (message, candidates) = match response.json::<ErrorBody>().await {
+            Ok(body) => (body.error, body.candidates),
+            Err(_) => (
+                status.canonical_reason().unwrap_or("error").to_owned(),
+                Vec::new(),
+            ),
         };
-        if status.is_client_error() {
+        if status == StatusCode::MULTIPLE_CHOICES {
+            Err(CallError::Choose {
+                message,
+                candidates,
+            })
+        } else if status.is_client_error() {
             Err(CallError::Rejected { status, message })
         } else {
             Err(CallError::Server { status, message })

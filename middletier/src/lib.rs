@@ -8,7 +8,8 @@
 //! - [`api`]: wire types shared with the edge.
 //! - [`client`]: the typed client the edge uses.
 //! - [`domain`]: `UserId` and `FeedUrl`, parsed once at the boundary.
-//! - [`service`]: the behaviour (read feeds, subscribe, unsubscribe).
+//! - [`service`]: the behaviour (read feeds, subscribe, unsubscribe), online.
+//! - [`refresh`]: nearline refresh: scheduling, sharing feeds among middle tiers, the cache.
 //! - [`fetch`]: HTTP fetching with timeouts, size cap and SSRF guard.
 //! - [`feed`]: parsing with feed-rs and making content safe.
 //! - [`store`]: the `SubscriptionStore` trait and its implementations.
@@ -18,9 +19,12 @@
 
 pub mod api;
 pub mod client;
+pub mod discover;
 pub mod domain;
 pub mod feed;
 pub mod fetch;
+pub mod opml;
+pub mod refresh;
 pub mod routes;
 pub mod service;
 pub mod settings;
@@ -33,13 +37,14 @@ use std::time::Duration;
 
 use platform::health::Health;
 use platform::lifecycle::Shutdown;
-use registry::client::{InstanceConfig, Registration, RegistryClient};
+use registry::client::{Discovery, InstanceConfig, Registration, RegistryClient};
 
 pub use settings::Settings;
 use settings::StoreKind;
-use store::{CassandraStore, MemoryStore, SubscriptionStore};
+use store::{CassandraStore, MemoryStore, Store};
 
-/// Longest a request may take; reads fetch feeds, each bounded by `fetch.timeout`.
+/// Longest a request may take. Reads only touch the store; subscribing fetches the feed once
+/// (bounded by `fetch.timeout`) and maybe a few discovery candidates.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[derive(Debug, thiserror::Error)]
@@ -58,7 +63,8 @@ pub struct Application {
     listener: tokio::net::TcpListener,
     port: u16,
     settings: Settings,
-    service: service::FeedService,
+    store: Arc<dyn Store>,
+    fetcher: fetch::Fetcher,
     health: Health,
     /// Stops the store's background work (connecting, probing) when the server stops.
     background: Shutdown,
@@ -72,7 +78,7 @@ impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         let health = Health::up();
         let background = Shutdown::new();
-        let store: Arc<dyn SubscriptionStore> = match settings.store.kind {
+        let store: Arc<dyn Store> = match settings.store.kind {
             StoreKind::Memory => Arc::new(MemoryStore::new()),
             StoreKind::Cassandra => Arc::new(CassandraStore::start(
                 settings.cassandra.clone(),
@@ -89,7 +95,7 @@ impl Application {
     /// Builds around a given store (tests share one store between several middle tiers).
     pub async fn build_with_store(
         settings: Settings,
-        store: Arc<dyn SubscriptionStore>,
+        store: Arc<dyn Store>,
     ) -> Result<Self, StartupError> {
         let address = format!("{}:{}", settings.server.host, settings.server.port);
         let listener = settings
@@ -105,7 +111,8 @@ impl Application {
         Ok(Self {
             listener,
             port,
-            service: service::FeedService::new(store, fetcher),
+            store,
+            fetcher,
             health: Health::up(),
             background: Shutdown::new(),
             settings,
@@ -129,7 +136,8 @@ impl Application {
         self.health.clone()
     }
 
-    /// Registers with the registry, serves until `shutdown`, then deregisters and drains.
+    /// Registers with the registry, refreshes its share of the feeds in the background, serves
+    /// until `shutdown`, then deregisters and drains.
     pub async fn run_until_stopped(self, shutdown: Shutdown) -> Result<(), StartupError> {
         let client = RegistryClient::new(&self.settings.registry)?;
         let instance = InstanceConfig {
@@ -140,6 +148,21 @@ impl Application {
             port: self.port,
             health_check_path: "/health".to_owned(),
         };
+        // The live middle tiers, to share refreshing with (rendezvous hashing).
+        let peers = Discovery::start(
+            client.clone(),
+            &self.settings.instance.vip,
+            &self.settings.registry,
+            self.background.clone(),
+        );
+        let ownership = refresh::Ownership::shared(instance.instance_id(), peers);
+        let refresher = refresh::Refresher::new(
+            self.store.clone(),
+            self.fetcher,
+            self.settings.refresh.clone(),
+            ownership,
+        );
+        tokio::spawn(refresher.clone().run(self.background.clone()));
         let registration = Registration::start(
             client,
             instance,
@@ -147,11 +170,13 @@ impl Application {
             self.health.clone(),
             shutdown.clone(),
         );
+        let service = service::FeedService::new(self.store, refresher);
         let router = platform::server::with_standard_layers(
-            routes::router(self.service).merge(self.health.router()),
+            routes::router(service).merge(self.health.router()),
             REQUEST_TIMEOUT,
         );
         let served = platform::server::serve(self.listener, router, shutdown).await;
+        self.background.cancel();
         registration.stopped().await;
         served.map_err(|error| StartupError::Bind("serve".into(), error))
     }

@@ -12,7 +12,7 @@ use platform::server::InternalError;
 
 use crate::api::{ErrorBody, USER_PATH};
 use crate::domain::{FeedUrl, ParseError, UserId};
-use crate::service::FeedService;
+use crate::service::{FeedService, ServiceError};
 use crate::store::StoreError;
 
 pub fn router(service: FeedService) -> Router {
@@ -73,21 +73,48 @@ pub enum ApiError {
     BadRequest(#[from] ParseError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Subscribe(#[from] ServiceError),
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, message) = match &self {
-            ApiError::BadRequest(error) => (StatusCode::BAD_REQUEST, error.to_string()),
-            ApiError::Store(error @ StoreError::TooManySubscriptions(_)) => {
-                (StatusCode::BAD_REQUEST, error.to_string())
-            }
-            ApiError::Store(StoreError::Unavailable(_)) => (
+        let store_unavailable = || {
+            (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "subscriptions are temporarily unavailable; try again shortly".to_owned(),
+                Vec::new(),
+            )
+        };
+        let (status, message, candidates) = match self {
+            ApiError::BadRequest(ref error) => {
+                (StatusCode::BAD_REQUEST, error.to_string(), Vec::new())
+            }
+            ApiError::Store(ref error @ StoreError::TooManySubscriptions(_))
+            | ApiError::Subscribe(ServiceError::Store(
+                ref error @ StoreError::TooManySubscriptions(_),
+            )) => (StatusCode::BAD_REQUEST, error.to_string(), Vec::new()),
+            ApiError::Store(StoreError::Unavailable(_))
+            | ApiError::Subscribe(ServiceError::Store(StoreError::Unavailable(_))) => {
+                store_unavailable()
+            }
+            ApiError::Subscribe(ServiceError::Refused(ref message)) => {
+                (StatusCode::BAD_REQUEST, message.clone(), Vec::new())
+            }
+            ApiError::Subscribe(ServiceError::Choose(ref candidates)) => (
+                StatusCode::MULTIPLE_CHOICES,
+                self.to_string(),
+                candidates.clone(),
             ),
         };
-        let mut response = (status, Json(ErrorBody { error: message })).into_response();
+        let mut response = (
+            status,
+            Json(ErrorBody {
+                error: message,
+                candidates,
+            }),
+        )
+            .into_response();
         if status.is_server_error() {
             // The cause stays out of the body; the logging layer reads it from here.
             response

@@ -1,52 +1,115 @@
 //! The middle tier's behaviour, independent of HTTP: read a user's feeds, subscribe,
 //! unsubscribe.
 //!
-//! Reading fetches every subscribed feed concurrently (bounded by `fetch.concurrency`) and turns
-//! each failure into that feed's `error`, so one broken publisher never breaks the page.
+//! Reading is online: it reads the subscriptions and the feed cache the refresher keeps
+//! (`crate::refresh`), never a publisher, so it is as fast as the store. Subscribing is an
+//! event: the URL is fetched at once, so the user sees the items right away and learns at once
+//! when the URL is not a feed; a web page is searched for its feeds.
 
 use std::sync::Arc;
 
-use futures::StreamExt;
+use chrono::{DateTime, SecondsFormat, Utc};
 
-use crate::api::{Subscription, SubscriptionChange, UserFeeds};
+use crate::api::{FeedStatus, Subscription, SubscriptionChange, UserFeeds};
+use crate::discover::{self, Candidate};
 use crate::domain::{FeedUrl, UserId};
-use crate::feed;
-use crate::fetch::Fetcher;
-use crate::store::{StoreError, SubscriptionStore};
+use crate::refresh::{FirstFetch, Refresher};
+use crate::store::{FeedState, Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The URL can't be subscribed to; the message says why, for the user.
+    #[error("{0}")]
+    Refused(String),
+    /// A web page linking several feeds: the user picks one.
+    #[error("this page links to {} feeds; choose one", .0.len())]
+    Choose(Vec<Candidate>),
+}
 
 #[derive(Clone, Debug)]
 pub struct FeedService {
-    store: Arc<dyn SubscriptionStore>,
-    fetcher: Fetcher,
+    store: Arc<dyn Store>,
+    refresher: Refresher,
 }
 
 impl FeedService {
-    pub fn new(store: Arc<dyn SubscriptionStore>, fetcher: Fetcher) -> Self {
-        Self { store, fetcher }
+    pub fn new(store: Arc<dyn Store>, refresher: Refresher) -> Self {
+        Self { store, refresher }
+    }
+
+    pub fn refresher(&self) -> &Refresher {
+        &self.refresher
     }
 
     pub async fn user_feeds(&self, user: &UserId) -> Result<UserFeeds, StoreError> {
         let urls = self.store.subscriptions(user).await?;
-        let subscriptions = futures::stream::iter(urls)
-            .map(|url| async move { self.read_feed(&url).await })
-            .buffered(self.fetcher.settings().concurrency.max(1))
-            .collect()
-            .await;
+        let states = self.store.feed_states(&urls).await?;
+        let subscriptions = urls
+            .into_iter()
+            .zip(states)
+            .map(|(url, state)| match state {
+                Some(state) => subscription(state),
+                None => Subscription {
+                    title: url.host_label(),
+                    url: url.to_string(),
+                    items: Vec::new(),
+                    error: None,
+                    status: FeedStatus::default(),
+                },
+            })
+            .collect();
         Ok(UserFeeds {
             user: user.to_string(),
             subscriptions,
         })
     }
 
+    /// Fetches `url` at once and subscribes to it (or to the feed it moved to, or to the one
+    /// feed the web page at `url` links). Errors say why the URL is not a feed.
     pub async fn subscribe(
         &self,
         user: &UserId,
         url: &FeedUrl,
-    ) -> Result<SubscriptionChange, StoreError> {
-        let changed = self.store.subscribe(user, url).await?;
+    ) -> Result<SubscriptionChange, ServiceError> {
+        let state = match self.refresher.fetch_new(url).await {
+            FirstFetch::Feed(state) => state,
+            FirstFetch::Refused(message) => return Err(ServiceError::Refused(message)),
+            FirstFetch::Html { body, url: page } => {
+                let page = FeedUrl::parse(page.as_str()).unwrap_or_else(|_| url.clone());
+                let mut candidates =
+                    discover::discover(self.refresher.fetcher(), &page, &body).await;
+                match candidates.len() {
+                    0 => {
+                        return Err(ServiceError::Refused(
+                            "this page is HTML; no feed link found".to_owned(),
+                        ));
+                    }
+                    1 => {
+                        let only = FeedUrl::parse(&candidates.remove(0).url)
+                            .map_err(|e| ServiceError::Refused(e.to_string()))?;
+                        match self.refresher.fetch_new(&only).await {
+                            FirstFetch::Feed(state) => state,
+                            FirstFetch::Refused(message) => {
+                                return Err(ServiceError::Refused(message));
+                            }
+                            FirstFetch::Html { .. } => {
+                                return Err(ServiceError::Refused(
+                                    "the page's feed link leads to another web page".to_owned(),
+                                ));
+                            }
+                        }
+                    }
+                    _ => return Err(ServiceError::Choose(candidates)),
+                }
+            }
+        };
+        let changed = self.store.subscribe(user, &state.url).await?;
+        self.store.save_feed_state(&state).await?;
         Ok(SubscriptionChange {
             user: user.to_string(),
-            url: url.to_string(),
+            url: state.url.to_string(),
             changed,
         })
     }
@@ -63,41 +126,29 @@ impl FeedService {
             changed,
         })
     }
+}
 
-    async fn read_feed(&self, url: &FeedUrl) -> Subscription {
-        let failed = |error: String| Subscription {
-            url: url.to_string(),
-            title: url.host_label(),
-            items: Vec::new(),
-            error: Some(error),
-        };
-        let fetched = match self.fetcher.fetch(url).await {
-            Ok(fetched) => fetched,
-            Err(error) => {
-                tracing::info!(%url, %error, "feed fetch failed");
-                return failed(error.to_string());
-            }
-        };
-        // Parsing is CPU work: keep it off the async workers. A panic inside the parser ends
-        // that blocking task only and is reported as this feed's error.
-        let parsed =
-            tokio::task::spawn_blocking(move || feed::parse(&fetched.body, &fetched.final_url))
-                .await;
-        match parsed {
-            Ok(Ok(parsed)) => Subscription {
-                url: url.to_string(),
-                title: parsed.title.unwrap_or_else(|| url.host_label()),
-                items: parsed.items,
-                error: None,
+fn subscription(state: FeedState) -> Subscription {
+    let time =
+        |at: Option<DateTime<Utc>>| at.map(|at| at.to_rfc3339_opts(SecondsFormat::Secs, true));
+    Subscription {
+        title: state
+            .title
+            .clone()
+            .unwrap_or_else(|| state.url.host_label()),
+        url: state.url.to_string(),
+        items: state.items,
+        error: state.last_error,
+        status: FeedStatus {
+            last_success: time(state.last_success),
+            last_attempt: time(state.last_attempt),
+            http_status: state.http_status,
+            next_refresh: if state.gone {
+                None
+            } else {
+                time(Some(state.next_refresh))
             },
-            Ok(Err(error)) => {
-                tracing::info!(%url, %error, "feed parse failed");
-                failed(error.to_string())
-            }
-            Err(join_error) => {
-                tracing::error!(%url, error = %join_error, "feed parser crashed");
-                failed("the feed could not be read (parser error)".to_owned())
-            }
-        }
+            gone: state.gone,
+        },
     }
 }

@@ -6,6 +6,7 @@ use platform::config::ServerSettings;
 use registry::client::ClientSettings;
 
 use crate::fetch::FetchSettings;
+use crate::refresh::RefreshSettings;
 use crate::store::CassandraSettings;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -17,6 +18,7 @@ pub struct Settings {
     /// Used when `store.kind` is `cassandra`.
     pub cassandra: CassandraSettings,
     pub fetch: FetchSettings,
+    pub refresh: RefreshSettings,
 }
 
 impl Default for Settings {
@@ -28,6 +30,7 @@ impl Default for Settings {
             store: StoreSettings::default(),
             cassandra: CassandraSettings::default(),
             fetch: FetchSettings::default(),
+            refresh: RefreshSettings::default(),
         }
     }
 }

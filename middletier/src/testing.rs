@@ -1,9 +1,51 @@
 //! Test support shared by this crate's and the edge's tests (feature `test-support`): a real
-//! feed publisher on loopback serving RSS, Atom and JSON feeds and some broken ones.
+//! feed publisher on loopback serving good feeds, broken ones and hostile ones.
+//!
+//! # Publisher routes
+//! Feeds:
+//! - `/rss.xml`, `/atom.xml`, `/feed.json`: [`RSS`], [`ATOM`], [`JSON_FEED`].
+//! - `/plain.xml`, `/octet.xml`: [`RSS`] served as `text/plain` / `application/octet-stream`.
+//! - `/latin1.xml`: ISO-8859-1 RSS, charset in the header only (title [`LATIN1_TITLE`]).
+//! - `/cp1252.xml`: windows-1252 RSS, charset in the XML declaration only ([`CP1252_TITLE`]).
+//! - `/utf16.xml`: UTF-16LE RSS with a byte-order mark ([`UTF16_TITLE`]).
+//! - `/bomb.xml`: RSS with a DTD declaring an entity bomb and an external entity.
+//! - `/switch.xml`: whatever [`FeedPublisher::set_switch`] last set (initially 200 and [`RSS`]),
+//!   so a test can break a feed after subscribing to it.
+//!
+//! Not feeds, or broken: `/page.html` (HTML without feed links), `/html-with-links.html` (HTML
+//! whose `<link rel="alternate">`s point at `/rss.xml` and `/atom.xml`, for discovery),
+//! `/broken.xml` (truncated RSS), `/missing.xml` (404), `/gone.xml` (410), `/huge.xml` (11 MiB),
+//! `/limited.xml` (429, `Retry-After: 120`), `/unavailable.xml` (503, `Retry-After` an HTTP
+//! date [`RETRY_AFTER_SECONDS`] from now).
+//!
+//! Caching: `/etag.xml` ([`RSS`] with `ETag` [`ETAG`] and `Last-Modified` [`LAST_MODIFIED`];
+//! 304 when `If-None-Match` matches, or when there is none and `If-Modified-Since` is not
+//! older), `/cached.xml` (`Cache-Control: public, max-age=600, s-maxage=60`), `/expires.xml`
+//! (`Expires` one hour after `Date`).
+//!
+//! Redirects: `/moved.xml` (308 to `/rss.xml`), `/perm1.xml` (301 to `/rss.xml`), `/perm2.xml`
+//! (301 to `/perm1.xml`), `/temp-after-perm.xml` (301 to `/temp.xml`, which is a 302 to
+//! `/rss.xml`), `/redirect/{n}` (a chain of `n` 302s ending at [`RSS`]), `/redirect-to?url=U`
+//! (302 to any `U`, for SSRF tests).
+//!
+//! Hostile: `/slow.xml` (starts a feed, then drips a byte every 100 ms forever), `/endless.xml`
+//! (streams 64 KiB chunks forever, no `Content-Length`), `/held.xml` ([`RSS`] after
+//! [`HELD_FOR`], counting requests in flight for [`FeedPublisher::peak_in_flight`]).
+//!
+//! Every request is counted by path: [`FeedPublisher::requests`].
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use axum::Router;
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Redirect};
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 
 use platform::lifecycle::Shutdown;
@@ -29,11 +71,40 @@ pub const JSON_FEED: &str = r#"{"version":"https://jsonfeed.org/version/1.1","ti
   "items":[{"id":"1","url":"http://publisher.test/json/1","title":"JSON story",
   "content_html":"<p>From JSON</p>","date_published":"2025-05-01T08:00:00Z"}]}"#;
 
+/// A web page advertising its feeds, as blogs do.
+pub const HTML_WITH_LINKS: &str = r#"<!DOCTYPE html>
+<html><head><title>Loopback Blog</title>
+  <link rel="alternate" type="application/rss+xml" title="Loopback Daily (RSS)" href="/rss.xml">
+  <link rel="alternate" type="application/atom+xml" title="Atom Weekly" href="/atom.xml">
+  <link rel="stylesheet" href="/style.css">
+</head><body><h1>Loopback Blog</h1></body></html>"#;
+
+/// `/etag.xml`'s validators.
+pub const ETAG: &str = "\"v1\"";
+pub const LAST_MODIFIED: &str = "Tue, 10 Jun 2025 04:00:00 GMT";
+/// `/limited.xml`'s `Retry-After` in seconds, and `/unavailable.xml`'s as a date from now.
+pub const RETRY_AFTER_SECONDS: u64 = 120;
+/// How long `/held.xml` keeps each request open.
+pub const HELD_FOR: Duration = Duration::from_millis(150);
+
+pub const LATIN1_TITLE: &str = "Caf\u{e9} cr\u{e8}me br\u{fb}l\u{e9}e";
+pub const CP1252_TITLE: &str = "\u{201c}Smart\u{201d} quotes cost \u{20ac}5";
+pub const UTF16_TITLE: &str = "\u{395}\u{3bb}\u{3bb}\u{3b7}\u{3bd}\u{3b9}\u{3ba}\u{3ac} \u{2713}";
+
 /// A publisher on `127.0.0.1:<random port>`, stopped when dropped.
 #[derive(Debug)]
 pub struct FeedPublisher {
     base: String,
+    state: Arc<PublisherState>,
     shutdown: Shutdown,
+}
+
+#[derive(Debug)]
+struct PublisherState {
+    requests: Mutex<HashMap<String, usize>>,
+    switch: Mutex<(StatusCode, String)>,
+    in_flight: AtomicUsize,
+    peak_in_flight: AtomicUsize,
 }
 
 impl FeedPublisher {
@@ -42,6 +113,12 @@ impl FeedPublisher {
             .await
             .expect("bind publisher");
         let base = format!("http://{}", listener.local_addr().expect("local addr"));
+        let state = Arc::new(PublisherState {
+            requests: Mutex::new(HashMap::new()),
+            switch: Mutex::new((StatusCode::OK, RSS.to_owned())),
+            in_flight: AtomicUsize::new(0),
+            peak_in_flight: AtomicUsize::new(0),
+        });
         let shutdown = Shutdown::new();
         let app = Router::new()
             .route(
@@ -56,9 +133,26 @@ impl FeedPublisher {
                 "/feed.json",
                 get(|| async { xml("application/feed+json", JSON_FEED) }),
             )
+            .route("/plain.xml", get(|| async { xml("text/plain", RSS) }))
+            .route(
+                "/octet.xml",
+                get(|| async { xml("application/octet-stream", RSS) }),
+            )
+            .route("/latin1.xml", get(latin1))
+            .route("/cp1252.xml", get(cp1252))
+            .route("/utf16.xml", get(utf16))
+            .route(
+                "/bomb.xml",
+                get(|| async { xml("application/rss+xml", ENTITY_BOMB) }),
+            )
+            .route("/switch.xml", get(switch))
             .route(
                 "/page.html",
                 get(|| async { xml("text/html", "<html><body>Not a feed</body></html>") }),
+            )
+            .route(
+                "/html-with-links.html",
+                get(|| async { xml("text/html; charset=utf-8", HTML_WITH_LINKS) }),
             )
             .route(
                 "/broken.xml",
@@ -70,14 +164,62 @@ impl FeedPublisher {
                 }),
             )
             .route("/missing.xml", get(|| async { StatusCode::NOT_FOUND }))
+            .route("/gone.xml", get(|| async { StatusCode::GONE }))
+            .route(
+                "/limited.xml",
+                get(|| async {
+                    (
+                        StatusCode::TOO_MANY_REQUESTS,
+                        [(header::RETRY_AFTER, RETRY_AFTER_SECONDS.to_string())],
+                    )
+                }),
+            )
+            .route("/unavailable.xml", get(unavailable))
+            .route("/etag.xml", get(etag))
+            .route(
+                "/cached.xml",
+                get(|| async {
+                    (
+                        [(header::CACHE_CONTROL, "public, max-age=600, s-maxage=60")],
+                        xml("application/rss+xml", RSS),
+                    )
+                }),
+            )
+            .route("/expires.xml", get(expires))
             .route(
                 "/moved.xml",
                 get(|| async { Redirect::permanent("/rss.xml") }),
             )
             .route(
+                "/perm1.xml",
+                get(|| async { redirect(StatusCode::MOVED_PERMANENTLY, "/rss.xml") }),
+            )
+            .route(
+                "/perm2.xml",
+                get(|| async { redirect(StatusCode::MOVED_PERMANENTLY, "/perm1.xml") }),
+            )
+            .route(
+                "/temp-after-perm.xml",
+                get(|| async { redirect(StatusCode::MOVED_PERMANENTLY, "/temp.xml") }),
+            )
+            .route(
+                "/temp.xml",
+                get(|| async { redirect(StatusCode::FOUND, "/rss.xml") }),
+            )
+            .route("/redirect/{hops}", get(redirect_chain))
+            .route("/redirect-to", get(redirect_to))
+            .route("/slow.xml", get(slow))
+            .route("/endless.xml", get(endless))
+            .route("/held.xml", get(held))
+            .route(
                 "/huge.xml",
                 get(|| async { xml("application/rss+xml", huge()) }),
-            );
+            )
+            .layer(axum::middleware::from_fn_with_state(
+                Arc::clone(&state),
+                count_request,
+            ))
+            .with_state(Arc::clone(&state));
         let stop = shutdown.clone();
         tokio::spawn(async move {
             axum::serve(listener, app)
@@ -85,12 +227,37 @@ impl FeedPublisher {
                 .await
                 .expect("publisher serves");
         });
-        Self { base, shutdown }
+        Self {
+            base,
+            state,
+            shutdown,
+        }
     }
 
     /// The absolute URL of `path` (e.g. `/rss.xml`) on this publisher.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// `host:port` of this publisher (for `allowed_hosts`).
+    pub fn authority(&self) -> &str {
+        self.base.trim_start_matches("http://")
+    }
+
+    /// How many requests for `path` (without the query) this publisher has received.
+    pub fn requests(&self, path: &str) -> usize {
+        lock(&self.state.requests).get(path).copied().unwrap_or(0)
+    }
+
+    /// What `/switch.xml` answers from now on (`application/rss+xml`).
+    pub fn set_switch(&self, status: u16, body: &str) {
+        let status = StatusCode::from_u16(status).expect("a valid HTTP status");
+        *lock(&self.state.switch) = (status, body.to_owned());
+    }
+
+    /// The most requests `/held.xml` has had open at once.
+    pub fn peak_in_flight(&self) -> usize {
+        self.state.peak_in_flight.load(Ordering::SeqCst)
     }
 }
 
@@ -100,9 +267,199 @@ impl Drop for FeedPublisher {
     }
 }
 
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+async fn count_request(
+    State(state): State<Arc<PublisherState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    *lock(&state.requests)
+        .entry(request.uri().path().to_owned())
+        .or_default() += 1;
+    next.run(request).await
+}
+
 fn xml(content_type: &'static str, body: impl Into<String>) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, content_type)], body.into())
 }
+
+fn bytes(content_type: &'static str, body: Vec<u8>) -> Response {
+    ([(header::CONTENT_TYPE, content_type)], body).into_response()
+}
+
+fn redirect(status: StatusCode, location: &str) -> Response {
+    (status, [(header::LOCATION, location.to_owned())]).into_response()
+}
+
+/// An RSS document titled `title` (channel and one item), `declaration` in front.
+fn rss_titled(declaration: &str, title: &str) -> String {
+    format!(
+        "{declaration}<rss version=\"2.0\"><channel><title>{title}</title>\
+         <item><title>{title}</title></item></channel></rss>"
+    )
+}
+
+async fn latin1() -> Response {
+    let document = rss_titled("<?xml version=\"1.0\"?>", LATIN1_TITLE);
+    let (encoded, _, _) = encoding_rs::WINDOWS_1252.encode(&document);
+    bytes(
+        "application/rss+xml; charset=ISO-8859-1",
+        encoded.into_owned(),
+    )
+}
+
+async fn cp1252() -> Response {
+    let document = rss_titled(
+        "<?xml version=\"1.0\" encoding=\"windows-1252\"?>",
+        CP1252_TITLE,
+    );
+    let (encoded, _, _) = encoding_rs::WINDOWS_1252.encode(&document);
+    bytes("application/xml", encoded.into_owned())
+}
+
+async fn utf16() -> Response {
+    let document = rss_titled("<?xml version=\"1.0\" encoding=\"UTF-16\"?>", UTF16_TITLE);
+    let mut encoded = vec![0xff, 0xfe];
+    encoded.extend(document.encode_utf16().flat_map(u16::to_le_bytes));
+    bytes("application/rss+xml", encoded)
+}
+
+async fn switch(State(state): State<Arc<PublisherState>>) -> Response {
+    let (status, body) = lock(&state.switch).clone();
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/rss+xml")],
+        body,
+    )
+        .into_response()
+}
+
+async fn etag(headers: HeaderMap) -> Response {
+    let text = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    let unchanged = match text(header::IF_NONE_MATCH) {
+        Some(tags) => tags
+            .split(',')
+            .map(|tag| tag.trim().trim_start_matches("W/"))
+            .any(|tag| tag == ETAG || tag == "*"),
+        None => text(header::IF_MODIFIED_SINCE)
+            .and_then(|since| chrono::DateTime::parse_from_rfc2822(since).ok())
+            .zip(chrono::DateTime::parse_from_rfc2822(LAST_MODIFIED).ok())
+            .is_some_and(|(since, modified)| since >= modified),
+    };
+    let validators = [(header::ETAG, ETAG), (header::LAST_MODIFIED, LAST_MODIFIED)];
+    if unchanged {
+        (StatusCode::NOT_MODIFIED, validators).into_response()
+    } else {
+        (validators, xml("application/rss+xml", RSS)).into_response()
+    }
+}
+
+fn http_date(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
+}
+
+async fn expires() -> Response {
+    let now = chrono::Utc::now();
+    (
+        [
+            (header::DATE, http_date(now)),
+            (
+                header::EXPIRES,
+                http_date(now + chrono::TimeDelta::hours(1)),
+            ),
+        ],
+        xml("application/rss+xml", RSS),
+    )
+        .into_response()
+}
+
+async fn unavailable() -> Response {
+    let seconds = i64::try_from(RETRY_AFTER_SECONDS).unwrap_or(i64::MAX);
+    let at = chrono::Utc::now() + chrono::TimeDelta::seconds(seconds);
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::RETRY_AFTER, http_date(at))],
+    )
+        .into_response()
+}
+
+async fn redirect_chain(Path(hops): Path<u32>) -> Response {
+    match hops.checked_sub(1) {
+        Some(left) => redirect(StatusCode::FOUND, &format!("/redirect/{left}")),
+        None => xml("application/rss+xml", RSS).into_response(),
+    }
+}
+
+async fn redirect_to(Query(query): Query<HashMap<String, String>>) -> Response {
+    match query.get("url") {
+        Some(url) => redirect(StatusCode::FOUND, url),
+        None => StatusCode::BAD_REQUEST.into_response(),
+    }
+}
+
+/// A feed that starts, then never finishes: one byte every 100 ms.
+async fn slow() -> Response {
+    let start = futures::stream::once(async {
+        Ok::<_, Infallible>(Bytes::from_static(
+            b"<rss version=\"2.0\"><channel><title>Slow</title>",
+        ))
+    });
+    let drip = futures::stream::unfold((), |()| async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        Some((Ok(Bytes::from_static(b" ")), ()))
+    });
+    stream_response(futures::StreamExt::chain(start, drip))
+}
+
+/// A body that never ends, as fast as the client reads it.
+async fn endless() -> Response {
+    let chunk = Bytes::from(vec![b' '; 64 * 1024]);
+    let start = futures::stream::once(async {
+        Ok::<_, Infallible>(Bytes::from_static(b"<rss version=\"2.0\"><channel>"))
+    });
+    let rest = futures::stream::repeat_with(move || Ok(chunk.clone()));
+    stream_response(futures::StreamExt::chain(start, rest))
+}
+
+fn stream_response(
+    stream: impl futures::Stream<Item = Result<Bytes, Infallible>> + Send + 'static,
+) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/rss+xml")],
+        Body::from_stream(stream),
+    )
+        .into_response()
+}
+
+async fn held(State(state): State<Arc<PublisherState>>) -> Response {
+    let now = state.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    state.peak_in_flight.fetch_max(now, Ordering::SeqCst);
+    tokio::time::sleep(HELD_FOR).await;
+    state.in_flight.fetch_sub(1, Ordering::SeqCst);
+    xml("application/rss+xml", RSS).into_response()
+}
+
+/// Billion laughs plus an external entity; a parser that expands either is unsafe.
+const ENTITY_BOMB: &str = r#"<?xml version="1.0"?>
+<!DOCTYPE rss [
+  <!ENTITY lol "lol">
+  <!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+  <!ENTITY lol2 "&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;">
+  <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+  <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+  <!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
+  <!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
+  <!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
+  <!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
+  <!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
+  <!ENTITY xxe SYSTEM "file:///etc/passwd">
+]>
+<rss version="2.0"><channel><title>Bomb &lol9;</title>
+<item><title>Secret &xxe;</title><description>&lol9;&xxe;</description></item>
+</channel></rss>"#;
 
 /// Larger than the 10 MiB default cap.
 fn huge() -> String {

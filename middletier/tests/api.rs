@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use middletier::api::{ErrorBody, SubscriptionChange, UserFeeds};
 use middletier::fetch::{FetchSettings, Fetcher};
+use middletier::refresh::{Ownership, RefreshSettings, Refresher};
 use middletier::service::FeedService;
 use middletier::store::MemoryStore;
 use middletier::testing::FeedPublisher;
@@ -12,13 +13,19 @@ use reqwest::StatusCode;
 struct TestApi {
     base: String,
     http: reqwest::Client,
+    service: FeedService,
 }
 
 async fn spawn_api(fetch: FetchSettings) -> TestApi {
-    let service = FeedService::new(
-        Arc::new(MemoryStore::new()),
-        Fetcher::new(fetch).expect("fetcher"),
+    let store = Arc::new(MemoryStore::new());
+    let fetcher = Fetcher::new(fetch).expect("fetcher");
+    let refresher = Refresher::new(
+        store.clone(),
+        fetcher,
+        RefreshSettings::default(),
+        Ownership::solo(),
     );
+    let service = FeedService::new(store, refresher);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -26,8 +33,13 @@ async fn spawn_api(fetch: FetchSettings) -> TestApi {
         "http://{}/middletier/rss/user",
         listener.local_addr().expect("addr")
     );
-    tokio::spawn(async move { axum::serve(listener, middletier::routes::router(service)).await });
-    TestApi { base, http: http() }
+    let router = middletier::routes::router(service.clone());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    TestApi {
+        base,
+        http: http(),
+        service,
+    }
 }
 
 fn local_fetching() -> FetchSettings {
@@ -35,6 +47,13 @@ fn local_fetching() -> FetchSettings {
         allow_private_networks: true,
         ..FetchSettings::default()
     }
+}
+
+/// Every reqwest client needs the TLS provider that `platform` installs.
+fn http() -> reqwest::Client {
+    platform::http::client_builder()
+        .build()
+        .expect("http client")
 }
 
 impl TestApi {
@@ -153,63 +172,134 @@ async fn subscribing_and_unsubscribing_are_idempotent() {
 }
 
 #[tokio::test]
-async fn broken_feeds_carry_their_own_error_and_never_hide_the_others() {
+async fn urls_that_are_not_feeds_are_refused_with_the_reason() {
     let publisher = FeedPublisher::start().await;
     let api = spawn_api(local_fetching()).await;
-    for path in [
-        "/broken.xml",
-        "/rss.xml",
-        "/missing.xml",
-        "/page.html",
-        "/huge.xml",
-    ] {
-        api.subscribe("cy", &publisher.url(path)).await;
+    let cases = [
+        ("/missing.xml", "the server answered 404 Not Found"),
+        (
+            "/gone.xml",
+            "the publisher says this feed is gone (410 Gone)",
+        ),
+        ("/huge.xml", "the feed is larger than the 10 MiB limit"),
+    ];
+    for (path, reason) in cases {
+        let response = api.subscribe("cy", &publisher.url(path)).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{path}");
+        assert_eq!(
+            response.json::<ErrorBody>().await.expect("json").error,
+            reason,
+            "{path}"
+        );
     }
-    api.subscribe("cy", "http://127.0.0.1:9/nothing-listens-here")
-        .await;
-    let feeds = api.feeds("cy").await;
-    let errors: Vec<_> = feeds
-        .subscriptions
-        .iter()
-        .map(|s| s.error.clone())
-        .collect();
+    let broken = api.subscribe("cy", &publisher.url("/broken.xml")).await;
+    assert_eq!(broken.status(), StatusCode::BAD_REQUEST);
+    let reason = broken.json::<ErrorBody>().await.expect("json").error;
+    assert!(reason.starts_with("the feed is malformed"), "{reason}");
     assert!(
-        errors[0]
-            .as_deref()
-            .is_some_and(|e| e.contains("malformed")),
-        "{errors:?}"
-    );
-    assert_eq!(errors[1], None);
-    assert_eq!(feeds.subscriptions[1].items.len(), 2);
-    assert_eq!(
-        errors[2].as_deref(),
-        Some("the server answered 404 Not Found")
-    );
-    assert_eq!(
-        errors[3].as_deref(),
-        Some("this is not an RSS, Atom or JSON feed")
-    );
-    assert_eq!(
-        errors[4].as_deref(),
-        Some("the feed is larger than the 10 MiB limit")
-    );
-    assert_eq!(
-        errors[5].as_deref(),
-        Some("could not connect to the server")
+        api.feeds("cy").await.subscriptions.is_empty(),
+        "nothing was subscribed"
     );
 }
 
 #[tokio::test]
-async fn redirects_are_followed() {
+async fn a_web_page_with_several_feeds_asks_which_one() {
     let publisher = FeedPublisher::start().await;
     let api = spawn_api(local_fetching()).await;
-    api.subscribe("dee", &publisher.url("/moved.xml")).await;
-    let feeds = api.feeds("dee").await;
-    assert_eq!(feeds.subscriptions[0].title, "Loopback Daily");
+    let response = api
+        .subscribe("gus", &publisher.url("/html-with-links.html"))
+        .await;
+    assert_eq!(response.status(), StatusCode::MULTIPLE_CHOICES);
+    let body: ErrorBody = response.json().await.expect("json");
+    let urls: Vec<_> = body.candidates.iter().map(|c| c.url.clone()).collect();
     assert_eq!(
-        feeds.subscriptions[0].url,
-        publisher.url("/moved.xml"),
-        "the subscription keeps its URL"
+        urls,
+        [publisher.url("/rss.xml"), publisher.url("/atom.xml")]
+    );
+    assert!(
+        api.feeds("gus").await.subscriptions.is_empty(),
+        "nothing subscribed until chosen"
+    );
+}
+
+#[tokio::test]
+async fn a_feed_that_is_down_for_now_is_subscribed_and_shows_why() {
+    let api = spawn_api(local_fetching()).await;
+    let response = api
+        .subscribe("dan", "http://127.0.0.1:9/nothing-listens-here")
+        .await;
+    assert_eq!(
+        response.status(),
+        StatusCode::CREATED,
+        "a transient failure is worth retrying later"
+    );
+    let feeds = api.feeds("dan").await;
+    assert_eq!(
+        feeds.subscriptions[0].error.as_deref(),
+        Some("could not connect to the server")
+    );
+    assert!(feeds.subscriptions[0].status.next_refresh.is_some());
+}
+
+#[tokio::test]
+async fn a_feed_that_breaks_later_keeps_its_last_items_beside_the_error_and_others_render() {
+    let publisher = FeedPublisher::start().await;
+    let api = spawn_api(local_fetching()).await;
+    api.subscribe("eva", &publisher.url("/switch.xml")).await;
+    api.subscribe("eva", &publisher.url("/atom.xml")).await;
+
+    publisher.set_switch(500, "oops");
+    let later = chrono::Utc::now() + chrono::Duration::days(2);
+    assert_eq!(
+        api.service
+            .refresher()
+            .run_once(later)
+            .await
+            .expect("refresh"),
+        2
+    );
+
+    let feeds = api.feeds("eva").await;
+    let broken = &feeds.subscriptions[0];
+    assert_eq!(
+        broken.error.as_deref(),
+        Some("the server answered 500 Internal Server Error")
+    );
+    assert_eq!(broken.status.http_status, Some(500));
+    assert_eq!(broken.items.len(), 2, "the last good items are still shown");
+    assert!(broken.status.last_success.is_some());
+    assert_eq!(feeds.subscriptions[1].error, None);
+    assert_eq!(feeds.subscriptions[1].items[0].title, "Atom story");
+}
+
+#[tokio::test]
+async fn a_permanent_redirect_subscribes_to_the_new_url_and_a_temporary_one_keeps_the_old() {
+    let publisher = FeedPublisher::start().await;
+    let api = spawn_api(local_fetching()).await;
+    let moved: SubscriptionChange = api
+        .subscribe("fay", &publisher.url("/perm2.xml"))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        moved.url,
+        publisher.url("/rss.xml"),
+        "two 301s: the feed lives at the end"
+    );
+    let temporary: SubscriptionChange = api
+        .subscribe("fay", &publisher.url("/redirect/2"))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(temporary.url, publisher.url("/redirect/2"));
+    let feeds = api.feeds("fay").await;
+    assert!(
+        feeds
+            .subscriptions
+            .iter()
+            .all(|s| s.title == "Loopback Daily" && s.error.is_none())
     );
 }
 
@@ -217,21 +307,20 @@ async fn redirects_are_followed() {
 async fn private_addresses_are_refused_by_default() {
     let publisher = FeedPublisher::start().await;
     let api = spawn_api(FetchSettings::default()).await;
-    api.subscribe("eve", &publisher.url("/rss.xml")).await;
-    api.subscribe(
-        "eve",
-        &publisher.url("/rss.xml").replace("127.0.0.1", "localhost"),
-    )
-    .await;
-    let feeds = api.feeds("eve").await;
-    assert_eq!(
-        feeds.subscriptions[0].error.as_deref(),
-        Some("127.0.0.1 is a private or local address, which feeds may not use")
-    );
-    assert_eq!(
-        feeds.subscriptions[1].error.as_deref(),
-        Some("localhost is a private or local address, which feeds may not use")
-    );
+    for (url, host) in [
+        (publisher.url("/rss.xml"), "127.0.0.1"),
+        (
+            publisher.url("/rss.xml").replace("127.0.0.1", "localhost"),
+            "localhost",
+        ),
+    ] {
+        let response = api.subscribe("eve", &url).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(
+            response.json::<ErrorBody>().await.expect("json").error,
+            format!("{host} is a private or local address, which feeds may not use")
+        );
+    }
 }
 
 #[tokio::test]
@@ -267,11 +356,4 @@ async fn bad_input_gets_400_with_a_message() {
             message
         );
     }
-}
-
-/// Every reqwest client needs the TLS provider that `platform` installs.
-fn http() -> reqwest::Client {
-    platform::http::client_builder()
-        .build()
-        .expect("http client")
 }

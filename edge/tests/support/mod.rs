@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use middletier::store::{MemoryStore, SubscriptionStore};
+use middletier::store::{MemoryStore, Store};
 use platform::lifecycle::Shutdown;
 use registry::client::ClientSettings;
 use tokio::sync::oneshot;
@@ -133,13 +133,15 @@ pub fn middletier_settings(registry: &Service) -> middletier::Settings {
     settings.server.port = 0;
     settings.registry = fast_client(&eureka_url(registry));
     settings.fetch.allow_private_networks = true;
+    // Refresh in test time: a broken feed or a failover shows within a second.
+    settings.refresh.interval = Duration::from_millis(200);
+    settings.refresh.min_interval = Duration::from_millis(100);
+    settings.refresh.max_interval = Duration::from_secs(2);
+    settings.refresh.scan_interval = Duration::from_millis(50);
     settings
 }
 
-pub async fn spawn_middletier(
-    settings: middletier::Settings,
-    store: Arc<dyn SubscriptionStore>,
-) -> Service {
+pub async fn spawn_middletier(settings: middletier::Settings, store: Arc<dyn Store>) -> Service {
     Service::spawn("middletier", move |shutdown, port| async move {
         let app = middletier::Application::build_with_store(settings, store)
             .await
@@ -176,12 +178,12 @@ pub struct System {
 impl System {
     /// `middletiers` middle tiers sharing one in-memory store.
     pub async fn start(middletiers: usize) -> System {
-        let store: Arc<dyn SubscriptionStore> = Arc::new(MemoryStore::new());
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
         System::start_on(vec![store; middletiers]).await
     }
 
     /// One middle tier per store given.
-    pub async fn start_on(stores: Vec<Arc<dyn SubscriptionStore>>) -> System {
+    pub async fn start_on(stores: Vec<Arc<dyn Store>>) -> System {
         let middletiers = stores.len();
         let registry = spawn_registry(registry_settings(0)).await;
         let mut started = Vec::new();

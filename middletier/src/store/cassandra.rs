@@ -4,8 +4,10 @@
 //! start-up and recorded in `schema_version`):
 //! - `subscriptions_by_user ((user_id), url, added_at)`: one partition per user holds the whole
 //!   subscription list, read in one request per page view.
-//! - `feeds_by_url` and `item_state_by_user`: the feed cache and per-user reading state, for
-//!   nearline refresh and reading state.
+//! - `subscribers_by_feed ((url), user_id)`: the same relation from the feed's side, written in
+//!   the same logged batch; its partition keys are the feeds that need refreshing.
+//! - `feeds_by_url ((url), ...)`: the feed cache: items, validators, status and schedule.
+//! - `item_state_by_user`: per-user reading state (for the reading-state milestone).
 //!
 //! Connection is resilient: [`CassandraStore::start`] returns at once and connects in the
 //! background with capped exponential backoff, reporting `STARTING` health until the schema is
@@ -18,11 +20,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
+use scylla::DeserializeRow;
 use scylla::client::execution_profile::ExecutionProfile;
 use scylla::client::session::Session;
 use scylla::client::session_builder::SessionBuilder;
 use scylla::policies::load_balancing::DefaultPolicy;
 use scylla::statement::Consistency;
+use scylla::statement::batch::{Batch, BatchType};
 use scylla::statement::prepared::PreparedStatement;
 use serde::{Deserialize, Serialize};
 
@@ -30,7 +35,10 @@ use platform::config::Secret;
 use platform::health::{Health, Status};
 use platform::lifecycle::Shutdown;
 
-use super::{MAX_SUBSCRIPTIONS_PER_USER, StoreError, SubscriptionStore};
+use super::{
+    FeedState, FeedStore, MAX_SUBSCRIPTIONS_PER_USER, Scheduled, StoreError, SubscriptionStore,
+};
+use crate::api::Item;
 use crate::domain::{FeedUrl, UserId};
 
 /// Versioned schema files, applied in this order; never edit one that has shipped, add one.
@@ -163,14 +171,30 @@ fn is_identifier(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
+/// A logged batch (`Batch` has no `Debug`).
+struct Logged(Batch);
+
+impl std::fmt::Debug for Logged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Logged(batch)")
+    }
+}
+
 /// A live session with the statements prepared once.
 #[derive(Debug)]
 struct Connected {
     session: Session,
     select_all: PreparedStatement,
     select_one: PreparedStatement,
-    insert: PreparedStatement,
-    delete: PreparedStatement,
+    /// Logged batches: the two sides of a subscription change together or not at all.
+    subscribe: Logged,
+    unsubscribe: Logged,
+    select_subscribers: PreparedStatement,
+    select_feed: PreparedStatement,
+    insert_feed: PreparedStatement,
+    delete_feed: PreparedStatement,
+    scan_subscribed: PreparedStatement,
+    scan_schedule: PreparedStatement,
 }
 
 #[derive(Clone, Debug)]
@@ -302,8 +326,9 @@ async fn connect(settings: &CassandraSettings) -> Result<Connected, StoreError> 
         .await
         .map_err(|e| unavailable("connect", &e))?;
     migrate(&session, settings).await?;
-    let prepare = |cql: &'static str| {
+    let prepare = |cql: &str| {
         let session = &session;
+        let cql = cql.to_owned();
         async move {
             session
                 .prepare(cql)
@@ -311,16 +336,42 @@ async fn connect(settings: &CassandraSettings) -> Result<Connected, StoreError> 
                 .map_err(|e| unavailable("prepare", &e))
         }
     };
+    let logged = |statements: [PreparedStatement; 2]| {
+        let mut batch = Batch::new(BatchType::Logged);
+        for statement in statements {
+            batch.append_statement(statement);
+        }
+        batch
+    };
     Ok(Connected {
         select_all: prepare("SELECT url, added_at FROM subscriptions_by_user WHERE user_id = ?")
             .await?,
-        select_one: prepare("SELECT url FROM subscriptions_by_user WHERE user_id = ? AND url = ?")
-            .await?,
-        insert: prepare(
-            "INSERT INTO subscriptions_by_user (user_id, url, added_at) VALUES (?, ?, ?)",
+        select_one: prepare(
+            "SELECT added_at FROM subscriptions_by_user WHERE user_id = ? AND url = ?",
         )
         .await?,
-        delete: prepare("DELETE FROM subscriptions_by_user WHERE user_id = ? AND url = ?").await?,
+        subscribe: Logged(logged([
+            prepare("INSERT INTO subscriptions_by_user (user_id, url, added_at) VALUES (?, ?, ?)")
+                .await?,
+            prepare("INSERT INTO subscribers_by_feed (url, user_id) VALUES (?, ?)").await?,
+        ])),
+        unsubscribe: Logged(logged([
+            prepare("DELETE FROM subscriptions_by_user WHERE user_id = ? AND url = ?").await?,
+            prepare("DELETE FROM subscribers_by_feed WHERE url = ? AND user_id = ?").await?,
+        ])),
+        select_subscribers: prepare("SELECT user_id FROM subscribers_by_feed WHERE url = ?")
+            .await?,
+        select_feed: prepare(&format!(
+            "SELECT {FEED_COLUMNS} FROM feeds_by_url WHERE url = ?"
+        ))
+        .await?,
+        insert_feed: prepare(&format!(
+            "INSERT INTO feeds_by_url ({FEED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        ))
+        .await?,
+        delete_feed: prepare("DELETE FROM feeds_by_url WHERE url = ?").await?,
+        scan_subscribed: prepare("SELECT DISTINCT url FROM subscribers_by_feed").await?,
+        scan_schedule: prepare("SELECT url, next_refresh, gone FROM feeds_by_url").await?,
         session,
     })
 }
@@ -443,7 +494,7 @@ impl SubscriptionStore for CassandraStore {
 
     async fn subscribe(&self, user: &UserId, url: &FeedUrl) -> Result<bool, StoreError> {
         // Read, then write: the partition is small, and two racing subscribes of the same URL
-        // write the same row (the later `added_at` wins), so the race is harmless.
+        // write the same rows (the later `added_at` wins), so the race is harmless.
         let existing = self.subscriptions(user).await?;
         if existing.contains(url) {
             return Ok(false);
@@ -452,9 +503,13 @@ impl SubscriptionStore for CassandraStore {
             return Err(StoreError::TooManySubscriptions(MAX_SUBSCRIPTIONS_PER_USER));
         }
         let connected = self.session()?;
+        let values = (
+            (user.as_str(), url.as_str(), Utc::now()),
+            (url.as_str(), user.as_str()),
+        );
         connected
             .session
-            .execute_unpaged(&connected.insert, (user.as_str(), url.as_str(), Utc::now()))
+            .batch(&connected.subscribe.0, values)
             .await
             .map_err(query_failed)?;
         Ok(true)
@@ -462,23 +517,213 @@ impl SubscriptionStore for CassandraStore {
 
     async fn unsubscribe(&self, user: &UserId, url: &FeedUrl) -> Result<bool, StoreError> {
         let connected = self.session()?;
-        let found = connected
-            .session
-            .execute_unpaged(&connected.select_one, (user.as_str(), url.as_str()))
-            .await
-            .map_err(query_failed)?
-            .into_rows_result()
-            .map_err(query_failed)?
-            .rows_num()
-            > 0;
+        let found = added_at(connected, user, url).await?.is_some();
         if found {
+            let values = ((user.as_str(), url.as_str()), (url.as_str(), user.as_str()));
             connected
                 .session
-                .execute_unpaged(&connected.delete, (user.as_str(), url.as_str()))
+                .batch(&connected.unsubscribe.0, values)
                 .await
                 .map_err(query_failed)?;
         }
         Ok(found)
+    }
+}
+
+/// When `user` subscribed to `url`, if they did.
+async fn added_at(
+    connected: &Connected,
+    user: &UserId,
+    url: &FeedUrl,
+) -> Result<Option<DateTime<Utc>>, StoreError> {
+    let result = connected
+        .session
+        .execute_unpaged(&connected.select_one, (user.as_str(), url.as_str()))
+        .await
+        .map_err(query_failed)?
+        .into_rows_result()
+        .map_err(query_failed)?;
+    let row = result
+        .maybe_first_row::<(Option<DateTime<Utc>>,)>()
+        .map_err(query_failed)?;
+    Ok(row.map(|(at,)| at.unwrap_or_default()))
+}
+
+/// The columns of `feeds_by_url`, in the order of [`FeedRow`] and of `insert_feed`'s values.
+const FEED_COLUMNS: &str = "url, title, items, etag, last_modified, http_status, last_attempt, \
+                            last_success, last_error, consecutive_errors, gone, next_refresh";
+
+#[derive(DeserializeRow)]
+struct FeedRow {
+    url: String,
+    title: Option<String>,
+    items: Option<String>,
+    etag: Option<String>,
+    last_modified: Option<String>,
+    http_status: Option<i32>,
+    last_attempt: Option<DateTime<Utc>>,
+    last_success: Option<DateTime<Utc>>,
+    last_error: Option<String>,
+    consecutive_errors: Option<i32>,
+    gone: Option<bool>,
+    next_refresh: Option<DateTime<Utc>>,
+}
+
+impl FeedRow {
+    fn into_state(self) -> Option<FeedState> {
+        let url = FeedUrl::parse(&self.url).ok()?;
+        // Items were serialized by us; a row that no longer decodes shows no items until the
+        // next refresh rewrites it.
+        let items: Vec<Item> = self
+            .items
+            .and_then(|json| serde_json::from_str(&json).ok())
+            .unwrap_or_default();
+        Some(FeedState {
+            url,
+            title: self.title,
+            items,
+            etag: self.etag,
+            last_modified: self.last_modified,
+            http_status: self.http_status.and_then(|s| u16::try_from(s).ok()),
+            last_attempt: self.last_attempt,
+            last_success: self.last_success,
+            last_error: self.last_error,
+            consecutive_errors: self
+                .consecutive_errors
+                .and_then(|n| u32::try_from(n).ok())
+                .unwrap_or(0),
+            gone: self.gone.unwrap_or(false),
+            next_refresh: self.next_refresh.unwrap_or_default(),
+        })
+    }
+}
+
+#[async_trait]
+impl FeedStore for CassandraStore {
+    async fn feed_states(&self, urls: &[FeedUrl]) -> Result<Vec<Option<FeedState>>, StoreError> {
+        let connected = self.session()?;
+        // One single-partition read per feed, concurrently: each goes straight to its replicas.
+        let reads = urls.iter().map(|url| async move {
+            let result = connected
+                .session
+                .execute_unpaged(&connected.select_feed, (url.as_str(),))
+                .await
+                .map_err(query_failed)?
+                .into_rows_result()
+                .map_err(query_failed)?;
+            let row = result.maybe_first_row::<FeedRow>().map_err(query_failed)?;
+            Ok::<_, StoreError>(row.and_then(FeedRow::into_state))
+        });
+        futures::future::try_join_all(reads).await
+    }
+
+    async fn save_feed_state(&self, state: &FeedState) -> Result<(), StoreError> {
+        let connected = self.session()?;
+        let items = serde_json::to_string(&state.items).map_err(query_failed)?;
+        let values = (
+            state.url.as_str(),
+            state.title.as_deref(),
+            items,
+            state.etag.as_deref(),
+            state.last_modified.as_deref(),
+            state.http_status.map(i32::from),
+            state.last_attempt,
+            state.last_success,
+            state.last_error.as_deref(),
+            i32::try_from(state.consecutive_errors).unwrap_or(i32::MAX),
+            state.gone,
+            state.next_refresh,
+        );
+        connected
+            .session
+            .execute_unpaged(&connected.insert_feed, values)
+            .await
+            .map_err(query_failed)?;
+        Ok(())
+    }
+
+    async fn scheduled_feeds(&self) -> Result<Vec<Scheduled>, StoreError> {
+        let connected = self.session()?;
+        let subscribed: Vec<(String,)> = connected
+            .session
+            .execute_iter(connected.scan_subscribed.clone(), ())
+            .await
+            .map_err(query_failed)?
+            .rows_stream::<(String,)>()
+            .map_err(query_failed)?
+            .try_collect()
+            .await
+            .map_err(query_failed)?;
+        let mut schedule: std::collections::HashMap<String, (Option<DateTime<Utc>>, bool)> =
+            connected
+                .session
+                .execute_iter(connected.scan_schedule.clone(), ())
+                .await
+                .map_err(query_failed)?
+                .rows_stream::<(String, Option<DateTime<Utc>>, Option<bool>)>()
+                .map_err(query_failed)?
+                .map_ok(|(url, next, gone)| (url, (next, gone.unwrap_or(false))))
+                .try_collect()
+                .await
+                .map_err(query_failed)?;
+        Ok(subscribed
+            .into_iter()
+            .filter_map(|(url,)| {
+                let (next_refresh, gone) = schedule.remove(&url).unwrap_or((None, false));
+                Some(Scheduled {
+                    url: FeedUrl::parse(&url).ok()?,
+                    next_refresh,
+                    gone,
+                })
+            })
+            .collect())
+    }
+
+    async fn move_feed(&self, from: &FeedUrl, to: &FeedUrl) -> Result<(), StoreError> {
+        let connected = self.session()?;
+        let users: Vec<(String,)> = connected
+            .session
+            .execute_unpaged(&connected.select_subscribers, (from.as_str(),))
+            .await
+            .map_err(query_failed)?
+            .into_rows_result()
+            .map_err(query_failed)?
+            .rows::<(String,)>()
+            .map_err(query_failed)?
+            .collect::<Result<_, _>>()
+            .map_err(query_failed)?;
+        for (user,) in users {
+            let Ok(user) = UserId::parse(&user) else {
+                continue;
+            };
+            // Keep the feed's place in the user's list.
+            if let Some(at) = added_at(connected, &user, from).await? {
+                let values = (
+                    (user.as_str(), to.as_str(), at),
+                    (to.as_str(), user.as_str()),
+                );
+                connected
+                    .session
+                    .batch(&connected.subscribe.0, values)
+                    .await
+                    .map_err(query_failed)?;
+            }
+            let values = (
+                (user.as_str(), from.as_str()),
+                (from.as_str(), user.as_str()),
+            );
+            connected
+                .session
+                .batch(&connected.unsubscribe.0, values)
+                .await
+                .map_err(query_failed)?;
+        }
+        connected
+            .session
+            .execute_unpaged(&connected.delete_feed, (from.as_str(),))
+            .await
+            .map_err(query_failed)?;
+        Ok(())
     }
 }
 

@@ -16,7 +16,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
-use middletier::api::{SubscriptionChange, UserFeeds};
+use middletier::api::{OpmlImport, SubscriptionChange, UserFeeds};
 use middletier::client::{CallError, MiddletierClient};
 use registry::client::{Discovery, Instance};
 
@@ -55,6 +55,8 @@ pub struct CommandsSettings {
     pub get: CommandSettings,
     pub add: CommandSettings,
     pub delete: CommandSettings,
+    /// OPML import: up to 500 subscriptions in one call.
+    pub import: CommandSettings,
 }
 
 impl Default for CommandsSettings {
@@ -64,6 +66,7 @@ impl Default for CommandsSettings {
             get: CommandSettings::with_timeout(Duration::from_secs(10)),
             add: CommandSettings::with_timeout(Duration::from_secs(5)),
             delete: CommandSettings::with_timeout(Duration::from_secs(2)),
+            import: CommandSettings::with_timeout(Duration::from_secs(15)),
         }
     }
 }
@@ -156,6 +159,7 @@ pub struct Upstream {
     get: Command,
     add: Command,
     delete: Command,
+    import: Command,
     stale: StaleCache,
 }
 
@@ -173,12 +177,13 @@ impl Upstream {
             get: Command::new("RSSGet", &commands.get),
             add: Command::new("RSSAdd", &commands.add),
             delete: Command::new("RSSDel", &commands.delete),
+            import: Command::new("RSSImport", &commands.import),
             stale: StaleCache::default(),
         }
     }
 
-    pub fn commands(&self) -> [&Command; 3] {
-        [&self.get, &self.add, &self.delete]
+    pub fn commands(&self) -> [&Command; 4] {
+        [&self.get, &self.add, &self.delete, &self.import]
     }
 
     pub async fn feeds(&self, user: &str) -> FeedsOutcome {
@@ -220,6 +225,23 @@ impl Upstream {
             self.client.unsubscribe(&base, user, url).await
         });
         self.delete.execute(call).await
+    }
+
+    /// The user's subscriptions as OPML: a read, so it runs as `RSSGet`.
+    pub async fn export_opml(&self, user: &str) -> Result<String, CommandError> {
+        let call = self.with_retries(true, |base| async move {
+            self.client.export_opml(&base, user).await
+        });
+        self.get.execute(call).await
+    }
+
+    /// Importing is idempotent (subscribing twice subscribes once), so it may be retried.
+    pub async fn import_opml(&self, user: &str, opml: Vec<u8>) -> Result<OpmlImport, CommandError> {
+        let opml = &opml;
+        let call = self.with_retries(true, |base| async move {
+            self.client.import_opml(&base, user, opml.clone()).await
+        });
+        self.import.execute(call).await
     }
 
     async fn with_retries<T, F, Fut>(

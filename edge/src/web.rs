@@ -1,5 +1,6 @@
-//! The HTML UI: one page listing the user's feeds, a form to subscribe, a button per feed to
-//! unsubscribe. Works without JavaScript; forms POST and redirect (POST/redirect/GET), and a
+//! The HTML UI: one page listing the user's feeds, a form to subscribe (a feed URL, or a web
+//! page whose feeds are discovered, with a page to choose when it has several), a button per
+//! feed to unsubscribe, and OPML export and import. Works without JavaScript; forms POST and redirect (POST/redirect/GET), and a
 //! failed write re-renders the page with the message and what the user typed.
 
 use std::sync::Arc;
@@ -7,7 +8,8 @@ use std::time::Duration;
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::State;
+use axum::extract::multipart::{MultipartError, MultipartRejection};
+use axum::extract::{DefaultBodyLimit, Multipart, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -15,6 +17,8 @@ use axum::{Form, Router};
 use serde::Deserialize;
 
 use middletier::api::{Item, Subscription};
+use middletier::discover::{Candidate, FeedKind};
+use middletier::opml::MAX_OPML_BYTES;
 
 use crate::command::CommandError;
 use crate::upstream::{FeedsOutcome, Upstream};
@@ -33,6 +37,12 @@ pub fn router(state: WebState) -> Router {
         .route("/", get(index))
         .route("/subscriptions", post(subscribe))
         .route("/subscriptions/delete", post(unsubscribe))
+        .route("/subscriptions.opml", get(export_opml))
+        .route(
+            "/subscriptions/import",
+            // The OPML cap plus room for the multipart envelope.
+            post(import_opml).layer(DefaultBodyLimit::max(MAX_OPML_BYTES + 64 * 1024)),
+        )
         .route("/static/style.css", get(style))
         .with_state(state)
 }
@@ -43,14 +53,152 @@ struct FeedForm {
     url: String,
 }
 
-async fn index(State(state): State<WebState>) -> Response {
-    page(&state, PageInput::default()).await.into_response()
+/// What the page says after a POST/redirect/GET (`/?imported=3&already=1`).
+#[derive(Debug, Default, Deserialize)]
+struct Notice {
+    imported: Option<usize>,
+    already: Option<usize>,
+}
+
+async fn index(State(state): State<WebState>, Query(notice): Query<Notice>) -> Response {
+    let notice = notice.imported.map(|imported| {
+        let already = notice.already.unwrap_or(0);
+        let mut message = format!(
+            "Imported {imported} new {}.",
+            plural(imported, "feed", "feeds")
+        );
+        if already > 0 {
+            message.push_str(&format!(
+                " {already} {} already there.",
+                plural(already, "was", "were")
+            ));
+        }
+        if imported > 0 {
+            message.push_str(" New feeds appear as they are fetched, within a few seconds.");
+        }
+        message
+    });
+    page(
+        &state,
+        PageInput {
+            notice,
+            ..PageInput::default()
+        },
+    )
+    .await
+    .into_response()
+}
+
+fn plural(n: usize, one: &'static str, many: &'static str) -> &'static str {
+    if n == 1 { one } else { many }
 }
 
 async fn subscribe(State(state): State<WebState>, Form(form): Form<FeedForm>) -> Response {
     match state.upstream.subscribe(&state.user, form.url.trim()).await {
         Ok(_) => Redirect::to("/").into_response(),
+        Err(CommandError::Choose(_, candidates)) => ChoosePage {
+            user: state.user.clone(),
+            site: form.url.trim().to_owned(),
+            candidates: candidates.into_iter().map(CandidateView::from).collect(),
+        }
+        .into_response(),
         Err(error) => write_failed(&state, error, form.url).await,
+    }
+}
+
+async fn export_opml(State(state): State<WebState>) -> Response {
+    match state.upstream.export_opml(&state.user).await {
+        Ok(document) => {
+            let disposition = format!("attachment; filename=\"subscriptions-{}.opml\"", state.user);
+            (
+                [
+                    (
+                        header::CONTENT_TYPE,
+                        "text/x-opml; charset=utf-8".to_owned(),
+                    ),
+                    (header::CONTENT_DISPOSITION, disposition),
+                ],
+                document,
+            )
+                .into_response()
+        }
+        Err(error) => {
+            let message = format!("The export failed: {error}. Please try again in a moment.");
+            let input = PageInput {
+                import_error: Some(message),
+                ..PageInput::default()
+            };
+            (StatusCode::SERVICE_UNAVAILABLE, page(&state, input).await).into_response()
+        }
+    }
+}
+
+async fn import_opml(
+    State(state): State<WebState>,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Response {
+    let file = match read_upload(multipart).await {
+        Ok(file) => file,
+        Err(message) => {
+            let input = PageInput {
+                import_error: Some(message),
+                ..PageInput::default()
+            };
+            return (StatusCode::BAD_REQUEST, page(&state, input).await).into_response();
+        }
+    };
+    match state.upstream.import_opml(&state.user, file).await {
+        Ok(result) => Redirect::to(&format!(
+            "/?imported={}&already={}",
+            result.imported, result.already
+        ))
+        .into_response(),
+        Err(error) => {
+            let (status, message) = match error {
+                CommandError::BadRequest(message) => (StatusCode::BAD_REQUEST, message),
+                other => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!(
+                        "The import did not finish: {other}. Importing the same file again is safe."
+                    ),
+                ),
+            };
+            let input = PageInput {
+                import_error: Some(message),
+                ..PageInput::default()
+            };
+            (status, page(&state, input).await).into_response()
+        }
+    }
+}
+
+/// The uploaded file of the `opml` field, or what is wrong with the upload.
+async fn read_upload(multipart: Result<Multipart, MultipartRejection>) -> Result<Vec<u8>, String> {
+    let mut multipart = multipart.map_err(|_| "Choose an OPML file to import.".to_owned())?;
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| describe_upload_error(&e))?
+    {
+        if field.name() == Some("opml") {
+            let bytes = field.bytes().await.map_err(|e| describe_upload_error(&e))?;
+            if bytes.is_empty() {
+                return Err("Choose an OPML file to import.".to_owned());
+            }
+            return Ok(bytes.to_vec());
+        }
+    }
+    Err("Choose an OPML file to import.".to_owned())
+}
+
+fn describe_upload_error(error: &MultipartError) -> String {
+    if error.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        format!(
+            "The file is larger than the {} MiB limit for OPML files.",
+            MAX_OPML_BYTES / (1024 * 1024)
+        )
+    } else {
+        "The upload could not be read; please try again.".to_owned()
     }
 }
 
@@ -71,18 +219,12 @@ async fn write_failed(state: &WebState, error: CommandError, typed_url: String) 
         CommandError::BadRequest(message) => message.clone(),
         other => format!("Your change was not saved: {other}. Please try again in a moment."),
     };
-    (
-        status,
-        page(
-            state,
-            PageInput {
-                typed_url,
-                form_error: Some(message),
-            },
-        )
-        .await,
-    )
-        .into_response()
+    let input = PageInput {
+        typed_url,
+        form_error: Some(message),
+        ..PageInput::default()
+    };
+    (status, page(state, input).await).into_response()
 }
 
 async fn style() -> impl IntoResponse {
@@ -99,6 +241,8 @@ async fn style() -> impl IntoResponse {
 struct PageInput {
     typed_url: String,
     form_error: Option<String>,
+    import_error: Option<String>,
+    notice: Option<String>,
 }
 
 async fn page(state: &WebState, input: PageInput) -> IndexPage {
@@ -121,11 +265,17 @@ async fn page(state: &WebState, input: PageInput) -> IndexPage {
             }),
         ),
     };
+    // A failure banner outranks a notice; without one the notice (if any) shows.
+    let banner = banner.or(input.notice.map(|message| Banner {
+        kind: "notice",
+        message,
+    }));
     IndexPage {
         user: state.user.clone(),
         banner,
         typed_url: input.typed_url,
         form_error: input.form_error,
+        import_error: input.import_error,
         feeds: feeds.into_iter().map(FeedView::from).collect(),
     }
 }
@@ -137,12 +287,46 @@ struct IndexPage {
     banner: Option<Banner>,
     typed_url: String,
     form_error: Option<String>,
+    import_error: Option<String>,
     feeds: Vec<FeedView>,
+}
+
+/// A pasted web page announced several feeds: the user picks one.
+#[derive(Debug, Template, WebTemplate)]
+#[template(path = "choose.html")]
+struct ChoosePage {
+    user: String,
+    site: String,
+    candidates: Vec<CandidateView>,
+}
+
+#[derive(Debug)]
+struct CandidateView {
+    url: String,
+    title: String,
+    kind: &'static str,
+}
+
+impl From<Candidate> for CandidateView {
+    fn from(candidate: Candidate) -> Self {
+        Self {
+            title: candidate
+                .title
+                .filter(|t| !t.trim().is_empty())
+                .unwrap_or_else(|| candidate.url.clone()),
+            kind: match candidate.kind {
+                FeedKind::Rss => "RSS",
+                FeedKind::Atom => "Atom",
+                FeedKind::JsonFeed => "JSON Feed",
+            },
+            url: candidate.url,
+        }
+    }
 }
 
 #[derive(Debug)]
 struct Banner {
-    /// `stale` or `error`: picks the style and the ARIA role.
+    /// `stale`, `error` or `notice`: picks the style and the ARIA role.
     kind: &'static str,
     message: String,
 }

@@ -22,7 +22,7 @@ async fn a_reader_subscribes_reads_and_unsubscribes_in_a_real_browser() -> Resul
     browser.goto(&format!("{}/", system.edge.url())).await?;
     let page = browser.text().await?;
     assert!(
-        page.contains("No subscriptions yet. Paste a feed URL above to start reading."),
+        page.contains("No subscriptions yet. Paste the address of a feed or of a website above"),
         "{page}"
     );
 

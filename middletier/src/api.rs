@@ -76,3 +76,24 @@ pub struct ErrorBody {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub candidates: Vec<crate::discover::Candidate>,
 }
+
+/// Answer to an OPML import (`POST /middletier/rss/user/{user}/opml`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OpmlImport {
+    pub user: String,
+    /// Feeds newly subscribed.
+    pub imported: usize,
+    /// Feeds the user already had.
+    pub already: usize,
+    pub feeds: Vec<ImportedFeed>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ImportedFeed {
+    pub url: String,
+    pub title: Option<String>,
+    /// The OPML folder path ("Dev / Rust"), kept for display; subscriptions have no folders yet.
+    pub category: Option<String>,
+    /// Subscribed by this import (false: already subscribed).
+    pub new: bool,
+}

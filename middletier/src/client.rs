@@ -10,7 +10,7 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 
-use crate::api::{ErrorBody, SubscriptionChange, USER_PATH, UserFeeds};
+use crate::api::{ErrorBody, OpmlImport, SubscriptionChange, USER_PATH, UserFeeds};
 use crate::discover::Candidate;
 
 #[derive(Debug, thiserror::Error)]
@@ -84,6 +84,39 @@ impl MiddletierClient {
         self.call(Method::DELETE, base, user, Some(feed_url)).await
     }
 
+    /// The user's subscriptions as an OPML document.
+    pub async fn export_opml(&self, base: &url::Url, user: &str) -> Result<String, CallError> {
+        let url = user_url(base, user, Some("opml"))?;
+        let response = self.http.get(url).send().await.map_err(transport_error)?;
+        let response = check(response).await?;
+        response
+            .text()
+            .await
+            .map_err(|e| CallError::Protocol(e.to_string()))
+    }
+
+    /// Imports an OPML document (idempotent: importing twice subscribes once).
+    pub async fn import_opml(
+        &self,
+        base: &url::Url,
+        user: &str,
+        opml: Vec<u8>,
+    ) -> Result<OpmlImport, CallError> {
+        let url = user_url(base, user, Some("opml"))?;
+        let response = self
+            .http
+            .post(url)
+            .body(opml)
+            .send()
+            .await
+            .map_err(transport_error)?;
+        let response = check(response).await?;
+        response
+            .json()
+            .await
+            .map_err(|e| CallError::Protocol(e.to_string()))
+    }
+
     async fn call<T: DeserializeOwned>(
         &self,
         method: Method,
@@ -91,12 +124,7 @@ impl MiddletierClient {
         user: &str,
         feed_url: Option<&str>,
     ) -> Result<T, CallError> {
-        let mut url = base.clone();
-        url.path_segments_mut()
-            .map_err(|()| CallError::Protocol(format!("{base} cannot be a base URL")))?
-            .pop_if_empty()
-            .extend(USER_PATH.split('/'))
-            .push(user);
+        let mut url = user_url(base, user, None)?;
         if let Some(feed_url) = feed_url {
             url.query_pairs_mut().append_pair("url", feed_url);
         }
@@ -106,30 +134,54 @@ impl MiddletierClient {
             .send()
             .await
             .map_err(transport_error)?;
-        let status = response.status();
-        if status.is_success() {
-            return response
-                .json()
-                .await
-                .map_err(|e| CallError::Protocol(e.to_string()));
+        let response = check(response).await?;
+        response
+            .json()
+            .await
+            .map_err(|e| CallError::Protocol(e.to_string()))
+    }
+}
+
+/// `{base}/middletier/rss/user/{user}[/{suffix}]`, each segment encoded.
+fn user_url(base: &url::Url, user: &str, suffix: Option<&str>) -> Result<url::Url, CallError> {
+    let mut url = base.clone();
+    {
+        let mut segments = url
+            .path_segments_mut()
+            .map_err(|()| CallError::Protocol(format!("{base} cannot be a base URL")))?;
+        segments
+            .pop_if_empty()
+            .extend(USER_PATH.split('/'))
+            .push(user);
+        if let Some(suffix) = suffix {
+            segments.push(suffix);
         }
-        let (message, candidates) = match response.json::<ErrorBody>().await {
-            Ok(body) => (body.error, body.candidates),
-            Err(_) => (
-                status.canonical_reason().unwrap_or("error").to_owned(),
-                Vec::new(),
-            ),
-        };
-        if status == StatusCode::MULTIPLE_CHOICES {
-            Err(CallError::Choose {
-                message,
-                candidates,
-            })
-        } else if status.is_client_error() {
-            Err(CallError::Rejected { status, message })
-        } else {
-            Err(CallError::Server { status, message })
-        }
+    }
+    Ok(url)
+}
+
+/// The response if it succeeded; otherwise the error it describes.
+async fn check(response: reqwest::Response) -> Result<reqwest::Response, CallError> {
+    let status = response.status();
+    if status.is_success() {
+        return Ok(response);
+    }
+    let (message, candidates) = match response.json::<ErrorBody>().await {
+        Ok(body) => (body.error, body.candidates),
+        Err(_) => (
+            status.canonical_reason().unwrap_or("error").to_owned(),
+            Vec::new(),
+        ),
+    };
+    if status == StatusCode::MULTIPLE_CHOICES {
+        Err(CallError::Choose {
+            message,
+            candidates,
+        })
+    } else if status.is_client_error() {
+        Err(CallError::Rejected { status, message })
+    } else {
+        Err(CallError::Server { status, message })
     }
 }
 

@@ -2,8 +2,10 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -12,6 +14,7 @@ use platform::server::InternalError;
 
 use crate::api::{ErrorBody, USER_PATH};
 use crate::domain::{FeedUrl, ParseError, UserId};
+use crate::opml::{self, OpmlError};
 use crate::service::{FeedService, ServiceError};
 use crate::store::StoreError;
 
@@ -21,7 +24,45 @@ pub fn router(service: FeedService) -> Router {
             &format!("/{USER_PATH}/{{user}}"),
             get(user_feeds).post(subscribe).delete(unsubscribe),
         )
+        .route(
+            &format!("/{USER_PATH}/{{user}}/opml"),
+            get(export_opml)
+                .post(import_opml)
+                // One byte over the cap, so the parser (not axum) reports "too large" clearly.
+                .layer(DefaultBodyLimit::max(opml::MAX_OPML_BYTES + 1)),
+        )
         .with_state(service)
+}
+
+async fn export_opml(
+    State(service): State<FeedService>,
+    Path(user): Path<String>,
+) -> Result<Response, ApiError> {
+    let user = UserId::parse(&user)?;
+    let document = service.export_opml(&user).await?;
+    let disposition = format!("attachment; filename=\"subscriptions-{user}.opml\"");
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                "text/x-opml; charset=utf-8".to_owned(),
+            ),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        document,
+    )
+        .into_response())
+}
+
+async fn import_opml(
+    State(service): State<FeedService>,
+    Path(user): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let user = UserId::parse(&user)?;
+    let body = body.map_err(|_| OpmlError::TooLarge)?;
+    let feeds = opml::parse(&body)?;
+    Ok(Json(service.import_opml(&user, feeds).await?).into_response())
 }
 
 async fn user_feeds(
@@ -75,6 +116,8 @@ pub enum ApiError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Subscribe(#[from] ServiceError),
+    #[error(transparent)]
+    Opml(#[from] OpmlError),
 }
 
 impl IntoResponse for ApiError {
@@ -101,6 +144,10 @@ impl IntoResponse for ApiError {
             ApiError::Subscribe(ServiceError::Refused(ref message)) => {
                 (StatusCode::BAD_REQUEST, message.clone(), Vec::new())
             }
+            ApiError::Opml(ref error @ OpmlError::TooLarge) => {
+                (StatusCode::PAYLOAD_TOO_LARGE, error.to_string(), Vec::new())
+            }
+            ApiError::Opml(ref error) => (StatusCode::BAD_REQUEST, error.to_string(), Vec::new()),
             ApiError::Subscribe(ServiceError::Choose(ref candidates)) => (
                 StatusCode::MULTIPLE_CHOICES,
                 self.to_string(),

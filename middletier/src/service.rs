@@ -10,11 +10,14 @@ use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use crate::api::{FeedStatus, Subscription, SubscriptionChange, UserFeeds};
+use crate::api::{
+    FeedStatus, ImportedFeed, OpmlImport, Subscription, SubscriptionChange, UserFeeds,
+};
 use crate::discover::{self, Candidate};
 use crate::domain::{FeedUrl, UserId};
+use crate::opml::{self, OpmlFeed};
 use crate::refresh::{FirstFetch, Refresher};
-use crate::store::{FeedState, Store, StoreError};
+use crate::store::{FeedState, MAX_SUBSCRIPTIONS_PER_USER, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -111,6 +114,58 @@ impl FeedService {
             user: user.to_string(),
             url: state.url.to_string(),
             changed,
+        })
+    }
+
+    /// The user's subscriptions as an OPML 2.0 document.
+    pub async fn export_opml(&self, user: &UserId) -> Result<String, StoreError> {
+        let feeds = self.user_feeds(user).await?;
+        let outlines: Vec<(String, String)> = feeds
+            .subscriptions
+            .into_iter()
+            .map(|feed| (feed.url, feed.title))
+            .collect();
+        Ok(opml::export(user.as_str(), &outlines))
+    }
+
+    /// Subscribes to every feed of an OPML file, all or nothing as far as validation goes
+    /// (the file was parsed whole before this). Feeds are not fetched here: the refresher
+    /// fetches new ones at its next scan, so a large import returns at once.
+    pub async fn import_opml(
+        &self,
+        user: &UserId,
+        feeds: Vec<OpmlFeed>,
+    ) -> Result<OpmlImport, ServiceError> {
+        let existing = self.store.subscriptions(user).await?;
+        let parsed: Vec<(FeedUrl, OpmlFeed)> = feeds
+            .into_iter()
+            .filter_map(|feed| Some((FeedUrl::parse(&feed.url).ok()?, feed)))
+            .collect();
+        let new = parsed
+            .iter()
+            .filter(|(url, _)| !existing.contains(url))
+            .count();
+        if existing.len() + new > MAX_SUBSCRIPTIONS_PER_USER {
+            return Err(ServiceError::Refused(format!(
+                "importing {new} new feeds would exceed the limit of {MAX_SUBSCRIPTIONS_PER_USER} \
+                 subscriptions; nothing was imported"
+            )));
+        }
+        let mut imported = Vec::with_capacity(parsed.len());
+        for (url, feed) in parsed {
+            let new = self.store.subscribe(user, &url).await?;
+            imported.push(ImportedFeed {
+                url: url.to_string(),
+                title: feed.title,
+                category: feed.category,
+                new,
+            });
+        }
+        Ok(OpmlImport {
+            user: user.to_string(),
+            imported: imported.iter().filter(|f| f.new).count(),
+            already: imported.iter().filter(|f| !f.new).count(),
+            feeds: imported,
         })
     }
 

@@ -63,8 +63,6 @@ pub struct FetchSettings {
     pub max_concurrent: usize,
     /// Fetches in flight at once against one host, so we never hammer a publisher.
     pub max_per_host: usize,
-    /// How many feeds of one user are fetched at once.
-    pub concurrency: usize,
 }
 
 impl Default for FetchSettings {
@@ -78,7 +76,6 @@ impl Default for FetchSettings {
             allowed_hosts: String::new(),
             max_concurrent: 32,
             max_per_host: 2,
-            concurrency: 8,
         }
     }
 }

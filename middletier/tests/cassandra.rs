@@ -5,6 +5,8 @@
 
 use std::time::Duration;
 
+use platform::testing::eventually;
+
 use middletier::api::{ErrorBody, UserFeeds};
 use middletier::settings::StoreKind;
 use middletier::testing::{TcpProxy, cassandra_settings, unique_prefix};
@@ -73,21 +75,6 @@ impl Running {
             .send()
             .await
             .expect("get")
-    }
-}
-
-async fn eventually<F, Fut>(what: &str, within: Duration, mut condition: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + within;
-    while !condition().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting until {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

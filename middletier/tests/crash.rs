@@ -8,6 +8,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use platform::testing::eventually;
+
 use middletier::api::UserFeeds;
 use middletier::testing::{cassandra_settings, unique_prefix};
 use reqwest::StatusCode;
@@ -113,21 +115,6 @@ fn cassandra_script(command: &str) {
         .status()
         .expect("run.sh runs");
     assert!(status.success(), "deploy/cassandra/run.sh {command} failed");
-}
-
-async fn eventually<F, Fut>(what: &str, within: Duration, mut condition: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + within;
-    while !condition().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting until {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 #[tokio::test]

@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use platform::testing::eventually;
+
 use middletier::domain::FeedUrl;
 use middletier::refresh::Ownership;
 use platform::health::{Health, Status};
@@ -18,21 +20,6 @@ fn instance(port: u16) -> InstanceConfig {
         ip_addr: "127.0.0.1".into(),
         port,
         health_check_path: "/health".into(),
-    }
-}
-
-async fn eventually<F, Fut>(what: &str, mut condition: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !condition().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting until {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
@@ -75,11 +62,15 @@ async fn every_feed_has_exactly_one_owner_and_a_leaving_instance_hands_over_only
             registration,
         ));
     }
-    eventually("everyone sees all three", || async {
-        members
-            .iter()
-            .all(|(_, peers, ..)| peers.instances().len() == 3)
-    })
+    eventually(
+        "everyone sees all three",
+        Duration::from_secs(10),
+        || async {
+            members
+                .iter()
+                .all(|(_, peers, ..)| peers.instances().len() == 3)
+        },
+    )
     .await;
 
     let feeds: Vec<FeedUrl> = (0..600)
@@ -109,7 +100,7 @@ async fn every_feed_has_exactly_one_owner_and_a_leaving_instance_hands_over_only
     let (_, _, stop, registration) = members.remove(1);
     stop.cancel();
     registration.stopped().await;
-    eventually("the others see two", || async {
+    eventually("the others see two", Duration::from_secs(10), || async {
         members
             .iter()
             .all(|(_, peers, ..)| peers.instances().len() == 2)

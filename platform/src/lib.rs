@@ -7,6 +7,7 @@
 //!   registry status so balancers stop routing to a service that is not ready.
 //! - [`lifecycle`]: the shutdown signal every server and background loop listens to.
 //! - [`server`]: the incoming side: standard middleware stack and graceful serving.
+//! - `testing` (feature `test-support`): `eventually`, the one way tests wait for a condition.
 //! - [`http`]: the outgoing HTTP client builder (TLS provider, User-Agent, timeouts).
 
 pub mod config;
@@ -15,3 +16,5 @@ pub mod http;
 pub mod lifecycle;
 pub mod server;
 pub mod telemetry;
+#[cfg(feature = "test-support")]
+pub mod testing;

@@ -23,7 +23,7 @@ bash deploy/cassandra/run.sh start
 echo "==> tests"
 # --include-ignored: the Cassandra tests are #[ignore]d for plain `cargo test`; here they run,
 # and fail (never skip) if Cassandra is not reachable.
-cargo test --locked --workspace -- --include-ignored
+cargo test --locked --workspace --no-fail-fast -- --include-ignored
 
 echo "==> docker compose file"
 docker-compose -f deploy/docker-compose.yml config --quiet

@@ -9,7 +9,7 @@ use platform::testing::eventually;
 
 use middletier::api::{ErrorBody, UserFeeds};
 use middletier::settings::StoreKind;
-use middletier::testing::{TcpProxy, cassandra_settings, unique_prefix};
+use middletier::testing::{FeedPublisher, TcpProxy, cassandra_settings, unique_prefix};
 use platform::lifecycle::Shutdown;
 use reqwest::StatusCode;
 
@@ -35,6 +35,7 @@ async fn start_on(proxy: &TcpProxy) -> Running {
     settings.server.port = 0;
     settings.registry.url = registry_url;
     settings.registry.renewal_interval = Duration::from_millis(100);
+    settings.fetch.allow_private_networks = true;
     settings.store.kind = StoreKind::Cassandra;
     settings.cassandra = cassandra_settings();
     settings.cassandra.nodes = proxy.address.to_string();
@@ -123,8 +124,9 @@ async fn a_cassandra_outage_mid_run_fails_fast_with_503_and_recovers_by_itself()
         running.health().await.0 == StatusCode::OK
     })
     .await;
+    let publisher = FeedPublisher::start().await;
     let user = format!("{}ann", unique_prefix());
-    let feed = "https://example.com/durable.xml";
+    let feed = &publisher.url("/rss.xml");
     let subscribed = http()
         .post(format!("{}/middletier/rss/user/{user}", running.base))
         .query(&[("url", feed)])
@@ -164,7 +166,7 @@ async fn a_cassandra_outage_mid_run_fails_fast_with_503_and_recovers_by_itself()
                 return false;
             }
             let feeds: UserFeeds = response.json().await.expect("json");
-            feeds.subscriptions.iter().any(|s| s.url == feed)
+            feeds.subscriptions.iter().any(|s| &s.url == feed)
         },
     )
     .await;

@@ -11,7 +11,7 @@ use std::time::Duration;
 use platform::testing::eventually;
 
 use middletier::api::UserFeeds;
-use middletier::testing::{cassandra_settings, unique_prefix};
+use middletier::testing::{FeedPublisher, cassandra_settings, unique_prefix};
 use reqwest::StatusCode;
 use tokio::sync::Mutex;
 
@@ -33,6 +33,7 @@ impl MiddletierProcess {
             .env("RSS_CASSANDRA__NODES", &cassandra.nodes)
             .env("RSS_CASSANDRA__KEYSPACE", &cassandra.keyspace)
             .env("RSS_CASSANDRA__PROBE_INTERVAL", "200ms")
+            .env("RSS_FETCH__ALLOW_PRIVATE_NETWORKS", "true")
             // No registry in these tests: it keeps retrying in the background, harmlessly.
             .env("RSS_REGISTRY__URL", "http://127.0.0.1:9/eureka/v2/")
             .env("RUST_LOG", "warn")
@@ -122,8 +123,9 @@ fn cassandra_script(command: &str) {
 async fn subscriptions_survive_kill_9_of_the_middletier() {
     let _guard = CASSANDRA.lock().await;
     let port = free_port();
+    let publisher = FeedPublisher::start().await;
     let user = format!("{}ann", unique_prefix());
-    let feed = "https://example.com/after-crash.xml";
+    let feed = &publisher.url("/rss.xml");
 
     let first = MiddletierProcess::start(port).await;
     assert_eq!(first.subscribe(&user, feed).await, StatusCode::CREATED);
@@ -132,7 +134,7 @@ async fn subscriptions_survive_kill_9_of_the_middletier() {
     let restarted = MiddletierProcess::start(port).await;
     assert_eq!(
         restarted.subscribed_urls(&user).await,
-        Some(vec![feed.to_owned()])
+        Some(vec![feed.clone()])
     );
 }
 
@@ -141,8 +143,9 @@ async fn subscriptions_survive_kill_9_of_the_middletier() {
 async fn an_acknowledged_subscription_survives_kill_9_of_cassandra_and_the_middletier_reconnects() {
     let _guard = CASSANDRA.lock().await;
     let middletier = MiddletierProcess::start(free_port()).await;
+    let publisher = FeedPublisher::start().await;
     let user = format!("{}bob", unique_prefix());
-    let feed = "https://example.com/acknowledged.xml";
+    let feed = &publisher.url("/atom.xml");
     assert_eq!(
         middletier.subscribe(&user, feed).await,
         StatusCode::CREATED,
@@ -161,7 +164,7 @@ async fn an_acknowledged_subscription_survives_kill_9_of_cassandra_and_the_middl
     eventually(
         "the subscription is served again",
         Duration::from_secs(90),
-        || async { middletier.subscribed_urls(&user).await == Some(vec![feed.to_owned()]) },
+        || async { middletier.subscribed_urls(&user).await == Some(vec![feed.clone()]) },
     )
     .await;
     middletier.wait_until_healthy().await;

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Installs what the test suite needs beyond Rust, JDK 17, Maven and Python (which the machine
-# has): Debian's chromium and chromium-driver, which edge/tests/browser.rs drives over
-# WebDriver, and docker-compose, which validates deploy/docker-compose.yml. Cassandra's jars are
-# fetched by deploy/cassandra/run.sh on first start. Idempotent: installs only what is missing.
+# Installs what the test suite needs beyond Rust, JDK 17, Maven, Python and Node (which the
+# machine has): Debian's chromium and chromium-driver, which edge/tests/browser.rs drives over
+# WebDriver, docker-compose, which validates deploy/docker-compose.yml, and the real Eureka
+# clients registry/tests/interop/ drives (py-eureka-client from PyPI, eureka-js-client from
+# npm). Cassandra's jars are fetched by deploy/cassandra/run.sh on first start. Idempotent:
+# installs only what is missing.
 set -euo pipefail
 
 # The paths the test uses (edge/tests/support/webdriver.rs), not whatever is first on PATH.
@@ -27,3 +29,26 @@ fi
 /usr/bin/chromium --version 2>/dev/null
 /usr/bin/chromedriver --version
 docker-compose --version
+
+# The real Eureka clients the registry's interop tests drive (registry/tests/interop.rs):
+# py-eureka-client in a virtualenv, eureka-js-client in a node_modules, both pinned and cached
+# outside the work tree (where deploy/cassandra/run.sh caches Cassandra), so nothing lands in
+# git. The tests look for them exactly there and fail, never skip, when they are missing.
+INTEROP_DIR="${RSS_CACHE_DIR:-${HOME:?set HOME or RSS_CACHE_DIR}/.cache/rss-recipe}/interop"
+PY_EUREKA_CLIENT=0.13.3
+EUREKA_JS_CLIENT=4.5.0
+mkdir -p "$INTEROP_DIR"
+venv="$INTEROP_DIR/venv"
+if ! "$venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('py-eureka-client') != '$PY_EUREKA_CLIENT')" 2>/dev/null; then
+  echo "installing py-eureka-client $PY_EUREKA_CLIENT into $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "py-eureka-client==$PY_EUREKA_CLIENT"
+fi
+"$venv/bin/python" -c "import py_eureka_client.eureka_client; print('py-eureka-client', '$PY_EUREKA_CLIENT')"
+node_dir="$INTEROP_DIR/node"
+if ! node -e "process.exit(require('$node_dir/node_modules/eureka-js-client/package.json').version === '$EUREKA_JS_CLIENT' ? 0 : 1)" 2>/dev/null; then
+  echo "installing eureka-js-client $EUREKA_JS_CLIENT into $node_dir"
+  mkdir -p "$node_dir"
+  npm install --silent --no-audit --no-fund --prefix "$node_dir" "eureka-js-client@$EUREKA_JS_CLIENT"
+fi
+node -e "require('$node_dir/node_modules/eureka-js-client'); console.log('eureka-js-client', '$EUREKA_JS_CLIENT')"

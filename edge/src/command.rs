@@ -1,22 +1,36 @@
-//! A Hystrix-style command: every call to the middle tier runs inside one, so it is bounded in
-//! time, guarded by its own circuit breaker, and answered by a fallback when it can't succeed.
+//! A Hystrix-style command: every call to the middle tier runs inside one, so it is guarded by
+//! its own circuit breaker, limited by its bulkhead (at most `max_concurrent_requests` in
+//! flight; the next is rejected at once rather than queued, Hystrix's semaphore isolation),
+//! bounded in time, and answered by a fallback when it can't succeed. Every outcome is counted
+//! in [`crate::metrics`] for `/hystrix.stream` and the dashboard.
+//!
+//! Order of checks, as in Hystrix: circuit, then bulkhead, then the timed call. Rejections and
+//! timeouts count against the circuit like failures; bad requests count for nothing.
 
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use tokio::sync::{Semaphore, SemaphorePermit};
 use tokio::time::Instant;
 
 use middletier::client::CallError;
 use middletier::discover::Candidate;
 
-use crate::breaker::{BreakerSettings, CircuitBreaker, Decision};
+use crate::breaker::{BreakerSettings, CircuitBreaker, Decision, State};
+use crate::metrics::{CommandMetrics, Event, EventCounts, Latencies};
+
+/// Hystrix's percentile window: 60 s in 6 buckets.
+const PERCENTILE_WINDOW: Duration = Duration::from_secs(60);
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CommandSettings {
     /// Bounds the whole command, retries included (Hystrix's execution timeout).
     #[serde(with = "humantime_serde")]
     pub timeout: Duration,
+    /// The bulkhead: executions in flight at once; more are rejected and answered by the
+    /// fallback (Hystrix's semaphore isolation, default 10).
+    pub max_concurrent_requests: u32,
     pub breaker: BreakerSettings,
 }
 
@@ -24,6 +38,7 @@ impl CommandSettings {
     pub fn with_timeout(timeout: Duration) -> Self {
         Self {
             timeout,
+            max_concurrent_requests: 10,
             breaker: BreakerSettings::default(),
         }
     }
@@ -34,6 +49,8 @@ impl CommandSettings {
 pub enum CommandError {
     #[error("the feed service is failing, so calls to it are paused for a few seconds")]
     ShortCircuited,
+    #[error("the feed service is busy with too many requests")]
+    Rejected,
     #[error("the feed service did not answer in time")]
     Timeout,
     #[error("the feed service is unavailable")]
@@ -46,23 +63,58 @@ pub enum CommandError {
     Choose(String, Vec<Candidate>),
 }
 
+impl CommandError {
+    /// The caller's fault: no fallback applies, the message goes back as it is.
+    pub fn is_bad_request(&self) -> bool {
+        matches!(self, CommandError::BadRequest(_) | CommandError::Choose(..))
+    }
+}
+
+/// A command's state at one moment, for `/hystrix.stream` and the dashboard.
+#[derive(Clone, Debug)]
+pub struct CommandSnapshot {
+    pub name: &'static str,
+    pub circuit: State,
+    pub counts: EventCounts,
+    pub latencies: Latencies,
+    pub concurrent: u32,
+    pub completed: u64,
+    pub settings: CommandSettings,
+    /// Whether the caller may answer from a cache (Hystrix's `requestCacheEnabled`).
+    pub request_cache: bool,
+}
+
 #[derive(Debug)]
 pub struct Command {
     name: &'static str,
-    timeout: Duration,
+    settings: CommandSettings,
     breaker: Mutex<CircuitBreaker>,
+    bulkhead: Semaphore,
+    metrics: Mutex<CommandMetrics>,
+    request_cache: bool,
 }
 
 impl Command {
     pub fn new(name: &'static str, settings: &CommandSettings) -> Self {
+        let now = Instant::now();
         Self {
             name,
-            timeout: settings.timeout,
-            breaker: Mutex::new(CircuitBreaker::new(
-                settings.breaker.clone(),
-                Instant::now(),
+            settings: settings.clone(),
+            breaker: Mutex::new(CircuitBreaker::new(settings.breaker.clone(), now)),
+            bulkhead: Semaphore::new(settings.max_concurrent_requests as usize),
+            metrics: Mutex::new(CommandMetrics::new(
+                settings.breaker.rolling_window,
+                PERCENTILE_WINDOW,
+                now,
             )),
+            request_cache: false,
         }
+    }
+
+    /// Declares that the caller answers from a cache at times (reported, not enforced).
+    pub fn with_request_cache(mut self, enabled: bool) -> Self {
+        self.request_cache = enabled;
+        self
     }
 
     pub fn name(&self) -> &'static str {
@@ -73,12 +125,56 @@ impl Command {
         self.with_breaker(|breaker| breaker.is_open())
     }
 
-    /// Runs `call` unless the circuit is open, within the timeout, and records the outcome.
+    /// The caller answered from its fallback (`served`) or had nothing to answer with.
+    pub fn record_fallback(&self, served: bool) {
+        if served {
+            self.record(Event::FallbackSuccess);
+        } else {
+            self.record(Event::FallbackFailure);
+            self.record(Event::ExceptionThrown);
+        }
+    }
+
+    /// The caller answered from its cache without executing.
+    pub fn record_cache_hit(&self) {
+        self.record(Event::ResponseFromCache);
+    }
+
+    pub fn snapshot(&self) -> CommandSnapshot {
+        let now = Instant::now();
+        let circuit = self.with_breaker(|breaker| breaker.state());
+        let (counts, latencies, completed) = self.with_metrics(|metrics| {
+            (
+                metrics.counts(now),
+                metrics.latencies(now),
+                metrics.completed(),
+            )
+        });
+        CommandSnapshot {
+            name: self.name,
+            circuit,
+            counts,
+            latencies,
+            concurrent: self.concurrent(),
+            completed,
+            settings: self.settings.clone(),
+            request_cache: self.request_cache,
+        }
+    }
+
+    fn concurrent(&self) -> u32 {
+        let free = u32::try_from(self.bulkhead.available_permits()).unwrap_or(u32::MAX);
+        self.settings.max_concurrent_requests.saturating_sub(free)
+    }
+
+    /// Runs `call` unless the circuit is open or the bulkhead full, within the timeout, and
+    /// records the outcome.
     pub async fn execute<T>(
         &self,
         call: impl Future<Output = Result<T, CallError>>,
     ) -> Result<T, CommandError> {
         if self.with_breaker(|breaker| breaker.decide(Instant::now())) == Decision::ShortCircuit {
+            self.record(Event::ShortCircuited);
             return Err(CommandError::ShortCircuited);
         }
         // If the caller goes away mid-call the outcome is unknown: count it as neither, so a
@@ -87,38 +183,63 @@ impl Command {
             command: self,
             settled: false,
         };
-        match tokio::time::timeout(self.timeout, call).await {
+        let Some(_permit) = self.enter_bulkhead() else {
+            // A full bulkhead is a symptom of a slow upstream, so it counts against the
+            // circuit, as in Hystrix.
+            pending.settle(Event::SemaphoreRejected, CircuitBreaker::on_failure);
+            return Err(CommandError::Rejected);
+        };
+        let started = Instant::now();
+        let outcome = tokio::time::timeout(self.settings.timeout, call).await;
+        self.with_metrics(|metrics| metrics.record_latency(Instant::now(), started.elapsed()));
+        match outcome {
             Ok(Ok(value)) => {
-                pending.settle(CircuitBreaker::on_success);
+                pending.settle(Event::Success, CircuitBreaker::on_success);
                 Ok(value)
             }
             Ok(Err(CallError::Choose {
                 message,
                 candidates,
             })) => {
-                pending.settle(|breaker, _| breaker.on_ignored());
+                pending.settle(Event::BadRequest, |breaker, _| breaker.on_ignored());
                 Err(CommandError::Choose(message, candidates))
             }
             Ok(Err(error)) if error.is_bad_request() => {
-                pending.settle(|breaker, _| breaker.on_ignored());
+                pending.settle(Event::BadRequest, |breaker, _| breaker.on_ignored());
+                self.record(Event::ExceptionThrown);
                 Err(CommandError::BadRequest(error.to_string()))
             }
             Ok(Err(error)) => {
                 tracing::warn!(command = self.name, %error, "command failed");
-                pending.settle(CircuitBreaker::on_failure);
+                pending.settle(Event::Failure, CircuitBreaker::on_failure);
                 Err(CommandError::Failed(error))
             }
             Err(_elapsed) => {
-                tracing::warn!(command = self.name, timeout = ?self.timeout, "command timed out");
-                pending.settle(CircuitBreaker::on_failure);
+                tracing::warn!(command = self.name, timeout = ?self.settings.timeout, "command timed out");
+                pending.settle(Event::Timeout, CircuitBreaker::on_failure);
                 Err(CommandError::Timeout)
             }
         }
     }
 
+    fn enter_bulkhead(&self) -> Option<SemaphorePermit<'_>> {
+        let permit = self.bulkhead.try_acquire().ok()?;
+        let concurrent = self.concurrent();
+        self.with_metrics(|metrics| metrics.record_concurrency(Instant::now(), concurrent));
+        Some(permit)
+    }
+
+    fn record(&self, event: Event) {
+        self.with_metrics(|metrics| metrics.record(Instant::now(), event));
+    }
+
     fn with_breaker<R>(&self, f: impl FnOnce(&mut CircuitBreaker) -> R) -> R {
         // Breaker updates are single assignments; a poisoned lock holds a consistent value.
         f(&mut self.breaker.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    fn with_metrics<R>(&self, f: impl FnOnce(&mut CommandMetrics) -> R) -> R {
+        f(&mut self.metrics.lock().unwrap_or_else(PoisonError::into_inner))
     }
 }
 
@@ -128,8 +249,9 @@ struct Pending<'a> {
 }
 
 impl Pending<'_> {
-    fn settle(&mut self, record: impl FnOnce(&mut CircuitBreaker, Instant)) {
+    fn settle(&mut self, event: Event, record: impl FnOnce(&mut CircuitBreaker, Instant)) {
         self.settled = true;
+        self.command.record(event);
         self.command
             .with_breaker(|breaker| record(breaker, Instant::now()));
     }
@@ -209,5 +331,53 @@ mod tests {
             );
         }
         assert!(!command.is_circuit_open());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_full_bulkhead_rejects_without_calling() {
+        let mut settings = CommandSettings::with_timeout(Duration::from_secs(10));
+        settings.max_concurrent_requests = 2;
+        let command = Command::new("test", &settings);
+        let (release, released) = tokio::sync::watch::channel(false);
+        let slow = || {
+            let mut released = released.clone();
+            async move {
+                let _ = released.wait_for(|done| *done).await;
+                Ok::<_, CallError>(())
+            }
+        };
+        let first = command.execute(slow());
+        let second = command.execute(slow());
+        let third = async {
+            tokio::task::yield_now().await;
+            let result = command.execute(async { Ok::<_, CallError>(()) }).await;
+            assert!(matches!(result, Err(CommandError::Rejected)), "{result:?}");
+            assert_eq!(command.snapshot().concurrent, 2);
+            release.send(true).ok();
+        };
+        let (first, second, ()) = tokio::join!(first, second, third);
+        assert!(first.is_ok() && second.is_ok());
+        let snapshot = command.snapshot();
+        assert_eq!(snapshot.counts.get(Event::SemaphoreRejected), 1);
+        assert_eq!(snapshot.counts.get(Event::Success), 2);
+        assert_eq!(snapshot.counts.max_concurrent, 2);
+        assert_eq!(snapshot.concurrent, 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn outcomes_are_counted_for_the_stream() {
+        let command = command();
+        let _ = command.execute(async { Ok::<_, CallError>(()) }).await;
+        let _ = command
+            .execute(async { Err::<(), _>(server_error()) })
+            .await;
+        command.record_fallback(true);
+        command.record_cache_hit();
+        let counts = command.snapshot().counts;
+        assert_eq!(counts.get(Event::Success), 1);
+        assert_eq!(counts.get(Event::Failure), 1);
+        assert_eq!(counts.get(Event::FallbackSuccess), 1);
+        assert_eq!(counts.get(Event::ResponseFromCache), 1);
+        assert_eq!(counts.error_percentage(), 50);
     }
 }

@@ -6,15 +6,25 @@
 //!
 //! # Layout
 //! - [`web`]: the HTML UI (askama templates in `templates/` at the workspace root).
-//! - [`upstream`]: calling the middle tier: round robin, retries, one command per operation,
-//!   and the stale-read fallback.
-//! - [`command`]: a Hystrix-style command (timeout + breaker + outcome accounting).
+//! - [`dashboard`]: the live resilience dashboard and `/hystrix.stream`.
+//! - [`upstream`]: calling the middle tier: balancing, retries, one command per operation,
+//!   the read cache and the stale-read fallback.
+//! - [`balancer`]: round robin or power of two choices on peak EWMA, with outlier ejection.
+//! - [`retry`]: the retry budget.
+//! - [`command`]: a Hystrix-style command (breaker + bulkhead + timeout + outcome accounting).
 //! - [`breaker`]: the circuit breaker state machine.
+//! - [`metrics`]: rolling counts and latency percentiles per command.
+//! - [`stream`]: Server-Sent Events in the Hystrix stream format.
 //! - [`settings`], the configuration.
 
+pub mod balancer;
 pub mod breaker;
 pub mod command;
+pub mod dashboard;
+pub mod metrics;
+pub mod retry;
 pub mod settings;
+pub mod stream;
 pub mod upstream;
 pub mod web;
 
@@ -34,8 +44,9 @@ use registry::client::{Discovery, InstanceConfig, Registration, RegistryClient};
 pub use settings::Settings;
 use upstream::Upstream;
 
-/// Feed HTML may show publishers' images; nothing else leaves this origin, no inline script
-/// or style runs, and nobody may frame the page.
+/// Feed HTML may show publishers' images; nothing else leaves this origin, no script or inline
+/// style runs, and nobody may frame the page. (The dashboard alone allows this origin's own
+/// script and event streams: see [`dashboard`].)
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src https: http: data:; \
      form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
@@ -106,12 +117,7 @@ impl Application {
             settings.middletier.connect_timeout,
             settings.middletier.read_timeout,
         )?;
-        let upstream = Upstream::new(
-            client,
-            discovery,
-            settings.middletier.clone(),
-            &settings.commands,
-        );
+        let upstream = Arc::new(Upstream::new(client, discovery, settings.upstream()));
         let health = Health::up();
         let registration = Registration::start(
             registry,
@@ -127,12 +133,17 @@ impl Application {
             health.clone(),
             shutdown.clone(),
         );
-        let state = web::WebState {
-            upstream: Arc::new(upstream),
-            user: settings.ui.default_user.clone(),
-        };
-        let router =
-            platform::server::with_standard_layers(router(state, &health), REQUEST_TIMEOUT);
+        let dashboard = dashboard::DashboardState::new(
+            upstream.clone(),
+            settings.stream.clone(),
+            shutdown.clone(),
+            settings.ui.default_user.clone(),
+        );
+        let state = web::WebState::new(upstream, settings.ui.default_user.clone());
+        let router = platform::server::with_standard_layers(
+            router(state, dashboard, &health),
+            REQUEST_TIMEOUT,
+        );
         let served = platform::server::serve(self.listener, router, shutdown).await;
         registration.stopped().await;
         served.map_err(StartupError::Serve)
@@ -140,8 +151,13 @@ impl Application {
 }
 
 /// The edge's routes with its browser-facing protections.
-pub fn router(state: web::WebState, health: &Health) -> Router {
+pub fn router(
+    state: web::WebState,
+    dashboard: dashboard::DashboardState,
+    health: &Health,
+) -> Router {
     web::router(state)
+        .merge(dashboard::router(dashboard))
         // Rejects cross-site form posts (Sec-Fetch-Site / Origin checks; no tokens needed).
         .layer(CsrfLayer::new())
         .layer(SetResponseHeaderLayer::if_not_present(

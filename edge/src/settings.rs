@@ -1,11 +1,15 @@
 //! The edge's configuration (see `platform::config` for how it is layered).
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 
 use platform::config::ServerSettings;
 use registry::client::ClientSettings;
 
-use crate::upstream::{CommandsSettings, MiddletierSettings};
+use crate::balancer::{BalancerSettings, OutlierSettings};
+use crate::stream::StreamSettings;
+use crate::upstream::{CommandsSettings, MiddletierSettings, ReadCacheSettings, UpstreamSettings};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Settings {
@@ -13,16 +17,42 @@ pub struct Settings {
     pub registry: ClientSettings,
     pub middletier: MiddletierSettings,
     pub commands: CommandsSettings,
+    pub balancer: BalancerSettings,
+    pub outlier: OutlierSettings,
+    pub read_cache: ReadCacheSettings,
+    /// `/hystrix.stream` and the dashboard's streams.
+    pub stream: StreamSettings,
     pub ui: UiSettings,
+}
+
+impl Settings {
+    pub fn upstream(&self) -> UpstreamSettings {
+        UpstreamSettings {
+            middletier: self.middletier.clone(),
+            commands: self.commands.clone(),
+            balancer: self.balancer.clone(),
+            outlier: self.outlier.clone(),
+            read_cache: self.read_cache.clone(),
+        }
+    }
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Self {
             server: ServerSettings::localhost(9090),
-            registry: ClientSettings::default(),
+            registry: ClientSettings {
+                // A new middle tier gets traffic within a second (Ribbon refreshed every 2 s;
+                // Eureka clients every 30 s). One small GET per edge per half second.
+                fetch_interval: Duration::from_millis(500),
+                ..ClientSettings::default()
+            },
             middletier: MiddletierSettings::default(),
             commands: CommandsSettings::default(),
+            balancer: BalancerSettings::default(),
+            outlier: OutlierSettings::default(),
+            read_cache: ReadCacheSettings::default(),
+            stream: StreamSettings::default(),
             ui: UiSettings::default(),
         }
     }

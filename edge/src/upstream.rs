@@ -1,16 +1,23 @@
-//! Calling the middle tier the way Ribbon did: client-side round-robin over the instances the
-//! registry lists, with retries on the same and on the next instance, every call wrapped in its
-//! [`Command`].
+//! Calling the middle tier the way Ribbon did: client-side balancing over the instances the
+//! registry lists (see [`crate::balancer`]), with retries on the same and on the next instance
+//! within a [`RetryBudget`], every call wrapped in its [`Command`].
 //!
 //! Retry semantics (Ribbon's): each instance is tried `1 + max_auto_retries` times, and up to
 //! `max_auto_retries_next_server` further instances are tried, so one call makes at most
 //! `(1 + max_auto_retries) * (1 + max_auto_retries_next_server)` attempts. Connect failures
 //! are always retried (the request never arrived); timeouts and 5xx only for idempotent calls
-//! or with `ok_to_retry_on_all_operations`. Bad requests are never retried.
+//! or with `ok_to_retry_on_all_operations`. Bad requests are never retried. Every retry spends
+//! from the retry budget; once it is spent, the first failure is final.
+//!
+//! Reads go through a small read cache: the last good answer per user. Within `fresh_for` it
+//! is served as it is, without a call (Hystrix's request cache, reported as
+//! `ResponsesFromCache`); after that it is the stale fallback. While one request refreshes an
+//! expired entry, the others keep getting the cached answer instead of all calling at once. A
+//! write through this edge expires the user's entry, so the writer sees the change at once;
+//! other edges see it within `fresh_for`.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -18,9 +25,11 @@ use tokio::time::Instant;
 
 use middletier::api::{OpmlImport, SubscriptionChange, UserFeeds};
 use middletier::client::{CallError, MiddletierClient};
-use registry::client::{Discovery, Instance};
+use registry::client::Discovery;
 
+use crate::balancer::{Balancer, BalancerSettings, InstanceView, Outcome, OutlierSettings};
 use crate::command::{Command, CommandError, CommandSettings};
+use crate::retry::{RetryBudget, RetryBudgetSettings};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MiddletierSettings {
@@ -34,6 +43,7 @@ pub struct MiddletierSettings {
     pub max_auto_retries: u32,
     pub max_auto_retries_next_server: u32,
     pub ok_to_retry_on_all_operations: bool,
+    pub retry_budget: RetryBudgetSettings,
 }
 
 impl Default for MiddletierSettings {
@@ -45,6 +55,7 @@ impl Default for MiddletierSettings {
             max_auto_retries: 0,
             max_auto_retries_next_server: 1,
             ok_to_retry_on_all_operations: false,
+            retry_budget: RetryBudgetSettings::default(),
         }
     }
 }
@@ -71,84 +82,152 @@ impl Default for CommandsSettings {
     }
 }
 
-/// Round robin over the current discovery snapshot.
-#[derive(Debug)]
-pub struct Balancer {
-    discovery: Discovery,
-    next: AtomicUsize,
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReadCacheSettings {
+    /// How long a user's feeds are served from the edge without asking the middle tier again;
+    /// `0s` asks every time. The entry stays as the stale fallback after that.
+    #[serde(with = "humantime_serde")]
+    pub fresh_for: Duration,
+    /// Users kept; the least recently refreshed is dropped first.
+    pub max_users: usize,
 }
 
-impl Balancer {
-    pub fn new(discovery: Discovery) -> Self {
+impl Default for ReadCacheSettings {
+    fn default() -> Self {
         Self {
-            discovery,
-            next: AtomicUsize::new(0),
+            fresh_for: Duration::from_secs(1),
+            max_users: 10_000,
         }
-    }
-
-    /// All known instances, starting with the next one in turn.
-    pub fn order(&self) -> Vec<Instance> {
-        let instances = self.discovery.instances();
-        if instances.is_empty() {
-            return Vec::new();
-        }
-        let start = self.next.fetch_add(1, Ordering::Relaxed) % instances.len();
-        instances
-            .iter()
-            .cycle()
-            .skip(start)
-            .take(instances.len())
-            .cloned()
-            .collect()
     }
 }
 
-/// The last good answer per user, served (marked stale) when the middle tier can't answer.
-#[derive(Debug, Default)]
-struct StaleCache {
-    entries: Mutex<HashMap<String, (Instant, UserFeeds)>>,
+/// The last good answer per user: served within `fresh_for`, and (marked stale) as the read
+/// fallback when the middle tier can't answer.
+#[derive(Debug)]
+struct ReadCache {
+    settings: ReadCacheSettings,
+    /// Bounds how long others wait on one refresh before refreshing themselves.
+    refresh_grace: Duration,
+    entries: Mutex<HashMap<String, Entry>>,
 }
 
-/// Bounds the edge's memory; the least recently refreshed user is dropped first.
-const STALE_CACHE_USERS: usize = 10_000;
+#[derive(Debug)]
+struct Entry {
+    stored: Instant,
+    fresh_until: Instant,
+    /// A request is fetching a newer answer; the others keep using this one meanwhile.
+    refreshing_since: Option<Instant>,
+    feeds: Arc<UserFeeds>,
+}
 
-impl StaleCache {
-    fn put(&self, feeds: &UserFeeds) {
-        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        if entries.len() >= STALE_CACHE_USERS && !entries.contains_key(&feeds.user) {
+enum Lookup {
+    Hit(Arc<UserFeeds>),
+    /// Call the middle tier; the guard ends this caller's refresh.
+    Miss(RefreshGuard),
+}
+
+impl ReadCache {
+    fn new(settings: ReadCacheSettings, refresh_grace: Duration) -> Arc<Self> {
+        Arc::new(Self {
+            settings,
+            refresh_grace,
+            entries: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn lookup(self: &Arc<Self>, user: &str) -> Lookup {
+        let now = Instant::now();
+        let mut entries = self.lock();
+        if let Some(entry) = entries.get_mut(user) {
+            if now < entry.fresh_until {
+                return Lookup::Hit(entry.feeds.clone());
+            }
+            let refreshing = entry
+                .refreshing_since
+                .is_some_and(|since| now.duration_since(since) < self.refresh_grace);
+            if refreshing {
+                return Lookup::Hit(entry.feeds.clone());
+            }
+            if !self.settings.fresh_for.is_zero() {
+                entry.refreshing_since = Some(now);
+            }
+        }
+        Lookup::Miss(RefreshGuard {
+            cache: self.clone(),
+            user: user.to_owned(),
+        })
+    }
+
+    fn put(&self, feeds: Arc<UserFeeds>) {
+        let now = Instant::now();
+        let mut entries = self.lock();
+        if entries.len() >= self.settings.max_users && !entries.contains_key(&feeds.user) {
             let oldest = entries
                 .iter()
-                .min_by_key(|(_, (at, _))| *at)
+                .min_by_key(|(_, entry)| entry.stored)
                 .map(|(user, _)| user.clone());
             if let Some(oldest) = oldest {
                 entries.remove(&oldest);
             }
         }
-        entries.insert(feeds.user.clone(), (Instant::now(), feeds.clone()));
+        entries.insert(
+            feeds.user.clone(),
+            Entry {
+                stored: now,
+                fresh_until: now + self.settings.fresh_for,
+                refreshing_since: None,
+                feeds,
+            },
+        );
     }
 
-    fn get(&self, user: &str) -> Option<(Duration, UserFeeds)> {
-        let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+    /// The last good answer and its age, for the fallback.
+    fn stale(&self, user: &str) -> Option<(Duration, Arc<UserFeeds>)> {
+        let entries = self.lock();
         entries
             .get(user)
-            .map(|(at, feeds)| (at.elapsed(), feeds.clone()))
+            .map(|entry| (entry.stored.elapsed(), entry.feeds.clone()))
+    }
+
+    /// The user changed something: the next read asks the middle tier.
+    fn expire(&self, user: &str) {
+        if let Some(entry) = self.lock().get_mut(user) {
+            entry.fresh_until = Instant::now();
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Ends a refresh however the call went, so a failed or abandoned one never blocks others.
+struct RefreshGuard {
+    cache: Arc<ReadCache>,
+    user: String,
+}
+
+impl Drop for RefreshGuard {
+    fn drop(&mut self) {
+        if let Some(entry) = self.cache.lock().get_mut(&self.user) {
+            entry.refreshing_since = None;
+        }
     }
 }
 
 /// What a read produced: fresh data, or the fallback.
 #[derive(Debug)]
 pub enum FeedsOutcome {
-    Fresh(UserFeeds),
+    /// From the middle tier, or from the read cache within `fresh_for`.
+    Fresh(Arc<UserFeeds>),
     /// The last good answer, `age` old, served because of `reason`.
     Stale {
-        feeds: UserFeeds,
+        feeds: Arc<UserFeeds>,
         age: Duration,
         reason: CommandError,
     },
     /// Nothing to show: the call failed and there is no earlier answer.
-    Unavailable {
-        reason: CommandError,
-    },
+    Unavailable { reason: CommandError },
 }
 
 #[derive(Debug)]
@@ -156,29 +235,38 @@ pub struct Upstream {
     client: MiddletierClient,
     balancer: Balancer,
     settings: MiddletierSettings,
+    retry_budget: RetryBudget,
     get: Command,
     add: Command,
     delete: Command,
     import: Command,
-    stale: StaleCache,
+    cache: Arc<ReadCache>,
+}
+
+/// The parts of the edge's configuration that shape its calls to the middle tier.
+#[derive(Clone, Debug, Default)]
+pub struct UpstreamSettings {
+    pub middletier: MiddletierSettings,
+    pub commands: CommandsSettings,
+    pub balancer: BalancerSettings,
+    pub outlier: OutlierSettings,
+    pub read_cache: ReadCacheSettings,
 }
 
 impl Upstream {
-    pub fn new(
-        client: MiddletierClient,
-        discovery: Discovery,
-        settings: MiddletierSettings,
-        commands: &CommandsSettings,
-    ) -> Self {
+    pub fn new(client: MiddletierClient, discovery: Discovery, settings: UpstreamSettings) -> Self {
+        let commands = &settings.commands;
         Self {
             client,
-            balancer: Balancer::new(discovery),
-            settings,
-            get: Command::new("RSSGet", &commands.get),
+            balancer: Balancer::new(discovery, settings.balancer, settings.outlier),
+            retry_budget: RetryBudget::new(settings.middletier.retry_budget.clone()),
+            cache: ReadCache::new(settings.read_cache.clone(), commands.get.timeout),
+            settings: settings.middletier,
+            get: Command::new("RSSGet", &commands.get)
+                .with_request_cache(!settings.read_cache.fresh_for.is_zero()),
             add: Command::new("RSSAdd", &commands.add),
             delete: Command::new("RSSDel", &commands.delete),
             import: Command::new("RSSImport", &commands.import),
-            stale: StaleCache::default(),
         }
     }
 
@@ -186,21 +274,61 @@ impl Upstream {
         [&self.get, &self.add, &self.delete, &self.import]
     }
 
+    /// The middle-tier instances with their health, for the dashboard.
+    pub fn instances(&self) -> Vec<InstanceView> {
+        self.balancer.instances()
+    }
+
+    /// Retries refused by the retry budget since start.
+    pub fn retries_refused(&self) -> u64 {
+        self.retry_budget.exhausted()
+    }
+
     pub async fn feeds(&self, user: &str) -> FeedsOutcome {
+        let _refresh = match self.cache.lookup(user) {
+            Lookup::Hit(feeds) => {
+                self.get.record_cache_hit();
+                return FeedsOutcome::Fresh(feeds);
+            }
+            Lookup::Miss(guard) => guard,
+        };
         let call = self.with_retries(
             true,
             |base| async move { self.client.feeds(&base, user).await },
         );
         match self.get.execute(call).await {
             Ok(feeds) => {
-                self.stale.put(&feeds);
+                let feeds = Arc::new(feeds);
+                self.cache.put(feeds.clone());
                 FeedsOutcome::Fresh(feeds)
             }
-            Err(reason) => match self.stale.get(user) {
-                Some((age, feeds)) => FeedsOutcome::Stale { feeds, age, reason },
-                None => FeedsOutcome::Unavailable { reason },
-            },
+            Err(reason) if reason.is_bad_request() => FeedsOutcome::Unavailable { reason },
+            Err(reason) => {
+                let stale = self.cache.stale(user);
+                self.get.record_fallback(stale.is_some());
+                match stale {
+                    Some((age, feeds)) => FeedsOutcome::Stale { feeds, age, reason },
+                    None => FeedsOutcome::Unavailable { reason },
+                }
+            }
         }
+    }
+
+    /// Runs a write and accounts for its fallback: there is no earlier answer to give, so the
+    /// caller shows the reason and keeps the input.
+    async fn write<T>(
+        &self,
+        command: &Command,
+        user: &str,
+        call: impl Future<Output = Result<T, CallError>>,
+    ) -> Result<T, CommandError> {
+        let result = command.execute(call).await;
+        match &result {
+            Ok(_) => self.cache.expire(user),
+            Err(error) if error.is_bad_request() => {}
+            Err(_) => command.record_fallback(false),
+        }
+        result
     }
 
     /// Subscribing is idempotent in the middle tier's API, so it may be retried like a read.
@@ -212,7 +340,7 @@ impl Upstream {
         let call = self.with_retries(true, |base| async move {
             self.client.subscribe(&base, user, url).await
         });
-        self.add.execute(call).await
+        self.write(&self.add, user, call).await
     }
 
     /// Unsubscribing is idempotent too.
@@ -224,7 +352,7 @@ impl Upstream {
         let call = self.with_retries(true, |base| async move {
             self.client.unsubscribe(&base, user, url).await
         });
-        self.delete.execute(call).await
+        self.write(&self.delete, user, call).await
     }
 
     /// The user's subscriptions as OPML: a read, so it runs as `RSSGet`.
@@ -232,7 +360,11 @@ impl Upstream {
         let call = self.with_retries(true, |base| async move {
             self.client.export_opml(&base, user).await
         });
-        self.get.execute(call).await
+        let result = self.get.execute(call).await;
+        if result.as_ref().is_err_and(|error| !error.is_bad_request()) {
+            self.get.record_fallback(false);
+        }
+        result
     }
 
     /// Importing is idempotent (subscribing twice subscribes once), so it may be retried.
@@ -241,7 +373,7 @@ impl Upstream {
         let call = self.with_retries(true, |base| async move {
             self.client.import_opml(&base, user, opml.clone()).await
         });
-        self.import.execute(call).await
+        self.write(&self.import, user, call).await
     }
 
     async fn with_retries<T, F, Fut>(
@@ -262,14 +394,25 @@ impl Upstream {
         let retry_all = idempotent || self.settings.ok_to_retry_on_all_operations;
         let server_count =
             (1 + self.settings.max_auto_retries_next_server as usize).min(servers.len());
+        self.retry_budget.deposit();
         let mut last_error = None;
-        for server in servers.iter().take(server_count) {
+        'servers: for server in servers.iter().take(server_count) {
             for _ in 0..=self.settings.max_auto_retries {
-                match attempt(server.base_url.clone()).await {
+                if last_error.is_some() && !self.retry_budget.try_withdraw() {
+                    tracing::debug!("retry budget spent; not retrying");
+                    break 'servers;
+                }
+                let tracked = self.balancer.start(server);
+                let result = attempt(server.base_url.clone()).await;
+                tracked.finish(match &result {
+                    Err(error) if !error.is_bad_request() => Outcome::Failed,
+                    _ => Outcome::Answered,
+                });
+                match result {
                     Ok(value) => return Ok(value),
                     Err(error) if error.is_bad_request() => return Err(error),
                     Err(error) if error.is_connect() || retry_all => {
-                        tracing::debug!(instance = %server.id, %error, "attempt failed; retrying");
+                        tracing::debug!(instance = %server.id, %error, "attempt failed");
                         last_error = Some(error);
                     }
                     Err(error) => return Err(error),

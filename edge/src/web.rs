@@ -3,7 +3,7 @@
 //! feed to unsubscribe, and OPML export and import. Works without JavaScript; forms POST and redirect (POST/redirect/GET), and a
 //! failed write re-renders the page with the message and what the user typed.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use askama::Template;
@@ -16,7 +16,7 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::Deserialize;
 
-use middletier::api::{Item, Subscription};
+use middletier::api::{Item, Subscription, UserFeeds};
 use middletier::discover::{Candidate, FeedKind};
 use middletier::opml::MAX_OPML_BYTES;
 
@@ -30,6 +30,49 @@ pub struct WebState {
     pub upstream: Arc<Upstream>,
     /// Until accounts exist every visitor reads as this user, as in the recipe.
     pub user: String,
+    pub views: Arc<ViewCache>,
+}
+
+impl WebState {
+    pub fn new(upstream: Arc<Upstream>, user: String) -> Self {
+        Self {
+            upstream,
+            user,
+            views: Arc::default(),
+        }
+    }
+}
+
+/// The page's feeds, sanitized and formatted, for the last answer the upstream gave.
+///
+/// Sanitizing 200 item descriptions costs far more than rendering them; while the read cache
+/// hands out the same answer, the page reuses the same views.
+#[derive(Debug, Default)]
+pub struct ViewCache {
+    last: Mutex<Option<(Arc<UserFeeds>, Views)>>,
+}
+
+type Views = Arc<Vec<FeedView>>;
+
+impl ViewCache {
+    fn views(&self, feeds: &Arc<UserFeeds>) -> Views {
+        let lock = || self.last.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((source, views)) = lock().as_ref()
+            && Arc::ptr_eq(source, feeds)
+        {
+            return views.clone();
+        }
+        let views: Views = Arc::new(
+            feeds
+                .subscriptions
+                .iter()
+                .cloned()
+                .map(FeedView::from)
+                .collect(),
+        );
+        *lock() = Some((feeds.clone(), views.clone()));
+        views
+    }
 }
 
 pub fn router(state: WebState) -> Router {
@@ -247,16 +290,16 @@ struct PageInput {
 
 async fn page(state: &WebState, input: PageInput) -> IndexPage {
     let (feeds, banner) = match state.upstream.feeds(&state.user).await {
-        FeedsOutcome::Fresh(feeds) => (feeds.subscriptions, None),
+        FeedsOutcome::Fresh(feeds) => (state.views.views(&feeds), None),
         FeedsOutcome::Stale { feeds, age, reason } => (
-            feeds.subscriptions,
+            state.views.views(&feeds),
             Some(Banner {
                 kind: "stale",
                 message: format!("Showing your feeds as they were {}: {reason}.", ago(age)),
             }),
         ),
         FeedsOutcome::Unavailable { reason } => (
-            Vec::new(),
+            Arc::default(),
             Some(Banner {
                 kind: "error",
                 message: format!(
@@ -276,7 +319,7 @@ async fn page(state: &WebState, input: PageInput) -> IndexPage {
         typed_url: input.typed_url,
         form_error: input.form_error,
         import_error: input.import_error,
-        feeds: feeds.into_iter().map(FeedView::from).collect(),
+        feeds,
     }
 }
 
@@ -288,7 +331,7 @@ struct IndexPage {
     typed_url: String,
     form_error: Option<String>,
     import_error: Option<String>,
-    feeds: Vec<FeedView>,
+    feeds: Arc<Vec<FeedView>>,
 }
 
 /// A pasted web page announced several feeds: the user picks one.
@@ -332,7 +375,7 @@ struct Banner {
 }
 
 #[derive(Debug)]
-struct FeedView {
+pub struct FeedView {
     url: String,
     title: String,
     error: Option<String>,

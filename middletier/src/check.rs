@@ -25,8 +25,9 @@ pub const USAGE: &str = "\
 Usage: middletier check-feed <url-or-file> [--json]
 
 Fetches a feed (or reads a local file) the way the middle tier does and reports the final URL
-after redirects, the HTTP status and caching headers, the detected format, the title, the
-number of entries, the first five entries, and any error in plain words.
+after redirects, the HTTP status and caching headers, the detected format and version, the
+encoding and how it was chosen, what was repaired in a broken feed and other warnings, the
+title, the number of entries, the first five entries, and any error in plain words.
 
   --json    print one JSON object instead of text
 
@@ -80,20 +81,30 @@ pub async fn run(args: &[String]) -> ExitCode {
     };
     if json {
         match serde_json::to_string_pretty(&report) {
-            Ok(text) => println!("{text}"),
+            Ok(text) => emit(&format!("{text}\n")),
             Err(error) => {
                 eprintln!("middletier check-feed: {error}");
                 return ExitCode::FAILURE;
             }
         }
     } else {
-        print!("{}", report.text());
+        emit(&report.text());
     }
     if report.ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// Writes to stdout, ignoring a reader that went away (`check-feed ... | head`): `print!`
+/// would panic on the broken pipe, and the exit status must still say whether the feed parsed.
+fn emit(text: &str) {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush());
 }
 
 fn usage_error(message: &str) -> ExitCode {
@@ -137,7 +148,17 @@ struct Report {
     file: Option<String>,
     bytes: Option<usize>,
     encoding: Option<&'static str>,
+    /// What chose the encoding: byte-order mark, HTTP charset, XML declaration, detection...
+    encoding_source: Option<&'static str>,
     format: Option<&'static str>,
+    /// The version the document declares (`2.01`, `0.91`, `0.3`, `1.1`...).
+    version: Option<String>,
+    /// Whether the feed could only be read after repairs (see `recoveries`).
+    recovered: bool,
+    /// What was wrong with the document and was repaired, in plain words.
+    recoveries: Vec<String>,
+    /// Labels that disagreed or lied, format variants read as their standard.
+    warnings: Vec<String>,
     title: Option<String>,
     site_url: Option<String>,
     ttl_minutes: Option<u64>,
@@ -252,10 +273,15 @@ impl Report {
     fn record(&mut self, parsed: Result<Inspected, FeedError>) {
         match parsed {
             Ok(inspected) => {
+                self.recovered = inspected.is_recovered();
                 let feed = inspected.feed;
                 self.ok = true;
                 self.encoding = Some(inspected.encoding);
+                self.encoding_source = Some(inspected.encoding_source.label());
                 self.format = Some(inspected.format.label());
+                self.version = inspected.version;
+                self.recoveries = inspected.recovered;
+                self.warnings = inspected.warnings;
                 self.title = feed.title;
                 self.site_url = feed.site_url;
                 self.ttl_minutes = feed.ttl.map(|ttl| ttl.as_secs() / 60);
@@ -321,6 +347,18 @@ impl Report {
         }
         if let (Some(format), Some(encoding)) = (self.format, self.encoding) {
             line("Format", format!("{format} (decoded from {encoding})"));
+            if let Some(version) = &self.version {
+                line("Version", version.clone());
+            }
+            if let Some(source) = self.encoding_source {
+                line("Encoding", format!("{encoding}, chosen by: {source}"));
+            }
+            for recovery in &self.recoveries {
+                line("Repaired", recovery.clone());
+            }
+            for warning in &self.warnings {
+                line("Warning", warning.clone());
+            }
             line("Title", or_none(&self.title));
             line("Site", or_none(&self.site_url));
             if let Some(ttl) = self.ttl_minutes {
@@ -338,6 +376,9 @@ impl Report {
             );
         }
         match &self.error {
+            None if self.recovered => out.push_str(
+                "OK: the feed can be read, after repairs (other readers may refuse it: tell the publisher)\n",
+            ),
             None => out.push_str("OK: the feed can be read\n"),
             Some(error) => {
                 let mut message = format!("Error: {error}");

@@ -14,10 +14,12 @@
 //! - [`feed`]: parsing with feed-rs and making content safe.
 //! - [`store`]: the `SubscriptionStore` trait and its implementations.
 //! - [`routes`]: the HTTP transport.
+//! - [`chaos`]: fault injection for demos and tests (off unless enabled in config).
 //! - [`settings`], the configuration.
 //! - `testing` (feature `test-support`): a loopback feed publisher for tests.
 
 pub mod api;
+pub mod chaos;
 pub mod client;
 pub mod discover;
 pub mod domain;
@@ -171,8 +173,11 @@ impl Application {
             shutdown.clone(),
         );
         let service = service::FeedService::new(self.store, refresher);
+        let chaos = chaos::Chaos::new(self.settings.chaos.clone(), self.health.clone());
         let router = platform::server::with_standard_layers(
-            routes::router(service).merge(self.health.router()),
+            chaos
+                .wrap(routes::router(service))
+                .merge(self.health.router()),
             REQUEST_TIMEOUT,
         );
         let served = platform::server::serve(self.listener, router, shutdown).await;

@@ -252,11 +252,17 @@ impl Refresher {
         if due.is_empty() {
             return Ok(0);
         }
-        let states = self.store.feed_states(&due).await?;
         let parallel = self.fetcher.settings().max_concurrent.max(1);
-        let refreshed = futures::stream::iter(due.into_iter().zip(states))
-            .map(|(url, state)| async move {
-                let state = state.unwrap_or_else(|| FeedState::new(url, now));
+        // Each feed's cached state is read when its turn comes, not all up front, so memory
+        // holds only the feeds in flight, not a second copy of the whole cache.
+        let refreshed = futures::stream::iter(due)
+            .map(|url| async move {
+                let cached = self.store.feed_states(std::slice::from_ref(&url)).await?;
+                let state = cached
+                    .into_iter()
+                    .next()
+                    .flatten()
+                    .unwrap_or_else(|| FeedState::new(url, now));
                 self.refresh_and_save(state).await
             })
             .buffer_unordered(parallel)

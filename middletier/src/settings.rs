@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use platform::config::ServerSettings;
 use registry::client::ClientSettings;
 
+use crate::chaos::ChaosSettings;
 use crate::fetch::FetchSettings;
 use crate::refresh::RefreshSettings;
 use crate::store::CassandraSettings;
@@ -19,6 +20,9 @@ pub struct Settings {
     pub cassandra: CassandraSettings,
     pub fetch: FetchSettings,
     pub refresh: RefreshSettings,
+    /// Fault injection for demos and tests; off unless `chaos.enabled`.
+    #[serde(default)]
+    pub chaos: ChaosSettings,
 }
 
 impl Default for Settings {
@@ -31,6 +35,7 @@ impl Default for Settings {
             cassandra: CassandraSettings::default(),
             fetch: FetchSettings::default(),
             refresh: RefreshSettings::default(),
+            chaos: ChaosSettings::default(),
         }
     }
 }

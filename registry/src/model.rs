@@ -354,6 +354,20 @@ impl Applications {
         }
     }
 
+    /// A delta: its own `application` list, with the hash code of the whole registry, which
+    /// clients compare with their copy after applying the delta.
+    pub fn delta(
+        version: u64,
+        apps_hashcode: String,
+        application: Vec<Application>,
+    ) -> Applications {
+        Applications {
+            versions_delta: version.to_string(),
+            apps_hashcode,
+            application,
+        }
+    }
+
     /// Every instance of every application.
     pub fn instances(&self) -> impl Iterator<Item = &InstanceInfo> {
         self.application.iter().flat_map(|app| &app.instance)
@@ -389,6 +403,62 @@ pub struct ApplicationDocument {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InstanceDocument {
     pub instance: InstanceInfo,
+}
+
+/// What one registry node asks another to apply: one entry of `POST /peerreplication/batch`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplicationItem {
+    #[serde(deserialize_with = "lenient::string")]
+    pub app_name: String,
+    #[serde(deserialize_with = "lenient::string")]
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_dirty_timestamp: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overridden_status: Option<Status>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<Status>,
+    /// Sent with registrations; heartbeats and status changes leave it out, as Eureka does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_info: Option<InstanceInfo>,
+    pub action: ReplicationAction,
+}
+
+/// Eureka's `PeerEurekaNode.Action`, named as on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReplicationAction {
+    Heartbeat,
+    Register,
+    Cancel,
+    StatusUpdate,
+    DeleteStatusOverride,
+}
+
+/// `{"replicationList": [...]}`, the body of `POST /peerreplication/batch`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplicationList {
+    #[serde(default)]
+    pub replication_list: Vec<ReplicationItem>,
+}
+
+/// The outcome of one replicated change: the HTTP status the direct call would have answered,
+/// and for a 409 the receiver's newer copy of the instance.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplicationResult {
+    pub status_code: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_entity: Option<InstanceInfo>,
+}
+
+/// `{"responseList": [...]}`, one result per item in the order sent.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplicationResults {
+    #[serde(default)]
+    pub response_list: Vec<ReplicationResult>,
 }
 
 /// `metadata`: a map of strings, or Eureka's `{"@class": "java.util.Collections$EmptyMap"}`.

@@ -1,8 +1,8 @@
 //! The registry server's settings, loaded by [`platform::config::load`] as `registry`.
 //!
 //! Every field has a default, so a registry started with no configuration listens where the
-//! other services look for it (`127.0.0.1:8761`). Durations are human-readable (`90s`, `250ms`),
-//! e.g. `RSS_LEASE__DURATION=2s`.
+//! other services look for it (`127.0.0.1:8761`) and behaves like a single Eureka server.
+//! Durations are human-readable (`90s`, `250ms`), e.g. `RSS_LEASE__DURATION=2s`.
 
 use std::time::Duration;
 
@@ -18,6 +18,8 @@ pub struct Settings {
     /// Where the API listens (`[server]`, `RSS_SERVER__PORT`).
     pub server: ServerSettings,
     pub lease: LeaseSettings,
+    pub self_preservation: SelfPreservationSettings,
+    pub replication: ReplicationSettings,
 }
 
 impl Default for Settings {
@@ -25,6 +27,8 @@ impl Default for Settings {
         Settings {
             server: ServerSettings::localhost(DEFAULT_PORT),
             lease: LeaseSettings::default(),
+            self_preservation: SelfPreservationSettings::default(),
+            replication: ReplicationSettings::default(),
         }
     }
 }
@@ -44,6 +48,10 @@ pub struct LeaseSettings {
     /// for instances that do not say. The server does not enforce it.
     #[serde(with = "humantime_serde")]
     pub renewal_interval: Duration,
+    /// How long a change stays in `GET /apps/delta` (Eureka's `retentionTimeInMSInDeltaQueue`):
+    /// clients fetching deltas less often than this miss changes and fall back to a full fetch.
+    #[serde(with = "humantime_serde")]
+    pub delta_retention: Duration,
 }
 
 impl Default for LeaseSettings {
@@ -52,6 +60,75 @@ impl Default for LeaseSettings {
             duration: Duration::from_secs(90),
             eviction_interval: Duration::from_secs(60),
             renewal_interval: Duration::from_secs(30),
+            delta_retention: Duration::from_secs(180),
+        }
+    }
+}
+
+/// Self-preservation (`[self_preservation]`): when too many leases lapse at once the fault is
+/// more likely between the registry and its clients than in the clients, so eviction stops.
+///
+/// Unlike Eureka, which compares renewals per minute with the renewals it expects (so it needs
+/// minute-long windows and breaks with short leases), this compares the instances whose lease
+/// is live with the instances the registry expects to be live: every registered one plus every
+/// one evicted within `window`. Leases may be seconds long; the safety is the same: within any
+/// `window` at most `1 - threshold` of the registry (and always at least one instance, so a
+/// small registry still drops a single crashed instance) can be evicted.
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(default)]
+pub struct SelfPreservationSettings {
+    /// Off, every expired lease is evicted however many expire together.
+    pub enabled: bool,
+    /// Share of expected instances that must hold a live lease for eviction to go on
+    /// (Eureka's `renewalPercentThreshold`).
+    pub threshold: f64,
+    /// How long an evicted instance still counts as expected (Eureka recomputes its expected
+    /// renewals every 15 minutes).
+    #[serde(with = "humantime_serde")]
+    pub window: Duration,
+}
+
+impl Default for SelfPreservationSettings {
+    fn default() -> Self {
+        SelfPreservationSettings {
+            enabled: true,
+            threshold: 0.85,
+            window: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+/// Peer replication (`[replication]`): the other registry nodes of this cluster.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default)]
+pub struct ReplicationSettings {
+    /// The other nodes' Eureka base URLs, comma-separated (empty: a single node). Changes made
+    /// by clients here are replicated to each; at start-up the registry copies the first that
+    /// answers.
+    pub peers: String,
+    /// Most changes sent to a peer in one `POST /peerreplication/batch` (Eureka: 250).
+    pub batch_size: usize,
+    /// How long a change may wait for others to share its batch (Eureka: up to 500 ms). Short
+    /// by default: replication delay is propagation delay for clients of the other nodes.
+    #[serde(with = "humantime_serde")]
+    pub batch_window: Duration,
+    /// Changes queued for one peer at most; beyond it the oldest are dropped (the peer catches
+    /// up as renewals it does not know answer 404 and are replicated as registrations).
+    pub queue_capacity: usize,
+    /// How long start-up waits for a peer to copy the registry from before serving reads
+    /// alone (reads answer 503 until then, so clients use another node).
+    #[serde(with = "humantime_serde")]
+    pub sync_timeout: Duration,
+}
+
+impl Default for ReplicationSettings {
+    fn default() -> Self {
+        ReplicationSettings {
+            peers: String::new(),
+            batch_size: 250,
+            batch_window: Duration::from_millis(10),
+            queue_capacity: 10_000,
+            sync_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -70,6 +147,11 @@ mod tests {
         assert_eq!(settings.lease.duration, Duration::from_secs(90));
         assert_eq!(settings.lease.eviction_interval, Duration::from_secs(60));
         assert_eq!(settings.lease.renewal_interval, Duration::from_secs(30));
+        assert_eq!(settings.lease.delta_retention, Duration::from_secs(180));
+        assert!(settings.self_preservation.enabled);
+        assert!((settings.self_preservation.threshold - 0.85).abs() < f64::EPSILON);
+        assert_eq!(settings.replication.batch_size, 250);
+        assert!(settings.replication.peers.is_empty());
     }
 
     #[test]
@@ -88,6 +170,8 @@ mod tests {
         let text = serde_json::to_string(&Settings::default()).unwrap();
         let back: Settings = serde_json::from_str(&text).unwrap();
         assert_eq!(back.lease, LeaseSettings::default());
+        assert_eq!(back.self_preservation, SelfPreservationSettings::default());
+        assert_eq!(back.replication, ReplicationSettings::default());
         assert_eq!(back.server, ServerSettings::localhost(DEFAULT_PORT));
     }
 }

@@ -1,13 +1,16 @@
-//! Binding and serving: [`Application`] ties settings, the registry, the API and the eviction
-//! loop together, so `main` and the tests start the server the same way.
+//! Binding and serving: [`Application`] ties settings, the registry, the API, the eviction
+//! loop and replication together, so `main` and the tests start the server the same way.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use platform::{health::Health, lifecycle::Shutdown};
 use url::Url;
 
 use crate::api::{self, AppState};
 use crate::domain::Registry;
+use crate::replication::{self, Peers};
 use crate::settings::Settings;
 
 /// A registry bound to its port and ready to serve.
@@ -17,12 +20,17 @@ pub struct Application {
     address: SocketAddr,
     registry: Registry,
     health: Health,
+    peers: Peers,
+    settings: Settings,
 }
 
 impl Application {
     /// Binds `settings.server` (port 0 picks a free port) without serving yet, so the caller
-    /// learns the port before anything can call it.
+    /// learns the port before anything can call it. Fails on an invalid peer URL too.
     pub fn build(settings: Settings) -> std::io::Result<Application> {
+        let peers = Peers::new(&settings.replication).map_err(|error| {
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, error.to_string())
+        })?;
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))?;
         // Tokio takes the socket over in `run_until_stopped`; it must not block.
         listener.set_nonblocking(true)?;
@@ -30,8 +38,10 @@ impl Application {
         Ok(Application {
             listener,
             address,
-            registry: Registry::new(settings.lease),
+            registry: Registry::with_self_preservation(settings.lease, settings.self_preservation),
             health: Health::up(),
+            peers,
+            settings,
         })
     }
 
@@ -57,20 +67,60 @@ impl Application {
         self.registry.clone()
     }
 
-    /// Serves until `shutdown`, then drains open requests and stops the eviction loop.
+    /// Serves until `shutdown`, then drains open requests and stops the background loops:
+    /// eviction, replication to peers, and the initial sync from them (client reads answer 503
+    /// until it is over).
     pub async fn run_until_stopped(self, shutdown: Shutdown) -> std::io::Result<()> {
         let listener = tokio::net::TcpListener::from_std(self.listener)?;
-        // A child token, so stopping the loop after a serve error leaves the caller's alone.
-        let stop_eviction = shutdown.child_token();
-        let eviction = tokio::spawn(self.registry.clone().run_eviction(stop_eviction.clone()));
+        // A child token, so stopping the loops after a serve error leaves the caller's alone.
+        let stop = shutdown.child_token();
+        let ready = Arc::new(AtomicBool::new(self.peers.is_empty()));
+        let eviction = tokio::spawn(self.registry.clone().run_eviction(stop.clone()));
+        let replication = tokio::spawn(self.peers.clone().run(
+            self.registry.clone(),
+            self.settings.replication.clone(),
+            stop.clone(),
+        ));
+        let sync = tokio::spawn({
+            let (registry, peers, ready, stop) = (
+                self.registry.clone(),
+                self.peers.clone(),
+                ready.clone(),
+                stop.clone(),
+            );
+            let timeout = self.settings.replication.sync_timeout;
+            async move {
+                if replication::initial_sync(&registry, &peers, timeout, &stop)
+                    .await
+                    .is_none()
+                    && !stop.is_cancelled()
+                {
+                    tracing::warn!(?timeout, "no peer answered; serving alone");
+                }
+                ready.store(true, Ordering::Release);
+            }
+        });
+        let node = Url::parse(&format!("http://{}/eureka/v2/", self.address))
+            .map_or_else(|_| self.address.to_string(), String::from);
         let state = AppState {
             registry: self.registry,
             health: self.health,
+            peers: self.peers,
+            queue_capacity: self.settings.replication.queue_capacity,
+            ready,
+            shutdown: stop.clone(),
+            node,
         };
         let served = platform::server::serve(listener, api::router(state), shutdown).await;
-        stop_eviction.cancel();
-        if let Err(error) = eviction.await {
-            tracing::error!(%error, "eviction loop panicked");
+        stop.cancel();
+        for (name, task) in [
+            ("eviction", eviction),
+            ("replication", replication),
+            ("sync", sync),
+        ] {
+            if let Err(error) = task.await {
+                tracing::error!(%error, "{name} loop panicked");
+            }
         }
         served
     }

@@ -156,6 +156,10 @@ pub fn edge_settings(registry: &Service) -> edge::Settings {
     let mut settings = edge::Settings::default();
     settings.server.port = 0;
     settings.registry = fast_client(&eureka_url(registry));
+    // Every read reaches the middle tier, so tests see failures and fallbacks at once.
+    settings.read_cache.fresh_for = Duration::ZERO;
+    // Tests poll the streams often, and a closed stream frees its slot only on its next write.
+    settings.stream.max_connections = 100;
     settings
 }
 
@@ -184,18 +188,31 @@ impl System {
 
     /// One middle tier per store given.
     pub async fn start_on(stores: Vec<Arc<dyn Store>>) -> System {
+        System::start_tuned(stores, |_| {}, |_| {}).await
+    }
+
+    /// One middle tier per store given, with settings changed by `middletier` and `edge`.
+    pub async fn start_tuned(
+        stores: Vec<Arc<dyn Store>>,
+        middletier: impl Fn(&mut middletier::Settings),
+        edge: impl FnOnce(&mut edge::Settings),
+    ) -> System {
         let middletiers = stores.len();
         let registry = spawn_registry(registry_settings(0)).await;
         let mut started = Vec::new();
         for store in stores {
-            started.push(spawn_middletier(middletier_settings(&registry), store).await);
+            let mut settings = middletier_settings(&registry);
+            middletier(&mut settings);
+            started.push(spawn_middletier(settings, store).await);
         }
         eventually("the registry lists every middle tier", || async {
             registered_middletiers(&registry).await == middletiers
         })
         .await;
         // Started only now, the edge's first discovery fetch already sees every middle tier.
-        let edge = spawn_edge(edge_settings(&registry)).await;
+        let mut settings = edge_settings(&registry);
+        edge(&mut settings);
+        let edge = spawn_edge(settings).await;
         let system = System {
             registry,
             middletiers: started,
@@ -303,4 +320,34 @@ pub fn http() -> reqwest::Client {
     platform::http::client_builder()
         .build()
         .expect("http client")
+}
+
+/// The first event of a Server-Sent Events stream at `url`, parsed.
+pub async fn first_event(url: &str) -> serde_json::Value {
+    let mut response = http().get(url).send().await.unwrap();
+    assert_eq!(response.status(), reqwest::StatusCode::OK);
+    let mut text = String::new();
+    while !text.contains("\n\n") {
+        let chunk = response.chunk().await.unwrap().expect("the stream goes on");
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    let data = text
+        .split("\n\n")
+        .next()
+        .and_then(|event| event.strip_prefix("data: "))
+        .expect("a data event first");
+    serde_json::from_str(data).unwrap()
+}
+
+/// The edge's view of the middle tiers (from the dashboard's stream).
+pub async fn edge_instances(edge: &Service) -> Vec<serde_json::Value> {
+    let event = first_event(&format!("{}/dashboard/instances.stream", edge.url())).await;
+    event["instances"].as_array().cloned().unwrap_or_default()
+}
+
+/// Nearest-rank percentile of `samples`.
+pub fn percentile(samples: &mut [Duration], p: f64) -> Duration {
+    samples.sort_unstable();
+    let rank = ((p / 100.0) * samples.len() as f64).ceil() as usize;
+    samples[rank.clamp(1, samples.len()) - 1]
 }

@@ -1,15 +1,18 @@
 //! A local, regularly refreshed view of the instances behind one VIP (Ribbon's server list).
 
 use std::net::Ipv6Addr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use platform::lifecycle::Shutdown;
 use tokio::sync::watch;
 use url::Url;
 
-use super::{ClientError, ClientSettings, RegistryClient, error_chain};
+use super::{ClientError, ClientSettings, RegistryClient, VipAnswer, error_chain};
 use crate::model::{InstanceInfo, Status};
+
+/// First retry after a failed refresh; doubles up to the fetch interval.
+const FIRST_RETRY: Duration = Duration::from_millis(100);
 
 /// A discovered, routable instance.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -49,9 +52,13 @@ impl Instance {
     }
 }
 
-/// Discovery cache for one VIP, refreshed in the background every `fetch_interval`. Holds
-/// only UP instances, and keeps the last known list while the registry is unreachable: a
-/// registry outage must not take the callers down with it.
+/// Discovery cache for one VIP, refreshed in the background. Holds only UP instances, and
+/// keeps the last known list while the registry is unreachable: a registry outage must not
+/// take the callers down with it.
+///
+/// Against our registry it long-polls: each read waits in the registry until
+/// something changes, so a registration or a deregistration reaches the list within a round
+/// trip. Against a plain Eureka, or after an error, it polls every `fetch_interval`.
 #[derive(Clone, Debug)]
 pub struct Discovery {
     shared: Arc<Shared>,
@@ -62,6 +69,9 @@ struct Shared {
     client: RegistryClient,
     vip: String,
     instances: watch::Sender<Arc<Vec<Instance>>>,
+    /// The registry version the list reflects, when the registry reports one: what the next
+    /// watch waits to change. Cleared on errors, so the next read after a failover is plain.
+    index: Mutex<Option<u64>>,
 }
 
 impl Discovery {
@@ -74,7 +84,11 @@ impl Discovery {
         shutdown: Shutdown,
     ) -> Discovery {
         let discovery = Discovery::new(client, vip);
-        tokio::spawn(discovery.clone().run(settings.fetch_interval, shutdown));
+        tokio::spawn(
+            discovery
+                .clone()
+                .run(settings.fetch_interval, true, shutdown),
+        );
         discovery
     }
 
@@ -85,6 +99,7 @@ impl Discovery {
                 client,
                 vip: vip.to_owned(),
                 instances: watch::Sender::new(Arc::new(Vec::new())),
+                index: Mutex::new(None),
             }),
         }
     }
@@ -105,7 +120,39 @@ impl Discovery {
 
     /// Fetches the VIP once. On error the previous list stays in place.
     pub async fn refresh_once(&self) -> Result<(), ClientError> {
-        let found = self.shared.client.vip(&self.shared.vip).await?;
+        self.fetch(None).await
+    }
+
+    /// Waits for the registry to change from the version last seen, then applies the answer
+    /// (a plain fetch when no version is known). Returns whether the registry supports watches.
+    pub async fn watch_once(&self) -> Result<bool, ClientError> {
+        let since = *self.index();
+        self.fetch(since).await?;
+        Ok(self.index().is_some())
+    }
+
+    fn index(&self) -> std::sync::MutexGuard<'_, Option<u64>> {
+        self.shared
+            .index
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    async fn fetch(&self, since: Option<u64>) -> Result<(), ClientError> {
+        let answer = self.shared.client.vip_watch(&self.shared.vip, since).await;
+        let VipAnswer { instances, index } = match answer {
+            Ok(answer) => answer,
+            Err(error) => {
+                *self.index() = None;
+                return Err(error);
+            }
+        };
+        *self.index() = index;
+        self.apply(&instances);
+        Ok(())
+    }
+
+    fn apply(&self, found: &[InstanceInfo]) {
         let mut up: Vec<Instance> = found
             .iter()
             .filter(|info| info.status == Status::Up)
@@ -123,30 +170,58 @@ impl Discovery {
             *current = Arc::new(up);
             true
         });
-        Ok(())
     }
 
-    async fn run(self, interval: Duration, shutdown: Shutdown) {
+    /// Refreshes until `shutdown`: watching when `watch` and the registry supports it, else
+    /// every `interval`.
+    pub async fn run(self, interval: Duration, watch: bool, shutdown: Shutdown) {
         let vip = self.shared.vip.clone();
         let mut failing = false;
+        // After an error the next try comes sooner than `interval`: a registry answering 503
+        // while it copies its peers, or one being restarted, is back within moments.
+        let mut retry = FIRST_RETRY;
         loop {
-            match self.refresh_once().await {
-                Ok(()) if failing => {
-                    tracing::info!(vip, "registry reachable again");
-                    failing = false;
+            let step = tokio::select! {
+                // A watch may be waiting in the registry; shutdown must not wait for it.
+                () = shutdown.cancelled() => break,
+                step = async {
+                    if watch {
+                        self.watch_once().await
+                    } else {
+                        self.refresh_once().await.map(|()| false)
+                    }
+                } => step,
+            };
+            let wait = match step {
+                Ok(watching) => {
+                    if failing {
+                        tracing::info!(vip, "registry reachable again");
+                        failing = false;
+                    }
+                    retry = FIRST_RETRY;
+                    // A watch waits in the registry, so the next one goes out at once.
+                    if watching {
+                        continue;
+                    }
+                    interval
                 }
-                Ok(()) => {}
-                // Warn once per outage; a refresh every couple of seconds would flood the log.
-                Err(error) if !failing => {
-                    tracing::warn!(vip, error = %error_chain(&error),
-                        "cannot refresh instances, keeping the last known list");
-                    failing = true;
+                Err(error) => {
+                    // Warn once per outage; a refresh every couple of seconds would flood the log.
+                    if failing {
+                        tracing::debug!(vip, error = %error_chain(&error), "refresh failed");
+                    } else {
+                        tracing::warn!(vip, error = %error_chain(&error),
+                            "cannot refresh instances, keeping the last known list");
+                        failing = true;
+                    }
+                    let wait = retry.min(interval);
+                    retry = (retry * 2).min(interval);
+                    wait
                 }
-                Err(error) => tracing::debug!(vip, error = %error_chain(&error), "refresh failed"),
-            }
+            };
             tokio::select! {
                 () = shutdown.cancelled() => break,
-                () = tokio::time::sleep(interval) => {}
+                () = tokio::time::sleep(wait) => {}
             }
         }
         tracing::debug!(vip, "discovery stopped");

@@ -37,7 +37,13 @@ pub async fn spawn_registry_on(port: u16, lease: LeaseSettings) -> TestRegistry 
     let settings = Settings {
         server: ServerSettings::localhost(port),
         lease,
+        ..Settings::default()
     };
+    spawn_registry_from(settings).await
+}
+
+/// From complete settings (peers, self-preservation).
+pub async fn spawn_registry_from(settings: Settings) -> TestRegistry {
     let application = Application::build(settings).expect("registry binds");
     let shutdown = Shutdown::new();
     let (port, base_url, registry) = (

@@ -204,7 +204,7 @@ async fn registration_missing_a_required_field_is_rejected_with_a_json_message()
 }
 
 #[tokio::test]
-async fn malformed_or_xml_registrations_are_rejected_with_a_json_message() {
+async fn malformed_registrations_are_rejected_with_a_json_message() {
     let app = spawn_registry().await;
     let url = app.url("/eureka/v2", "/apps/A");
     let send = |body: &'static str, content_type: &'static str| {
@@ -232,16 +232,18 @@ async fn malformed_or_xml_registrations_are_rejected_with_a_json_message() {
         );
     }
 
-    let response = send("<instance/>", "application/xml").await.unwrap();
-    assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    let error: Value = response.json().await.unwrap();
-    assert!(
-        error["error"]
-            .as_str()
-            .unwrap()
-            .contains("application/json"),
-        "{error}"
-    );
+    for body in ["<instance/>", "<instance><app>A</instance>", "not xml"] {
+        let response = send(body, "application/xml").await.unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{body}");
+        let error: Value = response.json().await.unwrap();
+        assert!(
+            error["error"]
+                .as_str()
+                .unwrap()
+                .starts_with("malformed registration"),
+            "{error}"
+        );
+    }
     app.stop().await;
 }
 
@@ -374,10 +376,7 @@ async fn router_serves_without_a_socket() {
     use tower::ServiceExt;
 
     let registry = registry::Registry::new(registry::LeaseSettings::default());
-    let state = registry::AppState {
-        registry,
-        health: platform::health::Health::up(),
-    };
+    let state = registry::AppState::new(registry, platform::health::Health::up());
     let request = axum::http::Request::get("/eureka/v2/apps")
         .body(axum::body::Body::empty())
         .unwrap();

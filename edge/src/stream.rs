@@ -1,0 +1,338 @@
+//! `/hystrix.stream`: the commands' metrics as Server-Sent Events, in the format the Hystrix
+//! dashboard and Turbine read.
+//!
+//! Every `interval` (Hystrix: 500 ms) each command is written as a `HystrixCommand` object and
+//! each command's bulkhead as a `HystrixThreadPool` object (we isolate with semaphores, not
+//! threads, so the "pool" is the bulkhead: its size is the permit count and its active threads
+//! are executions in flight), each as one `data: {json}` event, then a `ping: ` line that keeps
+//! idle proxies from closing the connection. At most `max_connections` clients stream at once
+//! (Hystrix: 5); more get 503, so dashboards left open can't exhaust the edge.
+//!
+//! The SSE plumbing here ([`sse`]) also serves the dashboard's instance stream.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::body::Body;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use platform::lifecycle::Shutdown;
+
+use crate::breaker::State;
+use crate::command::CommandSnapshot;
+use crate::metrics::{Event, PERCENTILE_KEYS};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StreamSettings {
+    /// Time between two snapshots on `/hystrix.stream` and the dashboard's streams.
+    #[serde(with = "humantime_serde")]
+    pub interval: Duration,
+    /// Streaming clients at once (each stream endpoint counts its own).
+    pub max_connections: usize,
+}
+
+impl Default for StreamSettings {
+    fn default() -> Self {
+        Self {
+            interval: Duration::from_millis(500),
+            max_connections: 5,
+        }
+    }
+}
+
+/// Counts a stream endpoint's open connections.
+#[derive(Debug, Default)]
+pub struct Connections {
+    open: AtomicUsize,
+}
+
+/// One open connection; dropping it (the client went away) frees the slot.
+#[derive(Debug)]
+struct Slot(Arc<Connections>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl Connections {
+    fn try_open(self: &Arc<Self>, max: usize) -> Option<Slot> {
+        self.open
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |open| {
+                (open < max).then_some(open + 1)
+            })
+            .ok()
+            .map(|_| Slot(self.clone()))
+    }
+}
+
+/// A `text/event-stream` response that writes `snapshot()` (one event per element) every
+/// `settings.interval` until the client leaves or the edge shuts down; 503 when
+/// `settings.max_connections` are already streaming.
+pub fn sse<F>(
+    connections: &Arc<Connections>,
+    settings: &StreamSettings,
+    shutdown: &Shutdown,
+    snapshot: F,
+) -> Response
+where
+    F: Fn() -> Vec<Value> + Send + 'static,
+{
+    let Some(slot) = connections.try_open(settings.max_connections) else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "5")],
+            "too many concurrent streams; close another dashboard and retry\n",
+        )
+            .into_response();
+    };
+    let mut ticks = tokio::time::interval(settings.interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The stream ends with the edge, or graceful shutdown would wait on it forever.
+    let stopped = Box::pin(shutdown.clone().cancelled_owned());
+    let state = (ticks, stopped, snapshot, slot);
+    let body = futures::stream::unfold(state, |(mut ticks, mut stopped, snapshot, slot)| async {
+        tokio::select! {
+            () = &mut stopped => None,
+            _ = ticks.tick() => {
+                let mut chunk = String::new();
+                for event in snapshot() {
+                    chunk.push_str("data: ");
+                    chunk.push_str(&event.to_string());
+                    chunk.push_str("\n\n");
+                }
+                chunk.push_str("ping: \n\n");
+                Some((Ok::<_, Infallible>(chunk), (ticks, stopped, snapshot, slot)))
+            }
+        }
+    });
+    (
+        [
+            (header::CONTENT_TYPE, "text/event-stream;charset=UTF-8"),
+            (
+                header::CACHE_CONTROL,
+                "no-cache, no-store, max-age=0, must-revalidate",
+            ),
+            // Tells nginx-like proxies not to buffer the stream.
+            (header::HeaderName::from_static("x-accel-buffering"), "no"),
+        ],
+        Body::from_stream(body),
+    )
+        .into_response()
+}
+
+/// Milliseconds since the epoch, as Hystrix's `currentTime`.
+pub fn now_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// The group every command belongs to (Hystrix's command group key).
+pub const GROUP: &str = "MiddleTier";
+
+/// A `HystrixCommand` object with every field the Hystrix dashboard reads.
+pub fn hystrix_command(command: &CommandSnapshot, now: u64) -> Value {
+    let counts = &command.counts;
+    let count = |event| counts.get(event);
+    let breaker = &command.settings.breaker;
+    let latencies: serde_json::Map<String, Value> = PERCENTILE_KEYS
+        .iter()
+        .zip(command.latencies.percentiles)
+        .map(|((key, _), value)| ((*key).to_owned(), Value::from(value)))
+        .collect();
+    let mut object = json!({
+        "type": "HystrixCommand",
+        "name": command.name,
+        "group": GROUP,
+        "currentTime": now,
+        "isCircuitBreakerOpen": command.circuit != State::Closed,
+        "errorPercentage": counts.error_percentage(),
+        "errorCount": counts.errors(),
+        "requestCount": counts.requests(),
+        "rollingCountCollapsedRequests": 0,
+        "rollingCountEmit": 0,
+        "rollingCountExceptionsThrown": count(Event::ExceptionThrown),
+        "rollingCountFailure": count(Event::Failure),
+        "rollingCountFallbackEmit": 0,
+        "rollingCountFallbackFailure": count(Event::FallbackFailure),
+        "rollingCountFallbackMissing": 0,
+        "rollingCountFallbackRejection": 0,
+        "rollingCountFallbackSuccess": count(Event::FallbackSuccess),
+        "rollingCountResponsesFromCache": count(Event::ResponseFromCache),
+        "rollingCountSemaphoreRejected": count(Event::SemaphoreRejected),
+        "rollingCountShortCircuited": count(Event::ShortCircuited),
+        "rollingCountSuccess": count(Event::Success),
+        "rollingCountThreadPoolRejected": 0,
+        "rollingCountTimeout": count(Event::Timeout),
+        "rollingCountBadRequests": count(Event::BadRequest),
+        "currentConcurrentExecutionCount": command.concurrent,
+        "rollingMaxConcurrentExecutionCount": counts.max_concurrent,
+        "latencyExecute_mean": command.latencies.mean,
+        "latencyExecute": latencies,
+        // We time the execution only; the total adds nothing measurable (an in-memory fallback).
+        "latencyTotal_mean": command.latencies.mean,
+        "latencyTotal": latencies,
+        "reportingHosts": 1,
+        "threadPool": command.name,
+    });
+    let properties = json!({
+        "propertyValue_circuitBreakerRequestVolumeThreshold": breaker.request_volume_threshold,
+        "propertyValue_circuitBreakerSleepWindowInMilliseconds": millis(breaker.sleep_window),
+        "propertyValue_circuitBreakerErrorThresholdPercentage": breaker.error_threshold_percentage,
+        "propertyValue_circuitBreakerForceOpen": false,
+        "propertyValue_circuitBreakerForceClosed": false,
+        "propertyValue_circuitBreakerEnabled": true,
+        "propertyValue_executionIsolationStrategy": "SEMAPHORE",
+        "propertyValue_executionIsolationThreadTimeoutInMilliseconds": millis(command.settings.timeout),
+        "propertyValue_executionTimeoutInMilliseconds": millis(command.settings.timeout),
+        "propertyValue_executionIsolationThreadInterruptOnTimeout": true,
+        "propertyValue_executionIsolationThreadPoolKeyOverride": Value::Null,
+        "propertyValue_executionIsolationSemaphoreMaxConcurrentRequests": command.settings.max_concurrent_requests,
+        // Fallbacks are in-memory lookups and messages: not bounded (Java's Integer.MAX_VALUE).
+        "propertyValue_fallbackIsolationSemaphoreMaxConcurrentRequests": i32::MAX,
+        "propertyValue_requestCacheEnabled": command.request_cache,
+        "propertyValue_requestLogEnabled": false,
+        "propertyValue_metricsRollingStatisticalWindowInMilliseconds": millis(breaker.rolling_window),
+    });
+    // Two literals: one would exceed `json!`'s macro recursion limit.
+    if let (Value::Object(object), Value::Object(properties)) = (&mut object, properties) {
+        object.extend(properties);
+    }
+    object
+}
+
+/// The `HystrixThreadPool` equivalent of a command's bulkhead.
+pub fn hystrix_thread_pool(command: &CommandSnapshot, now: u64) -> Value {
+    let counts = &command.counts;
+    let size = command.settings.max_concurrent_requests;
+    let executed = counts.get(Event::Success)
+        + counts.get(Event::Failure)
+        + counts.get(Event::Timeout)
+        + counts.get(Event::BadRequest);
+    json!({
+        "type": "HystrixThreadPool",
+        "name": command.name,
+        "currentTime": now,
+        "currentActiveCount": command.concurrent,
+        "currentCompletedTaskCount": command.completed,
+        "currentCorePoolSize": size,
+        "currentLargestPoolSize": size,
+        "currentMaximumPoolSize": size,
+        "currentPoolSize": size,
+        // No queue: a full bulkhead rejects at once.
+        "currentQueueSize": 0,
+        "currentTaskCount": command.completed + u64::from(command.concurrent),
+        "rollingCountThreadsExecuted": executed,
+        "rollingMaxActiveThreads": counts.max_concurrent,
+        "rollingCountCommandRejections": counts.get(Event::SemaphoreRejected),
+        "propertyValue_queueSizeRejectionThreshold": 0,
+        "propertyValue_metricsRollingStatisticalWindowInMilliseconds": millis(command.settings.breaker.rolling_window),
+        "reportingHosts": 1,
+    })
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::command::{Command, CommandSettings};
+
+    /// The fields the Hystrix dashboard reads, from the reference list.
+    const DASHBOARD_COMMAND_FIELDS: &[&str] = &[
+        "reportingHosts",
+        "type",
+        "name",
+        "group",
+        "currentTime",
+        "isCircuitBreakerOpen",
+        "errorPercentage",
+        "errorCount",
+        "requestCount",
+        "rollingCountCollapsedRequests",
+        "rollingCountExceptionsThrown",
+        "rollingCountFailure",
+        "rollingCountFallbackFailure",
+        "rollingCountFallbackRejection",
+        "rollingCountFallbackSuccess",
+        "rollingCountResponsesFromCache",
+        "rollingCountSemaphoreRejected",
+        "rollingCountShortCircuited",
+        "rollingCountSuccess",
+        "rollingCountThreadPoolRejected",
+        "rollingCountTimeout",
+        "rollingCountBadRequests",
+        "currentConcurrentExecutionCount",
+        "latencyExecute_mean",
+        "latencyExecute",
+        "propertyValue_circuitBreakerRequestVolumeThreshold",
+        "propertyValue_circuitBreakerSleepWindowInMilliseconds",
+        "propertyValue_circuitBreakerErrorThresholdPercentage",
+        "propertyValue_circuitBreakerForceOpen",
+        "propertyValue_circuitBreakerForceClosed",
+        "propertyValue_executionIsolationStrategy",
+        "propertyValue_executionIsolationThreadTimeoutInMilliseconds",
+        "propertyValue_executionIsolationThreadInterruptOnTimeout",
+        "propertyValue_executionIsolationThreadPoolKeyOverride",
+        "propertyValue_executionIsolationSemaphoreMaxConcurrentRequests",
+        "propertyValue_fallbackIsolationSemaphoreMaxConcurrentRequests",
+        "propertyValue_requestCacheEnabled",
+        "propertyValue_requestLogEnabled",
+        "propertyValue_metricsRollingStatisticalWindowInMilliseconds",
+    ];
+
+    const DASHBOARD_POOL_FIELDS: &[&str] = &[
+        "type",
+        "name",
+        "currentTime",
+        "currentActiveCount",
+        "currentCompletedTaskCount",
+        "currentCorePoolSize",
+        "currentLargestPoolSize",
+        "currentMaximumPoolSize",
+        "currentPoolSize",
+        "currentQueueSize",
+        "currentTaskCount",
+        "rollingCountThreadsExecuted",
+        "rollingMaxActiveThreads",
+        "rollingCountCommandRejections",
+        "propertyValue_queueSizeRejectionThreshold",
+        "propertyValue_metricsRollingStatisticalWindowInMilliseconds",
+        "reportingHosts",
+    ];
+
+    #[tokio::test(start_paused = true)]
+    async fn command_and_pool_objects_carry_every_field_the_dashboard_reads() {
+        let command = Command::new(
+            "RSSGet",
+            &CommandSettings::with_timeout(Duration::from_secs(10)),
+        );
+        let snapshot = command.snapshot();
+        let object = hystrix_command(&snapshot, 1);
+        for field in DASHBOARD_COMMAND_FIELDS {
+            assert!(object.get(field).is_some(), "HystrixCommand lacks {field}");
+        }
+        let percentiles = &object["latencyExecute"];
+        for (key, _) in PERCENTILE_KEYS {
+            assert!(percentiles.get(key).is_some(), "latencyExecute lacks {key}");
+        }
+        assert_eq!(
+            object["propertyValue_executionIsolationThreadTimeoutInMilliseconds"],
+            10_000
+        );
+        let pool = hystrix_thread_pool(&snapshot, 1);
+        for field in DASHBOARD_POOL_FIELDS {
+            assert!(pool.get(field).is_some(), "HystrixThreadPool lacks {field}");
+        }
+        assert_eq!(pool["currentMaximumPoolSize"], 10);
+    }
+}

@@ -1,0 +1,347 @@
+//! The edge under failure, measured: middle tiers killed under load, all of them down, a
+//! failing one that recovers (through the chaos middleware), a new one joining, and the
+//! metrics stream and dashboard that show it all.
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use middletier::store::{MemoryStore, Store};
+use middletier::testing::FeedPublisher;
+use reqwest::StatusCode;
+use support::{
+    Browser, Page, Service, System, edge_instances, eventually, first_event, http,
+    middletier_settings, percentile, spawn_middletier,
+};
+
+/// Middle tiers that stay registered after a kill, as a crashed one does until its lease
+/// expires: only the edge's own detection can steer traffic away in time.
+fn long_lease(settings: &mut middletier::Settings) {
+    settings.registry.lease_duration = Duration::from_secs(60);
+}
+
+fn shared_stores(n: usize) -> Vec<Arc<dyn Store>> {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    vec![store; n]
+}
+
+/// `workers` readers loading the home page back to back until `stop` is set; every page and
+/// how long it took.
+fn load(edge: &Service, workers: usize, stop: Arc<AtomicBool>) -> LoadRun {
+    let handles = (0..workers)
+        .map(|_| {
+            let browser = Browser::new(edge);
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                let mut pages = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    let started = Instant::now();
+                    let page = browser.home().await;
+                    pages.push((started.elapsed(), page));
+                }
+                pages
+            })
+        })
+        .collect();
+    LoadRun { handles }
+}
+
+struct LoadRun {
+    handles: Vec<tokio::task::JoinHandle<Vec<(Duration, Page)>>>,
+}
+
+impl LoadRun {
+    async fn pages(self) -> Vec<(Duration, Page)> {
+        let mut all = Vec::new();
+        for handle in self.handles {
+            all.extend(handle.await.expect("load worker"));
+        }
+        all
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_one_of_two_middletiers_under_load_causes_no_user_visible_errors() {
+    let publisher = FeedPublisher::start().await;
+    let mut system = System::start_tuned(shared_stores(2), long_lease, |_| {}).await;
+    let browser = Browser::new(&system.edge);
+    browser.subscribe(&publisher.url("/rss.xml")).await;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let run = load(&system.edge, 4, stop.clone());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let killed = system.middletiers.remove(0);
+    let killed_port = killed.port;
+    killed.kill().await;
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let instances = edge_instances(&system.edge).await;
+    stop.store(true, Ordering::Relaxed);
+    let pages = run.pages().await;
+
+    assert!(pages.len() > 50, "the load ran: {} pages", pages.len());
+    for (_, page) in &pages {
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.html.contains("RSS first story"), "{}", page.html);
+        assert!(
+            !page.html.contains("banner"),
+            "a fallback showed: {}",
+            page.html
+        );
+    }
+    // Still registered, but ejected after a few failures: it no longer gets traffic.
+    let dead = instances
+        .iter()
+        .find(|i| {
+            i["url"]
+                .as_str()
+                .expect("a string")
+                .contains(&format!(":{killed_port}/"))
+        })
+        .expect("the killed middle tier is still registered");
+    assert_eq!(dead["state"], "ejected", "{dead}");
+    let failures = dead["failures"].as_u64().expect("a number");
+    assert!(
+        failures <= 3 + 4,
+        "3 failures in a row eject it (plus at most one in flight per reader): {failures}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_every_middletier_down_the_fallback_answers_with_p99_under_50ms() {
+    let publisher = FeedPublisher::start().await;
+    let mut system = System::start_tuned(shared_stores(2), long_lease, |_| {}).await;
+    let browser = Browser::new(&system.edge);
+    browser.subscribe(&publisher.url("/rss.xml")).await;
+    assert!(browser.home().await.html.contains("RSS first story"));
+
+    for middletier in system.middletiers.drain(..) {
+        middletier.kill().await;
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let run = load(&system.edge, 4, stop.clone());
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    stop.store(true, Ordering::Relaxed);
+    let pages = run.pages().await;
+
+    for (_, page) in &pages {
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.html.contains("banner-stale"), "{}", page.html);
+        assert!(page.html.contains("RSS first story"));
+    }
+    let mut latencies: Vec<Duration> = pages.iter().map(|(took, _)| *took).collect();
+    let p99 = percentile(&mut latencies, 99.0);
+    assert!(latencies.len() >= 100, "{} pages", latencies.len());
+    assert!(p99 < Duration::from_millis(50), "p99 {p99:?}");
+}
+
+/// The README's chaos walkthrough as a test: a middle tier starts failing, the breaker opens
+/// and the stale page is served without calling it; the middle tier recovers and the breaker
+/// closes within one sleep window.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_breaker_opens_on_injected_errors_and_closes_within_a_sleep_window_of_recovery() {
+    let sleep_window = Duration::from_secs(1);
+    let publisher = FeedPublisher::start().await;
+    let system = System::start_tuned(
+        shared_stores(1),
+        |middletier| middletier.chaos.enabled = true,
+        |edge| {
+            let breaker = &mut edge.commands.get.breaker;
+            breaker.request_volume_threshold = 5;
+            breaker.sleep_window = sleep_window;
+        },
+    )
+    .await;
+    let browser = Browser::new(&system.edge);
+    browser.subscribe(&publisher.url("/rss.xml")).await;
+    assert!(browser.home().await.html.contains("RSS first story"));
+
+    let chaos = format!("{}/chaos", system.middletiers[0].url());
+    let response = http()
+        .put(&chaos)
+        .json(&serde_json::json!({ "error_rate": 1.0 }))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(response.status(), StatusCode::OK);
+
+    eventually("the breaker opens", || async {
+        browser.home().await;
+        get_command(&system.edge).await["isCircuitBreakerOpen"] == true
+    })
+    .await;
+    let page = browser.home().await;
+    assert!(page.html.contains("banner-stale"), "{}", page.html);
+    assert!(
+        page.html.contains("calls to it are paused"),
+        "{}",
+        page.html
+    );
+    assert!(page.html.contains("RSS first story"));
+
+    let response = http().delete(&chaos).send().await.expect("an answer");
+    assert_eq!(response.status(), StatusCode::OK);
+    let recovered = Instant::now();
+    eventually("the page is fresh again", || async {
+        !browser.home().await.html.contains("banner")
+    })
+    .await;
+    let took = recovered.elapsed();
+    assert!(
+        took <= sleep_window + Duration::from_millis(300),
+        "closed {took:?} after recovery"
+    );
+    assert_eq!(
+        get_command(&system.edge).await["isCircuitBreakerOpen"],
+        false
+    );
+}
+
+/// The `RSSGet` command from the edge's Hystrix stream.
+async fn get_command(edge: &Service) -> serde_json::Value {
+    first_event(&format!("{}/hystrix.stream", edge.url())).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_middletier_gets_traffic_within_a_second() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let system = System::start_tuned(
+        vec![store.clone()],
+        |_| {},
+        |edge| {
+            // The edge's own default, not the tests' fast refresh.
+            edge.registry.fetch_interval = edge::Settings::default().registry.fetch_interval;
+        },
+    )
+    .await;
+    let browser = Browser::new(&system.edge);
+
+    let newcomer = spawn_middletier(middletier_settings(&system.registry), store).await;
+    let started = Instant::now();
+    let address = format!(":{}/", newcomer.port);
+    eventually("the new middle tier serves a request", || async {
+        browser.home().await;
+        edge_instances(&system.edge).await.iter().any(|instance| {
+            instance["url"]
+                .as_str()
+                .expect("a string")
+                .contains(&address)
+                && instance["requests"].as_u64().expect("a number") > 0
+        })
+    })
+    .await;
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(1), "took {took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hystrix_stream_speaks_the_dashboard_format_to_at_most_five_clients() {
+    let system = System::start_tuned(
+        shared_stores(1),
+        |_| {},
+        |edge| {
+            edge.stream = edge::stream::StreamSettings::default();
+        },
+    )
+    .await;
+    let url = format!("{}/hystrix.stream", system.edge.url());
+    let mut streams = Vec::new();
+    for _ in 0..5 {
+        let response = http().get(&url).send().await.expect("an answer");
+        assert_eq!(response.status(), StatusCode::OK);
+        let content_type = response.headers()["content-type"]
+            .to_str()
+            .expect("a text header");
+        assert!(
+            content_type.starts_with("text/event-stream"),
+            "{content_type}"
+        );
+        streams.push(response);
+    }
+    let sixth = http().get(&url).send().await.expect("an answer");
+    assert_eq!(sixth.status(), StatusCode::SERVICE_UNAVAILABLE);
+
+    let mut text = String::new();
+    while !text.contains("ping: ") {
+        let chunk = streams[0]
+            .chunk()
+            .await
+            .expect("a chunk")
+            .expect("more events");
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    let events: Vec<serde_json::Value> = text
+        .split("\n\n")
+        .filter_map(|event| event.strip_prefix("data: "))
+        .map(|data| serde_json::from_str(data).expect("JSON"))
+        .collect();
+    for name in ["RSSGet", "RSSAdd", "RSSDel", "RSSImport"] {
+        for kind in ["HystrixCommand", "HystrixThreadPool"] {
+            assert!(
+                events
+                    .iter()
+                    .any(|e| e["type"] == kind && e["name"] == name),
+                "no {kind} {name} in {text}"
+            );
+        }
+    }
+
+    // A client leaving frees its slot.
+    drop(streams.pop());
+    eventually("a slot is free again", || async {
+        http().get(&url).send().await.expect("an answer").status() == StatusCode::OK
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_runs_its_own_script_while_the_reader_page_runs_none() {
+    let system = System::start(1).await;
+    let base = system.edge.url();
+    let csp = |response: &reqwest::Response| {
+        response.headers()["content-security-policy"]
+            .to_str()
+            .expect("a text header")
+            .to_owned()
+    };
+
+    let dashboard = http()
+        .get(format!("{base}/dashboard"))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(dashboard.status(), StatusCode::OK);
+    let policy = csp(&dashboard);
+    assert!(policy.contains("script-src 'self'") && policy.contains("connect-src 'self'"));
+    let html = dashboard.text().await.expect("a body");
+    for expected in [
+        "RSSGet",
+        "circuit-closed",
+        "instance-available",
+        r#"src="/static/dashboard.js""#,
+    ] {
+        assert!(html.contains(expected), "missing {expected} in {html}");
+    }
+    assert!(!html.contains("<script>"), "no inline script");
+
+    let home = http()
+        .get(format!("{base}/"))
+        .send()
+        .await
+        .expect("an answer");
+    assert!(!csp(&home).contains("script-src"), "{}", csp(&home));
+
+    let script = http()
+        .get(format!("{base}/static/dashboard.js"))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(script.status(), StatusCode::OK);
+    assert!(
+        script.headers()["content-type"]
+            .to_str()
+            .expect("a text header")
+            .starts_with("text/javascript")
+    );
+}

@@ -1,6 +1,7 @@
 //! Feeds as they are in the wild (issue 5): the corpus of odd feeds in `tests/corpus/` against
 //! the expectations beside them, hostile documents that must stay bounded in time and memory,
-//! and every input the fuzzer kept (`fuzz/corpus/wild_parse/`), replayed without a panic.
+//! and every input the fuzzer kept (`tests/fuzz-corpus/`) or crashed on (`tests/fuzz-crashes/`),
+//! replayed without a panic.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -459,13 +460,14 @@ fn check_feed_reports_version_encoding_and_repairs() {
 
 // --- What the fuzzer found ----------------------------------------------------------------------
 
-/// Every input `cargo fuzz` kept (minimised) and every crash it found, replayed: no panic,
-/// bounded time.
+/// Every input `cargo fuzz` kept (minimised with `cargo fuzz cmin`, files under 256 bytes,
+/// copied to `tests/fuzz-corpus/`) and every crash it found (`tests/fuzz-crashes/`), replayed:
+/// no panic, bounded time.
 #[test]
 fn fuzz_corpus_and_crashes_replay_without_panics() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut replayed = 0;
-    for dir in ["fuzz/corpus/wild_parse", "tests/fuzz-crashes"] {
+    for dir in ["tests/fuzz-corpus", "tests/fuzz-crashes"] {
         let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
             continue;
         };

@@ -26,6 +26,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
+use crate::metrics::Ring;
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BreakerSettings {
     pub request_volume_threshold: u32,
@@ -78,12 +80,12 @@ pub struct CircuitBreaker {
     settings: BreakerSettings,
     state: State,
     trial_in_flight: bool,
-    window: RollingWindow,
+    window: Ring<Counts>,
 }
 
 impl CircuitBreaker {
     pub fn new(settings: BreakerSettings, now: Instant) -> Self {
-        let window = RollingWindow::new(settings.rolling_window, settings.buckets.max(1), now);
+        let window = Ring::new(settings.rolling_window, settings.buckets.max(1), now);
         Self {
             settings,
             state: State::Closed,
@@ -114,7 +116,7 @@ impl CircuitBreaker {
                 Decision::Trial
             }
             State::Open { .. } | State::HalfOpen => {
-                self.window.record(now, |c| c.short_circuited += 1);
+                self.window.current(now).short_circuited += 1;
                 Decision::ShortCircuit
             }
         }
@@ -127,19 +129,19 @@ impl CircuitBreaker {
             self.trial_in_flight = false;
             self.window.reset(now);
         }
-        self.window.record(now, |c| c.success += 1);
+        self.window.current(now).success += 1;
     }
 
     /// A failure, timeout or rejection.
     pub fn on_failure(&mut self, now: Instant) {
-        self.window.record(now, |c| c.failure += 1);
+        self.window.current(now).failure += 1;
         match self.state {
             State::HalfOpen => {
                 self.state = State::Open { since: now };
                 self.trial_in_flight = false;
             }
             State::Closed => {
-                let totals = self.window.totals(now);
+                let totals = self.totals(now);
                 let requests = totals.success + totals.failure;
                 if requests >= u64::from(self.settings.request_volume_threshold)
                     && totals.failure * 100
@@ -161,62 +163,11 @@ impl CircuitBreaker {
 
     /// Sums over the rolling window (for the UI and metrics).
     pub fn totals(&mut self, now: Instant) -> Counts {
-        self.window.totals(now)
-    }
-}
-
-/// A ring of fixed-length buckets; the current bucket is the one `now` falls into.
-#[derive(Debug)]
-struct RollingWindow {
-    bucket_len: Duration,
-    buckets: Vec<Counts>,
-    /// Start of the bucket at `current`.
-    current_start: Instant,
-    current: usize,
-}
-
-impl RollingWindow {
-    fn new(window: Duration, buckets: u32, now: Instant) -> Self {
-        Self {
-            bucket_len: (window / buckets).max(Duration::from_millis(1)),
-            buckets: vec![Counts::default(); buckets as usize],
-            current_start: now,
-            current: 0,
-        }
-    }
-
-    fn advance(&mut self, now: Instant) {
-        let elapsed = now.saturating_duration_since(self.current_start);
-        let steps = (elapsed.as_nanos() / self.bucket_len.as_nanos()) as usize;
-        if steps == 0 {
-            return;
-        }
-        for _ in 0..steps.min(self.buckets.len()) {
-            self.current = (self.current + 1) % self.buckets.len();
-            self.buckets[self.current] = Counts::default();
-        }
-        self.current_start += self.bucket_len * steps as u32;
-    }
-
-    fn record(&mut self, now: Instant, update: impl FnOnce(&mut Counts)) {
-        self.advance(now);
-        update(&mut self.buckets[self.current]);
-    }
-
-    fn totals(&mut self, now: Instant) -> Counts {
-        self.advance(now);
-        self.buckets
-            .iter()
-            .fold(Counts::default(), |sum, c| Counts {
-                success: sum.success + c.success,
-                failure: sum.failure + c.failure,
-                short_circuited: sum.short_circuited + c.short_circuited,
-            })
-    }
-
-    fn reset(&mut self, now: Instant) {
-        self.buckets.fill(Counts::default());
-        self.current_start = now;
+        self.window.fold(now, Counts::default(), |sum, c| Counts {
+            success: sum.success + c.success,
+            failure: sum.failure + c.failure,
+            short_circuited: sum.short_circuited + c.short_circuited,
+        })
     }
 }
 

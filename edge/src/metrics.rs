@@ -209,9 +209,9 @@ impl Samples {
 }
 
 /// A ring of fixed-length buckets; the current bucket is the one `now` falls into, and buckets
-/// older than the window are cleared as time moves on.
+/// older than the window are cleared as time moves on. The breaker's window is one too.
 #[derive(Debug)]
-struct Ring<T> {
+pub(crate) struct Ring<T> {
     bucket_len: Duration,
     buckets: Vec<T>,
     current_start: Instant,
@@ -219,7 +219,7 @@ struct Ring<T> {
 }
 
 impl<T: Default + Clone> Ring<T> {
-    fn new(window: Duration, buckets: u32, now: Instant) -> Self {
+    pub(crate) fn new(window: Duration, buckets: u32, now: Instant) -> Self {
         Self {
             bucket_len: (window / buckets).max(Duration::from_millis(1)),
             buckets: vec![T::default(); buckets as usize],
@@ -241,14 +241,20 @@ impl<T: Default + Clone> Ring<T> {
         self.current_start += self.bucket_len * u32::try_from(steps).unwrap_or(u32::MAX);
     }
 
-    fn current(&mut self, now: Instant) -> &mut T {
+    pub(crate) fn current(&mut self, now: Instant) -> &mut T {
         self.advance(now);
         &mut self.buckets[self.current]
     }
 
-    fn fold<A>(&mut self, now: Instant, init: A, f: impl FnMut(A, &T) -> A) -> A {
+    pub(crate) fn fold<A>(&mut self, now: Instant, init: A, f: impl FnMut(A, &T) -> A) -> A {
         self.advance(now);
         self.buckets.iter().fold(init, f)
+    }
+
+    /// Empties every bucket; the window starts again at `now`.
+    pub(crate) fn reset(&mut self, now: Instant) {
+        self.buckets.fill(T::default());
+        self.current_start = now;
     }
 }
 

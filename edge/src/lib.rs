@@ -55,8 +55,8 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    #[error("cannot bind {0}: {1}")]
-    Bind(String, std::io::Error),
+    #[error(transparent)]
+    Bind(#[from] platform::config::BindError),
     #[error("cannot build the HTTP client: {0}")]
     HttpClient(#[from] reqwest::Error),
     #[error("invalid registry settings: {0}")]
@@ -74,16 +74,7 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
-        let address = format!("{}:{}", settings.server.host, settings.server.port);
-        let listener = settings
-            .server
-            .bind()
-            .await
-            .map_err(|error| StartupError::Bind(address, error))?;
-        let port = listener
-            .local_addr()
-            .map_err(|e| StartupError::Bind("?".into(), e))?
-            .port();
+        let (listener, port) = settings.server.bind().await?;
         Ok(Self {
             listener,
             port,

@@ -51,8 +51,10 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    #[error("cannot bind {0}: {1}")]
-    Bind(String, std::io::Error),
+    #[error(transparent)]
+    Bind(#[from] platform::config::BindError),
+    #[error("serving failed: {0}")]
+    Serve(std::io::Error),
     #[error("cannot build the HTTP client: {0}")]
     HttpClient(#[from] reqwest::Error),
     #[error("invalid registry settings: {0}")]
@@ -99,16 +101,7 @@ impl Application {
         settings: Settings,
         store: Arc<dyn Store>,
     ) -> Result<Self, StartupError> {
-        let address = format!("{}:{}", settings.server.host, settings.server.port);
-        let listener = settings
-            .server
-            .bind()
-            .await
-            .map_err(|error| StartupError::Bind(address, error))?;
-        let port = listener
-            .local_addr()
-            .map_err(|e| StartupError::Bind("?".into(), e))?
-            .port();
+        let (listener, port) = settings.server.bind().await?;
         let fetcher = fetch::Fetcher::new(settings.fetch.clone())?;
         Ok(Self {
             listener,
@@ -183,6 +176,6 @@ impl Application {
         let served = platform::server::serve(self.listener, router, shutdown).await;
         self.background.cancel();
         registration.stopped().await;
-        served.map_err(|error| StartupError::Bind("serve".into(), error))
+        served.map_err(StartupError::Serve)
     }
 }

@@ -58,6 +58,14 @@ where
         .map_err(error)
 }
 
+#[derive(Debug, thiserror::Error)]
+#[error("cannot listen on {address}: {source}")]
+pub struct BindError {
+    address: String,
+    #[source]
+    source: std::io::Error,
+}
+
 /// Where a service listens (`[server]`, e.g. `RSS_SERVER__PORT`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServerSettings {
@@ -79,8 +87,17 @@ impl ServerSettings {
         }
     }
 
-    pub async fn bind(&self) -> std::io::Result<tokio::net::TcpListener> {
-        tokio::net::TcpListener::bind((self.host.as_str(), self.port)).await
+    /// Binds `host:port` and reports the port actually bound (`port = 0` picks one).
+    pub async fn bind(&self) -> Result<(tokio::net::TcpListener, u16), BindError> {
+        let error = |source| BindError {
+            address: format!("{}:{}", self.host, self.port),
+            source,
+        };
+        let listener = tokio::net::TcpListener::bind((self.host.as_str(), self.port))
+            .await
+            .map_err(error)?;
+        let port = listener.local_addr().map_err(error)?.port();
+        Ok((listener, port))
     }
 
     /// The name peers should use to reach this service.

@@ -160,18 +160,11 @@ pub fn unused_port() -> u16 {
     listener.local_addr().unwrap().port()
 }
 
-/// Polls `condition` until it holds, failing the test after a generous deadline.
-pub async fn eventually<F, Fut>(what: &str, mut condition: F)
+/// Polls `condition` until it holds, failing the test after 10 s (`platform`'s `eventually`).
+pub async fn eventually<F, Fut>(what: &str, condition: F)
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = bool>,
 {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !condition().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting until {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    platform::testing::eventually(what, Duration::from_secs(10), condition).await;
 }

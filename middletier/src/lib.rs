@@ -173,9 +173,22 @@ impl Application {
                 .merge(self.health.router()),
             REQUEST_TIMEOUT,
         );
-        let served = platform::server::serve(self.listener, router, shutdown).await;
-        self.background.cancel();
+        // Shutdown order: leave the registry, keep serving for `shutdown_grace` while edges see
+        // the change and stop routing here, then stop accepting and drain in-flight requests.
+        let stop_serving = Shutdown::new();
+        let served = tokio::spawn(platform::server::serve(
+            self.listener,
+            router,
+            stop_serving.clone(),
+        ));
+        shutdown.cancelled().await;
         registration.stopped().await;
-        served.map_err(StartupError::Serve)
+        tokio::time::sleep(self.settings.server.shutdown_grace).await;
+        stop_serving.cancel();
+        self.background.cancel();
+        match served.await {
+            Ok(result) => result.map_err(StartupError::Serve),
+            Err(join_error) => Err(StartupError::Serve(std::io::Error::other(join_error))),
+        }
     }
 }

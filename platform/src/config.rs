@@ -76,6 +76,10 @@ pub struct ServerSettings {
     /// Host name or address other services use to reach this one (registered in the
     /// registry). Defaults to `host`, or to `$HOSTNAME` when `host` binds every interface.
     pub advertised_host: Option<String>,
+    /// On shutdown, how long a registered service keeps serving after it has left the
+    /// registry, so balancers stop routing to it before its listener closes (middle tier).
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: std::time::Duration,
 }
 
 impl ServerSettings {
@@ -84,6 +88,7 @@ impl ServerSettings {
             host: "127.0.0.1".to_owned(),
             port,
             advertised_host: None,
+            shutdown_grace: std::time::Duration::from_secs(1),
         }
     }
 

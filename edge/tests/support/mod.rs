@@ -133,6 +133,8 @@ pub fn middletier_settings(registry: &Service) -> middletier::Settings {
     settings.server.port = 0;
     settings.registry = fast_client(&eureka_url(registry));
     settings.fetch.allow_private_networks = true;
+    // Edges watch the registry, so they stop routing to a leaving middle tier within ms.
+    settings.server.shutdown_grace = Duration::from_millis(200);
     // Refresh in test time: a broken feed or a failover shows within a second.
     settings.refresh.interval = Duration::from_millis(200);
     settings.refresh.min_interval = Duration::from_millis(100);

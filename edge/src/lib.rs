@@ -17,6 +17,7 @@
 //! - [`stream`]: Server-Sent Events in the Hystrix stream format.
 //! - [`settings`], the configuration.
 
+pub mod accounts;
 pub mod balancer;
 pub mod breaker;
 pub mod command;

@@ -52,3 +52,16 @@ if ! node -e "process.exit(require('$node_dir/node_modules/eureka-js-client/pack
   npm install --silent --no-audit --no-fund --prefix "$node_dir" "eureka-js-client@$EUREKA_JS_CLIENT"
 fi
 node -e "require('$node_dir/node_modules/eureka-js-client'); console.log('eureka-js-client', '$EUREKA_JS_CLIENT')"
+
+# schemathesis, which fuzzes the registry's and the middle tier's OpenAPI documents against the
+# running services (registry/tests/openapi.rs, middletier/tests/openapi.rs): pinned, in its own
+# virtualenv next to the interop clients. The tests run exactly this one and fail, never skip,
+# when it is missing.
+SCHEMATHESIS=4.32.5
+st_venv="${RSS_CACHE_DIR:-$HOME/.cache/rss-recipe}/schemathesis/venv"
+if ! "$st_venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('schemathesis') != '$SCHEMATHESIS')" 2>/dev/null; then
+  echo "installing schemathesis $SCHEMATHESIS into $st_venv"
+  python3 -m venv "$st_venv"
+  "$st_venv/bin/python" -m pip install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS"
+fi
+"$st_venv/bin/schemathesis" --version

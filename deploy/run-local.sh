@@ -5,13 +5,26 @@
 #
 # Environment: PROFILE=dev for a faster, unoptimised build; RUST_LOG to change log levels.
 # Any RSS_<SECTION>__<KEY> variable reaches all three services (see README, Configuration).
+#
+# Accounts are on: open the reader and create one. RSS_ACCOUNTS__SINGLE_USER=true runs it
+# for you alone, with no sign-in. A fresh service token is generated for every run and given
+# to the middle tier (RSS_API__TOKEN) and the edge (RSS_MIDDLETIER__TOKEN), so nothing else
+# on this machine can call the middle tier's API; set RSS_API__TOKEN to choose your own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# deploy/config/<service>.local.toml applies (RSS_ENV=test or prod picks the other files). Edit those
+# files while the services run: dynamic settings apply at once (see README, Configuration).
+export RSS_ENV=${RSS_ENV:-local}
+export RSS_CONFIG_DIR=${RSS_CONFIG_DIR:-$PWD/deploy/config}
 
 profile=${PROFILE:-release}
 echo "==> building ($profile)"
 cargo build --locked --profile "$profile" --bin registry --bin middletier --bin edge
 bin=target/$([ "$profile" = dev ] && echo debug || echo "$profile")
+
+# 32 random bytes as base64url: the same token for the middle tier and the edge.
+service_token=${RSS_API__TOKEN:-$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')}
 
 pids=()
 stop_all() {
@@ -39,13 +52,19 @@ wait_healthy() { # name port
 
 "$bin/registry" & pids+=($!)
 wait_healthy registry 8761
-"$bin/middletier" & pids+=($!)
+RSS_API__TOKEN=$service_token "$bin/middletier" & pids+=($!)
 wait_healthy "middle tier" 9191
-"$bin/edge" & pids+=($!)
+RSS_MIDDLETIER__TOKEN=$service_token "$bin/edge" & pids+=($!)
 wait_healthy edge 9090
 
 echo
 echo "    RSS reader: http://127.0.0.1:9090/"
+if [ "${RSS_ACCOUNTS__SINGLE_USER:-false}" = true ]; then
+  echo "                single-user mode: no sign-in, you read as ${RSS_UI__DEFAULT_USER:-default}"
+else
+  echo "                create an account there (or run with RSS_ACCOUNTS__SINGLE_USER=true"
+  echo "                to read without signing in)"
+fi
 echo "    registry:   http://127.0.0.1:8761/eureka/v2/apps"
 echo "    Ctrl-C stops everything."
 echo

@@ -98,6 +98,18 @@ impl CircuitBreaker {
         self.state
     }
 
+    /// Takes the live thresholds and sleep window (dynamic properties); applies from the next
+    /// decision. The rolling window's length and buckets stay as built.
+    pub fn reconfigure(&mut self, settings: &BreakerSettings) {
+        if self.settings != *settings {
+            self.settings = BreakerSettings {
+                rolling_window: self.settings.rolling_window,
+                buckets: self.settings.buckets,
+                ..settings.clone()
+            };
+        }
+    }
+
     pub fn is_open(&self) -> bool {
         !matches!(self.state, State::Closed)
     }

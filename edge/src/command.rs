@@ -6,13 +6,19 @@
 //!
 //! Order of checks, as in Hystrix: circuit, then bulkhead, then the timed call. Rejections and
 //! timeouts count against the circuit like failures; bad requests count for nothing.
+//!
+//! The settings are a dynamic property (Archaius with Hystrix): each execution reads the
+//! current timeout, bulkhead size and breaker thresholds, so a configuration change applies to
+//! the next call. The breaker's rolling window is fixed at start-up.
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use tokio::sync::{Semaphore, SemaphorePermit};
 use tokio::time::Instant;
+
+use platform::config::Dynamic;
 
 use middletier::client::CallError;
 use middletier::discover::Candidate;
@@ -87,23 +93,31 @@ pub struct CommandSnapshot {
 #[derive(Debug)]
 pub struct Command {
     name: &'static str,
-    settings: CommandSettings,
+    settings: Dynamic<CommandSettings>,
     breaker: Mutex<CircuitBreaker>,
-    bulkhead: Semaphore,
+    /// Executions in flight: the bulkhead. A counter rather than a semaphore, so its limit is
+    /// read live like the other settings.
+    in_flight: AtomicU32,
     metrics: Mutex<CommandMetrics>,
     request_cache: bool,
 }
 
 impl Command {
     pub fn new(name: &'static str, settings: &CommandSettings) -> Self {
+        Self::dynamic(name, Dynamic::fixed(settings.clone()))
+    }
+
+    /// A command whose settings follow the live configuration.
+    pub fn dynamic(name: &'static str, settings: Dynamic<CommandSettings>) -> Self {
         let now = Instant::now();
+        let initial = settings.get();
         Self {
             name,
-            settings: settings.clone(),
-            breaker: Mutex::new(CircuitBreaker::new(settings.breaker.clone(), now)),
-            bulkhead: Semaphore::new(settings.max_concurrent_requests as usize),
+            settings,
+            breaker: Mutex::new(CircuitBreaker::new(initial.breaker.clone(), now)),
+            in_flight: AtomicU32::new(0),
             metrics: Mutex::new(CommandMetrics::new(
-                settings.breaker.rolling_window,
+                initial.breaker.rolling_window,
                 PERCENTILE_WINDOW,
                 now,
             )),
@@ -157,14 +171,13 @@ impl Command {
             latencies,
             concurrent: self.concurrent(),
             completed,
-            settings: self.settings.clone(),
+            settings: self.settings.get(),
             request_cache: self.request_cache,
         }
     }
 
     fn concurrent(&self) -> u32 {
-        let free = u32::try_from(self.bulkhead.available_permits()).unwrap_or(u32::MAX);
-        self.settings.max_concurrent_requests.saturating_sub(free)
+        self.in_flight.load(Ordering::Acquire)
     }
 
     /// Runs `call` unless the circuit is open or the bulkhead full, within the timeout, and
@@ -173,7 +186,12 @@ impl Command {
         &self,
         call: impl Future<Output = Result<T, CallError>>,
     ) -> Result<T, CommandError> {
-        if self.with_breaker(|breaker| breaker.decide(Instant::now())) == Decision::ShortCircuit {
+        let settings = self.settings.get();
+        let decision = self.with_breaker(|breaker| {
+            breaker.reconfigure(&settings.breaker);
+            breaker.decide(Instant::now())
+        });
+        if decision == Decision::ShortCircuit {
             self.record(Event::ShortCircuited);
             return Err(CommandError::ShortCircuited);
         }
@@ -183,14 +201,14 @@ impl Command {
             command: self,
             settled: false,
         };
-        let Some(_permit) = self.enter_bulkhead() else {
+        let Some(_permit) = self.enter_bulkhead(settings.max_concurrent_requests) else {
             // A full bulkhead is a symptom of a slow upstream, so it counts against the
             // circuit, as in Hystrix.
             pending.settle(Event::SemaphoreRejected, CircuitBreaker::on_failure);
             return Err(CommandError::Rejected);
         };
         let started = Instant::now();
-        let outcome = tokio::time::timeout(self.settings.timeout, call).await;
+        let outcome = tokio::time::timeout(settings.timeout, call).await;
         self.with_metrics(|metrics| metrics.record_latency(Instant::now(), started.elapsed()));
         match outcome {
             Ok(Ok(value)) => {
@@ -215,18 +233,23 @@ impl Command {
                 Err(CommandError::Failed(error))
             }
             Err(_elapsed) => {
-                tracing::warn!(command = self.name, timeout = ?self.settings.timeout, "command timed out");
+                tracing::warn!(command = self.name, timeout = ?settings.timeout, "command timed out");
                 pending.settle(Event::Timeout, CircuitBreaker::on_failure);
                 Err(CommandError::Timeout)
             }
         }
     }
 
-    fn enter_bulkhead(&self) -> Option<SemaphorePermit<'_>> {
-        let permit = self.bulkhead.try_acquire().ok()?;
-        let concurrent = self.concurrent();
+    fn enter_bulkhead(&self, limit: u32) -> Option<BulkheadPermit<'_>> {
+        let entered = self
+            .in_flight
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < limit).then_some(n + 1)
+            })
+            .ok()?;
+        let concurrent = entered + 1;
         self.with_metrics(|metrics| metrics.record_concurrency(Instant::now(), concurrent));
-        Some(permit)
+        Some(BulkheadPermit(&self.in_flight))
     }
 
     fn record(&self, event: Event) {
@@ -240,6 +263,22 @@ impl Command {
 
     fn with_metrics<R>(&self, f: impl FnOnce(&mut CommandMetrics) -> R) -> R {
         f(&mut self.metrics.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+/// One place in the bulkhead, given back when the execution ends however it ends.
+struct BulkheadPermit<'a>(&'a AtomicU32);
+
+impl Drop for BulkheadPermit<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl Command {
+    /// Every event and latency since start, for Prometheus (see [`crate::metrics::Exporter`]).
+    pub fn cumulative(&self) -> crate::metrics::Cumulative {
+        self.with_metrics(|metrics| metrics.cumulative())
     }
 }
 

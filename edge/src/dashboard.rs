@@ -24,6 +24,7 @@ use serde_json::{Value, json};
 
 use platform::lifecycle::Shutdown;
 
+use crate::accounts::Viewer;
 use crate::balancer::InstanceView;
 use crate::breaker::State as Circuit;
 use crate::command::CommandSnapshot;
@@ -130,7 +131,8 @@ async fn dashboard(State(state): State<DashboardState>) -> Response {
         c.snapshot().settings.breaker.rolling_window.as_secs_f64()
     });
     let page = DashboardPage {
-        user: state.user.clone(),
+        // An operators' page: it shows no user's data, so it asks for no sign-in.
+        user: Viewer::Visitor,
         commands: state
             .upstream
             .commands()
@@ -152,7 +154,7 @@ async fn dashboard(State(state): State<DashboardState>) -> Response {
 #[derive(Debug, Template, WebTemplate)]
 #[template(path = "dashboard.html")]
 struct DashboardPage {
-    user: String,
+    user: Viewer,
     commands: Vec<CommandView>,
     instances: Vec<InstanceView>,
     retries_refused: u64,

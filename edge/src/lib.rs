@@ -6,6 +6,8 @@
 //!
 //! # Layout
 //! - [`web`]: the HTML UI (askama templates in `templates/` at the workspace root).
+//! - [`accounts`]: sign-up, sign-in, sign-out and [`accounts::CurrentUser`], the only source of
+//!   whose data a request uses; [`session`]: session tokens, cookies and the session cache.
 //! - [`dashboard`]: the live resilience dashboard and `/hystrix.stream`.
 //! - [`upstream`]: calling the middle tier: balancing, retries, one command per operation,
 //!   the read cache and the stale-read fallback.
@@ -13,7 +15,8 @@
 //! - [`retry`]: the retry budget.
 //! - [`command`]: a Hystrix-style command (breaker + bulkhead + timeout + outcome accounting).
 //! - [`breaker`]: the circuit breaker state machine.
-//! - [`metrics`]: rolling counts and latency percentiles per command.
+//! - [`metrics`]: rolling counts and latency percentiles per command, and their Prometheus
+//!   export (`/metrics`).
 //! - [`stream`]: Server-Sent Events in the Hystrix stream format.
 //! - [`settings`], the configuration.
 
@@ -24,6 +27,7 @@ pub mod command;
 pub mod dashboard;
 pub mod metrics;
 pub mod retry;
+pub mod session;
 pub mod settings;
 pub mod stream;
 pub mod upstream;
@@ -32,12 +36,13 @@ pub mod web;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use axum::http::{HeaderValue, header};
+use axum::{Extension, Router};
 use tower_http::csrf::CsrfLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use middletier::client::MiddletierClient;
+use platform::config::Live;
 use platform::health::Health;
 use platform::lifecycle::Shutdown;
 use registry::client::{Discovery, InstanceConfig, Registration, RegistryClient};
@@ -45,11 +50,12 @@ use registry::client::{Discovery, InstanceConfig, Registration, RegistryClient};
 pub use settings::Settings;
 use upstream::Upstream;
 
-/// Feed HTML may show publishers' images; nothing else leaves this origin, no script or inline
-/// style runs, and nobody may frame the page. (The dashboard alone allows this origin's own
-/// script and event streams: see [`dashboard`].)
-const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src https: http: data:; \
-     form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+/// Feed HTML may show publishers' images; nothing else leaves this origin, no inline script or
+/// style runs (only the reader's own `/static/reader.js`, which posts back here with fetch),
+/// and nobody may frame the page. (The dashboard also opens event streams: see [`dashboard`].)
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; script-src 'self'; \
+     connect-src 'self'; img-src https: http: data:; form-action 'self'; frame-ancestors 'none'; \
+     base-uri 'none'";
 
 /// Longer than any command timeout, so commands answer (with their fallback) first.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -64,6 +70,8 @@ pub enum StartupError {
     Registry(#[from] registry::client::ClientError),
     #[error("serving failed: {0}")]
     Serve(std::io::Error),
+    #[error(transparent)]
+    Settings(#[from] settings::SettingsError),
 }
 
 #[derive(Debug)]
@@ -71,15 +79,26 @@ pub struct Application {
     listener: tokio::net::TcpListener,
     port: u16,
     settings: Settings,
+    /// The live configuration: dynamic properties and `/admin/config` follow it.
+    config: Live<Settings>,
 }
 
 impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        Self::build_live(Live::fixed(settings)).await
+    }
+
+    /// Builds from a watched configuration (what `main` passes): commands and retries use
+    /// its current values at every call.
+    pub async fn build_live(config: Live<Settings>) -> Result<Self, StartupError> {
+        let settings = Settings::clone(&config.get());
+        settings.check(std::env::var("RSS_ENV").ok().as_deref())?;
         let (listener, port) = settings.server.bind().await?;
         Ok(Self {
             listener,
             port,
             settings,
+            config,
         })
     }
 
@@ -108,9 +127,33 @@ impl Application {
         let client = MiddletierClient::new(
             settings.middletier.connect_timeout,
             settings.middletier.read_timeout,
-        )?;
-        let upstream = Arc::new(Upstream::new(client, discovery, settings.upstream()));
+        )?
+        .with_token(settings.middletier.token.clone());
         let health = Health::up();
+        // Ready once the registry has answered: the edge then routes to what exists (and with
+        // no middle tier at all it still serves its stale pages, so that is not a reason to
+        // take it out of rotation).
+        let discovered = health.check("discovery", platform::health::Status::Starting);
+        discovered.set(
+            platform::health::Status::Starting,
+            Some("waiting for the registry's list of middle tiers".to_owned()),
+        );
+        tokio::spawn({
+            let (discovery, shutdown) = (discovery.clone(), shutdown.clone());
+            async move {
+                tokio::select! {
+                    () = discovery.first_answer() => discovered.set(platform::health::Status::Up, None),
+                    () = shutdown.cancelled() => {}
+                }
+            }
+        });
+        let upstream = Arc::new(Upstream::new(
+            client,
+            discovery,
+            Settings::live_upstream(&self.config),
+        ));
+        let metrics = platform::metrics::Metrics::new("edge");
+        crate::metrics::Exporter::register(upstream.clone(), &metrics);
         let registration = Registration::start(
             registry,
             InstanceConfig {
@@ -131,10 +174,23 @@ impl Application {
             shutdown.clone(),
             settings.ui.default_user.clone(),
         );
+        let accounts = accounts::Accounts::new(
+            upstream.clone(),
+            settings.accounts.clone(),
+            settings.ui.default_user.clone(),
+        );
+        if settings.accounts.single_user {
+            tracing::warn!(
+                user = %settings.ui.default_user,
+                "single-user mode: every visitor acts as this user without signing in"
+            );
+        }
         let state = web::WebState::new(upstream, settings.ui.default_user.clone());
         let router = platform::server::with_standard_layers(
-            router(state, dashboard, &health),
+            router(state, accounts, dashboard, &health)
+                .merge(platform::admin::router(self.config.clone())),
             REQUEST_TIMEOUT,
+            &metrics,
         );
         let served = platform::server::serve(self.listener, router, shutdown).await;
         registration.stopped().await;
@@ -145,11 +201,15 @@ impl Application {
 /// The edge's routes with its browser-facing protections.
 pub fn router(
     state: web::WebState,
+    accounts: Arc<accounts::Accounts>,
     dashboard: dashboard::DashboardState,
     health: &Health,
 ) -> Router {
     web::router(state)
+        .merge(accounts::router(accounts.clone()))
         .merge(dashboard::router(dashboard))
+        // Where `accounts::CurrentUser` finds the sessions.
+        .layer(Extension(accounts))
         // Rejects cross-site form posts (Sec-Fetch-Site / Origin checks; no tokens needed).
         .layer(CsrfLayer::new())
         .layer(SetResponseHeaderLayer::if_not_present(
@@ -163,6 +223,12 @@ pub fn router(
         .layer(SetResponseHeaderLayer::if_not_present(
             header::REFERRER_POLICY,
             HeaderValue::from_static("same-origin"),
+        ))
+        // Pages show one user's reading list: no shared cache may keep them. (Assets say
+        // `public` themselves.)
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, no-store"),
         ))
         .merge(health.router())
 }

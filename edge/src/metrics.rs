@@ -11,9 +11,18 @@
 //!
 //! Time is `tokio::time::Instant`, so tests drive windows with `tokio::time::pause()`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use platform::metrics::prometheus_client::collector::Collector;
+use platform::metrics::prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use platform::metrics::prometheus_client::metrics::MetricType;
+use platform::metrics::prometheus_client::metrics::histogram::Histogram;
+use platform::metrics::{Labels, Metrics, collect};
 use tokio::time::Instant;
+
+use crate::breaker::State;
+use crate::upstream::Upstream;
 
 /// What can happen to one command execution, named as Hystrix names its `rollingCount*` fields.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,6 +60,22 @@ impl Event {
 
     fn index(self) -> usize {
         self as usize
+    }
+
+    /// The event's name as a metrics label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Event::Success => "success",
+            Event::Failure => "failure",
+            Event::Timeout => "timeout",
+            Event::ShortCircuited => "short_circuited",
+            Event::SemaphoreRejected => "semaphore_rejected",
+            Event::BadRequest => "bad_request",
+            Event::FallbackSuccess => "fallback_success",
+            Event::FallbackFailure => "fallback_failure",
+            Event::ResponseFromCache => "response_from_cache",
+            Event::ExceptionThrown => "exception_thrown",
+        }
     }
 }
 
@@ -115,6 +140,26 @@ pub struct CommandMetrics {
     latencies: Ring<Samples>,
     /// Executions that finished since start (Hystrix's `currentCompletedTaskCount`).
     completed: u64,
+    /// Every event and latency since start, for Prometheus: its counters never go down and it
+    /// computes rates and quantiles itself, so it gets totals rather than the rolling windows.
+    cumulative: Cumulative,
+}
+
+/// A command's events and latencies since start (see [`Exporter`]).
+#[derive(Clone, Debug)]
+pub struct Cumulative {
+    pub events: [u64; Event::ALL.len()],
+    /// Shared with the registry's copy: a clone observes into the same buckets.
+    pub latency: Histogram,
+}
+
+impl Default for Cumulative {
+    fn default() -> Self {
+        Self {
+            events: [0; Event::ALL.len()],
+            latency: platform::metrics::latency_histogram(),
+        }
+    }
 }
 
 impl CommandMetrics {
@@ -123,16 +168,23 @@ impl CommandMetrics {
             events: Ring::new(statistical_window, 10, now),
             latencies: Ring::new(percentile_window, 6, now),
             completed: 0,
+            cumulative: Cumulative::default(),
         }
     }
 
     pub fn record(&mut self, now: Instant, event: Event) {
         self.events.current(now).counts[event.index()] += 1;
+        self.cumulative.events[event.index()] += 1;
+    }
+
+    pub fn cumulative(&self) -> Cumulative {
+        self.cumulative.clone()
     }
 
     /// An execution finished after `latency` (whatever its outcome).
     pub fn record_latency(&mut self, now: Instant, latency: Duration) {
         self.completed += 1;
+        self.cumulative.latency.observe(latency.as_secs_f64());
         self.latencies.current(now).push(latency);
     }
 
@@ -255,6 +307,121 @@ impl<T: Default + Clone> Ring<T> {
     pub(crate) fn reset(&mut self, now: Instant) {
         self.buckets.fill(T::default());
         self.current_start = now;
+    }
+}
+
+/// The edge's Prometheus metrics, read from its commands and balancer at each scrape (the
+/// numbers `/hystrix.stream` reports, as totals rather than rolling windows):
+///
+/// - `rss_edge_command_events_total{command, event}`: Hystrix's events (`success`, `failure`,
+///   `timeout`, `short_circuited`, `semaphore_rejected`, `fallback_success`, ...);
+/// - `rss_edge_command_latency_seconds{command}`: execution latency histogram;
+/// - `rss_edge_circuit_state{command, state}`: 1 for the breaker's state (`closed`, `open`,
+///   `half_open`), 0 for the others;
+/// - `rss_edge_bulkhead_in_flight{command}` / `rss_edge_bulkhead_capacity{command}`;
+/// - `rss_edge_middletier_instances{state}`: discovered middle tiers, `available` or `ejected`;
+/// - `rss_edge_retries_refused_total`: retries the retry budget refused.
+#[derive(Debug)]
+pub struct Exporter(Arc<Upstream>);
+
+impl Exporter {
+    pub fn register(upstream: Arc<Upstream>, metrics: &Metrics) {
+        metrics.register_collector(Exporter(upstream));
+    }
+}
+
+const CIRCUIT_STATES: [&str; 3] = ["closed", "open", "half_open"];
+
+impl Collector for Exporter {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let commands = self.0.commands();
+        let snapshots: Vec<_> = commands.iter().map(|command| command.snapshot()).collect();
+        let cumulative: Vec<_> = commands
+            .iter()
+            .map(|command| command.cumulative())
+            .collect();
+        let command = |name: &str| -> Labels { vec![("command", name.to_owned())] };
+
+        collect::counters(
+            &mut encoder,
+            "edge_command_events",
+            "Command events since start, by command and Hystrix event",
+            snapshots
+                .iter()
+                .zip(&cumulative)
+                .flat_map(|(snapshot, totals)| {
+                    Event::ALL.into_iter().map(move |event| {
+                        let labels: Labels = vec![
+                            ("command", snapshot.name.to_owned()),
+                            ("event", event.label().to_owned()),
+                        ];
+                        (labels, totals.events[event.index()])
+                    })
+                }),
+        )?;
+        let mut latency = encoder.encode_descriptor(
+            "edge_command_latency_seconds",
+            "Command execution latency, retries included",
+            None,
+            MetricType::Histogram,
+        )?;
+        for (snapshot, totals) in snapshots.iter().zip(&cumulative) {
+            let labels = command(snapshot.name);
+            totals.latency.encode(latency.encode_family(&labels)?)?;
+        }
+        collect::gauges(
+            &mut encoder,
+            "edge_circuit_state",
+            "1 for the state each command's circuit breaker is in",
+            snapshots.iter().flat_map(|snapshot| {
+                let current = match snapshot.circuit {
+                    State::Closed => "closed",
+                    State::Open { .. } => "open",
+                    State::HalfOpen => "half_open",
+                };
+                CIRCUIT_STATES.into_iter().map(move |state| {
+                    let labels: Labels = vec![
+                        ("command", snapshot.name.to_owned()),
+                        ("state", state.to_owned()),
+                    ];
+                    (labels, i64::from(state == current))
+                })
+            }),
+        )?;
+        collect::gauges(
+            &mut encoder,
+            "edge_bulkhead_in_flight",
+            "Executions in flight per command",
+            snapshots
+                .iter()
+                .map(|snapshot| (command(snapshot.name), i64::from(snapshot.concurrent))),
+        )?;
+        collect::gauges(
+            &mut encoder,
+            "edge_bulkhead_capacity",
+            "Executions allowed in flight per command; more are rejected",
+            snapshots.iter().map(|snapshot| {
+                let capacity = i64::from(snapshot.settings.max_concurrent_requests);
+                (command(snapshot.name), capacity)
+            }),
+        )?;
+        let instances = self.0.instances();
+        collect::gauges(
+            &mut encoder,
+            "edge_middletier_instances",
+            "Discovered middle tiers, available or ejected as outliers",
+            ["available", "ejected"].into_iter().map(|state| {
+                let count = instances.iter().filter(|view| view.state == state).count();
+                let labels: Labels = vec![("state", state.to_owned())];
+                (labels, i64::try_from(count).unwrap_or(i64::MAX))
+            }),
+        )?;
+        collect::counters(
+            &mut encoder,
+            "edge_retries_refused",
+            "Retries refused by the retry budget since start",
+            [(Labels::new(), self.0.retries_refused())],
+        )
     }
 }
 

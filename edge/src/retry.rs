@@ -13,6 +13,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
+use platform::config::Dynamic;
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RetryBudgetSettings {
     /// Retries allowed as a share of requests, in percent.
@@ -38,7 +40,9 @@ const BUCKETS: u32 = 10;
 
 #[derive(Debug)]
 pub struct RetryBudget {
-    settings: RetryBudgetSettings,
+    /// Live: `percent` and `min_per_second` apply at the next retry; `ttl` shapes the window
+    /// and is fixed at start-up.
+    settings: Dynamic<RetryBudgetSettings>,
     window: Mutex<Window>,
 }
 
@@ -55,9 +59,15 @@ struct Window {
 
 impl RetryBudget {
     pub fn new(settings: RetryBudgetSettings) -> Self {
+        Self::dynamic(Dynamic::fixed(settings))
+    }
+
+    /// A budget whose share and floor follow the live configuration.
+    pub fn dynamic(settings: Dynamic<RetryBudgetSettings>) -> Self {
+        let ttl = settings.get().ttl;
         Self {
             window: Mutex::new(Window {
-                bucket_len: (settings.ttl / BUCKETS).max(Duration::from_millis(1)),
+                bucket_len: (ttl / BUCKETS).max(Duration::from_millis(1)),
                 buckets: [(0, 0); BUCKETS as usize],
                 current: 0,
                 current_start: Instant::now(),
@@ -81,8 +91,11 @@ impl RetryBudget {
             .buckets
             .iter()
             .fold((0, 0), |(a, b), (r, t)| (a + r, b + t));
-        let floor = u64::from(self.settings.min_per_second) * self.settings.ttl.as_secs().max(1);
-        let allowed = floor + requests * u64::from(self.settings.percent) / 100;
+        let settings = self.settings.get();
+        // The window's length as built (`ttl` is not dynamic).
+        let span = window.bucket_len * BUCKETS;
+        let floor = u64::from(settings.min_per_second) * span.as_secs().max(1);
+        let allowed = floor + requests * u64::from(settings.percent) / 100;
         if retries < allowed {
             let current = window.current;
             window.buckets[current].1 += 1;

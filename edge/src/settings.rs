@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use platform::config::ServerSettings;
+use platform::config::{Configuration, Dynamic, InvalidSetting, Live, ServerSettings};
 use registry::client::ClientSettings;
 
 use crate::balancer::{BalancerSettings, OutlierSettings};
@@ -23,17 +23,92 @@ pub struct Settings {
     /// `/hystrix.stream` and the dashboard's streams.
     pub stream: StreamSettings,
     pub ui: UiSettings,
+    /// Sign-up, sign-in and sessions, or single-user mode.
+    pub accounts: AccountsSettings,
+    /// `[log]`: format and level.
+    #[serde(default)]
+    pub log: platform::telemetry::LogSettings,
 }
 
 impl Settings {
+    /// Refuses combinations that must never run; `environment` is `$RSS_ENV`.
+    pub fn check(&self, environment: Option<&str>) -> Result<(), SettingsError> {
+        if self.accounts.single_user {
+            if environment == Some("prod") {
+                return Err(SettingsError::SingleUserInProd);
+            }
+            middletier::domain::UserId::parse(&self.ui.default_user)
+                .map_err(|error| SettingsError::DefaultUser(error.to_string()))?;
+        }
+        Ok(())
+    }
+
     pub fn upstream(&self) -> UpstreamSettings {
         UpstreamSettings {
-            middletier: self.middletier.clone(),
-            commands: self.commands.clone(),
+            middletier: Dynamic::fixed(self.middletier.clone()),
+            commands: Dynamic::fixed(self.commands.clone()),
             balancer: self.balancer.clone(),
             outlier: self.outlier.clone(),
             read_cache: self.read_cache.clone(),
         }
+    }
+
+    /// [`Settings::upstream`] with the dynamic properties following `live`.
+    pub fn live_upstream(live: &Live<Settings>) -> UpstreamSettings {
+        UpstreamSettings {
+            middletier: live.map(|settings| settings.middletier.clone()),
+            commands: live.map(|settings| settings.commands.clone()),
+            ..live.get().upstream()
+        }
+    }
+}
+
+impl Configuration for Settings {
+    /// Hystrix's and Ribbon's properties that Archaius changed at run time, and the log level.
+    const DYNAMIC: &'static [&'static str] = &[
+        "log.level",
+        "commands.*.timeout",
+        "commands.*.max_concurrent_requests",
+        "commands.*.breaker.request_volume_threshold",
+        "commands.*.breaker.error_threshold_percentage",
+        "commands.*.breaker.sleep_window",
+        "middletier.max_auto_retries",
+        "middletier.max_auto_retries_next_server",
+        "middletier.ok_to_retry_on_all_operations",
+        "middletier.retry_budget.percent",
+        "middletier.retry_budget.min_per_second",
+    ];
+
+    fn validate(&self) -> Result<(), InvalidSetting> {
+        platform::config::validate_log(&self.log)?;
+        let commands = serde_json::to_value(&self.commands).unwrap_or_default();
+        let names = commands
+            .as_object()
+            .map(|c| c.keys().cloned().collect::<Vec<_>>());
+        for name in names.unwrap_or_default() {
+            let command: crate::command::CommandSettings =
+                match serde_json::from_value(commands[&name].clone()) {
+                    Ok(command) => command,
+                    Err(_) => continue,
+                };
+            let key = |field: &str| format!("commands.{name}.{field}");
+            if command.timeout.is_zero() {
+                return Err(InvalidSetting::new(
+                    key("timeout"),
+                    "must be longer than 0s",
+                ));
+            }
+            if command.breaker.error_threshold_percentage > 100 {
+                return Err(InvalidSetting::new(
+                    key("breaker.error_threshold_percentage"),
+                    "a percentage: at most 100",
+                ));
+            }
+            if command.breaker.buckets == 0 {
+                return Err(InvalidSetting::new(key("breaker.buckets"), "at least 1"));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -54,13 +129,26 @@ impl Default for Settings {
             read_cache: ReadCacheSettings::default(),
             stream: StreamSettings::default(),
             ui: UiSettings::default(),
+            accounts: AccountsSettings::default(),
+            log: platform::telemetry::LogSettings::default(),
         }
     }
 }
 
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error(
+        "RSS_ACCOUNTS__SINGLE_USER=true lets anyone who reaches the edge read and change \
+         the default user's feeds without signing in; it is refused when RSS_ENV=prod"
+    )]
+    SingleUserInProd,
+    #[error("RSS_UI__DEFAULT_USER is not a valid user name: {0}")]
+    DefaultUser(String),
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct UiSettings {
-    /// Until accounts exist, every visitor reads as this user (as in the recipe).
+    /// In single-user mode, every visitor reads as this user (as in the recipe).
     pub default_user: String,
 }
 
@@ -69,5 +157,78 @@ impl Default for UiSettings {
         Self {
             default_user: "default".to_owned(),
         }
+    }
+}
+
+/// `[accounts]`: who may use the reader, and how sessions behave.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AccountsSettings {
+    /// No accounts: every visitor acts as `[ui] default_user` without signing in. For a reader
+    /// on your own machine only; refused when `RSS_ENV=prod`.
+    pub single_user: bool,
+    /// How long a session lasts after sign-in (the cookie's `Max-Age` and the stored expiry).
+    #[serde(with = "humantime_serde")]
+    pub session_lifetime: Duration,
+    /// How long this edge trusts a session it checked before asking the middle tier again
+    /// (signing out through this edge takes effect at once; through another, within this).
+    #[serde(with = "humantime_serde")]
+    pub session_cache: Duration,
+    /// Mark the session cookie `Secure` (the edge is served over HTTPS).
+    pub secure_cookies: bool,
+    /// The edge is behind a reverse proxy we run: take the client address from the last
+    /// `X-Forwarded-For` entry and HTTPS from `X-Forwarded-Proto` (which also makes the
+    /// cookie `Secure`). Off by default, because a client can send those headers itself.
+    pub trust_proxy: bool,
+    /// Failed sign-ins for one account name per window before sign-in is refused for it.
+    pub max_failures_per_name: u32,
+    /// Failed sign-ins from one client address (an IPv6 /64) per window.
+    pub max_failures_per_ip: u32,
+    /// The fixed window that failures are counted in.
+    #[serde(with = "humantime_serde")]
+    pub failure_window: Duration,
+}
+
+impl Default for AccountsSettings {
+    fn default() -> Self {
+        Self {
+            single_user: false,
+            session_lifetime: Duration::from_secs(30 * 24 * 3600),
+            session_cache: Duration::from_secs(5),
+            secure_cookies: false,
+            trust_proxy: false,
+            max_failures_per_name: 5,
+            max_failures_per_ip: 20,
+            failure_window: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn single_user_mode_is_refused_in_prod() {
+        let mut settings = Settings::default();
+        assert!(
+            settings.check(Some("prod")).is_ok(),
+            "accounts are fine in prod"
+        );
+        settings.accounts.single_user = true;
+        assert!(settings.check(None).is_ok());
+        assert!(settings.check(Some("local")).is_ok());
+        let refused = settings.check(Some("prod")).expect_err("refused");
+        assert!(refused.to_string().contains("RSS_ENV=prod"), "{refused}");
+    }
+
+    #[test]
+    fn single_user_mode_needs_a_valid_default_user() {
+        let mut settings = Settings::default();
+        settings.accounts.single_user = true;
+        settings.ui.default_user = "no spaces".to_owned();
+        assert!(matches!(
+            settings.check(None),
+            Err(SettingsError::DefaultUser(_))
+        ));
     }
 }

@@ -23,15 +23,21 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
-use middletier::api::{OpmlImport, SubscriptionChange, UserFeeds};
+use middletier::api::{Account, NewAccount, NewSession, Session};
+use middletier::api::{
+    CategoryChange, ItemStateChange, MarkRead, MarkedRead, OpmlImport, River, RiverQuery,
+    SubscriptionChange, UserFeeds,
+};
 use middletier::client::{CallError, MiddletierClient};
+use platform::config::{Dynamic, Secret};
 use registry::client::Discovery;
 
 use crate::balancer::{Balancer, BalancerSettings, InstanceView, Outcome, OutlierSettings};
 use crate::command::{Command, CommandError, CommandSettings};
 use crate::retry::{RetryBudget, RetryBudgetSettings};
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+// No `PartialEq`: the token is a `Secret`, which is never compared with `==` (not constant time).
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct MiddletierSettings {
     /// The VIP address middle tiers register under.
     pub vip: String,
@@ -44,6 +50,10 @@ pub struct MiddletierSettings {
     pub max_auto_retries_next_server: u32,
     pub ok_to_retry_on_all_operations: bool,
     pub retry_budget: RetryBudgetSettings,
+    /// The middle tier's service token (its `[api] token`), sent on every call. Never
+    /// serialized, so it can't leak through a dump of the settings.
+    #[serde(skip_serializing, default)]
+    pub token: Option<Secret>,
 }
 
 impl Default for MiddletierSettings {
@@ -56,6 +66,7 @@ impl Default for MiddletierSettings {
             max_auto_retries_next_server: 1,
             ok_to_retry_on_all_operations: false,
             retry_budget: RetryBudgetSettings::default(),
+            token: None,
         }
     }
 }
@@ -68,6 +79,12 @@ pub struct CommandsSettings {
     pub delete: CommandSettings,
     /// OPML import: up to 500 subscriptions in one call.
     pub import: CommandSettings,
+    /// Reading state: an item read or starred, "mark all as read", a feed's category.
+    pub mark: CommandSettings,
+    /// Session look-ups (a cache miss on a page view), creation and sign-out.
+    pub session: CommandSettings,
+    /// Account creation and the account read at sign-in.
+    pub account: CommandSettings,
 }
 
 impl Default for CommandsSettings {
@@ -78,6 +95,15 @@ impl Default for CommandsSettings {
             add: CommandSettings::with_timeout(Duration::from_secs(5)),
             delete: CommandSettings::with_timeout(Duration::from_secs(2)),
             import: CommandSettings::with_timeout(Duration::from_secs(15)),
+            // "Mark all as read" may touch thousands of items in one call.
+            mark: CommandSettings::with_timeout(Duration::from_secs(5)),
+            // Sessions are small key reads, but every page view of a user whose cached session
+            // lapsed makes one: a wider bulkhead than the default 10.
+            session: CommandSettings {
+                max_concurrent_requests: 50,
+                ..CommandSettings::with_timeout(Duration::from_secs(2))
+            },
+            account: CommandSettings::with_timeout(Duration::from_secs(2)),
         }
     }
 }
@@ -234,20 +260,27 @@ pub enum FeedsOutcome {
 pub struct Upstream {
     client: MiddletierClient,
     balancer: Balancer,
-    settings: MiddletierSettings,
+    /// Live: retry counts are read per call (dynamic properties).
+    settings: Dynamic<MiddletierSettings>,
     retry_budget: RetryBudget,
     get: Command,
     add: Command,
     delete: Command,
     import: Command,
+    mark: Command,
+    session: Command,
+    account: Command,
     cache: Arc<ReadCache>,
+    rivers: RiverCache,
 }
 
 /// The parts of the edge's configuration that shape its calls to the middle tier.
 #[derive(Clone, Debug, Default)]
 pub struct UpstreamSettings {
-    pub middletier: MiddletierSettings,
-    pub commands: CommandsSettings,
+    /// Dynamic: retries and the retry budget follow the live configuration.
+    pub middletier: Dynamic<MiddletierSettings>,
+    /// Dynamic: timeouts, bulkheads and breaker thresholds follow the live configuration.
+    pub commands: Dynamic<CommandsSettings>,
     pub balancer: BalancerSettings,
     pub outlier: OutlierSettings,
     pub read_cache: ReadCacheSettings,
@@ -256,22 +289,38 @@ pub struct UpstreamSettings {
 impl Upstream {
     pub fn new(client: MiddletierClient, discovery: Discovery, settings: UpstreamSettings) -> Self {
         let commands = &settings.commands;
+        // Each command reads its own part of the live `[commands]` section.
+        let command = |name, part: fn(&CommandsSettings) -> &CommandSettings| {
+            Command::dynamic(name, commands.map(move |all| part(all).clone()))
+        };
         Self {
             client,
             balancer: Balancer::new(discovery, settings.balancer, settings.outlier),
-            retry_budget: RetryBudget::new(settings.middletier.retry_budget.clone()),
-            cache: ReadCache::new(settings.read_cache.clone(), commands.get.timeout),
-            settings: settings.middletier,
-            get: Command::new("RSSGet", &commands.get)
+            retry_budget: RetryBudget::dynamic(settings.middletier.map(|m| m.retry_budget.clone())),
+            cache: ReadCache::new(settings.read_cache.clone(), commands.get().get.timeout),
+            settings: settings.middletier.clone(),
+            get: command("RSSGet", |c| &c.get)
                 .with_request_cache(!settings.read_cache.fresh_for.is_zero()),
-            add: Command::new("RSSAdd", &commands.add),
-            delete: Command::new("RSSDel", &commands.delete),
-            import: Command::new("RSSImport", &commands.import),
+            add: command("RSSAdd", |c| &c.add),
+            delete: command("RSSDel", |c| &c.delete),
+            import: command("RSSImport", |c| &c.import),
+            mark: command("RSSMark", |c| &c.mark),
+            session: command("RSSSession", |c| &c.session),
+            account: command("RSSAccount", |c| &c.account),
+            rivers: RiverCache::default(),
         }
     }
 
-    pub fn commands(&self) -> [&Command; 4] {
-        [&self.get, &self.add, &self.delete, &self.import]
+    pub fn commands(&self) -> [&Command; 7] {
+        [
+            &self.get,
+            &self.add,
+            &self.delete,
+            &self.import,
+            &self.mark,
+            &self.session,
+            &self.account,
+        ]
     }
 
     /// The middle-tier instances with their health, for the dashboard.
@@ -391,13 +440,13 @@ impl Upstream {
                 "no middle tier instance is registered".to_owned(),
             ));
         };
-        let retry_all = idempotent || self.settings.ok_to_retry_on_all_operations;
-        let server_count =
-            (1 + self.settings.max_auto_retries_next_server as usize).min(servers.len());
+        let settings = self.settings.get();
+        let retry_all = idempotent || settings.ok_to_retry_on_all_operations;
+        let server_count = (1 + settings.max_auto_retries_next_server as usize).min(servers.len());
         self.retry_budget.deposit();
         let mut last_error = None;
         'servers: for server in servers.iter().take(server_count) {
-            for _ in 0..=self.settings.max_auto_retries {
+            for _ in 0..=settings.max_auto_retries {
                 if last_error.is_some() && !self.retry_budget.try_withdraw() {
                     tracing::debug!("retry budget spent; not retrying");
                     break 'servers;
@@ -420,5 +469,186 @@ impl Upstream {
             }
         }
         Err(last_error.unwrap_or_else(|| CallError::Connect(format!("{} failed", first.id))))
+    }
+}
+
+/// What a river read produced: fresh, or the fallback (as [`FeedsOutcome`]).
+#[derive(Debug)]
+pub enum RiverOutcome {
+    Fresh(Arc<River>),
+    /// The last good answer to the same query, `age` old, served because of `reason`.
+    Stale {
+        river: Arc<River>,
+        age: Duration,
+        reason: CommandError,
+    },
+    Unavailable {
+        reason: CommandError,
+    },
+}
+
+/// Pages of the river kept per user, for the stale fallback only.
+const RIVER_PAGES_PER_USER: usize = 8;
+
+/// The last good river pages per user and query: never served while the middle tier answers
+/// (reading state changes with every click), only as the fallback when it does not.
+#[derive(Debug, Default)]
+pub struct RiverCache {
+    users: Mutex<HashMap<String, Vec<RiverPage>>>,
+}
+
+/// One cached answer: the query, when it was answered, the page.
+type RiverPage = (RiverQuery, Instant, Arc<River>);
+
+impl RiverCache {
+    fn put(&self, max_users: usize, user: &str, query: &RiverQuery, river: Arc<River>) {
+        let mut users = self.users.lock().unwrap_or_else(PoisonError::into_inner);
+        if users.len() >= max_users && !users.contains_key(user) {
+            // Drop the user whose newest page is oldest.
+            let oldest = users
+                .iter()
+                .min_by_key(|(_, pages)| pages.iter().map(|page| page.1).max())
+                .map(|(user, _)| user.clone());
+            if let Some(oldest) = oldest {
+                users.remove(&oldest);
+            }
+        }
+        let pages = users.entry(user.to_owned()).or_default();
+        pages.retain(|page| &page.0 != query);
+        if pages.len() >= RIVER_PAGES_PER_USER {
+            pages.remove(0);
+        }
+        pages.push((query.clone(), Instant::now(), river));
+    }
+
+    fn stale(&self, user: &str, query: &RiverQuery) -> Option<(Duration, Arc<River>)> {
+        let users = self.users.lock().unwrap_or_else(PoisonError::into_inner);
+        users
+            .get(user)?
+            .iter()
+            .find(|page| &page.0 == query)
+            .map(|page| (page.1.elapsed(), page.2.clone()))
+    }
+}
+
+/// The reader: the river of news and reading state.
+impl Upstream {
+    /// A page of the user's river; on failure the last good answer to the same query.
+    pub async fn river(&self, user: &str, query: &RiverQuery) -> RiverOutcome {
+        let call = self.with_retries(true, |base| async move {
+            self.client.river(&base, user, query).await
+        });
+        match self.get.execute(call).await {
+            Ok(river) => {
+                let river = Arc::new(river);
+                self.rivers
+                    .put(self.cache.settings.max_users, user, query, river.clone());
+                RiverOutcome::Fresh(river)
+            }
+            Err(reason) if reason.is_bad_request() => RiverOutcome::Unavailable { reason },
+            Err(reason) => {
+                let stale = self.rivers.stale(user, query);
+                self.get.record_fallback(stale.is_some());
+                match stale {
+                    Some((age, river)) => RiverOutcome::Stale { river, age, reason },
+                    None => RiverOutcome::Unavailable { reason },
+                }
+            }
+        }
+    }
+
+    /// Marks one item read or unread, starred or not. Idempotent, so retried like a read.
+    pub async fn set_item_state(
+        &self,
+        user: &str,
+        change: &ItemStateChange,
+    ) -> Result<ItemStateChange, CommandError> {
+        let call = self.with_retries(true, |base| async move {
+            self.client.set_item_state(&base, user, change).await
+        });
+        self.write(&self.mark, user, call).await
+    }
+
+    /// "Mark all as read" for a feed, a category or everything (idempotent).
+    pub async fn mark_read(&self, user: &str, mark: &MarkRead) -> Result<MarkedRead, CommandError> {
+        let call = self.with_retries(true, |base| async move {
+            self.client.mark_read(&base, user, mark).await
+        });
+        self.write(&self.mark, user, call).await
+    }
+
+    /// Files a subscription under a category, or clears it (idempotent).
+    pub async fn set_category(
+        &self,
+        user: &str,
+        change: &CategoryChange,
+    ) -> Result<(), CommandError> {
+        let call = self.with_retries(true, |base| async move {
+            self.client.set_category(&base, user, change).await
+        });
+        self.write(&self.mark, user, call).await
+    }
+}
+
+/// Accounts and sessions (see [`crate::accounts`]): the middle tier stores them; the edge only
+/// ever sends password hashes and token hashes. None of these calls has a stale fallback: an
+/// answer that can't be had is an error the caller shows (the session cache in
+/// [`crate::session`] keeps signed-in users reading through short outages).
+impl Upstream {
+    /// The live session with this token hash, `None` when unknown or expired.
+    pub async fn session(&self, token_hash: &str) -> Result<Option<Session>, CommandError> {
+        let call = self.with_retries(true, |base| async move {
+            self.client.session(&base, token_hash).await
+        });
+        self.account_call(&self.session, call).await
+    }
+
+    /// Storing a session under a fresh random key is idempotent, so it may be retried.
+    pub async fn create_session(&self, session: &NewSession) -> Result<(), CommandError> {
+        let call = self.with_retries(true, |base| async move {
+            self.client.create_session(&base, session).await
+        });
+        self.account_call(&self.session, call).await
+    }
+
+    /// Deleting a session is idempotent (an unknown one is fine).
+    pub async fn end_session(&self, token_hash: &str) -> Result<(), CommandError> {
+        let call = self.with_retries(true, |base| async move {
+            self.client.delete_session(&base, token_hash).await
+        });
+        self.account_call(&self.session, call).await
+    }
+
+    /// Creates an account; `None` when the name is taken. Not retried after a timeout or 5xx:
+    /// the first attempt may have created it, and a retry would then report the user's own
+    /// new account as taken.
+    pub async fn create_account(
+        &self,
+        account: &NewAccount,
+    ) -> Result<Option<Account>, CommandError> {
+        let call = self.with_retries(false, |base| async move {
+            self.client.create_account(&base, account).await
+        });
+        self.account_call(&self.account, call).await
+    }
+
+    pub async fn account(&self, user: &str) -> Result<Option<Account>, CommandError> {
+        let call = self.with_retries(true, |base| async move {
+            self.client.account(&base, user).await
+        });
+        self.account_call(&self.account, call).await
+    }
+
+    /// Runs an account or session call; a failure has no fallback answer.
+    async fn account_call<T>(
+        &self,
+        command: &Command,
+        call: impl Future<Output = Result<T, CallError>>,
+    ) -> Result<T, CommandError> {
+        let result = command.execute(call).await;
+        if result.as_ref().is_err_and(|error| !error.is_bad_request()) {
+            command.record_fallback(false);
+        }
+        result
     }
 }

@@ -66,6 +66,14 @@ impl Service {
             // all the same (see `the_cassandra_password_is_read_though_never_serialized`).
             names.insert("RSS_CASSANDRA__PASSWORD".to_owned());
         }
+        if self == Service::Middletier {
+            // The service token: a secret, likewise never serialized.
+            names.insert("RSS_API__TOKEN".to_owned());
+        }
+        if self == Service::Edge {
+            // The service token the edge sends: a secret, likewise never serialized.
+            names.insert("RSS_MIDDLETIER__TOKEN".to_owned());
+        }
         names
     }
 }
@@ -482,18 +490,10 @@ fn readme_shorthand_expands_to_every_variable_it_stands_for() {
          | `RSS_INSTANCE__APP` / `RSS_INSTANCE__VIP` | x |\n\
          Layers: `$RSS_CONFIG_DIR/<service>.$RSS_ENV.toml`, `RSS_LOG_FORMAT=json` logs JSON.",
     );
-    let expected: BTreeSet<String> = [
+    let mut expected: BTreeSet<String> = [
         "RSS_COMMANDS__GET__TIMEOUT",
         "RSS_COMMANDS__ADD__TIMEOUT",
         "RSS_COMMANDS__DELETE__TIMEOUT",
-        "RSS_COMMANDS__GET__BREAKER__ROLLING_WINDOW",
-        "RSS_COMMANDS__ADD__BREAKER__ROLLING_WINDOW",
-        "RSS_COMMANDS__DELETE__BREAKER__ROLLING_WINDOW",
-        "RSS_COMMANDS__IMPORT__BREAKER__ROLLING_WINDOW",
-        "RSS_COMMANDS__GET__BREAKER__BUCKETS",
-        "RSS_COMMANDS__ADD__BREAKER__BUCKETS",
-        "RSS_COMMANDS__DELETE__BREAKER__BUCKETS",
-        "RSS_COMMANDS__IMPORT__BREAKER__BUCKETS",
         "RSS_INSTANCE__APP",
         "RSS_INSTANCE__VIP",
         "RSS_CONFIG_DIR",
@@ -502,5 +502,82 @@ fn readme_shorthand_expands_to_every_variable_it_stands_for() {
     ]
     .map(str::to_owned)
     .into();
+    // `<CMD>` stands for every command the edge configures, whatever they are now.
+    let commands = edge_commands();
+    assert!(commands.len() >= 4, "{commands:?}");
+    for command in commands {
+        for key in ["ROLLING_WINDOW", "BUCKETS"] {
+            expected.insert(format!("RSS_COMMANDS__{command}__BREAKER__{key}"));
+        }
+    }
     assert_eq!(names, expected);
+}
+
+/// `RSS_COMMANDS__GET__TIMEOUT` is the key `commands.get.timeout`.
+fn key_of(variable: &str) -> String {
+    variable
+        .trim_start_matches("RSS_")
+        .to_lowercase()
+        .replace("__", ".")
+}
+
+/// The README's table of dynamic settings, by service (`all` counts for each).
+fn readme_dynamic_variables(readme: &str) -> BTreeMap<Service, BTreeSet<String>> {
+    let mut dynamic: BTreeMap<Service, BTreeSet<String>> = BTreeMap::new();
+    let mut in_table = false;
+    for line in readme.lines() {
+        if line.starts_with("| Service | Dynamic") {
+            in_table = true;
+            continue;
+        }
+        if !in_table {
+            continue;
+        }
+        if !line.starts_with('|') {
+            break;
+        }
+        let Some(first) = line.split('|').nth(1).map(str::trim) else {
+            continue;
+        };
+        let services: Vec<Service> = match first {
+            "all" => Service::ALL.to_vec(),
+            name => Service::from_binary(name).into_iter().collect(),
+        };
+        let names: BTreeSet<String> = rss_tokens(line).iter().flat_map(|t| expand(t)).collect();
+        for service in services {
+            dynamic.entry(service).or_default().extend(names.clone());
+        }
+    }
+    dynamic
+}
+
+fn dynamic_patterns(service: Service) -> &'static [&'static str] {
+    use platform::config::Configuration;
+    match service {
+        Service::Registry => <registry::Settings as Configuration>::DYNAMIC,
+        Service::Middletier => <middletier::Settings as Configuration>::DYNAMIC,
+        Service::Edge => <edge::Settings as Configuration>::DYNAMIC,
+    }
+}
+
+#[test]
+fn the_readme_lists_exactly_the_settings_each_service_changes_at_run_time() {
+    let documented = readme_dynamic_variables(&read_repository_file("README.md"));
+    for service in Service::ALL {
+        let patterns = dynamic_patterns(service);
+        let in_code: BTreeSet<String> = service
+            .variables()
+            .into_iter()
+            .filter(|variable| platform::config::is_dynamic(&key_of(variable), patterns))
+            .collect();
+        assert!(
+            !in_code.is_empty(),
+            "{service:?} has dynamic settings (its log level at least)"
+        );
+        assert_eq!(
+            documented.get(&service).cloned().unwrap_or_default(),
+            in_code,
+            "{service:?}: the README's dynamic table and `Configuration::DYNAMIC` differ"
+        );
+    }
 }

@@ -296,7 +296,7 @@ async fn the_hystrix_stream_speaks_the_dashboard_format_to_at_most_five_clients(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_dashboard_runs_its_own_script_while_the_reader_page_runs_none() {
+async fn the_dashboard_and_the_reader_run_only_their_own_scripts() {
     let system = System::start(1).await;
     let base = system.edge.url();
     let csp = |response: &reqwest::Response| {
@@ -325,12 +325,18 @@ async fn the_dashboard_runs_its_own_script_while_the_reader_page_runs_none() {
     }
     assert!(!html.contains("<script>"), "no inline script");
 
+    // The reader runs its own script too (reader.js), never an inline one.
     let home = http()
         .get(format!("{base}/"))
         .send()
         .await
         .expect("an answer");
-    assert!(!csp(&home).contains("script-src"), "{}", csp(&home));
+    let policy = csp(&home);
+    assert!(policy.contains("script-src 'self'"), "{policy}");
+    assert!(!policy.contains("unsafe-inline"), "{policy}");
+    let html = home.text().await.expect("a body");
+    assert!(html.contains(r#"src="/static/reader.js""#), "{html}");
+    assert!(!html.contains("<script>"), "no inline script");
 
     let script = http()
         .get(format!("{base}/static/dashboard.js"))

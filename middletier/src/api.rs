@@ -9,14 +9,14 @@ use serde::{Deserialize, Serialize};
 pub const USER_PATH: &str = "middletier/rss/user";
 
 /// `GET /middletier/rss/user/{user}`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UserFeeds {
     pub user: String,
     pub subscriptions: Vec<Subscription>,
 }
 
 /// One subscribed feed with its latest items, or the reason it could not be read.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Subscription {
     /// The URL the user subscribed to (the key for unsubscribing).
     pub url: String,
@@ -31,10 +31,16 @@ pub struct Subscription {
     /// How fresh the items are and when the feed is fetched next.
     #[serde(default)]
     pub status: FeedStatus,
+    /// The user's folder for this feed (flat: one level); `None`: uncategorised.
+    #[serde(default)]
+    pub category: Option<String>,
+    /// How many of `items` this user has not read.
+    #[serde(default)]
+    pub unread: usize,
 }
 
 /// A feed's refresh status. Times are RFC 3339.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FeedStatus {
     /// When the items were last fetched successfully; `None`: not yet.
     pub last_success: Option<String>,
@@ -47,8 +53,12 @@ pub struct FeedStatus {
     pub gone: bool,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Item {
+    /// Stable within its feed across refreshes: the entry's id / guid, else a hash of link and
+    /// title; at most 256 characters. Reading state is keyed by it.
+    #[serde(default)]
+    pub id: String,
     pub title: String,
     /// Absolute `http(s)` link to the article; `None` when the feed gave none usable.
     pub link: Option<String>,
@@ -56,11 +66,17 @@ pub struct Item {
     pub description: String,
     /// RFC 3339 publication (or update) time; `None` when the feed has no usable date.
     pub published: Option<String>,
+    /// This user has read it (always false in the feed cache; filled per user when served).
+    #[serde(default)]
+    pub read: bool,
+    /// This user starred it (as `read`).
+    #[serde(default)]
+    pub starred: bool,
 }
 
 /// Answer to subscribe (`POST`) and unsubscribe (`DELETE`). Both are idempotent:
 /// `changed` says whether this call made a difference.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SubscriptionChange {
     pub user: String,
     pub url: String,
@@ -68,7 +84,7 @@ pub struct SubscriptionChange {
 }
 
 /// Body of every error response.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     pub error: String,
     /// With `300 Multiple Choices` for a web page that links several feeds: the feeds to
@@ -78,7 +94,7 @@ pub struct ErrorBody {
 }
 
 /// Answer to an OPML import (`POST /middletier/rss/user/{user}/opml`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OpmlImport {
     pub user: String,
     /// Feeds newly subscribed.
@@ -88,12 +104,180 @@ pub struct OpmlImport {
     pub feeds: Vec<ImportedFeed>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ImportedFeed {
     pub url: String,
     pub title: Option<String>,
-    /// The OPML folder path ("Dev / Rust"), kept for display; subscriptions have no folders yet.
+    /// The OPML folder path ("Dev / Rust"); its first level became the subscription's category.
     pub category: Option<String>,
     /// Subscribed by this import (false: already subscribed).
     pub new: bool,
+}
+
+/// Which items a river shows.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Filter {
+    All,
+    #[default]
+    Unread,
+    Starred,
+}
+
+/// Query of `GET /middletier/rss/user/{user}/items`.
+#[derive(
+    Clone,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+    utoipa::IntoParams,
+)]
+#[into_params(parameter_in = Query)]
+pub struct RiverQuery {
+    /// Only this feed (a subscribed feed URL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feed: Option<String>,
+    /// Only feeds in this category.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    #[serde(default)]
+    #[param(inline)]
+    pub filter: Filter,
+    /// Opaque cursor from a previous page's `next`: the page after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<String>,
+    /// Items per page: default 50, at most 200.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
+}
+
+/// One item of a river, with the feed it came from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RiverItem {
+    pub feed_url: String,
+    pub feed_title: String,
+    /// `read` and `starred` are this user's.
+    pub item: Item,
+}
+
+/// A page of the river of news: the user's items, newest first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct River {
+    pub user: String,
+    pub items: Vec<RiverItem>,
+    /// Cursor of the next (older) page; `None` on the last page.
+    #[serde(default)]
+    pub next: Option<String>,
+    /// Unread items in all the user's feeds.
+    pub unread: usize,
+    /// Every subscription, in subscription order, with its unread count (the sidebar).
+    pub feeds: Vec<FeedSummary>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct FeedSummary {
+    pub url: String,
+    pub title: String,
+    #[serde(default)]
+    pub category: Option<String>,
+    pub unread: usize,
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+/// `POST /middletier/rss/user/{user}/items/state`: mark one item read/unread, starred or not.
+/// A field left `None` is unchanged.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ItemStateChange {
+    pub feed: String,
+    pub item: String,
+    #[serde(default)]
+    pub read: Option<bool>,
+    #[serde(default)]
+    pub starred: Option<bool>,
+}
+
+/// `POST /middletier/rss/user/{user}/items/read`: mark many items read. Neither `feed` nor
+/// `category`: all the user's feeds.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct MarkRead {
+    #[serde(default)]
+    pub feed: Option<String>,
+    #[serde(default)]
+    pub category: Option<String>,
+    /// RFC 3339: only items published (or first seen) at or before it, so items that arrived
+    /// after the page was rendered stay unread.
+    #[serde(default)]
+    pub up_to: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct MarkedRead {
+    /// Items that were unread and are now read.
+    pub marked: usize,
+}
+
+/// `PUT /middletier/rss/user/{user}/category`: `None` or `""` clears the category.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CategoryChange {
+    pub url: String,
+    #[serde(default)]
+    pub category: Option<String>,
+}
+
+/// `POST /middletier/accounts`. The middle tier never sees passwords: `password_hash` is the
+/// edge's argon2 PHC string, stored as is.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct NewAccount {
+    pub user: String,
+    pub password_hash: String,
+}
+
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Account {
+    pub user: String,
+    pub password_hash: String,
+    /// RFC 3339.
+    pub created: String,
+}
+
+// The hash is not a password, but it should not end up in logs either.
+impl std::fmt::Debug for NewAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewAccount")
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Account {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Account")
+            .field("user", &self.user)
+            .field("created", &self.created)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `POST /middletier/sessions`. `token_hash` is SHA-256 of the cookie's token, hex: the token
+/// itself never leaves the browser and the edge.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct NewSession {
+    pub token_hash: String,
+    pub user: String,
+    /// RFC 3339; the session is gone after it.
+    pub expires: String,
+}
+
+/// `GET /middletier/sessions/{token_hash}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Session {
+    pub user: String,
+    pub expires: String,
 }

@@ -10,7 +10,12 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 
-use crate::api::{ErrorBody, OpmlImport, SubscriptionChange, USER_PATH, UserFeeds};
+use platform::config::Secret;
+
+use crate::api::{
+    Account, CategoryChange, ErrorBody, ItemStateChange, MarkRead, MarkedRead, NewAccount,
+    NewSession, OpmlImport, River, RiverQuery, Session, SubscriptionChange, USER_PATH, UserFeeds,
+};
 use crate::discover::Candidate;
 
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +54,8 @@ impl CallError {
 #[derive(Clone, Debug)]
 pub struct MiddletierClient {
     http: reqwest::Client,
+    /// The middle tier's service token, sent as `Authorization: Bearer` on every call.
+    token: Option<Secret>,
 }
 
 impl MiddletierClient {
@@ -59,7 +66,27 @@ impl MiddletierClient {
             .connect_timeout(connect_timeout)
             .timeout(read_timeout)
             .build()?;
-        Ok(Self { http })
+        Ok(Self { http, token: None })
+    }
+
+    /// Sends `token` on every call (the middle tier's `[api] token`); `None` sends none.
+    pub fn with_token(mut self, token: Option<Secret>) -> Self {
+        self.token = token.filter(|token| !token.expose().is_empty());
+        self
+    }
+
+    /// A request carrying the service token, if any, and the id of the request being served
+    /// (`X-Request-Id`), so the middle tier logs under the same id. Every call goes through
+    /// here.
+    fn request(&self, method: Method, url: url::Url) -> reqwest::RequestBuilder {
+        let mut request = self.http.request(method, url);
+        if let Some(id) = platform::server::current_request_id() {
+            request = request.header(platform::server::REQUEST_ID_HEADER, id.as_str());
+        }
+        match &self.token {
+            Some(token) => request.bearer_auth(token.expose()),
+            None => request,
+        }
     }
 
     pub async fn feeds(&self, base: &url::Url, user: &str) -> Result<UserFeeds, CallError> {
@@ -87,7 +114,11 @@ impl MiddletierClient {
     /// The user's subscriptions as an OPML document.
     pub async fn export_opml(&self, base: &url::Url, user: &str) -> Result<String, CallError> {
         let url = user_url(base, user, Some("opml"))?;
-        let response = self.http.get(url).send().await.map_err(transport_error)?;
+        let response = self
+            .request(Method::GET, url)
+            .send()
+            .await
+            .map_err(transport_error)?;
         let response = check(response).await?;
         response
             .text()
@@ -104,8 +135,7 @@ impl MiddletierClient {
     ) -> Result<OpmlImport, CallError> {
         let url = user_url(base, user, Some("opml"))?;
         let response = self
-            .http
-            .post(url)
+            .request(Method::POST, url)
             .body(opml)
             .send()
             .await
@@ -115,6 +145,149 @@ impl MiddletierClient {
             .json()
             .await
             .map_err(|e| CallError::Protocol(e.to_string()))
+    }
+
+    /// A page of the user's river of news.
+    pub async fn river(
+        &self,
+        base: &url::Url,
+        user: &str,
+        query: &RiverQuery,
+    ) -> Result<River, CallError> {
+        let url = user_url(base, user, Some("items"))?;
+        let response = self
+            .request(Method::GET, url)
+            .query(query)
+            .send()
+            .await
+            .map_err(transport_error)?;
+        json(check(response).await?).await
+    }
+
+    /// Marks one item read/unread or starred/unstarred (idempotent).
+    pub async fn set_item_state(
+        &self,
+        base: &url::Url,
+        user: &str,
+        change: &ItemStateChange,
+    ) -> Result<ItemStateChange, CallError> {
+        let mut url = user_url(base, user, Some("items"))?;
+        push_segments(&mut url, &["state"])?;
+        self.send_json(Method::POST, url, change).await
+    }
+
+    /// Marks a feed, a category or everything read (idempotent).
+    pub async fn mark_read(
+        &self,
+        base: &url::Url,
+        user: &str,
+        mark: &MarkRead,
+    ) -> Result<MarkedRead, CallError> {
+        let mut url = user_url(base, user, Some("items"))?;
+        push_segments(&mut url, &["read"])?;
+        self.send_json(Method::POST, url, mark).await
+    }
+
+    /// Sets or clears the category of one subscription (idempotent).
+    pub async fn set_category(
+        &self,
+        base: &url::Url,
+        user: &str,
+        change: &CategoryChange,
+    ) -> Result<(), CallError> {
+        let url = user_url(base, user, Some("category"))?;
+        let response = self
+            .request(Method::PUT, url)
+            .json(change)
+            .send()
+            .await
+            .map_err(transport_error)?;
+        check(response).await.map(drop)
+    }
+
+    /// Creates an account; `None` when the name is taken.
+    pub async fn create_account(
+        &self,
+        base: &url::Url,
+        account: &NewAccount,
+    ) -> Result<Option<Account>, CallError> {
+        let url = api_url(base, &["accounts"])?;
+        match self.send_json(Method::POST, url, account).await {
+            Err(CallError::Rejected { status, .. }) if status == StatusCode::CONFLICT => Ok(None),
+            other => other.map(Some),
+        }
+    }
+
+    pub async fn account(&self, base: &url::Url, user: &str) -> Result<Option<Account>, CallError> {
+        let url = api_url(base, &["accounts", user])?;
+        self.get_optional(url).await
+    }
+
+    pub async fn create_session(
+        &self,
+        base: &url::Url,
+        session: &NewSession,
+    ) -> Result<(), CallError> {
+        let url = api_url(base, &["sessions"])?;
+        let response = self
+            .request(Method::POST, url)
+            .json(session)
+            .send()
+            .await
+            .map_err(transport_error)?;
+        check(response).await.map(drop)
+    }
+
+    /// The live session with this token hash; `None` when unknown or expired.
+    pub async fn session(
+        &self,
+        base: &url::Url,
+        token_hash: &str,
+    ) -> Result<Option<Session>, CallError> {
+        let url = api_url(base, &["sessions", token_hash])?;
+        self.get_optional(url).await
+    }
+
+    /// Ends a session (also fine when it is unknown).
+    pub async fn delete_session(&self, base: &url::Url, token_hash: &str) -> Result<(), CallError> {
+        let url = api_url(base, &["sessions", token_hash])?;
+        let response = self
+            .request(Method::DELETE, url)
+            .send()
+            .await
+            .map_err(transport_error)?;
+        check(response).await.map(drop)
+    }
+
+    async fn send_json<B: serde::Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        url: url::Url,
+        body: &B,
+    ) -> Result<T, CallError> {
+        let response = self
+            .request(method, url)
+            .json(body)
+            .send()
+            .await
+            .map_err(transport_error)?;
+        json(check(response).await?).await
+    }
+
+    /// GET, with 404 meaning "there is none".
+    async fn get_optional<T: DeserializeOwned>(
+        &self,
+        url: url::Url,
+    ) -> Result<Option<T>, CallError> {
+        let response = self
+            .request(Method::GET, url)
+            .send()
+            .await
+            .map_err(transport_error)?;
+        if response.status() == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        json(check(response).await?).await.map(Some)
     }
 
     async fn call<T: DeserializeOwned>(
@@ -129,7 +302,6 @@ impl MiddletierClient {
             url.query_pairs_mut().append_pair("url", feed_url);
         }
         let response = self
-            .http
             .request(method, url)
             .send()
             .await
@@ -140,6 +312,32 @@ impl MiddletierClient {
             .await
             .map_err(|e| CallError::Protocol(e.to_string()))
     }
+}
+
+async fn json<T: DeserializeOwned>(response: reqwest::Response) -> Result<T, CallError> {
+    response
+        .json()
+        .await
+        .map_err(|e| CallError::Protocol(e.to_string()))
+}
+
+/// `{base}/middletier/{segments...}`, each segment encoded.
+fn api_url(base: &url::Url, segments: &[&str]) -> Result<url::Url, CallError> {
+    let mut url = base.clone();
+    url.path_segments_mut()
+        .map_err(|()| CallError::Protocol(format!("{base} cannot be a base URL")))?
+        .pop_if_empty()
+        .push("middletier");
+    push_segments(&mut url, segments)?;
+    Ok(url)
+}
+
+fn push_segments(url: &mut url::Url, segments: &[&str]) -> Result<(), CallError> {
+    let text = url.to_string();
+    url.path_segments_mut()
+        .map_err(|()| CallError::Protocol(format!("{text} cannot be a base URL")))?
+        .extend(segments);
+    Ok(())
 }
 
 /// `{base}/middletier/rss/user/{user}[/{suffix}]`, each segment encoded.
@@ -178,6 +376,10 @@ async fn check(response: reqwest::Response) -> Result<reqwest::Response, CallErr
             message,
             candidates,
         })
+    } else if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+        // A missing or wrong service token is the operator's misconfiguration, never the user's
+        // request: it counts against the instance and its message stays out of pages.
+        Err(CallError::Server { status, message })
     } else if status.is_client_error() {
         Err(CallError::Rejected { status, message })
     } else {

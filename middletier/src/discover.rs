@@ -52,7 +52,7 @@ pub const COMMON_PATHS: &[&str] = &[
 const PROBE_CONCURRENCY: usize = 3;
 
 /// A feed a page links to (or that a common path serves).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Candidate {
     /// Absolute, normalised `http(s)` URL, ready to subscribe to.
     pub url: String,
@@ -61,7 +61,7 @@ pub struct Candidate {
     pub kind: FeedKind,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum FeedKind {
     Rss,

@@ -23,6 +23,77 @@ pub enum ParseError {
     UrlScheme(String),
     #[error("feed URLs with a user name or password are not supported")]
     UrlCredentials,
+    #[error("item id must be 1 to {MAX_ITEM_ID_LEN} characters without control characters")]
+    ItemId,
+    #[error("category must be at most {MAX_CATEGORY_LEN} characters without control characters")]
+    Category,
+    #[error("'{0}' is not an RFC 3339 time (like 2025-06-10T04:00:00Z)")]
+    Time(String),
+    #[error("the page cursor is not valid; start again from the first page")]
+    Cursor,
+    #[error("page size must be between 1 and {0}")]
+    Limit(usize),
+    #[error("session token hash must be 64 lower-case hex characters (SHA-256)")]
+    TokenHash,
+    #[error("password hash must be 1 to {MAX_PASSWORD_HASH_LEN} printable characters")]
+    PasswordHash,
+    #[error("session expiry must be in the future and at most {MAX_SESSION_DAYS} days away")]
+    SessionExpiry,
+}
+
+use crate::feed::MAX_ITEM_ID_LEN;
+
+/// Longest category name: folder names are short labels.
+pub const MAX_CATEGORY_LEN: usize = 100;
+/// Longest password hash stored: argon2 PHC strings are about 100 characters.
+pub const MAX_PASSWORD_HASH_LEN: usize = 512;
+/// Longest session lifetime accepted.
+pub const MAX_SESSION_DAYS: i64 = 400;
+
+/// An item id as the client sends it back (see `feed::item_id`).
+pub fn item_id(raw: &str) -> Result<&str, ParseError> {
+    if raw.is_empty() || raw.len() > MAX_ITEM_ID_LEN || raw.chars().any(char::is_control) {
+        return Err(ParseError::ItemId);
+    }
+    Ok(raw)
+}
+
+/// A category name, trimmed; `None` for none (absent or blank).
+pub fn category(raw: Option<&str>) -> Result<Option<String>, ParseError> {
+    let Some(raw) = raw.map(str::trim).filter(|raw| !raw.is_empty()) else {
+        return Ok(None);
+    };
+    if raw.chars().count() > MAX_CATEGORY_LEN || raw.chars().any(char::is_control) {
+        return Err(ParseError::Category);
+    }
+    Ok(Some(raw.to_owned()))
+}
+
+/// An RFC 3339 time.
+pub fn time(raw: &str) -> Result<chrono::DateTime<chrono::Utc>, ParseError> {
+    chrono::DateTime::parse_from_rfc3339(raw.trim())
+        .map(|time| time.with_timezone(&chrono::Utc))
+        .map_err(|_| ParseError::Time(raw.chars().take(64).collect()))
+}
+
+/// SHA-256 hex of a session token: the only form in which tokens reach the middle tier.
+pub fn token_hash(raw: &str) -> Result<&str, ParseError> {
+    if raw.len() == 64 && raw.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        Ok(raw)
+    } else {
+        Err(ParseError::TokenHash)
+    }
+}
+
+/// An opaque password hash (the edge's argon2 PHC string).
+pub fn password_hash(raw: &str) -> Result<&str, ParseError> {
+    if raw.is_empty()
+        || raw.len() > MAX_PASSWORD_HASH_LEN
+        || raw.chars().any(|c| c.is_control() || c.is_whitespace())
+    {
+        return Err(ParseError::PasswordHash);
+    }
+    Ok(raw)
 }
 
 /// A user name as used in `/middletier/rss/user/{user}`.
@@ -111,6 +182,24 @@ impl fmt::Display for FeedUrl {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reading_inputs_are_checked() {
+        assert_eq!(category(Some("  ")), Ok(None), "blank clears");
+        assert_eq!(category(Some(" Rust ")), Ok(Some("Rust".to_owned())));
+        assert_eq!(category(Some("a\nb")), Err(ParseError::Category));
+        assert_eq!(category(Some(&"x".repeat(101))), Err(ParseError::Category));
+        assert!(item_id(&"x".repeat(256)).is_ok());
+        assert_eq!(item_id(""), Err(ParseError::ItemId));
+        assert_eq!(item_id(&"x".repeat(257)), Err(ParseError::ItemId));
+        assert!(token_hash(&"ab".repeat(32)).is_ok());
+        assert_eq!(token_hash(&"AB".repeat(32)), Err(ParseError::TokenHash));
+        assert_eq!(token_hash("abc"), Err(ParseError::TokenHash));
+        assert!(time("2025-06-10T04:00:00+02:00").is_ok());
+        assert!(matches!(time("yesterday"), Err(ParseError::Time(_))));
+        assert!(password_hash("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA").is_ok());
+        assert_eq!(password_hash(""), Err(ParseError::PasswordHash));
+    }
 
     #[test]
     fn user_names_are_restricted_to_a_safe_alphabet() {

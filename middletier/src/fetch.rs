@@ -113,6 +113,23 @@ pub enum FetchError {
 }
 
 impl FetchError {
+    /// A short, fixed name for metrics labels.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            FetchError::Blocked(_) => "blocked",
+            FetchError::UnknownHost(_) => "unknown_host",
+            FetchError::Connect => "connect",
+            FetchError::Timeout(_) => "timeout",
+            FetchError::Status(_) => "http_error",
+            FetchError::Gone => "gone",
+            FetchError::RateLimited { .. } => "rate_limited",
+            FetchError::TooLarge(_) => "too_large",
+            FetchError::TooManyRedirects(_) => "too_many_redirects",
+            FetchError::BadRedirect(_) => "bad_redirect",
+            FetchError::Other(_) => "other",
+        }
+    }
+
     /// Whether trying again later may succeed without anyone changing anything (the scheduler
     /// backs off and retries these; the others need the publisher or the user to act).
     pub fn is_transient(&self) -> bool {
@@ -149,6 +166,54 @@ pub struct CacheHints {
     pub max_age: Option<Duration>,
     /// `Cache-Control: no-cache` or `no-store`.
     pub no_cache: bool,
+}
+
+/// Fetch outcomes and durations, waits for permits included (what a feed's refresh costs):
+/// `rss_fetches_total{outcome}` and `rss_fetch_duration_seconds{outcome}`.
+#[derive(Clone, Debug)]
+struct FetchMetrics {
+    fetches: platform::metrics::prometheus_client::metrics::family::Family<
+        platform::metrics::Labels,
+        platform::metrics::prometheus_client::metrics::counter::Counter,
+    >,
+    duration: platform::metrics::HistogramFamily,
+}
+
+impl Default for FetchMetrics {
+    fn default() -> Self {
+        Self {
+            fetches: Default::default(),
+            duration: platform::metrics::histogram_family(),
+        }
+    }
+}
+
+impl FetchMetrics {
+    fn register(&self, metrics: &platform::metrics::Metrics) {
+        metrics.register(
+            "fetches",
+            "Feed fetches by outcome (ok, not_modified, or the kind of failure)",
+            self.fetches.clone(),
+        );
+        metrics.register(
+            "fetch_duration_seconds",
+            "Feed fetch duration by outcome, waits for a permit included",
+            self.duration.clone(),
+        );
+    }
+
+    fn record(&self, result: &Result<Fetched, FetchError>, elapsed: Duration) {
+        let outcome = match result {
+            Ok(fetched) if fetched.not_modified() => "not_modified",
+            Ok(_) => "ok",
+            Err(error) => error.kind(),
+        };
+        let labels = vec![("outcome", outcome.to_owned())];
+        self.fetches.get_or_create(&labels).inc();
+        self.duration
+            .get_or_create(&labels)
+            .observe(elapsed.as_secs_f64());
+    }
 }
 
 /// A successfully downloaded feed document, or the news that it has not changed.
@@ -189,6 +254,7 @@ pub struct Fetcher {
     allowed: Arc<[AllowedHost]>,
     global: Arc<Semaphore>,
     hosts: Arc<HostLimits>,
+    metrics: FetchMetrics,
 }
 
 impl Fetcher {
@@ -217,6 +283,7 @@ impl Fetcher {
             global: Arc::new(Semaphore::new(settings.max_concurrent.max(1))),
             hosts: Arc::new(HostLimits::new(settings.max_per_host.max(1))),
             settings: Arc::new(settings),
+            metrics: FetchMetrics::default(),
         })
     }
 
@@ -229,8 +296,24 @@ impl Fetcher {
         self.fetch_conditional(url, &Validators::default()).await
     }
 
+    /// Registers this fetcher's metrics (`rss_fetches_total`, `rss_fetch_duration_seconds`).
+    pub fn register_metrics(&self, metrics: &platform::metrics::Metrics) {
+        self.metrics.register(metrics);
+    }
+
     /// Fetches `url`, letting the server answer 304 Not Modified when `validators` still match.
     pub async fn fetch_conditional(
+        &self,
+        url: &FeedUrl,
+        validators: &Validators,
+    ) -> Result<Fetched, FetchError> {
+        let started = Instant::now();
+        let result = self.fetch_unmeasured(url, validators).await;
+        self.metrics.record(&result, started.elapsed());
+        result
+    }
+
+    async fn fetch_unmeasured(
         &self,
         url: &FeedUrl,
         validators: &Validators,

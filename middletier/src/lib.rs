@@ -8,12 +8,14 @@
 //! - [`api`]: wire types shared with the edge.
 //! - [`client`]: the typed client the edge uses.
 //! - [`domain`]: `UserId` and `FeedUrl`, parsed once at the boundary.
-//! - [`service`]: the behaviour (read feeds, subscribe, unsubscribe), online.
+//! - [`service`]: the behaviour (read feeds, subscribe, unsubscribe, reading state, accounts),
+//!   online.
+//! - [`river`]: the river of news: pages merged from every feed, unread counts.
 //! - [`refresh`]: nearline refresh: scheduling, sharing feeds among middle tiers, the cache.
 //! - [`fetch`]: HTTP fetching with timeouts, size cap and SSRF guard.
 //! - [`feed`]: parsing with feed-rs and making content safe.
 //! - [`store`]: the `SubscriptionStore` trait and its implementations.
-//! - [`routes`]: the HTTP transport.
+//! - [`routes`]: the HTTP transport; [`openapi`]: its OpenAPI document at `/openapi.json`.
 //! - [`chaos`]: fault injection for demos and tests (off unless enabled in config).
 //! - [`settings`], the configuration.
 //! - `testing` (feature `test-support`): a loopback feed publisher for tests.
@@ -25,8 +27,10 @@ pub mod discover;
 pub mod domain;
 pub mod feed;
 pub mod fetch;
+pub mod openapi;
 pub mod opml;
 pub mod refresh;
+pub mod river;
 pub mod routes;
 pub mod service;
 pub mod settings;
@@ -37,6 +41,7 @@ pub mod testing;
 use std::sync::Arc;
 use std::time::Duration;
 
+use platform::config::Live;
 use platform::health::Health;
 use platform::lifecycle::Shutdown;
 use registry::client::{Discovery, InstanceConfig, Registration, RegistryClient};
@@ -59,6 +64,8 @@ pub enum StartupError {
     HttpClient(#[from] reqwest::Error),
     #[error("invalid registry settings: {0}")]
     Registry(#[from] registry::client::ClientError),
+    #[error(transparent)]
+    Settings(#[from] settings::SettingsError),
 }
 
 /// A bound, ready-to-run middle tier (built, then run, so tests learn the port first).
@@ -72,6 +79,8 @@ pub struct Application {
     health: Health,
     /// Stops the store's background work (connecting, probing) when the server stops.
     background: Shutdown,
+    /// The live configuration: refresh scheduling and `/admin/config` follow it.
+    config: Live<Settings>,
 }
 
 impl Application {
@@ -80,6 +89,7 @@ impl Application {
     /// With Cassandra this returns at once: the store connects in the background and health
     /// stays `STARTING` (so the registry and balancers keep traffic away) until it is ready.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        settings.check(std::env::var("RSS_ENV").ok().as_deref())?;
         let health = Health::up();
         let background = Shutdown::new();
         let store: Arc<dyn Store> = match settings.store.kind {
@@ -93,6 +103,14 @@ impl Application {
         let mut app = Self::build_with_store(settings, store).await?;
         app.health = health;
         app.background = background;
+        Ok(app)
+    }
+
+    /// [`Application::build`] from a watched configuration (what `main` passes): the dynamic
+    /// properties (refresh scheduling) follow it while the service runs.
+    pub async fn build_live(config: Live<Settings>) -> Result<Self, StartupError> {
+        let mut app = Self::build(Settings::clone(&config.get())).await?;
+        app.config = config;
         Ok(app)
     }
 
@@ -110,6 +128,7 @@ impl Application {
             fetcher,
             health: Health::up(),
             background: Shutdown::new(),
+            config: Live::fixed(settings.clone()),
             settings,
         })
     }
@@ -151,12 +170,16 @@ impl Application {
             self.background.clone(),
         );
         let ownership = refresh::Ownership::shared(instance.instance_id(), peers);
+        let metrics = platform::metrics::Metrics::new("middletier");
+        self.fetcher.register_metrics(&metrics);
+        store::register_metrics(&metrics);
         let refresher = refresh::Refresher::new(
             self.store.clone(),
             self.fetcher,
             self.settings.refresh.clone(),
             ownership,
-        );
+        )
+        .with_live_settings(self.config.map(|settings| settings.refresh.clone()));
         tokio::spawn(refresher.clone().run(self.background.clone()));
         let registration = Registration::start(
             client,
@@ -169,9 +192,15 @@ impl Application {
         let chaos = chaos::Chaos::new(self.settings.chaos.clone(), self.health.clone());
         let router = platform::server::with_standard_layers(
             chaos
-                .wrap(routes::router(service))
-                .merge(self.health.router()),
+                .wrap(routes::require_token(
+                    routes::router(service),
+                    self.settings.api.token.clone(),
+                ))
+                .merge(self.health.router())
+                .merge(platform::admin::router(self.config.clone()))
+                .merge(openapi::router()),
             REQUEST_TIMEOUT,
+            &metrics,
         );
         // Shutdown order: leave the registry, keep serving for `shutdown_grace` while edges see
         // the change and stop routing here, then stop accepting and drain in-flight requests.

@@ -29,15 +29,32 @@ async fn main() -> ExitCode {
 }
 
 async fn serve() -> ExitCode {
-    platform::telemetry::init("middletier");
-    let settings = match platform::config::load::<Settings>("middletier") {
+    let shutdown = platform::lifecycle::on_signal();
+    // Loaded once now, then again whenever the files change (dynamic properties).
+    let settings =
+        platform::config::Source::from_env("middletier").watch::<Settings>(shutdown.clone());
+    // Logging starts as configured, or with the defaults to report a configuration error. The
+    // guard flushes queued lines when `main` returns.
+    let log = settings.as_ref().map(|settings| settings.get().log.clone());
+    let _logs = match platform::telemetry::init("middletier", &log.unwrap_or_default()) {
+        Ok(guard) => guard,
+        Err(error) => {
+            eprintln!("middletier: cannot start: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let settings = match settings {
         Ok(settings) => settings,
         Err(error) => {
             tracing::error!(%error, "cannot start");
             return ExitCode::FAILURE;
         }
     };
-    let app = match Application::build(settings).await {
+    platform::config::follow_log_level(
+        settings.map(|settings| settings.log.clone()),
+        shutdown.clone(),
+    );
+    let app = match Application::build_live(settings).await {
         Ok(app) => app,
         Err(error) => {
             tracing::error!(%error, "cannot start");
@@ -45,10 +62,7 @@ async fn serve() -> ExitCode {
         }
     };
     tracing::info!(url = %app.base_url(), "middle tier listening");
-    match app
-        .run_until_stopped(platform::lifecycle::on_signal())
-        .await
-    {
+    match app.run_until_stopped(shutdown).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(%error, "stopped with an error");

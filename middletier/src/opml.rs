@@ -284,16 +284,22 @@ fn not_opml_hint(root: &str) -> &'static str {
     }
 }
 
-/// An OPML 2.0 document listing `feeds` (URL, title) for `user`, as feed readers import it.
-pub fn export(user: &str, feeds: &[(String, String)]) -> String {
+/// One subscription to export.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExportFeed {
+    pub url: String,
+    pub title: String,
+    /// Its folder; `None`: at the top level.
+    pub category: Option<String>,
+}
+
+/// An OPML 2.0 document listing `feeds` for `user`, as feed readers import it: uncategorised
+/// feeds at the top level, then one folder outline per category (in order of first use).
+pub fn export(user: &str, feeds: &[ExportFeed]) -> String {
     export_at(user, feeds, chrono::Utc::now())
 }
 
-fn export_at(
-    user: &str,
-    feeds: &[(String, String)],
-    created: chrono::DateTime<chrono::Utc>,
-) -> String {
+fn export_at(user: &str, feeds: &[ExportFeed], created: chrono::DateTime<chrono::Utc>) -> String {
     let mut out = String::with_capacity(256 + feeds.len() * 160);
     out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<opml version=\"2.0\">\n  <head>\n");
     out.push_str(&format!(
@@ -306,14 +312,40 @@ fn export_at(
         created.format("%a, %d %b %Y %H:%M:%S GMT")
     ));
     out.push_str("  </head>\n  <body>\n");
-    for (url, title) in feeds {
+    let feed_line = |out: &mut String, indent: &str, feed: &ExportFeed| {
         // `text` is required; a feed whose title is unknown is labelled by its URL.
-        let text = if title.trim().is_empty() { url } else { title };
+        let text = if feed.title.trim().is_empty() {
+            &feed.url
+        } else {
+            &feed.title
+        };
         out.push_str(&format!(
-            "    <outline type=\"rss\" text=\"{text}\" title=\"{text}\" xmlUrl=\"{url}\"/>\n",
+            "{indent}<outline type=\"rss\" text=\"{text}\" title=\"{text}\" xmlUrl=\"{url}\"/>\n",
             text = xml_text(text),
-            url = xml_text(url),
+            url = xml_text(&feed.url),
         ));
+    };
+    for feed in feeds.iter().filter(|feed| feed.category.is_none()) {
+        feed_line(&mut out, "    ", feed);
+    }
+    let mut categories: Vec<&str> = Vec::new();
+    for category in feeds.iter().filter_map(|feed| feed.category.as_deref()) {
+        if !categories.contains(&category) {
+            categories.push(category);
+        }
+    }
+    for category in categories {
+        out.push_str(&format!(
+            "    <outline text=\"{name}\" title=\"{name}\">\n",
+            name = xml_text(category)
+        ));
+        for feed in feeds
+            .iter()
+            .filter(|feed| feed.category.as_deref() == Some(category))
+        {
+            feed_line(&mut out, "      ", feed);
+        }
+        out.push_str("    </outline>\n");
     }
     out.push_str("  </body>\n</opml>\n");
     out
@@ -568,6 +600,53 @@ mod tests {
         assert_eq!(parse(&bom).expect("parses").len(), 1);
     }
 
+    fn outlines(feeds: &[(String, String)]) -> Vec<ExportFeed> {
+        feeds
+            .iter()
+            .map(|(url, title)| ExportFeed {
+                url: url.clone(),
+                title: title.clone(),
+                category: None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn export_groups_by_category_and_import_reads_it_back() {
+        let feed = |n: u8, category: Option<&str>| ExportFeed {
+            url: format!("https://{n}.example/feed"),
+            title: format!("Feed {n}"),
+            category: category.map(str::to_owned),
+        };
+        let feeds = [
+            feed(1, Some("Rust & Go")),
+            feed(2, None),
+            feed(3, Some("News")),
+            feed(4, Some("Rust & Go")),
+        ];
+        let out = export("ann", &feeds);
+        assert!(
+            out.contains("<outline text=\"Rust &amp; Go\" title=\"Rust &amp; Go\">"),
+            "{out}"
+        );
+        let imported = parse(out.as_bytes()).expect("round trip");
+        let got: Vec<(String, Option<String>)> = imported
+            .into_iter()
+            .map(|feed| (feed.url, feed.category))
+            .collect();
+        let category = |name: &str| Some(name.to_owned());
+        assert_eq!(
+            got,
+            [
+                ("https://2.example/feed".to_owned(), None),
+                ("https://1.example/feed".to_owned(), category("Rust & Go")),
+                ("https://4.example/feed".to_owned(), category("Rust & Go")),
+                ("https://3.example/feed".to_owned(), category("News")),
+            ],
+            "uncategorised first, then each folder once"
+        );
+    }
+
     #[test]
     fn export_is_opml_2_with_escaped_titles() {
         let created = chrono::DateTime::parse_from_rfc3339("2025-06-10T04:05:06Z")
@@ -575,13 +654,13 @@ mod tests {
             .with_timezone(&chrono::Utc);
         let out = export_at(
             "ann",
-            &[
+            &outlines(&[
                 (
                     "https://a.example/feed?x=1&y=2".into(),
                     "Tom & \"Jerry\" <3".into(),
                 ),
                 ("https://b.example/feed".into(), " ".into()),
-            ],
+            ]),
             created,
         );
         assert_eq!(
@@ -617,7 +696,7 @@ mod tests {
                 "Tab\there\u{0}and NUL".into(),
             ),
         ];
-        let imported = parse(export("ann <&>", &feeds).as_bytes()).expect("round trip");
+        let imported = parse(export("ann <&>", &outlines(&feeds)).as_bytes()).expect("round trip");
         let expected: Vec<OpmlFeed> = vec![
             OpmlFeed {
                 url: feeds[0].0.clone(),

@@ -25,6 +25,7 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
+use platform::config::Dynamic;
 use platform::lifecycle::Shutdown;
 use registry::client::Discovery;
 
@@ -200,7 +201,8 @@ pub enum FirstFetch {
 pub struct Refresher {
     store: Arc<dyn Store>,
     fetcher: Fetcher,
-    settings: Arc<RefreshSettings>,
+    /// Live (dynamic properties): every scan and every schedule reads the current values.
+    settings: Dynamic<RefreshSettings>,
     ownership: Ownership,
 }
 
@@ -214,16 +216,23 @@ impl Refresher {
         Self {
             store,
             fetcher,
-            settings: Arc::new(settings),
+            settings: Dynamic::fixed(settings),
             ownership,
         }
+    }
+
+    /// Follows `settings` instead of the fixed ones given to [`Refresher::new`].
+    pub fn with_live_settings(mut self, settings: Dynamic<RefreshSettings>) -> Self {
+        self.settings = settings;
+        self
     }
 
     pub fn fetcher(&self) -> &Fetcher {
         &self.fetcher
     }
 
-    /// Refreshes due feeds every `scan_interval` until `shutdown`, starting at once.
+    /// Refreshes due feeds every `scan_interval` until `shutdown`, starting at once. A change
+    /// of the settings ends the current wait, so a shorter interval applies at once.
     pub async fn run(self, shutdown: Shutdown) {
         loop {
             match self.run_once(Utc::now()).await {
@@ -233,7 +242,8 @@ impl Refresher {
             }
             tokio::select! {
                 () = shutdown.cancelled() => return,
-                () = tokio::time::sleep(self.settings.scan_interval) => {}
+                () = tokio::time::sleep(self.settings.get().scan_interval) => {}
+                () = self.settings.changed() => {}
             }
         }
     }
@@ -257,7 +267,11 @@ impl Refresher {
         // holds only the feeds in flight, not a second copy of the whole cache.
         let refreshed = futures::stream::iter(due)
             .map(|url| async move {
-                let cached = self.store.feed_states(std::slice::from_ref(&url)).await?;
+                let cached = crate::store::observe(
+                    "feed_states",
+                    self.store.feed_states(std::slice::from_ref(&url)),
+                )
+                .await?;
                 let state = cached
                     .into_iter()
                     .next()
@@ -278,9 +292,9 @@ impl Refresher {
         let (state, _) = self.refresh(state).await;
         if state.url != old_url {
             tracing::info!(from = %old_url, to = %state.url, "feed moved permanently");
-            self.store.move_feed(&old_url, &state.url).await?;
+            crate::store::observe("move_feed", self.store.move_feed(&old_url, &state.url)).await?;
         }
-        self.store.save_feed_state(&state).await?;
+        crate::store::observe("save_feed_state", self.store.save_feed_state(&state)).await?;
         Ok(state)
     }
 
@@ -377,7 +391,19 @@ impl Refresher {
             ttl,
             ..
         } = parsed;
-        items.truncate(self.settings.max_items);
+        // Ids key reading state, so each appears once (the first, as feeds list newest first).
+        let mut ids = std::collections::HashSet::new();
+        items.retain(|item| ids.insert(item.id.clone()));
+        items.truncate(self.settings.get().max_items);
+        // Items keep the time they first arrived; new ones arrived now.
+        let previous = std::mem::take(&mut state.first_seen);
+        state.first_seen = items
+            .iter()
+            .map(|item| {
+                let seen = previous.get(&item.id).copied().unwrap_or(now);
+                (item.id.clone(), seen)
+            })
+            .collect();
         state.title = title.or(state.title);
         state.items = items;
         self.succeeded(state, now, fetched, ttl)
@@ -403,7 +429,7 @@ impl Refresher {
         state.consecutive_errors = 0;
         state.gone = false;
         state.next_refresh = next_refresh(
-            &self.settings,
+            &self.settings.get(),
             now,
             &Attempt::Succeeded {
                 cache: fetched.cache.clone(),
@@ -431,7 +457,7 @@ impl Refresher {
             state.gone = true;
             state.last_error = Some(message.clone());
             state.consecutive_errors += 1;
-            state.next_refresh = next_refresh(&self.settings, now, &Attempt::Gone);
+            state.next_refresh = next_refresh(&self.settings.get(), now, &Attempt::Gone);
             return (state, Some(Failure::Definitive(message)));
         }
         let retry_after = match &error {
@@ -459,7 +485,7 @@ impl Refresher {
             consecutive_errors: state.consecutive_errors,
             retry_after,
         };
-        state.next_refresh = next_refresh(&self.settings, now, &attempt);
+        state.next_refresh = next_refresh(&self.settings.get(), now, &attempt);
         state
     }
 }

@@ -4,15 +4,24 @@ use std::collections::HashMap;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 
+use platform::config::Secret;
 use platform::server::InternalError;
 
-use crate::api::{ErrorBody, USER_PATH};
+use crate::api::{
+    CategoryChange, ErrorBody, ItemStateChange, MarkRead, NewAccount, NewSession, RiverQuery,
+    USER_PATH,
+};
+// Named only in the handlers' OpenAPI annotations.
+#[allow(unused_imports)]
+use crate::api::{Account, MarkedRead, OpmlImport, River, Session, SubscriptionChange, UserFeeds};
 use crate::domain::{FeedUrl, ParseError, UserId};
 use crate::opml::{self, OpmlError};
 use crate::service::{FeedService, ServiceError};
@@ -31,10 +40,296 @@ pub fn router(service: FeedService) -> Router {
                 // One byte over the cap, so the parser (not axum) reports "too large" clearly.
                 .layer(DefaultBodyLimit::max(opml::MAX_OPML_BYTES + 1)),
         )
+        .route(&format!("/{USER_PATH}/{{user}}/items"), get(river))
+        .route(
+            &format!("/{USER_PATH}/{{user}}/items/state"),
+            post(set_item_state),
+        )
+        .route(
+            &format!("/{USER_PATH}/{{user}}/items/read"),
+            post(mark_read),
+        )
+        .route(
+            &format!("/{USER_PATH}/{{user}}/category"),
+            put(set_category),
+        )
+        .route("/middletier/accounts", post(create_account))
+        .route("/middletier/accounts/{user}", get(account))
+        .route("/middletier/sessions", post(create_session))
+        .route(
+            "/middletier/sessions/{token_hash}",
+            get(session).delete(delete_session),
+        )
+        // JSON bodies here are a few hundred bytes; OPML keeps its own larger limit.
+        .layer(DefaultBodyLimit::max(64 * 1024))
         .with_state(service)
 }
 
-async fn export_opml(
+/// Requires `Authorization: Bearer <token>` on every route of `router` when `token` is set
+/// (the `[api] token` setting), so reaching the port is not enough to read anyone's data.
+pub fn require_token(router: Router, token: Option<Secret>) -> Router {
+    match token.filter(|token| !token.expose().is_empty()) {
+        None => router,
+        Some(token) => router.layer(axum::middleware::from_fn(move |request, next| {
+            check_token(token.clone(), request, next)
+        })),
+    }
+}
+
+async fn check_token(token: Secret, request: Request, next: Next) -> Response {
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    // Constant time, so the answer's timing does not reveal how much of a guess was right.
+    let valid: bool =
+        subtle::ConstantTimeEq::ct_eq(presented.trim().as_bytes(), token.expose().as_bytes())
+            .into();
+    if valid {
+        return next.run(request).await;
+    }
+    let mut response = (
+        StatusCode::UNAUTHORIZED,
+        Json(ErrorBody {
+            error: "a valid service token is required (Authorization: Bearer)".to_owned(),
+            candidates: Vec::new(),
+        }),
+    )
+        .into_response();
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        header::HeaderValue::from_static("Bearer"),
+    );
+    response
+}
+
+#[utoipa::path(
+    get,
+    path = "/middletier/rss/user/{user}/items",
+    tag = "reading",
+    summary = "The river of news: the user's newest items first, a page at a time",
+    params(("user" = String, Path, description = "User name: 1 to 64 of `A-Za-z0-9._@-`", pattern = "^[A-Za-z0-9._@-]{1,64}$", example = "alice"), RiverQuery),
+    responses(
+        (status = 200, description = "A page of items", body = River),
+        (status = 400, description = "Invalid input: the message says what is wrong", body = ErrorBody),
+        (status = 401, description = "The service token is missing or wrong", body = ErrorBody),
+        (status = 404, description = "Not found, or not subscribed to that feed", body = ErrorBody),
+        (status = 503, description = "The store is unavailable; try again shortly", body = ErrorBody),
+    )
+)]
+pub(crate) async fn river(
+    State(service): State<FeedService>,
+    Path(user): Path<String>,
+    query: Result<Query<RiverQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let user = UserId::parse(&user)?;
+    let Query(query) = query.map_err(|e| ApiError::Body(e.body_text()))?;
+    Ok(Json(service.river(&user, &query).await?).into_response())
+}
+
+#[utoipa::path(
+    post,
+    path = "/middletier/rss/user/{user}/items/state",
+    tag = "reading",
+    summary = "Mark one item read or unread, starred or not",
+    params(("user" = String, Path, description = "User name: 1 to 64 of `A-Za-z0-9._@-`", pattern = "^[A-Za-z0-9._@-]{1,64}$", example = "alice")),
+    request_body = ItemStateChange,
+    responses(
+        (status = 200, description = "The change as applied", body = ItemStateChange),
+        (status = 400, description = "Invalid input: the message says what is wrong", body = ErrorBody),
+        (status = 401, description = "The service token is missing or wrong", body = ErrorBody),
+        (status = 404, description = "Not found, or not subscribed to that feed", body = ErrorBody),
+        (status = 503, description = "The store is unavailable; try again shortly", body = ErrorBody),
+    )
+)]
+pub(crate) async fn set_item_state(
+    State(service): State<FeedService>,
+    Path(user): Path<String>,
+    change: Result<Json<ItemStateChange>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let user = UserId::parse(&user)?;
+    let Json(change) = change?;
+    Ok(Json(service.set_item_state(&user, &change).await?).into_response())
+}
+
+#[utoipa::path(
+    post,
+    path = "/middletier/rss/user/{user}/items/read",
+    tag = "reading",
+    summary = "Mark a feed, a category or everything read, up to a time",
+    params(("user" = String, Path, description = "User name: 1 to 64 of `A-Za-z0-9._@-`", pattern = "^[A-Za-z0-9._@-]{1,64}$", example = "alice")),
+    request_body = MarkRead,
+    responses(
+        (status = 200, description = "How many items were marked", body = MarkedRead),
+        (status = 400, description = "Invalid input: the message says what is wrong", body = ErrorBody),
+        (status = 401, description = "The service token is missing or wrong", body = ErrorBody),
+        (status = 404, description = "Not found, or not subscribed to that feed", body = ErrorBody),
+        (status = 503, description = "The store is unavailable; try again shortly", body = ErrorBody),
+    )
+)]
+pub(crate) async fn mark_read(
+    State(service): State<FeedService>,
+    Path(user): Path<String>,
+    mark: Result<Json<MarkRead>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let user = UserId::parse(&user)?;
+    let Json(mark) = mark?;
+    Ok(Json(service.mark_read(&user, &mark).await?).into_response())
+}
+
+#[utoipa::path(
+    put,
+    path = "/middletier/rss/user/{user}/category",
+    tag = "reading",
+    summary = "Set or clear a subscription's category",
+    params(("user" = String, Path, description = "User name: 1 to 64 of `A-Za-z0-9._@-`", pattern = "^[A-Za-z0-9._@-]{1,64}$", example = "alice")),
+    request_body = CategoryChange,
+    responses(
+        (status = 200, description = "The change as applied", body = CategoryChange),
+        (status = 400, description = "Invalid input: the message says what is wrong", body = ErrorBody),
+        (status = 401, description = "The service token is missing or wrong", body = ErrorBody),
+        (status = 404, description = "Not found, or not subscribed to that feed", body = ErrorBody),
+        (status = 503, description = "The store is unavailable; try again shortly", body = ErrorBody),
+    )
+)]
+pub(crate) async fn set_category(
+    State(service): State<FeedService>,
+    Path(user): Path<String>,
+    change: Result<Json<CategoryChange>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let user = UserId::parse(&user)?;
+    let Json(change) = change?;
+    service.set_category(&user, &change).await?;
+    Ok(Json(change).into_response())
+}
+
+#[utoipa::path(
+    post,
+    path = "/middletier/accounts",
+    tag = "accounts",
+    summary = "Create an account (the edge sends the password hash)",
+    request_body = NewAccount,
+    responses(
+        (status = 201, description = "Created", body = Account),
+        (status = 400, description = "Invalid input: the message says what is wrong", body = ErrorBody),
+        (status = 401, description = "The service token is missing or wrong", body = ErrorBody),
+        (status = 409, description = "The name is taken (in any case)", body = ErrorBody),
+        (status = 503, description = "The store is unavailable; try again shortly", body = ErrorBody),
+    )
+)]
+pub(crate) async fn create_account(
+    State(service): State<FeedService>,
+    account: Result<Json<NewAccount>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(account) = account?;
+    let created = service.create_account(&account).await?;
+    Ok((StatusCode::CREATED, Json(created)).into_response())
+}
+
+#[utoipa::path(
+    get,
+    path = "/middletier/accounts/{user}",
+    tag = "accounts",
+    summary = "Read an account (for sign-in)",
+    params(("user" = String, Path, description = "User name: 1 to 64 of `A-Za-z0-9._@-`", pattern = "^[A-Za-z0-9._@-]{1,64}$", example = "alice")),
+    responses(
+        (status = 200, description = "The account", body = Account),
+        (status = 400, description = "Invalid input: the message says what is wrong", body = ErrorBody),
+        (status = 401, description = "The service token is missing or wrong", body = ErrorBody),
+        (status = 404, description = "Not found, or not subscribed to that feed", body = ErrorBody),
+        (status = 503, description = "The store is unavailable; try again shortly", body = ErrorBody),
+    )
+)]
+pub(crate) async fn account(
+    State(service): State<FeedService>,
+    Path(user): Path<String>,
+) -> Result<Response, ApiError> {
+    let user = UserId::parse(&user)?;
+    Ok(Json(service.account(&user).await?).into_response())
+}
+
+#[utoipa::path(
+    post,
+    path = "/middletier/sessions",
+    tag = "accounts",
+    summary = "Store a session (by the hash of its token)",
+    request_body = NewSession,
+    responses(
+        (status = 201, description = "Stored"),
+        (status = 400, description = "Invalid input: the message says what is wrong", body = ErrorBody),
+        (status = 401, description = "The service token is missing or wrong", body = ErrorBody),
+        (status = 404, description = "Not found, or not subscribed to that feed", body = ErrorBody),
+        (status = 503, description = "The store is unavailable; try again shortly", body = ErrorBody),
+    )
+)]
+pub(crate) async fn create_session(
+    State(service): State<FeedService>,
+    session: Result<Json<NewSession>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(session) = session?;
+    service.create_session(&session).await?;
+    Ok(StatusCode::CREATED.into_response())
+}
+
+#[utoipa::path(
+    get,
+    path = "/middletier/sessions/{token_hash}",
+    tag = "accounts",
+    summary = "Whose session this is, while it lasts",
+    params(("token_hash" = String, Path, description = "SHA-256 of the session token, hex", pattern = "^[0-9a-f]{64}$", example = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08")),
+    responses(
+        (status = 200, description = "The session", body = Session),
+        (status = 400, description = "Invalid input: the message says what is wrong", body = ErrorBody),
+        (status = 401, description = "The service token is missing or wrong", body = ErrorBody),
+        (status = 404, description = "Not found, or not subscribed to that feed", body = ErrorBody),
+        (status = 503, description = "The store is unavailable; try again shortly", body = ErrorBody),
+    )
+)]
+pub(crate) async fn session(
+    State(service): State<FeedService>,
+    Path(token_hash): Path<String>,
+) -> Result<Response, ApiError> {
+    Ok(Json(service.session(&token_hash).await?).into_response())
+}
+
+#[utoipa::path(
+    delete,
+    path = "/middletier/sessions/{token_hash}",
+    tag = "accounts",
+    summary = "End a session (sign-out)",
+    params(("token_hash" = String, Path, description = "SHA-256 of the session token, hex", pattern = "^[0-9a-f]{64}$", example = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08")),
+    responses(
+        (status = 204, description = "Ended"),
+        (status = 400, description = "Invalid input: the message says what is wrong", body = ErrorBody),
+        (status = 401, description = "The service token is missing or wrong", body = ErrorBody),
+        (status = 404, description = "Not found, or not subscribed to that feed", body = ErrorBody),
+        (status = 503, description = "The store is unavailable; try again shortly", body = ErrorBody),
+    )
+)]
+pub(crate) async fn delete_session(
+    State(service): State<FeedService>,
+    Path(token_hash): Path<String>,
+) -> Result<Response, ApiError> {
+    service.delete_session(&token_hash).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[utoipa::path(
+    get,
+    path = "/middletier/rss/user/{user}/opml",
+    tag = "subscriptions",
+    summary = "The subscriptions as an OPML 2.0 file (an attachment)",
+    params(("user" = String, Path, description = "User name: 1 to 64 of `A-Za-z0-9._@-`", pattern = "^[A-Za-z0-9._@-]{1,64}$", example = "alice")),
+    responses(
+        (status = 200, description = "OPML 2.0", content((String = "text/x-opml"))),
+        (status = 400, description = "Invalid input: the message says what is wrong", body = ErrorBody),
+        (status = 401, description = "The service token is missing or wrong", body = ErrorBody),
+        (status = 503, description = "The store is unavailable; try again shortly", body = ErrorBody),
+    )
+)]
+pub(crate) async fn export_opml(
     State(service): State<FeedService>,
     Path(user): Path<String>,
 ) -> Result<Response, ApiError> {
@@ -54,7 +349,22 @@ async fn export_opml(
         .into_response())
 }
 
-async fn import_opml(
+#[utoipa::path(
+    post,
+    path = "/middletier/rss/user/{user}/opml",
+    tag = "subscriptions",
+    summary = "Import an OPML file (at most 2 MiB): all its feeds, or none",
+    params(("user" = String, Path, description = "User name: 1 to 64 of `A-Za-z0-9._@-`", pattern = "^[A-Za-z0-9._@-]{1,64}$", example = "alice")),
+    request_body(content((String = "text/x-opml"), (String = "application/xml")), description = "An OPML file"),
+    responses(
+        (status = 200, description = "What was imported", body = OpmlImport),
+        (status = 400, description = "Invalid input: the message says what is wrong", body = ErrorBody),
+        (status = 401, description = "The service token is missing or wrong", body = ErrorBody),
+        (status = 413, description = "The file is over 2 MiB", body = ErrorBody),
+        (status = 503, description = "The store is unavailable; try again shortly", body = ErrorBody),
+    )
+)]
+pub(crate) async fn import_opml(
     State(service): State<FeedService>,
     Path(user): Path<String>,
     body: Result<Bytes, BytesRejection>,
@@ -65,7 +375,20 @@ async fn import_opml(
     Ok(Json(service.import_opml(&user, feeds).await?).into_response())
 }
 
-async fn user_feeds(
+#[utoipa::path(
+    get,
+    path = "/middletier/rss/user/{user}",
+    tag = "subscriptions",
+    summary = "A user's feeds with their latest items, from the feed cache",
+    params(("user" = String, Path, description = "User name: 1 to 64 of `A-Za-z0-9._@-`", pattern = "^[A-Za-z0-9._@-]{1,64}$", example = "alice")),
+    responses(
+        (status = 200, description = "The user's feeds", body = UserFeeds),
+        (status = 400, description = "Invalid input: the message says what is wrong", body = ErrorBody),
+        (status = 401, description = "The service token is missing or wrong", body = ErrorBody),
+        (status = 503, description = "The store is unavailable; try again shortly", body = ErrorBody),
+    )
+)]
+pub(crate) async fn user_feeds(
     State(service): State<FeedService>,
     Path(user): Path<String>,
 ) -> Result<Response, ApiError> {
@@ -73,7 +396,22 @@ async fn user_feeds(
     Ok(Json(service.user_feeds(&user).await?).into_response())
 }
 
-async fn subscribe(
+#[utoipa::path(
+    post,
+    path = "/middletier/rss/user/{user}",
+    tag = "subscriptions",
+    summary = "Subscribe to a feed or a website (fetched at once; idempotent)",
+    params(("user" = String, Path, description = "User name: 1 to 64 of `A-Za-z0-9._@-`", pattern = "^[A-Za-z0-9._@-]{1,64}$", example = "alice"), ("url" = String, Query, description = "The feed or website URL (http or https)", example = "http://feeds.example.invalid/rss.xml")),
+    responses(
+        (status = 200, description = "Already subscribed", body = SubscriptionChange),
+        (status = 201, description = "Subscribed", body = SubscriptionChange),
+        (status = 300, description = "A web page linking several feeds: choose one of `candidates`", body = ErrorBody),
+        (status = 400, description = "Invalid input: the message says what is wrong", body = ErrorBody),
+        (status = 401, description = "The service token is missing or wrong", body = ErrorBody),
+        (status = 503, description = "The store is unavailable; try again shortly", body = ErrorBody),
+    )
+)]
+pub(crate) async fn subscribe(
     State(service): State<FeedService>,
     Path(user): Path<String>,
     Query(query): Query<HashMap<String, String>>,
@@ -88,7 +426,21 @@ async fn subscribe(
     Ok((status, Json(change)).into_response())
 }
 
-async fn unsubscribe(
+#[utoipa::path(
+    delete,
+    path = "/middletier/rss/user/{user}",
+    tag = "subscriptions",
+    summary = "Unsubscribe from a feed (idempotent)",
+    params(("user" = String, Path, description = "User name: 1 to 64 of `A-Za-z0-9._@-`", pattern = "^[A-Za-z0-9._@-]{1,64}$", example = "alice"), ("url" = String, Query, description = "The feed or website URL (http or https)", example = "http://feeds.example.invalid/rss.xml")),
+    responses(
+        (status = 200, description = "`changed` says whether it was subscribed", body = SubscriptionChange),
+        (status = 400, description = "Invalid input: the message says what is wrong", body = ErrorBody),
+        (status = 401, description = "The service token is missing or wrong", body = ErrorBody),
+        (status = 404, description = "Not found, or not subscribed to that feed", body = ErrorBody),
+        (status = 503, description = "The store is unavailable; try again shortly", body = ErrorBody),
+    )
+)]
+pub(crate) async fn unsubscribe(
     State(service): State<FeedService>,
     Path(user): Path<String>,
     Query(query): Query<HashMap<String, String>>,
@@ -118,6 +470,15 @@ pub enum ApiError {
     Subscribe(#[from] ServiceError),
     #[error(transparent)]
     Opml(#[from] OpmlError),
+    /// A body or query string that does not parse.
+    #[error("{0}")]
+    Body(String),
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        ApiError::Body(rejection.body_text())
+    }
 }
 
 impl IntoResponse for ApiError {
@@ -130,8 +491,19 @@ impl IntoResponse for ApiError {
             )
         };
         let (status, message, candidates) = match self {
-            ApiError::BadRequest(ref error) => {
+            ApiError::BadRequest(ref error)
+            | ApiError::Subscribe(ServiceError::BadRequest(ref error)) => {
                 (StatusCode::BAD_REQUEST, error.to_string(), Vec::new())
+            }
+            ApiError::Body(ref message) => (StatusCode::BAD_REQUEST, message.clone(), Vec::new()),
+            ApiError::Subscribe(ServiceError::NotSubscribed(_))
+            | ApiError::Subscribe(ServiceError::NotFound(_))
+            | ApiError::Store(StoreError::NotSubscribed)
+            | ApiError::Subscribe(ServiceError::Store(StoreError::NotSubscribed)) => {
+                (StatusCode::NOT_FOUND, self.to_string(), Vec::new())
+            }
+            ApiError::Subscribe(ServiceError::Taken) => {
+                (StatusCode::CONFLICT, self.to_string(), Vec::new())
             }
             ApiError::Store(ref error @ StoreError::TooManySubscriptions(_))
             | ApiError::Subscribe(ServiceError::Store(

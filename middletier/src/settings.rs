@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use platform::config::ServerSettings;
+use platform::config::{Secret, ServerSettings};
 use registry::client::ClientSettings;
 
 use crate::chaos::ChaosSettings;
@@ -23,6 +23,45 @@ pub struct Settings {
     /// Fault injection for demos and tests; off unless `chaos.enabled`.
     #[serde(default)]
     pub chaos: ChaosSettings,
+    /// `[log]`: format and level.
+    #[serde(default)]
+    pub log: platform::telemetry::LogSettings,
+    /// `[api]`: who may call the API.
+    #[serde(default)]
+    pub api: ApiSettings,
+}
+
+/// `[api]` settings.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ApiSettings {
+    /// The service token every `/middletier/...` call must carry (`Authorization: Bearer`);
+    /// `None`: no check (development). Required in `prod`.
+    #[serde(default, skip_serializing)]
+    pub token: Option<Secret>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error(
+        "RSS_API__TOKEN ([api] token) must be set when RSS_ENV=prod: without it anyone who \
+         reaches the middle tier's port can read and change every user's data"
+    )]
+    TokenRequiredInProd,
+}
+
+impl Settings {
+    /// Refuses combinations that must never run; `environment` is `$RSS_ENV`.
+    pub fn check(&self, environment: Option<&str>) -> Result<(), SettingsError> {
+        let has_token = self
+            .api
+            .token
+            .as_ref()
+            .is_some_and(|token| !token.expose().trim().is_empty());
+        if environment == Some("prod") && !has_token {
+            return Err(SettingsError::TokenRequiredInProd);
+        }
+        Ok(())
+    }
 }
 
 impl Default for Settings {
@@ -36,7 +75,36 @@ impl Default for Settings {
             fetch: FetchSettings::default(),
             refresh: RefreshSettings::default(),
             chaos: ChaosSettings::default(),
+            log: platform::telemetry::LogSettings::default(),
+            api: ApiSettings::default(),
         }
+    }
+}
+
+impl platform::config::Configuration for Settings {
+    /// Refresh scheduling (a shorter scan interval applies at once) and the log level.
+    const DYNAMIC: &'static [&'static str] = &["log.level", "refresh"];
+
+    fn validate(&self) -> Result<(), platform::config::InvalidSetting> {
+        use platform::config::InvalidSetting;
+        platform::config::validate_log(&self.log)?;
+        let refresh = &self.refresh;
+        if refresh.scan_interval.is_zero() {
+            return Err(InvalidSetting::new(
+                "refresh.scan_interval",
+                "must be longer than 0s",
+            ));
+        }
+        if refresh.min_interval > refresh.max_interval {
+            return Err(InvalidSetting::new(
+                "refresh.min_interval",
+                format!(
+                    "{:?} is longer than refresh.max_interval ({:?})",
+                    refresh.min_interval, refresh.max_interval
+                ),
+            ));
+        }
+        Ok(())
     }
 }
 

@@ -28,7 +28,7 @@
 //! `/rss.xml`), `/redirect/{n}` (a chain of `n` 302s ending at [`RSS`]), `/redirect-to?url=U`
 //! (302 to any `U`, for SSRF tests).
 //!
-//! Hostile: `/slow.xml` (starts a feed, then drips a byte every 100 ms forever), `/endless.xml`
+//! Hostile: `/xss.xml` ([`XSS_RSS`]: script in every form a sanitizer must stop), `/slow.xml` (starts a feed, then drips a byte every 100 ms forever), `/endless.xml`
 //! (streams 64 KiB chunks forever, no `Content-Length`), `/held.xml` ([`RSS`] after
 //! [`HELD_FOR`], counting requests in flight for [`FeedPublisher::peak_in_flight`]).
 //!
@@ -91,6 +91,46 @@ pub const LATIN1_TITLE: &str = "Caf\u{e9} cr\u{e8}me br\u{fb}l\u{e9}e";
 pub const CP1252_TITLE: &str = "\u{201c}Smart\u{201d} quotes cost \u{20ac}5";
 pub const UTF16_TITLE: &str = "\u{395}\u{3bb}\u{3bb}\u{3b7}\u{3bd}\u{3b9}\u{3ba}\u{3ac} \u{2713}";
 
+/// `/xss.xml`: a feed whose titles, links and descriptions carry script in every form a
+/// sanitizer has to stop. Each payload, if it ran, would set `window.__xss` or change
+/// `document.title`, so a browser test can tell that none did. Item titles start with
+/// "XSS" so a test can find them.
+pub const XSS_RSS: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0"><channel>
+  <title>XSS &lt;img src=x onerror="window.__xss='feed title'"&gt; Gazette</title>
+  <link>http://publisher.test/</link><description>Hostile</description>
+  <item><title>XSS script &lt;script&gt;document.title='pwned'&lt;/script&gt;</title>
+    <link>javascript:window.__xss='item link'</link><guid>xss-1</guid>
+    <pubDate>Tue, 10 Jun 2025 05:00:00 GMT</pubDate>
+    <description><![CDATA[<p>Script tags</p><script>window.__xss='script'</script>
+      <SCRIPT SRC="data:text/javascript,window.__xss='script src'"></SCRIPT>
+      <img src="x" onerror="window.__xss='onerror'" alt="broken">
+      <body onload="window.__xss='body onload'"><div onmouseover="window.__xss='mouseover'">hover</div>
+      <details open ontoggle="window.__xss='ontoggle'"><summary>details</summary></details>]]></description></item>
+  <item><title>XSS links</title><link>http://publisher.test/xss/2</link><guid>xss-2</guid>
+    <pubDate>Tue, 10 Jun 2025 04:30:00 GMT</pubDate>
+    <description><![CDATA[<a id="js-link" href="javascript:window.__xss='javascript link'">js link</a>
+      <a href="JaVaScRiPt:window.__xss='mixed case'">mixed</a>
+      <a href="&#106;avascript:window.__xss='entity'">entity</a>
+      <a href="data:text/html,<script>window.__xss='data link'</script>">data link</a>
+      <img src="data:image/svg+xml,<svg xmlns='http://www.w3.org/2000/svg' onload='window.__xss=1'/>">
+      <form action="javascript:window.__xss='form'"><button>go</button></form>
+      <meta http-equiv="refresh" content="0;url=javascript:window.__xss='refresh'">
+      <base href="javascript:window.__xss='base'//">]]></description></item>
+  <item><title>XSS svg and frames</title><link>http://publisher.test/xss/3</link><guid>xss-3</guid>
+    <pubDate>Tue, 10 Jun 2025 04:00:00 GMT</pubDate>
+    <description><![CDATA[<svg onload="window.__xss='svg onload'"><script>window.__xss='svg script'</script>
+      <a xlink:href="javascript:window.__xss='svg link'"><text>svg</text></a></svg>
+      <math><mi xlink:href="javascript:window.__xss='mathml'">m</mi></math>
+      <iframe src="javascript:parent.__xss='iframe'"></iframe>
+      <iframe srcdoc="<script>parent.__xss='srcdoc'</script>"></iframe>
+      <object data="javascript:window.__xss='object'"></object><embed src="javascript:window.__xss='embed'">
+      <div style="background:url(javascript:window.__xss='style url');width:expression(window.__xss='expression')">styled</div>
+      <style>body{background:url("javascript:window.__xss='style tag'")}</style>
+      <link rel="stylesheet" href="javascript:window.__xss='link tag'">
+      <p>Safe text survives</p>]]></description></item>
+</channel></rss>"#;
+
 /// A publisher on `127.0.0.1:<random port>`, stopped when dropped.
 #[derive(Debug)]
 pub struct FeedPublisher {
@@ -132,6 +172,10 @@ impl FeedPublisher {
             .route(
                 "/feed.json",
                 get(|| async { xml("application/feed+json", JSON_FEED) }),
+            )
+            .route(
+                "/xss.xml",
+                get(|| async { xml("application/rss+xml", XSS_RSS) }),
             )
             .route("/plain.xml", get(|| async { xml("text/plain", RSS) }))
             .route(

@@ -10,7 +10,8 @@ use chrono::{DateTime, Utc};
 use middletier::api::Item;
 use middletier::domain::{FeedUrl, UserId};
 use middletier::store::{
-    FeedState, MAX_SUBSCRIPTIONS_PER_USER, MemoryStore, Store, StoreError, SubscriptionStore,
+    AccountRecord, AccountStore, FeedState, FeedStore, MAX_SUBSCRIPTIONS_PER_USER, MarkChange,
+    MemoryStore, SessionRecord, Store, StoreError, SubscriptionStore,
 };
 
 fn user(name: &str) -> UserId {
@@ -100,10 +101,13 @@ async fn feed_cache_conformance(store: Arc<dyn Store>, prefix: &str) {
     let state = FeedState {
         title: Some("Old & new".into()),
         items: vec![Item {
+            id: "urn:first".into(),
             title: "First".into(),
             link: Some("https://example.com/1".into()),
             description: "<p>Hi</p>".into(),
             published: Some("2025-06-10T04:00:00+00:00".into()),
+            read: false,
+            starred: false,
         }],
         etag: Some("\"v1\"".into()),
         last_modified: Some("Tue, 10 Jun 2025 04:00:00 GMT".into()),
@@ -113,6 +117,7 @@ async fn feed_cache_conformance(store: Arc<dyn Store>, prefix: &str) {
         last_error: None,
         consecutive_errors: 0,
         gone: false,
+        first_seen: [("urn:first".to_owned(), time(-60))].into(),
         ..FeedState::new(old.clone(), time(1800))
     };
     store.save_feed_state(&state).await.expect("save");
@@ -122,6 +127,18 @@ async fn feed_cache_conformance(store: Arc<dyn Store>, prefix: &str) {
             .await
             .expect("read"),
         [None, Some(state.clone())]
+    );
+    let cached = store
+        .cached_feeds(&[other.clone(), old.clone()])
+        .await
+        .expect("read");
+    assert!(cached[0].is_none());
+    let cached = cached[1].as_ref().expect("cached");
+    assert_eq!(cached.state, state, "page views see what was saved");
+    assert_eq!(
+        cached.newest_first[0].seen,
+        time(-60).timestamp_millis(),
+        "first-seen times are kept"
     );
 
     store.subscribe(&ann, &other).await.expect("subscribe");
@@ -172,10 +189,252 @@ async fn feed_cache_conformance(store: Arc<dyn Store>, prefix: &str) {
     );
 }
 
+/// Reading state: marks, watermarks and categories are per user, only for subscribed feeds,
+/// and follow a feed that moves.
+async fn reading_conformance(store: Arc<dyn Store>, prefix: &str) {
+    let ann = user(&format!("{prefix}ann"));
+    let bob = user(&format!("{prefix}bob"));
+    let feed_url = |name: &str| {
+        FeedUrl::parse(&format!("https://example.com/{prefix}{name}.xml")).expect("url")
+    };
+    let (one, two, never) = (feed_url("one"), feed_url("two"), feed_url("never"));
+    store.subscribe(&ann, &one).await.expect("subscribe");
+    store.subscribe(&ann, &two).await.expect("subscribe");
+    store.subscribe(&bob, &one).await.expect("subscribe");
+
+    let reading = store.reading(&ann).await.expect("read");
+    assert_eq!(
+        reading.subscriptions,
+        [(one.clone(), None), (two.clone(), None)]
+    );
+    assert!(reading.feeds.is_empty(), "nothing read yet");
+
+    // Categories.
+    assert!(
+        store
+            .set_category(&ann, &two, Some("News"))
+            .await
+            .expect("set")
+    );
+    assert!(
+        !store
+            .set_category(&ann, &never, Some("News"))
+            .await
+            .expect("set"),
+        "not subscribed: nothing to categorise"
+    );
+    assert_eq!(
+        store.reading(&ann).await.expect("read").subscriptions,
+        [(one.clone(), None), (two.clone(), Some("News".to_owned()))]
+    );
+    assert_eq!(
+        store.reading(&bob).await.expect("read").subscriptions,
+        [(one.clone(), None)],
+        "another user's categories are their own"
+    );
+    assert_eq!(
+        store.subscriptions(&ann).await.expect("read"),
+        [one.clone(), two.clone()],
+        "a category changes nothing else"
+    );
+
+    // Item marks: each flag on its own, only in subscribed feeds.
+    let read = MarkChange {
+        read: Some(true),
+        starred: None,
+    };
+    let star = MarkChange {
+        read: None,
+        starred: Some(true),
+    };
+    store
+        .mark_item(&ann, &one, "a", read, time(10))
+        .await
+        .expect("mark");
+    store
+        .mark_item(&ann, &one, "a", star, time(11))
+        .await
+        .expect("star");
+    store
+        .mark_item(&ann, &one, "b", star, time(12))
+        .await
+        .expect("star");
+    let refused = store.mark_item(&ann, &never, "a", read, time(10)).await;
+    assert!(
+        matches!(refused, Err(StoreError::NotSubscribed)),
+        "{refused:?}"
+    );
+    let reading = store.reading(&ann).await.expect("read");
+    let marks = &reading.feeds[&one];
+    assert_eq!(marks.marks["a"].read, Some((true, time(10))));
+    assert!(marks.marks["a"].starred, "starring kept the read mark");
+    assert_eq!(marks.marks["b"].read, None, "never marked read or unread");
+    assert_eq!(marks.state_of("a", 0), (true, true));
+    assert_eq!(marks.state_of("b", 0), (false, true));
+    assert!(
+        store.reading(&bob).await.expect("read").feeds.is_empty(),
+        "ann's marks are not bob's"
+    );
+
+    // Watermarks: one write per feed; never move back; item marks after them win.
+    let seen_before = time(15).timestamp_millis();
+    let seen_after = time(25).timestamp_millis();
+    store
+        .mark_read_up_to(&ann, &[one.clone(), never.clone()], time(20), time(30))
+        .await
+        .expect("mark all");
+    store
+        .mark_read_up_to(&ann, std::slice::from_ref(&one), time(5), time(31))
+        .await
+        .expect("mark all again");
+    let reading = store.reading(&ann).await.expect("read");
+    let one_state = &reading.feeds[&one];
+    assert_eq!(
+        one_state.watermark.map(|w| w.up_to),
+        Some(time(20)),
+        "never moves back"
+    );
+    assert!(!reading.feeds.contains_key(&never), "not subscribed");
+    assert!(!reading.feeds.contains_key(&two), "not asked for");
+    assert_eq!(one_state.state_of("c", seen_before), (true, false));
+    assert_eq!(
+        one_state.state_of("c", seen_after),
+        (false, false),
+        "arrived after the page was shown"
+    );
+    store
+        .mark_item(
+            &ann,
+            &one,
+            "c",
+            MarkChange {
+                read: Some(false),
+                starred: None,
+            },
+            time(40),
+        )
+        .await
+        .expect("unread");
+    let reading = store.reading(&ann).await.expect("read");
+    assert_eq!(
+        reading.feeds[&one].state_of("c", seen_before),
+        (false, false),
+        "marked unread after marking all read"
+    );
+
+    // A permanent move carries category and reading state; unsubscribing forgets them.
+    let moved = feed_url("moved");
+    store.move_feed(&two, &moved).await.expect("move");
+    store
+        .mark_item(&ann, &moved, "z", read, time(50))
+        .await
+        .expect("mark in moved feed");
+    store
+        .move_feed(&one, &feed_url("one-new"))
+        .await
+        .expect("move");
+    let reading = store.reading(&ann).await.expect("read");
+    assert_eq!(
+        reading.subscriptions,
+        [
+            (feed_url("one-new"), None),
+            (moved.clone(), Some("News".to_owned()))
+        ]
+    );
+    let carried = &reading.feeds[&feed_url("one-new")];
+    assert_eq!(carried.state_of("a", 0), (true, true));
+    assert_eq!(carried.watermark.map(|w| w.up_to), Some(time(20)));
+    assert!(!reading.feeds.contains_key(&one));
+
+    store.unsubscribe(&ann, &moved).await.expect("unsubscribe");
+    store.clear_reading(&ann, &moved).await.expect("clear");
+    store
+        .subscribe(&ann, &moved)
+        .await
+        .expect("subscribe again");
+    let reading = store.reading(&ann).await.expect("read");
+    assert_eq!(
+        reading.subscriptions[1],
+        (moved.clone(), None),
+        "a new subscription starts uncategorised"
+    );
+    assert!(!reading.feeds.contains_key(&moved), "and unread");
+}
+
+/// A SHA-256-shaped hex string, different for each prefix (stores that outlive the test).
+fn token_hash(prefix: &str) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    prefix.hash(&mut hasher);
+    format!("{:064x}", hasher.finish())
+}
+
+/// Accounts are created once; sessions expire and are then gone.
+async fn account_conformance(store: Arc<dyn Store>, prefix: &str) {
+    let ann = user(&format!("{prefix}ann"));
+    let record = AccountRecord {
+        user: ann.clone(),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".to_owned(),
+        created: time(0),
+    };
+    assert_eq!(store.account(&ann).await.expect("read"), None);
+    assert!(store.create_account(&record).await.expect("create"));
+    let impostor = AccountRecord {
+        password_hash: "$argon2id$other".to_owned(),
+        ..record.clone()
+    };
+    assert!(
+        !store.create_account(&impostor).await.expect("create"),
+        "the name is taken"
+    );
+    assert_eq!(
+        store.account(&ann).await.expect("read"),
+        Some(record.clone()),
+        "the first account is kept"
+    );
+
+    let now = Utc::now();
+    let expires =
+        DateTime::from_timestamp_millis((now + chrono::Duration::hours(1)).timestamp_millis())
+            .expect("time");
+    let hash = token_hash(prefix);
+    let session = SessionRecord {
+        user: ann.clone(),
+        expires,
+    };
+    store.create_session(&hash, &session).await.expect("create");
+    assert_eq!(
+        store.session(&hash, now).await.expect("read"),
+        Some(session.clone())
+    );
+    assert_eq!(
+        store
+            .session(&hash, expires + chrono::Duration::seconds(1))
+            .await
+            .expect("read"),
+        None,
+        "expired"
+    );
+    assert_eq!(
+        store.session(&hash, now).await.expect("read"),
+        None,
+        "an expired session is deleted when found"
+    );
+    store.create_session(&hash, &session).await.expect("create");
+    store.delete_session(&hash).await.expect("delete");
+    assert_eq!(store.session(&hash, now).await.expect("read"), None);
+    store
+        .delete_session(&hash)
+        .await
+        .expect("deleting an unknown session is fine");
+}
+
 #[tokio::test]
 async fn memory_store_conforms() {
     conformance(Arc::new(MemoryStore::new()), "").await;
     feed_cache_conformance(Arc::new(MemoryStore::new()), "").await;
+    reading_conformance(Arc::new(MemoryStore::new()), "").await;
+    account_conformance(Arc::new(MemoryStore::new()), "").await;
 }
 
 #[tokio::test]
@@ -183,7 +442,32 @@ async fn memory_store_conforms() {
 async fn cassandra_store_conforms() {
     let store = Arc::new(middletier::testing::cassandra_store().await);
     conformance(store.clone(), &middletier::testing::unique_prefix()).await;
-    feed_cache_conformance(store, &middletier::testing::unique_prefix()).await;
+    feed_cache_conformance(store.clone(), &middletier::testing::unique_prefix()).await;
+    reading_conformance(store.clone(), &middletier::testing::unique_prefix()).await;
+    account_conformance(store, &middletier::testing::unique_prefix()).await;
+}
+
+#[tokio::test]
+#[ignore = "needs Cassandra: deploy/test.sh starts one (or deploy/cassandra/run.sh start)"]
+async fn cassandra_sessions_expire_by_themselves() {
+    // The TTL removes the row even if nobody looks the session up again.
+    let store = middletier::testing::cassandra_store().await;
+    let hash = token_hash(&middletier::testing::unique_prefix());
+    let session = SessionRecord {
+        user: user(&format!("{}ann", middletier::testing::unique_prefix())),
+        expires: Utc::now() + chrono::Duration::seconds(1),
+    };
+    store.create_session(&hash, &session).await.expect("create");
+    platform::testing::eventually(
+        "the session expired",
+        std::time::Duration::from_secs(10),
+        || async {
+            // Asked as of long ago, so only the row's absence can answer None.
+            let past = Utc::now() - chrono::Duration::days(1);
+            store.session(&hash, past).await.expect("read").is_none()
+        },
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -197,4 +481,51 @@ async fn cassandra_schema_setup_is_idempotent() {
     first.subscribe(&user, &feed(7)).await.expect("subscribe");
     let second = middletier::testing::cassandra_store().await;
     assert_eq!(second.subscriptions(&user).await.expect("read"), [feed(7)]);
+}
+
+#[tokio::test]
+#[ignore = "needs Cassandra: deploy/test.sh starts one (or deploy/cassandra/run.sh start)"]
+async fn cassandra_feed_cache_shows_another_middle_tiers_refresh_within_seconds() {
+    // Each middle tier keeps decoded feeds for a few seconds; a refresh saved by another one
+    // must show within that time (and one's own save at once).
+    let here = middletier::testing::cassandra_store().await;
+    let there = middletier::testing::cassandra_store().await;
+    let url = FeedUrl::parse(&format!(
+        "https://example.com/{}cache.xml",
+        middletier::testing::unique_prefix()
+    ))
+    .expect("url");
+    let mut state = FeedState::new(url.clone(), time(0));
+    state.title = Some("Before".into());
+    state.last_attempt = Some(time(0));
+    here.save_feed_state(&state).await.expect("save");
+    let title = |feeds: Vec<Option<Arc<middletier::store::CachedFeed>>>| {
+        feeds[0].as_ref().and_then(|f| f.state.title.clone())
+    };
+    let read = |store: &middletier::store::CassandraStore| {
+        let store = store.clone();
+        let url = url.clone();
+        async move { title(store.cached_feeds(&[url]).await.expect("read")) }
+    };
+    assert_eq!(
+        read(&there).await.as_deref(),
+        Some("Before"),
+        "warms the cache"
+    );
+
+    state.title = Some("After".into());
+    state.last_attempt = Some(time(60));
+    here.save_feed_state(&state).await.expect("save");
+    assert_eq!(
+        read(&here).await.as_deref(),
+        Some("After"),
+        "own saves at once"
+    );
+    let deadline = middletier::store::FEED_CACHE_FRESH_FOR + std::time::Duration::from_secs(3);
+    platform::testing::eventually(
+        "the other middle tier sees the refresh",
+        deadline,
+        || async { read(&there).await.as_deref() == Some("After") },
+    )
+    .await;
 }

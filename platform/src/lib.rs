@@ -1,19 +1,28 @@
 //! What every service of the recipe shares, in one place (the role Karyon played for Netflix).
 //!
 //! # Layout
-//! - [`config`]: layered, typed settings (defaults, files, `RSS_<SECTION>__<KEY>` variables).
-//! - [`telemetry`]: structured logging through `tracing`.
-//! - [`health`]: the service's health as one value, served at `/health` and mirrored into the
-//!   registry status so balancers stop routing to a service that is not ready.
+//! - [`config`]: layered, typed settings (defaults, files, `RSS_<SECTION>__<KEY>` variables),
+//!   reloaded when the files change; [`dynamic`]: the handles components read live values by.
+//! - [`admin`]: operator endpoints (`/admin/config`).
+//! - [`telemetry`]: structured logging through `tracing` (human or JSON, non-blocking, levels
+//!   changeable at run time).
+//! - [`metrics`]: the service's Prometheus registry, served at `/metrics`.
+//! - [`health`]: liveness (`/healthz`) and readiness (`/readyz`, `/health`) from named checks,
+//!   mirrored into the registry status so balancers stop routing to a service that is not ready.
 //! - [`lifecycle`]: the shutdown signal every server and background loop listens to.
-//! - [`server`]: the incoming side: standard middleware stack and graceful serving.
-//! - `testing` (feature `test-support`): `eventually`, the one way tests wait for a condition.
+//! - [`server`]: the incoming side: standard middleware stack (request ids, spans, metrics,
+//!   timeouts) and graceful serving.
+//! - `testing` (feature `test-support`): `eventually`, the one way tests wait for a condition;
+//!   `LogCapture` to read what services log; `parse_prometheus`, a strict `/metrics` parser.
 //! - [`http`]: the outgoing HTTP client builder (TLS provider, User-Agent, timeouts).
 
+pub mod admin;
 pub mod config;
+pub mod dynamic;
 pub mod health;
 pub mod http;
 pub mod lifecycle;
+pub mod metrics;
 pub mod server;
 pub mod telemetry;
 #[cfg(feature = "test-support")]

@@ -19,3 +19,233 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// Log lines captured in memory: hand [`LogCapture::writer`] to
+/// [`crate::telemetry::init_with_writer`], then read what services logged.
+#[derive(Clone, Debug, Default)]
+pub struct LogCapture {
+    lines: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+}
+
+impl LogCapture {
+    pub fn writer(&self) -> LogCaptureWriter {
+        LogCaptureWriter(self.clone())
+    }
+
+    /// Everything written so far, as text.
+    pub fn text(&self) -> String {
+        let bytes = self
+            .lines
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+}
+
+/// The `std::io::Write` end of a [`LogCapture`].
+#[derive(Debug)]
+pub struct LogCaptureWriter(LogCapture);
+
+impl std::io::Write for LogCaptureWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lines
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// One sample of a Prometheus text exposition.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sample {
+    pub name: String,
+    pub labels: std::collections::BTreeMap<String, String>,
+    pub value: f64,
+}
+
+/// A parsed `/metrics` page (see [`parse_prometheus`]).
+#[derive(Clone, Debug, Default)]
+pub struct Exposition {
+    /// Family name to its `# TYPE`.
+    pub types: std::collections::BTreeMap<String, String>,
+    pub samples: Vec<Sample>,
+}
+
+impl Exposition {
+    /// The sum of the samples named `name` whose labels include every pair in `labels` (0 when
+    /// none match; [`Exposition::has`] tells the difference).
+    pub fn sum(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        self.matching(name, labels).map(|sample| sample.value).sum()
+    }
+
+    /// Whether a sample named `name` with every pair in `labels` exists.
+    pub fn has(&self, name: &str, labels: &[(&str, &str)]) -> bool {
+        self.matching(name, labels).next().is_some()
+    }
+
+    fn matching<'a>(
+        &'a self,
+        name: &'a str,
+        labels: &'a [(&str, &str)],
+    ) -> impl Iterator<Item = &'a Sample> + 'a {
+        self.samples.iter().filter(move |sample| {
+            sample.name == name
+                && labels
+                    .iter()
+                    .all(|(key, value)| sample.labels.get(*key).is_some_and(|v| v == value))
+        })
+    }
+}
+
+/// Parses the Prometheus text format (version 0.0.4) strictly: every line is a `# HELP`, a
+/// `# TYPE` or a sample; names and label names are valid; label values are quoted with valid
+/// escapes; every sample belongs to a family declared by `# TYPE` before it (histograms
+/// through `_bucket`, `_sum` and `_count`, each with a `+Inf` bucket); values are numbers.
+pub fn parse_prometheus(text: &str) -> Result<Exposition, String> {
+    let mut exposition = Exposition::default();
+    for (number, line) in text.lines().enumerate() {
+        let fail = |why: &str| Err(format!("line {}: {why}: {line:?}", number + 1));
+        if let Some(rest) = line.strip_prefix("# ") {
+            let mut parts = rest.splitn(3, ' ');
+            match (parts.next(), parts.next(), parts.next()) {
+                (Some("HELP"), Some(name), _) if valid_name(name) => {}
+                (Some("TYPE"), Some(name), Some(kind))
+                    if valid_name(name)
+                        && matches!(
+                            kind,
+                            "counter" | "gauge" | "histogram" | "summary" | "untyped"
+                        ) =>
+                {
+                    if exposition
+                        .types
+                        .insert(name.to_owned(), kind.to_owned())
+                        .is_some()
+                    {
+                        return fail("family declared twice");
+                    }
+                }
+                _ => return fail("malformed comment"),
+            }
+            continue;
+        }
+        let Some(sample) = parse_sample(line) else {
+            return fail("malformed sample");
+        };
+        let family = [
+            sample.name.as_str(),
+            sample.name.trim_end_matches("_bucket"),
+            sample.name.trim_end_matches("_sum"),
+            sample.name.trim_end_matches("_count"),
+        ]
+        .into_iter()
+        .find(|family| exposition.types.contains_key(*family));
+        match family.map(|family| (family, exposition.types[family].as_str())) {
+            None => return fail("sample of an undeclared family"),
+            Some((family, "histogram")) if family == sample.name => {
+                return fail("histogram sample without _bucket, _sum or _count");
+            }
+            Some((_, "histogram"))
+                if sample.name.ends_with("_bucket") && !sample.labels.contains_key("le") =>
+            {
+                return fail("bucket without le");
+            }
+            _ => {}
+        }
+        exposition.samples.push(sample);
+    }
+    for (family, kind) in &exposition.types {
+        let bucket = format!("{family}_bucket");
+        let counts: Vec<&Sample> = exposition
+            .samples
+            .iter()
+            .filter(|sample| sample.name == format!("{family}_count"))
+            .collect();
+        if kind == "histogram" {
+            for count in counts {
+                let mut series = count.labels.clone();
+                series.insert("le".to_owned(), "+Inf".to_owned());
+                let infinite = exposition
+                    .samples
+                    .iter()
+                    .find(|sample| sample.name == bucket && sample.labels == series);
+                if infinite.map(|sample| sample.value) != Some(count.value) {
+                    return Err(format!(
+                        "{family}: the +Inf bucket must equal _count for {:?}",
+                        count.labels
+                    ));
+                }
+            }
+        }
+    }
+    Ok(exposition)
+}
+
+fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+}
+
+fn parse_sample(line: &str) -> Option<Sample> {
+    let name_end = line.find(['{', ' '])?;
+    let name = &line[..name_end];
+    if !valid_name(name) {
+        return None;
+    }
+    let mut labels = std::collections::BTreeMap::new();
+    let mut rest = &line[name_end..];
+    if let Some(mut inner) = rest.strip_prefix('{') {
+        loop {
+            if let Some(after) = inner.strip_prefix('}') {
+                rest = after;
+                break;
+            }
+            let eq = inner.find('=')?;
+            let key = &inner[..eq];
+            if !valid_name(key) || key.contains(':') {
+                return None;
+            }
+            let mut value = String::new();
+            let mut chars = inner[eq + 1..].strip_prefix('"')?.char_indices();
+            let end = loop {
+                match chars.next()? {
+                    (i, '"') => break i,
+                    (_, '\\') => match chars.next()?.1 {
+                        '\\' => value.push('\\'),
+                        '"' => value.push('"'),
+                        'n' => value.push('\n'),
+                        _ => return None,
+                    },
+                    (_, c) => value.push(c),
+                }
+            };
+            if labels.insert(key.to_owned(), value).is_some() {
+                return None;
+            }
+            inner = &inner[eq + 1 + 1 + end + 1..];
+            inner = inner.strip_prefix(',').unwrap_or(inner);
+        }
+    }
+    let value = rest.strip_prefix(' ')?;
+    // An optional timestamp may follow the value.
+    let value = value.split(' ').next()?;
+    let value = match value {
+        "+Inf" => f64::INFINITY,
+        "-Inf" => f64::NEG_INFINITY,
+        "NaN" => f64::NAN,
+        number => number.parse().ok()?,
+    };
+    Some(Sample {
+        name: name.to_owned(),
+        labels,
+        value,
+    })
+}

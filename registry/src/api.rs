@@ -33,7 +33,7 @@ use crate::dashboard;
 use crate::domain::{AppName, Origin, Registry, RegistryError, Renewal};
 use crate::model::{
     ApplicationDocument, Applications, ApplicationsDocument, InstanceDocument, InstanceInfo,
-    ReplicationAction, ReplicationList, Status,
+    ReplicationAction, ReplicationList, ReplicationResults, Status,
 };
 use crate::replication::{self, Peers, REPLICATION_HEADER};
 use crate::xml;
@@ -60,12 +60,15 @@ pub struct AppState {
     pub shutdown: Shutdown,
     /// This node's Eureka URL, for the dashboard.
     pub node: String,
+    /// Served at `/metrics`.
+    pub metrics: platform::metrics::Metrics,
 }
 
 impl AppState {
     /// A single node, ready at once.
     pub fn new(registry: Registry, health: Health) -> AppState {
         AppState {
+            metrics: crate::metrics::metrics(&registry),
             registry,
             health,
             peers: Peers::none(),
@@ -139,6 +142,7 @@ pub fn router(state: AppState) -> Router {
     let routes = Router::new()
         .route("/", get(index))
         .route("/status", get(status))
+        .route("/openapi.json", get(openapi))
         .route("/registry.css", get(dashboard::stylesheet))
         .nest("/eureka/v2", eureka.clone())
         .nest("/eureka", eureka)
@@ -152,10 +156,59 @@ pub fn router(state: AppState) -> Router {
                 .no_deflate()
                 .no_zstd(),
         );
-    platform::server::with_standard_layers(routes, REQUEST_TIMEOUT)
+    platform::server::with_standard_layers(routes, REQUEST_TIMEOUT, &state.metrics)
 }
 
 type Params = Query<HashMap<String, String>>;
+
+/// Every error answer: what was wrong with the request (never internals).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: String,
+}
+
+/// The registry's OpenAPI document, generated from the handlers and the wire types in
+/// [`crate::model`], served at `/openapi.json`. Every path under `/eureka/v2/` is also served
+/// under `/eureka/`.
+#[derive(Debug, utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "registry",
+        description = "Eureka-compatible service registry of the RSS recipe. Reads answer XML \
+            unless `Accept` contains `json` (Eureka's rule); reads of several applications also \
+            accept `?index=N&wait=5s` (at most 8 s) to wait for the next change."
+    ),
+    paths(
+        applications,
+        delta,
+        register,
+        application,
+        instance,
+        renew,
+        cancel,
+        override_status,
+        remove_status_override,
+        update_metadata,
+        instance_by_id,
+        vip,
+        svip,
+        replication_batch,
+        status
+    ),
+    components(schemas(ErrorBody, crate::model::PortWire)),
+    tags(
+        (name = "registration", description = "What instances do: register, renew, leave"),
+        (name = "discovery", description = "What clients read"),
+        (name = "replication", description = "Between registry nodes"),
+        (name = "operations", description = "For operators")
+    )
+)]
+pub struct RegistryApi;
+
+/// `GET /openapi.json`.
+async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(<RegistryApi as utoipa::OpenApi>::openapi())
+}
 
 fn origin(headers: &HeaderMap) -> Origin {
     let replicated = headers
@@ -279,6 +332,13 @@ async fn index(State(state): State<AppState>, headers: HeaderMap) -> Response {
 }
 
 /// `GET /status`: what the dashboard shows, as JSON.
+#[utoipa::path(
+    get,
+    path = "/status",
+    tag = "operations",
+    summary = "Readiness, version, renewals, self-preservation and peers, as the dashboard shows",
+    responses((status = 200, description = "The node's status", body = Object))
+)]
 async fn status(State(state): State<AppState>) -> Json<serde_json::Value> {
     let preservation = state.registry.self_preservation();
     Json(json!({
@@ -299,6 +359,32 @@ async fn status(State(state): State<AppState>) -> Json<serde_json::Value> {
 }
 
 /// `POST /apps/{app}`: JSON or XML (by `Content-Type`), 204 as every Eureka client expects.
+#[utoipa::path(
+    post,
+    path = "/eureka/v2/apps/{app}",
+    tag = "registration",
+    summary = "Register an instance (JSON or XML body)",
+    params(("app" = String, Path, description = "Application name (case-insensitive)", example = "MIDDLETIER")),
+    request_body(
+        content(
+            (InstanceDocument = "application/json", example = json!({"instance": {
+                "instanceId": "127.0.0.1:middletier:9191", "hostName": "127.0.0.1",
+                "app": "MIDDLETIER", "ipAddr": "127.0.0.1", "status": "UP",
+                "port": {"$": 9191, "@enabled": "true"}, "vipAddress": "middletier",
+                "dataCenterInfo": {
+                    "@class": "com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo",
+                    "name": "MyOwn"
+                },
+                "leaseInfo": {"durationInSecs": 90}
+            }})),
+            (String = "application/xml")
+        ),
+        description = "The instance, as `{\"instance\": {...}}` or Eureka's XML"),
+    responses(
+        (status = 204, description = "Registered"),
+        (status = 400, description = "Malformed or missing input", body = ErrorBody),
+    )
+)]
 async fn register(
     State(state): State<AppState>,
     Path(app): Path<String>,
@@ -338,6 +424,19 @@ async fn register(
 
 /// `PUT /apps/{app}/{id}?status=&lastDirtyTimestamp=&overriddenstatus=`: 200; 404 when the
 /// instance must register (again); 409 with the newer copy when a peer's is older.
+#[utoipa::path(
+    put,
+    path = "/eureka/v2/apps/{app}/{id}",
+    tag = "registration",
+    summary = "Renew a lease (heartbeat)",
+    params(("app" = String, Path, description = "Application name (case-insensitive)", example = "MIDDLETIER"), ("id" = String, Path, description = "Instance id", example = "127.0.0.1:middletier:9191"), ("status" = Option<Status>, Query, description = "The instance's own status"), ("lastDirtyTimestamp" = Option<u64>, Query, description = "Milliseconds; orders updates"), ("overriddenstatus" = Option<Status>, Query, description = "The override the caller holds")),
+    responses(
+        (status = 200, description = "Renewed"),
+        (status = 400, description = "Malformed or missing input", body = ErrorBody),
+        (status = 404, description = "Unknown instance, or the caller's copy is newer: register again", body = ErrorBody),
+        (status = 409, description = "A replicated renewal older than this node's copy, which is returned", content((InstanceDocument = "application/json"), (String = "application/xml"))),
+    )
+)]
 async fn renew(
     State(state): State<AppState>,
     Path((app, id)): Path<(String, String)>,
@@ -369,6 +468,18 @@ async fn renew(
     Ok(StatusCode::OK.into_response())
 }
 
+#[utoipa::path(
+    delete,
+    path = "/eureka/v2/apps/{app}/{id}",
+    tag = "registration",
+    summary = "Deregister an instance",
+    params(("app" = String, Path, description = "Application name (case-insensitive)", example = "MIDDLETIER"), ("id" = String, Path, description = "Instance id", example = "127.0.0.1:middletier:9191")),
+    responses(
+        (status = 200, description = "Deregistered"),
+        (status = 400, description = "Malformed or missing input", body = ErrorBody),
+        (status = 404, description = "No such application or instance", body = ErrorBody),
+    )
+)]
 async fn cancel(
     State(state): State<AppState>,
     Path((app, id)): Path<(String, String)>,
@@ -390,6 +501,18 @@ async fn cancel(
 }
 
 /// `PUT .../status?value=OUT_OF_SERVICE&lastDirtyTimestamp=`.
+#[utoipa::path(
+    put,
+    path = "/eureka/v2/apps/{app}/{id}/status",
+    tag = "registration",
+    summary = "Override an instance's status (e.g. OUT_OF_SERVICE)",
+    params(("app" = String, Path, description = "Application name (case-insensitive)", example = "MIDDLETIER"), ("id" = String, Path, description = "Instance id", example = "127.0.0.1:middletier:9191"), ("value" = Status, Query, description = "The status to force"), ("lastDirtyTimestamp" = Option<u64>, Query, description = "Milliseconds")),
+    responses(
+        (status = 200, description = "Overridden"),
+        (status = 400, description = "Malformed or missing input", body = ErrorBody),
+        (status = 404, description = "No such application or instance", body = ErrorBody),
+    )
+)]
 async fn override_status(
     State(state): State<AppState>,
     Path((app, id)): Path<(String, String)>,
@@ -414,6 +537,18 @@ async fn override_status(
 
 /// `DELETE .../status?value=&lastDirtyTimestamp=`; without `value` the instance is UNKNOWN
 /// until it registers again, as in Eureka.
+#[utoipa::path(
+    delete,
+    path = "/eureka/v2/apps/{app}/{id}/status",
+    tag = "registration",
+    summary = "Remove a status override",
+    params(("app" = String, Path, description = "Application name (case-insensitive)", example = "MIDDLETIER"), ("id" = String, Path, description = "Instance id", example = "127.0.0.1:middletier:9191"), ("value" = Option<Status>, Query, description = "The status to take meanwhile (default UNKNOWN until the instance registers again)"), ("lastDirtyTimestamp" = Option<u64>, Query, description = "Milliseconds")),
+    responses(
+        (status = 200, description = "Removed"),
+        (status = 400, description = "Malformed or missing input", body = ErrorBody),
+        (status = 404, description = "No such application or instance", body = ErrorBody),
+    )
+)]
 async fn remove_status_override(
     State(state): State<AppState>,
     Path((app, id)): Path<(String, String)>,
@@ -439,6 +574,18 @@ async fn remove_status_override(
 }
 
 /// `PUT .../metadata?key=value&...`: merged into the instance's metadata.
+#[utoipa::path(
+    put,
+    path = "/eureka/v2/apps/{app}/{id}/metadata",
+    tag = "registration",
+    summary = "Merge query parameters into the instance's metadata",
+    params(("app" = String, Path, description = "Application name (case-insensitive)", example = "MIDDLETIER"), ("id" = String, Path, description = "Instance id", example = "127.0.0.1:middletier:9191")),
+    responses(
+        (status = 200, description = "Merged"),
+        (status = 400, description = "Malformed or missing input", body = ErrorBody),
+        (status = 404, description = "No such application or instance", body = ErrorBody),
+    )
+)]
 async fn update_metadata(
     State(state): State<AppState>,
     Path((app, id)): Path<(String, String)>,
@@ -458,6 +605,16 @@ async fn update_metadata(
     Ok(StatusCode::OK)
 }
 
+#[utoipa::path(
+    get,
+    path = "/eureka/v2/apps",
+    tag = "discovery",
+    summary = "Every application and its instances (`?index=N&wait=5s` waits for a change)",
+    responses(
+        (status = 200, description = "The registry; JSON when `Accept` contains `json`, else Eureka's XML", content((ApplicationsDocument = "application/json"), (String = "application/xml")), headers(("X-Registry-Index" = String, description = "The registry version this answer reflects"))),
+        (status = 503, description = "The node is still copying its peers' registry; read another node", body = ErrorBody),
+    )
+)]
 async fn applications(
     State(state): State<AppState>,
     Query(params): Params,
@@ -471,6 +628,16 @@ async fn applications(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/eureka/v2/apps/delta",
+    tag = "discovery",
+    summary = "Changes of the last few minutes, with the whole registry's hash code",
+    responses(
+        (status = 200, description = "Recent changes; JSON when `Accept` contains `json`, else Eureka's XML", content((ApplicationsDocument = "application/json"), (String = "application/xml")), headers(("X-Registry-Index" = String, description = "The registry version this answer reflects"))),
+        (status = 503, description = "The node is still copying its peers' registry; read another node", body = ErrorBody),
+    )
+)]
 async fn delta(
     State(state): State<AppState>,
     Query(params): Params,
@@ -481,6 +648,19 @@ async fn delta(
     Ok(applications_response(&headers, state.registry.delta()))
 }
 
+#[utoipa::path(
+    get,
+    path = "/eureka/v2/apps/{app}",
+    tag = "discovery",
+    summary = "One application and its instances",
+    params(("app" = String, Path, description = "Application name (case-insensitive)", example = "MIDDLETIER")),
+    responses(
+        (status = 200, description = "The application; JSON when `Accept` contains `json`, else Eureka's XML", content((ApplicationDocument = "application/json"), (String = "application/xml"))),
+        (status = 400, description = "Malformed or missing input", body = ErrorBody),
+        (status = 404, description = "No such application or instance", body = ErrorBody),
+        (status = 503, description = "The node is still copying its peers' registry; read another node", body = ErrorBody),
+    )
+)]
 async fn application(
     State(state): State<AppState>,
     Path(app): Path<String>,
@@ -502,6 +682,19 @@ fn instance_response(headers: &HeaderMap, instance: InstanceInfo) -> Response {
     negotiate(headers, &document, || xml::instance(&document.instance))
 }
 
+#[utoipa::path(
+    get,
+    path = "/eureka/v2/apps/{app}/{id}",
+    tag = "discovery",
+    summary = "One instance",
+    params(("app" = String, Path, description = "Application name (case-insensitive)", example = "MIDDLETIER"), ("id" = String, Path, description = "Instance id", example = "127.0.0.1:middletier:9191")),
+    responses(
+        (status = 200, description = "The instance; JSON when `Accept` contains `json`, else Eureka's XML", content((InstanceDocument = "application/json"), (String = "application/xml"))),
+        (status = 400, description = "Malformed or missing input", body = ErrorBody),
+        (status = 404, description = "No such application or instance", body = ErrorBody),
+        (status = 503, description = "The node is still copying its peers' registry; read another node", body = ErrorBody),
+    )
+)]
 async fn instance(
     State(state): State<AppState>,
     Path((app, id)): Path<(String, String)>,
@@ -514,6 +707,18 @@ async fn instance(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/eureka/v2/instances/{id}",
+    tag = "discovery",
+    summary = "One instance, by id alone",
+    params(("id" = String, Path, description = "Instance id", example = "127.0.0.1:middletier:9191")),
+    responses(
+        (status = 200, description = "The instance; JSON when `Accept` contains `json`, else Eureka's XML", content((InstanceDocument = "application/json"), (String = "application/xml"))),
+        (status = 404, description = "No such instance"),
+        (status = 503, description = "The node is still copying its peers' registry; read another node", body = ErrorBody),
+    )
+)]
 async fn instance_by_id(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -526,6 +731,17 @@ async fn instance_by_id(
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/eureka/v2/vips/{vip}",
+    tag = "discovery",
+    summary = "The instances serving a VIP address",
+    params(("vip" = String, Path, description = "VIP address", example = "middletier")),
+    responses(
+        (status = 200, description = "The applications with instances serving it; JSON when `Accept` contains `json`, else Eureka's XML", content((ApplicationsDocument = "application/json"), (String = "application/xml")), headers(("X-Registry-Index" = String, description = "The registry version this answer reflects"))),
+        (status = 503, description = "The node is still copying its peers' registry; read another node", body = ErrorBody),
+    )
+)]
 async fn vip(
     State(state): State<AppState>,
     Path(vip): Path<String>,
@@ -537,6 +753,17 @@ async fn vip(
     Ok(applications_response(&headers, state.registry.vip(&vip)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/eureka/v2/svips/{svip}",
+    tag = "discovery",
+    summary = "The instances serving a secure VIP address",
+    params(("svip" = String, Path, description = "Secure VIP address")),
+    responses(
+        (status = 200, description = "The applications with instances serving it; JSON when `Accept` contains `json`, else Eureka's XML", content((ApplicationsDocument = "application/json"), (String = "application/xml")), headers(("X-Registry-Index" = String, description = "The registry version this answer reflects"))),
+        (status = 503, description = "The node is still copying its peers' registry; read another node", body = ErrorBody),
+    )
+)]
 async fn svip(
     State(state): State<AppState>,
     Path(svip): Path<String>,
@@ -549,6 +776,17 @@ async fn svip(
 }
 
 /// `POST /peerreplication/batch`: a peer's changes, each answered as its own call would be.
+#[utoipa::path(
+    post,
+    path = "/eureka/v2/peerreplication/batch",
+    tag = "replication",
+    summary = "Apply a peer's batch of changes (registry nodes only)",
+    request_body(content = ReplicationList, content_type = "application/json"),
+    responses(
+        (status = 200, description = "One result per item, in order", body = ReplicationResults),
+        (status = 400, description = "Malformed or missing input", body = ErrorBody),
+    )
+)]
 async fn replication_batch(
     State(state): State<AppState>,
     body: Bytes,

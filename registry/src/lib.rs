@@ -13,6 +13,7 @@
 //! - [`api`]: the REST API over the registry, mounted at `/eureka/v2/` and `/eureka/`;
 //!   [`dashboard`]: the HTML page at `/`.
 //! - [`replication`]: batches to peer registries, and the initial sync from them.
+//! - [`metrics`]: Prometheus metrics read from the lease table.
 //! - [`settings`]: the server's [`Settings`] (`[server]`, `[lease]`, `[self_preservation]`,
 //!   `[replication]`).
 //! - [`startup`]: [`Application`], which binds, serves and runs the background loops.
@@ -23,6 +24,7 @@ pub mod api;
 pub mod client;
 pub mod dashboard;
 pub mod domain;
+pub mod metrics;
 pub mod model;
 pub mod replication;
 pub mod settings;

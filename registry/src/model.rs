@@ -26,7 +26,9 @@ pub fn now_millis() -> u64 {
 }
 
 /// An instance's status, as Eureka names it. Unknown names read as `UNKNOWN`, as Eureka does.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Status {
     Up,
@@ -90,7 +92,7 @@ impl<'de> Deserialize<'de> for Status {
 }
 
 /// Why the instance last changed, as Eureka reports it in full and delta fetches.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ActionType {
     #[default]
@@ -142,6 +144,16 @@ impl Port {
     }
 }
 
+/// [`Port`] as it is written, for the OpenAPI document (input may also be a bare number).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PortWire {
+    #[serde(rename = "$")]
+    pub port: u16,
+    #[serde(rename = "@enabled")]
+    #[schema(pattern = "^(true|false)$")]
+    pub enabled: String,
+}
+
 impl Serialize for Port {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut port = serializer.serialize_struct("Port", 2)?;
@@ -182,7 +194,7 @@ impl<'de> Deserialize<'de> for Port {
 }
 
 /// Where the instance runs. Outside AWS Eureka only needs the name `MyOwn`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DataCenterInfo {
     #[serde(rename = "@class", default = "default_data_center_class")]
     pub class: String,
@@ -220,7 +232,7 @@ impl Default for DataCenterInfo {
 }
 
 /// Lease terms and history. Clients send the intervals; the server fills the timestamps.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LeaseInfo {
     /// How often the client promises to renew; 0 when not given.
@@ -240,18 +252,20 @@ pub struct LeaseInfo {
 }
 
 /// Everything Eureka knows about one instance, field for field.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct InstanceInfo {
     /// Older clients send none; the server then uses `host_name`, as Eureka does.
     #[serde(default, deserialize_with = "lenient::string")]
     pub instance_id: String,
     #[serde(default, deserialize_with = "lenient::string")]
+    #[schema(required = true, min_length = 1)]
     pub host_name: String,
     /// Upper-case once registered: Eureka stores application names that way.
     #[serde(default, deserialize_with = "lenient::string")]
     pub app: String,
     #[serde(default, deserialize_with = "lenient::string")]
+    #[schema(required = true, min_length = 1)]
     pub ip_addr: String,
     #[serde(default = "Status::up")]
     pub status: Status,
@@ -259,8 +273,10 @@ pub struct InstanceInfo {
     #[serde(default, alias = "overriddenstatus")]
     pub overridden_status: Status,
     #[serde(default = "Port::default_port")]
+    #[schema(value_type = PortWire)]
     pub port: Port,
     #[serde(default = "Port::default_secure_port")]
+    #[schema(value_type = PortWire)]
     pub secure_port: Port,
     #[serde(default = "default_country_id", deserialize_with = "lenient::u32")]
     pub country_id: u32,
@@ -288,12 +304,15 @@ pub struct InstanceInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asg_name: Option<String>,
     #[serde(default, with = "bool_string")]
+    #[schema(value_type = String, pattern = "^(true|false)$")]
     pub is_coordinating_discovery_server: bool,
     /// Milliseconds; a string on the wire.
     #[serde(default, with = "millis_string")]
+    #[schema(value_type = String, pattern = "^[0-9]{1,19}$")]
     pub last_updated_timestamp: u64,
     /// Milliseconds; a string on the wire. The client's clock, used by Eureka to order updates.
     #[serde(default, with = "millis_string")]
+    #[schema(value_type = String, pattern = "^[0-9]{1,19}$")]
     pub last_dirty_timestamp: u64,
     #[serde(default)]
     pub action_type: ActionType,
@@ -315,7 +334,7 @@ impl InstanceInfo {
 }
 
 /// One application and its instances.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Application {
     #[serde(deserialize_with = "lenient::string")]
     pub name: String,
@@ -324,7 +343,7 @@ pub struct Application {
 }
 
 /// The registry's contents (or a VIP's share of them), as `GET /apps` answers.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Applications {
     /// Bumped on every change; clients use it to notice stale fetches.
     #[serde(
@@ -388,25 +407,25 @@ pub fn apps_hashcode<'a>(instances: impl IntoIterator<Item = &'a InstanceInfo>) 
 }
 
 /// `{"applications": {...}}`, the body of `GET /apps` and `GET /vips/{vip}`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ApplicationsDocument {
     pub applications: Applications,
 }
 
 /// `{"application": {...}}`, the body of `GET /apps/{app}`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ApplicationDocument {
     pub application: Application,
 }
 
 /// `{"instance": {...}}`, the body of a registration and of `GET /apps/{app}/{id}`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct InstanceDocument {
     pub instance: InstanceInfo,
 }
 
 /// What one registry node asks another to apply: one entry of `POST /peerreplication/batch`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ReplicationItem {
     #[serde(deserialize_with = "lenient::string")]
@@ -426,7 +445,7 @@ pub struct ReplicationItem {
 }
 
 /// Eureka's `PeerEurekaNode.Action`, named as on the wire.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum ReplicationAction {
     Heartbeat,
     Register,
@@ -436,7 +455,7 @@ pub enum ReplicationAction {
 }
 
 /// `{"replicationList": [...]}`, the body of `POST /peerreplication/batch`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ReplicationList {
     #[serde(default)]
@@ -445,7 +464,7 @@ pub struct ReplicationList {
 
 /// The outcome of one replicated change: the HTTP status the direct call would have answered,
 /// and for a 409 the receiver's newer copy of the instance.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ReplicationResult {
     pub status_code: u16,
@@ -454,7 +473,7 @@ pub struct ReplicationResult {
 }
 
 /// `{"responseList": [...]}`, one result per item in the order sent.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ReplicationResults {
     #[serde(default)]

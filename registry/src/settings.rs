@@ -20,6 +20,8 @@ pub struct Settings {
     pub lease: LeaseSettings,
     pub self_preservation: SelfPreservationSettings,
     pub replication: ReplicationSettings,
+    /// `[log]`: format and level.
+    pub log: platform::telemetry::LogSettings,
 }
 
 impl Default for Settings {
@@ -29,7 +31,25 @@ impl Default for Settings {
             lease: LeaseSettings::default(),
             self_preservation: SelfPreservationSettings::default(),
             replication: ReplicationSettings::default(),
+            log: platform::telemetry::LogSettings::default(),
         }
+    }
+}
+
+impl platform::config::Configuration for Settings {
+    /// Only the log level: leases and replication shape state the registry already holds.
+    const DYNAMIC: &'static [&'static str] = &["log.level"];
+
+    fn validate(&self) -> Result<(), platform::config::InvalidSetting> {
+        platform::config::validate_log(&self.log)?;
+        let threshold = self.self_preservation.threshold;
+        if !(0.0..=1.0).contains(&threshold) {
+            return Err(platform::config::InvalidSetting::new(
+                "self_preservation.threshold",
+                format!("{threshold} is not a share between 0 and 1"),
+            ));
+        }
+        Ok(())
     }
 }
 

@@ -5,6 +5,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use platform::config::Live;
 use platform::{health::Health, lifecycle::Shutdown};
 use url::Url;
 
@@ -22,12 +23,20 @@ pub struct Application {
     health: Health,
     peers: Peers,
     settings: Settings,
+    /// The live configuration, for `/admin/config` (only the log level is dynamic here).
+    config: Live<Settings>,
 }
 
 impl Application {
     /// Binds `settings.server` (port 0 picks a free port) without serving yet, so the caller
     /// learns the port before anything can call it. Fails on an invalid peer URL too.
     pub fn build(settings: Settings) -> std::io::Result<Application> {
+        Self::build_live(Live::fixed(settings))
+    }
+
+    /// [`Application::build`] from a watched configuration (what `main` passes).
+    pub fn build_live(config: Live<Settings>) -> std::io::Result<Application> {
+        let settings = Settings::clone(&config.get());
         let peers = Peers::new(&settings.replication).map_err(|error| {
             std::io::Error::new(std::io::ErrorKind::InvalidInput, error.to_string())
         })?;
@@ -42,6 +51,7 @@ impl Application {
             health: Health::up(),
             peers,
             settings,
+            config,
         })
     }
 
@@ -75,6 +85,14 @@ impl Application {
         // A child token, so stopping the loops after a serve error leaves the caller's alone.
         let stop = shutdown.child_token();
         let ready = Arc::new(AtomicBool::new(self.peers.is_empty()));
+        // Readiness follows the initial sync: until it is over, client reads answer 503.
+        let synced = self.health.check("peers", platform::health::Status::Up);
+        if !self.peers.is_empty() {
+            synced.set(
+                platform::health::Status::Starting,
+                Some("copying the registry from a peer".to_owned()),
+            );
+        }
         let eviction = tokio::spawn(self.registry.clone().run_eviction(stop.clone()));
         let replication = tokio::spawn(self.peers.clone().run(
             self.registry.clone(),
@@ -82,11 +100,12 @@ impl Application {
             stop.clone(),
         ));
         let sync = tokio::spawn({
-            let (registry, peers, ready, stop) = (
+            let (registry, peers, ready, stop, synced) = (
                 self.registry.clone(),
                 self.peers.clone(),
                 ready.clone(),
                 stop.clone(),
+                synced.clone(),
             );
             let timeout = self.settings.replication.sync_timeout;
             async move {
@@ -98,11 +117,13 @@ impl Application {
                     tracing::warn!(?timeout, "no peer answered; serving alone");
                 }
                 ready.store(true, Ordering::Release);
+                synced.set(platform::health::Status::Up, None);
             }
         });
         let node = Url::parse(&format!("http://{}/eureka/v2/", self.address))
             .map_or_else(|_| self.address.to_string(), String::from);
         let state = AppState {
+            metrics: crate::metrics::metrics(&self.registry),
             registry: self.registry,
             health: self.health,
             peers: self.peers,
@@ -111,7 +132,8 @@ impl Application {
             shutdown: stop.clone(),
             node,
         };
-        let served = platform::server::serve(listener, api::router(state), shutdown).await;
+        let routes = api::router(state).merge(platform::admin::router(self.config));
+        let served = platform::server::serve(listener, routes, shutdown).await;
         stop.cancel();
         for (name, task) in [
             ("eviction", eviction),

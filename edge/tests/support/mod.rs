@@ -162,6 +162,9 @@ pub fn edge_settings(registry: &Service) -> edge::Settings {
     settings.read_cache.fresh_for = Duration::ZERO;
     // Tests poll the streams often, and a closed stream frees its slot only on its next write.
     settings.stream.max_connections = 100;
+    // Tests about feeds read as one user without signing in; `System::start_with_accounts`
+    // and `edge/tests/accounts.rs` run with accounts.
+    settings.accounts.single_user = true;
     settings
 }
 
@@ -186,6 +189,20 @@ impl System {
     pub async fn start(middletiers: usize) -> System {
         let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
         System::start_on(vec![store; middletiers]).await
+    }
+
+    /// `middletiers` middle tiers sharing one in-memory store, and an edge with accounts (no
+    /// single-user mode): pages need a signed-in [`Browser`] (see [`Browser::signed_up`]).
+    pub async fn start_with_accounts(middletiers: usize) -> System {
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        System::start_tuned(
+            vec![store; middletiers],
+            |_| {},
+            |edge| {
+                edge.accounts.single_user = false;
+            },
+        )
+        .await
     }
 
     /// One middle tier per store given.
@@ -214,17 +231,24 @@ impl System {
         // Started only now, the edge's first discovery fetch already sees every middle tier.
         let mut settings = edge_settings(&registry);
         edge(&mut settings);
+        let single_user = settings.accounts.single_user;
         let edge = spawn_edge(settings).await;
         let system = System {
             registry,
             middletiers: started,
             edge,
         };
-        if middletiers > 0 {
+        if middletiers > 0 && single_user {
             let browser = Browser::new(&system.edge);
             eventually("the edge reaches a middle tier", || async {
                 let page = browser.home().await;
                 page.status == reqwest::StatusCode::OK && !page.html.contains("banner-error")
+            })
+            .await;
+        } else if middletiers > 0 {
+            // Without a session the home page is the sign-in page, which calls nobody.
+            eventually("the edge discovers every middle tier", || async {
+                edge_instances(&system.edge).await.len() == middletiers
             })
             .await;
         }
@@ -243,10 +267,13 @@ pub async fn registered_middletiers(registry: &Service) -> usize {
         .unwrap_or(0)
 }
 
-/// A browser-like client for the edge: follows the POST/redirect/GET flow.
+/// A browser-like client for the edge: follows the POST/redirect/GET flow, and carries a
+/// session cookie once signed in.
 pub struct Browser {
     pub http: reqwest::Client,
     pub base: String,
+    /// `rss_session=<token>` while signed in.
+    pub cookie: Option<String>,
 }
 
 pub struct Page {
@@ -259,16 +286,58 @@ impl Browser {
         Browser {
             http: http(),
             base: edge.url(),
+            cookie: None,
+        }
+    }
+
+    /// Signs up `name` (password `name` repeated to 8+ characters) on `edge` and keeps the
+    /// session cookie, as a browser would.
+    pub async fn signed_up(edge: &Service, name: &str) -> Browser {
+        let password = password_for(name);
+        let response = no_redirects()
+            .post(format!("{}/signup", edge.url()))
+            .header("Origin", edge.url())
+            .header("Sec-Fetch-Site", "same-origin")
+            .form(&[("name", name), ("password", password.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            reqwest::StatusCode::SEE_OTHER,
+            "sign-up of {name} failed"
+        );
+        let cookie = session_cookie(&response).expect("a session cookie after sign-up");
+        Browser {
+            cookie: Some(cookie),
+            ..Browser::new(edge)
+        }
+    }
+
+    /// A GET with the session cookie, if any.
+    pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.with_cookie(self.http.get(format!("{}{path}", self.base)))
+    }
+
+    /// A same-origin form POST (what the CSRF check lets through) with the session cookie.
+    pub fn post(&self, path: &str) -> reqwest::RequestBuilder {
+        self.with_cookie(
+            self.http
+                .post(format!("{}{path}", self.base))
+                .header("Origin", self.base.clone())
+                .header("Sec-Fetch-Site", "same-origin"),
+        )
+    }
+
+    fn with_cookie(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.cookie {
+            Some(cookie) => request.header(reqwest::header::COOKIE, cookie),
+            None => request,
         }
     }
 
     pub async fn home(&self) -> Page {
-        let response = self
-            .http
-            .get(format!("{}/", self.base))
-            .send()
-            .await
-            .unwrap();
+        let response = self.get("/").send().await.unwrap();
         Page {
             status: response.status(),
             html: response.text().await.unwrap(),
@@ -276,12 +345,8 @@ impl Browser {
     }
 
     pub async fn submit(&self, action: &str, url: &str) -> Page {
-        let origin = self.base.clone();
         let response = self
-            .http
-            .post(format!("{}{action}", self.base))
-            .header("Origin", origin)
-            .header("Sec-Fetch-Site", "same-origin")
+            .post(action)
             .form(&[("url", url)])
             .send()
             .await
@@ -315,6 +380,32 @@ pub fn http() -> reqwest::Client {
     platform::http::client_builder()
         .build()
         .expect("http client")
+}
+
+/// A client that shows redirects instead of following them (to see `Set-Cookie` and
+/// `Location`).
+pub fn no_redirects() -> reqwest::Client {
+    platform::http::client_builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("http client")
+}
+
+/// The password [`Browser::signed_up`] gives `name`.
+pub fn password_for(name: &str) -> String {
+    format!("{name}-password")
+}
+
+/// `rss_session=<token>` from a response's `Set-Cookie`, when it sets a session.
+pub fn session_cookie(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .filter_map(|value| value.split(';').next())
+        .find(|pair| pair.starts_with("rss_session=") && pair.len() > "rss_session=".len())
+        .map(str::to_owned)
 }
 
 /// The first event of a Server-Sent Events stream at `url`, parsed.

@@ -451,3 +451,52 @@ fn decode_base64(encoded: &str) -> Option<Vec<u8>> {
     }
     Some(bytes)
 }
+
+/// Commands the reader's tests use: scripts, keys typed at the focused element, Chrome
+/// DevTools commands.
+impl Session {
+    /// Runs `script` (a function body; `return` gives the value) in the page.
+    pub async fn execute(&self, script: &str) -> Result<Value, Error> {
+        self.command(
+            Method::POST,
+            "/execute/sync",
+            Some(json!({ "script": script, "args": [] })),
+        )
+        .await
+    }
+
+    /// Types `keys` at whatever has the focus, as a reader on the keyboard does (unlike
+    /// [`Element::send_keys`], which focuses its element first).
+    pub async fn keys(&self, keys: &str) -> Result<(), Error> {
+        let actions: Vec<Value> = keys
+            .chars()
+            .flat_map(|key| {
+                [
+                    json!({ "type": "keyDown", "value": key.to_string() }),
+                    json!({ "type": "keyUp", "value": key.to_string() }),
+                ]
+            })
+            .collect();
+        let body = json!({ "actions": [{ "type": "key", "id": "keyboard", "actions": actions }] });
+        self.command(Method::POST, "/actions", Some(body))
+            .await
+            .map(drop)
+    }
+
+    /// A Chrome DevTools Protocol command through chromedriver (`goog/cdp/execute`), such as
+    /// `Emulation.setEmulatedMedia`.
+    pub async fn cdp(&self, command: &str, params: Value) -> Result<Value, Error> {
+        self.command(
+            Method::POST,
+            "/goog/cdp/execute",
+            Some(json!({ "cmd": command, "params": params })),
+        )
+        .await
+    }
+
+    /// The page's address now (after redirects).
+    pub async fn current_url(&self) -> Result<String, Error> {
+        let url = self.command(Method::GET, "/url", None).await?;
+        string(url, "current url")
+    }
+}

@@ -197,6 +197,9 @@ fn feed_rs_parser(base: &url::Url) -> feed_rs::parser::Parser {
     feed_rs::parser::Builder::new()
         .base_uri(Some(base.as_str()))
         .timestamp_parser(dates::parse)
+        // No generated ids: feed-rs falls back to a random UUID, which would make an item
+        // unread again on every refresh. `item_id` derives a stable one instead.
+        .id_generator(|_, _, _| String::new())
         .build()
 }
 
@@ -513,12 +516,64 @@ fn item(entry: &Entry, base: &url::Url) -> Item {
         .as_ref()
         .map(plain_text)
         .filter(|t| !t.is_empty());
+    let published = entry.published.or(entry.updated).map(|at| at.to_rfc3339());
+    let title = title.unwrap_or_else(|| "(untitled)".to_owned());
     Item {
-        title: title.unwrap_or_else(|| "(untitled)".to_owned()),
+        id: item_id(
+            &entry.id,
+            link.as_deref(),
+            &title,
+            &description,
+            published.as_deref(),
+        ),
+        title,
         link,
         description,
-        published: entry.published.or(entry.updated).map(|at| at.to_rfc3339()),
+        published,
+        read: false,
+        starred: false,
     }
+}
+
+/// Longest item id kept; reading state is keyed by it.
+pub const MAX_ITEM_ID_LEN: usize = 256;
+
+/// A stable id for an item: the feed's own (Atom id, RSS guid, JSON Feed id) when it has a
+/// usable one, else a hash of its link and title (or, with no link, its title, date and text),
+/// so the same item keeps its read/starred state across refreshes.
+pub fn item_id(
+    own: &str,
+    link: Option<&str>,
+    title: &str,
+    description: &str,
+    published: Option<&str>,
+) -> String {
+    let own = own.trim();
+    if !own.is_empty() && own.len() <= MAX_ITEM_ID_LEN && !own.chars().any(char::is_control) {
+        return own.to_owned();
+    }
+    let mut hasher = siphasher::sip128::SipHasher13::new();
+    let mut write = |part: &str| {
+        std::hash::Hasher::write(&mut hasher, part.as_bytes());
+        // A separator, so ("ab", "c") and ("a", "bc") differ.
+        std::hash::Hasher::write_u8(&mut hasher, 0xff);
+    };
+    // A too-long own id still identifies the item: hash it rather than cut it.
+    if !own.is_empty() {
+        write("id");
+        write(own);
+    } else if let Some(link) = link {
+        write("link");
+        write(link);
+        write(title);
+    } else {
+        write("text");
+        write(title);
+        write(published.unwrap_or_default());
+        write(description);
+    }
+    use siphasher::sip128::Hasher128;
+    format!("h:{:032x}", hasher.finish128().as_u128())
 }
 
 /// A content element as HTML: markup sanitized, text escaped; other media types (Atom's
@@ -738,6 +793,37 @@ mod tests {
 
     fn base() -> url::Url {
         url::Url::parse("https://blog.example/feed.xml").expect("url")
+    }
+
+    #[test]
+    fn item_ids_are_the_feeds_own_or_a_stable_hash() {
+        let rss = br#"<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>
+            <item><title>Guid</title><guid isPermaLink="false">post-1</guid></item>
+            <item><title>Linked</title><link>/posts/2</link></item>
+            <item><title>Bare</title><description>Only text</description></item>
+            </channel></rss>"#;
+        let ids = |body: &[u8]| -> Vec<String> {
+            parse(body, &base())
+                .expect("parses")
+                .items
+                .into_iter()
+                .map(|item| item.id)
+                .collect()
+        };
+        let first = ids(rss);
+        assert_eq!(first[0], "post-1");
+        assert!(first[1].starts_with("h:") && first[2].starts_with("h:"));
+        assert_ne!(first[1], first[2]);
+        assert_eq!(
+            ids(rss),
+            first,
+            "the same document gives the same ids every time"
+        );
+        // An overlong id is hashed, not cut (two long ids sharing a prefix stay distinct).
+        let long = "x".repeat(300);
+        let hashed = item_id(&long, None, "t", "", None);
+        assert!(hashed.starts_with("h:") && hashed.len() <= MAX_ITEM_ID_LEN);
+        assert_ne!(hashed, item_id(&format!("{long}y"), None, "t", "", None));
     }
 
     #[test]

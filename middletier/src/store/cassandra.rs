@@ -7,7 +7,14 @@
 //! - `subscribers_by_feed ((url), user_id)`: the same relation from the feed's side, written in
 //!   the same logged batch; its partition keys are the feeds that need refreshing.
 //! - `feeds_by_url ((url), ...)`: the feed cache: items, validators, status and schedule.
-//! - `item_state_by_user`: per-user reading state (for the reading-state milestone).
+//! - `item_state_by_user ((user_id), feed_url, item_id)` and `read_watermarks_by_user ((user_id),
+//!   feed_url)`: per-user reading state, two partition reads per page view.
+//! - `accounts ((user_id))` and `sessions ((token_hash))`, the latter written with a TTL.
+//!
+//! Page views read up to 500 feeds' cached items. Rather than decoding 500 large partitions per
+//! page, decoded feeds are kept in a short-lived process cache: an entry is used as is for
+//! [`FEED_CACHE_FRESH_FOR`], then revalidated with a tiny read of the feed's `last_attempt`
+//! (changed by every refresh); a save through this process replaces it at once.
 //!
 //! Connection is resilient: [`CassandraStore::start`] returns at once and connects in the
 //! background with capped exponential backoff, reporting `STARTING` health until the schema is
@@ -15,8 +22,9 @@
 //! reconnects by itself. Requests made while Cassandra is unreachable fail fast with
 //! [`StoreError::Unavailable`] (503), never with wrong data.
 
-use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -32,11 +40,13 @@ use scylla::statement::prepared::PreparedStatement;
 use serde::{Deserialize, Serialize};
 
 use platform::config::Secret;
-use platform::health::{Health, Status};
+use platform::health::{Check, Health, Status};
 use platform::lifecycle::Shutdown;
 
 use super::{
-    FeedState, FeedStore, MAX_SUBSCRIPTIONS_PER_USER, Scheduled, StoreError, SubscriptionStore,
+    AccountRecord, AccountStore, CachedFeed, FeedReading, FeedState, FeedStore, ItemMark,
+    MAX_SUBSCRIPTIONS_PER_USER, MarkChange, ReadingStore, Scheduled, SessionRecord, StoreError,
+    SubscriptionStore, UserReading, Watermark,
 };
 use crate::api::Item;
 use crate::domain::{FeedUrl, UserId};
@@ -58,7 +68,20 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "item_state",
         include_str!("../../schema/cassandra/003_item_state.cql"),
     ),
+    (
+        4,
+        "reading",
+        include_str!("../../schema/cassandra/004_reading.cql"),
+    ),
 ];
+
+/// How long a decoded feed is served from this process's cache before it is revalidated.
+/// Saves through this process replace entries at once; another middle tier's refresh shows
+/// here within this time.
+pub const FEED_CACHE_FRESH_FOR: Duration = Duration::from_secs(5);
+
+/// Most feeds kept decoded (each holds up to `refresh.max_items` items).
+const FEED_CACHE_CAPACITY: usize = 5_000;
 
 /// `[cassandra]` settings (`RSS_CASSANDRA__NODES`, ...).
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -195,11 +218,38 @@ struct Connected {
     delete_feed: PreparedStatement,
     scan_subscribed: PreparedStatement,
     scan_schedule: PreparedStatement,
+    feed_version: PreparedStatement,
+    select_categorized: PreparedStatement,
+    select_marks: PreparedStatement,
+    select_feed_marks: PreparedStatement,
+    select_watermarks: PreparedStatement,
+    mark_read: PreparedStatement,
+    mark_starred: PreparedStatement,
+    copy_mark: PreparedStatement,
+    set_watermark: PreparedStatement,
+    set_category: PreparedStatement,
+    clear_marks: PreparedStatement,
+    clear_watermark: PreparedStatement,
+    insert_account: PreparedStatement,
+    select_account: PreparedStatement,
+    insert_session: PreparedStatement,
+    select_session: PreparedStatement,
+    delete_session: PreparedStatement,
 }
 
 #[derive(Clone, Debug)]
 pub struct CassandraStore {
     connected: Arc<OnceLock<Connected>>,
+    feeds: Arc<Mutex<HashMap<String, Entry>>>,
+}
+
+/// A decoded feed in the process cache.
+#[derive(Debug)]
+struct Entry {
+    feed: Arc<CachedFeed>,
+    /// Its `last_attempt`: a different one in the table means it was refreshed since.
+    version: Option<DateTime<Utc>>,
+    checked: Instant,
 }
 
 impl CassandraStore {
@@ -210,6 +260,7 @@ impl CassandraStore {
         let _ = lock.set(connected);
         Ok(Self {
             connected: Arc::new(lock),
+            feeds: Arc::default(),
         })
     }
 
@@ -218,13 +269,16 @@ impl CassandraStore {
     pub fn start(settings: CassandraSettings, health: Health, shutdown: Shutdown) -> Self {
         let store = Self {
             connected: Arc::new(OnceLock::new()),
+            feeds: Arc::default(),
         };
+        // The store's own readiness check: chaos or other checks keep their verdicts.
+        let health = health.check("store", Status::Starting);
         health.set(Status::Starting, Some("connecting to Cassandra".to_owned()));
         tokio::spawn(store.clone().maintain(settings, health, shutdown));
         store
     }
 
-    async fn maintain(self, settings: CassandraSettings, health: Health, shutdown: Shutdown) {
+    async fn maintain(self, settings: CassandraSettings, health: Check, shutdown: Shutdown) {
         let mut backoff = Duration::from_millis(500);
         loop {
             match connect(&settings).await {
@@ -258,7 +312,7 @@ impl CassandraStore {
     }
 
     /// One health probe: `UP` if Cassandra answers a trivial query, `DOWN` otherwise.
-    pub async fn probe_once(&self, health: &Health) {
+    pub async fn probe_once(&self, health: &Check) {
         let Some(connected) = self.connected.get() else {
             return;
         };
@@ -277,7 +331,7 @@ impl CassandraStore {
         }
     }
 
-    fn session(&self) -> Result<&Connected, StoreError> {
+    fn connection(&self) -> Result<&Connected, StoreError> {
         self.connected
             .get()
             .ok_or_else(|| StoreError::Unavailable("not connected to Cassandra yet".to_owned()))
@@ -366,12 +420,77 @@ async fn connect(settings: &CassandraSettings) -> Result<Connected, StoreError> 
         ))
         .await?,
         insert_feed: prepare(&format!(
-            "INSERT INTO feeds_by_url ({FEED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            "INSERT INTO feeds_by_url ({FEED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         ))
         .await?,
         delete_feed: prepare("DELETE FROM feeds_by_url WHERE url = ?").await?,
         scan_subscribed: prepare("SELECT DISTINCT url FROM subscribers_by_feed").await?,
         scan_schedule: prepare("SELECT url, next_refresh, gone FROM feeds_by_url").await?,
+        feed_version: prepare("SELECT last_attempt FROM feeds_by_url WHERE url = ?").await?,
+        select_categorized: prepare(
+            "SELECT url, added_at, category FROM subscriptions_by_user WHERE user_id = ?",
+        )
+        .await?,
+        select_marks: prepare(
+            "SELECT feed_url, item_id, read, starred, updated_at FROM item_state_by_user \
+             WHERE user_id = ?",
+        )
+        .await?,
+        select_feed_marks: prepare(
+            "SELECT item_id, read, starred, updated_at FROM item_state_by_user \
+             WHERE user_id = ? AND feed_url = ?",
+        )
+        .await?,
+        select_watermarks: prepare(
+            "SELECT feed_url, up_to, set_at FROM read_watermarks_by_user WHERE user_id = ?",
+        )
+        .await?,
+        mark_read: prepare(
+            "UPDATE item_state_by_user SET read = ?, updated_at = ? \
+             WHERE user_id = ? AND feed_url = ? AND item_id = ?",
+        )
+        .await?,
+        mark_starred: prepare(
+            "UPDATE item_state_by_user SET starred = ? \
+             WHERE user_id = ? AND feed_url = ? AND item_id = ?",
+        )
+        .await?,
+        copy_mark: prepare(
+            "INSERT INTO item_state_by_user (user_id, feed_url, item_id, read, starred, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .await?,
+        set_watermark: prepare(
+            "UPDATE read_watermarks_by_user SET up_to = ?, set_at = ? \
+             WHERE user_id = ? AND feed_url = ?",
+        )
+        .await?,
+        // A lightweight transaction: an unsubscribe racing this cannot leave a half row behind.
+        set_category: prepare(
+            "UPDATE subscriptions_by_user SET category = ? WHERE user_id = ? AND url = ? IF EXISTS",
+        )
+        .await?,
+        clear_marks: prepare("DELETE FROM item_state_by_user WHERE user_id = ? AND feed_url = ?")
+            .await?,
+        clear_watermark: prepare(
+            "DELETE FROM read_watermarks_by_user WHERE user_id = ? AND feed_url = ?",
+        )
+        .await?,
+        insert_account: prepare(
+            "INSERT INTO accounts (user_id, password_hash, created) VALUES (?, ?, ?) IF NOT EXISTS",
+        )
+        .await?,
+        select_account: prepare(
+            "SELECT user_id, password_hash, created FROM accounts WHERE user_id = ?",
+        )
+        .await?,
+        insert_session: prepare(
+            "INSERT INTO sessions (token_hash, user_id, expires) VALUES (?, ?, ?) USING TTL ?",
+        )
+        .await?,
+        select_session: prepare("SELECT user_id, expires FROM sessions WHERE token_hash = ?")
+            .await?,
+        delete_session: prepare("DELETE FROM sessions WHERE token_hash = ?").await?,
         session,
     })
 }
@@ -470,7 +589,7 @@ fn query_failed(error: impl std::fmt::Display) -> StoreError {
 #[async_trait]
 impl SubscriptionStore for CassandraStore {
     async fn subscriptions(&self, user: &UserId) -> Result<Vec<FeedUrl>, StoreError> {
-        let connected = self.session()?;
+        let connected = self.connection()?;
         let result = connected
             .session
             .execute_unpaged(&connected.select_all, (user.as_str(),))
@@ -502,7 +621,7 @@ impl SubscriptionStore for CassandraStore {
         if existing.len() >= MAX_SUBSCRIPTIONS_PER_USER {
             return Err(StoreError::TooManySubscriptions(MAX_SUBSCRIPTIONS_PER_USER));
         }
-        let connected = self.session()?;
+        let connected = self.connection()?;
         let values = (
             (user.as_str(), url.as_str(), Utc::now()),
             (url.as_str(), user.as_str()),
@@ -516,7 +635,7 @@ impl SubscriptionStore for CassandraStore {
     }
 
     async fn unsubscribe(&self, user: &UserId, url: &FeedUrl) -> Result<bool, StoreError> {
-        let connected = self.session()?;
+        let connected = self.connection()?;
         let found = added_at(connected, user, url).await?.is_some();
         if found {
             let values = ((user.as_str(), url.as_str()), (url.as_str(), user.as_str()));
@@ -527,6 +646,431 @@ impl SubscriptionStore for CassandraStore {
                 .map_err(query_failed)?;
         }
         Ok(found)
+    }
+}
+
+impl CassandraStore {
+    /// Copies `user`'s category, marks and watermark of `from` to `to`.
+    async fn move_reading(
+        &self,
+        connected: &Connected,
+        user: &UserId,
+        from: &FeedUrl,
+        to: &FeedUrl,
+    ) -> Result<(), StoreError> {
+        let reading = self.reading(user).await?;
+        if let Some((_, Some(category))) = reading.subscriptions.iter().find(|(u, _)| u == from) {
+            self.set_category(user, to, Some(category)).await?;
+        }
+        let rows: Vec<MarkRow> = connected
+            .session
+            .execute_iter(
+                connected.select_feed_marks.clone(),
+                (user.as_str(), from.as_str()),
+            )
+            .await
+            .map_err(query_failed)?
+            .rows_stream::<MarkRow>()
+            .map_err(query_failed)?
+            .try_collect()
+            .await
+            .map_err(query_failed)?;
+        for row in rows {
+            let values = (
+                user.as_str(),
+                to.as_str(),
+                row.item_id,
+                row.read,
+                row.starred,
+                row.updated_at,
+            );
+            connected
+                .session
+                .execute_unpaged(&connected.copy_mark, values)
+                .await
+                .map_err(query_failed)?;
+        }
+        if let Some(watermark) = reading.feeds.get(from).and_then(|f| f.watermark) {
+            self.mark_read_up_to(
+                user,
+                std::slice::from_ref(to),
+                watermark.up_to,
+                watermark.set_at,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(DeserializeRow)]
+struct MarkRow {
+    item_id: String,
+    read: Option<bool>,
+    starred: Option<bool>,
+    updated_at: Option<DateTime<Utc>>,
+}
+
+#[derive(DeserializeRow)]
+struct UserMarkRow {
+    feed_url: String,
+    item_id: String,
+    read: Option<bool>,
+    starred: Option<bool>,
+    updated_at: Option<DateTime<Utc>>,
+}
+
+impl MarkRow {
+    fn mark(&self) -> ItemMark {
+        ItemMark {
+            read: self
+                .read
+                .map(|read| (read, self.updated_at.unwrap_or_default())),
+            starred: self.starred.unwrap_or(false),
+        }
+    }
+}
+
+/// One feed's cached state, read from its partition.
+async fn read_feed(connected: &Connected, url: &FeedUrl) -> Result<Option<FeedState>, StoreError> {
+    let result = connected
+        .session
+        .execute_unpaged(&connected.select_feed, (url.as_str(),))
+        .await
+        .map_err(query_failed)?
+        .into_rows_result()
+        .map_err(query_failed)?;
+    let row = result.maybe_first_row::<FeedRow>().map_err(query_failed)?;
+    Ok(row.and_then(FeedRow::into_state))
+}
+
+/// The feed's `last_attempt`: a small read that says whether a cached copy is current.
+async fn feed_version(
+    connected: &Connected,
+    url: &FeedUrl,
+) -> Result<Option<DateTime<Utc>>, StoreError> {
+    let result = connected
+        .session
+        .execute_unpaged(&connected.feed_version, (url.as_str(),))
+        .await
+        .map_err(query_failed)?
+        .into_rows_result()
+        .map_err(query_failed)?;
+    let row = result
+        .maybe_first_row::<(Option<DateTime<Utc>>,)>()
+        .map_err(query_failed)?;
+    Ok(row.and_then(|(at,)| at))
+}
+
+#[async_trait]
+impl ReadingStore for CassandraStore {
+    async fn reading(&self, user: &UserId) -> Result<Arc<UserReading>, StoreError> {
+        let connected = self.connection()?;
+        // The three partitions of this user, read at once.
+        let subscriptions = async {
+            let result = connected
+                .session
+                .execute_unpaged(&connected.select_categorized, (user.as_str(),))
+                .await
+                .map_err(query_failed)?
+                .into_rows_result()
+                .map_err(query_failed)?;
+            let mut rows: Vec<(DateTime<Utc>, String, Option<String>)> = result
+                .rows::<(String, Option<DateTime<Utc>>, Option<String>)>()
+                .map_err(query_failed)?
+                .map(|row| {
+                    row.map(|(url, added_at, category)| {
+                        (added_at.unwrap_or_default(), url, category)
+                    })
+                })
+                .collect::<Result<_, _>>()
+                .map_err(query_failed)?;
+            rows.sort();
+            Ok::<_, StoreError>(rows)
+        };
+        let marks = async {
+            connected
+                .session
+                .execute_iter(connected.select_marks.clone(), (user.as_str(),))
+                .await
+                .map_err(query_failed)?
+                .rows_stream::<UserMarkRow>()
+                .map_err(query_failed)?
+                .try_collect::<Vec<_>>()
+                .await
+                .map_err(query_failed)
+        };
+        let watermarks = async {
+            let result = connected
+                .session
+                .execute_unpaged(&connected.select_watermarks, (user.as_str(),))
+                .await
+                .map_err(query_failed)?
+                .into_rows_result()
+                .map_err(query_failed)?;
+            result
+                .rows::<(String, Option<DateTime<Utc>>, Option<DateTime<Utc>>)>()
+                .map_err(query_failed)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(query_failed)
+        };
+        let (subscriptions, marks, watermarks) =
+            futures::future::try_join3(subscriptions, marks, watermarks).await?;
+        let mut feeds: HashMap<FeedUrl, FeedReading> = HashMap::new();
+        for row in marks {
+            let Ok(url) = FeedUrl::parse(&row.feed_url) else {
+                continue;
+            };
+            let mark = MarkRow {
+                item_id: String::new(),
+                read: row.read,
+                starred: row.starred,
+                updated_at: row.updated_at,
+            }
+            .mark();
+            feeds
+                .entry(url)
+                .or_default()
+                .marks
+                .insert(row.item_id, mark);
+        }
+        for (url, up_to, set_at) in watermarks {
+            let (Ok(url), Some(up_to)) = (FeedUrl::parse(&url), up_to) else {
+                continue;
+            };
+            feeds.entry(url).or_default().watermark = Some(Watermark {
+                up_to,
+                set_at: set_at.unwrap_or(up_to),
+            });
+        }
+        Ok(Arc::new(UserReading {
+            subscriptions: subscriptions
+                .into_iter()
+                .filter_map(|(_, url, category)| Some((FeedUrl::parse(&url).ok()?, category)))
+                .collect(),
+            feeds: feeds
+                .into_iter()
+                .map(|(url, reading)| (url, Arc::new(reading)))
+                .collect(),
+        }))
+    }
+
+    async fn mark_item(
+        &self,
+        user: &UserId,
+        feed: &FeedUrl,
+        item: &str,
+        change: MarkChange,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let connected = self.connection()?;
+        if added_at(connected, user, feed).await?.is_none() {
+            return Err(StoreError::NotSubscribed);
+        }
+        // Each flag is its own column write, so concurrent changes of the other flag survive.
+        if let Some(read) = change.read {
+            connected
+                .session
+                .execute_unpaged(
+                    &connected.mark_read,
+                    (read, at, user.as_str(), feed.as_str(), item),
+                )
+                .await
+                .map_err(query_failed)?;
+        }
+        if let Some(starred) = change.starred {
+            connected
+                .session
+                .execute_unpaged(
+                    &connected.mark_starred,
+                    (starred, user.as_str(), feed.as_str(), item),
+                )
+                .await
+                .map_err(query_failed)?;
+        }
+        Ok(())
+    }
+
+    async fn mark_read_up_to(
+        &self,
+        user: &UserId,
+        feeds: &[FeedUrl],
+        up_to: DateTime<Utc>,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let connected = self.connection()?;
+        let reading = self.reading(user).await?;
+        let mut batch = Batch::new(BatchType::Unlogged);
+        let mut values = Vec::new();
+        for feed in feeds {
+            if !reading.subscriptions.iter().any(|(url, _)| url == feed) {
+                continue;
+            }
+            // A watermark never moves back.
+            let up_to = reading
+                .feeds
+                .get(feed)
+                .and_then(|f| f.watermark)
+                .map_or(up_to, |w| w.up_to.max(up_to));
+            batch.append_statement(connected.set_watermark.clone());
+            values.push((up_to, at, user.as_str(), feed.as_str()));
+        }
+        if values.is_empty() {
+            return Ok(());
+        }
+        // One partition (the user's): a single-partition batch is one atomic write.
+        connected
+            .session
+            .batch(&batch, values)
+            .await
+            .map_err(query_failed)?;
+        Ok(())
+    }
+
+    async fn set_category(
+        &self,
+        user: &UserId,
+        feed: &FeedUrl,
+        category: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let connected = self.connection()?;
+        let result = connected
+            .session
+            .execute_unpaged(
+                &connected.set_category,
+                (category, user.as_str(), feed.as_str()),
+            )
+            .await
+            .map_err(query_failed)?
+            .into_rows_result()
+            .map_err(query_failed)?;
+        // A lightweight transaction answers `[applied]` first.
+        let applied = result
+            .rows::<(bool,)>()
+            .ok()
+            .and_then(|mut rows| rows.next())
+            .and_then(Result::ok)
+            .is_some_and(|(applied,)| applied);
+        Ok(applied)
+    }
+
+    async fn clear_reading(&self, user: &UserId, feed: &FeedUrl) -> Result<(), StoreError> {
+        let connected = self.connection()?;
+        for statement in [&connected.clear_marks, &connected.clear_watermark] {
+            connected
+                .session
+                .execute_unpaged(statement, (user.as_str(), feed.as_str()))
+                .await
+                .map_err(query_failed)?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl AccountStore for CassandraStore {
+    async fn create_account(&self, account: &AccountRecord) -> Result<bool, StoreError> {
+        let connected = self.connection()?;
+        let result = connected
+            .session
+            .execute_unpaged(
+                &connected.insert_account,
+                (
+                    account.user.as_str(),
+                    account.password_hash.as_str(),
+                    account.created,
+                ),
+            )
+            .await
+            .map_err(query_failed)?
+            .into_rows_result()
+            .map_err(query_failed)?;
+        let applied = result
+            .single_row::<(bool, Option<String>, Option<DateTime<Utc>>, Option<String>)>()
+            .map(|(applied, ..)| applied)
+            .or_else(|_| result.single_row::<(bool,)>().map(|(applied,)| applied))
+            .map_err(query_failed)?;
+        Ok(applied)
+    }
+
+    async fn account(&self, user: &UserId) -> Result<Option<AccountRecord>, StoreError> {
+        let connected = self.connection()?;
+        let result = connected
+            .session
+            .execute_unpaged(&connected.select_account, (user.as_str(),))
+            .await
+            .map_err(query_failed)?
+            .into_rows_result()
+            .map_err(query_failed)?;
+        let row = result
+            .maybe_first_row::<(String, Option<String>, Option<DateTime<Utc>>)>()
+            .map_err(query_failed)?;
+        Ok(row.and_then(|(name, hash, created)| {
+            Some(AccountRecord {
+                user: UserId::parse(&name).ok()?,
+                password_hash: hash?,
+                created: created.unwrap_or_default(),
+            })
+        }))
+    }
+
+    async fn create_session(
+        &self,
+        token_hash: &str,
+        session: &SessionRecord,
+    ) -> Result<(), StoreError> {
+        let connected = self.connection()?;
+        // Cassandra deletes the row when the session expires (rounded up to whole seconds).
+        let ttl = (session.expires - Utc::now()).num_seconds().max(0) + 1;
+        let ttl = i32::try_from(ttl).unwrap_or(i32::MAX);
+        connected
+            .session
+            .execute_unpaged(
+                &connected.insert_session,
+                (token_hash, session.user.as_str(), session.expires, ttl),
+            )
+            .await
+            .map_err(query_failed)?;
+        Ok(())
+    }
+
+    async fn session(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let connected = self.connection()?;
+        let result = connected
+            .session
+            .execute_unpaged(&connected.select_session, (token_hash,))
+            .await
+            .map_err(query_failed)?
+            .into_rows_result()
+            .map_err(query_failed)?;
+        let row = result
+            .maybe_first_row::<(Option<String>, Option<DateTime<Utc>>)>()
+            .map_err(query_failed)?;
+        let Some((Some(user), Some(expires))) = row else {
+            return Ok(None);
+        };
+        if expires <= now {
+            // The TTL removes it within a second; don't wait for that.
+            self.delete_session(token_hash).await?;
+            return Ok(None);
+        }
+        Ok(UserId::parse(&user)
+            .ok()
+            .map(|user| SessionRecord { user, expires }))
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
+        let connected = self.connection()?;
+        connected
+            .session
+            .execute_unpaged(&connected.delete_session, (token_hash,))
+            .await
+            .map_err(query_failed)?;
+        Ok(())
     }
 }
 
@@ -551,7 +1095,8 @@ async fn added_at(
 
 /// The columns of `feeds_by_url`, in the order of [`FeedRow`] and of `insert_feed`'s values.
 const FEED_COLUMNS: &str = "url, title, items, etag, last_modified, http_status, last_attempt, \
-                            last_success, last_error, consecutive_errors, gone, next_refresh";
+                            last_success, last_error, consecutive_errors, gone, next_refresh, \
+                            first_seen";
 
 #[derive(DeserializeRow)]
 struct FeedRow {
@@ -567,6 +1112,7 @@ struct FeedRow {
     consecutive_errors: Option<i32>,
     gone: Option<bool>,
     next_refresh: Option<DateTime<Utc>>,
+    first_seen: Option<HashMap<String, DateTime<Utc>>>,
 }
 
 impl FeedRow {
@@ -594,6 +1140,7 @@ impl FeedRow {
                 .unwrap_or(0),
             gone: self.gone.unwrap_or(false),
             next_refresh: self.next_refresh.unwrap_or_default(),
+            first_seen: self.first_seen.unwrap_or_default(),
         })
     }
 }
@@ -601,24 +1148,90 @@ impl FeedRow {
 #[async_trait]
 impl FeedStore for CassandraStore {
     async fn feed_states(&self, urls: &[FeedUrl]) -> Result<Vec<Option<FeedState>>, StoreError> {
-        let connected = self.session()?;
+        let connected = self.connection()?;
         // One single-partition read per feed, concurrently: each goes straight to its replicas.
-        let reads = urls.iter().map(|url| async move {
-            let result = connected
-                .session
-                .execute_unpaged(&connected.select_feed, (url.as_str(),))
-                .await
-                .map_err(query_failed)?
-                .into_rows_result()
-                .map_err(query_failed)?;
-            let row = result.maybe_first_row::<FeedRow>().map_err(query_failed)?;
-            Ok::<_, StoreError>(row.and_then(FeedRow::into_state))
-        });
+        let reads = urls.iter().map(|url| read_feed(connected, url));
         futures::future::try_join_all(reads).await
     }
 
+    async fn cached_feeds(
+        &self,
+        urls: &[FeedUrl],
+    ) -> Result<Vec<Option<Arc<CachedFeed>>>, StoreError> {
+        let connected = self.connection()?;
+        let now = Instant::now();
+        // What the process cache holds: fresh, or to revalidate.
+        let known: Vec<Option<(Arc<CachedFeed>, Option<DateTime<Utc>>, bool)>> = {
+            let feeds = self.feeds.lock().unwrap_or_else(PoisonError::into_inner);
+            urls.iter()
+                .map(|url| {
+                    feeds.get(url.as_str()).map(|entry| {
+                        let fresh = now.duration_since(entry.checked) < FEED_CACHE_FRESH_FOR;
+                        (entry.feed.clone(), entry.version, fresh)
+                    })
+                })
+                .collect()
+        };
+        let loads = urls.iter().zip(known).map(|(url, known)| async move {
+            match known {
+                Some((feed, _, true)) => Ok::<_, StoreError>((Some(feed), None)),
+                Some((feed, version, false)) => {
+                    if feed_version(connected, url).await? == version {
+                        Ok((Some(feed), Some((version, None))))
+                    } else {
+                        let state = read_feed(connected, url).await?;
+                        let version = state.as_ref().and_then(|s| s.last_attempt);
+                        let feed = state.map(|state| Arc::new(CachedFeed::new(state)));
+                        Ok((feed.clone(), Some((version, feed))))
+                    }
+                }
+                None => {
+                    let state = read_feed(connected, url).await?;
+                    let version = state.as_ref().and_then(|s| s.last_attempt);
+                    let feed = state.map(|state| Arc::new(CachedFeed::new(state)));
+                    Ok((feed.clone(), Some((version, feed))))
+                }
+            }
+        });
+        let loaded = futures::future::try_join_all(loads).await?;
+        let mut feeds = self.feeds.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut answer = Vec::with_capacity(urls.len());
+        for (url, (feed, update)) in urls.iter().zip(loaded) {
+            match update {
+                // Revalidated unchanged: fresh again.
+                Some((_, None)) if feed.is_some() => {
+                    if let Some(entry) = feeds.get_mut(url.as_str()) {
+                        entry.checked = now;
+                    }
+                }
+                Some((version, Some(new))) => {
+                    feeds.insert(
+                        url.to_string(),
+                        Entry {
+                            feed: new,
+                            version,
+                            checked: now,
+                        },
+                    );
+                }
+                Some((_, None)) => {
+                    feeds.remove(url.as_str());
+                }
+                None => {}
+            }
+            answer.push(feed);
+        }
+        if feeds.len() > FEED_CACHE_CAPACITY {
+            feeds.retain(|_, entry| now.duration_since(entry.checked) < FEED_CACHE_FRESH_FOR);
+            if feeds.len() > FEED_CACHE_CAPACITY {
+                feeds.clear();
+            }
+        }
+        Ok(answer)
+    }
+
     async fn save_feed_state(&self, state: &FeedState) -> Result<(), StoreError> {
-        let connected = self.session()?;
+        let connected = self.connection()?;
         let items = serde_json::to_string(&state.items).map_err(query_failed)?;
         let values = (
             state.url.as_str(),
@@ -633,17 +1246,31 @@ impl FeedStore for CassandraStore {
             i32::try_from(state.consecutive_errors).unwrap_or(i32::MAX),
             state.gone,
             state.next_refresh,
+            &state.first_seen,
         );
         connected
             .session
             .execute_unpaged(&connected.insert_feed, values)
             .await
             .map_err(query_failed)?;
+        // This process serves the new state at once; others revalidate within seconds.
+        let feed = Arc::new(CachedFeed::new(state.clone()));
+        self.feeds
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(
+                state.url.to_string(),
+                Entry {
+                    feed,
+                    version: state.last_attempt,
+                    checked: Instant::now(),
+                },
+            );
         Ok(())
     }
 
     async fn scheduled_feeds(&self) -> Result<Vec<Scheduled>, StoreError> {
-        let connected = self.session()?;
+        let connected = self.connection()?;
         let subscribed: Vec<(String,)> = connected
             .session
             .execute_iter(connected.scan_subscribed.clone(), ())
@@ -680,7 +1307,7 @@ impl FeedStore for CassandraStore {
     }
 
     async fn move_feed(&self, from: &FeedUrl, to: &FeedUrl) -> Result<(), StoreError> {
-        let connected = self.session()?;
+        let connected = self.connection()?;
         let users: Vec<(String,)> = connected
             .session
             .execute_unpaged(&connected.select_subscribers, (from.as_str(),))
@@ -696,8 +1323,10 @@ impl FeedStore for CassandraStore {
             let Ok(user) = UserId::parse(&user) else {
                 continue;
             };
-            // Keep the feed's place in the user's list.
-            if let Some(at) = added_at(connected, &user, from).await? {
+            // Keep the feed's place in the user's list, its category and the reading state
+            // (item ids are the feed's own, so they stay valid).
+            let already = added_at(connected, &user, to).await?.is_some();
+            if !already && let Some(at) = added_at(connected, &user, from).await? {
                 let values = (
                     (user.as_str(), to.as_str(), at),
                     (to.as_str(), user.as_str()),
@@ -707,7 +1336,9 @@ impl FeedStore for CassandraStore {
                     .batch(&connected.subscribe.0, values)
                     .await
                     .map_err(query_failed)?;
+                self.move_reading(connected, &user, from, to).await?;
             }
+            self.clear_reading(&user, from).await?;
             let values = (
                 (user.as_str(), from.as_str()),
                 (from.as_str(), user.as_str()),

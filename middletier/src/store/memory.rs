@@ -2,14 +2,20 @@
 //!
 //! It is lost on restart and not shared between processes, so several middle tiers only agree
 //! on subscriptions when they share one `MemoryStore` (in tests) or use Cassandra.
+//!
+//! Page views share what they read rather than copying it: feeds are kept decoded behind `Arc`
+//! ([`CachedFeed`]), and so is each user's reading state per feed, changed copy-on-write.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
 use super::{
-    FeedState, FeedStore, MAX_SUBSCRIPTIONS_PER_USER, Scheduled, StoreError, SubscriptionStore,
+    AccountRecord, AccountStore, CachedFeed, FeedReading, FeedState, FeedStore, ItemMark,
+    MAX_SUBSCRIPTIONS_PER_USER, MarkChange, ReadingStore, Scheduled, SessionRecord, StoreError,
+    SubscriptionStore, UserReading, Watermark,
 };
 use crate::domain::{FeedUrl, UserId};
 
@@ -21,7 +27,25 @@ pub struct MemoryStore {
 #[derive(Debug, Default)]
 struct Inner {
     users: HashMap<UserId, Vec<FeedUrl>>,
-    feeds: HashMap<FeedUrl, FeedState>,
+    categories: HashMap<UserId, HashMap<FeedUrl, String>>,
+    reading: HashMap<UserId, HashMap<FeedUrl, Arc<FeedReading>>>,
+    feeds: HashMap<FeedUrl, Arc<CachedFeed>>,
+    accounts: HashMap<UserId, AccountRecord>,
+    sessions: HashMap<String, SessionRecord>,
+}
+
+impl Inner {
+    fn subscribes(&self, user: &UserId, feed: &FeedUrl) -> bool {
+        self.users
+            .get(user)
+            .is_some_and(|feeds| feeds.contains(feed))
+    }
+
+    /// The user's reading state in `feed`, to change (copied only if a page view holds it).
+    fn reading_mut(&mut self, user: &UserId, feed: &FeedUrl) -> &mut FeedReading {
+        let feeds = self.reading.entry(user.clone()).or_default();
+        Arc::make_mut(feeds.entry(feed.clone()).or_default())
+    }
 }
 
 impl MemoryStore {
@@ -68,6 +92,9 @@ impl SubscriptionStore for MemoryStore {
             if feeds.is_empty() {
                 inner.users.remove(user);
             }
+            if let Some(categories) = inner.categories.get_mut(user) {
+                categories.remove(url);
+            }
             removed
         }))
     }
@@ -78,13 +105,26 @@ impl FeedStore for MemoryStore {
     async fn feed_states(&self, urls: &[FeedUrl]) -> Result<Vec<Option<FeedState>>, StoreError> {
         Ok(self.with(|inner| {
             urls.iter()
+                .map(|url| inner.feeds.get(url).map(|feed| feed.state.clone()))
+                .collect()
+        }))
+    }
+
+    async fn cached_feeds(
+        &self,
+        urls: &[FeedUrl],
+    ) -> Result<Vec<Option<Arc<CachedFeed>>>, StoreError> {
+        Ok(self.with(|inner| {
+            urls.iter()
                 .map(|url| inner.feeds.get(url).cloned())
                 .collect()
         }))
     }
 
     async fn save_feed_state(&self, state: &FeedState) -> Result<(), StoreError> {
-        self.with(|inner| inner.feeds.insert(state.url.clone(), state.clone()));
+        // Decoded (sorted, indexed) outside the lock: page views keep reading meanwhile.
+        let cached = Arc::new(CachedFeed::new(state.clone()));
+        self.with(|inner| inner.feeds.insert(state.url.clone(), cached));
         Ok(())
     }
 
@@ -96,7 +136,7 @@ impl FeedStore for MemoryStore {
             subscribed
                 .into_iter()
                 .map(|url| {
-                    let state = inner.feeds.get(url);
+                    let state = inner.feeds.get(url).map(|feed| &feed.state);
                     Scheduled {
                         url: url.clone(),
                         next_refresh: state.map(|s| s.next_refresh),
@@ -109,17 +149,178 @@ impl FeedStore for MemoryStore {
 
     async fn move_feed(&self, from: &FeedUrl, to: &FeedUrl) -> Result<(), StoreError> {
         self.with(|inner| {
-            for feeds in inner.users.values_mut() {
+            for (user, feeds) in &mut inner.users {
                 if let Some(position) = feeds.iter().position(|feed| feed == from) {
                     if feeds.contains(to) {
                         feeds.remove(position);
                     } else {
                         feeds[position] = to.clone();
+                        // The category and reading state follow the feed (item ids are
+                        // the feed's own, so they stay valid).
+                        if let Some(categories) = inner.categories.get_mut(user)
+                            && let Some(category) = categories.remove(from)
+                        {
+                            categories.insert(to.clone(), category);
+                        }
+                        if let Some(reading) = inner.reading.get_mut(user)
+                            && let Some(state) = reading.remove(from)
+                        {
+                            reading.insert(to.clone(), state);
+                        }
                     }
                 }
             }
             inner.feeds.remove(from);
         });
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ReadingStore for MemoryStore {
+    async fn reading(&self, user: &UserId) -> Result<Arc<UserReading>, StoreError> {
+        Ok(self.with(|inner| {
+            let categories = inner.categories.get(user);
+            let subscriptions = inner
+                .users
+                .get(user)
+                .map(|feeds| {
+                    feeds
+                        .iter()
+                        .map(|url| (url.clone(), categories.and_then(|c| c.get(url)).cloned()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            Arc::new(UserReading {
+                subscriptions,
+                feeds: inner.reading.get(user).cloned().unwrap_or_default(),
+            })
+        }))
+    }
+
+    async fn mark_item(
+        &self,
+        user: &UserId,
+        feed: &FeedUrl,
+        item: &str,
+        change: MarkChange,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.with(|inner| {
+            if !inner.subscribes(user, feed) {
+                return Err(StoreError::NotSubscribed);
+            }
+            let reading = inner.reading_mut(user, feed);
+            let mark: &mut ItemMark = reading.marks.entry(item.to_owned()).or_default();
+            if let Some(read) = change.read {
+                mark.read = Some((read, at));
+            }
+            if let Some(starred) = change.starred {
+                mark.starred = starred;
+            }
+            Ok(())
+        })
+    }
+
+    async fn mark_read_up_to(
+        &self,
+        user: &UserId,
+        feeds: &[FeedUrl],
+        up_to: DateTime<Utc>,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.with(|inner| {
+            for feed in feeds {
+                if !inner.subscribes(user, feed) {
+                    continue;
+                }
+                let reading = inner.reading_mut(user, feed);
+                let up_to = reading.watermark.map_or(up_to, |w| w.up_to.max(up_to));
+                reading.watermark = Some(Watermark { up_to, set_at: at });
+            }
+        });
+        Ok(())
+    }
+
+    async fn set_category(
+        &self,
+        user: &UserId,
+        feed: &FeedUrl,
+        category: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        Ok(self.with(|inner| {
+            if !inner.subscribes(user, feed) {
+                return false;
+            }
+            let categories = inner.categories.entry(user.clone()).or_default();
+            match category {
+                Some(category) => categories.insert(feed.clone(), category.to_owned()),
+                None => categories.remove(feed),
+            };
+            true
+        }))
+    }
+
+    async fn clear_reading(&self, user: &UserId, feed: &FeedUrl) -> Result<(), StoreError> {
+        self.with(|inner| {
+            if let Some(reading) = inner.reading.get_mut(user) {
+                reading.remove(feed);
+            }
+        });
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl AccountStore for MemoryStore {
+    async fn create_account(&self, account: &AccountRecord) -> Result<bool, StoreError> {
+        Ok(self.with(|inner| {
+            if inner.accounts.contains_key(&account.user) {
+                return false;
+            }
+            inner.accounts.insert(account.user.clone(), account.clone());
+            true
+        }))
+    }
+
+    async fn account(&self, user: &UserId) -> Result<Option<AccountRecord>, StoreError> {
+        Ok(self.with(|inner| inner.accounts.get(user).cloned()))
+    }
+
+    async fn create_session(
+        &self,
+        token_hash: &str,
+        session: &SessionRecord,
+    ) -> Result<(), StoreError> {
+        let now = Utc::now();
+        self.with(|inner| {
+            // Sessions that expired without being looked up again go here, so abandoned
+            // sessions cannot pile up (each sign-in pays for the sweep; there are few).
+            inner.sessions.retain(|_, s| s.expires > now);
+            inner
+                .sessions
+                .insert(token_hash.to_owned(), session.clone());
+        });
+        Ok(())
+    }
+
+    async fn session(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        Ok(self.with(|inner| {
+            let session = inner.sessions.get(token_hash)?;
+            if session.expires <= now {
+                inner.sessions.remove(token_hash);
+                return None;
+            }
+            Some(session.clone())
+        }))
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
+        self.with(|inner| inner.sessions.remove(token_hash));
         Ok(())
     }
 }

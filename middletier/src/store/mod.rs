@@ -6,14 +6,20 @@
 //! status and schedule). Which implementation backs it is chosen by configuration
 //! (`[store] kind`: `memory` or `cassandra`). Every implementation must pass the same
 //! conformance tests (`tests/store_conformance.rs`).
+//!
+//! It is also a [`ReadingStore`] (per-user read/starred marks, "read up to" watermarks and
+//! categories) and an [`AccountStore`] (accounts and sessions).
 
 pub mod cassandra;
 mod memory;
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-pub use cassandra::{CassandraSettings, CassandraStore};
+pub use cassandra::{CassandraSettings, CassandraStore, FEED_CACHE_FRESH_FOR};
 pub use memory::MemoryStore;
 
 use crate::api::Item;
@@ -27,6 +33,9 @@ pub enum StoreError {
     Unavailable(String),
     #[error("a user can have at most {0} subscriptions")]
     TooManySubscriptions(usize),
+    /// The user does not subscribe to the feed a change names.
+    #[error("not subscribed to this feed")]
+    NotSubscribed,
 }
 
 /// Bounds what one user can make every page view read.
@@ -63,6 +72,9 @@ pub struct FeedState {
     /// The publisher answered 410 Gone: not refreshed any more.
     pub gone: bool,
     pub next_refresh: DateTime<Utc>,
+    /// When each current item (by id) was first fetched: "mark all as read up to T" covers
+    /// only items that had arrived by T, and undated items sort by it.
+    pub first_seen: HashMap<String, DateTime<Utc>>,
 }
 
 impl FeedState {
@@ -81,7 +93,88 @@ impl FeedState {
             consecutive_errors: 0,
             gone: false,
             next_refresh: now,
+            first_seen: HashMap::new(),
         }
+    }
+}
+
+/// Where one item sits in its feed's river order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ItemOrder {
+    /// Sort time, Unix milliseconds: published, but never later than first seen (so a feed
+    /// dating its items in the future cannot pin them to the top), or first seen if undated.
+    pub time: i64,
+    /// When the item was first fetched, Unix milliseconds (what "read up to" compares).
+    pub seen: i64,
+    /// Index in `state.items`.
+    pub index: u32,
+}
+
+/// A feed state as page views use it: decoded once and shared (`Arc`), with its items' order
+/// computed once, so a river page over 500 feeds copies and parses nothing.
+#[derive(Debug)]
+pub struct CachedFeed {
+    pub state: FeedState,
+    /// Newest first by `(time, id)` descending, the river's order.
+    pub newest_first: Vec<ItemOrder>,
+    /// Item id to index in `state.items`.
+    pub by_id: HashMap<String, u32>,
+    /// When each item (by index in `state.items`) first arrived, Unix milliseconds.
+    pub seen: Vec<i64>,
+}
+
+impl CachedFeed {
+    pub fn new(state: FeedState) -> Self {
+        let fallback = state
+            .last_success
+            .or(state.last_attempt)
+            .unwrap_or_default()
+            .timestamp_millis();
+        let mut newest_first: Vec<ItemOrder> = state
+            .items
+            .iter()
+            .enumerate()
+            .map(|(index, item)| {
+                let seen = state
+                    .first_seen
+                    .get(&item.id)
+                    .map_or(fallback, DateTime::timestamp_millis);
+                let published = item
+                    .published
+                    .as_deref()
+                    .and_then(|p| DateTime::parse_from_rfc3339(p).ok())
+                    .map(|p| p.timestamp_millis());
+                ItemOrder {
+                    time: published.map_or(seen, |p| p.min(seen)),
+                    seen,
+                    index: u32::try_from(index).unwrap_or(u32::MAX),
+                }
+            })
+            .collect();
+        let mut seen = vec![0; newest_first.len()];
+        for order in &newest_first {
+            seen[order.index as usize] = order.seen;
+        }
+        let items = &state.items;
+        newest_first.sort_by(|a, b| {
+            (b.time, &items[b.index as usize].id).cmp(&(a.time, &items[a.index as usize].id))
+        });
+        let by_id = state
+            .items
+            .iter()
+            .enumerate()
+            .map(|(index, item)| (item.id.clone(), u32::try_from(index).unwrap_or(u32::MAX)))
+            .collect();
+        Self {
+            state,
+            newest_first,
+            by_id,
+            seen,
+        }
+    }
+
+    pub fn item(&self, order: &ItemOrder) -> &Item {
+        &self.state.items[order.index as usize]
     }
 }
 
@@ -102,6 +195,13 @@ pub trait FeedStore: Send + Sync + std::fmt::Debug + 'static {
 
     async fn save_feed_state(&self, state: &FeedState) -> Result<(), StoreError>;
 
+    /// The cached feeds for page views, in the order of `urls` (`None`: never fetched):
+    /// shared, not copied. Stores may serve them from a short-lived process cache.
+    async fn cached_feeds(
+        &self,
+        urls: &[FeedUrl],
+    ) -> Result<Vec<Option<Arc<CachedFeed>>>, StoreError>;
+
     /// Every feed with at least one subscriber, with its schedule.
     async fn scheduled_feeds(&self) -> Result<Vec<Scheduled>, StoreError>;
 
@@ -110,7 +210,175 @@ pub trait FeedStore: Send + Sync + std::fmt::Debug + 'static {
     async fn move_feed(&self, from: &FeedUrl, to: &FeedUrl) -> Result<(), StoreError>;
 }
 
-/// Both halves, as one trait object for the service.
-pub trait Store: SubscriptionStore + FeedStore {}
+/// One user's marks on one item. Each flag is written alone, so two changes at once (read on
+/// one device, star on another) never undo each other.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ItemMark {
+    /// Read or unread, and when that was set; `None`: never set on this item, the feed's
+    /// watermark decides.
+    pub read: Option<(bool, DateTime<Utc>)>,
+    pub starred: bool,
+}
 
-impl<T: SubscriptionStore + FeedStore> Store for T {}
+/// "Everything in this feed that had arrived by `up_to` is read", set at `set_at`: mark-all-as
+/// -read is one write per feed, however many items it covers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Watermark {
+    pub up_to: DateTime<Utc>,
+    pub set_at: DateTime<Utc>,
+}
+
+/// One user's reading state in one feed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FeedReading {
+    pub watermark: Option<Watermark>,
+    /// Item id to the user's mark.
+    pub marks: HashMap<String, ItemMark>,
+}
+
+impl FeedReading {
+    /// Whether the item (first fetched at `seen`, Unix ms) is read and starred.
+    pub fn state_of(&self, id: &str, seen: i64) -> (bool, bool) {
+        let covered = self
+            .watermark
+            .is_some_and(|w| seen <= w.up_to.timestamp_millis());
+        let Some(mark) = self.marks.get(id) else {
+            return (covered, false);
+        };
+        // The later of the item's own mark and the watermark wins.
+        let read = match mark.read {
+            None => covered,
+            Some((read, at)) if self.watermark.is_none_or(|w| at > w.set_at) => read,
+            Some((read, _)) => read || covered,
+        };
+        (read, mark.starred)
+    }
+}
+
+/// A user's subscriptions with their categories, and reading state per feed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UserReading {
+    /// Subscribed feeds in the order added, with their category.
+    pub subscriptions: Vec<(FeedUrl, Option<String>)>,
+    /// Only feeds with any state are present.
+    pub feeds: HashMap<FeedUrl, Arc<FeedReading>>,
+}
+
+/// A change to one item's marks; `None` leaves that flag as it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MarkChange {
+    pub read: Option<bool>,
+    pub starred: Option<bool>,
+}
+
+/// Per-user reading state and categories.
+#[async_trait]
+pub trait ReadingStore: Send + Sync + std::fmt::Debug + 'static {
+    /// Everything a page view needs about the user, in one read per table.
+    async fn reading(&self, user: &UserId) -> Result<Arc<UserReading>, StoreError>;
+
+    /// Sets the user's mark on one item (merged with the existing one), as of `at`.
+    /// [`StoreError::NotSubscribed`] unless the user subscribes to `feed`.
+    async fn mark_item(
+        &self,
+        user: &UserId,
+        feed: &FeedUrl,
+        item: &str,
+        change: MarkChange,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Marks everything in `feeds` that arrived by `up_to` read (one write per feed); a later
+    /// watermark never moves back. Feeds the user does not subscribe to are skipped.
+    async fn mark_read_up_to(
+        &self,
+        user: &UserId,
+        feeds: &[FeedUrl],
+        up_to: DateTime<Utc>,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Sets (`Some`) or clears the category of a subscription; `Ok(false)` if not subscribed.
+    async fn set_category(
+        &self,
+        user: &UserId,
+        feed: &FeedUrl,
+        category: Option<&str>,
+    ) -> Result<bool, StoreError>;
+
+    /// Forgets the user's reading state in `feed` (after unsubscribing).
+    async fn clear_reading(&self, user: &UserId, feed: &FeedUrl) -> Result<(), StoreError>;
+}
+
+/// A stored account. `password_hash` is the edge's PHC string, opaque here.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AccountRecord {
+    pub user: UserId,
+    pub password_hash: String,
+    pub created: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for AccountRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccountRecord")
+            .field("user", &self.user)
+            .field("created", &self.created)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub user: UserId,
+    pub expires: DateTime<Utc>,
+}
+
+/// Accounts and sessions, shared by every edge through the middle tier.
+#[async_trait]
+pub trait AccountStore: Send + Sync + std::fmt::Debug + 'static {
+    /// Creates the account; `Ok(false)` (and nothing changed) when the name is taken.
+    async fn create_account(&self, account: &AccountRecord) -> Result<bool, StoreError>;
+
+    async fn account(&self, user: &UserId) -> Result<Option<AccountRecord>, StoreError>;
+
+    /// Stores a session under the hash of its token; it is gone after `expires`.
+    async fn create_session(
+        &self,
+        token_hash: &str,
+        session: &SessionRecord,
+    ) -> Result<(), StoreError>;
+
+    /// The session, unless unknown or expired at `now` (an expired one is deleted).
+    async fn session(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<SessionRecord>, StoreError>;
+
+    async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError>;
+}
+
+/// Every part, as one trait object for the service.
+pub trait Store: SubscriptionStore + FeedStore + ReadingStore + AccountStore {}
+
+impl<T: SubscriptionStore + FeedStore + ReadingStore + AccountStore> Store for T {}
+
+/// Store call latencies and failures, `rss_store_duration_seconds{op, outcome}` and
+/// `rss_store_errors_total{op}`, whichever store is configured. Process-wide because the store
+/// is: tests that share one store between several middle tiers see one set of numbers.
+static METRICS: std::sync::LazyLock<platform::metrics::OperationMetrics> =
+    std::sync::LazyLock::new(platform::metrics::OperationMetrics::default);
+
+/// Adds the store metrics to a service's registry.
+pub fn register_metrics(metrics: &platform::metrics::Metrics) {
+    METRICS.register(metrics, "store", "subscription store calls");
+}
+
+/// Runs one store call as `op`, timing it and counting its failure, if any. The service and
+/// the refresher call the store through this.
+pub async fn observe<T>(
+    op: &'static str,
+    call: impl Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    METRICS.observe(op, call).await
+}

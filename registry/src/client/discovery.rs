@@ -72,6 +72,8 @@ struct Shared {
     /// The registry version the list reflects, when the registry reports one: what the next
     /// watch waits to change. Cleared on errors, so the next read after a failover is plain.
     index: Mutex<Option<u64>>,
+    /// Whether the registry has answered at least once (readiness of the caller).
+    answered: watch::Sender<bool>,
 }
 
 impl Discovery {
@@ -100,6 +102,7 @@ impl Discovery {
                 vip: vip.to_owned(),
                 instances: watch::Sender::new(Arc::new(Vec::new())),
                 index: Mutex::new(None),
+                answered: watch::Sender::new(false),
             }),
         }
     }
@@ -149,7 +152,18 @@ impl Discovery {
         };
         *self.index() = index;
         self.apply(&instances);
+        self.shared
+            .answered
+            .send_if_modified(|answered| !std::mem::replace(answered, true));
         Ok(())
+    }
+
+    /// Resolves once the registry has answered at least once, so the list reflects it (even
+    /// if it is empty).
+    pub async fn first_answer(&self) {
+        let mut answered = self.shared.answered.subscribe();
+        // The sender lives as long as `self`, so waiting cannot fail.
+        let _ = answered.wait_for(|answered| *answered).await;
     }
 
     fn apply(&self, found: &[InstanceInfo]) {

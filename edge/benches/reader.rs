@@ -1,0 +1,298 @@
+//! The reader's page latency with many feeds (issue 8: "a user with 500 feeds and 50,000 items
+//! still gets a page in under 100 ms from the edge").
+//!
+//! Starts a registry, a middle tier on the in-memory store and two edges on loopback, in this
+//! process. The store is loaded directly (no publisher): user `big` subscribes to 500 feeds
+//! of 100 items each (50,000 items, about 400 bytes of HTML apiece), user `small` to one feed
+//! of 100 items. Each edge runs in single-user mode as one of them, so no sign-in is timed.
+//! Then it times sequential `GET`s from one keep-alive client, as a reader clicking would:
+//!
+//! - `GET /health` on the edge: the baseline, the cheapest request it serves;
+//! - `GET /` for `small`: the river of a one-feed user (the same page machinery, tiny data);
+//! - `GET /`, `/?filter=all`, `/?feed=<one of 500>` and the second page for `big`.
+//!
+//! It reports the median and p99 of each, and the page size. Run it with
+//! `cargo bench -p edge --bench reader` (release build; loading takes a few seconds). Without
+//! `--bench` (e.g. `cargo test --all-targets`) it runs a small smoke version.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{TimeDelta, Utc};
+
+use middletier::api::Item;
+use middletier::domain::{FeedUrl, UserId};
+use middletier::store::{FeedState, FeedStore, MemoryStore, Store, SubscriptionStore};
+use platform::lifecycle::Shutdown;
+use registry::client::ClientSettings;
+
+#[derive(Clone, Copy, Debug)]
+struct Config {
+    feeds: usize,
+    items_per_feed: usize,
+    warmup: usize,
+    requests: usize,
+}
+
+impl Config {
+    fn full() -> Self {
+        Self {
+            feeds: 500,
+            items_per_feed: 100,
+            warmup: 20,
+            requests: 300,
+        }
+    }
+
+    fn smoke() -> Self {
+        Self {
+            feeds: 20,
+            items_per_feed: 20,
+            warmup: 2,
+            requests: 10,
+        }
+    }
+}
+
+fn main() {
+    let config = if std::env::args().any(|arg| arg == "--bench") {
+        Config::full()
+    } else {
+        Config::smoke()
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(run(config));
+}
+
+async fn run(config: Config) {
+    let shutdown = Shutdown::new();
+    let mut registry_settings = registry::Settings::default();
+    registry_settings.server.port = 0;
+    let registry = registry::Application::build(registry_settings).unwrap();
+    let eureka = format!("http://127.0.0.1:{}/eureka/v2/", registry.port());
+    tokio::spawn(registry.run_until_stopped(shutdown.clone()));
+    let client_settings = ClientSettings {
+        url: eureka,
+        renewal_interval: Duration::from_secs(1),
+        lease_duration: Duration::from_secs(5),
+        fetch_interval: Duration::from_millis(200),
+    };
+
+    let store = Arc::new(MemoryStore::new());
+    let loading = Instant::now();
+    let big_feeds = load(&store, "big", config.feeds, config.items_per_feed).await;
+    load(&store, "small", 1, config.items_per_feed).await;
+    let loaded_in = loading.elapsed();
+
+    let mut middletier_settings = middletier::Settings::default();
+    middletier_settings.server.port = 0;
+    middletier_settings.registry = client_settings.clone();
+    let store: Arc<dyn Store> = store;
+    let middletier = middletier::Application::build_with_store(middletier_settings, store)
+        .await
+        .unwrap();
+    tokio::spawn(middletier.run_until_stopped(shutdown.clone()));
+
+    let big = start_edge(&client_settings, "big", &shutdown).await;
+    let small = start_edge(&client_settings, "small", &shutdown).await;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(1)
+        .build()
+        .unwrap();
+    for edge in [&big, &small] {
+        wait_for_items(&http, edge).await;
+    }
+
+    let second_page = older_link(&http, &big).await;
+    let one_feed = format!("/?feed={}", encode(&big_feeds[big_feeds.len() / 2]));
+    let feeds = config.feeds;
+    let cases: Vec<(String, String, String)> = vec![
+        (
+            "edge `GET /health` (baseline)".into(),
+            big.clone(),
+            "/health".into(),
+        ),
+        (
+            "`/` for a 1-feed user (baseline)".into(),
+            small.clone(),
+            "/".into(),
+        ),
+        (
+            format!("`/` (unread), {feeds} feeds"),
+            big.clone(),
+            "/".into(),
+        ),
+        (
+            format!("`/?filter=all`, {feeds} feeds"),
+            big.clone(),
+            "/?filter=all".into(),
+        ),
+        ("`/?feed=…` (one feed's view)".into(), big.clone(), one_feed),
+        (
+            "second page (`before=` cursor)".into(),
+            big.clone(),
+            second_page,
+        ),
+    ];
+    println!(
+        "\nReader page latency: {} feeds x {} items = {} items for `big`; {} sequential requests per row after {} warm-up\n",
+        config.feeds,
+        config.items_per_feed,
+        config.feeds * config.items_per_feed,
+        config.requests,
+        config.warmup
+    );
+    println!("(store loaded in {loaded_in:.1?})\n");
+    println!("| request | median | p99 | max | page size |");
+    println!("|---|---|---|---|---|");
+    for (name, base, path) in cases {
+        let (mut samples, size) = time(&http, &base, &path, config).await;
+        println!(
+            "| {name} | {:.2} ms | {:.2} ms | {:.2} ms | {:.1} KB |",
+            millis(percentile(&mut samples, 50.0)),
+            millis(percentile(&mut samples, 99.0)),
+            millis(percentile(&mut samples, 100.0)),
+            size as f64 / 1024.0
+        );
+    }
+    shutdown.cancel();
+}
+
+/// Subscribes `user` to `feeds` feeds of `items` items each, written straight into the store
+/// as the refresher would leave them (fetched, not due again for a day).
+async fn load(store: &MemoryStore, name: &str, feeds: usize, items: usize) -> Vec<String> {
+    let user = UserId::parse(name).unwrap();
+    let now = Utc::now();
+    let mut urls = Vec::with_capacity(feeds);
+    for feed in 0..feeds {
+        let raw = format!("http://feeds.example/{name}/{feed}.xml");
+        let url = FeedUrl::parse(&raw).unwrap();
+        store.subscribe(&user, &url).await.unwrap();
+        let mut state = FeedState::new(url, now);
+        state.title = Some(format!("Feed {feed} of {name}"));
+        state.last_success = Some(now);
+        state.last_attempt = Some(now);
+        state.http_status = Some(200);
+        state.next_refresh = now + TimeDelta::days(1);
+        state.items = (0..items)
+            .map(|n| {
+                // Feeds interleave in time, as a river of many feeds does.
+                let minutes = i64::try_from(n * feeds + feed).unwrap();
+                Item {
+                    id: format!("urn:item:{feed}:{n}"),
+                    title: format!("Story {n} from feed {feed}: a headline of ordinary length"),
+                    link: Some(format!("https://feeds.example/{feed}/story/{n}")),
+                    description: format!(
+                        "<p>Paragraph one of story {n}, with <a href=\"https://example.com/{n}\">a link</a> \
+                         and <em>some emphasis</em>, as blogs write them.</p><ul><li>one point</li>\
+                         <li>another point</li></ul><p>A second paragraph closes the summary of \
+                         this item, long enough to look like a real feed's description text.</p>"
+                    ),
+                    published: Some((now - TimeDelta::minutes(minutes)).to_rfc3339()),
+                    read: false,
+                    starred: false,
+                }
+            })
+            .collect();
+        store.save_feed_state(&state).await.unwrap();
+        urls.push(raw);
+    }
+    urls
+}
+
+async fn start_edge(registry: &ClientSettings, user: &str, shutdown: &Shutdown) -> String {
+    let mut settings = edge::Settings::default();
+    settings.server.port = 0;
+    settings.registry = registry.clone();
+    settings.accounts.single_user = true;
+    settings.ui.default_user = user.to_owned();
+    let edge = edge::Application::build(settings).await.unwrap();
+    let base = format!("http://127.0.0.1:{}", edge.port());
+    tokio::spawn(edge.run_until_stopped(shutdown.clone()));
+    base
+}
+
+/// Until the edge has discovered the middle tier and renders the user's items.
+async fn wait_for_items(http: &reqwest::Client, edge: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(response) = http.get(format!("{edge}/")).send().await
+            && response.status().is_success()
+            && response
+                .text()
+                .await
+                .is_ok_and(|html| html.contains("data-item"))
+        {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{edge} never showed items");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The "Older items" link of the first page.
+async fn older_link(http: &reqwest::Client, edge: &str) -> String {
+    let html = http
+        .get(format!("{edge}/?filter=all"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let start = html
+        .find(r#"rel="next""#)
+        .and_then(|end| html[..end].rfind(r#"href=""#))
+        .expect("the first page links to older items")
+        + r#"href=""#.len();
+    let end = start + html[start..].find('"').unwrap();
+    html[start..end].replace("&amp;", "&")
+}
+
+async fn time(
+    http: &reqwest::Client,
+    base: &str,
+    path: &str,
+    config: Config,
+) -> (Vec<Duration>, usize) {
+    let url = format!("{base}{path}");
+    let mut size = 0;
+    for _ in 0..config.warmup {
+        http.get(&url).send().await.unwrap().bytes().await.unwrap();
+    }
+    let mut samples = Vec::with_capacity(config.requests);
+    for _ in 0..config.requests {
+        let started = Instant::now();
+        let response = http.get(&url).send().await.unwrap();
+        assert!(
+            response.status().is_success(),
+            "{url}: {}",
+            response.status()
+        );
+        let body = response.bytes().await.unwrap();
+        samples.push(started.elapsed());
+        size = body.len();
+    }
+    (samples, size)
+}
+
+fn encode(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+fn millis(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+/// Nearest-rank percentile.
+fn percentile(samples: &mut [Duration], p: f64) -> Duration {
+    samples.sort_unstable();
+    let rank = ((p / 100.0) * samples.len() as f64).ceil() as usize;
+    samples[rank.clamp(1, samples.len()) - 1]
+}

@@ -1,0 +1,573 @@
+//! The river of news and reading state.
+//!
+//! `GET /` shows one page of items (newest first) from `GET /middletier/rss/user/{user}/items`:
+//! `?feed=<url>` for one feed, `?category=<name>` for a category, `?filter=all|starred`
+//! (default: unread), `?before=<cursor>` for older pages. The page renders only that page of
+//! items plus the sidebar's per-feed counts, so its cost does not grow with the number of
+//! items a user has. The middle tier keeps the last good page per query; when no middle tier
+//! answers, the edge shows it with a banner saying how old it is.
+
+use std::collections::BTreeMap;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::{Form, Json};
+use serde::Deserialize;
+use serde_json::json;
+
+use middletier::api::{Filter, ItemStateChange, MarkRead, River, RiverItem, RiverQuery};
+
+use super::{
+    Banner, MessagePage, Published, WebState, encode, local_path, not_saved, sanitize, wants_json,
+    web_link,
+};
+use crate::accounts::{CurrentUser, Viewer};
+use crate::command::CommandError;
+use crate::upstream::RiverOutcome;
+
+/// Items on one page: enough to read for a while, few enough to render in a millisecond or two.
+const PAGE_SIZE: usize = 50;
+
+/// The river's address for a view; the default filter (unread) is left out.
+pub(super) fn view_href(
+    feed: Option<&str>,
+    category: Option<&str>,
+    filter: Filter,
+    before: Option<&str>,
+) -> String {
+    let mut query = Vec::new();
+    if let Some(feed) = feed {
+        query.push(format!("feed={}", encode(feed)));
+    }
+    if let Some(category) = category {
+        query.push(format!("category={}", encode(category)));
+    }
+    match filter {
+        Filter::Unread => {}
+        Filter::All => query.push("filter=all".to_owned()),
+        Filter::Starred => query.push("filter=starred".to_owned()),
+    }
+    if let Some(before) = before {
+        query.push(format!("before={}", encode(before)));
+    }
+    if query.is_empty() {
+        "/".to_owned()
+    } else {
+        format!("/?{}", query.join("&"))
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct RiverParams {
+    feed: Option<String>,
+    category: Option<String>,
+    filter: Option<String>,
+    before: Option<String>,
+}
+
+/// An empty parameter (`?feed=`) means none.
+fn given(value: Option<String>) -> Option<String> {
+    value.filter(|value| !value.trim().is_empty())
+}
+
+fn parse_filter(filter: Option<&str>) -> Result<Filter, String> {
+    match filter {
+        None | Some("" | "unread") => Ok(Filter::Unread),
+        Some("all") => Ok(Filter::All),
+        Some("starred") => Ok(Filter::Starred),
+        Some(other) => Err(format!(
+            "There is no filter {other:?}: use unread, all or starred."
+        )),
+    }
+}
+
+pub(super) async fn river(
+    State(state): State<WebState>,
+    user: CurrentUser,
+    Query(params): Query<RiverParams>,
+) -> Response {
+    let filter = match parse_filter(params.filter.as_deref()) {
+        Ok(filter) => filter,
+        Err(message) => return (StatusCode::BAD_REQUEST, message).into_response(),
+    };
+    let query = RiverQuery {
+        feed: given(params.feed),
+        category: given(params.category),
+        filter,
+        before: given(params.before),
+        limit: Some(PAGE_SIZE),
+    };
+    let (river, banner, status) = match state.upstream.river(&user.name, &query).await {
+        RiverOutcome::Fresh(river) => (Some(river), None, StatusCode::OK),
+        RiverOutcome::Stale { river, age, reason } => (
+            Some(river),
+            Some(Banner::stale(age, &reason)),
+            StatusCode::OK,
+        ),
+        // The query itself was refused (a feed this user does not subscribe to, a bad cursor).
+        RiverOutcome::Unavailable {
+            reason: CommandError::BadRequest(message),
+        } => (
+            None,
+            Some(Banner {
+                kind: "error",
+                message,
+            }),
+            StatusCode::NOT_FOUND,
+        ),
+        RiverOutcome::Unavailable { reason } => {
+            (None, Some(Banner::unavailable(&reason)), StatusCode::OK)
+        }
+    };
+    let page = RiverPage::new(user.viewer(), &query, river.as_deref(), banner);
+    (status, page).into_response()
+}
+
+#[derive(Debug, Template, WebTemplate)]
+#[template(path = "river.html")]
+struct RiverPage {
+    user: Viewer,
+    banner: Option<Banner>,
+    sidebar: SidebarView,
+    heading: String,
+    /// Unread items in this view (feed, category or everything).
+    unread: usize,
+    /// Set in a feed's own view.
+    feed: Option<FeedHeader>,
+    filters: Vec<FilterLink>,
+    mark_all: Option<MarkAll>,
+    items: Vec<ItemView>,
+    /// This page's address, where the item forms send the browser back to.
+    back: String,
+    older: Option<String>,
+    newest: Option<String>,
+    empty: &'static str,
+    /// No subscriptions at all: the page offers the subscribe form.
+    show_subscribe: bool,
+    typed_url: String,
+    form_error: Option<String>,
+}
+
+#[derive(Debug)]
+struct FeedHeader {
+    url: String,
+    error: Option<String>,
+}
+
+#[derive(Debug)]
+struct FilterLink {
+    label: &'static str,
+    href: String,
+    current: bool,
+}
+
+/// The "mark all as read" form of a view.
+#[derive(Debug)]
+struct MarkAll {
+    feed: Option<String>,
+    category: Option<String>,
+    /// When the page was rendered: items that arrive later stay unread.
+    up_to: String,
+    label: String,
+}
+
+#[derive(Debug)]
+struct SidebarView {
+    unread: usize,
+    all_current: bool,
+    starred_current: bool,
+    groups: Vec<SidebarGroup>,
+}
+
+#[derive(Debug)]
+struct SidebarGroup {
+    /// `None`: feeds without a category.
+    name: Option<String>,
+    href: String,
+    unread: usize,
+    current: bool,
+    feeds: Vec<SidebarFeed>,
+}
+
+#[derive(Debug)]
+struct SidebarFeed {
+    title: String,
+    href: String,
+    unread: usize,
+    error: Option<String>,
+    current: bool,
+}
+
+#[derive(Debug)]
+struct ItemView {
+    feed_url: String,
+    feed_title: String,
+    feed_href: String,
+    id: String,
+    title: String,
+    /// Through `/items/open`, which marks the item read; `None` when it has no link.
+    open_href: Option<String>,
+    description: String,
+    published: Option<Published>,
+    read: bool,
+    starred: bool,
+}
+
+impl ItemView {
+    fn new(entry: &RiverItem) -> Self {
+        let item = &entry.item;
+        let base = url::Url::parse(&entry.feed_url).ok();
+        let open_href = web_link(item.link.clone()).map(|link| {
+            format!(
+                "/items/open?feed={}&item={}&to={}",
+                encode(&entry.feed_url),
+                encode(&item.id),
+                encode(&link)
+            )
+        });
+        Self {
+            feed_href: view_href(Some(&entry.feed_url), None, Filter::Unread, None),
+            feed_url: entry.feed_url.clone(),
+            feed_title: entry.feed_title.clone(),
+            id: item.id.clone(),
+            title: item.title.clone(),
+            open_href,
+            description: sanitize(&item.description, base.as_ref()),
+            published: item.published.clone().and_then(Published::parse),
+            read: item.read,
+            starred: item.starred,
+        }
+    }
+}
+
+impl RiverPage {
+    fn new(
+        user: Viewer,
+        query: &RiverQuery,
+        river: Option<&River>,
+        banner: Option<Banner>,
+    ) -> Self {
+        let feed = query.feed.as_deref();
+        let category = query.category.as_deref();
+        let filter = query.filter;
+        let summaries = river.map_or(&[][..], |river| &river.feeds[..]);
+        let this_feed = feed.and_then(|url| summaries.iter().find(|summary| summary.url == url));
+        let unread = match (feed, category) {
+            (Some(_), _) => this_feed.map_or(0, |summary| summary.unread),
+            (None, Some(name)) => summaries
+                .iter()
+                .filter(|summary| summary.category.as_deref() == Some(name))
+                .map(|summary| summary.unread)
+                .sum(),
+            (None, None) => river.map_or(0, |river| river.unread),
+        };
+        let heading = match (feed, category, filter) {
+            (Some(url), _, _) => this_feed.map_or_else(|| url.to_owned(), |s| s.title.clone()),
+            (None, Some(name), _) => name.to_owned(),
+            (None, None, Filter::Starred) => "Starred".to_owned(),
+            (None, None, _) => "All feeds".to_owned(),
+        };
+        let filters = [
+            ("Unread", Filter::Unread),
+            ("All", Filter::All),
+            ("Starred", Filter::Starred),
+        ]
+        .into_iter()
+        .map(|(label, option)| FilterLink {
+            label,
+            href: view_href(feed, category, option, None),
+            current: option == filter,
+        })
+        .collect();
+        let entries = river.map_or(&[][..], |river| &river.items[..]);
+        let items: Vec<ItemView> = entries.iter().map(ItemView::new).collect();
+        // Marking everything read from the starred view would reach items it does not show.
+        let mark_all = (unread > 0 && filter != Filter::Starred && river.is_some()).then(|| {
+            // The middle tier marks items it first saw at or before `up_to`: with the time the
+            // page was rendered, everything shown (and what the view had then) is covered, and
+            // items fetched while the reader reads stay unread. Publication dates can't serve:
+            // feeds backdate, and undated items have none.
+            let rendered = chrono::Utc::now();
+            MarkAll {
+                feed: feed.map(str::to_owned),
+                category: category.map(str::to_owned),
+                up_to: rendered.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                label: match (feed, category) {
+                    (Some(_), _) => "Mark this feed as read".to_owned(),
+                    (None, Some(name)) => format!("Mark all in {name} as read"),
+                    (None, None) => "Mark all as read".to_owned(),
+                },
+            }
+        });
+        let back = view_href(feed, category, filter, query.before.as_deref());
+        let older = river
+            .and_then(|river| river.next.as_deref())
+            .map(|next| view_href(feed, category, filter, Some(next)));
+        let newest = query
+            .before
+            .as_ref()
+            .map(|_| view_href(feed, category, filter, None));
+        let empty = match filter {
+            Filter::Unread => "Nothing unread here. Choose “All” to see the items you have read.",
+            Filter::All => "No items yet. New items appear as the feeds are checked.",
+            Filter::Starred => "No starred items. Star an item to keep it here.",
+        };
+        Self {
+            sidebar: sidebar(summaries, query),
+            show_subscribe: river.is_some_and(|river| river.feeds.is_empty()) && banner.is_none(),
+            user,
+            banner,
+            heading,
+            unread,
+            feed: this_feed.map(|summary| FeedHeader {
+                url: summary.url.clone(),
+                error: summary.error.clone(),
+            }),
+            filters,
+            mark_all,
+            items,
+            back,
+            older,
+            newest,
+            empty,
+            typed_url: String::new(),
+            form_error: None,
+        }
+    }
+}
+
+/// Feeds grouped by category (alphabetically), the uncategorised last, each in subscription
+/// order.
+fn sidebar(summaries: &[middletier::api::FeedSummary], query: &RiverQuery) -> SidebarView {
+    let mut groups: BTreeMap<(bool, String), SidebarGroup> = BTreeMap::new();
+    for summary in summaries {
+        let name = summary
+            .category
+            .clone()
+            .filter(|name| !name.trim().is_empty());
+        let key = (name.is_none(), name.clone().unwrap_or_default());
+        let group = groups.entry(key).or_insert_with(|| SidebarGroup {
+            href: name.as_deref().map_or_else(
+                || "/".to_owned(),
+                |name| view_href(None, Some(name), Filter::Unread, None),
+            ),
+            current: name.is_some() && query.feed.is_none() && query.category == name,
+            name,
+            unread: 0,
+            feeds: Vec::new(),
+        });
+        group.unread += summary.unread;
+        group.feeds.push(SidebarFeed {
+            title: summary.title.clone(),
+            href: view_href(Some(&summary.url), None, Filter::Unread, None),
+            unread: summary.unread,
+            error: summary.error.clone(),
+            current: query.feed.as_deref() == Some(summary.url.as_str()),
+        });
+    }
+    let everything = query.feed.is_none() && query.category.is_none();
+    SidebarView {
+        unread: summaries.iter().map(|summary| summary.unread).sum(),
+        all_current: everything && query.filter != Filter::Starred,
+        starred_current: everything && query.filter == Filter::Starred,
+        groups: groups.into_values().collect(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct OpenParams {
+    #[serde(default)]
+    feed: String,
+    #[serde(default)]
+    item: String,
+    #[serde(default)]
+    to: String,
+}
+
+/// Opening an item: marks it read, then sends the browser on to the article.
+///
+/// Only for requests from this site's own pages (`Sec-Fetch-Site: same-origin`, or `none` for
+/// a typed or bookmarked address): a link on another site must neither change reading state
+/// nor use the edge as an open redirect, so it gets a page with the article's link instead.
+pub(super) async fn open_item(
+    State(state): State<WebState>,
+    user: CurrentUser,
+    headers: HeaderMap,
+    Query(params): Query<OpenParams>,
+) -> Response {
+    let Some(to) = web_link(Some(params.to)).filter(|to| url::Url::parse(to).is_ok()) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "An item can only be opened at an http or https address.",
+        )
+            .into_response();
+    };
+    let from_this_site = headers
+        .get("sec-fetch-site")
+        .and_then(|site| site.to_str().ok())
+        .is_some_and(|site| site == "same-origin" || site == "none");
+    if !from_this_site {
+        return MessagePage {
+            user: user.viewer(),
+            heading: "Open the article".to_owned(),
+            message: "This link came from outside the reader, so the item was not marked as read."
+                .to_owned(),
+            link_href: to.clone(),
+            link_text: format!("Continue to {to}"),
+            external: true,
+        }
+        .into_response();
+    }
+    let change = ItemStateChange {
+        feed: params.feed,
+        item: params.item,
+        read: Some(true),
+        starred: None,
+    };
+    // Reading matters more than the bookkeeping: a failure only costs the unread mark.
+    if let Err(error) = state.upstream.set_item_state(&user.name, &change).await {
+        tracing::warn!(%error, "opening an item did not mark it read");
+    }
+    Redirect::to(&to).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct StateForm {
+    #[serde(default)]
+    feed: String,
+    #[serde(default)]
+    item: String,
+    read: Option<String>,
+    starred: Option<String>,
+    back: Option<String>,
+}
+
+fn parse_flag(name: &str, value: Option<&str>) -> Result<Option<bool>, String> {
+    match value {
+        None | Some("") => Ok(None),
+        Some("true") => Ok(Some(true)),
+        Some("false") => Ok(Some(false)),
+        Some(other) => Err(format!("{name} must be true or false, not {other:?}.")),
+    }
+}
+
+/// Read/unread and star/unstar: a form post that redirects back, or (from reader.js, asking
+/// for JSON) the new state.
+pub(super) async fn set_item_state(
+    State(state): State<WebState>,
+    user: CurrentUser,
+    headers: HeaderMap,
+    Form(form): Form<StateForm>,
+) -> Response {
+    let json = wants_json(&headers);
+    let back = local_path(form.back.as_deref());
+    let change = parse_flag("read", form.read.as_deref()).and_then(|read| {
+        let starred = parse_flag("starred", form.starred.as_deref())?;
+        if read.is_none() && starred.is_none() {
+            return Err("Say what to change: read or starred.".to_owned());
+        }
+        Ok(ItemStateChange {
+            feed: form.feed,
+            item: form.item,
+            read,
+            starred,
+        })
+    });
+    let result = match change {
+        Ok(change) => state
+            .upstream
+            .set_item_state(&user.name, &change)
+            .await
+            .map_err(|error| describe(&error)),
+        Err(message) => Err((StatusCode::BAD_REQUEST, message)),
+    };
+    match (result, json) {
+        (Ok(change), true) => Json(change).into_response(),
+        (Ok(_), false) => Redirect::to(&back).into_response(),
+        (Err((status, message)), true) => {
+            (status, Json(json!({ "error": message }))).into_response()
+        }
+        (Err((status, message)), false) => not_saved(user.viewer(), status, message, back),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct MarkAllForm {
+    feed: Option<String>,
+    category: Option<String>,
+    up_to: Option<String>,
+    back: Option<String>,
+}
+
+/// "Mark all as read" for a feed, a category or everything, up to the newest item shown.
+pub(super) async fn mark_all_read(
+    State(state): State<WebState>,
+    user: CurrentUser,
+    Form(form): Form<MarkAllForm>,
+) -> Response {
+    let back = local_path(form.back.as_deref());
+    let up_to = given(form.up_to);
+    if let Some(raw) = &up_to
+        && chrono::DateTime::parse_from_rfc3339(raw).is_err()
+    {
+        let message = format!("{raw:?} is not a time (RFC 3339).");
+        return not_saved(user.viewer(), StatusCode::BAD_REQUEST, message, back);
+    }
+    let mark = MarkRead {
+        feed: given(form.feed),
+        category: given(form.category),
+        up_to,
+    };
+    match state.upstream.mark_read(&user.name, &mark).await {
+        Ok(_) => Redirect::to(&back).into_response(),
+        Err(error) => {
+            let (status, message) = describe(&error);
+            not_saved(user.viewer(), status, message, back)
+        }
+    }
+}
+
+/// A failed write's status and the sentence a reader sees.
+fn describe(error: &CommandError) -> (StatusCode, String) {
+    match error {
+        CommandError::BadRequest(message) => (StatusCode::BAD_REQUEST, message.clone()),
+        other => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("Your change was not saved: {other}. Please try again in a moment."),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn view_addresses_keep_the_view_and_leave_out_the_default_filter() {
+        assert_eq!(view_href(None, None, Filter::Unread, None), "/");
+        assert_eq!(
+            view_href(
+                Some("http://a.test/f?x=1&y"),
+                None,
+                Filter::All,
+                Some("c 1")
+            ),
+            "/?feed=http%3A%2F%2Fa.test%2Ff%3Fx%3D1%26y&filter=all&before=c+1"
+        );
+        assert_eq!(
+            view_href(None, Some("Dev & Ops"), Filter::Starred, None),
+            "/?category=Dev+%26+Ops&filter=starred"
+        );
+    }
+
+    #[test]
+    fn an_unknown_filter_is_refused_with_the_choices() {
+        assert_eq!(parse_filter(Some("starred")), Ok(Filter::Starred));
+        assert_eq!(parse_filter(None), Ok(Filter::Unread));
+        let error = parse_filter(Some("everything")).expect_err("not a filter");
+        assert!(error.contains("unread, all or starred"), "{error}");
+    }
+}

@@ -1,0 +1,65 @@
+//! The middle tier's OpenAPI document, generated from the handlers in [`crate::routes`] and
+//! the wire types in [`crate::api`] (utoipa), served at `GET /openapi.json` without the
+//! service token: the document describes the API, it grants nothing.
+
+use axum::routing::get;
+use axum::{Json, Router};
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+/// The document. Every operation needs `Authorization: Bearer <token>` when the middle tier
+/// runs with `[api] token` (always in production).
+#[derive(Debug, OpenApi)]
+#[openapi(
+    info(
+        title = "middletier",
+        description = "The RSS recipe's middle tier: subscriptions, feeds, reading state, \
+            accounts and sessions. Internal: the edge calls it with the service token."
+    ),
+    paths(
+        crate::routes::user_feeds,
+        crate::routes::subscribe,
+        crate::routes::unsubscribe,
+        crate::routes::export_opml,
+        crate::routes::import_opml,
+        crate::routes::river,
+        crate::routes::set_item_state,
+        crate::routes::mark_read,
+        crate::routes::set_category,
+        crate::routes::create_account,
+        crate::routes::account,
+        crate::routes::create_session,
+        crate::routes::session,
+        crate::routes::delete_session
+    ),
+    modifiers(&ServiceToken),
+    security(("token" = [])),
+    tags(
+        (name = "subscriptions", description = "The recipe's API: a user's feeds"),
+        (name = "reading", description = "The river of news and reading state"),
+        (name = "accounts", description = "Accounts and sessions (the edge hashes passwords and tokens)")
+    )
+)]
+pub struct MiddletierApi;
+
+/// Declares the `token` security scheme: `Authorization: Bearer <[api] token>`.
+#[derive(Debug)]
+struct ServiceToken;
+
+impl Modify for ServiceToken {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "token",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
+
+/// `GET /openapi.json`.
+pub fn router() -> Router {
+    Router::new().route(
+        "/openapi.json",
+        get(|| async { Json(MiddletierApi::openapi()) }),
+    )
+}

@@ -1,0 +1,375 @@
+//! The river of news: a user's items from all (or some) feeds, newest first, one page at a
+//! time, with unread counts. Pure computation over what the store shares.
+//!
+//! Each cached feed keeps its items sorted newest first ([`CachedFeed::newest_first`]), so a
+//! page is a k-way merge: a heap holds the next matching item of each feed, and a page of `n`
+//! items costs about `n` heap operations plus skipping items the filter hides. Nothing is
+//! copied but the `n` items on the page.
+//!
+//! **Order and cursor.** Items are ordered by `(time, feed URL, item id)`, descending, which is
+//! total and stable across refreshes. The cursor is that key of the last item shown, base64url
+//! encoded: opaque to clients, and it names no user, so presenting another user's cursor only
+//! positions the page within one's own feeds.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use crate::api::{FeedSummary, Filter, Item, River, RiverItem};
+use crate::domain::{FeedUrl, ParseError};
+use crate::store::{CachedFeed, FeedReading, ItemOrder, UserReading};
+
+pub const DEFAULT_LIMIT: usize = 50;
+pub const MAX_LIMIT: usize = 200;
+
+/// Longest cursor accepted (a feed URL and an item id, encoded).
+const MAX_CURSOR_LEN: usize = 4096;
+
+/// Where a page starts: strictly after (older than) this key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cursor {
+    pub time: i64,
+    pub feed: String,
+    pub item: String,
+}
+
+impl Cursor {
+    pub fn encode(&self) -> String {
+        let text = serde_json::json!([self.time, self.feed, self.item]).to_string();
+        URL_SAFE_NO_PAD.encode(text)
+    }
+
+    pub fn decode(raw: &str) -> Result<Self, ParseError> {
+        if raw.len() > MAX_CURSOR_LEN {
+            return Err(ParseError::Cursor);
+        }
+        let bytes = URL_SAFE_NO_PAD
+            .decode(raw.trim())
+            .map_err(|_| ParseError::Cursor)?;
+        let (time, feed, item): (i64, String, String) =
+            serde_json::from_slice(&bytes).map_err(|_| ParseError::Cursor)?;
+        Ok(Self { time, feed, item })
+    }
+}
+
+/// One feed the page draws from.
+#[derive(Debug)]
+pub struct Source<'a> {
+    pub url: &'a FeedUrl,
+    pub feed: &'a CachedFeed,
+    pub reading: Option<&'a FeedReading>,
+}
+
+impl Source<'_> {
+    fn state(&self, order: &ItemOrder) -> (bool, bool) {
+        match self.reading {
+            Some(reading) => reading.state_of(&self.feed.item(order).id, order.seen),
+            None => (false, false),
+        }
+    }
+
+    fn shows(&self, order: &ItemOrder, filter: Filter) -> bool {
+        match filter {
+            Filter::All => true,
+            Filter::Unread => !self.state(order).0,
+            Filter::Starred => self.state(order).1,
+        }
+    }
+
+    /// Unread items in this feed: what the watermark leaves unread (a comparison per item),
+    /// corrected by the few items marked one by one (a lookup per mark, not per item).
+    pub fn unread(&self) -> usize {
+        let Some(reading) = self.reading else {
+            return self.feed.newest_first.len();
+        };
+        let up_to = reading
+            .watermark
+            .map_or(i64::MIN, |w| w.up_to.timestamp_millis());
+        let mut unread = self.feed.seen.iter().filter(|&&seen| seen > up_to).count();
+        for id in reading.marks.keys() {
+            // Marks of items no longer in the feed count for nothing.
+            let Some(&index) = self.feed.by_id.get(id) else {
+                continue;
+            };
+            let seen = self.feed.seen[index as usize];
+            let by_watermark = seen <= up_to;
+            match (by_watermark, reading.state_of(id, seen).0) {
+                (true, false) => unread += 1,
+                (false, true) => unread -= 1,
+                _ => {}
+            }
+        }
+        unread
+    }
+}
+
+/// A candidate in the merge: the next shown item of one source.
+struct Head<'a> {
+    time: i64,
+    feed: &'a str,
+    item: &'a str,
+    source: usize,
+    position: usize,
+}
+
+impl Head<'_> {
+    fn key(&self) -> (i64, &str, &str) {
+        (self.time, self.feed, self.item)
+    }
+}
+
+impl PartialEq for Head<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+impl Eq for Head<'_> {}
+impl PartialOrd for Head<'_> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Head<'_> {
+    // Max-heap: the newest item on top.
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.key().cmp(&other.key())
+    }
+}
+
+/// The next item of `source` at or after `position` that `filter` shows.
+fn next_shown<'a>(
+    sources: &[Source<'a>],
+    index: usize,
+    mut position: usize,
+    filter: Filter,
+) -> Option<Head<'a>> {
+    let source = &sources[index];
+    let orders = &source.feed.newest_first;
+    while let Some(order) = orders.get(position) {
+        if source.shows(order, filter) {
+            return Some(Head {
+                time: order.time,
+                feed: source.url.as_str(),
+                item: &source.feed.item(order).id,
+                source: index,
+                position,
+            });
+        }
+        position += 1;
+    }
+    None
+}
+
+/// Up to `limit` items from `sources` after `cursor`, newest first, and the cursor of the
+/// page after, if there is one.
+pub fn page(
+    sources: &[Source<'_>],
+    filter: Filter,
+    cursor: Option<&Cursor>,
+    limit: usize,
+) -> (Vec<RiverItem>, Option<Cursor>) {
+    let mut heap = BinaryHeap::with_capacity(sources.len());
+    for (index, source) in sources.iter().enumerate() {
+        let url = source.url.as_str();
+        let items = &source.feed.state.items;
+        let start = match cursor {
+            None => 0,
+            // Items not older than the cursor were on earlier pages.
+            Some(cursor) => source.feed.newest_first.partition_point(|order| {
+                (order.time, url, items[order.index as usize].id.as_str())
+                    >= (cursor.time, cursor.feed.as_str(), cursor.item.as_str())
+            }),
+        };
+        if let Some(head) = next_shown(sources, index, start, filter) {
+            heap.push(head);
+        }
+    }
+    let mut page = Vec::with_capacity(limit.min(MAX_LIMIT));
+    let mut last = None;
+    while let Some(head) = heap.pop() {
+        if page.len() == limit {
+            // One more exists: the page has a successor.
+            return (page, last);
+        }
+        let source = &sources[head.source];
+        let order = &source.feed.newest_first[head.position];
+        let (read, starred) = source.state(order);
+        page.push(RiverItem {
+            feed_url: head.feed.to_owned(),
+            feed_title: title_of(source.url, source.feed),
+            item: Item {
+                read,
+                starred,
+                ..source.feed.item(order).clone()
+            },
+        });
+        last = Some(Cursor {
+            time: head.time,
+            feed: head.feed.to_owned(),
+            item: head.item.to_owned(),
+        });
+        if let Some(next) = next_shown(sources, head.source, head.position + 1, filter) {
+            heap.push(next);
+        }
+    }
+    (page, None)
+}
+
+fn title_of(url: &FeedUrl, feed: &CachedFeed) -> String {
+    feed.state.title.clone().unwrap_or_else(|| url.host_label())
+}
+
+/// Which of the user's feeds a river draws from.
+#[derive(Clone, Copy, Debug)]
+pub enum Scope<'a> {
+    All,
+    Feed(&'a FeedUrl),
+    Category(&'a str),
+}
+
+impl Scope<'_> {
+    pub fn includes(&self, url: &FeedUrl, category: Option<&str>) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::Feed(feed) => *feed == url,
+            Scope::Category(wanted) => category == Some(*wanted),
+        }
+    }
+}
+
+/// A whole river answer: the page, and the sidebar with unread counts of every subscription.
+pub fn river(
+    user: &str,
+    reading: &UserReading,
+    feeds: &[Option<Arc<CachedFeed>>],
+    scope: Scope<'_>,
+    filter: Filter,
+    cursor: Option<&Cursor>,
+    limit: usize,
+) -> River {
+    let mut sources = Vec::new();
+    let mut summaries = Vec::with_capacity(reading.subscriptions.len());
+    let mut total = 0;
+    for ((url, category), feed) in reading.subscriptions.iter().zip(feeds) {
+        let feed_reading = reading.feeds.get(url).map(Arc::as_ref);
+        let (title, error, unread) = match feed {
+            Some(feed) => {
+                let source = Source {
+                    url,
+                    feed,
+                    reading: feed_reading,
+                };
+                let unread = source.unread();
+                // Feeds with nothing to show are left out of the merge, rather than scanned.
+                let may_show = match filter {
+                    Filter::All => true,
+                    Filter::Unread => unread > 0,
+                    Filter::Starred => {
+                        feed_reading.is_some_and(|r| r.marks.values().any(|m| m.starred))
+                    }
+                };
+                if may_show && scope.includes(url, category.as_deref()) {
+                    sources.push(source);
+                }
+                (title_of(url, feed), feed.state.last_error.clone(), unread)
+            }
+            None => (url.host_label(), None, 0),
+        };
+        total += unread;
+        summaries.push(FeedSummary {
+            url: url.to_string(),
+            title,
+            category: category.clone(),
+            unread,
+            error,
+        });
+    }
+    let (items, next) = page(&sources, filter, cursor, limit);
+    River {
+        user: user.to_owned(),
+        items,
+        next: next.map(|cursor| cursor.encode()),
+        unread: total,
+        feeds: summaries,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{FeedState, ItemMark, Watermark};
+    use chrono::{DateTime, Utc};
+
+    fn at(ms: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp_millis(1_750_000_000_000 + ms).expect("time")
+    }
+
+    #[test]
+    fn unread_counts_match_item_by_item_state() {
+        let url = FeedUrl::parse("https://example.com/feed").expect("url");
+        let mut state = FeedState::new(url.clone(), at(0));
+        for n in 0..20 {
+            state.items.push(Item {
+                id: format!("i{n}"),
+                title: format!("{n}"),
+                link: None,
+                description: String::new(),
+                published: None,
+                read: false,
+                starred: false,
+            });
+            state.first_seen.insert(format!("i{n}"), at(n * 10));
+        }
+        let feed = CachedFeed::new(state);
+        let mark = |read: Option<(bool, i64)>, starred| ItemMark {
+            read: read.map(|(read, ms)| (read, at(ms))),
+            starred,
+        };
+        let marks = [
+            ("i1", mark(Some((false, 500)), false)), // unread after the watermark
+            ("i2", mark(Some((false, 50)), true)),   // unread before it: covered
+            ("i15", mark(Some((true, 10)), false)),  // read, not covered
+            ("i16", mark(None, true)),               // only starred
+            ("gone", mark(Some((true, 10)), false)), // no longer in the feed
+        ];
+        for watermark in [None, Some((95, 100)), Some((1_000, 1_000))] {
+            let reading = FeedReading {
+                watermark: watermark.map(|(up_to, set_at)| Watermark {
+                    up_to: at(up_to),
+                    set_at: at(set_at),
+                }),
+                marks: marks
+                    .iter()
+                    .map(|(id, mark)| ((*id).to_owned(), *mark))
+                    .collect(),
+            };
+            let source = Source {
+                url: &url,
+                feed: &feed,
+                reading: Some(&reading),
+            };
+            let brute = feed
+                .newest_first
+                .iter()
+                .filter(|order| !source.state(order).0)
+                .count();
+            assert_eq!(source.unread(), brute, "{watermark:?}");
+        }
+    }
+
+    #[test]
+    fn cursors_round_trip_and_reject_garbage() {
+        let cursor = Cursor {
+            time: 1_750_000_000_123,
+            feed: "https://example.com/feed?a=1&b=\"2\"".to_owned(),
+            item: "urn:uuid:1".to_owned(),
+        };
+        assert_eq!(Cursor::decode(&cursor.encode()), Ok(cursor));
+        for bad in ["", "!!!", "bm90IGpzb24", &"A".repeat(5000)] {
+            assert_eq!(Cursor::decode(bad), Err(ParseError::Cursor), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,172 @@
+//! The middle tier's OpenAPI document, and schemathesis fuzzing the running middle tier (with
+//! its service token) against it: no 5xx, every status code, content type, header and JSON
+//! body as documented.
+//!
+//! schemathesis is installed (pinned) by `deploy/install-test-deps.sh` into
+//! `~/.cache/rss-recipe/schemathesis/venv`; this test fails, never skips, without it.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use middletier::testing::FeedPublisher;
+use platform::config::Secret;
+use platform::lifecycle::Shutdown;
+use serde_json::Value;
+
+const TOKEN: &str = "openapi-test-token";
+
+/// Where `deploy/install-test-deps.sh` puts schemathesis.
+fn schemathesis() -> PathBuf {
+    let cache = std::env::var_os("RSS_CACHE_DIR").map_or_else(
+        || PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache/rss-recipe"),
+        PathBuf::from,
+    );
+    let path = cache.join("schemathesis/venv/bin/schemathesis");
+    assert!(
+        path.is_file(),
+        "schemathesis is not installed at {}: run deploy/install-test-deps.sh",
+        path.display()
+    );
+    path
+}
+
+fn http() -> reqwest::Client {
+    platform::http::client_builder().build().unwrap()
+}
+
+/// A registry and a middle tier with a service token, serving until `shutdown`. Feeds may be
+/// fetched from `publisher` only (the SSRF guard stays on for everything else), and fetches
+/// give up quickly, so fuzzed feed URLs cannot hold a request for long.
+async fn start(shutdown: &Shutdown, publisher: &FeedPublisher) -> String {
+    let mut registry_settings = registry::Settings::default();
+    registry_settings.server.port = 0;
+    let registry = registry::Application::build(registry_settings).unwrap();
+    let registry_url = registry.base_url().to_string();
+    tokio::spawn(registry.run_until_stopped(shutdown.clone()));
+
+    let mut settings = middletier::Settings::default();
+    settings.server.port = 0;
+    settings.registry.url = registry_url;
+    settings.fetch.allowed_hosts = publisher.authority().to_owned();
+    settings.fetch.connect_timeout = Duration::from_secs(1);
+    settings.fetch.timeout = Duration::from_secs(2);
+    settings.api.token = Some(Secret::new(TOKEN));
+    let app = middletier::Application::build(settings).await.unwrap();
+    let base = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped(shutdown.clone()));
+    base
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_describes_every_route() {
+    let publisher = FeedPublisher::start().await;
+    let shutdown = Shutdown::new();
+    let base = start(&shutdown, &publisher).await;
+    // Served without the token: the document is public, the API is not.
+    let document: Value = http()
+        .get(format!("{base}/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(document["openapi"], "3.1.0");
+    let paths = document["paths"].as_object().unwrap();
+    for (path, method) in [
+        ("/middletier/rss/user/{user}", "get"),
+        ("/middletier/rss/user/{user}", "post"),
+        ("/middletier/rss/user/{user}", "delete"),
+        ("/middletier/rss/user/{user}/opml", "get"),
+        ("/middletier/rss/user/{user}/opml", "post"),
+        ("/middletier/rss/user/{user}/items", "get"),
+        ("/middletier/rss/user/{user}/items/state", "post"),
+        ("/middletier/rss/user/{user}/items/read", "post"),
+        ("/middletier/rss/user/{user}/category", "put"),
+        ("/middletier/accounts", "post"),
+        ("/middletier/accounts/{user}", "get"),
+        ("/middletier/sessions", "post"),
+        ("/middletier/sessions/{token_hash}", "get"),
+        ("/middletier/sessions/{token_hash}", "delete"),
+    ] {
+        assert!(
+            paths.get(path).and_then(|p| p.get(method)).is_some(),
+            "{method} {path} is not documented"
+        );
+    }
+    assert!(
+        document["components"]["securitySchemes"]["token"].is_object(),
+        "the service token is documented"
+    );
+    shutdown.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schemathesis_finds_no_server_errors_and_no_schema_violations() {
+    let schemathesis = schemathesis();
+    let publisher = FeedPublisher::start().await;
+    let shutdown = Shutdown::new();
+    let base = start(&shutdown, &publisher).await;
+    // The user the document's examples name, subscribed to a real feed, so examples reach
+    // real data.
+    let feed = publisher.url("/rss.xml");
+    let subscribed = http()
+        .post(format!("{base}/middletier/rss/user/alice"))
+        .query(&[("url", feed.as_str())])
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(subscribed.status(), reqwest::StatusCode::CREATED);
+
+    let scratch =
+        std::env::temp_dir().join(format!("middletier-schemathesis-{}", std::process::id()));
+    let output = run_schemathesis(&schemathesis, &format!("{base}/openapi.json"), &scratch).await;
+    shutdown.cancel();
+    assert!(
+        output.status.success(),
+        "schemathesis found problems:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Runs schemathesis against `schema` with the token and a bounded number of examples, in a
+/// scratch directory (it keeps no database or reports in the work tree).
+async fn run_schemathesis(
+    schemathesis: &Path,
+    schema: &str,
+    scratch: &Path,
+) -> std::process::Output {
+    std::fs::create_dir_all(scratch).unwrap();
+    let run = tokio::process::Command::new(schemathesis)
+        .current_dir(scratch)
+        .args([
+            "run",
+            schema,
+            "--header",
+            &format!("Authorization: Bearer {TOKEN}"),
+            "--checks",
+            "not_a_server_error,status_code_conformance,content_type_conformance,\
+             response_headers_conformance,response_schema_conformance",
+            "--phases",
+            "examples,coverage,fuzzing",
+            "--max-examples",
+            "40",
+            "--request-timeout",
+            "10",
+            "--generation-database",
+            "none",
+            "--no-color",
+        ])
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(300), run)
+        .await
+        .expect("schemathesis finishes within 5 minutes")
+        .expect("schemathesis runs");
+    let _ = std::fs::remove_dir_all(scratch);
+    output
+}

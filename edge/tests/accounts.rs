@@ -946,7 +946,7 @@ async fn the_edge_sends_the_service_token_the_middle_tier_requires() {
     );
     assert!(
         page.html.contains(
-            "Your sign-in can&#39;t be checked right now: the sign-in service refused the request."
+            "Your sign-in can&#39;t be checked right now: the feed service is unavailable."
         ),
         "{}",
         page.html

@@ -12,8 +12,8 @@ use std::time::Duration;
 use middletier::store::Store;
 use middletier::testing::FeedPublisher;
 use platform::telemetry::{LogFormat, LogSettings};
-use platform::testing::{Exposition, LogCapture, parse_prometheus};
-use support::{Browser, Service, System, eventually, http};
+use platform::testing::{LogCapture, scrape_metrics};
+use support::{Browser, System, eventually, http};
 
 /// Every service in this test process logs JSON here (the subscriber is process-wide).
 fn logs() -> &'static LogCapture {
@@ -49,18 +49,6 @@ fn services_logging(id: &str) -> Vec<String> {
     services.sort();
     services.dedup();
     services
-}
-
-async fn scrape(service: &Service) -> Exposition {
-    let text = http()
-        .get(format!("{}/metrics", service.url()))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    parse_prometheus(&text).unwrap_or_else(|error| panic!("{error}\n{text}"))
 }
 
 #[tokio::test]
@@ -117,9 +105,9 @@ async fn every_services_metrics_parse_and_move_with_a_page_view() {
 
     let home = [("method", "GET"), ("route", "/"), ("status", "200")];
     let rss_get = [("command", "RSSGet")];
-    let before = scrape(&system.edge).await;
+    let before = scrape_metrics(&http(), &system.edge.url()).await;
     assert_eq!(browser.home().await.status, 200);
-    let after = scrape(&system.edge).await;
+    let after = scrape_metrics(&http(), &system.edge.url()).await;
 
     assert_eq!(
         after.sum("rss_http_requests_total", &home),
@@ -153,7 +141,7 @@ async fn every_services_metrics_parse_and_move_with_a_page_view() {
     );
     assert!(after.has("rss_edge_retries_refused_total", &[]));
 
-    let middletier = scrape(&system.middletiers[0]).await;
+    let middletier = scrape_metrics(&http(), &system.middletiers[0].url()).await;
     // The page reads through one of the user's routes; which one is the UI's business.
     let reads: f64 = middletier
         .samples
@@ -169,7 +157,7 @@ async fn every_services_metrics_parse_and_move_with_a_page_view() {
     assert!(reads >= 1.0);
     assert!(middletier.sum("rss_fetches_total", &[("outcome", "ok")]) >= 1.0);
 
-    let registry = scrape(&system.registry).await;
+    let registry = scrape_metrics(&http(), &system.registry.url()).await;
     for app in ["MIDDLETIER", "EDGE"] {
         assert_eq!(
             registry.sum("rss_registry_instances", &[("app", app), ("status", "UP")]),
@@ -180,7 +168,7 @@ async fn every_services_metrics_parse_and_move_with_a_page_view() {
     // Services renew every 100 ms here: the counter keeps moving.
     let renewals = registry.sum("rss_registry_renewals_total", &[]);
     eventually("the registry counts renewals", || async {
-        scrape(&system.registry)
+        scrape_metrics(&http(), &system.registry.url())
             .await
             .sum("rss_registry_renewals_total", &[])
             > renewals
@@ -204,19 +192,19 @@ async fn an_open_circuit_shows_in_the_edges_metrics() {
     let browser = Browser::new(&system.edge);
     eventually("RSSGet's circuit is reported open", || async {
         browser.home().await;
-        let metrics = scrape(&system.edge).await;
+        let metrics = scrape_metrics(&http(), &system.edge.url()).await;
         metrics.sum(
             "rss_edge_circuit_state",
             &[("command", "RSSGet"), ("state", "open")],
         ) == 1.0
     })
     .await;
-    let metrics = scrape(&system.edge).await;
+    let metrics = scrape_metrics(&http(), &system.edge.url()).await;
     let failures = [("command", "RSSGet"), ("event", "failure")];
     assert!(metrics.sum("rss_edge_command_events_total", &failures) >= 1.0);
     let short = [("command", "RSSGet"), ("event", "short_circuited")];
     browser.home().await;
-    let later = scrape(&system.edge).await;
+    let later = scrape_metrics(&http(), &system.edge.url()).await;
     assert!(
         later.sum("rss_edge_command_events_total", &short)
             > metrics.sum("rss_edge_command_events_total", &short)

@@ -105,18 +105,48 @@ async fn check_token(token: Secret, request: Request, next: Next) -> Response {
     response
 }
 
+/// The `{user}` path segment of the per-user routes, as the OpenAPI document describes it
+/// (the handlers take `Path<String>` and check it with [`UserId::parse`]).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // Only the derive reads it: it exists to describe the parameter once.
+struct UserPath {
+    /// User name: 1 to 64 of `A-Za-z0-9._@-`
+    #[param(pattern = "^[A-Za-z0-9._@-]{1,64}$", example = "alice")]
+    user: String,
+}
+
+/// The errors every route may answer (see [`ApiError`]), described once for the document.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // Only the derive reads it.
+enum CommonErrors {
+    /// Invalid input: the message says what is wrong
+    #[response(status = 400)]
+    Invalid(ErrorBody),
+    /// The service token is missing or wrong
+    #[response(status = 401)]
+    Unauthorized(ErrorBody),
+    /// The store is unavailable; try again shortly
+    #[response(status = 503)]
+    Unavailable(ErrorBody),
+}
+
+/// Not found, or not subscribed to that feed
+#[derive(utoipa::IntoResponses)]
+#[response(status = 404)]
+#[allow(dead_code)] // Only the derive reads it: the routes about one thing that may not exist.
+struct NotFound(ErrorBody);
+
 #[utoipa::path(
     get,
     path = "/middletier/rss/user/{user}/items",
     tag = "reading",
     summary = "The river of news: the user's newest items first, a page at a time",
-    params(("user" = String, Path, description = "User name: 1 to 64 of `A-Za-z0-9._@-`", pattern = "^[A-Za-z0-9._@-]{1,64}$", example = "alice"), RiverQuery),
+    params(UserPath, RiverQuery),
     responses(
         (status = 200, description = "A page of items", body = River),
-        (status = 400, description = "Invalid input: the message says what is wrong", body = ErrorBody),
-        (status = 401, description = "The service token is missing or wrong", body = ErrorBody),
-        (status = 404, description = "Not found, or not subscribed to that feed", body = ErrorBody),
-        (status = 503, description = "The store is unavailable; try again shortly", body = ErrorBody),
+        CommonErrors,
+        NotFound,
     )
 )]
 pub(crate) async fn river(
@@ -134,14 +164,12 @@ pub(crate) async fn river(
     path = "/middletier/rss/user/{user}/items/state",
     tag = "reading",
     summary = "Mark one item read or unread, starred or not",
-    params(("user" = String, Path, description = "User name: 1 to 64 of `A-Za-z0-9._@-`", pattern = "^[A-Za-z0-9._@-]{1,64}$", example = "alice")),
+    params(UserPath),
     request_body = ItemStateChange,
     responses(
         (status = 200, description = "The change as applied", body = ItemStateChange),
-        (status = 400, description = "Invalid input: the message says what is wrong", body = ErrorBody),
-        (status = 401, description = "The service token is missing or wrong", body = ErrorBody),
-        (status = 404, description = "Not found, or not subscribed to that feed", body = ErrorBody),
-        (status = 503, description = "The store is unavailable; try again shortly", body = ErrorBody),
+        CommonErrors,
+        NotFound,
     )
 )]
 pub(crate) async fn set_item_state(
@@ -159,14 +187,12 @@ pub(crate) async fn set_item_state(
     path = "/middletier/rss/user/{user}/items/read",
     tag = "reading",
     summary = "Mark a feed, a category or everything read, up to a time",
-    params(("user" = String, Path, description = "User name: 1 to 64 of `A-Za-z0-9._@-`", pattern = "^[A-Za-z0-9._@-]{1,64}$", example = "alice")),
+    params(UserPath),
     request_body = MarkRead,
     responses(
         (status = 200, description = "How many items were marked", body = MarkedRead),
-        (status = 400, description = "Invalid input: the message says what is wrong", body = ErrorBody),
-        (status = 401, description = "The service token is missing or wrong", body = ErrorBody),
-        (status = 404, description = "Not found, or not subscribed to that feed", body = ErrorBody),
-        (status = 503, description = "The store is unavailable; try again shortly", body = ErrorBody),
+        CommonErrors,
+        NotFound,
     )
 )]
 pub(crate) async fn mark_read(
@@ -184,14 +210,12 @@ pub(crate) async fn mark_read(
     path = "/middletier/rss/user/{user}/category",
     tag = "reading",
     summary = "Set or clear a subscription's category",
-    params(("user" = String, Path, description = "User name: 1 to 64 of `A-Za-z0-9._@-`", pattern = "^[A-Za-z0-9._@-]{1,64}$", example = "alice")),
+    params(UserPath),
     request_body = CategoryChange,
     responses(
         (status = 200, description = "The change as applied", body = CategoryChange),
-        (status = 400, description = "Invalid input: the message says what is wrong", body = ErrorBody),
-        (status = 401, description = "The service token is missing or wrong", body = ErrorBody),
-        (status = 404, description = "Not found, or not subscribed to that feed", body = ErrorBody),
-        (status = 503, description = "The store is unavailable; try again shortly", body = ErrorBody),
+        CommonErrors,
+        NotFound,
     )
 )]
 pub(crate) async fn set_category(
@@ -213,10 +237,8 @@ pub(crate) async fn set_category(
     request_body = NewAccount,
     responses(
         (status = 201, description = "Created", body = Account),
-        (status = 400, description = "Invalid input: the message says what is wrong", body = ErrorBody),
-        (status = 401, description = "The service token is missing or wrong", body = ErrorBody),
         (status = 409, description = "The name is taken (in any case)", body = ErrorBody),
-        (status = 503, description = "The store is unavailable; try again shortly", body = ErrorBody),
+        CommonErrors,
     )
 )]
 pub(crate) async fn create_account(
@@ -233,13 +255,11 @@ pub(crate) async fn create_account(
     path = "/middletier/accounts/{user}",
     tag = "accounts",
     summary = "Read an account (for sign-in)",
-    params(("user" = String, Path, description = "User name: 1 to 64 of `A-Za-z0-9._@-`", pattern = "^[A-Za-z0-9._@-]{1,64}$", example = "alice")),
+    params(UserPath),
     responses(
         (status = 200, description = "The account", body = Account),
-        (status = 400, description = "Invalid input: the message says what is wrong", body = ErrorBody),
-        (status = 401, description = "The service token is missing or wrong", body = ErrorBody),
-        (status = 404, description = "Not found, or not subscribed to that feed", body = ErrorBody),
-        (status = 503, description = "The store is unavailable; try again shortly", body = ErrorBody),
+        CommonErrors,
+        NotFound,
     )
 )]
 pub(crate) async fn account(
@@ -258,10 +278,8 @@ pub(crate) async fn account(
     request_body = NewSession,
     responses(
         (status = 201, description = "Stored"),
-        (status = 400, description = "Invalid input: the message says what is wrong", body = ErrorBody),
-        (status = 401, description = "The service token is missing or wrong", body = ErrorBody),
-        (status = 404, description = "Not found, or not subscribed to that feed", body = ErrorBody),
-        (status = 503, description = "The store is unavailable; try again shortly", body = ErrorBody),
+        CommonErrors,
+        NotFound,
     )
 )]
 pub(crate) async fn create_session(
@@ -281,10 +299,8 @@ pub(crate) async fn create_session(
     params(("token_hash" = String, Path, description = "SHA-256 of the session token, hex", pattern = "^[0-9a-f]{64}$", example = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08")),
     responses(
         (status = 200, description = "The session", body = Session),
-        (status = 400, description = "Invalid input: the message says what is wrong", body = ErrorBody),
-        (status = 401, description = "The service token is missing or wrong", body = ErrorBody),
-        (status = 404, description = "Not found, or not subscribed to that feed", body = ErrorBody),
-        (status = 503, description = "The store is unavailable; try again shortly", body = ErrorBody),
+        CommonErrors,
+        NotFound,
     )
 )]
 pub(crate) async fn session(
@@ -302,10 +318,8 @@ pub(crate) async fn session(
     params(("token_hash" = String, Path, description = "SHA-256 of the session token, hex", pattern = "^[0-9a-f]{64}$", example = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08")),
     responses(
         (status = 204, description = "Ended"),
-        (status = 400, description = "Invalid input: the message says what is wrong", body = ErrorBody),
-        (status = 401, description = "The service token is missing or wrong", body = ErrorBody),
-        (status = 404, description = "Not found, or not subscribed to that feed", body = ErrorBody),
-        (status = 503, description = "The store is unavailable; try again shortly", body = ErrorBody),
+        CommonErrors,
+        NotFound,
     )
 )]
 pub(crate) async fn delete_session(
@@ -321,12 +335,10 @@ pub(crate) async fn delete_session(
     path = "/middletier/rss/user/{user}/opml",
     tag = "subscriptions",
     summary = "The subscriptions as an OPML 2.0 file (an attachment)",
-    params(("user" = String, Path, description = "User name: 1 to 64 of `A-Za-z0-9._@-`", pattern = "^[A-Za-z0-9._@-]{1,64}$", example = "alice")),
+    params(UserPath),
     responses(
         (status = 200, description = "OPML 2.0", content((String = "text/x-opml"))),
-        (status = 400, description = "Invalid input: the message says what is wrong", body = ErrorBody),
-        (status = 401, description = "The service token is missing or wrong", body = ErrorBody),
-        (status = 503, description = "The store is unavailable; try again shortly", body = ErrorBody),
+        CommonErrors,
     )
 )]
 pub(crate) async fn export_opml(
@@ -354,14 +366,12 @@ pub(crate) async fn export_opml(
     path = "/middletier/rss/user/{user}/opml",
     tag = "subscriptions",
     summary = "Import an OPML file (at most 2 MiB): all its feeds, or none",
-    params(("user" = String, Path, description = "User name: 1 to 64 of `A-Za-z0-9._@-`", pattern = "^[A-Za-z0-9._@-]{1,64}$", example = "alice")),
+    params(UserPath),
     request_body(content((String = "text/x-opml"), (String = "application/xml")), description = "An OPML file"),
     responses(
         (status = 200, description = "What was imported", body = OpmlImport),
-        (status = 400, description = "Invalid input: the message says what is wrong", body = ErrorBody),
-        (status = 401, description = "The service token is missing or wrong", body = ErrorBody),
         (status = 413, description = "The file is over 2 MiB", body = ErrorBody),
-        (status = 503, description = "The store is unavailable; try again shortly", body = ErrorBody),
+        CommonErrors,
     )
 )]
 pub(crate) async fn import_opml(
@@ -380,12 +390,10 @@ pub(crate) async fn import_opml(
     path = "/middletier/rss/user/{user}",
     tag = "subscriptions",
     summary = "A user's feeds with their latest items, from the feed cache",
-    params(("user" = String, Path, description = "User name: 1 to 64 of `A-Za-z0-9._@-`", pattern = "^[A-Za-z0-9._@-]{1,64}$", example = "alice")),
+    params(UserPath),
     responses(
         (status = 200, description = "The user's feeds", body = UserFeeds),
-        (status = 400, description = "Invalid input: the message says what is wrong", body = ErrorBody),
-        (status = 401, description = "The service token is missing or wrong", body = ErrorBody),
-        (status = 503, description = "The store is unavailable; try again shortly", body = ErrorBody),
+        CommonErrors,
     )
 )]
 pub(crate) async fn user_feeds(
@@ -401,14 +409,12 @@ pub(crate) async fn user_feeds(
     path = "/middletier/rss/user/{user}",
     tag = "subscriptions",
     summary = "Subscribe to a feed or a website (fetched at once; idempotent)",
-    params(("user" = String, Path, description = "User name: 1 to 64 of `A-Za-z0-9._@-`", pattern = "^[A-Za-z0-9._@-]{1,64}$", example = "alice"), ("url" = String, Query, description = "The feed or website URL (http or https)", example = "http://feeds.example.invalid/rss.xml")),
+    params(UserPath, ("url" = String, Query, description = "The feed or website URL (http or https)", example = "http://feeds.example.invalid/rss.xml")),
     responses(
         (status = 200, description = "Already subscribed", body = SubscriptionChange),
         (status = 201, description = "Subscribed", body = SubscriptionChange),
         (status = 300, description = "A web page linking several feeds: choose one of `candidates`", body = ErrorBody),
-        (status = 400, description = "Invalid input: the message says what is wrong", body = ErrorBody),
-        (status = 401, description = "The service token is missing or wrong", body = ErrorBody),
-        (status = 503, description = "The store is unavailable; try again shortly", body = ErrorBody),
+        CommonErrors,
     )
 )]
 pub(crate) async fn subscribe(
@@ -431,13 +437,11 @@ pub(crate) async fn subscribe(
     path = "/middletier/rss/user/{user}",
     tag = "subscriptions",
     summary = "Unsubscribe from a feed (idempotent)",
-    params(("user" = String, Path, description = "User name: 1 to 64 of `A-Za-z0-9._@-`", pattern = "^[A-Za-z0-9._@-]{1,64}$", example = "alice"), ("url" = String, Query, description = "The feed or website URL (http or https)", example = "http://feeds.example.invalid/rss.xml")),
+    params(UserPath, ("url" = String, Query, description = "The feed or website URL (http or https)", example = "http://feeds.example.invalid/rss.xml")),
     responses(
         (status = 200, description = "`changed` says whether it was subscribed", body = SubscriptionChange),
-        (status = 400, description = "Invalid input: the message says what is wrong", body = ErrorBody),
-        (status = 401, description = "The service token is missing or wrong", body = ErrorBody),
-        (status = 404, description = "Not found, or not subscribed to that feed", body = ErrorBody),
-        (status = 503, description = "The store is unavailable; try again shortly", body = ErrorBody),
+        CommonErrors,
+        NotFound,
     )
 )]
 pub(crate) async fn unsubscribe(

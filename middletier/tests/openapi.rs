@@ -7,30 +7,15 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use middletier::testing::FeedPublisher;
 use platform::config::Secret;
 use platform::lifecycle::Shutdown;
+use platform::testing::run_schemathesis;
 use serde_json::Value;
 
 const TOKEN: &str = "openapi-test-token";
-
-/// Where `deploy/install-test-deps.sh` puts schemathesis.
-fn schemathesis() -> PathBuf {
-    let cache = std::env::var_os("RSS_CACHE_DIR").map_or_else(
-        || PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache/rss-recipe"),
-        PathBuf::from,
-    );
-    let path = cache.join("schemathesis/venv/bin/schemathesis");
-    assert!(
-        path.is_file(),
-        "schemathesis is not installed at {}: run deploy/install-test-deps.sh",
-        path.display()
-    );
-    path
-}
 
 fn http() -> reqwest::Client {
     platform::http::client_builder().build().unwrap()
@@ -105,7 +90,6 @@ async fn the_openapi_document_describes_every_route() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schemathesis_finds_no_server_errors_and_no_schema_violations() {
-    let schemathesis = schemathesis();
     let publisher = FeedPublisher::start().await;
     let shutdown = Shutdown::new();
     let base = start(&shutdown, &publisher).await;
@@ -121,9 +105,11 @@ async fn schemathesis_finds_no_server_errors_and_no_schema_violations() {
         .unwrap();
     assert_eq!(subscribed.status(), reqwest::StatusCode::CREATED);
 
-    let scratch =
-        std::env::temp_dir().join(format!("middletier-schemathesis-{}", std::process::id()));
-    let output = run_schemathesis(&schemathesis, &format!("{base}/openapi.json"), &scratch).await;
+    let output = run_schemathesis(
+        &format!("{base}/openapi.json"),
+        &[&format!("Authorization: Bearer {TOKEN}")],
+    )
+    .await;
     shutdown.cancel();
     assert!(
         output.status.success(),
@@ -131,42 +117,4 @@ async fn schemathesis_finds_no_server_errors_and_no_schema_violations() {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-}
-
-/// Runs schemathesis against `schema` with the token and a bounded number of examples, in a
-/// scratch directory (it keeps no database or reports in the work tree).
-async fn run_schemathesis(
-    schemathesis: &Path,
-    schema: &str,
-    scratch: &Path,
-) -> std::process::Output {
-    std::fs::create_dir_all(scratch).unwrap();
-    let run = tokio::process::Command::new(schemathesis)
-        .current_dir(scratch)
-        .args([
-            "run",
-            schema,
-            "--header",
-            &format!("Authorization: Bearer {TOKEN}"),
-            "--checks",
-            "not_a_server_error,status_code_conformance,content_type_conformance,\
-             response_headers_conformance,response_schema_conformance",
-            "--phases",
-            "examples,coverage,fuzzing",
-            "--max-examples",
-            "40",
-            "--request-timeout",
-            "10",
-            "--generation-database",
-            "none",
-            "--no-color",
-        ])
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(Duration::from_secs(300), run)
-        .await
-        .expect("schemathesis finishes within 5 minutes")
-        .expect("schemathesis runs");
-    let _ = std::fs::remove_dir_all(scratch);
-    output
 }

@@ -9,19 +9,7 @@ use std::time::Duration;
 use middletier::store::MemoryStore;
 use middletier::testing::FeedPublisher;
 use platform::lifecycle::Shutdown;
-use platform::testing::{Exposition, parse_prometheus};
-
-async fn scrape(client: &reqwest::Client, base: &str) -> Exposition {
-    let text = client
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    parse_prometheus(&text).unwrap_or_else(|error| panic!("{error}\n{text}"))
-}
+use platform::testing::scrape_metrics;
 
 #[tokio::test]
 async fn subscribing_moves_the_request_fetch_and_store_metrics() {
@@ -44,7 +32,7 @@ async fn subscribing_moves_the_request_fetch_and_store_metrics() {
     tokio::spawn(app.run_until_stopped(stop.clone()));
     let client = platform::http::client_builder().build().unwrap();
 
-    let before = scrape(&client, &base).await;
+    let before = scrape_metrics(&client, &base).await;
     assert_eq!(before.sum("rss_fetches_total", &[]), 0.0);
     for (feed, expected) in [("/rss.xml", 201), ("/missing.xml", 400)] {
         let response = client
@@ -61,7 +49,7 @@ async fn subscribing_moves_the_request_fetch_and_store_metrics() {
         .await
         .unwrap();
 
-    let after = scrape(&client, &base).await;
+    let after = scrape_metrics(&client, &base).await;
     let subscribed = [
         ("method", "POST"),
         ("route", "/middletier/rss/user/{user}"),

@@ -13,7 +13,8 @@
 //! - [`server`]: the incoming side: standard middleware stack (request ids, spans, metrics,
 //!   timeouts) and graceful serving.
 //! - `testing` (feature `test-support`): `eventually`, the one way tests wait for a condition;
-//!   `LogCapture` to read what services log; `parse_prometheus`, a strict `/metrics` parser.
+//!   `LogCapture` to read what services log; `parse_prometheus`, a strict `/metrics` parser,
+//!   and `scrape_metrics` to fetch and parse one; `run_schemathesis` to fuzz an OpenAPI document.
 //! - [`http`]: the outgoing HTTP client builder (TLS provider, User-Agent, timeouts).
 
 pub mod admin;

@@ -186,6 +186,87 @@ pub fn parse_prometheus(text: &str) -> Result<Exposition, String> {
     Ok(exposition)
 }
 
+/// GETs `{base_url}/metrics` with `client` and parses it strictly (see [`parse_prometheus`]);
+/// fails the test, showing the page, when the request fails or the page does not parse.
+pub async fn scrape_metrics(client: &reqwest::Client, base_url: &str) -> Exposition {
+    let url = format!("{}/metrics", base_url.trim_end_matches('/'));
+    let response = client
+        .get(&url)
+        .send()
+        .await
+        .unwrap_or_else(|error| panic!("GET {url}: {error}"));
+    let text = response
+        .text()
+        .await
+        .unwrap_or_else(|error| panic!("GET {url}: {error}"));
+    parse_prometheus(&text).unwrap_or_else(|error| panic!("{error}\n{text}"))
+}
+
+/// Where `deploy/install-test-deps.sh` puts schemathesis (under `RSS_CACHE_DIR`, by default
+/// `~/.cache/rss-recipe`); fails the test, never skips it, when it is not installed.
+pub fn schemathesis() -> std::path::PathBuf {
+    let cache = std::env::var_os("RSS_CACHE_DIR").map_or_else(
+        || {
+            std::path::PathBuf::from(std::env::var_os("HOME").expect("HOME is set"))
+                .join(".cache/rss-recipe")
+        },
+        std::path::PathBuf::from,
+    );
+    let path = cache.join("schemathesis/venv/bin/schemathesis");
+    assert!(
+        path.is_file(),
+        "schemathesis is not installed at {}: run deploy/install-test-deps.sh",
+        path.display()
+    );
+    path
+}
+
+/// Runs schemathesis against the OpenAPI document at `schema_url`, sending every header in
+/// `extra_headers` (`"Name: value"`) with each request: no 5xx, and every status code,
+/// content type, header and JSON body as documented. Examples are bounded and the run is
+/// killed after 5 minutes; it works in a scratch directory, so it leaves no database or
+/// reports in the work tree. Fails the test when schemathesis is not installed.
+pub async fn run_schemathesis(schema_url: &str, extra_headers: &[&str]) -> std::process::Output {
+    // Tests of one binary run concurrently: each run gets its own directory.
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let schemathesis = schemathesis();
+    let scratch = std::env::temp_dir().join(format!(
+        "rss-schemathesis-{}-{}",
+        std::process::id(),
+        RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&scratch)
+        .unwrap_or_else(|error| panic!("creating {}: {error}", scratch.display()));
+    let mut command = tokio::process::Command::new(schemathesis);
+    command.current_dir(&scratch).args(["run", schema_url]);
+    for header in extra_headers {
+        command.args(["--header", header]);
+    }
+    let run = command
+        .args([
+            "--checks",
+            "not_a_server_error,status_code_conformance,content_type_conformance,\
+             response_headers_conformance,response_schema_conformance",
+            "--phases",
+            "examples,coverage,fuzzing",
+            "--max-examples",
+            "40",
+            "--request-timeout",
+            "10",
+            "--generation-database",
+            "none",
+            "--no-color",
+        ])
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(300), run)
+        .await
+        .expect("schemathesis finishes within 5 minutes")
+        .expect("schemathesis runs");
+    let _ = std::fs::remove_dir_all(&scratch);
+    output
+}
+
 fn valid_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars

@@ -11,7 +11,7 @@ use axum::routing::get;
 use platform::health::{Health, Status};
 use platform::metrics::Metrics;
 use platform::server::{REQUEST_ID_HEADER, current_request_id, with_standard_layers};
-use platform::testing::parse_prometheus;
+use platform::testing::{parse_prometheus, scrape_metrics};
 
 struct App {
     base: String,
@@ -150,16 +150,8 @@ async fn requests_in_flight_are_gauged_until_they_finish() {
     let app = start().await;
     let slow = tokio::spawn(http().get(format!("{}/slow", app.base)).send());
     let in_flight = || async {
-        let text = http()
-            .get(format!("{}/metrics", app.base))
-            .send()
+        scrape_metrics(&http(), &app.base)
             .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        parse_prometheus(&text)
-            .unwrap()
             .sum("rss_http_requests_in_flight", &[])
     };
     // The scrape itself is in flight too.

@@ -6,26 +6,9 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::path::PathBuf;
-use std::time::Duration;
-
 use platform::lifecycle::Shutdown;
+use platform::testing::run_schemathesis;
 use serde_json::Value;
-
-/// Where `deploy/install-test-deps.sh` puts schemathesis.
-fn schemathesis() -> PathBuf {
-    let cache = std::env::var_os("RSS_CACHE_DIR").map_or_else(
-        || PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache/rss-recipe"),
-        PathBuf::from,
-    );
-    let path = cache.join("schemathesis/venv/bin/schemathesis");
-    assert!(
-        path.is_file(),
-        "schemathesis is not installed at {}: run deploy/install-test-deps.sh",
-        path.display()
-    );
-    path
-}
 
 fn http() -> reqwest::Client {
     platform::http::client_builder().build().unwrap()
@@ -92,7 +75,6 @@ async fn the_openapi_document_describes_the_eureka_api() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schemathesis_finds_no_server_errors_and_no_schema_violations() {
-    let schemathesis = schemathesis();
     let shutdown = Shutdown::new();
     let base = start_registry(&shutdown).await;
     // The instance the document's examples name, so the examples reach real data rather than
@@ -109,7 +91,7 @@ async fn schemathesis_finds_no_server_errors_and_no_schema_violations() {
         .unwrap();
     assert_eq!(registered.status(), reqwest::StatusCode::NO_CONTENT);
 
-    let output = run_schemathesis(&schemathesis, &format!("{base}/openapi.json")).await;
+    let output = run_schemathesis(&format!("{base}/openapi.json"), &[]).await;
     shutdown.cancel();
     assert!(
         output.status.success(),
@@ -117,38 +99,4 @@ async fn schemathesis_finds_no_server_errors_and_no_schema_violations() {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-}
-
-/// Runs schemathesis against `schema` with a bounded number of examples, in a scratch
-/// directory (it keeps no database or reports in the work tree).
-async fn run_schemathesis(schemathesis: &PathBuf, schema: &str) -> std::process::Output {
-    let scratch =
-        std::env::temp_dir().join(format!("registry-schemathesis-{}", std::process::id()));
-    std::fs::create_dir_all(&scratch).unwrap();
-    let run = tokio::process::Command::new(schemathesis)
-        .current_dir(&scratch)
-        .args([
-            "run",
-            schema,
-            "--checks",
-            "not_a_server_error,status_code_conformance,content_type_conformance,\
-             response_headers_conformance,response_schema_conformance",
-            "--phases",
-            "examples,coverage,fuzzing",
-            "--max-examples",
-            "40",
-            "--request-timeout",
-            "10",
-            "--generation-database",
-            "none",
-            "--no-color",
-        ])
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(Duration::from_secs(300), run)
-        .await
-        .expect("schemathesis finishes within 5 minutes")
-        .expect("schemathesis runs");
-    let _ = std::fs::remove_dir_all(scratch);
-    output
 }

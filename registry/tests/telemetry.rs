@@ -8,22 +8,9 @@ mod helpers;
 
 use std::time::Duration;
 
-use helpers::{TestRegistry, eventually, instance_json, spawn_registry, spawn_registry_from};
-use platform::testing::{Exposition, parse_prometheus};
+use helpers::{eventually, instance_json, spawn_registry, spawn_registry_from};
+use platform::testing::scrape_metrics;
 use registry::Settings;
-
-async fn scrape(registry: &TestRegistry) -> Exposition {
-    let text = registry
-        .http
-        .get(registry.url("", "/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    parse_prometheus(&text).unwrap_or_else(|error| panic!("{error}\n{text}"))
-}
 
 #[tokio::test]
 async fn metrics_count_instances_by_status_and_every_renewal() {
@@ -34,7 +21,7 @@ async fn metrics_count_instances_by_status_and_every_renewal() {
         .await;
     assert_eq!(answer.status(), 204);
 
-    let before = scrape(&registry).await;
+    let before = scrape_metrics(&registry.http, &registry.url("", "")).await;
     let up = [("app", "MIDDLETIER"), ("status", "UP")];
     assert_eq!(before.sum("rss_registry_instances", &up), 1.0);
     assert_eq!(before.types["rss_registry_renewals_total"], "counter");
@@ -60,7 +47,7 @@ async fn metrics_count_instances_by_status_and_every_renewal() {
         .unwrap();
     assert_eq!(taken_out.status(), 200);
 
-    let after = scrape(&registry).await;
+    let after = scrape_metrics(&registry.http, &registry.url("", "")).await;
     assert_eq!(
         after.sum("rss_registry_renewals_total", &[]),
         renewals + 3.0

@@ -34,6 +34,8 @@ use scylla::client::execution_profile::ExecutionProfile;
 use scylla::client::session::Session;
 use scylla::client::session_builder::SessionBuilder;
 use scylla::policies::load_balancing::DefaultPolicy;
+use scylla::response::query_result::QueryRowsResult;
+use scylla::serialize::row::SerializeRow;
 use scylla::statement::Consistency;
 use scylla::statement::batch::{Batch, BatchType};
 use scylla::statement::prepared::PreparedStatement;
@@ -586,17 +588,26 @@ fn query_failed(error: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(error.to_string())
 }
 
+/// Runs `statement` for one page and reads its rows: the shape of every read here.
+async fn query_rows(
+    session: &Session,
+    statement: &PreparedStatement,
+    values: impl SerializeRow,
+) -> Result<QueryRowsResult, StoreError> {
+    session
+        .execute_unpaged(statement, values)
+        .await
+        .map_err(query_failed)?
+        .into_rows_result()
+        .map_err(query_failed)
+}
+
 #[async_trait]
 impl SubscriptionStore for CassandraStore {
     async fn subscriptions(&self, user: &UserId) -> Result<Vec<FeedUrl>, StoreError> {
         let connected = self.connection()?;
-        let result = connected
-            .session
-            .execute_unpaged(&connected.select_all, (user.as_str(),))
-            .await
-            .map_err(query_failed)?
-            .into_rows_result()
-            .map_err(query_failed)?;
+        let result =
+            query_rows(&connected.session, &connected.select_all, (user.as_str(),)).await?;
         let mut rows: Vec<(DateTime<Utc>, String)> = result
             .rows::<(String, Option<DateTime<Utc>>)>()
             .map_err(query_failed)?
@@ -733,13 +744,7 @@ impl MarkRow {
 
 /// One feed's cached state, read from its partition.
 async fn read_feed(connected: &Connected, url: &FeedUrl) -> Result<Option<FeedState>, StoreError> {
-    let result = connected
-        .session
-        .execute_unpaged(&connected.select_feed, (url.as_str(),))
-        .await
-        .map_err(query_failed)?
-        .into_rows_result()
-        .map_err(query_failed)?;
+    let result = query_rows(&connected.session, &connected.select_feed, (url.as_str(),)).await?;
     let row = result.maybe_first_row::<FeedRow>().map_err(query_failed)?;
     Ok(row.and_then(FeedRow::into_state))
 }
@@ -749,13 +754,7 @@ async fn feed_version(
     connected: &Connected,
     url: &FeedUrl,
 ) -> Result<Option<DateTime<Utc>>, StoreError> {
-    let result = connected
-        .session
-        .execute_unpaged(&connected.feed_version, (url.as_str(),))
-        .await
-        .map_err(query_failed)?
-        .into_rows_result()
-        .map_err(query_failed)?;
+    let result = query_rows(&connected.session, &connected.feed_version, (url.as_str(),)).await?;
     let row = result
         .maybe_first_row::<(Option<DateTime<Utc>>,)>()
         .map_err(query_failed)?;
@@ -768,13 +767,12 @@ impl ReadingStore for CassandraStore {
         let connected = self.connection()?;
         // The three partitions of this user, read at once.
         let subscriptions = async {
-            let result = connected
-                .session
-                .execute_unpaged(&connected.select_categorized, (user.as_str(),))
-                .await
-                .map_err(query_failed)?
-                .into_rows_result()
-                .map_err(query_failed)?;
+            let result = query_rows(
+                &connected.session,
+                &connected.select_categorized,
+                (user.as_str(),),
+            )
+            .await?;
             let mut rows: Vec<(DateTime<Utc>, String, Option<String>)> = result
                 .rows::<(String, Option<DateTime<Utc>>, Option<String>)>()
                 .map_err(query_failed)?
@@ -801,13 +799,12 @@ impl ReadingStore for CassandraStore {
                 .map_err(query_failed)
         };
         let watermarks = async {
-            let result = connected
-                .session
-                .execute_unpaged(&connected.select_watermarks, (user.as_str(),))
-                .await
-                .map_err(query_failed)?
-                .into_rows_result()
-                .map_err(query_failed)?;
+            let result = query_rows(
+                &connected.session,
+                &connected.select_watermarks,
+                (user.as_str(),),
+            )
+            .await?;
             result
                 .rows::<(String, Option<DateTime<Utc>>, Option<DateTime<Utc>>)>()
                 .map_err(query_failed)?
@@ -934,16 +931,12 @@ impl ReadingStore for CassandraStore {
         category: Option<&str>,
     ) -> Result<bool, StoreError> {
         let connected = self.connection()?;
-        let result = connected
-            .session
-            .execute_unpaged(
-                &connected.set_category,
-                (category, user.as_str(), feed.as_str()),
-            )
-            .await
-            .map_err(query_failed)?
-            .into_rows_result()
-            .map_err(query_failed)?;
+        let result = query_rows(
+            &connected.session,
+            &connected.set_category,
+            (category, user.as_str(), feed.as_str()),
+        )
+        .await?;
         // A lightweight transaction answers `[applied]` first.
         let applied = result
             .rows::<(bool,)>()
@@ -971,20 +964,16 @@ impl ReadingStore for CassandraStore {
 impl AccountStore for CassandraStore {
     async fn create_account(&self, account: &AccountRecord) -> Result<bool, StoreError> {
         let connected = self.connection()?;
-        let result = connected
-            .session
-            .execute_unpaged(
-                &connected.insert_account,
-                (
-                    account.user.as_str(),
-                    account.password_hash.as_str(),
-                    account.created,
-                ),
-            )
-            .await
-            .map_err(query_failed)?
-            .into_rows_result()
-            .map_err(query_failed)?;
+        let result = query_rows(
+            &connected.session,
+            &connected.insert_account,
+            (
+                account.user.as_str(),
+                account.password_hash.as_str(),
+                account.created,
+            ),
+        )
+        .await?;
         let applied = result
             .single_row::<(bool, Option<String>, Option<DateTime<Utc>>, Option<String>)>()
             .map(|(applied, ..)| applied)
@@ -995,13 +984,12 @@ impl AccountStore for CassandraStore {
 
     async fn account(&self, user: &UserId) -> Result<Option<AccountRecord>, StoreError> {
         let connected = self.connection()?;
-        let result = connected
-            .session
-            .execute_unpaged(&connected.select_account, (user.as_str(),))
-            .await
-            .map_err(query_failed)?
-            .into_rows_result()
-            .map_err(query_failed)?;
+        let result = query_rows(
+            &connected.session,
+            &connected.select_account,
+            (user.as_str(),),
+        )
+        .await?;
         let row = result
             .maybe_first_row::<(String, Option<String>, Option<DateTime<Utc>>)>()
             .map_err(query_failed)?;
@@ -1040,13 +1028,8 @@ impl AccountStore for CassandraStore {
         now: DateTime<Utc>,
     ) -> Result<Option<SessionRecord>, StoreError> {
         let connected = self.connection()?;
-        let result = connected
-            .session
-            .execute_unpaged(&connected.select_session, (token_hash,))
-            .await
-            .map_err(query_failed)?
-            .into_rows_result()
-            .map_err(query_failed)?;
+        let result =
+            query_rows(&connected.session, &connected.select_session, (token_hash,)).await?;
         let row = result
             .maybe_first_row::<(Option<String>, Option<DateTime<Utc>>)>()
             .map_err(query_failed)?;
@@ -1080,13 +1063,12 @@ async fn added_at(
     user: &UserId,
     url: &FeedUrl,
 ) -> Result<Option<DateTime<Utc>>, StoreError> {
-    let result = connected
-        .session
-        .execute_unpaged(&connected.select_one, (user.as_str(), url.as_str()))
-        .await
-        .map_err(query_failed)?
-        .into_rows_result()
-        .map_err(query_failed)?;
+    let result = query_rows(
+        &connected.session,
+        &connected.select_one,
+        (user.as_str(), url.as_str()),
+    )
+    .await?;
     let row = result
         .maybe_first_row::<(Option<DateTime<Utc>>,)>()
         .map_err(query_failed)?;
@@ -1308,17 +1290,16 @@ impl FeedStore for CassandraStore {
 
     async fn move_feed(&self, from: &FeedUrl, to: &FeedUrl) -> Result<(), StoreError> {
         let connected = self.connection()?;
-        let users: Vec<(String,)> = connected
-            .session
-            .execute_unpaged(&connected.select_subscribers, (from.as_str(),))
-            .await
-            .map_err(query_failed)?
-            .into_rows_result()
-            .map_err(query_failed)?
-            .rows::<(String,)>()
-            .map_err(query_failed)?
-            .collect::<Result<_, _>>()
-            .map_err(query_failed)?;
+        let users: Vec<(String,)> = query_rows(
+            &connected.session,
+            &connected.select_subscribers,
+            (from.as_str(),),
+        )
+        .await?
+        .rows::<(String,)>()
+        .map_err(query_failed)?
+        .collect::<Result<_, _>>()
+        .map_err(query_failed)?;
         for (user,) in users {
             let Ok(user) = UserId::parse(&user) else {
                 continue;

@@ -117,6 +117,8 @@ pub struct Accounts {
     default_user: String,
     sessions: SessionCache,
     limiter: SignInLimiter,
+    /// Sign-ups per client address, counted like failures (only the address is limited).
+    signups: SignInLimiter,
     passwords: Passwords,
 }
 
@@ -133,6 +135,11 @@ impl Accounts {
                 settings.failure_window,
                 settings.max_failures_per_name,
                 settings.max_failures_per_ip,
+            ),
+            signups: SignInLimiter::new(
+                settings.failure_window,
+                u32::MAX,
+                settings.max_signups_per_ip,
             ),
             passwords: Passwords::new(),
             settings,
@@ -527,6 +534,22 @@ async fn sign_up(
     if let Err(problem) = check_new_password(&form.password) {
         return failed(StatusCode::BAD_REQUEST, Field::Password, problem);
     }
+    // Checked before hashing, so a script can't keep the hasher busy either.
+    if let Err(wait) = accounts.signups.check("", client.ip) {
+        let minutes = wait.as_secs().div_ceil(60).max(1);
+        let mut response = failed(
+            StatusCode::TOO_MANY_REQUESTS,
+            Field::Neither,
+            format!(
+                "Too many accounts were created from your network. Try again in {minutes} {}.",
+                if minutes == 1 { "minute" } else { "minutes" }
+            ),
+        );
+        if let Ok(seconds) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
+            response.headers_mut().insert(header::RETRY_AFTER, seconds);
+        }
+        return response;
+    }
     let password_hash = match accounts.passwords.hash(form.password.clone()).await {
         Ok(hash) => hash,
         Err(error) => {
@@ -568,6 +591,7 @@ async fn sign_up(
         }
     }
     tracing::info!(user = %name, "account created");
+    accounts.signups.failed("", client.ip);
     let next = local_path(&form.next);
     match accounts.start_session(&name, &client, &next).await {
         Ok(response) => response,

@@ -186,6 +186,9 @@ pub struct AccountsSettings {
     /// The fixed window that failures are counted in.
     #[serde(with = "humantime_serde")]
     pub failure_window: Duration,
+    /// Accounts one client address (an IPv6 /64) may create per `failure_window`, so a script
+    /// can't fill the store with accounts or keep the password hasher busy.
+    pub max_signups_per_ip: u32,
 }
 
 impl Default for AccountsSettings {
@@ -199,6 +202,7 @@ impl Default for AccountsSettings {
             max_failures_per_name: 5,
             max_failures_per_ip: 20,
             failure_window: Duration::from_secs(15 * 60),
+            max_signups_per_ip: 10,
         }
     }
 }

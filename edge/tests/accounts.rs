@@ -427,6 +427,49 @@ async fn sign_in_is_rate_limited_per_name_and_per_address() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_up_is_rate_limited_per_address() {
+    let store: std::sync::Arc<dyn middletier::store::Store> =
+        std::sync::Arc::new(middletier::store::MemoryStore::new());
+    let system = System::start_tuned(
+        vec![store],
+        |_| {},
+        |edge| {
+            edge.accounts.single_user = false;
+            edge.accounts.max_signups_per_ip = 2;
+        },
+    )
+    .await;
+    let edge = &system.edge;
+    for name in ["ann", "bob"] {
+        assert_eq!(
+            sign_up(edge, name, "a good password").await.status,
+            StatusCode::SEE_OTHER
+        );
+    }
+    let limited = sign_up(edge, "cid", "a good password").await;
+    assert_eq!(
+        limited.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        limited.html
+    );
+    assert_eq!(
+        error_message(&limited.html),
+        "Too many accounts were created from your network. Try again in 15 minutes."
+    );
+    assert!(limited.set_cookie.is_empty());
+    // Refused before anything was created: the name is still free, and the others still sign in.
+    assert_ne!(
+        sign_in(edge, "cid", "a good password").await.status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        sign_in(edge, "ann", "a good password").await.status,
+        StatusCode::SEE_OTHER
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_session_cookie_is_http_only_lax_and_lasts_the_configured_time() {
     let system = System::start_with_accounts(1).await;
     let signed_up = sign_up(&system.edge, "ann", "a good password").await;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Load test: the edge serving the home page of a user with 20 feeds x 10 items from its read
-# cache, next to a bare axum "hello" on the same machine in the same run, with the resident
-# memory of every service idle and under load. Everything runs on 127.0.0.1 and is bounded:
+# Load test: the edge serving the river page of a user with 20 feeds x 10 items (every view
+# asks the middle tier for the page), next to a bare axum "hello" on the same machine in the
+# same run, with the resident memory of every service idle and under load. Everything runs on 127.0.0.1 and is bounded:
 # RUNS rounds of DURATION seconds per target.
 #
 #   deploy/load/run.sh                      # 3 rounds x 10 s, 32 connections, 1 wrk thread

@@ -44,6 +44,7 @@ pub struct WebState {
     /// In single-user mode every visitor reads as this user, as in the recipe.
     pub user: String,
     pub views: Arc<ViewCache>,
+    pub sanitized: Arc<SanitizedCache>,
 }
 
 impl WebState {
@@ -52,6 +53,7 @@ impl WebState {
             upstream,
             user,
             views: Arc::default(),
+            sanitized: Arc::default(),
         }
     }
 }
@@ -230,6 +232,45 @@ impl Published {
     }
 }
 
+/// Sanitized descriptions, by a keyed hash of their HTML and base address.
+///
+/// Sanitizing (ammonia parses every description) costs far more than the rest of a page, and
+/// an item's HTML rarely changes, so each description is cleaned once while it stays here
+/// rather than on every page view. Only sanitized output is stored, and the hash is keyed per
+/// process, so a publisher can't aim a collision at another item's entry; at worst one would
+/// show another feed's (sanitized) text.
+#[derive(Debug, Default)]
+pub struct SanitizedCache {
+    entries: std::sync::Mutex<std::collections::HashMap<u64, Arc<str>>>,
+    keys: std::hash::RandomState,
+}
+
+/// Enough for the pages of many readers; bounds memory to some MiB of HTML.
+const MAX_SANITIZED: usize = 20_000;
+
+impl SanitizedCache {
+    fn get(&self, html: &str, base: Option<&url::Url>) -> Arc<str> {
+        use std::hash::BuildHasher;
+        let key = self.keys.hash_one((html, base.map(url::Url::as_str)));
+        let lock = || {
+            self.entries
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        if let Some(clean) = lock().get(&key) {
+            return clean.clone();
+        }
+        let clean: Arc<str> = sanitize(html, base).into();
+        let mut entries = lock();
+        if entries.len() >= MAX_SANITIZED {
+            // Cheaper than tracking recency, and a cleared cache only costs re-sanitizing.
+            entries.clear();
+        }
+        entries.insert(key, clean.clone());
+        clean
+    }
+}
+
 /// Feed HTML, sanitized here again: the edge does not rely on upstream HTML being safe.
 /// Relative links resolve against the feed's address.
 fn sanitize(html: &str, base: Option<&url::Url>) -> String {
@@ -264,6 +305,23 @@ mod tests {
             Published::parse("2025-06-10T04:00:00+00:00".into()).map(|p| p.human),
             Some("10 Jun 2025, 04:00 UTC".to_owned())
         );
+    }
+
+    #[test]
+    fn each_description_is_sanitized_once_per_base_address() {
+        let cache = SanitizedCache::default();
+        let html = r#"<a href="/a" onclick="x()">a</a>"#;
+        let one = url::Url::parse("http://one.example/feed").ok();
+        let two = url::Url::parse("http://two.example/feed").ok();
+        let first = cache.get(html, one.as_ref());
+        assert!(
+            Arc::ptr_eq(&first, &cache.get(html, one.as_ref())),
+            "served from the cache"
+        );
+        assert!(!first.contains("onclick"));
+        assert!(first.contains("http://one.example/a"), "{first}");
+        let other = cache.get(html, two.as_ref());
+        assert!(other.contains("http://two.example/a"), "{other}");
     }
 
     #[test]

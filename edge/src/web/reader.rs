@@ -8,6 +8,7 @@
 //! answers, the edge shows it with a banner saying how old it is.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -21,8 +22,8 @@ use serde_json::json;
 use middletier::api::{Filter, ItemStateChange, MarkRead, River, RiverItem, RiverQuery};
 
 use super::{
-    Banner, MessagePage, Published, WebState, encode, local_path, not_saved, sanitize, wants_json,
-    web_link,
+    Banner, MessagePage, Published, SanitizedCache, WebState, encode, local_path, not_saved,
+    wants_json, web_link,
 };
 use crate::accounts::{CurrentUser, Viewer};
 use crate::command::CommandError;
@@ -122,7 +123,13 @@ pub(super) async fn river(
             (None, Some(Banner::unavailable(&reason)), StatusCode::OK)
         }
     };
-    let page = RiverPage::new(user.viewer(), &query, river.as_deref(), banner);
+    let page = RiverPage::new(
+        user.viewer(),
+        &query,
+        river.as_deref(),
+        banner,
+        &state.sanitized,
+    );
     (status, page).into_response()
 }
 
@@ -210,14 +217,14 @@ struct ItemView {
     title: String,
     /// Through `/items/open`, which marks the item read; `None` when it has no link.
     open_href: Option<String>,
-    description: String,
+    description: Arc<str>,
     published: Option<Published>,
     read: bool,
     starred: bool,
 }
 
 impl ItemView {
-    fn new(entry: &RiverItem) -> Self {
+    fn new(entry: &RiverItem, sanitized: &SanitizedCache) -> Self {
         let item = &entry.item;
         let base = url::Url::parse(&entry.feed_url).ok();
         let open_href = web_link(item.link.clone()).map(|link| {
@@ -235,7 +242,7 @@ impl ItemView {
             id: item.id.clone(),
             title: item.title.clone(),
             open_href,
-            description: sanitize(&item.description, base.as_ref()),
+            description: sanitized.get(&item.description, base.as_ref()),
             published: item.published.clone().and_then(Published::parse),
             read: item.read,
             starred: item.starred,
@@ -249,6 +256,7 @@ impl RiverPage {
         query: &RiverQuery,
         river: Option<&River>,
         banner: Option<Banner>,
+        sanitized: &SanitizedCache,
     ) -> Self {
         let feed = query.feed.as_deref();
         let category = query.category.as_deref();
@@ -283,7 +291,10 @@ impl RiverPage {
         })
         .collect();
         let entries = river.map_or(&[][..], |river| &river.items[..]);
-        let items: Vec<ItemView> = entries.iter().map(ItemView::new).collect();
+        let items: Vec<ItemView> = entries
+            .iter()
+            .map(|entry| ItemView::new(entry, sanitized))
+            .collect();
         // Marking everything read from the starred view would reach items it does not show.
         let mark_all = (unread > 0 && filter != Filter::Starred && river.is_some()).then(|| {
             // The middle tier marks items it first saw at or before `up_to`: with the time the

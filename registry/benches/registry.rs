@@ -189,7 +189,7 @@ async fn propagation() {
             .clone()
             .run(Duration::from_secs(2), true, stop_watch.clone()),
     );
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    watching.first_answer().await;
     let (up, down) = trials(&node.base_url, &watching, false).await;
     let watch_up = summary("watch: registration -> listed", up);
     let watch_down = summary("watch: graceful shutdown -> unlisted", down);
@@ -205,7 +205,7 @@ async fn propagation() {
             .clone()
             .run(Duration::from_secs(2), false, stop_poll.clone()),
     );
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    polling.first_answer().await;
     let (up, down) = trials(&node.base_url, &polling, true).await;
     let poll_up = summary("baseline, 2 s polling: registration -> listed", up);
     let poll_down = summary("baseline, 2 s polling: shutdown -> unlisted", down);
@@ -234,7 +234,7 @@ async fn propagation() {
             .clone()
             .run(Duration::from_secs(2), true, stop_across.clone()),
     );
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    across.first_answer().await;
     let (up, down) = trials(&a.base_url, &across, false).await;
     summary("replicated: registered on A -> listed via B", up);
     summary("replicated: shutdown on A -> unlisted via B", down);

@@ -799,6 +799,12 @@ impl Registry {
         self.inner.version.subscribe()
     }
 
+    /// How many subscribers are waiting for a change (reads held by `?index=`), so a test can
+    /// tell a watch is parked before it changes the registry.
+    pub fn watchers(&self) -> usize {
+        self.inner.version.receiver_count()
+    }
+
     fn select(&self, keep: impl Fn(&InstanceInfo) -> bool) -> Applications {
         let state = self.lock();
         let application = state

@@ -61,7 +61,12 @@ async fn a_watch_answers_when_the_registry_changes_and_not_before() {
             )
         }
     });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Only a watch already parked in the registry tests the wake-up; a late one would answer
+    // at once for its stale index.
+    eventually("the watch is waiting", || async {
+        app.registry.watchers() == 1
+    })
+    .await;
     let registered = Instant::now();
     let status = app
         .post_instance("/eureka/v2", "A", &instance_json("a", "a1", "a", "UP"))
@@ -93,8 +98,8 @@ async fn discovery_sees_registrations_and_deregistrations_within_a_fraction_of_a
     let shutdown = Shutdown::new();
     let client = RegistryClient::new(&settings).unwrap();
     let discovery = Discovery::start(client.clone(), "middletier", &settings, shutdown.clone());
-    // Let the first (plain) fetch happen, so the watch is what sees the registration.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The first (plain) fetch first, so the watch is what sees the registration.
+    discovery.first_answer().await;
 
     for round in 0..3 {
         let stop = Shutdown::new();

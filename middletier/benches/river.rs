@@ -5,12 +5,13 @@
 //! `deploy/cassandra/run.sh start` running to include Cassandra). Without `--bench` (e.g.
 //! `cargo test --all-targets`) it runs a small smoke version of itself.
 //!
-//! The user has read 50 feeds entirely (a "mark all as read" watermark each), about 2,500 items
+//! The user has read 50 feeds entirely (a "mark all as read" watermark each), 2,250 items
 //! one by one, and starred 100. Items carry about 600 bytes of HTML, as real feeds do.
 //!
 //! Every figure is the **median** (and p90) of many runs:
-//! - *service*: [`FeedService::river`] in process: the store reads, the k-way merge over 500
-//!   feeds and the unread counts of all 500 (what the middle tier adds to a request);
+//! - *service*: [`FeedService::river`](middletier::service::FeedService::river) in process:
+//!   the store reads, the k-way merge over 500 feeds and the unread counts of all 500 (what the
+//!   middle tier adds to a request);
 //! - *HTTP*: the same page through [`MiddletierClient::river`] on loopback, JSON both ways
 //!   (what the edge waits for).
 //!
@@ -26,9 +27,7 @@ use chrono::{DateTime, Utc};
 use middletier::api::{Filter, Item, RiverQuery};
 use middletier::client::MiddletierClient;
 use middletier::domain::{FeedUrl, UserId};
-use middletier::fetch::{FetchSettings, Fetcher};
-use middletier::refresh::{Ownership, RefreshSettings, Refresher};
-use middletier::service::FeedService;
+use middletier::fetch::FetchSettings;
 use middletier::store::{FEED_CACHE_FRESH_FOR, FeedState, MarkChange, MemoryStore, Store};
 
 struct Config {
@@ -161,36 +160,15 @@ async fn run(name: &str, store: Arc<dyn Store>, config: &Config, cassandra: bool
     }
     eprintln!("{name}: set up in {:.1?}", setup.elapsed());
 
-    let fetcher = Fetcher::new(FetchSettings::default()).expect("fetcher");
-    let refresher = Refresher::new(
-        store.clone(),
-        fetcher,
-        RefreshSettings::default(),
-        Ownership::solo(),
-    );
-    let service = FeedService::new(store.clone(), refresher);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let root =
-        url::Url::parse(&format!("http://{}/", listener.local_addr().expect("addr"))).expect("url");
-    let router = middletier::routes::router(service.clone());
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    let service = middletier::testing::feed_service(store.clone(), FetchSettings::default());
+    let root = middletier::testing::serve_api(service.clone()).await;
     let client =
         MiddletierClient::new(Duration::from_secs(2), Duration::from_secs(30)).expect("client");
 
     if cassandra {
         // A fresh store: nothing decoded yet.
         let cold_store: Arc<dyn Store> = Arc::new(middletier::testing::cassandra_store().await);
-        let cold_service = FeedService::new(
-            cold_store.clone(),
-            Refresher::new(
-                cold_store,
-                Fetcher::new(FetchSettings::default()).expect("fetcher"),
-                RefreshSettings::default(),
-                Ownership::solo(),
-            ),
-        );
+        let cold_service = middletier::testing::feed_service(cold_store, FetchSettings::default());
         let started = Instant::now();
         cold_service
             .river(&user, &RiverQuery::default())

@@ -230,7 +230,16 @@ pub enum Scope<'a> {
     Category(&'a str),
 }
 
-impl Scope<'_> {
+impl<'a> Scope<'a> {
+    /// One feed if given, else one category if given, else everything.
+    pub fn of(feed: Option<&'a FeedUrl>, category: Option<&'a str>) -> Self {
+        match (feed, category) {
+            (Some(feed), _) => Scope::Feed(feed),
+            (None, Some(category)) => Scope::Category(category),
+            (None, None) => Scope::All,
+        }
+    }
+
     pub fn includes(&self, url: &FeedUrl, category: Option<&str>) -> bool {
         match self {
             Scope::All => true,

@@ -121,11 +121,7 @@ impl FeedService {
         let cursor = query.before.as_deref().map(Cursor::decode).transpose()?;
         let feed = query.feed.as_deref().map(FeedUrl::parse).transpose()?;
         let category = domain::category(query.category.as_deref())?;
-        let scope = match (&feed, &category) {
-            (Some(feed), _) => Scope::Feed(feed),
-            (None, Some(category)) => Scope::Category(category),
-            (None, None) => Scope::All,
-        };
+        let scope = Scope::of(feed.as_ref(), category.as_deref());
         let reading = crate::store::observe("reading", self.store.reading(user)).await?;
         if let Some(feed) = &feed
             && !reading.subscriptions.iter().any(|(url, _)| url == feed)
@@ -187,11 +183,7 @@ impl FeedService {
         };
         let feed = mark.feed.as_deref().map(FeedUrl::parse).transpose()?;
         let category = domain::category(mark.category.as_deref())?;
-        let scope = match (&feed, &category) {
-            (Some(feed), _) => Scope::Feed(feed),
-            (None, Some(category)) => Scope::Category(category),
-            (None, None) => Scope::All,
-        };
+        let scope = Scope::of(feed.as_ref(), category.as_deref());
         let reading = crate::store::observe("reading", self.store.reading(user)).await?;
         let urls: Vec<FeedUrl> = reading
             .subscriptions

@@ -1,5 +1,6 @@
 //! Test support shared by this crate's and the edge's tests (feature `test-support`): a real
-//! feed publisher on loopback serving good feeds, broken ones and hostile ones.
+//! feed publisher on loopback serving good feeds, broken ones and hostile ones; the middle
+//! tier's API on loopback ([`feed_service`], [`serve_api`]); the test Cassandra.
 //!
 //! # Publisher routes
 //! Feeds:
@@ -486,8 +487,8 @@ async fn held(State(state): State<Arc<PublisherState>>) -> Response {
     xml("application/rss+xml", RSS).into_response()
 }
 
-/// Billion laughs plus an external entity; a parser that expands either is unsafe.
-const ENTITY_BOMB: &str = r#"<?xml version="1.0"?>
+/// `/bomb.xml`: billion laughs plus an external entity; a parser that expands either is unsafe.
+pub const ENTITY_BOMB: &str = r#"<?xml version="1.0"?>
 <!DOCTYPE rss [
   <!ENTITY lol "lol">
   <!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
@@ -537,6 +538,35 @@ pub async fn cassandra_store() -> crate::store::CassandraStore {
             settings.nodes
         ),
     }
+}
+
+/// A [`FeedService`](crate::service::FeedService) over `store` that fetches with `fetch` and
+/// owns every feed (a single replica): what the API tests and the river benchmark run.
+pub fn feed_service(
+    store: Arc<dyn crate::store::Store>,
+    fetch: crate::fetch::FetchSettings,
+) -> crate::service::FeedService {
+    let fetcher = crate::fetch::Fetcher::new(fetch).expect("fetcher");
+    let refresher = crate::refresh::Refresher::new(
+        store.clone(),
+        fetcher,
+        crate::refresh::RefreshSettings::default(),
+        crate::refresh::Ownership::solo(),
+    );
+    crate::service::FeedService::new(store, refresher)
+}
+
+/// Serves the middle tier's REST API for `service` on `127.0.0.1:<random port>` for the rest
+/// of the runtime; returns its root URL (`http://127.0.0.1:<port>/`).
+pub async fn serve_api(service: crate::service::FeedService) -> url::Url {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let root =
+        url::Url::parse(&format!("http://{}/", listener.local_addr().expect("addr"))).expect("url");
+    let router = crate::routes::router(service);
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    root
 }
 
 /// A user-name prefix no earlier run used, so tests sharing a persistent database never see

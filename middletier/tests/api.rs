@@ -3,8 +3,7 @@
 use std::sync::Arc;
 
 use middletier::api::{ErrorBody, SubscriptionChange, UserFeeds};
-use middletier::fetch::{FetchSettings, Fetcher};
-use middletier::refresh::{Ownership, RefreshSettings, Refresher};
+use middletier::fetch::FetchSettings;
 use middletier::service::FeedService;
 use middletier::store::MemoryStore;
 use middletier::testing::FeedPublisher;
@@ -17,24 +16,9 @@ struct TestApi {
 }
 
 async fn spawn_api(fetch: FetchSettings) -> TestApi {
-    let store = Arc::new(MemoryStore::new());
-    let fetcher = Fetcher::new(fetch).expect("fetcher");
-    let refresher = Refresher::new(
-        store.clone(),
-        fetcher,
-        RefreshSettings::default(),
-        Ownership::solo(),
-    );
-    let service = FeedService::new(store, refresher);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!(
-        "http://{}/middletier/rss/user",
-        listener.local_addr().expect("addr")
-    );
-    let router = middletier::routes::router(service.clone());
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    let service = middletier::testing::feed_service(Arc::new(MemoryStore::new()), fetch);
+    let root = middletier::testing::serve_api(service.clone()).await;
+    let base = format!("{root}middletier/rss/user");
     TestApi {
         base,
         http: http(),

@@ -11,10 +11,9 @@ use middletier::api::{
     NewSession, River, RiverQuery, UserFeeds,
 };
 use middletier::client::{CallError, MiddletierClient};
-use middletier::fetch::{FetchSettings, Fetcher};
-use middletier::refresh::{Ownership, RefreshSettings, Refresher};
+use middletier::fetch::FetchSettings;
 use middletier::service::FeedService;
-use middletier::store::{FeedStore, MemoryStore};
+use middletier::store::{FeedState, FeedStore, MemoryStore};
 use middletier::testing::FeedPublisher;
 use platform::config::Secret;
 use platform::lifecycle::Shutdown;
@@ -30,25 +29,14 @@ struct Api {
 
 async fn spawn_api() -> Api {
     let store = Arc::new(MemoryStore::new());
-    let fetcher = Fetcher::new(FetchSettings {
-        allow_private_networks: true,
-        ..FetchSettings::default()
-    })
-    .expect("fetcher");
-    let refresher = Refresher::new(
+    let service = middletier::testing::feed_service(
         store.clone(),
-        fetcher,
-        RefreshSettings::default(),
-        Ownership::solo(),
+        FetchSettings {
+            allow_private_networks: true,
+            ..FetchSettings::default()
+        },
     );
-    let service = FeedService::new(store.clone(), refresher);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let root =
-        url::Url::parse(&format!("http://{}/", listener.local_addr().expect("addr"))).expect("url");
-    let router = middletier::routes::router(service.clone());
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    let root = middletier::testing::serve_api(service.clone()).await;
     Api {
         store,
         root,
@@ -76,6 +64,28 @@ impl Api {
             .await
             .expect("post");
         assert!(response.status().is_success(), "{}", response.status());
+    }
+
+    /// The status of posting `body` as JSON to the user's `suffix`, bypassing the typed client.
+    async fn post_json(&self, user: &str, suffix: &str, body: serde_json::Value) -> StatusCode {
+        self.http
+            .post(self.user_url(user, suffix))
+            .json(&body)
+            .send()
+            .await
+            .expect("post")
+            .status()
+    }
+
+    /// The stored state of a fetched feed, as the refresher loads it.
+    async fn stored_state(&self, feed: &str) -> FeedState {
+        let url = middletier::domain::FeedUrl::parse(feed).expect("url");
+        self.store
+            .feed_states(std::slice::from_ref(&url))
+            .await
+            .expect("read")
+            .remove(0)
+            .expect("fetched")
     }
 
     async fn river(&self, user: &str, query: &RiverQuery) -> River {
@@ -202,14 +212,7 @@ async fn items_have_stable_ids_and_the_river_merges_feeds_newest_first() {
 
     // A refresh keeps ids (and so the reading state).
     api.mark("ann", &rss, ids[0], Some(true), None).await;
-    let url = middletier::domain::FeedUrl::parse(&rss).expect("url");
-    let state = api
-        .store
-        .feed_states(std::slice::from_ref(&url))
-        .await
-        .expect("read")
-        .remove(0)
-        .expect("fetched");
+    let state = api.stored_state(&rss).await;
     api.service
         .refresher()
         .refresh_and_save(state)
@@ -338,15 +341,10 @@ async fn read_and_starred_marks_and_filters() {
             .await,
     );
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    let response = api
-        .http
-        .post(api.user_url("ann", "/items/state"))
-        .header("content-type", "application/json")
-        .body("{\"feed\": 1}")
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let status = api
+        .post_json("ann", "/items/state", serde_json::json!({"feed": 1}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
 }
 
 #[tokio::test]
@@ -359,14 +357,7 @@ async fn mark_all_read_covers_only_what_had_arrived_and_is_undoable_per_item() {
     api.subscribe("ann", &big).await;
     api.subscribe("ann", &rss).await;
     // The items arrived ten minutes ago, the page was shown five minutes ago...
-    let url = middletier::domain::FeedUrl::parse(&big).expect("url");
-    let mut state = api
-        .store
-        .feed_states(std::slice::from_ref(&url))
-        .await
-        .expect("read")
-        .remove(0)
-        .expect("fetched");
+    let mut state = api.stored_state(&big).await;
     let arrived = Utc::now() - chrono::Duration::minutes(10);
     for seen in state.first_seen.values_mut() {
         *seen = arrived;
@@ -421,14 +412,14 @@ async fn mark_all_read_covers_only_what_had_arrived_and_is_undoable_per_item() {
     assert_eq!(marked.marked, 4);
     let river = api.river("ann", &RiverQuery::default()).await;
     assert_eq!((river.unread, river.items.len()), (0, 0));
-    let response = api
-        .http
-        .post(api.user_url("ann", "/items/read"))
-        .json(&serde_json::json!({"up_to": "last tuesday"}))
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let status = api
+        .post_json(
+            "ann",
+            "/items/read",
+            serde_json::json!({"up_to": "last tuesday"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
 }
 
 #[tokio::test]

@@ -468,9 +468,8 @@ fn fuzz_corpus_and_crashes_replay_without_panics() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut replayed = 0;
     for dir in ["tests/fuzz-corpus", "tests/fuzz-crashes"] {
-        let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
-            continue;
-        };
+        // A missing folder fails: replaying nothing would pass without checking anything.
+        let entries = std::fs::read_dir(root.join(dir)).unwrap_or_else(|e| panic!("{dir}: {e}"));
         for entry in entries {
             let path = entry.expect("entry").path();
             let body = std::fs::read(&path).expect("read");
@@ -490,5 +489,6 @@ fn fuzz_corpus_and_crashes_replay_without_panics() {
             replayed += 1;
         }
     }
+    assert!(replayed > 0, "no fuzz inputs found");
     eprintln!("replayed {replayed} fuzz inputs");
 }

@@ -999,22 +999,7 @@ mod tests {
 
     #[test]
     fn entity_bombs_and_external_entities_stay_inert() {
-        let bomb = br#"<?xml version="1.0"?>
-            <!DOCTYPE rss [
-              <!ENTITY lol "lol">
-              <!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
-              <!ENTITY lol2 "&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;">
-              <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
-              <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
-              <!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
-              <!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
-              <!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
-              <!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
-              <!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
-              <!ENTITY xxe SYSTEM "file:///etc/passwd">
-            ]>
-            <rss version="2.0"><channel><title>&lol9;</title>
-            <item><title>&xxe;</title><description>&lol9;&xxe;</description></item></channel></rss>"#;
+        let bomb = crate::testing::ENTITY_BOMB.as_bytes();
         let started = std::time::Instant::now();
         let result = parse(bomb, &base());
         assert!(started.elapsed() < Duration::from_secs(2), "bounded time");

@@ -903,14 +903,15 @@ impl ReadingStore for CassandraStore {
             if !reading.subscriptions.iter().any(|(url, _)| url == feed) {
                 continue;
             }
-            // A watermark never moves back.
-            let up_to = reading
-                .feeds
-                .get(feed)
-                .and_then(|f| f.watermark)
-                .map_or(up_to, |w| w.up_to.max(up_to));
+            let current = reading.feeds.get(feed).and_then(|f| f.watermark);
+            let watermark = Watermark::advanced(current, up_to, at);
             batch.append_statement(connected.set_watermark.clone());
-            values.push((up_to, at, user.as_str(), feed.as_str()));
+            values.push((
+                watermark.up_to,
+                watermark.set_at,
+                user.as_str(),
+                feed.as_str(),
+            ));
         }
         if values.is_empty() {
             return Ok(());

@@ -235,8 +235,7 @@ impl ReadingStore for MemoryStore {
                     continue;
                 }
                 let reading = inner.reading_mut(user, feed);
-                let up_to = reading.watermark.map_or(up_to, |w| w.up_to.max(up_to));
-                reading.watermark = Some(Watermark { up_to, set_at: at });
+                reading.watermark = Some(Watermark::advanced(reading.watermark, up_to, at));
             }
         });
         Ok(())

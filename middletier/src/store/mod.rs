@@ -228,6 +228,17 @@ pub struct Watermark {
     pub set_at: DateTime<Utc>,
 }
 
+impl Watermark {
+    /// The watermark after marking read up to `up_to` at `at`: it never moves back, so an
+    /// older page's mark-all-as-read cannot unread what a newer one covered.
+    pub fn advanced(current: Option<Self>, up_to: DateTime<Utc>, at: DateTime<Utc>) -> Self {
+        Self {
+            up_to: current.map_or(up_to, |w| w.up_to.max(up_to)),
+            set_at: at,
+        }
+    }
+}
+
 /// One user's reading state in one feed.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FeedReading {

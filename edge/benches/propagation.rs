@@ -2,12 +2,12 @@
 //! the middle tier. For the README's registry figures (issue 7's goal: under 1 s, p99 of 20).
 //!
 //! A registry, one steady middle tier and the edge run in this process, each on its own Tokio
-//! runtime (as separate processes would), with their default settings except ports, the
-//! edge's read cache (off, so every page is a call to a middle tier) and single-user mode (no
-//! sign-in). A reader loads the home page at a steady pace the whole time. Then, 20 times, a
-//! new real middle tier starts and registers, serves for a while, and stops gracefully (it
-//! deregisters, keeps serving for `RSS_SERVER__SHUTDOWN_GRACE`, then drains). Measured per
-//! trial:
+//! runtime (as separate processes would), with their default settings except ports and the
+//! edge's single-user mode (no sign-in). A reader loads the home page at a steady pace the
+//! whole time (every page is a call to a middle tier: the river is not cached while one
+//! answers). Then, 20 times, a new real middle tier starts and registers, serves for a while,
+//! and stops gracefully (it deregisters, keeps serving for `RSS_SERVER__SHUTDOWN_GRACE`, then
+//! drains). Measured per trial:
 //!
 //! - up: from the start of its registration to the first API request it receives from the edge;
 //! - down: from the start of its graceful shutdown to the last API request it receives.
@@ -76,9 +76,6 @@ async fn bench(requests: Requests) {
         let mut settings = edge::Settings::default();
         settings.server.port = 0;
         settings.registry.url = edge_eureka;
-        // Every page is a call: with the 1 s read cache a user's pages would reach a middle
-        // tier at most once a second, which says nothing about routing.
-        settings.read_cache.fresh_for = Duration::ZERO;
         // No sign-in: every page is the default user's.
         settings.accounts.single_user = true;
         let app = edge::Application::build(settings).await.unwrap();

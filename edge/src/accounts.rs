@@ -348,6 +348,26 @@ fn next_query(next: &str) -> String {
 }
 
 /// 303 to a local path (validated by [`local_path`]), with a cookie change if any.
+/// The form page rebuilt by `page` with status 429: the message tells a person how many minutes
+/// to wait, and `Retry-After` tells a script the seconds.
+fn too_many(
+    wait: Duration,
+    reason: &str,
+    page: impl FnOnce(StatusCode, String) -> Response,
+) -> Response {
+    let minutes = wait.as_secs().div_ceil(60).max(1);
+    let unit = if minutes == 1 { "minute" } else { "minutes" };
+    let mut response = page(
+        StatusCode::TOO_MANY_REQUESTS,
+        format!("{reason} Try again in {minutes} {unit}."),
+    );
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from(wait.as_secs().max(1)),
+    );
+    response
+}
+
 fn see_other(to: &str, cookie: Option<HeaderValue>) -> Response {
     let mut response = Redirect::to(to).into_response();
     if let Some(cookie) = cookie {
@@ -536,19 +556,11 @@ async fn sign_up(
     }
     // Checked before hashing, so a script can't keep the hasher busy either.
     if let Err(wait) = accounts.signups.check("", client.ip) {
-        let minutes = wait.as_secs().div_ceil(60).max(1);
-        let mut response = failed(
-            StatusCode::TOO_MANY_REQUESTS,
-            Field::Neither,
-            format!(
-                "Too many accounts were created from your network. Try again in {minutes} {}.",
-                if minutes == 1 { "minute" } else { "minutes" }
-            ),
+        return too_many(
+            wait,
+            "Too many accounts were created from your network.",
+            |status, error| failed(status, Field::Neither, error),
         );
-        if let Ok(seconds) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
-            response.headers_mut().insert(header::RETRY_AFTER, seconds);
-        }
-        return response;
     }
     let password_hash = match accounts.passwords.hash(form.password.clone()).await {
         Ok(hash) => hash,
@@ -634,19 +646,11 @@ async fn sign_in(
         );
     }
     if let Err(wait) = accounts.limiter.check(&name, client.ip) {
-        let minutes = wait.as_secs().div_ceil(60).max(1);
-        let mut response = failed(
-            StatusCode::TOO_MANY_REQUESTS,
-            format!(
-                "Too many failed sign-ins for this name or from your network. \
-                 Try again in {minutes} {}.",
-                if minutes == 1 { "minute" } else { "minutes" }
-            ),
+        return too_many(
+            wait,
+            "Too many failed sign-ins for this name or from your network.",
+            failed,
         );
-        if let Ok(seconds) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
-            response.headers_mut().insert(header::RETRY_AFTER, seconds);
-        }
-        return response;
     }
     // A name that can't exist, or a password no account can have, is checked against a dummy
     // hash all the same: the answer takes as long as for a real account.

@@ -10,7 +10,7 @@
 //!   whose data a request uses; [`session`]: session tokens, cookies and the session cache.
 //! - [`dashboard`]: the live resilience dashboard and `/hystrix.stream`.
 //! - [`upstream`]: calling the middle tier: balancing, retries, one command per operation,
-//!   the read cache and the stale-read fallback.
+//!   the read cache (the feed list) and the stale-read fallbacks.
 //! - [`balancer`]: round robin or power of two choices on peak EWMA, with outlier ejection.
 //! - [`retry`]: the retry budget.
 //! - [`command`]: a Hystrix-style command (breaker + bulkhead + timeout + outcome accounting).

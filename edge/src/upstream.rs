@@ -9,12 +9,14 @@
 //! or with `ok_to_retry_on_all_operations`. Bad requests are never retried. Every retry spends
 //! from the retry budget; once it is spent, the first failure is final.
 //!
-//! Reads go through a small read cache: the last good answer per user. Within `fresh_for` it
-//! is served as it is, without a call (Hystrix's request cache, reported as
-//! `ResponsesFromCache`); after that it is the stale fallback. While one request refreshes an
-//! expired entry, the others keep getting the cached answer instead of all calling at once. A
-//! write through this edge expires the user's entry, so the writer sees the change at once;
-//! other edges see it within `fresh_for`.
+//! The user's feed list (the "Manage feeds" page) goes through a small read cache: the last
+//! good answer per user. Within `fresh_for` it is served as it is, without a call (Hystrix's
+//! request cache, reported as `ResponsesFromCache`); after that it is the stale fallback.
+//! While one request refreshes an expired entry, the others keep getting the cached answer
+//! instead of all calling at once. A write through this edge expires the user's entry, so the
+//! writer sees the change at once; other edges see it within `fresh_for`. The river is never
+//! served from a cache while the middle tier answers (reading state changes with every
+//! click); its last good pages per view (`RiverCache`) are only the fallback.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -409,11 +411,7 @@ impl Upstream {
         let call = self.with_retries(true, |base| async move {
             self.client.export_opml(&base, user).await
         });
-        let result = self.get.execute(call).await;
-        if result.as_ref().is_err_and(|error| !error.is_bad_request()) {
-            self.get.record_fallback(false);
-        }
-        result
+        self.without_fallback(&self.get, call).await
     }
 
     /// Importing is idempotent (subscribing twice subscribes once), so it may be retried.
@@ -493,7 +491,7 @@ const RIVER_PAGES_PER_USER: usize = 8;
 /// The last good river pages per user and query: never served while the middle tier answers
 /// (reading state changes with every click), only as the fallback when it does not.
 #[derive(Debug, Default)]
-pub struct RiverCache {
+struct RiverCache {
     users: Mutex<HashMap<String, Vec<RiverPage>>>,
 }
 
@@ -600,7 +598,7 @@ impl Upstream {
         let call = self.with_retries(true, |base| async move {
             self.client.session(&base, token_hash).await
         });
-        self.account_call(&self.session, call).await
+        self.without_fallback(&self.session, call).await
     }
 
     /// Storing a session under a fresh random key is idempotent, so it may be retried.
@@ -608,7 +606,7 @@ impl Upstream {
         let call = self.with_retries(true, |base| async move {
             self.client.create_session(&base, session).await
         });
-        self.account_call(&self.session, call).await
+        self.without_fallback(&self.session, call).await
     }
 
     /// Deleting a session is idempotent (an unknown one is fine).
@@ -616,7 +614,7 @@ impl Upstream {
         let call = self.with_retries(true, |base| async move {
             self.client.delete_session(&base, token_hash).await
         });
-        self.account_call(&self.session, call).await
+        self.without_fallback(&self.session, call).await
     }
 
     /// Creates an account; `None` when the name is taken. Not retried after a timeout or 5xx:
@@ -629,18 +627,19 @@ impl Upstream {
         let call = self.with_retries(false, |base| async move {
             self.client.create_account(&base, account).await
         });
-        self.account_call(&self.account, call).await
+        self.without_fallback(&self.account, call).await
     }
 
     pub async fn account(&self, user: &str) -> Result<Option<Account>, CommandError> {
         let call = self.with_retries(true, |base| async move {
             self.client.account(&base, user).await
         });
-        self.account_call(&self.account, call).await
+        self.without_fallback(&self.account, call).await
     }
 
-    /// Runs an account or session call; a failure has no fallback answer.
-    async fn account_call<T>(
+    /// Runs a call that has no fallback answer (accounts, sessions, OPML export): a failure is
+    /// the caller's to show.
+    async fn without_fallback<T>(
         &self,
         command: &Command,
         call: impl Future<Output = Result<T, CallError>>,

@@ -33,8 +33,6 @@ use middletier::opml::MAX_OPML_BYTES;
 use crate::accounts::Viewer;
 use crate::upstream::Upstream;
 
-pub use manage::ViewCache;
-
 const STYLE_CSS: &str = include_str!("../assets/style.css");
 const READER_JS: &str = include_str!("../assets/reader.js");
 
@@ -43,7 +41,6 @@ pub struct WebState {
     pub upstream: Arc<Upstream>,
     /// In single-user mode every visitor reads as this user, as in the recipe.
     pub user: String,
-    pub views: Arc<ViewCache>,
     pub sanitized: Arc<SanitizedCache>,
 }
 
@@ -52,7 +49,6 @@ impl WebState {
         Self {
             upstream,
             user,
-            views: Arc::default(),
             sanitized: Arc::default(),
         }
     }

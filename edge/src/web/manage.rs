@@ -3,7 +3,6 @@
 //! (`GET /middletier/rss/user/{user}`, through the read cache and its stale fallback).
 
 use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex, PoisonError};
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -26,30 +25,6 @@ use crate::upstream::FeedsOutcome;
 
 /// Longest category name accepted (a folder name, not a description).
 const MAX_CATEGORY_CHARS: usize = 100;
-
-/// The page's feeds, formatted, for the last answer the upstream gave.
-///
-/// While the read cache hands out the same answer, the page reuses the same views.
-#[derive(Debug, Default)]
-pub struct ViewCache {
-    last: Mutex<Option<(Arc<UserFeeds>, Views)>>,
-}
-
-type Views = Arc<Vec<FeedView>>;
-
-impl ViewCache {
-    fn views(&self, feeds: &Arc<UserFeeds>) -> Views {
-        let lock = || self.last.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some((source, views)) = lock().as_ref()
-            && Arc::ptr_eq(source, feeds)
-        {
-            return views.clone();
-        }
-        let views: Views = Arc::new(feeds.subscriptions.iter().map(FeedView::from).collect());
-        *lock() = Some((feeds.clone(), views.clone()));
-        views
-    }
-}
 
 #[derive(Debug, Deserialize)]
 pub(super) struct FeedForm {
@@ -317,14 +292,14 @@ impl PageInput {
 }
 
 async fn render(state: &WebState, user: &CurrentUser, input: PageInput) -> ManagePage {
+    // Formatted on every view: "updated 2 minutes ago" must keep moving while a stale answer is
+    // served. This page is visited to manage feeds, not read on every click like the river.
     let (feeds, banner) = match state.upstream.feeds(&user.name).await {
-        FeedsOutcome::Fresh(feeds) => (state.views.views(&feeds), None),
+        FeedsOutcome::Fresh(feeds) => (feed_views(&feeds), None),
         FeedsOutcome::Stale { feeds, age, reason } => {
-            (state.views.views(&feeds), Some(Banner::stale(age, &reason)))
+            (feed_views(&feeds), Some(Banner::stale(age, &reason)))
         }
-        FeedsOutcome::Unavailable { reason } => {
-            (Arc::default(), Some(Banner::unavailable(&reason)))
-        }
+        FeedsOutcome::Unavailable { reason } => (Vec::new(), Some(Banner::unavailable(&reason))),
     };
     let categories: BTreeSet<String> = feeds
         .iter()
@@ -342,6 +317,10 @@ async fn render(state: &WebState, user: &CurrentUser, input: PageInput) -> Manag
     }
 }
 
+fn feed_views(feeds: &UserFeeds) -> Vec<FeedView> {
+    feeds.subscriptions.iter().map(FeedView::from).collect()
+}
+
 #[derive(Debug, Template, WebTemplate)]
 #[template(path = "subscriptions.html")]
 struct ManagePage {
@@ -352,7 +331,7 @@ struct ManagePage {
     import_error: Option<String>,
     /// Every category in use, offered as suggestions.
     categories: Vec<String>,
-    feeds: Arc<Vec<FeedView>>,
+    feeds: Vec<FeedView>,
 }
 
 /// A pasted web page announced several feeds: the user picks one.
@@ -390,7 +369,7 @@ impl From<Candidate> for CandidateView {
 
 /// One subscription on the page: no items, only how many and how fresh.
 #[derive(Debug)]
-pub struct FeedView {
+struct FeedView {
     url: String,
     title: String,
     /// The feed's own river.

@@ -26,7 +26,7 @@ use middletier::api::Item;
 use middletier::domain::{FeedUrl, UserId};
 use middletier::store::{FeedState, FeedStore, MemoryStore, Store, SubscriptionStore};
 use platform::lifecycle::Shutdown;
-use registry::client::ClientSettings;
+use registry_client::ClientSettings;
 
 #[derive(Clone, Copy, Debug)]
 struct Config {

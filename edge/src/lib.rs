@@ -45,7 +45,7 @@ use middletier::client::MiddletierClient;
 use platform::config::Live;
 use platform::health::Health;
 use platform::lifecycle::Shutdown;
-use registry::client::{Discovery, InstanceConfig, Registration, RegistryClient};
+use registry_client::{Discovery, InstanceConfig, Registration, RegistryClient};
 
 pub use settings::Settings;
 use upstream::Upstream;
@@ -67,7 +67,7 @@ pub enum StartupError {
     #[error("cannot build the HTTP client: {0}")]
     HttpClient(#[from] reqwest::Error),
     #[error("invalid registry settings: {0}")]
-    Registry(#[from] registry::client::ClientError),
+    Registry(#[from] registry_client::ClientError),
     #[error("serving failed: {0}")]
     Serve(std::io::Error),
     #[error(transparent)]

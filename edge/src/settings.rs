@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use platform::config::{Configuration, Dynamic, InvalidSetting, Live, ServerSettings};
-use registry::client::ClientSettings;
+use registry_client::ClientSettings;
 
 use crate::balancer::{BalancerSettings, OutlierSettings};
 use crate::stream::StreamSettings;

@@ -32,7 +32,7 @@ use middletier::api::{
 };
 use middletier::client::{CallError, MiddletierClient};
 use platform::config::{Dynamic, Secret};
-use registry::client::Discovery;
+use registry_client::Discovery;
 
 use crate::balancer::{Balancer, BalancerSettings, InstanceView, Outcome, OutlierSettings};
 use crate::command::{Command, CommandError, CommandSettings};

@@ -44,7 +44,7 @@ use std::time::Duration;
 use platform::config::Live;
 use platform::health::Health;
 use platform::lifecycle::Shutdown;
-use registry::client::{Discovery, InstanceConfig, Registration, RegistryClient};
+use registry_client::{Discovery, InstanceConfig, Registration, RegistryClient};
 
 pub use settings::Settings;
 use settings::StoreKind;
@@ -63,7 +63,7 @@ pub enum StartupError {
     #[error("cannot build the HTTP client: {0}")]
     HttpClient(#[from] reqwest::Error),
     #[error("invalid registry settings: {0}")]
-    Registry(#[from] registry::client::ClientError),
+    Registry(#[from] registry_client::ClientError),
     #[error(transparent)]
     Settings(#[from] settings::SettingsError),
 }

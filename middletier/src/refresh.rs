@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 
 use platform::config::Dynamic;
 use platform::lifecycle::Shutdown;
-use registry::client::Discovery;
+use registry_client::Discovery;
 
 use crate::domain::FeedUrl;
 use crate::feed::{self, FeedError, ParsedFeed};

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use platform::config::{Secret, ServerSettings};
-use registry::client::ClientSettings;
+use registry_client::ClientSettings;
 
 use crate::chaos::ChaosSettings;
 use crate::fetch::FetchSettings;

@@ -215,7 +215,7 @@ async fn a_middletier_without_its_store_is_alive_but_neither_ready_nor_up() {
     .await;
     let registered = registry.applications();
     let instance = &registered.application[0].instance[0];
-    assert_eq!(instance.status, registry::Status::Starting);
+    assert_eq!(instance.status, registry_client::Status::Starting);
 
     let readyz = client.get(format!("{base}/readyz")).send().await.unwrap();
     assert_eq!(readyz.status(), 503);

@@ -10,7 +10,7 @@ use middletier::domain::FeedUrl;
 use middletier::refresh::Ownership;
 use platform::health::{Health, Status};
 use platform::lifecycle::Shutdown;
-use registry::client::{ClientSettings, Discovery, InstanceConfig, Registration, RegistryClient};
+use registry_client::{ClientSettings, Discovery, InstanceConfig, Registration, RegistryClient};
 
 fn instance(port: u16) -> InstanceConfig {
     InstanceConfig {

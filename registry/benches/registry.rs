@@ -22,8 +22,10 @@ use std::time::{Duration, Instant};
 use platform::config::ServerSettings;
 use platform::health::Health;
 use platform::lifecycle::Shutdown;
-use registry::client::{ClientSettings, Discovery, InstanceConfig, Registration, RegistryClient};
-use registry::{Application, InstanceInfo, LeaseSettings, Registry, Settings};
+use registry::{Application, LeaseSettings, Registry, Settings};
+use registry_client::{
+    ClientSettings, Discovery, InstanceConfig, InstanceInfo, Registration, RegistryClient,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -421,7 +423,7 @@ fn memory() {
         mib(full - lean),
         (full - lean) / INSTANCES as u64
     );
-    let json = serde_json::to_vec(&registry::model::ApplicationsDocument {
+    let json = serde_json::to_vec(&registry_client::model::ApplicationsDocument {
         applications: with_delta.applications(),
     })
     .unwrap();

@@ -4,7 +4,7 @@
 //! Python client's defaults), so any Eureka client finds it with its default path. Reads answer
 //! XML unless `Accept` contains `json`, exactly Eureka's rule; registrations may be JSON or
 //! XML; responses are gzipped when asked. Beyond Eureka, reads take `?index=&wait=` to wait for
-//! the next change (see [`crate::client::INDEX_HEADER`]), and `/` is a dashboard.
+//! the next change (see [`registry_client::INDEX_HEADER`]), and `/` is a dashboard.
 //!
 //! Changes made by clients are replicated to the peers; changes marked with
 //! `x-netflix-discovery-replication: true` come from a peer and are not replicated again.
@@ -24,17 +24,17 @@ use axum::{
 };
 use platform::health::Health;
 use platform::lifecycle::Shutdown;
+use registry_client::INDEX_HEADER;
+use registry_client::model::{
+    ApplicationDocument, Applications, ApplicationsDocument, InstanceDocument, InstanceInfo,
+    ReplicationAction, ReplicationList, ReplicationResults, Status,
+};
 use serde::Serialize;
 use serde_json::json;
 use tower_http::compression::CompressionLayer;
 
-use crate::client::INDEX_HEADER;
 use crate::dashboard;
 use crate::domain::{AppName, Origin, Registry, RegistryError, Renewal};
-use crate::model::{
-    ApplicationDocument, Applications, ApplicationsDocument, InstanceDocument, InstanceInfo,
-    ReplicationAction, ReplicationList, ReplicationResults, Status,
-};
 use crate::replication::{self, Peers, REPLICATION_HEADER};
 use crate::xml;
 
@@ -82,7 +82,7 @@ impl AppState {
     fn replicate(
         &self,
         origin: Origin,
-        item: impl FnOnce() -> Option<crate::model::ReplicationItem>,
+        item: impl FnOnce() -> Option<registry_client::model::ReplicationItem>,
     ) {
         if origin == Origin::Client
             && !self.peers.is_empty()
@@ -168,7 +168,7 @@ pub struct ErrorBody {
 }
 
 /// The registry's OpenAPI document, generated from the handlers and the wire types in
-/// [`crate::model`], served at `/openapi.json`. Every path under `/eureka/v2/` is also served
+/// [`registry_client::model`], served at `/openapi.json`. Every path under `/eureka/v2/` is also served
 /// under `/eureka/`.
 #[derive(Debug, utoipa::OpenApi)]
 #[openapi(
@@ -195,7 +195,7 @@ pub struct ErrorBody {
         replication_batch,
         status
     ),
-    components(schemas(ErrorBody, crate::model::PortWire)),
+    components(schemas(ErrorBody, registry_client::model::PortWire)),
     tags(
         (name = "registration", description = "What instances do: register, renew, leave"),
         (name = "discovery", description = "What clients read"),
@@ -790,7 +790,7 @@ async fn svip(
 async fn replication_batch(
     State(state): State<AppState>,
     body: Bytes,
-) -> Result<Json<crate::model::ReplicationResults>, ApiError> {
+) -> Result<Json<registry_client::model::ReplicationResults>, ApiError> {
     let batch: ReplicationList =
         serde_json::from_slice(&body).map_err(|error| ApiError::Malformed(error.to_string()))?;
     Ok(Json(replication::apply_batch(&state.registry, batch)))

@@ -10,10 +10,10 @@ use std::time::Duration;
 use askama::Template;
 use axum::http::header;
 use axum::response::IntoResponse;
+use registry_client::model::Status;
 
 use crate::api::AppState;
 use crate::domain::{LeaseView, SelfPreservation};
-use crate::model::Status;
 
 const REFRESH_SECS: u32 = 5;
 

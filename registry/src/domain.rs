@@ -25,10 +25,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use platform::lifecycle::Shutdown;
+use registry_client::model::{
+    self, ActionType, Application, Applications, InstanceInfo, Status, whole_seconds,
+};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::model::{self, ActionType, Application, Applications, InstanceInfo, Status};
 use crate::settings::{LeaseSettings, SelfPreservationSettings};
 
 #[derive(Debug, thiserror::Error)]
@@ -148,12 +150,6 @@ impl Lease {
         lease.service_up_timestamp = self.service_up_ms;
         info
     }
-}
-
-/// Seconds on the wire, rounded up so a sub-second setting never reads as "no lease".
-pub(crate) fn whole_seconds(duration: Duration) -> u32 {
-    let seconds = duration.as_secs() + u64::from(duration.subsec_nanos() > 0);
-    u32::try_from(seconds).unwrap_or(u32::MAX)
 }
 
 /// Eureka's status rules (`FirstMatchWinsCompositeRule`): the status an instance is listed

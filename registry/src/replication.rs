@@ -16,17 +16,17 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use platform::lifecycle::Shutdown;
+use registry_client::model::{
+    ApplicationsDocument, InstanceInfo, ReplicationAction, ReplicationItem, ReplicationList,
+    ReplicationResult, ReplicationResults, Status,
+};
+use registry_client::{ClientError, ClientSettings, RegistryClient, error_chain};
 use reqwest::header;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 use url::Url;
 
-use crate::client::{ClientError, ClientSettings, RegistryClient, error_chain};
 use crate::domain::{Origin, Registry, RegistryError, Renewal};
-use crate::model::{
-    ApplicationsDocument, InstanceInfo, ReplicationAction, ReplicationItem, ReplicationList,
-    ReplicationResult, ReplicationResults, Status,
-};
 use crate::settings::ReplicationSettings;
 
 /// The header Eureka marks replicated requests with; such requests are never replicated again.
@@ -78,7 +78,7 @@ impl Peers {
         let urls = if settings.peers.trim().is_empty() {
             Vec::new()
         } else {
-            crate::client::parse_registry_urls(&settings.peers)?
+            registry_client::parse_registry_urls(&settings.peers)?
         };
         let nodes = urls
             .into_iter()

@@ -4,7 +4,7 @@
 //! Output is written by hand in XStream's layout (element order, `overriddenstatus`, ports as
 //! `<port enabled="true">8080</port>`), since clients walk the tree by tag name. Input is turned
 //! into the JSON tree Eureka's JSON codec would have produced (attributes as `@name`, text next
-//! to attributes as `$`), so both formats share [`crate::model`]'s one lenient decoder.
+//! to attributes as `$`), so both formats share [`registry_client::model`]'s one lenient decoder.
 
 use std::fmt::Write as _;
 
@@ -12,7 +12,7 @@ use quick_xml::escape::{escape, resolve_predefined_entity};
 use quick_xml::events::Event;
 use serde_json::{Map, Value};
 
-use crate::model::{Application, Applications, InstanceDocument, InstanceInfo, Port};
+use registry_client::model::{Application, Applications, InstanceDocument, InstanceInfo, Port};
 
 const DECLARATION: &str = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>"#;
 
@@ -146,9 +146,9 @@ fn write_instance(out: &mut String, info: &InstanceInfo) {
         &info.last_dirty_timestamp.to_string(),
     );
     let action = match info.action_type {
-        crate::model::ActionType::Added => "ADDED",
-        crate::model::ActionType::Modified => "MODIFIED",
-        crate::model::ActionType::Deleted => "DELETED",
+        registry_client::model::ActionType::Added => "ADDED",
+        registry_client::model::ActionType::Modified => "MODIFIED",
+        registry_client::model::ActionType::Deleted => "DELETED",
     };
     element(out, "actionType", action);
     out.push_str("</instance>");
@@ -317,7 +317,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-    use crate::model::Status;
+    use registry_client::model::Status;
 
     #[test]
     fn registration_xml_reads_like_its_json() {

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use middletier::store::{MemoryStore, Store};
 use platform::lifecycle::Shutdown;
-use registry::client::ClientSettings;
+use registry_client::ClientSettings;
 use tokio::sync::oneshot;
 
 /// Fast timings so tests observe registrations, renewals and refreshes in milliseconds.
@@ -258,8 +258,7 @@ impl System {
 
 /// How many middle tiers the registry lists.
 pub async fn registered_middletiers(registry: &Service) -> usize {
-    let client =
-        registry::client::RegistryClient::new(&fast_client(&eureka_url(registry))).unwrap();
+    let client = registry_client::RegistryClient::new(&fast_client(&eureka_url(registry))).unwrap();
     client
         .vip("middletier")
         .await

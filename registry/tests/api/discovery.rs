@@ -5,8 +5,7 @@
 use std::sync::Arc;
 
 use platform::lifecycle::Shutdown;
-use registry::client::{ClientError, Discovery, Instance, RegistryClient};
-use registry::{InstanceInfo, Status};
+use registry_client::{ClientError, Discovery, Instance, InstanceInfo, RegistryClient, Status};
 use url::Url;
 
 use crate::helpers::{TestRegistry, eventually, instance_config, spawn_registry};

@@ -316,7 +316,7 @@ async fn peer_replication_batch_applies_each_change_and_answers_each() {
     );
     assert_eq!(
         app.status_of("B", "b1"),
-        Some(registry::Status::OutOfService)
+        Some(registry_client::Status::OutOfService)
     );
     app.stop().await;
 }

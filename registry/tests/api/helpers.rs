@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use platform::config::ServerSettings;
 use platform::lifecycle::Shutdown;
-use registry::client::{ClientSettings, InstanceConfig};
 use registry::{Application, LeaseSettings, Registry, Settings};
+use registry_client::{ClientSettings, InstanceConfig};
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 use url::Url;
@@ -100,7 +100,7 @@ impl TestRegistry {
     }
 
     /// The status of one instance as the registry reports it, if registered.
-    pub fn status_of(&self, app: &str, id: &str) -> Option<registry::Status> {
+    pub fn status_of(&self, app: &str, id: &str) -> Option<registry_client::Status> {
         self.registry.instance(app, id).ok().map(|info| info.status)
     }
 

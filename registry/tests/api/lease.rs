@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use platform::{health::Health, lifecycle::Shutdown};
 use registry::LeaseSettings;
-use registry::client::{ClientSettings, Registration, RegistryClient};
+use registry_client::{ClientSettings, Registration, RegistryClient};
 use reqwest::StatusCode;
 
 use crate::helpers::{eventually, instance_config, instance_json, spawn_registry_with};

@@ -10,7 +10,7 @@ use std::time::Duration;
 use axum::{Router, routing::get};
 use platform::health::Health;
 use platform::lifecycle::Shutdown;
-use registry::client::{Discovery, Registration, RegistryClient};
+use registry_client::{Discovery, Registration, RegistryClient};
 use reqwest::StatusCode;
 use tokio::time::Instant;
 
@@ -160,10 +160,10 @@ async fn discovery_polls_a_eureka_that_cannot_be_watched() {
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move { axum::serve(listener, router).await });
 
-    let settings = registry::client::ClientSettings {
+    let settings = registry_client::ClientSettings {
         url: format!("http://127.0.0.1:{port}/eureka/v2/"),
         fetch_interval: Duration::from_millis(100),
-        ..registry::client::ClientSettings::default()
+        ..registry_client::ClientSettings::default()
     };
     let shutdown = Shutdown::new();
     let discovery = Discovery::start(

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use platform::health::{Health, Status as HealthStatus};
 use platform::lifecycle::Shutdown;
-use registry::client::{ClientSettings, Registration, RegistryClient};
-use registry::{LeaseSettings, Status};
+use registry::LeaseSettings;
+use registry_client::{ClientSettings, Registration, RegistryClient, Status};
 use reqwest::StatusCode;
 
 use crate::helpers::{

@@ -8,8 +8,8 @@ use std::time::Duration;
 use platform::config::ServerSettings;
 use platform::health::Health;
 use platform::lifecycle::Shutdown;
-use registry::client::{ClientSettings, Registration, RegistryClient};
-use registry::{Settings, Status};
+use registry::Settings;
+use registry_client::{ClientSettings, Registration, RegistryClient, Status};
 use reqwest::StatusCode;
 
 use crate::helpers::{
@@ -174,7 +174,7 @@ async fn losing_a_registry_node_loses_no_registration() {
 
     a.stop().await;
     // b keeps the registration and the instance's renewals fail over to it.
-    let now = registry::model::now_millis();
+    let now = registry_client::model::now_millis();
     eventually("renewals reach the surviving node", || async {
         b.registry
             .instance("MIDDLETIER", "127.0.0.1:middletier:9001")

@@ -20,8 +20,7 @@ use std::time::Duration;
 use axum::{Router, routing::get};
 use platform::health::Health;
 use platform::lifecycle::Shutdown;
-use registry::Status;
-use registry::client::{Registration, RegistryClient};
+use registry_client::{Registration, RegistryClient, Status};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
 

@@ -5,7 +5,8 @@ use std::time::Duration;
 use platform::{health::Health, lifecycle::Shutdown};
 use tokio::task::JoinHandle;
 
-use super::{ClientError, ClientSettings, InstanceConfig, RegistryClient, error_chain};
+use crate::client::{ClientError, ClientSettings, RegistryClient, error_chain};
+use crate::instance::InstanceConfig;
 
 /// First retry delay after a failed registration; doubles up to the renewal interval.
 const FIRST_RETRY: Duration = Duration::from_millis(100);

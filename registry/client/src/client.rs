@@ -1,13 +1,5 @@
-//! The client side of the registry, for every service that registers or discovers.
-//!
-//! [`RegistryClient`] speaks Eureka's REST API (so it also works against a real Eureka);
-//! [`Registration`] keeps one instance registered for the life of the process, and
-//! [`Discovery`] keeps a fresh list of the instances behind one VIP, which is what a caller
-//! balances over.
-
-mod discovery;
-mod instance;
-mod registration;
+//! [`RegistryClient`]: typed calls to Eureka's REST API, failing over across a list of
+//! registries, and the `[registry]` settings every service reads.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,10 +7,6 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode, header};
 use serde::{Deserialize, Serialize};
 use url::Url;
-
-pub use discovery::{Discovery, Instance};
-pub use instance::InstanceConfig;
-pub use registration::Registration;
 
 use crate::model::{Applications, ApplicationsDocument, InstanceDocument, InstanceInfo};
 
@@ -40,9 +28,9 @@ pub struct ClientSettings {
     /// `leaseInfo.durationInSecs`, whole seconds rounded up).
     #[serde(with = "humantime_serde")]
     pub lease_duration: Duration,
-    /// How often a [`Discovery`] refetches its VIP from a registry that cannot be watched (a
+    /// How often a [`Discovery`](crate::Discovery) refetches its VIP from a registry that cannot be watched (a
     /// plain Eureka) or after an error. The recipe used 2 s rather than Eureka's 30 s so new
-    /// middle tiers take traffic quickly. Our registry is watched instead: a [`Discovery`]
+    /// middle tiers take traffic quickly. Our registry is watched instead: a [`Discovery`](crate::Discovery)
     /// hears of a change as soon as it is made.
     #[serde(with = "humantime_serde")]
     pub fetch_interval: Duration,
@@ -280,7 +268,9 @@ impl RegistryClient {
     }
 }
 
-pub(crate) fn parse_registry_urls(list: &str) -> Result<Vec<Url>, ClientError> {
+/// A comma-separated list of registry URLs, each checked to be `http(s)` and ended with `/`
+/// (the registry's peer list is read the same way).
+pub fn parse_registry_urls(list: &str) -> Result<Vec<Url>, ClientError> {
     let invalid = |url: &str, reason: &str| ClientError::InvalidUrl {
         url: url.to_owned(),
         reason: reason.to_owned(),
@@ -338,7 +328,7 @@ async fn decode<T: serde::de::DeserializeOwned>(
 }
 
 /// An error and its causes on one line, for logs: `cannot reach ...: connection refused`.
-pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+pub fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

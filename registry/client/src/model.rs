@@ -1,4 +1,4 @@
-//! Eureka's wire types, shared by the server and the client.
+//! Eureka's wire types, shared by the registry server and its clients.
 //!
 //! Output follows Eureka's JSON exactly (what the Java, Python and JavaScript clients parse);
 //! input is lenient because real clients disagree on details: `@enabled` as a bool or a string,
@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer, ser::SerializeStruct};
 
@@ -25,10 +25,15 @@ pub fn now_millis() -> u64 {
         })
 }
 
+/// Seconds on the wire, rounded up so a sub-second setting never reads as "no lease".
+pub fn whole_seconds(duration: Duration) -> u32 {
+    let seconds = duration.as_secs() + u64::from(duration.subsec_nanos() > 0);
+    u32::try_from(seconds).unwrap_or(u32::MAX)
+}
+
 /// An instance's status, as Eureka names it. Unknown names read as `UNKNOWN`, as Eureka does.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, utoipa::ToSchema,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Status {
     Up,
@@ -92,7 +97,8 @@ impl<'de> Deserialize<'de> for Status {
 }
 
 /// Why the instance last changed, as Eureka reports it in full and delta fetches.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ActionType {
     #[default]
@@ -145,6 +151,7 @@ impl Port {
 }
 
 /// [`Port`] as it is written, for the OpenAPI document (input may also be a bare number).
+#[cfg(feature = "openapi")]
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PortWire {
     #[serde(rename = "$")]
@@ -194,7 +201,8 @@ impl<'de> Deserialize<'de> for Port {
 }
 
 /// Where the instance runs. Outside AWS Eureka only needs the name `MyOwn`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DataCenterInfo {
     #[serde(rename = "@class", default = "default_data_center_class")]
     pub class: String,
@@ -232,7 +240,8 @@ impl Default for DataCenterInfo {
 }
 
 /// Lease terms and history. Clients send the intervals; the server fills the timestamps.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct LeaseInfo {
     /// How often the client promises to renew; 0 when not given.
@@ -252,20 +261,21 @@ pub struct LeaseInfo {
 }
 
 /// Everything Eureka knows about one instance, field for field.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct InstanceInfo {
     /// Older clients send none; the server then uses `host_name`, as Eureka does.
     #[serde(default, deserialize_with = "lenient::string")]
     pub instance_id: String,
     #[serde(default, deserialize_with = "lenient::string")]
-    #[schema(required = true, min_length = 1)]
+    #[cfg_attr(feature = "openapi", schema(required = true, min_length = 1))]
     pub host_name: String,
     /// Upper-case once registered: Eureka stores application names that way.
     #[serde(default, deserialize_with = "lenient::string")]
     pub app: String,
     #[serde(default, deserialize_with = "lenient::string")]
-    #[schema(required = true, min_length = 1)]
+    #[cfg_attr(feature = "openapi", schema(required = true, min_length = 1))]
     pub ip_addr: String,
     #[serde(default = "Status::up")]
     pub status: Status,
@@ -273,10 +283,10 @@ pub struct InstanceInfo {
     #[serde(default, alias = "overriddenstatus")]
     pub overridden_status: Status,
     #[serde(default = "Port::default_port")]
-    #[schema(value_type = PortWire)]
+    #[cfg_attr(feature = "openapi", schema(value_type = PortWire))]
     pub port: Port,
     #[serde(default = "Port::default_secure_port")]
-    #[schema(value_type = PortWire)]
+    #[cfg_attr(feature = "openapi", schema(value_type = PortWire))]
     pub secure_port: Port,
     #[serde(default = "default_country_id", deserialize_with = "lenient::u32")]
     pub country_id: u32,
@@ -304,15 +314,15 @@ pub struct InstanceInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asg_name: Option<String>,
     #[serde(default, with = "bool_string")]
-    #[schema(value_type = String, pattern = "^(true|false)$")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, pattern = "^(true|false)$"))]
     pub is_coordinating_discovery_server: bool,
     /// Milliseconds; a string on the wire.
     #[serde(default, with = "millis_string")]
-    #[schema(value_type = String, pattern = "^[0-9]{1,19}$")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, pattern = "^[0-9]{1,19}$"))]
     pub last_updated_timestamp: u64,
     /// Milliseconds; a string on the wire. The client's clock, used by Eureka to order updates.
     #[serde(default, with = "millis_string")]
-    #[schema(value_type = String, pattern = "^[0-9]{1,19}$")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, pattern = "^[0-9]{1,19}$"))]
     pub last_dirty_timestamp: u64,
     #[serde(default)]
     pub action_type: ActionType,
@@ -334,7 +344,8 @@ impl InstanceInfo {
 }
 
 /// One application and its instances.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Application {
     #[serde(deserialize_with = "lenient::string")]
     pub name: String,
@@ -343,7 +354,8 @@ pub struct Application {
 }
 
 /// The registry's contents (or a VIP's share of them), as `GET /apps` answers.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Applications {
     /// Bumped on every change; clients use it to notice stale fetches.
     #[serde(
@@ -407,25 +419,29 @@ pub fn apps_hashcode<'a>(instances: impl IntoIterator<Item = &'a InstanceInfo>) 
 }
 
 /// `{"applications": {...}}`, the body of `GET /apps` and `GET /vips/{vip}`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApplicationsDocument {
     pub applications: Applications,
 }
 
 /// `{"application": {...}}`, the body of `GET /apps/{app}`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApplicationDocument {
     pub application: Application,
 }
 
 /// `{"instance": {...}}`, the body of a registration and of `GET /apps/{app}/{id}`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InstanceDocument {
     pub instance: InstanceInfo,
 }
 
 /// What one registry node asks another to apply: one entry of `POST /peerreplication/batch`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ReplicationItem {
     #[serde(deserialize_with = "lenient::string")]
@@ -445,7 +461,8 @@ pub struct ReplicationItem {
 }
 
 /// Eureka's `PeerEurekaNode.Action`, named as on the wire.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ReplicationAction {
     Heartbeat,
     Register,
@@ -455,7 +472,8 @@ pub enum ReplicationAction {
 }
 
 /// `{"replicationList": [...]}`, the body of `POST /peerreplication/batch`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ReplicationList {
     #[serde(default)]
@@ -464,7 +482,8 @@ pub struct ReplicationList {
 
 /// The outcome of one replicated change: the HTTP status the direct call would have answered,
 /// and for a 409 the receiver's newer copy of the instance.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ReplicationResult {
     pub status_code: u16,
@@ -473,7 +492,8 @@ pub struct ReplicationResult {
 }
 
 /// `{"responseList": [...]}`, one result per item in the order sent.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ReplicationResults {
     #[serde(default)]

@@ -4,9 +4,10 @@ use std::net::Ipv6Addr;
 
 use platform::health;
 
-use super::ClientSettings;
-use crate::domain::whole_seconds;
-use crate::model::{ActionType, DataCenterInfo, InstanceInfo, LeaseInfo, Port, Status, now_millis};
+use crate::client::ClientSettings;
+use crate::model::{
+    ActionType, DataCenterInfo, InstanceInfo, LeaseInfo, Port, Status, now_millis, whole_seconds,
+};
 
 /// What a service says about itself; [`InstanceConfig::instance_info`] builds the full Eureka
 /// record from it.

@@ -8,7 +8,7 @@ use platform::lifecycle::Shutdown;
 use tokio::sync::watch;
 use url::Url;
 
-use super::{ClientError, ClientSettings, RegistryClient, VipAnswer, error_chain};
+use crate::client::{ClientError, ClientSettings, RegistryClient, VipAnswer, error_chain};
 use crate::model::{InstanceInfo, Status};
 
 /// First retry after a failed refresh; doubles up to the fetch interval.

@@ -22,9 +22,9 @@ use std::time::{Duration, Instant};
 
 use chrono::{TimeDelta, Utc};
 
-use middletier::api::Item;
-use middletier::domain::{FeedUrl, UserId};
 use middletier::store::{FeedState, FeedStore, MemoryStore, Store, SubscriptionStore};
+use middletier_api::Item;
+use middletier_api::domain::{FeedUrl, UserId};
 use platform::lifecycle::Shutdown;
 use registry_client::ClientSettings;
 

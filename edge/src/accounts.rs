@@ -37,8 +37,8 @@ use serde::Deserialize;
 use tokio::sync::{OnceCell, Semaphore};
 use tokio::time::Instant;
 
-use middletier::api::{NewAccount, NewSession};
-use middletier::domain::UserId;
+use middletier_api::domain::UserId;
+use middletier_api::{NewAccount, NewSession};
 
 use crate::command::CommandError;
 use crate::session::{self, CacheLookup, CookiePolicy, SessionCache, Token};

@@ -20,8 +20,7 @@ use tokio::time::Instant;
 
 use platform::config::Dynamic;
 
-use middletier::client::CallError;
-use middletier::discover::Candidate;
+use middletier_api::{CallError, Candidate};
 
 use crate::breaker::{BreakerSettings, CircuitBreaker, Decision, State};
 use crate::metrics::{CommandMetrics, Event, EventCounts, Latencies};

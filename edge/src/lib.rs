@@ -4,6 +4,12 @@
 //! role), runs every call inside a command with a circuit breaker, a timeout and a fallback
 //! (Hystrix's role), and serves the HTML UI.
 //!
+//! It knows the other services only through their contracts: `registry-client`
+//! ([`registry_client`]) to register and to discover middle tiers, and `middletier-api`
+//! ([`middletier_api`]) for the middle tier's wire types, typed client, ids and limits. Neither
+//! server crate is a normal dependency, so the Cassandra driver and the feed parser never reach
+//! the edge's build (tests and benches start real servers from them as dev-dependencies).
+//!
 //! # Layout
 //! - [`web`]: the HTML UI (askama templates in `templates/` at the workspace root).
 //! - [`accounts`]: sign-up, sign-in, sign-out and [`accounts::CurrentUser`], the only source of
@@ -41,7 +47,7 @@ use axum::{Extension, Router};
 use tower_http::csrf::CsrfLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 
-use middletier::client::MiddletierClient;
+use middletier_api::MiddletierClient;
 use platform::config::Live;
 use platform::health::Health;
 use platform::lifecycle::Shutdown;

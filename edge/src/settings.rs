@@ -37,7 +37,7 @@ impl Settings {
             if environment == Some("prod") {
                 return Err(SettingsError::SingleUserInProd);
             }
-            middletier::domain::UserId::parse(&self.ui.default_user)
+            middletier_api::domain::UserId::parse(&self.ui.default_user)
                 .map_err(|error| SettingsError::DefaultUser(error.to_string()))?;
         }
         Ok(())

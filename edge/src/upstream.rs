@@ -25,12 +25,10 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
-use middletier::api::{Account, NewAccount, NewSession, Session};
-use middletier::api::{
-    CategoryChange, ItemStateChange, MarkRead, MarkedRead, OpmlImport, River, RiverQuery,
-    SubscriptionChange, UserFeeds,
+use middletier_api::{
+    Account, CallError, CategoryChange, ItemStateChange, MarkRead, MarkedRead, MiddletierClient,
+    NewAccount, NewSession, OpmlImport, River, RiverQuery, Session, SubscriptionChange, UserFeeds,
 };
-use middletier::client::{CallError, MiddletierClient};
 use platform::config::{Dynamic, Secret};
 use registry_client::Discovery;
 

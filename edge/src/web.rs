@@ -28,7 +28,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
-use middletier::opml::MAX_OPML_BYTES;
+use middletier_api::limits::MAX_OPML_BYTES;
 
 use crate::accounts::Viewer;
 use crate::upstream::Upstream;

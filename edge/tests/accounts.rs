@@ -6,9 +6,9 @@ mod support;
 
 use std::time::Duration;
 
-use middletier::api::{Filter, ItemStateChange, RiverQuery};
-use middletier::client::MiddletierClient;
 use middletier::testing::FeedPublisher;
+use middletier_api::MiddletierClient;
+use middletier_api::{Filter, ItemStateChange, RiverQuery};
 use reqwest::StatusCode;
 use reqwest::header::{CACHE_CONTROL, LOCATION, RETRY_AFTER, SET_COOKIE};
 use support::{

@@ -6,9 +6,9 @@ mod support;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use middletier::client::MiddletierClient;
 use middletier::store::Store;
 use middletier::testing::{FeedPublisher, cassandra_store};
+use middletier_api::MiddletierClient;
 use reqwest::StatusCode;
 use support::{Browser, System, eventually};
 

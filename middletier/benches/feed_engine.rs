@@ -48,11 +48,11 @@ use axum::routing::get;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 
-use middletier::domain::{FeedUrl, UserId};
 use middletier::feed;
 use middletier::fetch::{FetchSettings, Fetcher};
 use middletier::refresh::{Ownership, RefreshSettings, Refresher};
 use middletier::store::{FeedStore, MemoryStore, Store, SubscriptionStore};
+use middletier_api::domain::{FeedUrl, UserId};
 
 /// Set in the child's environment: serve feeds instead of benchmarking.
 const PUBLISHER_ENV: &str = "FEED_ENGINE_PUBLISHER";

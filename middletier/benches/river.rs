@@ -24,11 +24,11 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
-use middletier::api::{Filter, Item, RiverQuery};
-use middletier::client::MiddletierClient;
-use middletier::domain::{FeedUrl, UserId};
 use middletier::fetch::FetchSettings;
 use middletier::store::{FEED_CACHE_FRESH_FOR, FeedState, MarkChange, MemoryStore, Store};
+use middletier_api::MiddletierClient;
+use middletier_api::domain::{FeedUrl, UserId};
+use middletier_api::{Filter, Item, RiverQuery};
 
 struct Config {
     feeds: usize,

@@ -28,9 +28,8 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
+use middletier_api::ErrorBody;
 use platform::health::{Health, Status};
-
-use crate::api::ErrorBody;
 
 /// `[chaos]`: all off by default. The fields after `enabled` are the faults in force at start.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

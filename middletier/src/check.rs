@@ -17,9 +17,9 @@ use reqwest::header::{self, HeaderMap};
 use serde::Serialize;
 
 use middletier::Settings;
-use middletier::domain::FeedUrl;
 use middletier::feed::{self, FeedError, Inspected};
 use middletier::fetch::{FetchError, Fetched, Fetcher};
+use middletier_api::domain::FeedUrl;
 
 pub const USAGE: &str = "\
 Usage: middletier check-feed <url-or-file> [--json]

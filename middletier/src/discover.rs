@@ -18,9 +18,9 @@
 use std::collections::HashSet;
 
 use futures::StreamExt;
-use serde::{Deserialize, Serialize};
+use middletier_api::domain::FeedUrl;
+use middletier_api::{Candidate, FeedKind};
 
-use crate::domain::FeedUrl;
 use crate::fetch::Fetcher;
 
 /// How much of a page is scanned for links. Feed links live in `<head>`, which real pages
@@ -51,63 +51,31 @@ pub const COMMON_PATHS: &[&str] = &[
 /// not to hammer a site that has none of them (it gets at most `COMMON_PATHS.len()` requests).
 const PROBE_CONCURRENCY: usize = 3;
 
-/// A feed a page links to (or that a common path serves).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Candidate {
-    /// Absolute, normalised `http(s)` URL, ready to subscribe to.
-    pub url: String,
-    /// The link's `title` attribute, or the feed's own title for a probed path.
-    pub title: Option<String>,
-    pub kind: FeedKind,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum FeedKind {
-    Rss,
-    Atom,
-    #[serde(rename = "json")]
-    JsonFeed,
-}
-
-impl FeedKind {
-    /// The kind a `<link type>` announces, ignoring parameters such as `; charset=utf-8`.
-    fn from_media_type(media_type: &str) -> Option<Self> {
-        let essence = media_type.split(';').next().unwrap_or_default().trim();
-        match essence.to_ascii_lowercase().as_str() {
-            "application/rss+xml" => Some(Self::Rss),
-            "application/atom+xml" => Some(Self::Atom),
-            "application/feed+json" | "application/json" => Some(Self::JsonFeed),
-            _ => None,
-        }
+/// The kind of a document that is known to parse as a feed, from its first bytes.
+fn sniff_kind(body: &[u8]) -> FeedKind {
+    let text = String::from_utf8_lossy(&body[..body.len().min(4096)]);
+    let text = text.trim_start_matches(['\u{feff}', ' ', '\t', '\r', '\n']);
+    if text.starts_with('{') {
+        return FeedKind::JsonFeed;
     }
-
-    /// The kind of a document that is known to parse as a feed, from its first bytes.
-    fn sniff(body: &[u8]) -> Self {
-        let text = String::from_utf8_lossy(&body[..body.len().min(4096)]);
-        let text = text.trim_start_matches(['\u{feff}', ' ', '\t', '\r', '\n']);
-        if text.starts_with('{') {
-            return Self::JsonFeed;
+    let mut rest = text;
+    while let Some(start) = rest.find('<') {
+        rest = &rest[start + 1..];
+        if rest.starts_with(['?', '!']) {
+            continue;
         }
-        let mut rest = text;
-        while let Some(start) = rest.find('<') {
-            rest = &rest[start + 1..];
-            if rest.starts_with(['?', '!']) {
-                continue;
-            }
-            let name: String = rest
-                .chars()
-                .take_while(|c| !c.is_whitespace() && !matches!(c, '>' | '/'))
-                .collect();
-            let local = name.rsplit(':').next().unwrap_or_default();
-            return if local.eq_ignore_ascii_case("feed") {
-                Self::Atom
-            } else {
-                Self::Rss
-            };
-        }
-        Self::Rss
+        let name: String = rest
+            .chars()
+            .take_while(|c| !c.is_whitespace() && !matches!(c, '>' | '/'))
+            .collect();
+        let local = name.rsplit(':').next().unwrap_or_default();
+        return if local.eq_ignore_ascii_case("feed") {
+            FeedKind::Atom
+        } else {
+            FeedKind::Rss
+        };
     }
+    FeedKind::Rss
 }
 
 /// The feeds an HTML page announces, in document order, without duplicates, at most
@@ -221,7 +189,7 @@ async fn probe(fetcher: &Fetcher, url: FeedUrl) -> Option<Candidate> {
     // Parsing is CPU work (up to the fetch size cap): keep it off the async workers.
     let parsed = tokio::task::spawn_blocking(move || {
         crate::feed::parse(&fetched.body, &fetched.final_url)
-            .map(|feed| (feed.title, FeedKind::sniff(&fetched.body)))
+            .map(|feed| (feed.title, sniff_kind(&fetched.body)))
     })
     .await;
     match parsed {
@@ -653,32 +621,13 @@ mod tests {
 
     #[test]
     fn the_kind_of_a_probed_feed_is_sniffed_from_its_root() {
-        assert_eq!(FeedKind::sniff(b"  {\"version\":1}"), FeedKind::JsonFeed);
+        assert_eq!(sniff_kind(b"  {\"version\":1}"), FeedKind::JsonFeed);
         assert_eq!(
-            FeedKind::sniff(b"\xEF\xBB\xBF<?xml version=\"1.0\"?><!-- c --><feed xmlns=\"\">"),
+            sniff_kind(b"\xEF\xBB\xBF<?xml version=\"1.0\"?><!-- c --><feed xmlns=\"\">"),
             FeedKind::Atom
         );
-        assert_eq!(FeedKind::sniff(b"<atom:feed>"), FeedKind::Atom);
-        assert_eq!(FeedKind::sniff(b"<rss version=\"2.0\">"), FeedKind::Rss);
-        assert_eq!(FeedKind::sniff(b"<rdf:RDF>"), FeedKind::Rss);
-    }
-
-    #[test]
-    fn candidates_serialize_with_lowercase_kinds() {
-        let json = serde_json::to_value(Candidate {
-            url: "https://blog.example/feed.json".into(),
-            title: None,
-            kind: FeedKind::JsonFeed,
-        })
-        .expect("json");
-        assert_eq!(
-            json,
-            serde_json::json!({"url": "https://blog.example/feed.json", "title": null, "kind": "json"})
-        );
-        let kinds: Vec<String> = [FeedKind::Rss, FeedKind::Atom]
-            .iter()
-            .map(|k| serde_json::to_string(k).expect("json"))
-            .collect();
-        assert_eq!(kinds, ["\"rss\"", "\"atom\""]);
+        assert_eq!(sniff_kind(b"<atom:feed>"), FeedKind::Atom);
+        assert_eq!(sniff_kind(b"<rss version=\"2.0\">"), FeedKind::Rss);
+        assert_eq!(sniff_kind(b"<rdf:RDF>"), FeedKind::Rss);
     }
 }

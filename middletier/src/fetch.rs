@@ -37,7 +37,7 @@ use reqwest::{StatusCode, redirect};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::domain::FeedUrl;
+use middletier_api::domain::FeedUrl;
 
 /// What clients advertise they accept; order says what we prefer.
 const ACCEPT: &str = "application/rss+xml, application/atom+xml, application/feed+json, \

@@ -2,29 +2,26 @@
 //!
 //! It serves the recipe's REST API (`/middletier/rss/user/{user}`), registers itself with the
 //! registry as app `MIDDLETIER` / vip `middletier`, and reports its health at `/health`.
-//! Edges find it through the registry and call it with [`client::MiddletierClient`].
+//! Its contract is the `middletier-api` crate ([`middletier_api`]): the wire types it serves,
+//! the typed client edges call it with ([`middletier_api::MiddletierClient`]), `UserId` and
+//! `FeedUrl`, and the limits it enforces. Callers depend on that crate, never on this one.
 //!
 //! # Layout
-//! - [`api`]: wire types shared with the edge.
-//! - [`client`]: the typed client the edge uses.
-//! - [`domain`]: `UserId` and `FeedUrl`, parsed once at the boundary.
 //! - [`service`]: the behaviour (read feeds, subscribe, unsubscribe, reading state, accounts),
 //!   online.
 //! - [`river`]: the river of news: pages merged from every feed, unread counts.
 //! - [`refresh`]: nearline refresh: scheduling, sharing feeds among middle tiers, the cache.
 //! - [`fetch`]: HTTP fetching with timeouts, size cap and SSRF guard.
 //! - [`feed`]: parsing with feed-rs and making content safe.
+//! - [`discover`]: finding the feeds a web page links to; [`opml`]: OPML import and export.
 //! - [`store`]: the `SubscriptionStore` trait and its implementations.
 //! - [`routes`]: the HTTP transport; [`openapi`]: its OpenAPI document at `/openapi.json`.
 //! - [`chaos`]: fault injection for demos and tests (off unless enabled in config).
 //! - [`settings`], the configuration.
 //! - `testing` (feature `test-support`): a loopback feed publisher for tests.
 
-pub mod api;
 pub mod chaos;
-pub mod client;
 pub mod discover;
-pub mod domain;
 pub mod feed;
 pub mod fetch;
 pub mod openapi;

@@ -1,6 +1,7 @@
 //! The middle tier's OpenAPI document, generated from the handlers in [`crate::routes`] and
-//! the wire types in [`crate::api`] (utoipa), served at `GET /openapi.json` without the
-//! service token: the document describes the API, it grants nothing.
+//! the wire types in [`middletier_api`] (utoipa, through its `openapi` feature), served at
+//! `GET /openapi.json` without the service token: the document describes the API, it grants
+//! nothing.
 
 use axum::routing::get;
 use axum::{Json, Router};

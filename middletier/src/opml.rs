@@ -24,11 +24,8 @@ use std::borrow::Cow;
 use quick_xml::escape::{escape, resolve_predefined_entity};
 use quick_xml::events::{BytesStart, Event};
 
-use crate::domain::{FeedUrl, ParseError};
-
-/// Largest OPML file accepted. A list of a thousand feeds is about 200 KiB; 2 MiB allows ten
-/// thousand and bounds the memory and time an upload can cost.
-pub const MAX_OPML_BYTES: usize = 2 * 1024 * 1024;
+use middletier_api::domain::{FeedUrl, ParseError};
+use middletier_api::limits::MAX_OPML_BYTES;
 
 /// Deepest element nesting accepted (`<opml><body>` plus 30 levels of folders): far more than
 /// any reader produces, and it keeps hostile files from growing the folder stack without bound.

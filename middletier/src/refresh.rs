@@ -25,11 +25,11 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
+use middletier_api::domain::FeedUrl;
 use platform::config::Dynamic;
 use platform::lifecycle::Shutdown;
 use registry_client::Discovery;
 
-use crate::domain::FeedUrl;
 use crate::feed::{self, FeedError, ParsedFeed};
 use crate::fetch::{CacheHints, FetchError, Fetched, Fetcher, Validators};
 use crate::store::{FeedState, Store, StoreError};

@@ -18,8 +18,9 @@ use std::sync::Arc;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use crate::api::{FeedSummary, Filter, Item, River, RiverItem};
-use crate::domain::{FeedUrl, ParseError};
+use middletier_api::domain::{FeedUrl, ParseError};
+use middletier_api::{FeedSummary, Filter, Item, River, RiverItem};
+
 use crate::store::{CachedFeed, FeedReading, ItemOrder, UserReading};
 
 pub const DEFAULT_LIMIT: usize = 50;

@@ -12,17 +12,20 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 
-use platform::config::Secret;
-use platform::server::InternalError;
-
-use crate::api::{
+use middletier_api::domain::{FeedUrl, ParseError, UserId};
+use middletier_api::limits::MAX_OPML_BYTES;
+use middletier_api::{
     CategoryChange, ErrorBody, ItemStateChange, MarkRead, NewAccount, NewSession, RiverQuery,
     USER_PATH,
 };
 // Named only in the handlers' OpenAPI annotations.
 #[allow(unused_imports)]
-use crate::api::{Account, MarkedRead, OpmlImport, River, Session, SubscriptionChange, UserFeeds};
-use crate::domain::{FeedUrl, ParseError, UserId};
+use middletier_api::{
+    Account, MarkedRead, OpmlImport, River, Session, SubscriptionChange, UserFeeds,
+};
+use platform::config::Secret;
+use platform::server::InternalError;
+
 use crate::opml::{self, OpmlError};
 use crate::service::{FeedService, ServiceError};
 use crate::store::StoreError;
@@ -38,7 +41,7 @@ pub fn router(service: FeedService) -> Router {
             get(export_opml)
                 .post(import_opml)
                 // One byte over the cap, so the parser (not axum) reports "too large" clearly.
-                .layer(DefaultBodyLimit::max(opml::MAX_OPML_BYTES + 1)),
+                .layer(DefaultBodyLimit::max(MAX_OPML_BYTES + 1)),
         )
         .route(&format!("/{USER_PATH}/{{user}}/items"), get(river))
         .route(

@@ -10,13 +10,15 @@ use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use crate::api::{
-    Account, CategoryChange, FeedStatus, ImportedFeed, Item, ItemStateChange, MarkRead, MarkedRead,
-    NewAccount, NewSession, OpmlImport, River, RiverQuery, Session, Subscription,
+use middletier_api::domain::{self, FeedUrl, ParseError, UserId};
+use middletier_api::limits::MAX_SESSION_DAYS;
+use middletier_api::{
+    Account, Candidate, CategoryChange, FeedStatus, ImportedFeed, Item, ItemStateChange, MarkRead,
+    MarkedRead, NewAccount, NewSession, OpmlImport, River, RiverQuery, Session, Subscription,
     SubscriptionChange, UserFeeds,
 };
-use crate::discover::{self, Candidate};
-use crate::domain::{self, FeedUrl, ParseError, UserId};
+
+use crate::discover;
 use crate::opml::{self, OpmlFeed};
 use crate::refresh::{FirstFetch, Refresher};
 use crate::river::{self, Cursor, Scope, Source};
@@ -265,7 +267,7 @@ impl FeedService {
         let token_hash = domain::token_hash(&new.token_hash)?;
         let expires = domain::time(&new.expires)?;
         let now = Utc::now();
-        if expires <= now || expires > now + chrono::Duration::days(domain::MAX_SESSION_DAYS) {
+        if expires <= now || expires > now + chrono::Duration::days(MAX_SESSION_DAYS) {
             return Err(ParseError::SessionExpiry.into());
         }
         let session = SessionRecord {

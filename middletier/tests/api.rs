@@ -2,11 +2,11 @@
 
 use std::sync::Arc;
 
-use middletier::api::{ErrorBody, SubscriptionChange, UserFeeds};
 use middletier::fetch::FetchSettings;
 use middletier::service::FeedService;
 use middletier::store::MemoryStore;
 use middletier::testing::FeedPublisher;
+use middletier_api::{ErrorBody, SubscriptionChange, UserFeeds};
 use reqwest::StatusCode;
 
 struct TestApi {

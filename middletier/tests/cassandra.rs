@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use platform::testing::eventually;
 
-use middletier::api::{ErrorBody, UserFeeds};
 use middletier::settings::StoreKind;
 use middletier::testing::{FeedPublisher, TcpProxy, cassandra_settings, unique_prefix};
+use middletier_api::{ErrorBody, UserFeeds};
 use platform::lifecycle::Shutdown;
 use reqwest::StatusCode;
 

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use platform::testing::eventually;
 
-use middletier::api::UserFeeds;
 use middletier::testing::{FeedPublisher, cassandra_settings, unique_prefix};
+use middletier_api::UserFeeds;
 use reqwest::StatusCode;
 use tokio::sync::Mutex;
 

@@ -4,10 +4,10 @@
 
 use std::time::{Duration, Instant};
 
-use middletier::domain::FeedUrl;
 use middletier::feed::{self, FeedError};
 use middletier::fetch::{FetchError, FetchSettings, Fetched, Fetcher, Validators};
 use middletier::testing::{self, FeedPublisher};
+use middletier_api::domain::FeedUrl;
 use reqwest::StatusCode;
 
 /// Only `publisher` may be private: the way an operator lets one local feed server through.

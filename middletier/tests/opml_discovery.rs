@@ -12,10 +12,11 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 
-use middletier::discover::{COMMON_PATHS, Candidate, FeedKind, discover};
-use middletier::domain::FeedUrl;
+use middletier::discover::{COMMON_PATHS, discover};
 use middletier::fetch::{FetchSettings, Fetcher};
 use middletier::testing::{self, FeedPublisher};
+use middletier_api::domain::FeedUrl;
+use middletier_api::{Candidate, FeedKind};
 
 /// A website on loopback that counts the requests it receives.
 struct Site {

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use platform::testing::eventually;
 
-use middletier::domain::FeedUrl;
 use middletier::refresh::Ownership;
+use middletier_api::domain::FeedUrl;
 use platform::health::{Health, Status};
 use platform::lifecycle::Shutdown;
 use registry_client::{ClientSettings, Discovery, InstanceConfig, Registration, RegistryClient};

@@ -6,15 +6,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{SecondsFormat, Utc};
-use middletier::api::{
-    CategoryChange, ErrorBody, Filter, ItemStateChange, MarkRead, MarkedRead, NewAccount,
-    NewSession, River, RiverQuery, UserFeeds,
-};
-use middletier::client::{CallError, MiddletierClient};
 use middletier::fetch::FetchSettings;
 use middletier::service::FeedService;
 use middletier::store::{FeedState, FeedStore, MemoryStore};
 use middletier::testing::FeedPublisher;
+use middletier_api::{CallError, MiddletierClient};
+use middletier_api::{
+    CategoryChange, ErrorBody, Filter, ItemStateChange, MarkRead, MarkedRead, NewAccount,
+    NewSession, River, RiverQuery, UserFeeds,
+};
 use platform::config::Secret;
 use platform::lifecycle::Shutdown;
 use reqwest::StatusCode;
@@ -79,7 +79,7 @@ impl Api {
 
     /// The stored state of a fetched feed, as the refresher loads it.
     async fn stored_state(&self, feed: &str) -> FeedState {
-        let url = middletier::domain::FeedUrl::parse(feed).expect("url");
+        let url = middletier_api::domain::FeedUrl::parse(feed).expect("url");
         self.store
             .feed_states(std::slice::from_ref(&url))
             .await

@@ -7,12 +7,12 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use middletier::api::Item;
-use middletier::domain::{FeedUrl, UserId};
 use middletier::store::{
     AccountRecord, AccountStore, FeedState, FeedStore, MAX_SUBSCRIPTIONS_PER_USER, MarkChange,
     MemoryStore, SessionRecord, Store, StoreError, SubscriptionStore,
 };
+use middletier_api::Item;
+use middletier_api::domain::{FeedUrl, UserId};
 
 fn user(name: &str) -> UserId {
     UserId::parse(name).expect("user")

@@ -13,18 +13,14 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use middletier::api::{CategoryChange, Filter, Subscription, UserFeeds};
-use middletier::discover::{Candidate, FeedKind};
-use middletier::opml::MAX_OPML_BYTES;
+use middletier_api::limits::{MAX_CATEGORY_LEN, MAX_OPML_BYTES};
+use middletier_api::{Candidate, CategoryChange, FeedKind, Filter, Subscription, UserFeeds};
 
 use super::reader::view_href;
 use super::{Banner, WebState, ago, plural, within};
 use crate::accounts::{CurrentUser, Viewer};
 use crate::command::CommandError;
 use crate::upstream::FeedsOutcome;
-
-/// Longest category name accepted (a folder name, not a description).
-const MAX_CATEGORY_CHARS: usize = 100;
 
 #[derive(Debug, Deserialize)]
 pub(super) struct FeedForm {
@@ -117,9 +113,9 @@ pub(super) async fn set_category(
     Form(form): Form<CategoryForm>,
 ) -> Response {
     let category = form.category.trim();
-    if category.chars().count() > MAX_CATEGORY_CHARS {
+    if category.chars().count() > MAX_CATEGORY_LEN {
         let input = PageInput::error(format!(
-            "A category name is at most {MAX_CATEGORY_CHARS} characters."
+            "A category name is at most {MAX_CATEGORY_LEN} characters."
         ));
         return (StatusCode::BAD_REQUEST, render(&state, &user, input).await).into_response();
     }

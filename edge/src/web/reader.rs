@@ -19,7 +19,7 @@ use axum::{Form, Json};
 use serde::Deserialize;
 use serde_json::json;
 
-use middletier::api::{Filter, ItemStateChange, MarkRead, River, RiverItem, RiverQuery};
+use middletier_api::{Filter, ItemStateChange, MarkRead, River, RiverItem, RiverQuery};
 
 use super::{
     Banner, MessagePage, Published, SanitizedCache, WebState, encode, local_path, not_saved,
@@ -352,7 +352,7 @@ impl RiverPage {
 
 /// Feeds grouped by category (alphabetically), the uncategorised last, each in subscription
 /// order.
-fn sidebar(summaries: &[middletier::api::FeedSummary], query: &RiverQuery) -> SidebarView {
+fn sidebar(summaries: &[middletier_api::FeedSummary], query: &RiverQuery) -> SidebarView {
     let mut groups: BTreeMap<(bool, String), SidebarGroup> = BTreeMap::new();
     for summary in summaries {
         let name = summary

@@ -43,7 +43,8 @@ use feed_rs::model::{Content, Entry, FeedType, Text};
 use feed_rs::parser::{ParseErrorKind, ParseFeedError};
 use memchr::memmem;
 
-use crate::api::Item;
+use middletier_api::Item;
+use middletier_api::limits::MAX_ITEM_ID_LEN;
 
 pub use encoding::EncodingSource;
 
@@ -534,9 +535,6 @@ fn item(entry: &Entry, base: &url::Url) -> Item {
         starred: false,
     }
 }
-
-/// Longest item id kept; reading state is keyed by it.
-pub const MAX_ITEM_ID_LEN: usize = 256;
 
 /// A stable id for an item: the feed's own (Atom id, RSS guid, JSON Feed id) when it has a
 /// usable one, else a hash of its link and title (or, with no link, its title, date and text),

@@ -41,6 +41,8 @@ use scylla::statement::batch::{Batch, BatchType};
 use scylla::statement::prepared::PreparedStatement;
 use serde::{Deserialize, Serialize};
 
+use middletier_api::Item;
+use middletier_api::domain::{FeedUrl, UserId};
 use platform::config::Secret;
 use platform::health::{Check, Health, Status};
 use platform::lifecycle::Shutdown;
@@ -50,8 +52,6 @@ use super::{
     MAX_SUBSCRIPTIONS_PER_USER, MarkChange, ReadingStore, Scheduled, SessionRecord, StoreError,
     SubscriptionStore, UserReading, Watermark,
 };
-use crate::api::Item;
-use crate::domain::{FeedUrl, UserId};
 
 /// Versioned schema files, applied in this order; never edit one that has shipped, add one.
 const MIGRATIONS: &[(i32, &str, &str)] = &[

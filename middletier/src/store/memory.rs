@@ -12,12 +12,13 @@ use std::sync::{Arc, Mutex, PoisonError};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use middletier_api::domain::{FeedUrl, UserId};
+
 use super::{
     AccountRecord, AccountStore, CachedFeed, FeedReading, FeedState, FeedStore, ItemMark,
     MAX_SUBSCRIPTIONS_PER_USER, MarkChange, ReadingStore, Scheduled, SessionRecord, StoreError,
     SubscriptionStore, UserReading, Watermark,
 };
-use crate::domain::{FeedUrl, UserId};
 
 #[derive(Clone, Debug, Default)]
 pub struct MemoryStore {

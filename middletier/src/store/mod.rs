@@ -22,8 +22,8 @@ use chrono::{DateTime, Utc};
 pub use cassandra::{CassandraSettings, CassandraStore, FEED_CACHE_FRESH_FOR};
 pub use memory::MemoryStore;
 
-use crate::api::Item;
-use crate::domain::{FeedUrl, UserId};
+use middletier_api::Item;
+use middletier_api::domain::{FeedUrl, UserId};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -1,7 +1,8 @@
 //! The middle tier's wire types: what `GET/POST/DELETE /middletier/rss/user/{user}` speak.
 //!
 //! Kept compatible with the original recipe's JSON (`user`, `subscriptions[].url/title/items`),
-//! with an optional per-feed `error` so one broken feed never hides the others.
+//! with an optional per-feed `error` so one broken feed never hides the others. The crate root
+//! re-exports every type here.
 
 use serde::{Deserialize, Serialize};
 
@@ -9,14 +10,16 @@ use serde::{Deserialize, Serialize};
 pub const USER_PATH: &str = "middletier/rss/user";
 
 /// `GET /middletier/rss/user/{user}`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UserFeeds {
     pub user: String,
     pub subscriptions: Vec<Subscription>,
 }
 
 /// One subscribed feed with its latest items, or the reason it could not be read.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Subscription {
     /// The URL the user subscribed to (the key for unsubscribing).
     pub url: String,
@@ -40,7 +43,8 @@ pub struct Subscription {
 }
 
 /// A feed's refresh status. Times are RFC 3339.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FeedStatus {
     /// When the items were last fetched successfully; `None`: not yet.
     pub last_success: Option<String>,
@@ -53,7 +57,8 @@ pub struct FeedStatus {
     pub gone: bool,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Item {
     /// Stable within its feed across refreshes: the entry's id / guid, else a hash of link and
     /// title; at most 256 characters. Reading state is keyed by it.
@@ -76,7 +81,8 @@ pub struct Item {
 
 /// Answer to subscribe (`POST`) and unsubscribe (`DELETE`). Both are idempotent:
 /// `changed` says whether this call made a difference.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SubscriptionChange {
     pub user: String,
     pub url: String,
@@ -84,17 +90,19 @@ pub struct SubscriptionChange {
 }
 
 /// Body of every error response.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     pub error: String,
     /// With `300 Multiple Choices` for a web page that links several feeds: the feeds to
     /// choose from.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub candidates: Vec<crate::discover::Candidate>,
+    pub candidates: Vec<Candidate>,
 }
 
 /// Answer to an OPML import (`POST /middletier/rss/user/{user}/opml`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OpmlImport {
     pub user: String,
     /// Feeds newly subscribed.
@@ -104,7 +112,8 @@ pub struct OpmlImport {
     pub feeds: Vec<ImportedFeed>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ImportedFeed {
     pub url: String,
     pub title: Option<String>,
@@ -115,9 +124,8 @@ pub struct ImportedFeed {
 }
 
 /// Which items a river shows.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Filter {
     All,
@@ -127,18 +135,9 @@ pub enum Filter {
 }
 
 /// Query of `GET /middletier/rss/user/{user}/items`.
-#[derive(
-    Clone,
-    Debug,
-    Default,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-    utoipa::IntoParams,
-)]
-#[into_params(parameter_in = Query)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema, utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 pub struct RiverQuery {
     /// Only this feed (a subscribed feed URL).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -147,7 +146,7 @@ pub struct RiverQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub category: Option<String>,
     #[serde(default)]
-    #[param(inline)]
+    #[cfg_attr(feature = "openapi", param(inline))]
     pub filter: Filter,
     /// Opaque cursor from a previous page's `next`: the page after it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -158,7 +157,8 @@ pub struct RiverQuery {
 }
 
 /// One item of a river, with the feed it came from.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RiverItem {
     pub feed_url: String,
     pub feed_title: String,
@@ -167,7 +167,8 @@ pub struct RiverItem {
 }
 
 /// A page of the river of news: the user's items, newest first.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct River {
     pub user: String,
     pub items: Vec<RiverItem>,
@@ -180,7 +181,8 @@ pub struct River {
     pub feeds: Vec<FeedSummary>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FeedSummary {
     pub url: String,
     pub title: String,
@@ -193,7 +195,8 @@ pub struct FeedSummary {
 
 /// `POST /middletier/rss/user/{user}/items/state`: mark one item read/unread, starred or not.
 /// A field left `None` is unchanged.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ItemStateChange {
     pub feed: String,
     pub item: String,
@@ -205,7 +208,8 @@ pub struct ItemStateChange {
 
 /// `POST /middletier/rss/user/{user}/items/read`: mark many items read. Neither `feed` nor
 /// `category`: all the user's feeds.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MarkRead {
     #[serde(default)]
     pub feed: Option<String>,
@@ -217,14 +221,16 @@ pub struct MarkRead {
     pub up_to: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MarkedRead {
     /// Items that were unread and are now read.
     pub marked: usize,
 }
 
 /// `PUT /middletier/rss/user/{user}/category`: `None` or `""` clears the category.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CategoryChange {
     pub url: String,
     #[serde(default)]
@@ -233,13 +239,15 @@ pub struct CategoryChange {
 
 /// `POST /middletier/accounts`. The middle tier never sees passwords: `password_hash` is the
 /// edge's argon2 PHC string, stored as is.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewAccount {
     pub user: String,
     pub password_hash: String,
 }
 
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Account {
     pub user: String,
     pub password_hash: String,
@@ -267,7 +275,8 @@ impl std::fmt::Debug for Account {
 
 /// `POST /middletier/sessions`. `token_hash` is SHA-256 of the cookie's token, hex: the token
 /// itself never leaves the browser and the edge.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewSession {
     pub token_hash: String,
     pub user: String,
@@ -276,8 +285,68 @@ pub struct NewSession {
 }
 
 /// `GET /middletier/sessions/{token_hash}`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Session {
     pub user: String,
     pub expires: String,
+}
+
+/// A feed a page links to (or that a common path serves): what subscribing to a web page
+/// offers to choose from (`ErrorBody::candidates`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Candidate {
+    /// Absolute, normalised `http(s)` URL, ready to subscribe to.
+    pub url: String,
+    /// The link's `title` attribute, or the feed's own title for a probed path.
+    pub title: Option<String>,
+    pub kind: FeedKind,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum FeedKind {
+    Rss,
+    Atom,
+    #[serde(rename = "json")]
+    JsonFeed,
+}
+
+impl FeedKind {
+    /// The kind a `<link type>` announces, ignoring parameters such as `; charset=utf-8`.
+    pub fn from_media_type(media_type: &str) -> Option<Self> {
+        let essence = media_type.split(';').next().unwrap_or_default().trim();
+        match essence.to_ascii_lowercase().as_str() {
+            "application/rss+xml" => Some(Self::Rss),
+            "application/atom+xml" => Some(Self::Atom),
+            "application/feed+json" | "application/json" => Some(Self::JsonFeed),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn candidates_serialize_with_lowercase_kinds() {
+        let json = serde_json::to_value(Candidate {
+            url: "https://blog.example/feed.json".into(),
+            title: None,
+            kind: FeedKind::JsonFeed,
+        })
+        .expect("json");
+        assert_eq!(
+            json,
+            serde_json::json!({"url": "https://blog.example/feed.json", "title": null, "kind": "json"})
+        );
+        let kinds: Vec<String> = [FeedKind::Rss, FeedKind::Atom]
+            .iter()
+            .map(|k| serde_json::to_string(k).expect("json"))
+            .collect();
+        assert_eq!(kinds, ["\"rss\"", "\"atom\""]);
+    }
 }

@@ -1,11 +1,13 @@
-//! Newtypes that parse user input once, at the edge of the middle tier, so the rest of the
-//! code can rely on it being valid.
+//! Newtypes that parse user input once, at the boundary, so the code behind it can rely on it
+//! being valid. The middle tier parses every request with them; a caller (the edge) uses the
+//! same rules, so it never accepts a name or URL the middle tier would refuse.
 
 use std::fmt;
 
-/// Longest feed URL we accept; real ones are far shorter, and this bounds storage per row.
-const MAX_URL_LEN: usize = 2048;
-const MAX_USER_LEN: usize = 64;
+use crate::limits::{
+    MAX_CATEGORY_LEN, MAX_ITEM_ID_LEN, MAX_PASSWORD_HASH_LEN, MAX_SESSION_DAYS, MAX_URL_LEN,
+    MAX_USER_LEN,
+};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ParseError {
@@ -41,16 +43,7 @@ pub enum ParseError {
     SessionExpiry,
 }
 
-use crate::feed::MAX_ITEM_ID_LEN;
-
-/// Longest category name: folder names are short labels.
-pub const MAX_CATEGORY_LEN: usize = 100;
-/// Longest password hash stored: argon2 PHC strings are about 100 characters.
-pub const MAX_PASSWORD_HASH_LEN: usize = 512;
-/// Longest session lifetime accepted.
-pub const MAX_SESSION_DAYS: i64 = 400;
-
-/// An item id as the client sends it back (see `feed::item_id`).
+/// An item id as the client sends it back (the middle tier's `feed::item_id` makes them).
 pub fn item_id(raw: &str) -> Result<&str, ParseError> {
     if raw.is_empty() || raw.len() > MAX_ITEM_ID_LEN || raw.chars().any(char::is_control) {
         return Err(ParseError::ItemId);

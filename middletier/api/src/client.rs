@@ -1,4 +1,4 @@
-//! Typed client for the middle tier's API, used by the edge.
+//! [`MiddletierClient`]: the typed client for the middle tier's API, used by the edge.
 //!
 //! It talks to one instance per call (`base` is chosen by the caller's load balancer) and
 //! classifies failures the way a balancer needs: could not connect (safe to retry anywhere),
@@ -12,11 +12,11 @@ use serde::de::DeserializeOwned;
 
 use platform::config::Secret;
 
-use crate::api::{
-    Account, CategoryChange, ErrorBody, ItemStateChange, MarkRead, MarkedRead, NewAccount,
-    NewSession, OpmlImport, River, RiverQuery, Session, SubscriptionChange, USER_PATH, UserFeeds,
+use crate::wire::{
+    Account, Candidate, CategoryChange, ErrorBody, ItemStateChange, MarkRead, MarkedRead,
+    NewAccount, NewSession, OpmlImport, River, RiverQuery, Session, SubscriptionChange, USER_PATH,
+    UserFeeds,
 };
-use crate::discover::Candidate;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CallError {

@@ -1,0 +1,24 @@
+//! The bounds the middle tier enforces on what it is sent, so callers can enforce the same ones
+//! before calling (an upload limit, a form check) instead of learning them from a 400.
+
+/// Longest feed URL accepted; real ones are far shorter, and this bounds storage per row.
+pub const MAX_URL_LEN: usize = 2048;
+
+/// Longest user name accepted.
+pub const MAX_USER_LEN: usize = 64;
+
+/// Longest item id kept; reading state is keyed by it.
+pub const MAX_ITEM_ID_LEN: usize = 256;
+
+/// Longest category name: folder names are short labels.
+pub const MAX_CATEGORY_LEN: usize = 100;
+
+/// Longest password hash stored: argon2 PHC strings are about 100 characters.
+pub const MAX_PASSWORD_HASH_LEN: usize = 512;
+
+/// Longest session lifetime accepted.
+pub const MAX_SESSION_DAYS: i64 = 400;
+
+/// Largest OPML file accepted. A list of a thousand feeds is about 200 KiB; 2 MiB allows ten
+/// thousand and bounds the memory and time an upload can cost.
+pub const MAX_OPML_BYTES: usize = 2 * 1024 * 1024;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one command that runs every test (CI runs exactly this through .ci/run):
-# installs what the tests need, checks formatting and lints, starts a real Cassandra, runs
-# every test of the workspace against it, stops it, and validates the Compose file.
+# installs what the tests need, checks formatting, lints and the code's structure, starts a real
+# Cassandra, runs every test of the workspace against it, stops it, and validates the Compose
+# file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +12,14 @@ bash deploy/install-test-deps.sh
 echo "==> formatting and lints"
 cargo fmt --all --check
 cargo clippy --locked --workspace --all-targets -- -D warnings
+
+echo "==> structure"
+# Callers' normal builds reach contracts only; no module cycles; files that do one job; the
+# dependency picture in docs/ matches the code.
+bash .ci/checks/contracts.sh
+python3 .ci/checks/module_cycles.py
+python3 .ci/checks/file_sizes.py
+python3 .ci/checks/dependency_graph.py --check
 
 echo "==> Cassandra (for the tests marked as needing it)"
 # A node that was already running (a developer's) is used and left running; one started here

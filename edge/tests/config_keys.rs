@@ -2,9 +2,11 @@
 //!
 //! `platform::config` maps `RSS_<SECTION>__<KEY>` onto each service's `Settings` and ignores
 //! variables that match no field, so a misspelt or stale variable in the Compose file or the
-//! README would silently do nothing. These tests derive every variable a service reads from
-//! its `Settings::default()` (the same serialization `platform::config::load` uses as its
-//! bottom layer) and check both files against that list. The Compose file is scanned as text,
+//! documentation would silently do nothing. These tests derive every variable a service reads
+//! from its `Settings::default()` (the same serialization `platform::config::load` uses as its
+//! bottom layer) and check the deployment files and the Markdown against that list: every
+//! variable they name is real, and the reference tables in `docs/configuration.md` name every
+//! one. The Compose file is scanned as text,
 //! service block by service block, following `<<: *anchor` merges; no YAML parser is needed.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -17,7 +19,7 @@ const NOT_SETTINGS: &[&str] = &[
     "RSS_CONFIG_DIR",
     "RSS_ENV",
     "RSS_TEST_CASSANDRA",
-    // The README's description of the naming scheme itself.
+    // The configuration page's description of the naming scheme itself.
     "RSS_<SECTION>__<KEY>",
 ];
 
@@ -144,7 +146,7 @@ fn rss_tokens(text: &str) -> Vec<String> {
     tokens
 }
 
-/// Expands the README's shorthand: `{GET,ADD}` to each alternative, `<CMD>` to every command
+/// Expands the configuration tables' shorthand: `{GET,ADD}` to each alternative, `<CMD>` to every command
 /// the edge configures.
 fn expand(token: &str) -> Vec<String> {
     if let (Some(open), Some(close)) = (token.find('{'), token.find('}')) {
@@ -177,11 +179,11 @@ fn edge_commands() -> Vec<String> {
     }
 }
 
-/// Every variable the README names, with shorthand expanded. A table row whose first cell
+/// Every variable a Markdown page names, with shorthand expanded. A table row whose first cell
 /// reads "`RSS_A__B` / `C`" names `RSS_A__B` and `RSS_A__C`.
-fn readme_variables(readme: &str) -> BTreeSet<String> {
+fn documented_variables(markdown: &str) -> BTreeSet<String> {
     let mut names = BTreeSet::new();
-    for line in readme.lines() {
+    for line in markdown.lines() {
         names.extend(rss_tokens(line).iter().flat_map(|token| expand(token)));
         let Some(first_cell) = line.strip_prefix('|').and_then(|row| row.split('|').next()) else {
             continue;
@@ -454,40 +456,74 @@ fn every_variable_in_the_dockerfile_is_a_setting_all_three_services_read() {
     }
 }
 
-#[test]
-fn every_variable_in_the_readme_is_a_setting_some_service_reads() {
-    let names = readme_variables(&read_repository_file("README.md"));
+/// The configuration reference: the one page whose tables must name every setting.
+const CONFIGURATION_PAGE: &str = "docs/configuration.md";
+
+/// The README and every page under `docs/`, each with its path: all the prose that names
+/// settings.
+fn markdown_pages() -> Vec<(String, String)> {
+    let docs = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs");
+    let mut paths: Vec<String> = std::fs::read_dir(&docs)
+        .unwrap_or_else(|error| panic!("cannot list {}: {error}", docs.display()))
+        .map(|entry| entry.expect("a docs/ entry").file_name())
+        .filter_map(|name| name.to_str().map(str::to_owned))
+        .filter(|name| name.ends_with(".md"))
+        .map(|name| format!("docs/{name}"))
+        .collect();
+    paths.sort();
+    paths.insert(0, "README.md".to_owned());
     assert!(
-        names.len() > 20,
-        "the README's tables were found: {names:?}"
+        paths.iter().any(|path| path == CONFIGURATION_PAGE),
+        "{CONFIGURATION_PAGE} is among the pages: {paths:?}"
+    );
+    paths
+        .into_iter()
+        .map(|path| {
+            let text = read_repository_file(&path);
+            (path, text)
+        })
+        .collect()
+}
+
+#[test]
+fn every_variable_in_the_documentation_is_a_setting_some_service_reads() {
+    let reference = documented_variables(&read_repository_file(CONFIGURATION_PAGE));
+    assert!(
+        reference.len() > 20,
+        "the tables of {CONFIGURATION_PAGE} were found: {reference:?}"
     );
     let known = all_variables();
-    let unknown: Vec<&String> = names
+    let unknown: Vec<String> = markdown_pages()
         .iter()
-        .filter(|name| !known.contains(*name) && !NOT_SETTINGS.contains(&name.as_str()))
+        .flat_map(|(path, text)| {
+            documented_variables(text)
+                .into_iter()
+                .filter(|name| !known.contains(name) && !NOT_SETTINGS.contains(&name.as_str()))
+                .map(move |name| format!("{path}: {name}"))
+        })
         .collect();
     assert!(
         unknown.is_empty(),
-        "README names variables no service reads: {unknown:#?}"
+        "the documentation names variables no service reads: {unknown:#?}"
     );
 }
 
 #[test]
-fn every_setting_is_documented_in_the_readme() {
-    let documented = readme_variables(&read_repository_file("README.md"));
+fn every_setting_is_in_the_configuration_reference() {
+    let documented = documented_variables(&read_repository_file(CONFIGURATION_PAGE));
     let undocumented: Vec<String> = all_variables()
         .into_iter()
         .filter(|name| !documented.contains(name))
         .collect();
     assert!(
         undocumented.is_empty(),
-        "settings missing from the README's Configuration tables: {undocumented:#?}"
+        "settings missing from the reference tables of {CONFIGURATION_PAGE}: {undocumented:#?}"
     );
 }
 
 #[test]
-fn readme_shorthand_expands_to_every_variable_it_stands_for() {
-    let names = readme_variables(
+fn table_shorthand_expands_to_every_variable_it_stands_for() {
+    let names = documented_variables(
         "| `RSS_COMMANDS__{GET,ADD,DELETE}__TIMEOUT` | x |\n\
          | `RSS_COMMANDS__<CMD>__BREAKER__ROLLING_WINDOW` / `BUCKETS` | x |\n\
          | `RSS_INSTANCE__APP` / `RSS_INSTANCE__VIP` | x |\n\
@@ -524,11 +560,11 @@ fn key_of(variable: &str) -> String {
         .replace("__", ".")
 }
 
-/// The README's table of dynamic settings, by service (`all` counts for each).
-fn readme_dynamic_variables(readme: &str) -> BTreeMap<Service, BTreeSet<String>> {
+/// The configuration page's table of dynamic settings, by service (`all` counts for each).
+fn dynamic_table_variables(markdown: &str) -> BTreeMap<Service, BTreeSet<String>> {
     let mut dynamic: BTreeMap<Service, BTreeSet<String>> = BTreeMap::new();
     let mut in_table = false;
-    for line in readme.lines() {
+    for line in markdown.lines() {
         if line.starts_with("| Service | Dynamic") {
             in_table = true;
             continue;
@@ -564,8 +600,8 @@ fn dynamic_patterns(service: Service) -> &'static [&'static str] {
 }
 
 #[test]
-fn the_readme_lists_exactly_the_settings_each_service_changes_at_run_time() {
-    let documented = readme_dynamic_variables(&read_repository_file("README.md"));
+fn the_configuration_page_lists_exactly_the_settings_each_service_changes_at_run_time() {
+    let documented = dynamic_table_variables(&read_repository_file(CONFIGURATION_PAGE));
     for service in Service::ALL {
         let patterns = dynamic_patterns(service);
         let in_code: BTreeSet<String> = service
@@ -580,7 +616,7 @@ fn the_readme_lists_exactly_the_settings_each_service_changes_at_run_time() {
         assert_eq!(
             documented.get(&service).cloned().unwrap_or_default(),
             in_code,
-            "{service:?}: the README's dynamic table and `Configuration::DYNAMIC` differ"
+            "{service:?}: the dynamic table of {CONFIGURATION_PAGE} and `Configuration::DYNAMIC` differ"
         );
     }
 }

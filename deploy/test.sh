@@ -15,11 +15,12 @@ cargo clippy --locked --workspace --all-targets -- -D warnings
 
 echo "==> structure"
 # Callers' normal builds reach contracts only; no module cycles; files that do one job; the
-# dependency picture in docs/ matches the code.
+# dependency picture in docs/ matches the code; every relative link in the docs resolves.
 bash .ci/checks/contracts.sh
 python3 .ci/checks/module_cycles.py
 python3 .ci/checks/file_sizes.py
 python3 .ci/checks/dependency_graph.py --check
+python3 .ci/checks/doc_links.py
 
 echo "==> Cassandra (for the tests marked as needing it)"
 # A node that was already running (a developer's) is used and left running; one started here

@@ -4,7 +4,7 @@
 # Ctrl-C stops them in reverse order (edge, middle tier, registry), each gracefully.
 #
 # Environment: PROFILE=dev for a faster, unoptimised build; RUST_LOG to change log levels.
-# Any RSS_<SECTION>__<KEY> variable reaches all three services (see README, Configuration).
+# Any RSS_<SECTION>__<KEY> variable reaches all three services (see docs/configuration.md).
 #
 # Accounts are on: open the reader and create one. RSS_ACCOUNTS__SINGLE_USER=true runs it
 # for you alone, with no sign-in. A fresh service token is generated for every run and given
@@ -14,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # deploy/config/<service>.local.toml applies (RSS_ENV=test or prod picks the other files). Edit those
-# files while the services run: dynamic settings apply at once (see README, Configuration).
+# files while the services run: dynamic settings apply at once (see docs/configuration.md).
 export RSS_ENV=${RSS_ENV:-local}
 export RSS_CONFIG_DIR=${RSS_CONFIG_DIR:-$PWD/deploy/config}
 

@@ -14,6 +14,8 @@
 //! - [`web`]: the HTML UI (askama templates in `templates/` at the workspace root).
 //! - [`accounts`]: sign-up, sign-in, sign-out and [`accounts::CurrentUser`], the only source of
 //!   whose data a request uses; [`session`]: session tokens, cookies and the session cache.
+//! - [`local_path`]: [`local_path::LocalPath`], the one parser of the return addresses (`next`,
+//!   `back`) that the UI and the account pages redirect to.
 //! - [`dashboard`]: the live resilience dashboard and `/hystrix.stream`.
 //! - [`upstream`]: calling the middle tier: balancing, retries, one command per operation,
 //!   the read cache (the feed list) and the stale-read fallbacks.
@@ -31,6 +33,7 @@ pub mod balancer;
 pub mod breaker;
 pub mod command;
 pub mod dashboard;
+pub mod local_path;
 pub mod metrics;
 pub mod retry;
 pub mod session;

@@ -26,7 +26,7 @@ use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{FromRequestParts, Query, State};
+use axum::extract::{FromRef, FromRequestParts, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -110,7 +110,8 @@ impl From<&CurrentUser> for Viewer {
 }
 
 /// Accounts as this edge serves them: shared by the sign-in pages and the [`CurrentUser`]
-/// extractor (which finds it in the request's extensions; see [`crate::router`]).
+/// extractor, which finds it in the router's state (any state an `Arc<Accounts>` can be taken
+/// from, so a router without accounts does not compile).
 #[derive(Debug)]
 pub struct Accounts {
     upstream: Arc<Upstream>,
@@ -256,20 +257,16 @@ impl Accounts {
     }
 }
 
-impl FromRequestParts<crate::web::WebState> for CurrentUser {
+impl<S> FromRequestParts<S> for CurrentUser
+where
+    Arc<Accounts>: FromRef<S>,
+    S: Send + Sync,
+{
     /// Sent instead of the page when nobody is signed in (a redirect to the sign-in page).
     type Rejection = Response;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        _state: &crate::web::WebState,
-    ) -> Result<Self, Self::Rejection> {
-        let Some(accounts) = parts.extensions.get::<Arc<Accounts>>().cloned() else {
-            // A router built without `crate::router`: refuse rather than guess a user.
-            tracing::error!("CurrentUser used on a router without accounts");
-            return Err(StatusCode::INTERNAL_SERVER_ERROR.into_response());
-        };
-        accounts
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Arc::<Accounts>::from_ref(state)
             .resolve(parts)
             .await
             .map_err(IntoResponse::into_response)

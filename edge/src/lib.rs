@@ -45,8 +45,8 @@ pub mod web;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Router;
 use axum::http::{HeaderValue, header};
-use axum::{Extension, Router};
 use tower_http::csrf::CsrfLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 
@@ -194,10 +194,9 @@ impl Application {
                 "single-user mode: every visitor acts as this user without signing in"
             );
         }
-        let state = web::WebState::new(upstream, settings.ui.default_user.clone());
+        let web = web::WebState::new(upstream, accounts);
         let router = platform::server::with_standard_layers(
-            router(state, accounts, dashboard, &health)
-                .merge(platform::admin::router(self.config.clone())),
+            router(web, dashboard, &health).merge(platform::admin::router(self.config.clone())),
             REQUEST_TIMEOUT,
             &metrics,
         );
@@ -208,17 +207,11 @@ impl Application {
 }
 
 /// The edge's routes with its browser-facing protections.
-pub fn router(
-    state: web::WebState,
-    accounts: Arc<accounts::Accounts>,
-    dashboard: dashboard::DashboardState,
-    health: &Health,
-) -> Router {
-    web::router(state)
-        .merge(accounts::router(accounts.clone()))
+pub fn router(web: web::WebState, dashboard: dashboard::DashboardState, health: &Health) -> Router {
+    let accounts = web.accounts.clone();
+    web::router(web)
+        .merge(accounts::router(accounts))
         .merge(dashboard::router(dashboard))
-        // Where `accounts::CurrentUser` finds the sessions.
-        .layer(Extension(accounts))
         // Rejects cross-site form posts (Sec-Fetch-Site / Origin checks; no tokens needed).
         .layer(CsrfLayer::new())
         .layer(SetResponseHeaderLayer::if_not_present(

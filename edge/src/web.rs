@@ -23,14 +23,14 @@ use std::time::Duration;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, FromRef};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
 use middletier_api::limits::MAX_OPML_BYTES;
 
-use crate::accounts::Viewer;
+use crate::accounts::{Accounts, Viewer};
 use crate::local_path::LocalPath;
 use crate::upstream::Upstream;
 
@@ -40,18 +40,25 @@ const READER_JS: &str = include_str!("../assets/reader.js");
 #[derive(Clone, Debug)]
 pub struct WebState {
     pub upstream: Arc<Upstream>,
-    /// In single-user mode every visitor reads as this user, as in the recipe.
-    pub user: String,
+    /// Whose data a request uses: the pages' [`CurrentUser`](crate::accounts::CurrentUser)
+    /// takes it from here (single-user mode included).
+    pub accounts: Arc<Accounts>,
     pub sanitized: Arc<SanitizedCache>,
 }
 
 impl WebState {
-    pub fn new(upstream: Arc<Upstream>, user: String) -> Self {
+    pub fn new(upstream: Arc<Upstream>, accounts: Arc<Accounts>) -> Self {
         Self {
             upstream,
-            user,
+            accounts,
             sanitized: Arc::default(),
         }
+    }
+}
+
+impl FromRef<WebState> for Arc<Accounts> {
+    fn from_ref(state: &WebState) -> Self {
+        state.accounts.clone()
     }
 }
 

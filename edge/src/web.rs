@@ -232,34 +232,38 @@ impl Published {
 /// rather than on every page view. Only sanitized output is stored, and the hash is keyed per
 /// process, so a publisher can't aim a collision at another item's entry; at worst one would
 /// show another feed's (sanitized) text.
-#[derive(Debug, Default)]
+///
+/// At most [`MAX_SANITIZED`] are kept; when full, the descriptions shown least leave first
+/// (S3-FIFO, in constant time), so the pages readers keep opening stay cheap.
+#[derive(Debug)]
 pub struct SanitizedCache {
-    entries: std::sync::Mutex<std::collections::HashMap<u64, Arc<str>>>,
+    entries: quick_cache::sync::Cache<u64, Arc<str>>,
     keys: std::hash::RandomState,
 }
 
 /// Enough for the pages of many readers; bounds memory to some MiB of HTML.
 const MAX_SANITIZED: usize = 20_000;
 
+impl Default for SanitizedCache {
+    fn default() -> Self {
+        Self {
+            entries: quick_cache::sync::Cache::new(MAX_SANITIZED),
+            keys: std::hash::RandomState::new(),
+        }
+    }
+}
+
 impl SanitizedCache {
     fn get(&self, html: &str, base: Option<&url::Url>) -> Arc<str> {
         use std::hash::BuildHasher;
         let key = self.keys.hash_one((html, base.map(url::Url::as_str)));
-        let lock = || {
-            self.entries
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-        };
-        if let Some(clean) = lock().get(&key) {
-            return clean.clone();
+        if let Some(clean) = self.entries.get(&key) {
+            return clean;
         }
+        // Two pages showing a new description at once may both clean it: cheaper than making
+        // one wait for the other, and they store the same text.
         let clean: Arc<str> = sanitize(html, base).into();
-        let mut entries = lock();
-        if entries.len() >= MAX_SANITIZED {
-            // Cheaper than tracking recency, and a cleared cache only costs re-sanitizing.
-            entries.clear();
-        }
-        entries.insert(key, clean.clone());
+        self.entries.insert(key, clean.clone());
         clean
     }
 }

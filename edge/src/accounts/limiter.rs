@@ -1,14 +1,12 @@
 //! The sign-in limiter: failed sign-ins (and sign-ups) counted per name and per address.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
+use quick_cache::sync::{Cache, EntryAction, EntryResult};
 use tokio::time::Instant;
 
-/// Client addresses and names whose failures are tracked at most; beyond it, expired windows
-/// are swept and then the oldest dropped.
+/// Client addresses and names whose failures are tracked at most.
 const MAX_TRACKED: usize = 100_000;
 
 /// Failed sign-ins in fixed windows, per account name and per client address, in this edge's
@@ -18,12 +16,21 @@ const MAX_TRACKED: usize = 100_000;
 /// A window opens with a key's first failure and lasts `window`; at `max` failures within it
 /// the key is refused until it ends. A success clears the name's count (not the address's, so
 /// one known account can't be used to reset an address that is guessing at others).
+///
+/// The counts are kept in a bounded cache, not a map of every key: a map that never forgets
+/// would let a spray of made-up names grow the edge's memory without end, so past
+/// [`MAX_TRACKED`] keys some count must be dropped, and dropping one is a small concession
+/// either way. The cache's choice (S3-FIFO) is the one that concedes least: a key asked about
+/// again (a name under attack is checked on every try, an address on every failure) stays,
+/// and keys seen once leave first, so a spray of one-off names pushes out other one-off names,
+/// in constant time. A window that has ended is not swept away: it counts as no failures when
+/// read and restarts with the next failure, and one never read again is among the first to go.
 #[derive(Debug)]
 pub struct SignInLimiter {
     window: Duration,
     max_per_name: u32,
     max_per_ip: u32,
-    failures: Mutex<HashMap<LimitKey, Failures>>,
+    failures: Cache<LimitKey, Failures>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -45,16 +52,15 @@ impl SignInLimiter {
             window,
             max_per_name,
             max_per_ip,
-            failures: Mutex::new(HashMap::new()),
+            failures: Cache::new(MAX_TRACKED),
         }
     }
 
     /// `Err(wait)` when the name or the address has used up its failures for now.
     pub fn check(&self, name: &str, ip: Option<IpAddr>) -> Result<(), Duration> {
         let now = Instant::now();
-        let failures = self.lock();
         let blocked = |key: LimitKey, max: u32| {
-            failures
+            self.failures
                 .get(&key)
                 .filter(|f| now.duration_since(f.since) < self.window && f.count >= max)
                 .map(|f| self.window.saturating_sub(now.duration_since(f.since)))
@@ -69,42 +75,36 @@ impl SignInLimiter {
 
     pub fn failed(&self, name: &str, ip: Option<IpAddr>) {
         let now = Instant::now();
-        let mut failures = self.lock();
-        if failures.len() >= MAX_TRACKED {
-            failures.retain(|_, f| now.duration_since(f.since) < self.window);
-            if failures.len() >= MAX_TRACKED {
-                let oldest = failures
-                    .iter()
-                    .min_by_key(|(_, f)| f.since)
-                    .map(|(key, _)| key.clone());
-                if let Some(oldest) = oldest {
-                    failures.remove(&oldest);
-                }
-            }
-        }
         let keys = std::iter::once(LimitKey::Name(name.to_owned())).chain(ip.map(address_key));
         for key in keys {
-            let entry = failures.entry(key).or_insert(Failures {
-                since: now,
-                count: 0,
-            });
-            if now.duration_since(entry.since) >= self.window {
-                *entry = Failures {
-                    since: now,
-                    count: 0,
-                };
-            }
-            entry.count += 1;
+            self.count(&key, now);
         }
     }
 
     pub fn succeeded(&self, name: &str) {
-        self.lock().remove(&LimitKey::Name(name.to_owned()));
+        self.failures.remove(&LimitKey::Name(name.to_owned()));
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<LimitKey, Failures>> {
-        // Updates are single inserts and removes; a poisoned lock holds a consistent map.
-        self.failures.lock().unwrap_or_else(PoisonError::into_inner)
+    /// One more failure for `key`, in its current window or a new one.
+    fn count(&self, key: &LimitKey, now: Instant) {
+        // Read and written under the key's shard lock, so concurrent failures all count.
+        let counted = self.failures.entry(key, None, |_, failures| {
+            if now.duration_since(failures.since) >= self.window {
+                *failures = Failures {
+                    since: now,
+                    count: 0,
+                };
+            }
+            failures.count = failures.count.saturating_add(1);
+            EntryAction::Retain(())
+        });
+        if let EntryResult::Vacant(first) = counted {
+            // Refused only if a success removed the key meanwhile, which clears it anyway.
+            let _ = first.insert(Failures {
+                since: now,
+                count: 1,
+            });
+        }
     }
 }
 
@@ -183,5 +183,29 @@ mod tests {
             address_key(mapped),
             LimitKey::Address("192.0.2.1".parse().expect("ip"))
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_spray_of_one_off_names_does_not_reset_a_name_under_attack() {
+        let limiter = SignInLimiter::new(Duration::from_secs(900), 3, u32::MAX);
+        for n in 0..MAX_TRACKED {
+            limiter.failed(&format!("made-up-{n}"), None);
+        }
+        for _ in 0..3 {
+            limiter.failed("ann", None);
+        }
+        for n in 0..MAX_TRACKED {
+            // The attacker keeps trying ann's password (refused, but checked every time) while
+            // failing with made-up names to push ann's count out.
+            if n % 100 == 0 {
+                assert!(
+                    limiter.check("ann", None).is_err(),
+                    "after {n} made-up names"
+                );
+            }
+            limiter.failed(&format!("sprayed-{n}"), None);
+        }
+        assert!(limiter.check("ann", None).is_err());
+        assert!(limiter.failures.len() <= MAX_TRACKED);
     }
 }

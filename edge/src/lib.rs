@@ -12,8 +12,10 @@
 //!
 //! # Layout
 //! - [`web`]: the HTML UI (askama templates in `templates/` at the workspace root).
-//! - [`accounts`]: sign-up, sign-in, sign-out and [`accounts::CurrentUser`], the only source of
-//!   whose data a request uses; [`session`]: session tokens, cookies and the session cache.
+//! - [`accounts`]: who is asking, below the pages that ask: [`accounts::CurrentUser`] (the only
+//!   source of whose data a request uses, taken from the router's state) and
+//!   [`accounts::Viewer`] (who a page is shown to); and sign-up, sign-in and sign-out.
+//!   [`session`]: session tokens, cookies and the session cache.
 //! - [`local_path`]: [`local_path::LocalPath`], the one parser of the return addresses (`next`,
 //!   `back`) that the UI and the account pages redirect to.
 //! - [`dashboard`]: the live resilience dashboard and `/hystrix.stream`.

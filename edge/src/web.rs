@@ -1,5 +1,13 @@
 //! The HTML UI: a feed reader that works without JavaScript.
 //!
+//! Forms POST and redirect (POST/redirect/GET); a failed write shows the reason and keeps
+//! what the user typed. `/static/reader.js` only enhances: keyboard shortcuts, and the read
+//! and star forms sent with fetch. Every handler that touches a user's data takes a
+//! [`CurrentUser`](crate::accounts::CurrentUser): whose data it is never comes from the URL or
+//! a form field. The handlers' [`WebState`] carries the accounts that extractor reads; a form's
+//! `back` address becomes a [`LocalPath`] before anything redirects to it.
+//!
+//! # Layout
 //! - [`reader`]: the river of news at `/` (all feeds, a category or one feed; unread, all or
 //!   starred; one page at a time with the middle tier's cursor), the sidebar of feeds with
 //!   unread counts, opening an item (marks it read), read/unread and star forms, and "mark
@@ -7,12 +15,8 @@
 //! - [`manage`]: the "Manage feeds" page at `/subscriptions`: subscribe (a feed URL, or a web
 //!   page whose feeds are discovered, with a page to choose when it has several), each feed's
 //!   status, category and unsubscribe button, and OPML export and import.
-//!
-//! Forms POST and redirect (POST/redirect/GET); a failed write shows the reason and keeps
-//! what the user typed. `/static/reader.js` only enhances: keyboard shortcuts, and the read
-//! and star forms sent with fetch. Every handler that touches a user's data takes a
-//! [`CurrentUser`](crate::accounts::CurrentUser): whose data it is never comes from the URL or
-//! a form field.
+//! - here: the router and its state, the static assets, and what both pages share (banners,
+//!   the message page, description sanitizing and its [`SanitizedCache`]).
 
 mod manage;
 mod reader;

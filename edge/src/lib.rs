@@ -12,8 +12,12 @@
 //!
 //! # Layout
 //! - [`web`]: the HTML UI (askama templates in `templates/` at the workspace root).
-//! - [`accounts`]: sign-up, sign-in, sign-out and [`accounts::CurrentUser`], the only source of
-//!   whose data a request uses; [`session`]: session tokens, cookies and the session cache.
+//! - [`accounts`]: who is asking, below the pages that ask: [`accounts::CurrentUser`] (the only
+//!   source of whose data a request uses, taken from the router's state) and
+//!   [`accounts::Viewer`] (who a page is shown to); and sign-up, sign-in and sign-out.
+//!   [`session`]: session tokens, cookies and the session cache.
+//! - [`local_path`]: [`local_path::LocalPath`], the one parser of the return addresses (`next`,
+//!   `back`) that the UI and the account pages redirect to.
 //! - [`dashboard`]: the live resilience dashboard and `/hystrix.stream`.
 //! - [`upstream`]: calling the middle tier: balancing, retries, one command per operation,
 //!   the read cache (the feed list) and the stale-read fallbacks.
@@ -31,6 +35,7 @@ pub mod balancer;
 pub mod breaker;
 pub mod command;
 pub mod dashboard;
+pub mod local_path;
 pub mod metrics;
 pub mod retry;
 pub mod session;
@@ -42,8 +47,8 @@ pub mod web;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Router;
 use axum::http::{HeaderValue, header};
-use axum::{Extension, Router};
 use tower_http::csrf::CsrfLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 
@@ -191,10 +196,9 @@ impl Application {
                 "single-user mode: every visitor acts as this user without signing in"
             );
         }
-        let state = web::WebState::new(upstream, settings.ui.default_user.clone());
+        let web = web::WebState::new(upstream, accounts);
         let router = platform::server::with_standard_layers(
-            router(state, accounts, dashboard, &health)
-                .merge(platform::admin::router(self.config.clone())),
+            router(web, dashboard, &health).merge(platform::admin::router(self.config.clone())),
             REQUEST_TIMEOUT,
             &metrics,
         );
@@ -205,17 +209,11 @@ impl Application {
 }
 
 /// The edge's routes with its browser-facing protections.
-pub fn router(
-    state: web::WebState,
-    accounts: Arc<accounts::Accounts>,
-    dashboard: dashboard::DashboardState,
-    health: &Health,
-) -> Router {
-    web::router(state)
-        .merge(accounts::router(accounts.clone()))
+pub fn router(web: web::WebState, dashboard: dashboard::DashboardState, health: &Health) -> Router {
+    let accounts = web.accounts.clone();
+    web::router(web)
+        .merge(accounts::router(accounts))
         .merge(dashboard::router(dashboard))
-        // Where `accounts::CurrentUser` finds the sessions.
-        .layer(Extension(accounts))
         // Rejects cross-site form posts (Sec-Fetch-Site / Origin checks; no tokens needed).
         .layer(CsrfLayer::new())
         .layer(SetResponseHeaderLayer::if_not_present(

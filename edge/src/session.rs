@@ -7,10 +7,8 @@
 //! ([`SessionCache`]) so a page view usually costs no extra call, and forgets a token the
 //! moment the user signs out through it.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use axum::extract::ConnectInfo;
@@ -20,6 +18,7 @@ use axum::http::{HeaderMap, HeaderValue};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
+use quick_cache::sync::Cache;
 use ring::rand::{SecureRandom, SystemRandom};
 use tokio::time::Instant;
 
@@ -32,7 +31,7 @@ const TOKEN_BYTES: usize = 32;
 /// base64url of 32 bytes, without padding.
 const TOKEN_CHARS: usize = 43;
 
-/// Sessions remembered per edge at most; a full cache drops the entry checked longest ago.
+/// Sessions remembered per edge at most.
 const MAX_CACHED_SESSIONS: usize = 100_000;
 
 /// How long a session this edge verified may still be honoured while the middle tier can't
@@ -177,25 +176,29 @@ pub enum CacheLookup {
 
 /// Sessions this edge resolved, by token hash, for `fresh_for`; then kept (until
 /// [`STALE_SESSION_LIMIT`]) only as the fallback when the middle tier can't answer.
+///
+/// At most [`MAX_CACHED_SESSIONS`] are kept. When full, the cache drops the sessions asked
+/// for least first (S3-FIFO, in constant time), so the readers who keep clicking stay while
+/// tokens seen once (a burst of junk cookies, a session used once) leave. An ended or
+/// expired session is never served from here, whether or not it has left yet.
 #[derive(Debug)]
 pub struct SessionCache {
     fresh_for: Duration,
-    entries: Mutex<HashMap<String, Cached>>,
+    entries: Cache<String, Cached>,
 }
 
 impl SessionCache {
     pub fn new(fresh_for: Duration) -> Self {
         Self {
             fresh_for,
-            entries: Mutex::new(HashMap::new()),
+            entries: Cache::new(MAX_CACHED_SESSIONS),
         }
     }
 
     pub fn lookup(&self, token_hash: &str, now: DateTime<Utc>) -> CacheLookup {
-        let entries = self.lock();
-        match entries.get(token_hash) {
+        match self.entries.get(token_hash) {
             Some(entry) if entry.expires > now && entry.checked.elapsed() < self.fresh_for => {
-                CacheLookup::Fresh(entry.user.clone())
+                CacheLookup::Fresh(entry.user)
             }
             _ => CacheLookup::Unknown,
         }
@@ -203,32 +206,15 @@ impl SessionCache {
 
     /// The user of a session verified before, when the middle tier can't be asked now.
     pub fn fallback(&self, token_hash: &str, now: DateTime<Utc>) -> Option<String> {
-        let entries = self.lock();
-        entries
+        self.entries
             .get(token_hash)
             .filter(|entry| entry.expires > now && entry.checked.elapsed() < STALE_SESSION_LIMIT)
-            .map(|entry| entry.user.clone())
+            .map(|entry| entry.user)
     }
 
     /// Remembers a session the middle tier confirmed (or one just created).
     pub fn put(&self, token_hash: &str, user: &str, expires: DateTime<Utc>) {
-        let mut entries = self.lock();
-        if entries.len() >= MAX_CACHED_SESSIONS && !entries.contains_key(token_hash) {
-            let now = Utc::now();
-            entries.retain(|_, entry| {
-                entry.expires > now && entry.checked.elapsed() < STALE_SESSION_LIMIT
-            });
-            if entries.len() >= MAX_CACHED_SESSIONS {
-                let oldest = entries
-                    .iter()
-                    .min_by_key(|(_, entry)| entry.checked)
-                    .map(|(hash, _)| hash.clone());
-                if let Some(oldest) = oldest {
-                    entries.remove(&oldest);
-                }
-            }
-        }
-        entries.insert(
+        self.entries.insert(
             token_hash.to_owned(),
             Cached {
                 user: user.to_owned(),
@@ -240,12 +226,7 @@ impl SessionCache {
 
     /// The session ended (signed out, or the middle tier no longer knows it).
     pub fn forget(&self, token_hash: &str) {
-        self.lock().remove(token_hash);
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Cached>> {
-        // Every update is a single insert or remove; a poisoned lock holds a consistent map.
-        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+        self.entries.remove(token_hash);
     }
 }
 
@@ -388,5 +369,28 @@ mod tests {
         let later = now + chrono::Duration::seconds(2);
         assert_eq!(cache.lookup("h", later), CacheLookup::Unknown);
         assert_eq!(cache.fallback("h", later), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn readers_who_keep_coming_back_outlast_a_flood_of_tokens_seen_once() {
+        let cache = SessionCache::new(Duration::from_secs(5));
+        let now = Utc::now();
+        let expires = now + chrono::Duration::days(30);
+        for n in 0..MAX_CACHED_SESSIONS {
+            cache.put(&format!("old-{n}"), "someone", expires);
+        }
+        cache.put("reader", "ann", expires);
+        for n in 0..MAX_CACHED_SESSIONS {
+            if n % 100 == 0 {
+                assert_eq!(
+                    cache.lookup("reader", now),
+                    CacheLookup::Fresh("ann".into()),
+                    "after {n} other sessions"
+                );
+            }
+            cache.put(&format!("once-{n}"), "eve", expires);
+        }
+        assert_eq!(cache.fallback("reader", now).as_deref(), Some("ann"));
+        assert!(cache.entries.len() <= MAX_CACHED_SESSIONS);
     }
 }

@@ -1,5 +1,13 @@
 //! The HTML UI: a feed reader that works without JavaScript.
 //!
+//! Forms POST and redirect (POST/redirect/GET); a failed write shows the reason and keeps
+//! what the user typed. `/static/reader.js` only enhances: keyboard shortcuts, and the read
+//! and star forms sent with fetch. Every handler that touches a user's data takes a
+//! [`CurrentUser`](crate::accounts::CurrentUser): whose data it is never comes from the URL or
+//! a form field. The handlers' [`WebState`] carries the accounts that extractor reads; a form's
+//! `back` address becomes a [`LocalPath`] before anything redirects to it.
+//!
+//! # Layout
 //! - [`reader`]: the river of news at `/` (all feeds, a category or one feed; unread, all or
 //!   starred; one page at a time with the middle tier's cursor), the sidebar of feeds with
 //!   unread counts, opening an item (marks it read), read/unread and star forms, and "mark
@@ -7,12 +15,8 @@
 //! - [`manage`]: the "Manage feeds" page at `/subscriptions`: subscribe (a feed URL, or a web
 //!   page whose feeds are discovered, with a page to choose when it has several), each feed's
 //!   status, category and unsubscribe button, and OPML export and import.
-//!
-//! Forms POST and redirect (POST/redirect/GET); a failed write shows the reason and keeps
-//! what the user typed. `/static/reader.js` only enhances: keyboard shortcuts, and the read
-//! and star forms sent with fetch. Every handler that touches a user's data takes a
-//! [`CurrentUser`](crate::accounts::CurrentUser): whose data it is never comes from the URL or
-//! a form field.
+//! - here: the router and its state, the static assets, and what both pages share (banners,
+//!   the message page, description sanitizing and its [`SanitizedCache`]).
 
 mod manage;
 mod reader;
@@ -23,14 +27,15 @@ use std::time::Duration;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, FromRef};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
 use middletier_api::limits::MAX_OPML_BYTES;
 
-use crate::accounts::Viewer;
+use crate::accounts::{Accounts, Viewer};
+use crate::local_path::LocalPath;
 use crate::upstream::Upstream;
 
 const STYLE_CSS: &str = include_str!("../assets/style.css");
@@ -39,18 +44,25 @@ const READER_JS: &str = include_str!("../assets/reader.js");
 #[derive(Clone, Debug)]
 pub struct WebState {
     pub upstream: Arc<Upstream>,
-    /// In single-user mode every visitor reads as this user, as in the recipe.
-    pub user: String,
+    /// Whose data a request uses: the pages' [`CurrentUser`](crate::accounts::CurrentUser)
+    /// takes it from here (single-user mode included).
+    pub accounts: Arc<Accounts>,
     pub sanitized: Arc<SanitizedCache>,
 }
 
 impl WebState {
-    pub fn new(upstream: Arc<Upstream>, user: String) -> Self {
+    pub fn new(upstream: Arc<Upstream>, accounts: Arc<Accounts>) -> Self {
         Self {
             upstream,
-            user,
+            accounts,
             sanitized: Arc::default(),
         }
+    }
+}
+
+impl FromRef<WebState> for Arc<Accounts> {
+    fn from_ref(state: &WebState) -> Self {
+        state.accounts.clone()
     }
 }
 
@@ -134,33 +146,22 @@ struct MessagePage {
 }
 
 /// A change to reading state failed: the reason and a way back to the page.
-fn not_saved(user: Viewer, status: StatusCode, reason: String, back: String) -> Response {
+fn not_saved(user: Viewer, status: StatusCode, reason: String, back: LocalPath) -> Response {
     let page = MessagePage {
         user,
         heading: "Your change was not saved".to_owned(),
         message: reason,
-        link_href: back,
+        link_href: back.into_string(),
         link_text: "Back to the page you were reading".to_owned(),
         external: false,
     };
     (status, page).into_response()
 }
 
-/// Where a form may send the browser back to: a path on this site, never another origin
-/// (`//evil.example` and `/\evil.example` are other origins to a browser).
-fn local_path(back: Option<&str>) -> String {
-    match back {
-        Some(path)
-            if path.starts_with('/')
-                && !path.starts_with("//")
-                && !path.starts_with("/\\")
-                && path.len() <= 4096
-                && !path.chars().any(char::is_control) =>
-        {
-            path.to_owned()
-        }
-        _ => "/".to_owned(),
-    }
+/// Where a form sends the browser back to: its `back` field if that is a path on this site,
+/// else the home page.
+fn back_to(back: Option<&str>) -> LocalPath {
+    back.and_then(LocalPath::parse).unwrap_or_default()
 }
 
 /// The caller is reader.js (it asks for JSON), not a plain form post.
@@ -235,34 +236,38 @@ impl Published {
 /// rather than on every page view. Only sanitized output is stored, and the hash is keyed per
 /// process, so a publisher can't aim a collision at another item's entry; at worst one would
 /// show another feed's (sanitized) text.
-#[derive(Debug, Default)]
+///
+/// At most [`MAX_SANITIZED`] are kept; when full, the descriptions shown least leave first
+/// (S3-FIFO, in constant time), so the pages readers keep opening stay cheap.
+#[derive(Debug)]
 pub struct SanitizedCache {
-    entries: std::sync::Mutex<std::collections::HashMap<u64, Arc<str>>>,
+    entries: quick_cache::sync::Cache<u64, Arc<str>>,
     keys: std::hash::RandomState,
 }
 
 /// Enough for the pages of many readers; bounds memory to some MiB of HTML.
 const MAX_SANITIZED: usize = 20_000;
 
+impl Default for SanitizedCache {
+    fn default() -> Self {
+        Self {
+            entries: quick_cache::sync::Cache::new(MAX_SANITIZED),
+            keys: std::hash::RandomState::new(),
+        }
+    }
+}
+
 impl SanitizedCache {
     fn get(&self, html: &str, base: Option<&url::Url>) -> Arc<str> {
         use std::hash::BuildHasher;
         let key = self.keys.hash_one((html, base.map(url::Url::as_str)));
-        let lock = || {
-            self.entries
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-        };
-        if let Some(clean) = lock().get(&key) {
-            return clean.clone();
+        if let Some(clean) = self.entries.get(&key) {
+            return clean;
         }
+        // Two pages showing a new description at once may both clean it: cheaper than making
+        // one wait for the other, and they store the same text.
         let clean: Arc<str> = sanitize(html, base).into();
-        let mut entries = lock();
-        if entries.len() >= MAX_SANITIZED {
-            // Cheaper than tracking recency, and a cleared cache only costs re-sanitizing.
-            entries.clear();
-        }
-        entries.insert(key, clean.clone());
+        self.entries.insert(key, clean.clone());
         clean
     }
 }
@@ -320,21 +325,14 @@ mod tests {
         assert!(other.contains("http://two.example/a"), "{other}");
     }
 
+    /// Which paths are local is [`LocalPath`]'s table; a form without one goes home.
     #[test]
     fn forms_only_send_the_browser_back_to_this_site() {
         assert_eq!(
-            local_path(Some("/?feed=x&filter=all")),
+            back_to(Some("/?feed=x&filter=all")).as_str(),
             "/?feed=x&filter=all"
         );
-        for hostile in [
-            "//evil.example/",
-            "/\\evil.example",
-            "https://evil.example/",
-            "javascript:alert(1)",
-            "/\r\nSet-Cookie: a=b",
-        ] {
-            assert_eq!(local_path(Some(hostile)), "/", "{hostile}");
-        }
-        assert_eq!(local_path(None), "/");
+        assert_eq!(back_to(Some("//evil.example/")).as_str(), "/");
+        assert_eq!(back_to(None).as_str(), "/");
     }
 }

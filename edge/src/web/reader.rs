@@ -22,7 +22,7 @@ use serde_json::json;
 use middletier_api::{Filter, ItemStateChange, MarkRead, River, RiverItem, RiverQuery};
 
 use super::{
-    Banner, MessagePage, Published, SanitizedCache, WebState, encode, local_path, not_saved,
+    Banner, MessagePage, Published, SanitizedCache, WebState, back_to, encode, not_saved,
     wants_json, web_link,
 };
 use crate::accounts::{CurrentUser, Viewer};
@@ -474,7 +474,7 @@ pub(super) async fn set_item_state(
     Form(form): Form<StateForm>,
 ) -> Response {
     let json = wants_json(&headers);
-    let back = local_path(form.back.as_deref());
+    let back = back_to(form.back.as_deref());
     let change = parse_flag("read", form.read.as_deref()).and_then(|read| {
         let starred = parse_flag("starred", form.starred.as_deref())?;
         if read.is_none() && starred.is_none() {
@@ -497,7 +497,7 @@ pub(super) async fn set_item_state(
     };
     match (result, json) {
         (Ok(change), true) => Json(change).into_response(),
-        (Ok(_), false) => Redirect::to(&back).into_response(),
+        (Ok(_), false) => Redirect::to(back.as_str()).into_response(),
         (Err((status, message)), true) => {
             (status, Json(json!({ "error": message }))).into_response()
         }
@@ -519,7 +519,7 @@ pub(super) async fn mark_all_read(
     user: CurrentUser,
     Form(form): Form<MarkAllForm>,
 ) -> Response {
-    let back = local_path(form.back.as_deref());
+    let back = back_to(form.back.as_deref());
     let up_to = given(form.up_to);
     if let Some(raw) = &up_to
         && chrono::DateTime::parse_from_rfc3339(raw).is_err()
@@ -533,7 +533,7 @@ pub(super) async fn mark_all_read(
         up_to,
     };
     match state.upstream.mark_read(&user.name, &mark).await {
-        Ok(_) => Redirect::to(&back).into_response(),
+        Ok(_) => Redirect::to(back.as_str()).into_response(),
         Err(error) => {
             let (status, message) = describe(&error);
             not_saved(user.viewer(), status, message, back)

@@ -1,0 +1,95 @@
+//! Who is asking: accounts, signing in and out, and the signed-in user of a request.
+//!
+//! Every handler that reads or changes a user's data takes a [`CurrentUser`]; it is the only
+//! way a handler learns whose data to use (never a URL or form field), so one user cannot reach
+//! another's data. The extractor reads the session cookie ([`crate::session`]) and resolves it
+//! through the middle tier, which stores accounts and sessions for every edge; with nobody
+//! signed in it answers with a redirect to `/signin?next=<the page>`.
+//!
+//! Passwords never leave the edge: it hashes them with Argon2id (OWASP's parameters: 19 MiB,
+//! 2 passes) off the async workers, at most one hash per core at a time, and the middle tier
+//! stores the PHC string. Failed sign-ins are counted per account name and per client address
+//! in fixed windows ([`SignInLimiter`]); past the limit, sign-in answers 429 without checking
+//! the password. Single-user mode (`[accounts] single_user`) skips all of it: every visitor
+//! acts as `[ui] default_user`.
+//!
+//! The forms are protected against cross-site posts by the edge's `CsrfLayer`, like the rest.
+//!
+//! # Layout
+//! Identity is a low layer and pages sit on it: the UI ([`crate::web`]) and the dashboard take
+//! [`CurrentUser`] and [`Viewer`] from here, and nothing here imports from them.
+//! - [`Accounts`] (here): what the extractor and the pages share (settings, the session cache,
+//!   the limiters, the hasher).
+//! - [`current_user`]: [`CurrentUser`] and its extractor, [`Viewer`] (who a page is shown to),
+//!   and where a visitor comes back to after signing in.
+//! - [`pages`]: `/signin`, `/signup` and `/signout` ([`router`]): the forms, their handlers,
+//!   starting a session, and how a request without a user is answered.
+//! - [`passwords`]: Argon2id hashing off the async workers, and the rules for new passwords.
+//! - [`limiter`]: [`SignInLimiter`], failures counted per name and per address.
+
+mod current_user;
+mod limiter;
+mod pages;
+mod passwords;
+
+use std::sync::Arc;
+
+use axum::http::request::Parts;
+
+use crate::session::{self, CookiePolicy, SessionCache};
+use crate::settings::AccountsSettings;
+use crate::upstream::Upstream;
+
+pub use current_user::{CurrentUser, Viewer};
+pub use limiter::SignInLimiter;
+pub use pages::router;
+use passwords::Passwords;
+
+/// Accounts as this edge serves them: shared by the sign-in pages and the [`CurrentUser`]
+/// extractor, which finds it in the router's state (any state an `Arc<Accounts>` can be taken
+/// from, so a router without accounts does not compile).
+#[derive(Debug)]
+pub struct Accounts {
+    upstream: Arc<Upstream>,
+    settings: AccountsSettings,
+    default_user: String,
+    sessions: SessionCache,
+    limiter: SignInLimiter,
+    /// Sign-ups per client address, counted like failures (only the address is limited).
+    signups: SignInLimiter,
+    passwords: Passwords,
+}
+
+impl Accounts {
+    pub fn new(
+        upstream: Arc<Upstream>,
+        settings: AccountsSettings,
+        default_user: String,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            upstream,
+            sessions: SessionCache::new(settings.session_cache),
+            limiter: SignInLimiter::new(
+                settings.failure_window,
+                settings.max_failures_per_name,
+                settings.max_failures_per_ip,
+            ),
+            signups: SignInLimiter::new(
+                settings.failure_window,
+                u32::MAX,
+                settings.max_signups_per_ip,
+            ),
+            passwords: Passwords::new(),
+            settings,
+            default_user,
+        })
+    }
+
+    fn cookie_policy(&self, parts: &Parts) -> CookiePolicy {
+        CookiePolicy {
+            secure: self.settings.secure_cookies
+                || session::is_https(parts, self.settings.trust_proxy),
+            lifetime: self.settings.session_lifetime,
+        }
+    }
+}

@@ -40,10 +40,10 @@ use tokio::time::Instant;
 use middletier_api::domain::UserId;
 use middletier_api::{NewAccount, NewSession};
 
-use crate::command::CommandError;
 use crate::session::{self, CacheLookup, CookiePolicy, SessionCache, Token};
 use crate::settings::AccountsSettings;
 use crate::upstream::Upstream;
+use crate::upstream::UpstreamError;
 
 /// NIST SP 800-63B's floor for user-chosen passwords.
 const MIN_PASSWORD_CHARS: usize = 8;
@@ -228,9 +228,9 @@ impl Accounts {
         user: &str,
         client: &Client,
         next: &str,
-    ) -> Result<Response, CommandError> {
+    ) -> Result<Response, UpstreamError> {
         let token = Token::generate().map_err(|_| {
-            CommandError::BadRequest("No secure random numbers are available.".to_owned())
+            UpstreamError::BadRequest("No secure random numbers are available.".to_owned())
         })?;
         let hash = token.hash();
         let lifetime = chrono::Duration::from_std(self.settings.session_lifetime)
@@ -591,7 +591,7 @@ async fn sign_up(
                 ),
             );
         }
-        Err(CommandError::BadRequest(message)) => {
+        Err(UpstreamError::BadRequest(message)) => {
             return failed(StatusCode::BAD_REQUEST, Field::Neither, message);
         }
         Err(error) => {

@@ -365,3 +365,6 @@ impl Upstream {
         result
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -17,6 +17,16 @@
 //!
 //! This works from traffic alone, so a killed instance stops receiving requests after a few
 //! failures, long before the registry's lease on it expires.
+//!
+//! # Why hand-written
+//! Ribbon's retries need an *order*, not a pick: [`Balancer::order`] lists every instance to
+//! try, best first, so the retry loop in [`crate::upstream`] can try the same instance again
+//! and then the next one (`max_auto_retries`, `max_auto_retries_next_server`). `tower`'s
+//! balancers are services that route each request to one ready endpoint and hide the rest,
+//! with nothing to say "the next instance" for a retry, no outlier ejection, and no view of
+//! each endpoint's state for the dashboard. The state here is a small map under one lock,
+//! read and written with `tokio::time`, so tests drive ejection and latency decay on paused
+//! time.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
@@ -136,6 +146,20 @@ pub struct Balancer {
 impl Balancer {
     pub fn new(discovery: Discovery, settings: BalancerSettings, outlier: OutlierSettings) -> Self {
         Self::with_source(Source::Discovery(discovery), settings, outlier)
+    }
+
+    /// A balancer over a fixed list of instances, for unit tests of its callers.
+    #[cfg(test)]
+    pub(crate) fn fixed(
+        instances: Vec<Instance>,
+        settings: BalancerSettings,
+        outlier: OutlierSettings,
+    ) -> Self {
+        Self::with_source(
+            Source::Fixed(std::sync::Arc::new(instances)),
+            settings,
+            outlier,
+        )
     }
 
     fn with_source(source: Source, settings: BalancerSettings, outlier: OutlierSettings) -> Self {
@@ -428,11 +452,7 @@ mod tests {
             rule,
             ..BalancerSettings::default()
         };
-        Balancer::with_source(
-            Source::Fixed(std::sync::Arc::new(instances)),
-            settings,
-            OutlierSettings::default(),
-        )
+        Balancer::fixed(instances, settings, OutlierSettings::default())
     }
 
     fn fail(balancer: &Balancer, id: &str, times: u32) {

@@ -26,10 +26,11 @@ use platform::lifecycle::Shutdown;
 
 use crate::accounts::Viewer;
 use crate::balancer::InstanceView;
-use crate::breaker::State as Circuit;
-use crate::command::CommandSnapshot;
-use crate::metrics::Event;
-use crate::stream::{self, Connections, StreamSettings};
+use crate::resilience::breaker::State as Circuit;
+use crate::resilience::bulkhead::Bulkhead;
+use crate::resilience::command::CommandSnapshot;
+use crate::resilience::stats::Event;
+use crate::stream::{self, StreamSettings};
 use crate::upstream::Upstream;
 
 const DASHBOARD_JS: &str = include_str!("../assets/dashboard.js");
@@ -46,8 +47,9 @@ pub struct DashboardState {
     /// Ends open streams when the edge stops.
     pub shutdown: Shutdown,
     pub user: String,
-    hystrix: Arc<Connections>,
-    instances: Arc<Connections>,
+    /// Open streams per endpoint, each bounded by `settings.max_connections`.
+    hystrix: Arc<Bulkhead>,
+    instances: Arc<Bulkhead>,
 }
 
 impl DashboardState {
@@ -62,8 +64,8 @@ impl DashboardState {
             settings,
             shutdown,
             user,
-            hystrix: Arc::default(),
-            instances: Arc::default(),
+            hystrix: Bulkhead::new(),
+            instances: Bulkhead::new(),
         }
     }
 }

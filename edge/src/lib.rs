@@ -11,6 +11,9 @@
 //! the edge's build (tests and benches start real servers from them as dev-dependencies).
 //!
 //! # Layout
+//! Lower layers import nothing from higher ones:
+//! `resilience` ← `balancer` ← `upstream` ← {`export`, `stream`, `dashboard`, `web`, `accounts`}.
+//!
 //! - [`web`]: the HTML UI (askama templates in `templates/` at the workspace root).
 //! - [`accounts`]: who is asking, below the pages that ask: [`accounts::CurrentUser`] (the only
 //!   source of whose data a request uses, taken from the router's state) and
@@ -18,26 +21,24 @@
 //!   [`session`]: session tokens, cookies and the session cache.
 //! - [`local_path`]: [`local_path::LocalPath`], the one parser of the return addresses (`next`,
 //!   `back`) that the UI and the account pages redirect to.
-//! - [`dashboard`]: the live resilience dashboard and `/hystrix.stream`.
-//! - [`upstream`]: calling the middle tier: balancing, retries, one command per operation,
-//!   the read cache (the feed list) and the stale-read fallbacks.
+//! - [`dashboard`]: the live resilience dashboard and `/hystrix.stream`; [`stream`]:
+//!   Server-Sent Events in the Hystrix stream format.
+//! - [`export`]: the commands' and the balancer's Prometheus metrics (`/metrics`).
+//! - [`upstream`]: calling the middle tier: one command per operation, Ribbon's retries within
+//!   the retry budget, the read cache (the feed list) and the stale-read fallbacks; the
+//!   [`upstream::UpstreamError`] the pages show.
 //! - [`balancer`]: round robin or power of two choices on peak EWMA, with outlier ejection.
-//! - [`retry`]: the retry budget.
-//! - [`command`]: a Hystrix-style command (breaker + bulkhead + timeout + outcome accounting).
-//! - [`breaker`]: the circuit breaker state machine.
-//! - [`metrics`]: rolling counts and latency percentiles per command, and their Prometheus
-//!   export (`/metrics`).
-//! - [`stream`]: Server-Sent Events in the Hystrix stream format.
+//! - [`resilience`]: Hystrix's and Finagle's pieces, generic over what they guard: the rolling
+//!   window, the circuit breaker, the bulkhead, rolling statistics, the retry budget and the
+//!   command that puts them together.
 //! - [`settings`], the configuration.
 
 pub mod accounts;
 pub mod balancer;
-pub mod breaker;
-pub mod command;
 pub mod dashboard;
+pub mod export;
 pub mod local_path;
-pub mod metrics;
-pub mod retry;
+pub mod resilience;
 pub mod session;
 pub mod settings;
 pub mod stream;
@@ -164,7 +165,7 @@ impl Application {
             Settings::live_upstream(&self.config),
         ));
         let metrics = platform::metrics::Metrics::new("edge");
-        crate::metrics::Exporter::register(upstream.clone(), &metrics);
+        export::Exporter::register(upstream.clone(), &metrics);
         let registration = Registration::start(
             registry,
             InstanceConfig {

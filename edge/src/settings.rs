@@ -86,7 +86,7 @@ impl Configuration for Settings {
             .as_object()
             .map(|c| c.keys().cloned().collect::<Vec<_>>());
         for name in names.unwrap_or_default() {
-            let command: crate::command::CommandSettings =
+            let command: crate::resilience::command::CommandSettings =
                 match serde_json::from_value(commands[&name].clone()) {
                     Ok(command) => command,
                     Err(_) => continue,

@@ -12,7 +12,6 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
@@ -23,9 +22,10 @@ use serde_json::{Value, json};
 
 use platform::lifecycle::Shutdown;
 
-use crate::breaker::State;
-use crate::command::CommandSnapshot;
-use crate::metrics::{Event, PERCENTILE_KEYS};
+use crate::resilience::breaker::State;
+use crate::resilience::bulkhead::Bulkhead;
+use crate::resilience::command::CommandSnapshot;
+use crate::resilience::stats::{Event, PERCENTILE_KEYS};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StreamSettings {
@@ -45,38 +45,12 @@ impl Default for StreamSettings {
     }
 }
 
-/// Counts a stream endpoint's open connections.
-#[derive(Debug, Default)]
-pub struct Connections {
-    open: AtomicUsize,
-}
-
-/// One open connection; dropping it (the client went away) frees the slot.
-#[derive(Debug)]
-struct Slot(Arc<Connections>);
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        self.0.open.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-impl Connections {
-    fn try_open(self: &Arc<Self>, max: usize) -> Option<Slot> {
-        self.open
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |open| {
-                (open < max).then_some(open + 1)
-            })
-            .ok()
-            .map(|_| Slot(self.clone()))
-    }
-}
-
 /// A `text/event-stream` response that writes `snapshot()` (one event per element) every
 /// `settings.interval` until the client leaves or the edge shuts down; 503 when
-/// `settings.max_connections` are already streaming.
+/// `settings.max_connections` are already streaming. Each endpoint has its own `connections`
+/// bulkhead: an open stream holds a place in it until the client goes away.
 pub fn sse<F>(
-    connections: &Arc<Connections>,
+    connections: &Arc<Bulkhead>,
     settings: &StreamSettings,
     shutdown: &Shutdown,
     snapshot: F,
@@ -84,7 +58,8 @@ pub fn sse<F>(
 where
     F: Fn() -> Vec<Value> + Send + 'static,
 {
-    let Some(slot) = connections.try_open(settings.max_connections) else {
+    let limit = u32::try_from(settings.max_connections).unwrap_or(u32::MAX);
+    let Some(slot) = connections.try_enter(limit) else {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
             [(header::RETRY_AFTER, "5")],
@@ -245,7 +220,7 @@ fn millis(duration: Duration) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::command::{Command, CommandSettings};
+    use crate::resilience::command::{Command, CommandSettings};
 
     /// The fields the Hystrix dashboard reads, from the reference list.
     const DASHBOARD_COMMAND_FIELDS: &[&str] = &[

@@ -22,9 +22,9 @@ use middletier_api::{NewAccount, NewSession};
 use super::Accounts;
 use super::current_user::{NotSignedIn, Viewer, next_page};
 use super::passwords::{MAX_PASSWORD_CHARS, check_new_password};
-use crate::command::CommandError;
 use crate::local_path::LocalPath;
 use crate::session::{self, CookiePolicy, Token};
+use crate::upstream::UpstreamError;
 
 /// `/signin`, `/signup` and `/signout`.
 pub fn router(accounts: Arc<Accounts>) -> Router {
@@ -233,7 +233,7 @@ async fn sign_up(
                 ),
             );
         }
-        Err(CommandError::BadRequest(message)) => {
+        Err(UpstreamError::BadRequest(message)) => {
             return failed(StatusCode::BAD_REQUEST, Field::Neither, message);
         }
         Err(error) => {
@@ -368,9 +368,9 @@ impl Accounts {
         user: &str,
         client: &Client,
         next: &LocalPath,
-    ) -> Result<Response, CommandError> {
+    ) -> Result<Response, UpstreamError> {
         let token = Token::generate().map_err(|_| {
-            CommandError::BadRequest("No secure random numbers are available.".to_owned())
+            UpstreamError::BadRequest("No secure random numbers are available.".to_owned())
         })?;
         let hash = token.hash();
         let lifetime = chrono::Duration::from_std(self.settings.session_lifetime)

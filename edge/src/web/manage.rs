@@ -19,8 +19,8 @@ use middletier_api::{Candidate, CategoryChange, FeedKind, Filter, Subscription, 
 use super::reader::view_href;
 use super::{Banner, WebState, ago, plural, within};
 use crate::accounts::{CurrentUser, Viewer};
-use crate::command::CommandError;
 use crate::upstream::FeedsOutcome;
+use crate::upstream::UpstreamError;
 
 #[derive(Debug, Deserialize)]
 pub(super) struct FeedForm {
@@ -86,7 +86,7 @@ pub(super) async fn subscribe(
         Ok(change) => {
             Redirect::to(&view_href(Some(&change.url), None, Filter::Unread, None)).into_response()
         }
-        Err(CommandError::Choose(_, candidates)) => ChoosePage {
+        Err(UpstreamError::Choose(_, candidates)) => ChoosePage {
             user: user.viewer(),
             site: typed.to_owned(),
             candidates: candidates.into_iter().map(CandidateView::from).collect(),
@@ -128,7 +128,7 @@ pub(super) async fn set_category(
         Err(error) => {
             let status = status_of(&error);
             let input = PageInput::error(match error {
-                CommandError::BadRequest(message) => message,
+                UpstreamError::BadRequest(message) => message,
                 other => {
                     format!("The category was not saved: {other}. Please try again in a moment.")
                 }
@@ -192,7 +192,7 @@ pub(super) async fn import_opml(
         .into_response(),
         Err(error) => {
             let (status, message) = match error {
-                CommandError::BadRequest(message) => (StatusCode::BAD_REQUEST, message),
+                UpstreamError::BadRequest(message) => (StatusCode::BAD_REQUEST, message),
                 other => (
                     StatusCode::SERVICE_UNAVAILABLE,
                     format!(
@@ -239,9 +239,9 @@ fn describe_upload_error(error: &MultipartError) -> String {
     }
 }
 
-fn status_of(error: &CommandError) -> StatusCode {
+fn status_of(error: &UpstreamError) -> StatusCode {
     match error {
-        CommandError::BadRequest(_) => StatusCode::BAD_REQUEST,
+        UpstreamError::BadRequest(_) => StatusCode::BAD_REQUEST,
         _ => StatusCode::SERVICE_UNAVAILABLE,
     }
 }
@@ -250,12 +250,12 @@ fn status_of(error: &CommandError) -> StatusCode {
 async fn write_failed(
     state: &WebState,
     user: &CurrentUser,
-    error: CommandError,
+    error: UpstreamError,
     typed_url: String,
 ) -> Response {
     let status = status_of(&error);
     let message = match &error {
-        CommandError::BadRequest(message) => message.clone(),
+        UpstreamError::BadRequest(message) => message.clone(),
         other => format!("Your change was not saved: {other}. Please try again in a moment."),
     };
     let input = PageInput {

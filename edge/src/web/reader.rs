@@ -26,8 +26,8 @@ use super::{
     wants_json, web_link,
 };
 use crate::accounts::{CurrentUser, Viewer};
-use crate::command::CommandError;
 use crate::upstream::RiverOutcome;
+use crate::upstream::UpstreamError;
 
 /// Items on one page: enough to read for a while, few enough to render in a millisecond or two.
 const PAGE_SIZE: usize = 50;
@@ -110,7 +110,7 @@ pub(super) async fn river(
         ),
         // The query itself was refused (a feed this user does not subscribe to, a bad cursor).
         RiverOutcome::Unavailable {
-            reason: CommandError::BadRequest(message),
+            reason: UpstreamError::BadRequest(message),
         } => (
             None,
             Some(Banner {
@@ -542,9 +542,9 @@ pub(super) async fn mark_all_read(
 }
 
 /// A failed write's status and the sentence a reader sees.
-fn describe(error: &CommandError) -> (StatusCode, String) {
+fn describe(error: &UpstreamError) -> (StatusCode, String) {
     match error {
-        CommandError::BadRequest(message) => (StatusCode::BAD_REQUEST, message.clone()),
+        UpstreamError::BadRequest(message) => (StatusCode::BAD_REQUEST, message.clone()),
         other => (
             StatusCode::SERVICE_UNAVAILABLE,
             format!("Your change was not saved: {other}. Please try again in a moment."),

@@ -1,18 +1,22 @@
-//! A Hystrix-style command: every call to the middle tier runs inside one, so it is guarded by
-//! its own circuit breaker, limited by its bulkhead (at most `max_concurrent_requests` in
-//! flight; the next is rejected at once rather than queued, Hystrix's semaphore isolation),
-//! bounded in time, and answered by a fallback when it can't succeed. Every outcome is counted
-//! in [`crate::metrics`] for `/hystrix.stream` and the dashboard.
+//! A Hystrix-style command: a call guarded by its own circuit breaker, limited by its bulkhead
+//! (at most `max_concurrent_requests` in flight; the next is rejected at once rather than
+//! queued, Hystrix's semaphore isolation), bounded in time, with every outcome counted in its
+//! [`CommandStats`] for `/hystrix.stream` and the dashboard. The caller answers with its
+//! fallback when the command yields no result, and reports that here
+//! ([`Command::record_fallback`]) so the counts say so.
 //!
 //! Order of checks, as in Hystrix: circuit, then bulkhead, then the timed call. Rejections and
 //! timeouts count against the circuit like failures; bad requests count for nothing.
+//!
+//! A command knows nothing of what it calls: it runs any future whose error says whose fault
+//! it was ([`Classify`]), and hands that error back inside a [`CommandError`]. What the
+//! outcome means to a user is the caller's to say.
 //!
 //! The settings are a dynamic property (Archaius with Hystrix): each execution reads the
 //! current timeout, bulkhead size and breaker thresholds, so a configuration change applies to
 //! the next call. The breaker's rolling window is fixed at start-up.
 
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -20,10 +24,9 @@ use tokio::time::Instant;
 
 use platform::config::Dynamic;
 
-use middletier_api::{CallError, Candidate};
-
-use crate::breaker::{BreakerSettings, CircuitBreaker, Decision, State};
-use crate::metrics::{CommandMetrics, Event, EventCounts, Latencies};
+use super::breaker::{BreakerSettings, CircuitBreaker, Decision, State};
+use super::bulkhead::{Bulkhead, Permit};
+use super::stats::{CommandStats, Cumulative, Event, EventCounts, Latencies};
 
 /// Hystrix's percentile window: 60 s in 6 buckets.
 const PERCENTILE_WINDOW: Duration = Duration::from_secs(60);
@@ -49,30 +52,42 @@ impl CommandSettings {
     }
 }
 
-/// Why a command produced no result; the wording is shown to users.
-#[derive(Debug, thiserror::Error)]
-pub enum CommandError {
-    #[error("the feed service is failing, so calls to it are paused for a few seconds")]
-    ShortCircuited,
-    #[error("the feed service is busy with too many requests")]
-    Rejected,
-    #[error("the feed service did not answer in time")]
-    Timeout,
-    #[error("the feed service is unavailable")]
-    Failed(#[source] CallError),
-    /// The request itself was refused (e.g. an invalid URL): the message is for the user.
-    #[error("{0}")]
-    BadRequest(String),
-    /// The URL is a web page linking several feeds: the user picks one.
-    #[error("{0}")]
-    Choose(String, Vec<Candidate>),
+/// Whose fault a failed call was, which decides how a command counts it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// The upstream failed or could not be reached: counts against the circuit, and the
+    /// caller's fallback answers.
+    Upstream,
+    /// The request itself was wrong (Hystrix's `HystrixBadRequestException`): no verdict on the
+    /// upstream's health and no fallback; the error goes back to the caller, counted as thrown.
+    BadRequest,
+    /// Like a bad request, but an answer the caller acts on rather than an error it shows (an
+    /// HTTP 300's list of choices): not counted as thrown.
+    Alternatives,
 }
 
-impl CommandError {
-    /// The caller's fault: no fallback applies, the message goes back as it is.
-    pub fn is_bad_request(&self) -> bool {
-        matches!(self, CommandError::BadRequest(_) | CommandError::Choose(..))
-    }
+/// What a command needs to know about a call's error.
+pub trait Classify {
+    fn fault(&self) -> Fault;
+}
+
+/// Why a command produced no result.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError<E> {
+    /// The circuit is open: the call was not made.
+    #[error("the circuit is open")]
+    ShortCircuited,
+    /// The bulkhead is full: the call was not made.
+    #[error("too many calls in flight")]
+    Rejected,
+    #[error("no answer in time")]
+    Timeout,
+    /// The upstream's fault ([`Fault::Upstream`]).
+    #[error("the call failed: {0}")]
+    Failed(#[source] E),
+    /// The caller's ([`Fault::BadRequest`] or [`Fault::Alternatives`]).
+    #[error("{0}")]
+    BadRequest(E),
 }
 
 /// A command's state at one moment, for `/hystrix.stream` and the dashboard.
@@ -94,10 +109,9 @@ pub struct Command {
     name: &'static str,
     settings: Dynamic<CommandSettings>,
     breaker: Mutex<CircuitBreaker>,
-    /// Executions in flight: the bulkhead. A counter rather than a semaphore, so its limit is
-    /// read live like the other settings.
-    in_flight: AtomicU32,
-    metrics: Mutex<CommandMetrics>,
+    /// Its limit is read live, like the other settings.
+    bulkhead: Arc<Bulkhead>,
+    stats: Mutex<CommandStats>,
     request_cache: bool,
 }
 
@@ -114,8 +128,8 @@ impl Command {
             name,
             settings,
             breaker: Mutex::new(CircuitBreaker::new(initial.breaker.clone(), now)),
-            in_flight: AtomicU32::new(0),
-            metrics: Mutex::new(CommandMetrics::new(
+            bulkhead: Bulkhead::new(),
+            stats: Mutex::new(CommandStats::new(
                 initial.breaker.rolling_window,
                 PERCENTILE_WINDOW,
                 now,
@@ -156,35 +170,34 @@ impl Command {
     pub fn snapshot(&self) -> CommandSnapshot {
         let now = Instant::now();
         let circuit = self.with_breaker(|breaker| breaker.state());
-        let (counts, latencies, completed) = self.with_metrics(|metrics| {
-            (
-                metrics.counts(now),
-                metrics.latencies(now),
-                metrics.completed(),
-            )
-        });
+        let (counts, latencies, completed) =
+            self.with_stats(|stats| (stats.counts(now), stats.latencies(now), stats.completed()));
         CommandSnapshot {
             name: self.name,
             circuit,
             counts,
             latencies,
-            concurrent: self.concurrent(),
+            concurrent: self.bulkhead.in_flight(),
             completed,
             settings: self.settings.get(),
             request_cache: self.request_cache,
         }
     }
 
-    fn concurrent(&self) -> u32 {
-        self.in_flight.load(Ordering::Acquire)
+    /// Every event and latency since start, for Prometheus.
+    pub fn cumulative(&self) -> Cumulative {
+        self.with_stats(|stats| stats.cumulative())
     }
 
     /// Runs `call` unless the circuit is open or the bulkhead full, within the timeout, and
     /// records the outcome.
-    pub async fn execute<T>(
+    pub async fn execute<T, E>(
         &self,
-        call: impl Future<Output = Result<T, CallError>>,
-    ) -> Result<T, CommandError> {
+        call: impl Future<Output = Result<T, E>>,
+    ) -> Result<T, CommandError<E>>
+    where
+        E: Classify + std::fmt::Display,
+    {
         let settings = self.settings.get();
         let decision = self.with_breaker(|breaker| {
             breaker.reconfigure(&settings.breaker);
@@ -208,51 +221,46 @@ impl Command {
         };
         let started = Instant::now();
         let outcome = tokio::time::timeout(settings.timeout, call).await;
-        self.with_metrics(|metrics| metrics.record_latency(Instant::now(), started.elapsed()));
-        match outcome {
+        self.with_stats(|stats| stats.record_latency(Instant::now(), started.elapsed()));
+        let error = match outcome {
             Ok(Ok(value)) => {
                 pending.settle(Event::Success, CircuitBreaker::on_success);
-                Ok(value)
+                return Ok(value);
             }
-            Ok(Err(CallError::Choose {
-                message,
-                candidates,
-            })) => {
-                pending.settle(Event::BadRequest, |breaker, _| breaker.on_ignored());
-                Err(CommandError::Choose(message, candidates))
+            Ok(Err(error)) => error,
+            Err(_elapsed) => {
+                tracing::warn!(command = self.name, timeout = ?settings.timeout, "command timed out");
+                pending.settle(Event::Timeout, CircuitBreaker::on_failure);
+                return Err(CommandError::Timeout);
             }
-            Ok(Err(error)) if error.is_bad_request() => {
-                pending.settle(Event::BadRequest, |breaker, _| breaker.on_ignored());
-                self.record(Event::ExceptionThrown);
-                Err(CommandError::BadRequest(error.to_string()))
-            }
-            Ok(Err(error)) => {
+        };
+        match error.fault() {
+            Fault::Upstream => {
                 tracing::warn!(command = self.name, %error, "command failed");
                 pending.settle(Event::Failure, CircuitBreaker::on_failure);
                 Err(CommandError::Failed(error))
             }
-            Err(_elapsed) => {
-                tracing::warn!(command = self.name, timeout = ?settings.timeout, "command timed out");
-                pending.settle(Event::Timeout, CircuitBreaker::on_failure);
-                Err(CommandError::Timeout)
+            Fault::BadRequest => {
+                pending.settle(Event::BadRequest, |breaker, _| breaker.on_ignored());
+                self.record(Event::ExceptionThrown);
+                Err(CommandError::BadRequest(error))
+            }
+            Fault::Alternatives => {
+                pending.settle(Event::BadRequest, |breaker, _| breaker.on_ignored());
+                Err(CommandError::BadRequest(error))
             }
         }
     }
 
-    fn enter_bulkhead(&self, limit: u32) -> Option<BulkheadPermit<'_>> {
-        let entered = self
-            .in_flight
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < limit).then_some(n + 1)
-            })
-            .ok()?;
-        let concurrent = entered + 1;
-        self.with_metrics(|metrics| metrics.record_concurrency(Instant::now(), concurrent));
-        Some(BulkheadPermit(&self.in_flight))
+    fn enter_bulkhead(&self, limit: u32) -> Option<Permit> {
+        let permit = self.bulkhead.try_enter(limit)?;
+        let concurrent = permit.concurrent();
+        self.with_stats(|stats| stats.record_concurrency(Instant::now(), concurrent));
+        Some(permit)
     }
 
     fn record(&self, event: Event) {
-        self.with_metrics(|metrics| metrics.record(Instant::now(), event));
+        self.with_stats(|stats| stats.record(Instant::now(), event));
     }
 
     fn with_breaker<R>(&self, f: impl FnOnce(&mut CircuitBreaker) -> R) -> R {
@@ -260,27 +268,12 @@ impl Command {
         f(&mut self.breaker.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
-    fn with_metrics<R>(&self, f: impl FnOnce(&mut CommandMetrics) -> R) -> R {
-        f(&mut self.metrics.lock().unwrap_or_else(PoisonError::into_inner))
+    fn with_stats<R>(&self, f: impl FnOnce(&mut CommandStats) -> R) -> R {
+        f(&mut self.stats.lock().unwrap_or_else(PoisonError::into_inner))
     }
 }
 
-/// One place in the bulkhead, given back when the execution ends however it ends.
-struct BulkheadPermit<'a>(&'a AtomicU32);
-
-impl Drop for BulkheadPermit<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-impl Command {
-    /// Every event and latency since start, for Prometheus (see [`crate::metrics::Exporter`]).
-    pub fn cumulative(&self) -> crate::metrics::Cumulative {
-        self.with_metrics(|metrics| metrics.cumulative())
-    }
-}
-
+/// An execution between the breaker's decision and its verdict.
 struct Pending<'a> {
     command: &'a Command,
     settled: bool,
@@ -306,7 +299,24 @@ impl Drop for Pending<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reqwest::StatusCode;
+
+    /// A call's error as the tests need it: whose fault, and a message.
+    #[derive(Debug, thiserror::Error)]
+    #[error("{message}")]
+    struct TestError {
+        fault: Fault,
+        message: &'static str,
+    }
+
+    impl Classify for TestError {
+        fn fault(&self) -> Fault {
+            self.fault
+        }
+    }
+
+    fn error(fault: Fault, message: &'static str) -> TestError {
+        TestError { fault, message }
+    }
 
     fn command() -> Command {
         Command::new(
@@ -315,60 +325,65 @@ mod tests {
         )
     }
 
-    fn server_error() -> CallError {
-        CallError::Server {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            message: "boom".into(),
-        }
-    }
-
     #[tokio::test(start_paused = true)]
     async fn slow_calls_time_out_and_count_as_failures() {
         let command = command();
         let slow = async {
             tokio::time::sleep(Duration::from_secs(1)).await;
-            Ok::<_, CallError>(())
+            Ok::<_, TestError>(())
         };
         assert!(matches!(
             command.execute(slow).await,
             Err(CommandError::Timeout)
         ));
+        assert_eq!(command.snapshot().counts.errors(), 1);
     }
 
     #[tokio::test(start_paused = true)]
     async fn failures_open_the_circuit_and_then_calls_are_not_made() {
         let command = command();
         for _ in 0..20 {
-            let _ = command
-                .execute(async { Err::<(), _>(server_error()) })
-                .await;
+            let failed = error(Fault::Upstream, "boom");
+            let _ = command.execute(async { Err::<(), _>(failed) }).await;
         }
         assert!(command.is_circuit_open());
         let mut called = false;
         let result = command
             .execute(async {
                 called = true;
-                Ok::<_, CallError>(())
+                Ok::<_, TestError>(())
             })
             .await;
         assert!(matches!(result, Err(CommandError::ShortCircuited)));
-        assert!(!called, "an open circuit must not reach the middle tier");
+        assert!(!called, "an open circuit must not reach the upstream");
     }
 
     #[tokio::test(start_paused = true)]
     async fn bad_requests_never_open_the_circuit() {
         let command = command();
         for _ in 0..50 {
-            let rejected = CallError::Rejected {
-                status: StatusCode::BAD_REQUEST,
-                message: "bad url".into(),
-            };
+            let rejected = error(Fault::BadRequest, "bad url");
             let result = command.execute(async { Err::<(), _>(rejected) }).await;
             assert!(
-                matches!(result, Err(CommandError::BadRequest(message)) if message == "bad url")
+                matches!(result, Err(CommandError::BadRequest(error)) if error.message == "bad url")
             );
         }
         assert!(!command.is_circuit_open());
+        let counts = command.snapshot().counts;
+        assert_eq!(counts.get(Event::BadRequest), 50);
+        assert_eq!(counts.get(Event::ExceptionThrown), 50);
+        assert_eq!(counts.requests(), 0, "no verdict on the upstream's health");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn alternatives_count_as_bad_requests_but_are_not_thrown() {
+        let command = command();
+        let choose = error(Fault::Alternatives, "pick one");
+        let result = command.execute(async { Err::<(), _>(choose) }).await;
+        assert!(matches!(result, Err(CommandError::BadRequest(_))));
+        let counts = command.snapshot().counts;
+        assert_eq!(counts.get(Event::BadRequest), 1);
+        assert_eq!(counts.get(Event::ExceptionThrown), 0);
     }
 
     #[tokio::test(start_paused = true)]
@@ -381,14 +396,14 @@ mod tests {
             let mut released = released.clone();
             async move {
                 let _ = released.wait_for(|done| *done).await;
-                Ok::<_, CallError>(())
+                Ok::<_, TestError>(())
             }
         };
         let first = command.execute(slow());
         let second = command.execute(slow());
         let third = async {
             tokio::task::yield_now().await;
-            let result = command.execute(async { Ok::<_, CallError>(()) }).await;
+            let result = command.execute(async { Ok::<_, TestError>(()) }).await;
             assert!(matches!(result, Err(CommandError::Rejected)), "{result:?}");
             assert_eq!(command.snapshot().concurrent, 2);
             release.send(true).ok();
@@ -405,10 +420,9 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn outcomes_are_counted_for_the_stream() {
         let command = command();
-        let _ = command.execute(async { Ok::<_, CallError>(()) }).await;
-        let _ = command
-            .execute(async { Err::<(), _>(server_error()) })
-            .await;
+        let _ = command.execute(async { Ok::<_, TestError>(()) }).await;
+        let failed = error(Fault::Upstream, "boom");
+        let _ = command.execute(async { Err::<(), _>(failed) }).await;
         command.record_fallback(true);
         command.record_cache_hit();
         let counts = command.snapshot().counts;
@@ -417,5 +431,8 @@ mod tests {
         assert_eq!(counts.get(Event::FallbackSuccess), 1);
         assert_eq!(counts.get(Event::ResponseFromCache), 1);
         assert_eq!(counts.error_percentage(), 50);
+        let cumulative = command.cumulative();
+        assert_eq!(cumulative.get(Event::Success), 1);
+        assert_eq!(cumulative.get(Event::FallbackSuccess), 1);
     }
 }

@@ -1,4 +1,4 @@
-//! A circuit breaker with Hystrix's semantics, written as an explicit state machine.
+//! A circuit breaker with Hystrix's semantics, written as an explicit, sans-IO state machine.
 //!
 //! ```text
 //!            errors >= threshold% of >= volume requests in the rolling window
@@ -11,7 +11,7 @@
 //! ```
 //!
 //! - The rolling window is `rolling_window` long, split into `buckets` buckets (Hystrix: 10 s in
-//!   10 buckets); old buckets fall out as time passes.
+//!   10 buckets); old buckets fall out as time passes (see [`super::window`]).
 //! - The breaker trips only once the window holds at least `request_volume_threshold` requests
 //!   (Hystrix: 20) and the error share reaches `error_threshold_percentage` (Hystrix: 50 %).
 //! - While open, every request is short-circuited (answered by the fallback) until
@@ -19,14 +19,23 @@
 //! - Bad requests (the caller's fault) are neither successes nor failures; one that happens
 //!   to be the trial just gives the trial slot back.
 //!
-//! Time is `tokio::time::Instant`, so tests drive it with `tokio::time::pause()`.
+//! # Why hand-written
+//! The breaker is the part of Hystrix this recipe exists to show, so its rules are the ones
+//! above, to the letter: a request-volume threshold *and* an error percentage over a bucketed
+//! rolling window, a single half-open trial, bad requests that count for nothing, thresholds
+//! that change at run time, and the same window and counts that `/hystrix.stream` reports.
+//! General-purpose breakers choose other rules (consecutive failures, success rates with their
+//! own clocks and back-off policies), so they would change when circuits open. And as a
+//! sans-IO machine (it does no I/O, spawns nothing and reads no clock: the caller passes
+//! `now`) every transition is a plain function call that tests drive on paused
+//! `tokio::time`, the way linkerd2-proxy tests its failure accrual.
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
-use crate::metrics::Ring;
+use super::window::Window;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BreakerSettings {
@@ -80,12 +89,12 @@ pub struct CircuitBreaker {
     settings: BreakerSettings,
     state: State,
     trial_in_flight: bool,
-    window: Ring<Counts>,
+    window: Window<Counts>,
 }
 
 impl CircuitBreaker {
     pub fn new(settings: BreakerSettings, now: Instant) -> Self {
-        let window = Ring::new(settings.rolling_window, settings.buckets.max(1), now);
+        let window = Window::new(settings.rolling_window, settings.buckets, now);
         Self {
             settings,
             state: State::Closed,

@@ -1,4 +1,4 @@
-//! A retry budget, so retries can't multiply the load on a middle tier that is already failing.
+//! A retry budget, so retries can't multiply the load on an upstream that is already failing.
 //!
 //! Ribbon retries every failed call up to its attempt limit; during an outage that turns `n`
 //! requests into `n × attempts`. Finagle and Linkerd bound retries instead by a budget over a
@@ -6,6 +6,8 @@
 //! seen in the window, plus a floor of `min_per_second` (10/s) so a quiet service still gets
 //! its occasional retry. When the budget is spent, a failed attempt is final and the command's
 //! fallback answers.
+//!
+//! The window is the shared [`Window`] (the breaker's and the statistics' too), in 10 buckets.
 
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
@@ -14,6 +16,8 @@ use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 use platform::config::Dynamic;
+
+use super::window::Window;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RetryBudgetSettings {
@@ -43,18 +47,21 @@ pub struct RetryBudget {
     /// Live: `percent` and `min_per_second` apply at the next retry; `ttl` shapes the window
     /// and is fixed at start-up.
     settings: Dynamic<RetryBudgetSettings>,
-    window: Mutex<Window>,
+    state: Mutex<State>,
 }
 
-/// Requests and retries per bucket, oldest overwritten.
 #[derive(Debug)]
-struct Window {
-    bucket_len: Duration,
-    buckets: [(u64, u64); BUCKETS as usize],
-    current: usize,
-    current_start: Instant,
-    /// Retries refused since start, for the dashboard.
+struct State {
+    window: Window<Spent>,
+    /// Retries refused since start, for the dashboard and Prometheus.
     exhausted: u64,
+}
+
+/// Requests and retries in one bucket of the window.
+#[derive(Clone, Copy, Debug, Default)]
+struct Spent {
+    requests: u64,
+    retries: u64,
 }
 
 impl RetryBudget {
@@ -66,11 +73,8 @@ impl RetryBudget {
     pub fn dynamic(settings: Dynamic<RetryBudgetSettings>) -> Self {
         let ttl = settings.get().ttl;
         Self {
-            window: Mutex::new(Window {
-                bucket_len: (ttl / BUCKETS).max(Duration::from_millis(1)),
-                buckets: [(0, 0); BUCKETS as usize],
-                current: 0,
-                current_start: Instant::now(),
+            state: Mutex::new(State {
+                window: Window::new(ttl, BUCKETS, Instant::now()),
                 exhausted: 0,
             }),
             settings,
@@ -79,29 +83,28 @@ impl RetryBudget {
 
     /// A new request (not a retry) arrived.
     pub fn deposit(&self) {
-        let mut window = self.lock();
-        window.advance(Instant::now()).0 += 1;
+        self.lock().window.current(Instant::now()).requests += 1;
     }
 
     /// Asks to retry once; `true` spends from the budget.
     pub fn try_withdraw(&self) -> bool {
-        let mut window = self.lock();
-        window.advance(Instant::now());
-        let (requests, retries) = window
-            .buckets
-            .iter()
-            .fold((0, 0), |(a, b), (r, t)| (a + r, b + t));
+        let now = Instant::now();
+        let mut state = self.lock();
+        let spent = state
+            .window
+            .fold(now, Spent::default(), |sum, bucket| Spent {
+                requests: sum.requests + bucket.requests,
+                retries: sum.retries + bucket.retries,
+            });
         let settings = self.settings.get();
         // The window's length as built (`ttl` is not dynamic).
-        let span = window.bucket_len * BUCKETS;
-        let floor = u64::from(settings.min_per_second) * span.as_secs().max(1);
-        let allowed = floor + requests * u64::from(settings.percent) / 100;
-        if retries < allowed {
-            let current = window.current;
-            window.buckets[current].1 += 1;
+        let floor = u64::from(settings.min_per_second) * state.window.span().as_secs().max(1);
+        let allowed = floor + spent.requests * u64::from(settings.percent) / 100;
+        if spent.retries < allowed {
+            state.window.current(now).retries += 1;
             true
         } else {
-            window.exhausted += 1;
+            state.exhausted += 1;
             false
         }
     }
@@ -111,21 +114,9 @@ impl RetryBudget {
         self.lock().exhausted
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Window> {
-        self.window.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-impl Window {
-    fn advance(&mut self, now: Instant) -> &mut (u64, u64) {
-        let elapsed = now.saturating_duration_since(self.current_start);
-        let steps = (elapsed.as_nanos() / self.bucket_len.as_nanos()) as usize;
-        for _ in 0..steps.min(self.buckets.len()) {
-            self.current = (self.current + 1) % self.buckets.len();
-            self.buckets[self.current] = (0, 0);
-        }
-        self.current_start += self.bucket_len * u32::try_from(steps).unwrap_or(u32::MAX);
-        &mut self.buckets[self.current]
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // Counters only; a poisoned lock holds consistent enough values.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 

@@ -1,0 +1,117 @@
+//! The settings that shape the edge's calls to the middle tier: `[middletier]` (discovery,
+//! Ribbon's timeouts and retries, the retry budget), `[commands.*]` (one Hystrix command per
+//! operation) and `[read_cache]`; [`UpstreamSettings`] gathers them with the balancer's.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use platform::config::{Dynamic, Secret};
+
+use crate::balancer::{BalancerSettings, OutlierSettings};
+use crate::resilience::budget::RetryBudgetSettings;
+use crate::resilience::command::CommandSettings;
+
+// No `PartialEq`: the token is a `Secret`, which is never compared with `==` (not constant time).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct MiddletierSettings {
+    /// The VIP address middle tiers register under.
+    pub vip: String,
+    #[serde(with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    /// Bounds one attempt (Ribbon's ReadTimeout).
+    #[serde(with = "humantime_serde")]
+    pub read_timeout: Duration,
+    pub max_auto_retries: u32,
+    pub max_auto_retries_next_server: u32,
+    pub ok_to_retry_on_all_operations: bool,
+    pub retry_budget: RetryBudgetSettings,
+    /// The middle tier's service token (its `[api] token`), sent on every call. Never
+    /// serialized, so it can't leak through a dump of the settings.
+    #[serde(skip_serializing, default)]
+    pub token: Option<Secret>,
+}
+
+impl Default for MiddletierSettings {
+    fn default() -> Self {
+        Self {
+            vip: "middletier".to_owned(),
+            connect_timeout: Duration::from_secs(2),
+            read_timeout: Duration::from_secs(9),
+            max_auto_retries: 0,
+            max_auto_retries_next_server: 1,
+            ok_to_retry_on_all_operations: false,
+            retry_budget: RetryBudgetSettings::default(),
+            token: None,
+        }
+    }
+}
+
+/// One Hystrix command per operation, as the recipe had (RSSGet, RSSAdd, RSSDel).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CommandsSettings {
+    pub get: CommandSettings,
+    pub add: CommandSettings,
+    pub delete: CommandSettings,
+    /// OPML import: up to 500 subscriptions in one call.
+    pub import: CommandSettings,
+    /// Reading state: an item read or starred, "mark all as read", a feed's category.
+    pub mark: CommandSettings,
+    /// Session look-ups (a cache miss on a page view), creation and sign-out.
+    pub session: CommandSettings,
+    /// Account creation and the account read at sign-in.
+    pub account: CommandSettings,
+}
+
+impl Default for CommandsSettings {
+    fn default() -> Self {
+        // The recipe's timeouts.
+        Self {
+            get: CommandSettings::with_timeout(Duration::from_secs(10)),
+            add: CommandSettings::with_timeout(Duration::from_secs(5)),
+            delete: CommandSettings::with_timeout(Duration::from_secs(2)),
+            import: CommandSettings::with_timeout(Duration::from_secs(15)),
+            // "Mark all as read" may touch thousands of items in one call.
+            mark: CommandSettings::with_timeout(Duration::from_secs(5)),
+            // Sessions are small key reads, but every page view of a user whose cached session
+            // lapsed makes one: a wider bulkhead than the default 10.
+            session: CommandSettings {
+                max_concurrent_requests: 50,
+                ..CommandSettings::with_timeout(Duration::from_secs(2))
+            },
+            account: CommandSettings::with_timeout(Duration::from_secs(2)),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReadCacheSettings {
+    /// How long a user's feeds are served from the edge without asking the middle tier again;
+    /// `0s` asks every time. The entry stays as the stale fallback after that.
+    #[serde(with = "humantime_serde")]
+    pub fresh_for: Duration,
+    /// Users kept (for the river's fallback pages too); past that, the users read least are
+    /// dropped first.
+    pub max_users: usize,
+}
+
+impl Default for ReadCacheSettings {
+    fn default() -> Self {
+        Self {
+            fresh_for: Duration::from_secs(1),
+            max_users: 10_000,
+        }
+    }
+}
+
+/// The parts of the edge's configuration that shape its calls to the middle tier.
+#[derive(Clone, Debug, Default)]
+pub struct UpstreamSettings {
+    /// Dynamic: retries and the retry budget follow the live configuration.
+    pub middletier: Dynamic<MiddletierSettings>,
+    /// Dynamic: timeouts, bulkheads and breaker thresholds follow the live configuration.
+    pub commands: Dynamic<CommandsSettings>,
+    pub balancer: BalancerSettings,
+    pub outlier: OutlierSettings,
+    pub read_cache: ReadCacheSettings,
+}

@@ -45,7 +45,7 @@ use registry_client::{Discovery, InstanceConfig, Registration, RegistryClient};
 
 pub use settings::Settings;
 use settings::StoreKind;
-use store::{CassandraStore, MemoryStore, Store};
+use store::{CassandraStore, MemoryStore, Metered, Store};
 
 /// Longest a request may take. Reads only touch the store; subscribing fetches the feed once
 /// (bounded by `fetch.timeout`) and maybe a few discovery candidates.
@@ -71,7 +71,8 @@ pub struct Application {
     listener: tokio::net::TcpListener,
     port: u16,
     settings: Settings,
-    store: Arc<dyn Store>,
+    /// The configured store, its every call timed (`rss_store_*`) by this one wrapper.
+    store: Arc<Metered<dyn Store>>,
     fetcher: fetch::Fetcher,
     health: Health,
     /// Stops the store's background work (connecting, probing) when the server stops.
@@ -121,7 +122,7 @@ impl Application {
         Ok(Self {
             listener,
             port,
-            store,
+            store: Arc::new(Metered::new(store)),
             fetcher,
             health: Health::up(),
             background: Shutdown::new(),
@@ -169,9 +170,10 @@ impl Application {
         let ownership = refresh::Ownership::shared(instance.instance_id(), peers);
         let metrics = platform::metrics::Metrics::new("middletier");
         self.fetcher.register_metrics(&metrics);
-        store::register_metrics(&metrics);
+        self.store.register_metrics(&metrics);
+        let store: Arc<dyn Store> = self.store;
         let refresher = refresh::Refresher::new(
-            self.store.clone(),
+            store.clone(),
             self.fetcher,
             self.settings.refresh.clone(),
             ownership,
@@ -185,7 +187,7 @@ impl Application {
             self.health.clone(),
             shutdown.clone(),
         );
-        let service = service::FeedService::new(self.store, refresher);
+        let service = service::FeedService::new(store, refresher);
         let chaos = chaos::Chaos::new(self.settings.chaos.clone(), self.health.clone());
         let router = platform::server::with_standard_layers(
             chaos

@@ -70,13 +70,13 @@ impl FeedService {
     }
 
     pub async fn user_feeds(&self, user: &UserId) -> Result<UserFeeds, StoreError> {
-        let reading = crate::store::observe("reading", self.store.reading(user)).await?;
+        let reading = self.store.reading(user).await?;
         let urls: Vec<FeedUrl> = reading
             .subscriptions
             .iter()
             .map(|(url, _)| url.clone())
             .collect();
-        let feeds = crate::store::observe("cached_feeds", self.store.cached_feeds(&urls)).await?;
+        let feeds = self.store.cached_feeds(&urls).await?;
         let subscriptions = reading
             .subscriptions
             .iter()
@@ -124,7 +124,7 @@ impl FeedService {
         let feed = query.feed.as_deref().map(FeedUrl::parse).transpose()?;
         let category = domain::category(query.category.as_deref())?;
         let scope = Scope::of(feed.as_ref(), category.as_deref());
-        let reading = crate::store::observe("reading", self.store.reading(user)).await?;
+        let reading = self.store.reading(user).await?;
         if let Some(feed) = &feed
             && !reading.subscriptions.iter().any(|(url, _)| url == feed)
         {
@@ -135,7 +135,7 @@ impl FeedService {
             .iter()
             .map(|(url, _)| url.clone())
             .collect();
-        let feeds = crate::store::observe("cached_feeds", self.store.cached_feeds(&urls)).await?;
+        let feeds = self.store.cached_feeds(&urls).await?;
         Ok(river::river(
             user.as_str(),
             &reading,
@@ -186,7 +186,7 @@ impl FeedService {
         let feed = mark.feed.as_deref().map(FeedUrl::parse).transpose()?;
         let category = domain::category(mark.category.as_deref())?;
         let scope = Scope::of(feed.as_ref(), category.as_deref());
-        let reading = crate::store::observe("reading", self.store.reading(user)).await?;
+        let reading = self.store.reading(user).await?;
         let urls: Vec<FeedUrl> = reading
             .subscriptions
             .iter()
@@ -198,7 +198,7 @@ impl FeedService {
         {
             return Err(ServiceError::NotSubscribed(feed.to_string()));
         }
-        let feeds = crate::store::observe("cached_feeds", self.store.cached_feeds(&urls)).await?;
+        let feeds = self.store.cached_feeds(&urls).await?;
         let up_to_ms = up_to.timestamp_millis();
         let marked = urls
             .iter()
@@ -216,11 +216,7 @@ impl FeedService {
                     .count()
             })
             .sum();
-        crate::store::observe(
-            "mark_read_up_to",
-            self.store.mark_read_up_to(user, &urls, up_to, now),
-        )
-        .await?;
+        self.store.mark_read_up_to(user, &urls, up_to, now).await?;
         Ok(MarkedRead { marked })
     }
 
@@ -250,14 +246,14 @@ impl FeedService {
             // Whole milliseconds: what every store keeps.
             created: millis(Utc::now()),
         };
-        if !crate::store::observe("create_account", self.store.create_account(&record)).await? {
+        if !self.store.create_account(&record).await? {
             return Err(ServiceError::Taken);
         }
         Ok(account(record))
     }
 
     pub async fn account(&self, user: &UserId) -> Result<Account, ServiceError> {
-        match crate::store::observe("account", self.store.account(user)).await? {
+        match self.store.account(user).await? {
             Some(record) => Ok(account(record)),
             None => Err(ServiceError::NotFound("account")),
         }
@@ -274,17 +270,13 @@ impl FeedService {
             user: UserId::parse(&new.user)?,
             expires: millis(expires),
         };
-        Ok(crate::store::observe(
-            "create_session",
-            self.store.create_session(token_hash, &session),
-        )
-        .await?)
+        Ok(self.store.create_session(token_hash, &session).await?)
     }
 
     /// The live session; unknown and expired ones are both "not found".
     pub async fn session(&self, token_hash: &str) -> Result<Session, ServiceError> {
         let token_hash = domain::token_hash(token_hash)?;
-        match crate::store::observe("session", self.store.session(token_hash, Utc::now())).await? {
+        match self.store.session(token_hash, Utc::now()).await? {
             Some(session) => Ok(Session {
                 user: session.user.to_string(),
                 expires: rfc3339(session.expires),
@@ -295,7 +287,7 @@ impl FeedService {
 
     pub async fn delete_session(&self, token_hash: &str) -> Result<(), ServiceError> {
         let token_hash = domain::token_hash(token_hash)?;
-        Ok(crate::store::observe("delete_session", self.store.delete_session(token_hash)).await?)
+        Ok(self.store.delete_session(token_hash).await?)
     }
 
     /// Fetches `url` at once and subscribes to it (or to the feed it moved to, or to the one
@@ -337,10 +329,9 @@ impl FeedService {
                 }
             }
         };
-        let changed =
-            crate::store::observe("subscribe", self.store.subscribe(user, &state.url)).await?;
+        let changed = self.store.subscribe(user, &state.url).await?;
         let state = self.keep_first_seen(state).await?;
-        crate::store::observe("save_feed_state", self.store.save_feed_state(&state)).await?;
+        self.store.save_feed_state(&state).await?;
         Ok(SubscriptionChange {
             user: user.to_string(),
             url: state.url.to_string(),
@@ -369,13 +360,13 @@ impl FeedService {
 
     /// The user's subscriptions as an OPML 2.0 document.
     pub async fn export_opml(&self, user: &UserId) -> Result<String, StoreError> {
-        let reading = crate::store::observe("reading", self.store.reading(user)).await?;
+        let reading = self.store.reading(user).await?;
         let urls: Vec<FeedUrl> = reading
             .subscriptions
             .iter()
             .map(|(url, _)| url.clone())
             .collect();
-        let feeds = crate::store::observe("cached_feeds", self.store.cached_feeds(&urls)).await?;
+        let feeds = self.store.cached_feeds(&urls).await?;
         let outlines: Vec<opml::ExportFeed> = reading
             .subscriptions
             .iter()
@@ -399,8 +390,7 @@ impl FeedService {
         user: &UserId,
         feeds: Vec<OpmlFeed>,
     ) -> Result<OpmlImport, ServiceError> {
-        let existing =
-            crate::store::observe("subscriptions", self.store.subscriptions(user)).await?;
+        let existing = self.store.subscriptions(user).await?;
         let parsed: Vec<(FeedUrl, OpmlFeed)> = feeds
             .into_iter()
             .filter_map(|feed| Some((FeedUrl::parse(&feed.url).ok()?, feed)))
@@ -417,7 +407,7 @@ impl FeedService {
         }
         let mut imported = Vec::with_capacity(parsed.len());
         for (url, feed) in parsed {
-            let new = crate::store::observe("subscribe", self.store.subscribe(user, &url)).await?;
+            let new = self.store.subscribe(user, &url).await?;
             // The first folder level is the category (categories are flat); a feed already
             // subscribed keeps the one the user gave it.
             let category = feed
@@ -450,11 +440,10 @@ impl FeedService {
         user: &UserId,
         url: &FeedUrl,
     ) -> Result<SubscriptionChange, StoreError> {
-        let changed =
-            crate::store::observe("unsubscribe", self.store.unsubscribe(user, url)).await?;
+        let changed = self.store.unsubscribe(user, url).await?;
         if changed {
             // Nobody will see these marks again; subscribing later starts afresh.
-            crate::store::observe("clear_reading", self.store.clear_reading(user, url)).await?;
+            self.store.clear_reading(user, url).await?;
         }
         Ok(SubscriptionChange {
             user: user.to_string(),

@@ -12,6 +12,7 @@
 
 pub mod cassandra;
 mod memory;
+mod metered;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -21,6 +22,7 @@ use chrono::{DateTime, Utc};
 
 pub use cassandra::{CassandraSettings, CassandraStore, FEED_CACHE_FRESH_FOR};
 pub use memory::MemoryStore;
+pub use metered::Metered;
 
 use middletier_api::Item;
 use middletier_api::domain::{FeedUrl, UserId};
@@ -373,23 +375,3 @@ pub trait AccountStore: Send + Sync + std::fmt::Debug + 'static {
 pub trait Store: SubscriptionStore + FeedStore + ReadingStore + AccountStore {}
 
 impl<T: SubscriptionStore + FeedStore + ReadingStore + AccountStore> Store for T {}
-
-/// Store call latencies and failures, `rss_store_duration_seconds{op, outcome}` and
-/// `rss_store_errors_total{op}`, whichever store is configured. Process-wide because the store
-/// is: tests that share one store between several middle tiers see one set of numbers.
-static METRICS: std::sync::LazyLock<platform::metrics::OperationMetrics> =
-    std::sync::LazyLock::new(platform::metrics::OperationMetrics::default);
-
-/// Adds the store metrics to a service's registry.
-pub fn register_metrics(metrics: &platform::metrics::Metrics) {
-    METRICS.register(metrics, "store", "subscription store calls");
-}
-
-/// Runs one store call as `op`, timing it and counting its failure, if any. The service and
-/// the refresher call the store through this.
-pub async fn observe<T>(
-    op: &'static str,
-    call: impl Future<Output = Result<T, StoreError>>,
-) -> Result<T, StoreError> {
-    METRICS.observe(op, call).await
-}

@@ -45,7 +45,7 @@ use registry_client::{Discovery, InstanceConfig, Registration, RegistryClient};
 
 pub use settings::Settings;
 use settings::StoreKind;
-use store::{CassandraStore, MemoryStore, Metered, Store};
+use store::{CassandraStore, FeedCache, MemoryStore, Metered, Store};
 
 /// Longest a request may take. Reads only touch the store; subscribing fetches the feed once
 /// (bounded by `fetch.timeout`) and maybe a few discovery candidates.
@@ -92,11 +92,12 @@ impl Application {
         let background = Shutdown::new();
         let store: Arc<dyn Store> = match settings.store.kind {
             StoreKind::Memory => Arc::new(MemoryStore::new()),
-            StoreKind::Cassandra => Arc::new(CassandraStore::start(
+            // Decoded feeds kept in this process for page views (see `store::FeedCache`).
+            StoreKind::Cassandra => Arc::new(FeedCache::new(CassandraStore::start(
                 settings.cassandra.clone(),
                 health.clone(),
                 background.clone(),
-            )),
+            ))),
         };
         let mut app = Self::build_with_store(settings, store).await?;
         app.health = health;

@@ -502,7 +502,7 @@ async fn cassandra_feed_cache_shows_another_middle_tiers_refresh_within_seconds(
     let title = |feeds: Vec<Option<Arc<middletier::store::CachedFeed>>>| {
         feeds[0].as_ref().and_then(|f| f.state.title.clone())
     };
-    let read = |store: &middletier::store::CassandraStore| {
+    let read = |store: &middletier::store::FeedCache<middletier::store::CassandraStore>| {
         let store = store.clone();
         let url = url.clone();
         async move { title(store.cached_feeds(&[url]).await.expect("read")) }

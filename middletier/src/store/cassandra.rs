@@ -11,10 +11,9 @@
 //!   feed_url)`: per-user reading state, two partition reads per page view.
 //! - `accounts ((user_id))` and `sessions ((token_hash))`, the latter written with a TTL.
 //!
-//! Page views read up to 500 feeds' cached items. Rather than decoding 500 large partitions per
-//! page, decoded feeds are kept in a short-lived process cache: an entry is used as is for
-//! [`FEED_CACHE_FRESH_FOR`], then revalidated with a tiny read of the feed's `last_attempt`
-//! (changed by every refresh); a save through this process replaces it at once.
+//! Every read decodes what it reads. A middle tier keeps the feeds page views read decoded in
+//! front of this store ([`FeedCache`](super::FeedCache)), revalidating them with the small
+//! version read this store offers ([`FeedVersions`]).
 //!
 //! Connection is resilient: [`CassandraStore::start`] returns at once and connects in the
 //! background with capped exponential backoff, reporting `STARTING` health until the schema is
@@ -23,8 +22,8 @@
 //! [`StoreError::Unavailable`] (503), never with wrong data.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -47,6 +46,7 @@ use platform::config::Secret;
 use platform::health::{Check, Health, Status};
 use platform::lifecycle::Shutdown;
 
+use super::feed_cache::FeedVersions;
 use super::{
     AccountRecord, AccountStore, CachedFeed, FeedReading, FeedState, FeedStore, ItemMark,
     MAX_SUBSCRIPTIONS_PER_USER, MarkChange, ReadingStore, Scheduled, SessionRecord, StoreError,
@@ -76,14 +76,6 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         include_str!("../../schema/cassandra/004_reading.cql"),
     ),
 ];
-
-/// How long a decoded feed is served from this process's cache before it is revalidated.
-/// Saves through this process replace entries at once; another middle tier's refresh shows
-/// here within this time.
-pub const FEED_CACHE_FRESH_FOR: Duration = Duration::from_secs(5);
-
-/// Most feeds kept decoded (each holds up to `refresh.max_items` items).
-const FEED_CACHE_CAPACITY: usize = 5_000;
 
 /// `[cassandra]` settings (`RSS_CASSANDRA__NODES`, ...).
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -242,16 +234,6 @@ struct Connected {
 #[derive(Clone, Debug)]
 pub struct CassandraStore {
     connected: Arc<OnceLock<Connected>>,
-    feeds: Arc<Mutex<HashMap<String, Entry>>>,
-}
-
-/// A decoded feed in the process cache.
-#[derive(Debug)]
-struct Entry {
-    feed: Arc<CachedFeed>,
-    /// Its `last_attempt`: a different one in the table means it was refreshed since.
-    version: Option<DateTime<Utc>>,
-    checked: Instant,
 }
 
 impl CassandraStore {
@@ -262,7 +244,6 @@ impl CassandraStore {
         let _ = lock.set(connected);
         Ok(Self {
             connected: Arc::new(lock),
-            feeds: Arc::default(),
         })
     }
 
@@ -271,7 +252,6 @@ impl CassandraStore {
     pub fn start(settings: CassandraSettings, health: Health, shutdown: Shutdown) -> Self {
         let store = Self {
             connected: Arc::new(OnceLock::new()),
-            feeds: Arc::default(),
         };
         // The store's own readiness check: chaos or other checks keep their verdicts.
         let health = health.check("store", Status::Starting);
@@ -749,16 +729,17 @@ async fn read_feed(connected: &Connected, url: &FeedUrl) -> Result<Option<FeedSt
     Ok(row.and_then(FeedRow::into_state))
 }
 
-/// The feed's `last_attempt`: a small read that says whether a cached copy is current.
-async fn feed_version(
-    connected: &Connected,
-    url: &FeedUrl,
-) -> Result<Option<DateTime<Utc>>, StoreError> {
-    let result = query_rows(&connected.session, &connected.feed_version, (url.as_str(),)).await?;
-    let row = result
-        .maybe_first_row::<(Option<DateTime<Utc>>,)>()
-        .map_err(query_failed)?;
-    Ok(row.and_then(|(at,)| at))
+#[async_trait]
+impl FeedVersions for CassandraStore {
+    async fn feed_version(&self, url: &FeedUrl) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let connected = self.connection()?;
+        let result =
+            query_rows(&connected.session, &connected.feed_version, (url.as_str(),)).await?;
+        let row = result
+            .maybe_first_row::<(Option<DateTime<Utc>>,)>()
+            .map_err(query_failed)?;
+        Ok(row.and_then(|(at,)| at))
+    }
 }
 
 #[async_trait]
@@ -1141,76 +1122,11 @@ impl FeedStore for CassandraStore {
         &self,
         urls: &[FeedUrl],
     ) -> Result<Vec<Option<Arc<CachedFeed>>>, StoreError> {
-        let connected = self.connection()?;
-        let now = Instant::now();
-        // What the process cache holds: fresh, or to revalidate.
-        let known: Vec<Option<(Arc<CachedFeed>, Option<DateTime<Utc>>, bool)>> = {
-            let feeds = self.feeds.lock().unwrap_or_else(PoisonError::into_inner);
-            urls.iter()
-                .map(|url| {
-                    feeds.get(url.as_str()).map(|entry| {
-                        let fresh = now.duration_since(entry.checked) < FEED_CACHE_FRESH_FOR;
-                        (entry.feed.clone(), entry.version, fresh)
-                    })
-                })
-                .collect()
-        };
-        let loads = urls.iter().zip(known).map(|(url, known)| async move {
-            match known {
-                Some((feed, _, true)) => Ok::<_, StoreError>((Some(feed), None)),
-                Some((feed, version, false)) => {
-                    if feed_version(connected, url).await? == version {
-                        Ok((Some(feed), Some((version, None))))
-                    } else {
-                        let state = read_feed(connected, url).await?;
-                        let version = state.as_ref().and_then(|s| s.last_attempt);
-                        let feed = state.map(|state| Arc::new(CachedFeed::new(state)));
-                        Ok((feed.clone(), Some((version, feed))))
-                    }
-                }
-                None => {
-                    let state = read_feed(connected, url).await?;
-                    let version = state.as_ref().and_then(|s| s.last_attempt);
-                    let feed = state.map(|state| Arc::new(CachedFeed::new(state)));
-                    Ok((feed.clone(), Some((version, feed))))
-                }
-            }
-        });
-        let loaded = futures::future::try_join_all(loads).await?;
-        let mut feeds = self.feeds.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut answer = Vec::with_capacity(urls.len());
-        for (url, (feed, update)) in urls.iter().zip(loaded) {
-            match update {
-                // Revalidated unchanged: fresh again.
-                Some((_, None)) if feed.is_some() => {
-                    if let Some(entry) = feeds.get_mut(url.as_str()) {
-                        entry.checked = now;
-                    }
-                }
-                Some((version, Some(new))) => {
-                    feeds.insert(
-                        url.to_string(),
-                        Entry {
-                            feed: new,
-                            version,
-                            checked: now,
-                        },
-                    );
-                }
-                Some((_, None)) => {
-                    feeds.remove(url.as_str());
-                }
-                None => {}
-            }
-            answer.push(feed);
-        }
-        if feeds.len() > FEED_CACHE_CAPACITY {
-            feeds.retain(|_, entry| now.duration_since(entry.checked) < FEED_CACHE_FRESH_FOR);
-            if feeds.len() > FEED_CACHE_CAPACITY {
-                feeds.clear();
-            }
-        }
-        Ok(answer)
+        let states = self.feed_states(urls).await?;
+        Ok(states
+            .into_iter()
+            .map(|state| state.map(|state| Arc::new(CachedFeed::new(state))))
+            .collect())
     }
 
     async fn save_feed_state(&self, state: &FeedState) -> Result<(), StoreError> {
@@ -1236,19 +1152,6 @@ impl FeedStore for CassandraStore {
             .execute_unpaged(&connected.insert_feed, values)
             .await
             .map_err(query_failed)?;
-        // This process serves the new state at once; others revalidate within seconds.
-        let feed = Arc::new(CachedFeed::new(state.clone()));
-        self.feeds
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(
-                state.url.to_string(),
-                Entry {
-                    feed,
-                    version: state.last_attempt,
-                    checked: Instant::now(),
-                },
-            );
         Ok(())
     }
 

@@ -5,12 +5,24 @@
 //! (who reads what) and a [`FeedStore`] (the nearline feed cache: each feed's latest items,
 //! status and schedule). Which implementation backs it is chosen by configuration
 //! (`[store] kind`: `memory` or `cassandra`). Every implementation must pass the same
-//! conformance tests (`tests/store_conformance.rs`).
+//! conformance tests (`tests/it/store_conformance.rs`).
 //!
 //! It is also a [`ReadingStore`] (per-user read/starred marks, "read up to" watermarks and
 //! categories) and an [`AccountStore`] (accounts and sessions).
+//!
+//! Cross-cutting concerns are layers that implement the same traits around a store, composed
+//! once where the application builds its store (`Metered<FeedCache<CassandraStore>>`, or
+//! `Metered<MemoryStore>`), so callers never repeat them by hand.
+//!
+//! # Layout
+//! - [`memory`](MemoryStore): the embedded default, maps in this process.
+//! - [`cassandra`]: Apache Cassandra, one file per table family.
+//! - [`FeedCache`] (`feed_cache`): decoded feeds kept in this process in front of a store that
+//!   decodes on every read (Cassandra), revalidated every few seconds.
+//! - [`Metered`] (`metered`): every call timed and its failures counted (`rss_store_*`).
 
 pub mod cassandra;
+mod feed_cache;
 mod memory;
 mod metered;
 
@@ -20,7 +32,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-pub use cassandra::{CassandraSettings, CassandraStore, FEED_CACHE_FRESH_FOR};
+pub use cassandra::{CassandraSettings, CassandraStore};
+pub use feed_cache::{FEED_CACHE_FRESH_FOR, FeedCache, FeedVersions};
 pub use memory::MemoryStore;
 pub use metered::Metered;
 

@@ -14,7 +14,8 @@
 //! - [`fetch`]: HTTP fetching with timeouts, size cap and SSRF guard.
 //! - [`feed`]: parsing with feed-rs and making content safe.
 //! - [`discover`]: finding the feeds a web page links to; [`opml`]: OPML import and export.
-//! - [`store`]: the `SubscriptionStore` trait and its implementations.
+//! - [`store`]: the store traits, their implementations (memory, Cassandra) and the layers
+//!   composed around them (metrics, the process feed cache).
 //! - [`routes`]: the HTTP transport; [`openapi`]: its OpenAPI document at `/openapi.json`.
 //! - [`chaos`]: fault injection for demos and tests (off unless enabled in config).
 //! - [`settings`], the configuration.

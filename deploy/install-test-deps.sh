@@ -54,7 +54,7 @@ fi
 node -e "require('$node_dir/node_modules/eureka-js-client'); console.log('eureka-js-client', '$EUREKA_JS_CLIENT')"
 
 # schemathesis, which fuzzes the registry's and the middle tier's OpenAPI documents against the
-# running services (registry/tests/openapi.rs, middletier/tests/openapi.rs): pinned, in its own
+# running services (registry/tests/openapi.rs, middletier/tests/it/openapi.rs): pinned, in its own
 # virtualenv next to the interop clients. The tests run exactly this one and fail, never skip,
 # when it is missing.
 SCHEMATHESIS=4.32.5

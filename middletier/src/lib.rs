@@ -14,7 +14,8 @@
 //! - [`fetch`]: HTTP fetching with timeouts, size cap and SSRF guard.
 //! - [`feed`]: parsing with feed-rs and making content safe.
 //! - [`discover`]: finding the feeds a web page links to; [`opml`]: OPML import and export.
-//! - [`store`]: the `SubscriptionStore` trait and its implementations.
+//! - [`store`]: the store traits, their implementations (memory, Cassandra) and the layers
+//!   composed around them (metrics, the process feed cache).
 //! - [`routes`]: the HTTP transport; [`openapi`]: its OpenAPI document at `/openapi.json`.
 //! - [`chaos`]: fault injection for demos and tests (off unless enabled in config).
 //! - [`settings`], the configuration.
@@ -45,7 +46,7 @@ use registry_client::{Discovery, InstanceConfig, Registration, RegistryClient};
 
 pub use settings::Settings;
 use settings::StoreKind;
-use store::{CassandraStore, MemoryStore, Store};
+use store::{CassandraStore, FeedCache, MemoryStore, Metered, Store};
 
 /// Longest a request may take. Reads only touch the store; subscribing fetches the feed once
 /// (bounded by `fetch.timeout`) and maybe a few discovery candidates.
@@ -71,7 +72,8 @@ pub struct Application {
     listener: tokio::net::TcpListener,
     port: u16,
     settings: Settings,
-    store: Arc<dyn Store>,
+    /// The configured store, its every call timed (`rss_store_*`) by this one wrapper.
+    store: Arc<Metered<dyn Store>>,
     fetcher: fetch::Fetcher,
     health: Health,
     /// Stops the store's background work (connecting, probing) when the server stops.
@@ -91,11 +93,12 @@ impl Application {
         let background = Shutdown::new();
         let store: Arc<dyn Store> = match settings.store.kind {
             StoreKind::Memory => Arc::new(MemoryStore::new()),
-            StoreKind::Cassandra => Arc::new(CassandraStore::start(
+            // Decoded feeds kept in this process for page views (see `store::FeedCache`).
+            StoreKind::Cassandra => Arc::new(FeedCache::new(CassandraStore::start(
                 settings.cassandra.clone(),
                 health.clone(),
                 background.clone(),
-            )),
+            ))),
         };
         let mut app = Self::build_with_store(settings, store).await?;
         app.health = health;
@@ -121,7 +124,7 @@ impl Application {
         Ok(Self {
             listener,
             port,
-            store,
+            store: Arc::new(Metered::new(store)),
             fetcher,
             health: Health::up(),
             background: Shutdown::new(),
@@ -169,9 +172,10 @@ impl Application {
         let ownership = refresh::Ownership::shared(instance.instance_id(), peers);
         let metrics = platform::metrics::Metrics::new("middletier");
         self.fetcher.register_metrics(&metrics);
-        store::register_metrics(&metrics);
+        self.store.register_metrics(&metrics);
+        let store: Arc<dyn Store> = self.store;
         let refresher = refresh::Refresher::new(
-            self.store.clone(),
+            store.clone(),
             self.fetcher,
             self.settings.refresh.clone(),
             ownership,
@@ -185,7 +189,7 @@ impl Application {
             self.health.clone(),
             shutdown.clone(),
         );
-        let service = service::FeedService::new(self.store, refresher);
+        let service = service::FeedService::new(store, refresher);
         let chaos = chaos::Chaos::new(self.settings.chaos.clone(), self.health.clone());
         let router = platform::server::with_standard_layers(
             chaos

@@ -267,11 +267,7 @@ impl Refresher {
         // holds only the feeds in flight, not a second copy of the whole cache.
         let refreshed = futures::stream::iter(due)
             .map(|url| async move {
-                let cached = crate::store::observe(
-                    "feed_states",
-                    self.store.feed_states(std::slice::from_ref(&url)),
-                )
-                .await?;
+                let cached = self.store.feed_states(std::slice::from_ref(&url)).await?;
                 let state = cached
                     .into_iter()
                     .next()
@@ -292,9 +288,9 @@ impl Refresher {
         let (state, _) = self.refresh(state).await;
         if state.url != old_url {
             tracing::info!(from = %old_url, to = %state.url, "feed moved permanently");
-            crate::store::observe("move_feed", self.store.move_feed(&old_url, &state.url)).await?;
+            self.store.move_feed(&old_url, &state.url).await?;
         }
-        crate::store::observe("save_feed_state", self.store.save_feed_state(&state)).await?;
+        self.store.save_feed_state(&state).await?;
         Ok(state)
     }
 

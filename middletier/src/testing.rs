@@ -527,11 +527,12 @@ pub fn cassandra_settings() -> crate::store::CassandraSettings {
     }
 }
 
-/// Connects to the test Cassandra, failing loudly (never skipping) when it is not there.
-pub async fn cassandra_store() -> crate::store::CassandraStore {
+/// Connects to the test Cassandra, failing loudly (never skipping) when it is not there. The
+/// store is what a middle tier on Cassandra runs: with its process feed cache in front.
+pub async fn cassandra_store() -> crate::store::FeedCache<crate::store::CassandraStore> {
     let settings = cassandra_settings();
     match crate::store::CassandraStore::connect(&settings).await {
-        Ok(store) => store,
+        Ok(store) => crate::store::FeedCache::new(store),
         Err(error) => panic!(
             "Cassandra tests were asked for but Cassandra at {} is not reachable ({error}); \
              start it with `deploy/cassandra/run.sh start` or run `deploy/test.sh`",

@@ -5,13 +5,26 @@
 //! (who reads what) and a [`FeedStore`] (the nearline feed cache: each feed's latest items,
 //! status and schedule). Which implementation backs it is chosen by configuration
 //! (`[store] kind`: `memory` or `cassandra`). Every implementation must pass the same
-//! conformance tests (`tests/store_conformance.rs`).
+//! conformance tests (`tests/it/store_conformance.rs`).
 //!
 //! It is also a [`ReadingStore`] (per-user read/starred marks, "read up to" watermarks and
 //! categories) and an [`AccountStore`] (accounts and sessions).
+//!
+//! Cross-cutting concerns are layers that implement the same traits around a store, composed
+//! once where the application builds its store (`Metered<FeedCache<CassandraStore>>`, or
+//! `Metered<MemoryStore>`), so callers never repeat them by hand.
+//!
+//! # Layout
+//! - [`memory`](MemoryStore): the embedded default, maps in this process.
+//! - [`cassandra`]: Apache Cassandra, one file per table family.
+//! - [`FeedCache`] (`feed_cache`): decoded feeds kept in this process in front of a store that
+//!   decodes on every read (Cassandra), revalidated every few seconds.
+//! - [`Metered`] (`metered`): every call timed and its failures counted (`rss_store_*`).
 
 pub mod cassandra;
+mod feed_cache;
 mod memory;
+mod metered;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,8 +32,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-pub use cassandra::{CassandraSettings, CassandraStore, FEED_CACHE_FRESH_FOR};
+pub use cassandra::{CassandraSettings, CassandraStore};
+pub use feed_cache::{FEED_CACHE_FRESH_FOR, FeedCache, FeedVersions};
 pub use memory::MemoryStore;
+pub use metered::Metered;
 
 use middletier_api::Item;
 use middletier_api::domain::{FeedUrl, UserId};
@@ -373,23 +388,3 @@ pub trait AccountStore: Send + Sync + std::fmt::Debug + 'static {
 pub trait Store: SubscriptionStore + FeedStore + ReadingStore + AccountStore {}
 
 impl<T: SubscriptionStore + FeedStore + ReadingStore + AccountStore> Store for T {}
-
-/// Store call latencies and failures, `rss_store_duration_seconds{op, outcome}` and
-/// `rss_store_errors_total{op}`, whichever store is configured. Process-wide because the store
-/// is: tests that share one store between several middle tiers see one set of numbers.
-static METRICS: std::sync::LazyLock<platform::metrics::OperationMetrics> =
-    std::sync::LazyLock::new(platform::metrics::OperationMetrics::default);
-
-/// Adds the store metrics to a service's registry.
-pub fn register_metrics(metrics: &platform::metrics::Metrics) {
-    METRICS.register(metrics, "store", "subscription store calls");
-}
-
-/// Runs one store call as `op`, timing it and counting its failure, if any. The service and
-/// the refresher call the store through this.
-pub async fn observe<T>(
-    op: &'static str,
-    call: impl Future<Output = Result<T, StoreError>>,
-) -> Result<T, StoreError> {
-    METRICS.observe(op, call).await
-}

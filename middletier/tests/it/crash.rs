@@ -1,8 +1,8 @@
 //! Durability with real processes: `kill -9` the middle tier, or Cassandra itself, right after a
 //! subscription was acknowledged, and the subscription is still there afterwards.
 //!
-//! Killing Cassandra disturbs every other test using it, so this file holds only tests that run
-//! one after another (cargo runs test binaries sequentially; the tests here share a lock).
+//! Killing Cassandra disturbs every other test using it, so the test that does holds the node
+//! alone ([`cassandra_exclusive`]) while the others hold it shared.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -13,10 +13,8 @@ use platform::testing::eventually;
 use middletier::testing::{FeedPublisher, cassandra_settings, unique_prefix};
 use middletier_api::UserFeeds;
 use reqwest::StatusCode;
-use tokio::sync::Mutex;
 
-/// Serialises the tests in this file: one of them restarts Cassandra.
-static CASSANDRA: Mutex<()> = Mutex::const_new(());
+use crate::support::{cassandra_exclusive, cassandra_shared, http};
 
 /// A middle tier running as its own OS process, on Cassandra.
 struct MiddletierProcess {
@@ -121,7 +119,7 @@ fn cassandra_script(command: &str) {
 #[tokio::test]
 #[ignore = "needs Cassandra: deploy/test.sh starts one (or deploy/cassandra/run.sh start)"]
 async fn subscriptions_survive_kill_9_of_the_middletier() {
-    let _guard = CASSANDRA.lock().await;
+    let _cassandra = cassandra_shared().await;
     let port = free_port();
     let publisher = FeedPublisher::start().await;
     let user = format!("{}ann", unique_prefix());
@@ -141,7 +139,7 @@ async fn subscriptions_survive_kill_9_of_the_middletier() {
 #[tokio::test]
 #[ignore = "needs the Cassandra of deploy/cassandra/run.sh, which it kills and restarts"]
 async fn an_acknowledged_subscription_survives_kill_9_of_cassandra_and_the_middletier_reconnects() {
-    let _guard = CASSANDRA.lock().await;
+    let _cassandra = cassandra_exclusive().await;
     let middletier = MiddletierProcess::start(free_port()).await;
     let publisher = FeedPublisher::start().await;
     let user = format!("{}bob", unique_prefix());
@@ -168,11 +166,4 @@ async fn an_acknowledged_subscription_survives_kill_9_of_cassandra_and_the_middl
     )
     .await;
     middletier.wait_until_healthy().await;
-}
-
-/// Every reqwest client needs the TLS provider that `platform` installs.
-fn http() -> reqwest::Client {
-    platform::http::client_builder()
-        .build()
-        .expect("http client")
 }

@@ -1,4 +1,4 @@
-//! Feeds as they are in the wild (issue 5): the corpus of odd feeds in `tests/corpus/` against
+//! Feeds as they are in the wild: the corpus of odd feeds in `tests/corpus/` against
 //! the expectations beside them, hostile documents that must stay bounded in time and memory,
 //! and every input the fuzzer kept (`tests/fuzz-corpus/`) or crashed on (`tests/fuzz-crashes/`),
 //! replayed without a panic.
@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 use middletier::feed::{self, FeedError, Inspected};
 use serde::Deserialize;
 
-/// How long one document may take. Every case here takes well under a second in a release
+use crate::support::assert_bounded;
+
+/// How long one document may take (a wall-clock bound, see [`assert_bounded`]). Every case here takes well under a second in a release
 /// build and a few in a debug build on a busy 2-core machine; anything super-linear (HTML
 /// parsers on deep nesting, say) takes minutes or hours at these sizes.
 const BOUND: Duration = Duration::from_secs(if cfg!(debug_assertions) { 30 } else { 5 });
@@ -87,7 +89,7 @@ fn check(case: &Case) -> Vec<String> {
         .as_deref()
         .unwrap_or("https://example.org/feed.xml");
     let (result, elapsed) = inspect(&body, case.content_type.as_deref(), base);
-    expect(elapsed < BOUND, format!("took {elapsed:?}"));
+    assert_bounded(&case.file, elapsed, BOUND);
     let inspected = match (result, case.ok) {
         (Ok(inspected), true) => inspected,
         (Err(error), false) => {
@@ -241,11 +243,7 @@ fn every_corpus_file_has_an_expectation() {
 
 fn bounded(name: &str, body: &[u8]) -> Result<feed::ParsedFeed, FeedError> {
     let (result, elapsed) = inspect(body, None, "https://example.org/feed.xml");
-    assert!(
-        elapsed < BOUND,
-        "{name}: {elapsed:?} for {} bytes",
-        body.len()
-    );
+    assert_bounded(&format!("{name} ({} bytes)", body.len()), elapsed, BOUND);
     if let Err(FeedError::Crashed(message)) = &result {
         panic!("{name}: the parser crashed: {message}");
     }

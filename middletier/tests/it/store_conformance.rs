@@ -14,6 +14,8 @@ use middletier::store::{
 use middletier_api::Item;
 use middletier_api::domain::{FeedUrl, UserId};
 
+use crate::support::cassandra_shared;
+
 fn user(name: &str) -> UserId {
     UserId::parse(name).expect("user")
 }
@@ -440,6 +442,7 @@ async fn memory_store_conforms() {
 #[tokio::test]
 #[ignore = "needs Cassandra: deploy/test.sh starts one (or deploy/cassandra/run.sh start)"]
 async fn cassandra_store_conforms() {
+    let _cassandra = cassandra_shared().await;
     let store = Arc::new(middletier::testing::cassandra_store().await);
     conformance(store.clone(), &middletier::testing::unique_prefix()).await;
     feed_cache_conformance(store.clone(), &middletier::testing::unique_prefix()).await;
@@ -450,6 +453,7 @@ async fn cassandra_store_conforms() {
 #[tokio::test]
 #[ignore = "needs Cassandra: deploy/test.sh starts one (or deploy/cassandra/run.sh start)"]
 async fn cassandra_sessions_expire_by_themselves() {
+    let _cassandra = cassandra_shared().await;
     // The TTL removes the row even if nobody looks the session up again.
     let store = middletier::testing::cassandra_store().await;
     let hash = token_hash(&middletier::testing::unique_prefix());
@@ -473,6 +477,7 @@ async fn cassandra_sessions_expire_by_themselves() {
 #[tokio::test]
 #[ignore = "needs Cassandra: deploy/test.sh starts one (or deploy/cassandra/run.sh start)"]
 async fn cassandra_schema_setup_is_idempotent() {
+    let _cassandra = cassandra_shared().await;
     // A second connection (another middle tier starting) finds the schema applied and the
     // data intact.
     let first = middletier::testing::cassandra_store().await;
@@ -486,6 +491,7 @@ async fn cassandra_schema_setup_is_idempotent() {
 #[tokio::test]
 #[ignore = "needs Cassandra: deploy/test.sh starts one (or deploy/cassandra/run.sh start)"]
 async fn cassandra_feed_cache_shows_another_middle_tiers_refresh_within_seconds() {
+    let _cassandra = cassandra_shared().await;
     // Each middle tier keeps decoded feeds for a few seconds; a refresh saved by another one
     // must show within that time (and one's own save at once).
     let here = middletier::testing::cassandra_store().await;
@@ -502,7 +508,7 @@ async fn cassandra_feed_cache_shows_another_middle_tiers_refresh_within_seconds(
     let title = |feeds: Vec<Option<Arc<middletier::store::CachedFeed>>>| {
         feeds[0].as_ref().and_then(|f| f.state.title.clone())
     };
-    let read = |store: &middletier::store::CassandraStore| {
+    let read = |store: &middletier::store::FeedCache<middletier::store::CassandraStore>| {
         let store = store.clone();
         let url = url.clone();
         async move { title(store.cached_feeds(&[url]).await.expect("read")) }

@@ -15,11 +15,9 @@ use platform::lifecycle::Shutdown;
 use platform::testing::run_schemathesis;
 use serde_json::Value;
 
-const TOKEN: &str = "openapi-test-token";
+use crate::support::http;
 
-fn http() -> reqwest::Client {
-    platform::http::client_builder().build().unwrap()
-}
+const TOKEN: &str = "openapi-test-token";
 
 /// A registry and a middle tier with a service token, serving until `shutdown`. Feeds may be
 /// fetched from `publisher` only (the SSRF guard stays on for everything else), and fetches

@@ -9,6 +9,8 @@ use middletier::testing::FeedPublisher;
 use middletier_api::{ErrorBody, SubscriptionChange, UserFeeds};
 use reqwest::StatusCode;
 
+use crate::support::http;
+
 struct TestApi {
     base: String,
     http: reqwest::Client,
@@ -31,13 +33,6 @@ fn local_fetching() -> FetchSettings {
         allow_private_networks: true,
         ..FetchSettings::default()
     }
-}
-
-/// Every reqwest client needs the TLS provider that `platform` installs.
-fn http() -> reqwest::Client {
-    platform::http::client_builder()
-        .build()
-        .expect("http client")
 }
 
 impl TestApi {

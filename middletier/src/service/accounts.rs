@@ -1,0 +1,76 @@
+//! Accounts and sessions: the edges sign users in against what is stored here, so every edge
+//! knows every account and session.
+
+use chrono::{DateTime, Utc};
+
+use middletier_api::domain::{self, ParseError, UserId};
+use middletier_api::limits::MAX_SESSION_DAYS;
+use middletier_api::{Account, NewAccount, NewSession, Session};
+
+use super::{FeedService, ServiceError, rfc3339};
+use crate::store::{AccountRecord, SessionRecord};
+
+impl FeedService {
+    pub async fn create_account(&self, new: &NewAccount) -> Result<Account, ServiceError> {
+        let record = AccountRecord {
+            user: UserId::parse(&new.user)?,
+            password_hash: domain::password_hash(&new.password_hash)?.to_owned(),
+            // Whole milliseconds: what every store keeps.
+            created: millis(Utc::now()),
+        };
+        if !self.store.create_account(&record).await? {
+            return Err(ServiceError::Taken);
+        }
+        Ok(account(record))
+    }
+
+    pub async fn account(&self, user: &UserId) -> Result<Account, ServiceError> {
+        match self.store.account(user).await? {
+            Some(record) => Ok(account(record)),
+            None => Err(ServiceError::NotFound("account")),
+        }
+    }
+
+    pub async fn create_session(&self, new: &NewSession) -> Result<(), ServiceError> {
+        let token_hash = domain::token_hash(&new.token_hash)?;
+        let expires = domain::time(&new.expires)?;
+        let now = Utc::now();
+        if expires <= now || expires > now + chrono::Duration::days(MAX_SESSION_DAYS) {
+            return Err(ParseError::SessionExpiry.into());
+        }
+        let session = SessionRecord {
+            user: UserId::parse(&new.user)?,
+            expires: millis(expires),
+        };
+        Ok(self.store.create_session(token_hash, &session).await?)
+    }
+
+    /// The live session; unknown and expired ones are both "not found".
+    pub async fn session(&self, token_hash: &str) -> Result<Session, ServiceError> {
+        let token_hash = domain::token_hash(token_hash)?;
+        match self.store.session(token_hash, Utc::now()).await? {
+            Some(session) => Ok(Session {
+                user: session.user.to_string(),
+                expires: rfc3339(session.expires),
+            }),
+            None => Err(ServiceError::NotFound("session")),
+        }
+    }
+
+    pub async fn delete_session(&self, token_hash: &str) -> Result<(), ServiceError> {
+        let token_hash = domain::token_hash(token_hash)?;
+        Ok(self.store.delete_session(token_hash).await?)
+    }
+}
+
+fn account(record: AccountRecord) -> Account {
+    Account {
+        user: record.user.to_string(),
+        password_hash: record.password_hash,
+        created: rfc3339(record.created),
+    }
+}
+
+fn millis(at: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(at.timestamp_millis()).unwrap_or(at)
+}

@@ -1,0 +1,75 @@
+//! The middle tier's behaviour, independent of HTTP: read a user's feeds, subscribe,
+//! unsubscribe, keep reading state, accounts and sessions.
+//!
+//! Reading is online: it reads the subscriptions and the feed cache the refresher keeps
+//! (`crate::refresh`), never a publisher, so it is as fast as the store. Subscribing is an
+//! event: the URL is fetched at once, so the user sees the items right away and learns at once
+//! when the URL is not a feed; a web page is searched for its feeds.
+//!
+//! # Layout
+//! One [`FeedService`], its methods grouped by job:
+//! - `views`: what page views read: the user's feeds with their items, the river.
+//! - `subscriptions`: subscribing (fetch and discovery), unsubscribing, categories, OPML.
+//! - `reading`: read and starred marks, "mark all as read".
+//! - `accounts`: accounts and sessions, stored for every edge.
+
+mod accounts;
+mod reading;
+mod subscriptions;
+mod views;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+use middletier_api::Candidate;
+use middletier_api::domain::ParseError;
+
+use crate::refresh::Refresher;
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The URL can't be subscribed to; the message says why, for the user.
+    #[error("{0}")]
+    Refused(String),
+    /// A web page linking several feeds: the user picks one.
+    #[error("this page links to {} feeds; choose one", .0.len())]
+    Choose(Vec<Candidate>),
+    #[error(transparent)]
+    BadRequest(#[from] ParseError),
+    /// The user does not subscribe to the feed named (404: there is nothing of theirs there).
+    #[error("not subscribed to {0}")]
+    NotSubscribed(String),
+    /// An account with this name exists (409).
+    #[error("the name is taken")]
+    Taken,
+    /// No such account or session (404).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+}
+
+/// Times on the wire: RFC 3339, whole seconds, UTC.
+fn rfc3339(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+#[derive(Clone, Debug)]
+pub struct FeedService {
+    /// The store as the application composed it (metrics and caches are layers of it), so
+    /// every method here just calls it.
+    store: Arc<dyn Store>,
+    refresher: Refresher,
+}
+
+impl FeedService {
+    pub fn new(store: Arc<dyn Store>, refresher: Refresher) -> Self {
+        Self { store, refresher }
+    }
+
+    pub fn refresher(&self) -> &Refresher {
+        &self.refresher
+    }
+}

@@ -1,0 +1,91 @@
+//! Reading state: read and starred marks on items, and "mark all as read" up to a time.
+
+use chrono::Utc;
+
+use middletier_api::domain::{self, FeedUrl, UserId};
+use middletier_api::{ItemStateChange, MarkRead, MarkedRead};
+
+use super::{FeedService, ServiceError};
+use crate::river::{Scope, Source};
+use crate::store::{ItemOrder, MarkChange, StoreError};
+
+impl FeedService {
+    /// Marks one item read/unread or starred/unstarred, in a feed the user subscribes to.
+    pub async fn set_item_state(
+        &self,
+        user: &UserId,
+        change: &ItemStateChange,
+    ) -> Result<ItemStateChange, ServiceError> {
+        let feed = FeedUrl::parse(&change.feed)?;
+        let item = domain::item_id(&change.item)?;
+        let marks = MarkChange {
+            read: change.read,
+            starred: change.starred,
+        };
+        match self
+            .store
+            .mark_item(user, &feed, item, marks, Utc::now())
+            .await
+        {
+            Ok(()) => Ok(change.clone()),
+            Err(StoreError::NotSubscribed) => Err(ServiceError::NotSubscribed(feed.to_string())),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Marks a feed, a category or all the user's feeds read, up to a time: one write per
+    /// feed. Answers how many unread items that covered.
+    pub async fn mark_read(
+        &self,
+        user: &UserId,
+        mark: &MarkRead,
+    ) -> Result<MarkedRead, ServiceError> {
+        let now = Utc::now();
+        // Never later than now: a watermark in the future would swallow items not yet seen.
+        let up_to = match mark.up_to.as_deref() {
+            Some(raw) => domain::time(raw)?.min(now),
+            None => now,
+        };
+        let feed = mark.feed.as_deref().map(FeedUrl::parse).transpose()?;
+        let category = domain::category(mark.category.as_deref())?;
+        let scope = Scope::of(feed.as_ref(), category.as_deref());
+        let reading = self.store.reading(user).await?;
+        let urls: Vec<FeedUrl> = reading
+            .subscriptions
+            .iter()
+            .filter(|(url, category)| scope.includes(url, category.as_deref()))
+            .map(|(url, _)| url.clone())
+            .collect();
+        if let Some(feed) = &feed
+            && urls.is_empty()
+        {
+            return Err(ServiceError::NotSubscribed(feed.to_string()));
+        }
+        let feeds = self.store.cached_feeds(&urls).await?;
+        let up_to_ms = up_to.timestamp_millis();
+        let marked = urls
+            .iter()
+            .zip(&feeds)
+            .filter_map(|(url, feed)| Some((url, feed.as_ref()?)))
+            .map(|(url, feed)| {
+                let source = Source {
+                    url,
+                    feed,
+                    reading: reading.feeds.get(url).map(AsRef::as_ref),
+                };
+                feed.newest_first
+                    .iter()
+                    .filter(|order| order.seen <= up_to_ms && !source_read(&source, order))
+                    .count()
+            })
+            .sum();
+        self.store.mark_read_up_to(user, &urls, up_to, now).await?;
+        Ok(MarkedRead { marked })
+    }
+}
+
+fn source_read(source: &Source<'_>, order: &ItemOrder) -> bool {
+    source
+        .reading
+        .is_some_and(|reading| reading.state_of(&source.feed.item(order).id, order.seen).0)
+}

@@ -1,0 +1,107 @@
+//! `accounts` and `sessions`: accounts created once (a lightweight transaction), sessions
+//! written with a TTL so Cassandra deletes them when they expire.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use middletier_api::domain::UserId;
+
+use super::{CassandraStore, query_failed, query_rows};
+use crate::store::{AccountRecord, AccountStore, SessionRecord, StoreError};
+
+#[async_trait]
+impl AccountStore for CassandraStore {
+    async fn create_account(&self, account: &AccountRecord) -> Result<bool, StoreError> {
+        let connected = self.connection()?;
+        let result = query_rows(
+            &connected.session,
+            &connected.insert_account,
+            (
+                account.user.as_str(),
+                account.password_hash.as_str(),
+                account.created,
+            ),
+        )
+        .await?;
+        let applied = result
+            .single_row::<(bool, Option<String>, Option<DateTime<Utc>>, Option<String>)>()
+            .map(|(applied, ..)| applied)
+            .or_else(|_| result.single_row::<(bool,)>().map(|(applied,)| applied))
+            .map_err(query_failed)?;
+        Ok(applied)
+    }
+
+    async fn account(&self, user: &UserId) -> Result<Option<AccountRecord>, StoreError> {
+        let connected = self.connection()?;
+        let result = query_rows(
+            &connected.session,
+            &connected.select_account,
+            (user.as_str(),),
+        )
+        .await?;
+        let row = result
+            .maybe_first_row::<(String, Option<String>, Option<DateTime<Utc>>)>()
+            .map_err(query_failed)?;
+        Ok(row.and_then(|(name, hash, created)| {
+            Some(AccountRecord {
+                user: UserId::parse(&name).ok()?,
+                password_hash: hash?,
+                created: created.unwrap_or_default(),
+            })
+        }))
+    }
+
+    async fn create_session(
+        &self,
+        token_hash: &str,
+        session: &SessionRecord,
+    ) -> Result<(), StoreError> {
+        let connected = self.connection()?;
+        // Cassandra deletes the row when the session expires (rounded up to whole seconds).
+        let ttl = (session.expires - Utc::now()).num_seconds().max(0) + 1;
+        let ttl = i32::try_from(ttl).unwrap_or(i32::MAX);
+        connected
+            .session
+            .execute_unpaged(
+                &connected.insert_session,
+                (token_hash, session.user.as_str(), session.expires, ttl),
+            )
+            .await
+            .map_err(query_failed)?;
+        Ok(())
+    }
+
+    async fn session(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let connected = self.connection()?;
+        let result =
+            query_rows(&connected.session, &connected.select_session, (token_hash,)).await?;
+        let row = result
+            .maybe_first_row::<(Option<String>, Option<DateTime<Utc>>)>()
+            .map_err(query_failed)?;
+        let Some((Some(user), Some(expires))) = row else {
+            return Ok(None);
+        };
+        if expires <= now {
+            // The TTL removes it within a second; don't wait for that.
+            self.delete_session(token_hash).await?;
+            return Ok(None);
+        }
+        Ok(UserId::parse(&user)
+            .ok()
+            .map(|user| SessionRecord { user, expires }))
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
+        let connected = self.connection()?;
+        connected
+            .session
+            .execute_unpaged(&connected.delete_session, (token_hash,))
+            .await
+            .map_err(query_failed)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,179 @@
+//! `feeds_by_url`: the feed cache the refresher writes and page views read, one partition per
+//! feed.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
+use scylla::DeserializeRow;
+
+use middletier_api::Item;
+use middletier_api::domain::FeedUrl;
+
+use super::{CassandraStore, Connected, query_failed, query_rows};
+use crate::store::{CachedFeed, FeedState, FeedStore, FeedVersions, Scheduled, StoreError};
+
+/// One row of `feeds_by_url`, in the order of `statements::FEED_COLUMNS`.
+#[derive(DeserializeRow)]
+struct FeedRow {
+    url: String,
+    title: Option<String>,
+    items: Option<String>,
+    etag: Option<String>,
+    last_modified: Option<String>,
+    http_status: Option<i32>,
+    last_attempt: Option<DateTime<Utc>>,
+    last_success: Option<DateTime<Utc>>,
+    last_error: Option<String>,
+    consecutive_errors: Option<i32>,
+    gone: Option<bool>,
+    next_refresh: Option<DateTime<Utc>>,
+    first_seen: Option<HashMap<String, DateTime<Utc>>>,
+}
+
+impl FeedRow {
+    fn into_state(self) -> Option<FeedState> {
+        let url = FeedUrl::parse(&self.url).ok()?;
+        // Items were serialized by us; a row that no longer decodes shows no items until the
+        // next refresh rewrites it.
+        let items: Vec<Item> = self
+            .items
+            .and_then(|json| serde_json::from_str(&json).ok())
+            .unwrap_or_default();
+        Some(FeedState {
+            url,
+            title: self.title,
+            items,
+            etag: self.etag,
+            last_modified: self.last_modified,
+            http_status: self.http_status.and_then(|s| u16::try_from(s).ok()),
+            last_attempt: self.last_attempt,
+            last_success: self.last_success,
+            last_error: self.last_error,
+            consecutive_errors: self
+                .consecutive_errors
+                .and_then(|n| u32::try_from(n).ok())
+                .unwrap_or(0),
+            gone: self.gone.unwrap_or(false),
+            next_refresh: self.next_refresh.unwrap_or_default(),
+            first_seen: self.first_seen.unwrap_or_default(),
+        })
+    }
+}
+
+#[async_trait]
+impl FeedStore for CassandraStore {
+    async fn feed_states(&self, urls: &[FeedUrl]) -> Result<Vec<Option<FeedState>>, StoreError> {
+        let connected = self.connection()?;
+        // One single-partition read per feed, concurrently: each goes straight to its replicas.
+        let reads = urls.iter().map(|url| read_feed(connected, url));
+        futures::future::try_join_all(reads).await
+    }
+
+    async fn cached_feeds(
+        &self,
+        urls: &[FeedUrl],
+    ) -> Result<Vec<Option<Arc<CachedFeed>>>, StoreError> {
+        let states = self.feed_states(urls).await?;
+        Ok(states
+            .into_iter()
+            .map(|state| state.map(|state| Arc::new(CachedFeed::new(state))))
+            .collect())
+    }
+
+    async fn save_feed_state(&self, state: &FeedState) -> Result<(), StoreError> {
+        let connected = self.connection()?;
+        let items = serde_json::to_string(&state.items).map_err(query_failed)?;
+        let values = (
+            state.url.as_str(),
+            state.title.as_deref(),
+            items,
+            state.etag.as_deref(),
+            state.last_modified.as_deref(),
+            state.http_status.map(i32::from),
+            state.last_attempt,
+            state.last_success,
+            state.last_error.as_deref(),
+            i32::try_from(state.consecutive_errors).unwrap_or(i32::MAX),
+            state.gone,
+            state.next_refresh,
+            &state.first_seen,
+        );
+        connected
+            .session
+            .execute_unpaged(&connected.insert_feed, values)
+            .await
+            .map_err(query_failed)?;
+        Ok(())
+    }
+
+    async fn scheduled_feeds(&self) -> Result<Vec<Scheduled>, StoreError> {
+        let connected = self.connection()?;
+        let subscribed: Vec<(String,)> = connected
+            .session
+            .execute_iter(connected.scan_subscribed.clone(), ())
+            .await
+            .map_err(query_failed)?
+            .rows_stream::<(String,)>()
+            .map_err(query_failed)?
+            .try_collect()
+            .await
+            .map_err(query_failed)?;
+        let mut schedule: std::collections::HashMap<String, (Option<DateTime<Utc>>, bool)> =
+            connected
+                .session
+                .execute_iter(connected.scan_schedule.clone(), ())
+                .await
+                .map_err(query_failed)?
+                .rows_stream::<(String, Option<DateTime<Utc>>, Option<bool>)>()
+                .map_err(query_failed)?
+                .map_ok(|(url, next, gone)| (url, (next, gone.unwrap_or(false))))
+                .try_collect()
+                .await
+                .map_err(query_failed)?;
+        Ok(subscribed
+            .into_iter()
+            .filter_map(|(url,)| {
+                let (next_refresh, gone) = schedule.remove(&url).unwrap_or((None, false));
+                Some(Scheduled {
+                    url: FeedUrl::parse(&url).ok()?,
+                    next_refresh,
+                    gone,
+                })
+            })
+            .collect())
+    }
+
+    async fn move_feed(&self, from: &FeedUrl, to: &FeedUrl) -> Result<(), StoreError> {
+        let connected = self.connection()?;
+        self.move_subscribers(connected, from, to).await?;
+        connected
+            .session
+            .execute_unpaged(&connected.delete_feed, (from.as_str(),))
+            .await
+            .map_err(query_failed)?;
+        Ok(())
+    }
+}
+
+/// One feed's cached state, read from its partition.
+async fn read_feed(connected: &Connected, url: &FeedUrl) -> Result<Option<FeedState>, StoreError> {
+    let result = query_rows(&connected.session, &connected.select_feed, (url.as_str(),)).await?;
+    let row = result.maybe_first_row::<FeedRow>().map_err(query_failed)?;
+    Ok(row.and_then(FeedRow::into_state))
+}
+
+#[async_trait]
+impl FeedVersions for CassandraStore {
+    async fn feed_version(&self, url: &FeedUrl) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let connected = self.connection()?;
+        let result =
+            query_rows(&connected.session, &connected.feed_version, (url.as_str(),)).await?;
+        let row = result
+            .maybe_first_row::<(Option<DateTime<Utc>>,)>()
+            .map_err(query_failed)?;
+        Ok(row.and_then(|(at,)| at))
+    }
+}

@@ -1,0 +1,128 @@
+//! Subscriptions in Apache Cassandra, through the scylla driver (Astyanax's role in the recipe).
+//!
+//! Data model (designed by query; CQL in `middletier/schema/cassandra/`, applied in order at
+//! start-up and recorded in `schema_version`):
+//! - `subscriptions_by_user ((user_id), url, added_at)`: one partition per user holds the whole
+//!   subscription list, read in one request per page view.
+//! - `subscribers_by_feed ((url), user_id)`: the same relation from the feed's side, written in
+//!   the same logged batch; its partition keys are the feeds that need refreshing.
+//! - `feeds_by_url ((url), ...)`: the feed cache: items, validators, status and schedule.
+//! - `item_state_by_user ((user_id), feed_url, item_id)` and `read_watermarks_by_user ((user_id),
+//!   feed_url)`: per-user reading state, two partition reads per page view.
+//! - `accounts ((user_id))` and `sessions ((token_hash))`, the latter written with a TTL.
+//!
+//! Every read decodes what it reads. A middle tier keeps the feeds page views read decoded in
+//! front of this store ([`FeedCache`](super::FeedCache)), revalidating them with the small
+//! version read this store offers ([`FeedVersions`](super::FeedVersions)).
+//!
+//! Connection is resilient: [`CassandraStore::start`] returns at once and connects in the
+//! background with capped exponential backoff, reporting `STARTING` health until the schema is
+//! ready; afterwards a probe keeps health `UP`/`DOWN` in step with Cassandra, and the driver
+//! reconnects by itself. Requests made while Cassandra is unreachable fail fast with
+//! [`StoreError::Unavailable`] (503), never with wrong data.
+//!
+//! # Layout
+//! - `settings`: the `[cassandra]` settings ([`CassandraSettings`]).
+//! - `connect`: connecting in the background, health probes.
+//! - `schema`: the versioned CQL files, applied at start-up.
+//! - `statements`: every CQL statement the store runs, prepared once per session.
+//! - One file per table family, each implementing its store trait: `subscriptions`
+//!   (`subscriptions_by_user`, `subscribers_by_feed`), `feeds` (`feeds_by_url`), `reading`
+//!   (`item_state_by_user`, `read_watermarks_by_user`), `accounts` (`accounts`, `sessions`).
+
+mod accounts;
+mod connect;
+mod feeds;
+mod reading;
+mod schema;
+mod settings;
+mod statements;
+mod subscriptions;
+
+use std::sync::{Arc, OnceLock};
+
+use scylla::client::session::Session;
+use scylla::response::query_result::QueryRowsResult;
+use scylla::serialize::row::SerializeRow;
+use scylla::statement::batch::Batch;
+use scylla::statement::prepared::PreparedStatement;
+
+pub use settings::{CassandraSettings, ConsistencyLevel};
+
+use super::StoreError;
+
+/// A logged batch (`Batch` has no `Debug`).
+struct Logged(Batch);
+
+impl std::fmt::Debug for Logged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Logged(batch)")
+    }
+}
+
+/// A live session with the statements prepared once (their CQL is in `statements`).
+#[derive(Debug)]
+struct Connected {
+    session: Session,
+    select_all: PreparedStatement,
+    select_one: PreparedStatement,
+    /// Logged batches: the two sides of a subscription change together or not at all.
+    subscribe: Logged,
+    unsubscribe: Logged,
+    select_subscribers: PreparedStatement,
+    select_feed: PreparedStatement,
+    insert_feed: PreparedStatement,
+    delete_feed: PreparedStatement,
+    scan_subscribed: PreparedStatement,
+    scan_schedule: PreparedStatement,
+    feed_version: PreparedStatement,
+    select_categorized: PreparedStatement,
+    select_marks: PreparedStatement,
+    select_feed_marks: PreparedStatement,
+    select_watermarks: PreparedStatement,
+    mark_read: PreparedStatement,
+    mark_starred: PreparedStatement,
+    copy_mark: PreparedStatement,
+    set_watermark: PreparedStatement,
+    set_category: PreparedStatement,
+    clear_marks: PreparedStatement,
+    clear_watermark: PreparedStatement,
+    insert_account: PreparedStatement,
+    select_account: PreparedStatement,
+    insert_session: PreparedStatement,
+    select_session: PreparedStatement,
+    delete_session: PreparedStatement,
+}
+
+/// The store on Cassandra: cheap to clone (every clone shares one session).
+#[derive(Clone, Debug)]
+pub struct CassandraStore {
+    /// Set once the session is up and the schema ready; until then every call fails fast.
+    connected: Arc<OnceLock<Connected>>,
+}
+
+impl CassandraStore {
+    fn connection(&self) -> Result<&Connected, StoreError> {
+        self.connected
+            .get()
+            .ok_or_else(|| StoreError::Unavailable("not connected to Cassandra yet".to_owned()))
+    }
+}
+
+fn query_failed(error: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(error.to_string())
+}
+
+/// Runs `statement` for one page and reads its rows: the shape of every read here.
+async fn query_rows(
+    session: &Session,
+    statement: &PreparedStatement,
+    values: impl SerializeRow,
+) -> Result<QueryRowsResult, StoreError> {
+    session
+        .execute_unpaged(statement, values)
+        .await
+        .map_err(query_failed)?
+        .into_rows_result()
+        .map_err(query_failed)
+}

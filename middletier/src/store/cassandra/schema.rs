@@ -1,0 +1,146 @@
+//! The schema: versioned CQL files applied in order at start-up and recorded in
+//! `schema_version`, so every middle tier starting finds (or brings) the tables it needs.
+
+use chrono::Utc;
+use scylla::client::session::Session;
+
+use super::settings::CassandraSettings;
+use crate::store::StoreError;
+
+/// Versioned schema files, applied in this order; never edit one that has shipped, add one.
+const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (
+        1,
+        "subscriptions",
+        include_str!("../../../schema/cassandra/001_subscriptions.cql"),
+    ),
+    (
+        2,
+        "feed_cache",
+        include_str!("../../../schema/cassandra/002_feed_cache.cql"),
+    ),
+    (
+        3,
+        "item_state",
+        include_str!("../../../schema/cassandra/003_item_state.cql"),
+    ),
+    (
+        4,
+        "reading",
+        include_str!("../../../schema/cassandra/004_reading.cql"),
+    ),
+];
+
+/// Creates the keyspace, switches the session to it, and applies every migration not yet
+/// recorded in `schema_version`. Every statement is idempotent (`IF NOT EXISTS`), so a
+/// migration interrupted half-way, or run by two middle tiers starting together, is safe to run
+/// again.
+pub(super) async fn migrate(
+    session: &Session,
+    settings: &CassandraSettings,
+) -> Result<(), StoreError> {
+    let failed =
+        |error: &dyn std::fmt::Display| StoreError::Unavailable(format!("schema: {error}"));
+    let create_keyspace = format!(
+        "CREATE KEYSPACE IF NOT EXISTS {} WITH replication = {}",
+        settings.keyspace,
+        settings.replication()?
+    );
+    session
+        .query_unpaged(create_keyspace, ())
+        .await
+        .map_err(|e| failed(&e))?;
+    session
+        .await_schema_agreement()
+        .await
+        .map_err(|e| failed(&e))?;
+    session
+        .use_keyspace(&settings.keyspace, false)
+        .await
+        .map_err(|e| failed(&e))?;
+    session
+        .query_unpaged(
+            "CREATE TABLE IF NOT EXISTS schema_version \
+             (version int PRIMARY KEY, name text, applied_at timestamp)",
+            (),
+        )
+        .await
+        .map_err(|e| failed(&e))?;
+    session
+        .await_schema_agreement()
+        .await
+        .map_err(|e| failed(&e))?;
+    let applied: Vec<i32> = session
+        .query_unpaged("SELECT version FROM schema_version", ())
+        .await
+        .map_err(|e| failed(&e))?
+        .into_rows_result()
+        .map_err(|e| failed(&e))?
+        .rows::<(i32,)>()
+        .map_err(|e| failed(&e))?
+        .map(|row| row.map(|(version,)| version))
+        .collect::<Result<_, _>>()
+        .map_err(|e| failed(&e))?;
+    for (version, name, cql) in MIGRATIONS {
+        if applied.contains(version) {
+            continue;
+        }
+        for statement in cql_statements(cql) {
+            session
+                .query_unpaged(statement, ())
+                .await
+                .map_err(|e| failed(&e))?;
+        }
+        session
+            .await_schema_agreement()
+            .await
+            .map_err(|e| failed(&e))?;
+        session
+            .query_unpaged(
+                "INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)",
+                (version, name, Utc::now()),
+            )
+            .await
+            .map_err(|e| failed(&e))?;
+        tracing::info!(version, name, "applied schema migration");
+    }
+    Ok(())
+}
+
+/// The statements of a CQL file: `--` comments dropped, split on `;`.
+fn cql_statements(cql: &str) -> Vec<String> {
+    let without_comments: String = cql
+        .lines()
+        .map(|line| line.split("--").next().unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join("\n");
+    without_comments
+        .split(';')
+        .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cql_files_split_into_statements_without_comments() {
+        let statements = cql_statements(
+            "-- a comment\nCREATE TABLE IF NOT EXISTS t (a int PRIMARY KEY); -- x\n\n",
+        );
+        assert_eq!(
+            statements,
+            ["CREATE TABLE IF NOT EXISTS t (a int PRIMARY KEY)"]
+        );
+        for (_, _, cql) in MIGRATIONS {
+            assert!(
+                cql_statements(cql)
+                    .iter()
+                    .all(|s| s.contains("IF NOT EXISTS ")),
+                "idempotent DDL only"
+            );
+        }
+    }
+}

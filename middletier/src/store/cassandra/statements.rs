@@ -1,0 +1,134 @@
+//! Every CQL statement the store runs, prepared once per session: the one place to read what the
+//! store asks of Cassandra, next to the tables in `middletier/schema/cassandra/`.
+
+use scylla::client::session::Session;
+use scylla::statement::batch::{Batch, BatchType};
+use scylla::statement::prepared::PreparedStatement;
+
+use super::{Connected, Logged};
+use crate::store::StoreError;
+
+/// The columns of `feeds_by_url`, in the order of `feeds::FeedRow` and of `insert_feed`'s values.
+const FEED_COLUMNS: &str = "url, title, items, etag, last_modified, http_status, last_attempt, \
+                            last_success, last_error, consecutive_errors, gone, next_refresh, \
+                            first_seen";
+
+/// Prepares every statement on `session` (whose keyspace is set and schema up to date).
+pub(super) async fn prepare(session: Session) -> Result<Connected, StoreError> {
+    let unavailable = |what: &str, error: &dyn std::fmt::Display| {
+        StoreError::Unavailable(format!("{what}: {error}"))
+    };
+    let prepare = |cql: &str| {
+        let session = &session;
+        let cql = cql.to_owned();
+        async move {
+            session
+                .prepare(cql)
+                .await
+                .map_err(|e| unavailable("prepare", &e))
+        }
+    };
+    let logged = |statements: [PreparedStatement; 2]| {
+        let mut batch = Batch::new(BatchType::Logged);
+        for statement in statements {
+            batch.append_statement(statement);
+        }
+        batch
+    };
+    Ok(Connected {
+        select_all: prepare("SELECT url, added_at FROM subscriptions_by_user WHERE user_id = ?")
+            .await?,
+        select_one: prepare(
+            "SELECT added_at FROM subscriptions_by_user WHERE user_id = ? AND url = ?",
+        )
+        .await?,
+        subscribe: Logged(logged([
+            prepare("INSERT INTO subscriptions_by_user (user_id, url, added_at) VALUES (?, ?, ?)")
+                .await?,
+            prepare("INSERT INTO subscribers_by_feed (url, user_id) VALUES (?, ?)").await?,
+        ])),
+        unsubscribe: Logged(logged([
+            prepare("DELETE FROM subscriptions_by_user WHERE user_id = ? AND url = ?").await?,
+            prepare("DELETE FROM subscribers_by_feed WHERE url = ? AND user_id = ?").await?,
+        ])),
+        select_subscribers: prepare("SELECT user_id FROM subscribers_by_feed WHERE url = ?")
+            .await?,
+        select_feed: prepare(&format!(
+            "SELECT {FEED_COLUMNS} FROM feeds_by_url WHERE url = ?"
+        ))
+        .await?,
+        insert_feed: prepare(&format!(
+            "INSERT INTO feeds_by_url ({FEED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        ))
+        .await?,
+        delete_feed: prepare("DELETE FROM feeds_by_url WHERE url = ?").await?,
+        scan_subscribed: prepare("SELECT DISTINCT url FROM subscribers_by_feed").await?,
+        scan_schedule: prepare("SELECT url, next_refresh, gone FROM feeds_by_url").await?,
+        feed_version: prepare("SELECT last_attempt FROM feeds_by_url WHERE url = ?").await?,
+        select_categorized: prepare(
+            "SELECT url, added_at, category FROM subscriptions_by_user WHERE user_id = ?",
+        )
+        .await?,
+        select_marks: prepare(
+            "SELECT feed_url, item_id, read, starred, updated_at FROM item_state_by_user \
+             WHERE user_id = ?",
+        )
+        .await?,
+        select_feed_marks: prepare(
+            "SELECT item_id, read, starred, updated_at FROM item_state_by_user \
+             WHERE user_id = ? AND feed_url = ?",
+        )
+        .await?,
+        select_watermarks: prepare(
+            "SELECT feed_url, up_to, set_at FROM read_watermarks_by_user WHERE user_id = ?",
+        )
+        .await?,
+        mark_read: prepare(
+            "UPDATE item_state_by_user SET read = ?, updated_at = ? \
+             WHERE user_id = ? AND feed_url = ? AND item_id = ?",
+        )
+        .await?,
+        mark_starred: prepare(
+            "UPDATE item_state_by_user SET starred = ? \
+             WHERE user_id = ? AND feed_url = ? AND item_id = ?",
+        )
+        .await?,
+        copy_mark: prepare(
+            "INSERT INTO item_state_by_user (user_id, feed_url, item_id, read, starred, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .await?,
+        set_watermark: prepare(
+            "UPDATE read_watermarks_by_user SET up_to = ?, set_at = ? \
+             WHERE user_id = ? AND feed_url = ?",
+        )
+        .await?,
+        // A lightweight transaction: an unsubscribe racing this cannot leave a half row behind.
+        set_category: prepare(
+            "UPDATE subscriptions_by_user SET category = ? WHERE user_id = ? AND url = ? IF EXISTS",
+        )
+        .await?,
+        clear_marks: prepare("DELETE FROM item_state_by_user WHERE user_id = ? AND feed_url = ?")
+            .await?,
+        clear_watermark: prepare(
+            "DELETE FROM read_watermarks_by_user WHERE user_id = ? AND feed_url = ?",
+        )
+        .await?,
+        insert_account: prepare(
+            "INSERT INTO accounts (user_id, password_hash, created) VALUES (?, ?, ?) IF NOT EXISTS",
+        )
+        .await?,
+        select_account: prepare(
+            "SELECT user_id, password_hash, created FROM accounts WHERE user_id = ?",
+        )
+        .await?,
+        insert_session: prepare(
+            "INSERT INTO sessions (token_hash, user_id, expires) VALUES (?, ?, ?) USING TTL ?",
+        )
+        .await?,
+        select_session: prepare("SELECT user_id, expires FROM sessions WHERE token_hash = ?")
+            .await?,
+        delete_session: prepare("DELETE FROM sessions WHERE token_hash = ?").await?,
+        session,
+    })
+}

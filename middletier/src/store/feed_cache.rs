@@ -1,0 +1,405 @@
+//! The process feed cache, as a layer: `FeedCache` keeps decoded feeds in this process in
+//! front of a store that would otherwise read and decode each one on every page view.
+//!
+//! Page views read up to 500 feeds' items. Rather than decoding 500 large partitions per page,
+//! a decoded feed ([`CachedFeed`]) is used as is for [`FEED_CACHE_FRESH_FOR`], then
+//! revalidated with a tiny read of its version (the stored `last_attempt`, which every refresh
+//! changes) and read again only if it changed. A save or a move made through this process
+//! replaces or drops the copy at once; another middle tier's refresh shows here within
+//! [`FEED_CACHE_FRESH_FOR`].
+//!
+//! It wraps the stores that can answer that version read ([`FeedVersions`]): Cassandra, today.
+//! The memory store is not wrapped: it already keeps every feed decoded and shared, so a copy
+//! in front of it would save nothing and only make middle tiers that share one memory store
+//! (in tests) see each other's refreshes late.
+//!
+//! The copies live in a bounded [`quick_cache`] cache, which evicts the feeds read least.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use quick_cache::sync::{Cache, EntryAction};
+use tokio::time::Instant;
+
+use middletier_api::domain::{FeedUrl, UserId};
+
+use super::{
+    AccountRecord, AccountStore, CachedFeed, FeedState, FeedStore, MarkChange, ReadingStore,
+    Scheduled, SessionRecord, StoreError, SubscriptionStore, UserReading,
+};
+
+/// How long a decoded feed is served from this process's cache before it is revalidated.
+/// Saves through this process replace entries at once; another middle tier's refresh shows
+/// here within this time.
+pub const FEED_CACHE_FRESH_FOR: Duration = Duration::from_secs(5);
+
+/// Most feeds kept decoded (each holds up to `refresh.max_items` items).
+const FEED_CACHE_CAPACITY: usize = 5_000;
+
+/// What [`FeedCache`] needs from the store it wraps: a read much smaller than a feed's state
+/// that says whether a copy of it is still current.
+#[async_trait]
+pub trait FeedVersions: FeedStore {
+    /// The `last_attempt` of `url`'s stored state (`None` when there is none, or it has none).
+    async fn feed_version(&self, url: &FeedUrl) -> Result<Option<DateTime<Utc>>, StoreError>;
+}
+
+/// A store with the feeds page views read kept decoded in this process for a few seconds.
+#[derive(Clone, Debug)]
+pub struct FeedCache<S> {
+    inner: S,
+    feeds: Arc<Cache<FeedUrl, Entry>>,
+}
+
+/// A decoded feed in the process cache.
+#[derive(Clone, Debug)]
+struct Entry {
+    feed: Arc<CachedFeed>,
+    /// Its `last_attempt`: a different one in the store means it was refreshed since.
+    version: Option<DateTime<Utc>>,
+    /// When it was last known current.
+    checked: Instant,
+}
+
+impl<S> FeedCache<S> {
+    pub fn new(inner: S) -> Self {
+        Self {
+            inner,
+            feeds: Arc::new(Cache::new(FEED_CACHE_CAPACITY)),
+        }
+    }
+
+    /// Keeps `feed` as `url`'s copy, current as of `checked`.
+    fn keep(&self, url: &FeedUrl, feed: Arc<CachedFeed>, checked: Instant) {
+        let version = feed.state.last_attempt;
+        self.feeds.insert(
+            url.clone(),
+            Entry {
+                feed,
+                version,
+                checked,
+            },
+        );
+    }
+
+    /// `feed`, revalidated at `now`, is fresh again, unless a save replaced it meanwhile.
+    fn touch(&self, url: &FeedUrl, feed: &Arc<CachedFeed>, now: Instant) {
+        let _ = self.feeds.entry(url, Some(Duration::ZERO), |_, entry| {
+            if Arc::ptr_eq(&entry.feed, feed) {
+                entry.checked = now;
+            }
+            EntryAction::Retain(())
+        });
+    }
+}
+
+impl<S: FeedVersions> FeedCache<S> {
+    /// One feed for a page view at `now`: this process's copy while fresh, else revalidated,
+    /// else read and decoded.
+    async fn cached_feed(
+        &self,
+        url: &FeedUrl,
+        now: Instant,
+    ) -> Result<Option<Arc<CachedFeed>>, StoreError> {
+        if let Some(entry) = self.feeds.get(url) {
+            if now.duration_since(entry.checked) < FEED_CACHE_FRESH_FOR {
+                return Ok(Some(entry.feed));
+            }
+            if self.inner.feed_version(url).await? == entry.version {
+                self.touch(url, &entry.feed, now);
+                return Ok(Some(entry.feed));
+            }
+        }
+        let state = self
+            .inner
+            .feed_states(std::slice::from_ref(url))
+            .await?
+            .pop()
+            .flatten();
+        match state {
+            Some(state) => {
+                let feed = Arc::new(CachedFeed::new(state));
+                self.keep(url, feed.clone(), now);
+                Ok(Some(feed))
+            }
+            None => {
+                self.feeds.remove(url);
+                Ok(None)
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl<S: FeedVersions> FeedStore for FeedCache<S> {
+    async fn feed_states(&self, urls: &[FeedUrl]) -> Result<Vec<Option<FeedState>>, StoreError> {
+        // The refresher's reads: always the stored state, never a copy.
+        self.inner.feed_states(urls).await
+    }
+
+    async fn save_feed_state(&self, state: &FeedState) -> Result<(), StoreError> {
+        self.inner.save_feed_state(state).await?;
+        // This process serves the new state at once; others revalidate within seconds.
+        let feed = Arc::new(CachedFeed::new(state.clone()));
+        self.keep(&state.url, feed, Instant::now());
+        Ok(())
+    }
+
+    async fn cached_feeds(
+        &self,
+        urls: &[FeedUrl],
+    ) -> Result<Vec<Option<Arc<CachedFeed>>>, StoreError> {
+        let now = Instant::now();
+        // Each feed is its own small read when it needs one, all at once.
+        let feeds = urls.iter().map(|url| self.cached_feed(url, now));
+        futures::future::try_join_all(feeds).await
+    }
+
+    async fn scheduled_feeds(&self) -> Result<Vec<Scheduled>, StoreError> {
+        self.inner.scheduled_feeds().await
+    }
+
+    async fn move_feed(&self, from: &FeedUrl, to: &FeedUrl) -> Result<(), StoreError> {
+        self.inner.move_feed(from, to).await?;
+        self.feeds.remove(from);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl<S: SubscriptionStore> SubscriptionStore for FeedCache<S> {
+    async fn subscriptions(&self, user: &UserId) -> Result<Vec<FeedUrl>, StoreError> {
+        self.inner.subscriptions(user).await
+    }
+
+    async fn subscribe(&self, user: &UserId, url: &FeedUrl) -> Result<bool, StoreError> {
+        self.inner.subscribe(user, url).await
+    }
+
+    async fn unsubscribe(&self, user: &UserId, url: &FeedUrl) -> Result<bool, StoreError> {
+        self.inner.unsubscribe(user, url).await
+    }
+}
+
+#[async_trait]
+impl<S: ReadingStore> ReadingStore for FeedCache<S> {
+    async fn reading(&self, user: &UserId) -> Result<Arc<UserReading>, StoreError> {
+        self.inner.reading(user).await
+    }
+
+    async fn mark_item(
+        &self,
+        user: &UserId,
+        feed: &FeedUrl,
+        item: &str,
+        change: MarkChange,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.inner.mark_item(user, feed, item, change, at).await
+    }
+
+    async fn mark_read_up_to(
+        &self,
+        user: &UserId,
+        feeds: &[FeedUrl],
+        up_to: DateTime<Utc>,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.inner.mark_read_up_to(user, feeds, up_to, at).await
+    }
+
+    async fn set_category(
+        &self,
+        user: &UserId,
+        feed: &FeedUrl,
+        category: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        self.inner.set_category(user, feed, category).await
+    }
+
+    async fn clear_reading(&self, user: &UserId, feed: &FeedUrl) -> Result<(), StoreError> {
+        self.inner.clear_reading(user, feed).await
+    }
+}
+
+#[async_trait]
+impl<S: AccountStore> AccountStore for FeedCache<S> {
+    async fn create_account(&self, account: &AccountRecord) -> Result<bool, StoreError> {
+        self.inner.create_account(account).await
+    }
+
+    async fn account(&self, user: &UserId) -> Result<Option<AccountRecord>, StoreError> {
+        self.inner.account(user).await
+    }
+
+    async fn create_session(
+        &self,
+        token_hash: &str,
+        session: &SessionRecord,
+    ) -> Result<(), StoreError> {
+        self.inner.create_session(token_hash, session).await
+    }
+
+    async fn session(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        self.inner.session(token_hash, now).await
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
+        self.inner.delete_session(token_hash).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::store::MemoryStore;
+
+    /// A feed store shared by two "middle tiers", counting the reads that reach it.
+    #[derive(Debug, Default)]
+    struct Counted {
+        inner: MemoryStore,
+        state_reads: AtomicUsize,
+        version_reads: AtomicUsize,
+    }
+
+    impl Counted {
+        fn reads(&self) -> (usize, usize) {
+            (
+                self.state_reads.load(Ordering::SeqCst),
+                self.version_reads.load(Ordering::SeqCst),
+            )
+        }
+    }
+
+    #[async_trait]
+    impl FeedStore for Arc<Counted> {
+        async fn feed_states(
+            &self,
+            urls: &[FeedUrl],
+        ) -> Result<Vec<Option<FeedState>>, StoreError> {
+            self.state_reads.fetch_add(urls.len(), Ordering::SeqCst);
+            self.inner.feed_states(urls).await
+        }
+
+        async fn save_feed_state(&self, state: &FeedState) -> Result<(), StoreError> {
+            self.inner.save_feed_state(state).await
+        }
+
+        async fn cached_feeds(
+            &self,
+            urls: &[FeedUrl],
+        ) -> Result<Vec<Option<Arc<CachedFeed>>>, StoreError> {
+            self.inner.cached_feeds(urls).await
+        }
+
+        async fn scheduled_feeds(&self) -> Result<Vec<Scheduled>, StoreError> {
+            self.inner.scheduled_feeds().await
+        }
+
+        async fn move_feed(&self, from: &FeedUrl, to: &FeedUrl) -> Result<(), StoreError> {
+            self.inner.move_feed(from, to).await
+        }
+    }
+
+    #[async_trait]
+    impl FeedVersions for Arc<Counted> {
+        async fn feed_version(&self, url: &FeedUrl) -> Result<Option<DateTime<Utc>>, StoreError> {
+            self.version_reads.fetch_add(1, Ordering::SeqCst);
+            let states = self.inner.feed_states(std::slice::from_ref(url)).await?;
+            Ok(states
+                .into_iter()
+                .flatten()
+                .next()
+                .and_then(|s| s.last_attempt))
+        }
+    }
+
+    fn url() -> FeedUrl {
+        FeedUrl::parse("https://example.com/feed.xml").expect("url")
+    }
+
+    fn state(title: &str, attempt: i64) -> FeedState {
+        let at = DateTime::from_timestamp(1_750_000_000 + attempt, 0).expect("time");
+        FeedState {
+            title: Some(title.to_owned()),
+            last_attempt: Some(at),
+            ..FeedState::new(url(), at)
+        }
+    }
+
+    async fn title(cache: &FeedCache<Arc<Counted>>) -> Option<String> {
+        let feeds = cache.cached_feeds(&[url()]).await.expect("read");
+        feeds[0].as_ref().and_then(|feed| feed.state.title.clone())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn own_saves_show_at_once_and_fresh_copies_cost_no_read() {
+        let store = Arc::new(Counted::default());
+        let cache = FeedCache::new(store.clone());
+        cache
+            .save_feed_state(&state("First", 0))
+            .await
+            .expect("save");
+        cache
+            .save_feed_state(&state("Second", 60))
+            .await
+            .expect("save");
+        assert_eq!(title(&cache).await.as_deref(), Some("Second"));
+        assert_eq!(title(&cache).await.as_deref(), Some("Second"));
+        assert_eq!(store.reads(), (0, 0), "served from this process");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn another_middle_tiers_refresh_shows_once_the_copy_is_revalidated() {
+        let store = Arc::new(Counted::default());
+        let here = FeedCache::new(store.clone());
+        let there = FeedCache::new(store.clone());
+        there
+            .save_feed_state(&state("Before", 0))
+            .await
+            .expect("save");
+        assert_eq!(title(&here).await.as_deref(), Some("Before"));
+        assert_eq!(store.reads(), (1, 0), "the first read decodes");
+
+        there
+            .save_feed_state(&state("After", 60))
+            .await
+            .expect("save");
+        assert_eq!(
+            title(&here).await.as_deref(),
+            Some("Before"),
+            "a fresh copy is used as is"
+        );
+        tokio::time::advance(FEED_CACHE_FRESH_FOR).await;
+        assert_eq!(title(&here).await.as_deref(), Some("After"));
+        assert_eq!(store.reads(), (2, 1), "revalidated, changed, read again");
+
+        tokio::time::advance(FEED_CACHE_FRESH_FOR).await;
+        assert_eq!(title(&here).await.as_deref(), Some("After"));
+        assert_eq!(
+            store.reads(),
+            (2, 2),
+            "revalidated, unchanged: not read again"
+        );
+        assert_eq!(title(&here).await.as_deref(), Some("After"));
+        assert_eq!(store.reads(), (2, 2), "and fresh again");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_feed_moved_through_this_process_is_no_longer_served() {
+        let store = Arc::new(Counted::default());
+        let cache = FeedCache::new(store.clone());
+        cache.save_feed_state(&state("Old", 0)).await.expect("save");
+        let new = FeedUrl::parse("https://example.com/new.xml").expect("url");
+        cache.move_feed(&url(), &new).await.expect("move");
+        assert_eq!(title(&cache).await, None);
+    }
+}

@@ -1,0 +1,39 @@
+//! The middle tier's integration tests, one binary: real HTTP on loopback (port 0), a real feed
+//! publisher, real registries, the real `middletier` binary where a test needs a process of its
+//! own, and the real Cassandra for the tests marked as needing it.
+//!
+//! Every module runs in this one process, in parallel, so none may rely on being alone: no
+//! process-wide settings (environment variables are set on child processes only), no fixed
+//! ports, metrics read from the middle tier a test started (each counts its own), and the
+//! shared Cassandra node guarded by [`support::cassandra_shared`] and
+//! [`support::cassandra_exclusive`]. Data the tests read stays beside this folder:
+//! `tests/corpus/`, `tests/fuzz-corpus/`, `tests/fuzz-crashes/`.
+//!
+//! `#[ignore]`d tests need Cassandra (`deploy/cassandra/run.sh start`); `deploy/test.sh` runs
+//! them with `--include-ignored`.
+//!
+//! # Layout
+//! - [`support`]: what several modules share: an HTTP client, the Cassandra guard, wall-clock
+//!   bounds.
+//! - [`api`], [`reading`], [`opml_discovery`]: the REST API, reading state, feed discovery.
+//! - [`fetch`], [`wild_feeds`]: the fetcher against hostile publishers; odd and hostile feeds.
+//! - [`store_conformance`]: one suite for every store backend.
+//! - [`ownership`], [`config_dynamic`], [`telemetry`], [`openapi`]: refresh sharing, dynamic
+//!   configuration, `/metrics`, the OpenAPI document.
+//! - [`health`], [`cassandra`], [`crash`]: lifecycle and failures with real processes and a
+//!   real Cassandra.
+
+mod api;
+mod cassandra;
+mod config_dynamic;
+mod crash;
+mod fetch;
+mod health;
+mod openapi;
+mod opml_discovery;
+mod ownership;
+mod reading;
+mod store_conformance;
+mod support;
+mod telemetry;
+mod wild_feeds;

@@ -1,0 +1,37 @@
+//! What several test modules share.
+
+use std::time::Duration;
+
+use tokio::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+/// Every reqwest client needs the TLS provider that `platform` installs.
+pub fn http() -> reqwest::Client {
+    platform::http::client_builder()
+        .build()
+        .expect("http client")
+}
+
+/// The one Cassandra node every Cassandra test uses. Tests that only use it hold it shared; the
+/// test that kills and restarts the node holds it alone, so it never pulls the node from under
+/// another test of this binary (they all run at once, in one process).
+static CASSANDRA: RwLock<()> = RwLock::const_new(());
+
+/// Held for the whole of a test that uses the Cassandra node.
+pub async fn cassandra_shared() -> RwLockReadGuard<'static, ()> {
+    CASSANDRA.read().await
+}
+
+/// Held for the whole of a test that stops the Cassandra node.
+pub async fn cassandra_exclusive() -> RwLockWriteGuard<'static, ()> {
+    CASSANDRA.write().await
+}
+
+/// A wall-clock bound, the only kind of timing these tests assert: that something which must
+/// not hang (a timeout, a failure reported fast, a prompt exit, a parse of a hostile document)
+/// ended at all, with a bound many times what it takes, so a loaded machine does not trip it
+/// but a missing timeout or a super-linear blow-up does. How fast things are is measured by
+/// the benches (`middletier/benches`), never asserted here.
+#[track_caller]
+pub fn assert_bounded(what: &str, elapsed: Duration, bound: Duration) {
+    assert!(elapsed < bound, "{what}: took {elapsed:?}, bound {bound:?}");
+}

@@ -1,8 +1,6 @@
 //! The standard stack every service serves through: request ids, per-route metrics, health.
 //! A real server on a loopback port, called with a real HTTP client.
 
-#![allow(clippy::unwrap_used)]
-
 use std::time::Duration;
 
 use axum::Router;

@@ -1,7 +1,10 @@
 //! Logging through `platform::telemetry`: JSON lines carry the request's id, and the filter
-//! changes at run time. One test, because the subscriber is global to the process.
-
-#![allow(clippy::unwrap_used)]
+//! changes at run time.
+//!
+//! The subscriber is global to the process, so this is one test, and the only one in this
+//! binary that installs it. The other tests run beside it and their lines land in its capture
+//! too (and follow its filter changes); it reads only the lines of its own request ids and
+//! messages, so they change nothing it checks.
 
 use std::time::Duration;
 
@@ -19,7 +22,11 @@ async fn json_lines_carry_the_request_id_and_levels_change_at_run_time() {
         level: "info".to_owned(),
     };
     let _guard = init_with_writer("test", &settings, capture.writer()).unwrap();
-    assert_eq!(log_filter().as_deref(), Some("info"));
+    assert_eq!(
+        log_filter().as_deref(),
+        Some("info"),
+        "this test installs the process's subscriber: no other test of this binary may"
+    );
 
     let routes = Router::new().route(
         "/work",

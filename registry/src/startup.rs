@@ -9,10 +9,11 @@ use platform::config::Live;
 use platform::{health::Health, lifecycle::Shutdown};
 use url::Url;
 
-use crate::api::{self, AppState};
 use crate::domain::Registry;
 use crate::replication::{self, Peers};
+use crate::routes;
 use crate::settings::Settings;
+use crate::state::AppState;
 
 /// A registry bound to its port and ready to serve.
 #[derive(Debug)]
@@ -132,7 +133,7 @@ impl Application {
             shutdown: stop.clone(),
             node,
         };
-        let routes = api::router(state).merge(platform::admin::router(self.config));
+        let routes = routes::router(state).merge(platform::admin::router(self.config));
         let served = platform::server::serve(listener, routes, shutdown).await;
         stop.cancel();
         for (name, task) in [

@@ -1,7 +1,5 @@
 //! The Eureka REST API: status codes and exact JSON shapes, under both prefixes.
 
-#![allow(clippy::unwrap_used)]
-
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 

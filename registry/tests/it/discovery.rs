@@ -1,7 +1,5 @@
 //! `Discovery` and the plain client calls it rests on.
 
-#![allow(clippy::unwrap_used)]
-
 use std::sync::Arc;
 
 use platform::lifecycle::Shutdown;

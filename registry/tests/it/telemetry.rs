@@ -1,16 +1,12 @@
 //! The registry's operability: `/metrics` follows the lease table, and readiness follows the
 //! initial copy from its peers.
 
-#![allow(clippy::unwrap_used)]
-
-#[path = "api/helpers.rs"]
-mod helpers;
-
 use std::time::Duration;
 
-use helpers::{eventually, instance_json, spawn_registry, spawn_registry_from};
 use platform::testing::scrape_metrics;
 use registry::Settings;
+
+use crate::helpers::{self, eventually, instance_json, spawn_registry, spawn_registry_from};
 
 #[tokio::test]
 async fn metrics_count_instances_by_status_and_every_renewal() {

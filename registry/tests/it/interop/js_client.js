@@ -1,6 +1,6 @@
 // A Node service using the real eureka-js-client against our registry.
 //
-// Driven by registry/tests/interop/main.rs: registers JSSERVICE (the client insists on exactly
+// Driven by registry/tests/it/interop/mod.rs: registers JSSERVICE (the client insists on exactly
 // 204), fetches the registry as JSON and looks the middle tier up, then waits for a line on
 // stdin and deregisters (the client insists on exactly 200). Each step prints one line.
 'use strict';

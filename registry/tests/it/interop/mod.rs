@@ -6,10 +6,7 @@
 //! `${RSS_CACHE_DIR:-~/.cache/rss-recipe}/interop`. When they are missing these tests fail,
 //! never skip, and say how to install them.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-#[path = "../api/helpers.rs"]
-mod helpers;
+#![allow(clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -24,7 +21,7 @@ use registry_client::{Registration, RegistryClient, Status};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
 
-use helpers::{TestRegistry, eventually, instance_config, spawn_registry, unused_port};
+use crate::helpers::{TestRegistry, eventually, instance_config, spawn_registry, unused_port};
 
 const STEP_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -50,7 +47,7 @@ fn require(path: &Path, what: &str) -> PathBuf {
 
 fn script(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/interop")
+        .join("tests/it/interop")
         .join(name)
 }
 

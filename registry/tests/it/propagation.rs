@@ -1,8 +1,6 @@
 //! Sub-second propagation: watches answer as soon as the registry changes, `Discovery` uses
 //! them, and still works against a Eureka without them.
 
-#![allow(clippy::unwrap_used)]
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;

@@ -1,8 +1,6 @@
 //! Eureka parity beyond the basics: formats, gzip, status overrides, metadata, deltas, the
 //! other read endpoints, and the replication flag's rules.
 
-#![allow(clippy::unwrap_used)]
-
 use reqwest::StatusCode;
 use serde_json::Value;
 

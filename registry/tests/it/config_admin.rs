@@ -1,8 +1,6 @@
 //! `/admin/config` on the registry: the effective settings, as the operator endpoint of every
 //! service shows them.
 
-#![allow(clippy::unwrap_used)]
-
 use platform::config::{Live, Source};
 use platform::lifecycle::Shutdown;
 use serde_json::Value;

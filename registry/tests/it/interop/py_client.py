@@ -1,6 +1,6 @@
 """A Python service using the real py-eureka-client against our registry.
 
-Driven by registry/tests/interop/main.rs: registers PYSERVICE (which renews every second),
+Driven by registry/tests/it/interop/mod.rs: registers PYSERVICE (which renews every second),
 discovers the middle tier through the registry (the client reads XML) and calls it, then
 waits for a line on stdin and stops (py-eureka-client marks itself DOWN, then cancels).
 Each step prints one line the test waits for.

@@ -1,4 +1,5 @@
-#![allow(clippy::unwrap_used, dead_code)]
+//! What the tests of this binary start from: a registry served on a loopback port (port 0),
+//! the registration bodies real clients send, and waiting for a condition.
 
 use std::future::Future;
 use std::time::Duration;

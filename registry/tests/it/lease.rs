@@ -1,8 +1,6 @@
 //! Lease expiry over HTTP, with short real durations (the paused-time version of the same
 //! rule is a unit test of the domain).
 
-#![allow(clippy::unwrap_used)]
-
 use std::time::Duration;
 
 use platform::{health::Health, lifecycle::Shutdown};

@@ -4,8 +4,6 @@
 //! schemathesis is installed (pinned) by `deploy/install-test-deps.sh` into
 //! `~/.cache/rss-recipe/schemathesis/venv`; this test fails, never skips, without it.
 
-#![allow(clippy::unwrap_used)]
-
 use platform::lifecycle::Shutdown;
 use platform::testing::run_schemathesis;
 use serde_json::Value;

@@ -1,7 +1,5 @@
 //! `Registration`: stays registered through registry amnesia, pushes health, leaves cleanly.
 
-#![allow(clippy::unwrap_used)]
-
 use std::time::Duration;
 
 use platform::health::{Health, Status as HealthStatus};

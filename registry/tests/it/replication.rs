@@ -1,8 +1,6 @@
 //! Registry nodes replicating to each other: changes reach the peer, a restarted node copies
 //! its peer at start-up, and losing a node loses no registration.
 
-#![allow(clippy::unwrap_used)]
-
 use std::time::Duration;
 
 use platform::config::ServerSettings;

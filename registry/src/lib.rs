@@ -18,7 +18,8 @@
 //! - [`metrics`]: Prometheus metrics read from the lease table.
 //! - [`settings`]: the server's [`Settings`] (`[server]`, `[lease]`, `[self_preservation]`,
 //!   `[replication]`).
-//! - [`startup`]: [`Application`], which binds, serves and runs the background loops.
+//! - [`startup`]: [`Application`], which binds, serves and runs the background loops, and is
+//!   what `main` runs through [`platform::service::run`].
 
 pub mod api;
 pub mod dashboard;
@@ -36,5 +37,5 @@ pub use routes::router;
 pub use settings::{
     LeaseSettings, ReplicationSettings, SelfPreservationSettings, ServerSettings, Settings,
 };
-pub use startup::Application;
+pub use startup::{Application, StartupError};
 pub use state::AppState;

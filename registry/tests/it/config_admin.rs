@@ -21,7 +21,7 @@ async fn admin_config_shows_the_settings_the_registry_runs_with() {
         .var("RSS_SERVER__HOST", "127.0.0.1")
         .watch(shutdown.clone())
         .unwrap();
-    let app = registry::Application::build_live(config).unwrap();
+    let app = registry::Application::build_live(config).await.unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped(shutdown.clone()));
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use platform::config::ServerSettings;
 use platform::lifecycle::Shutdown;
-use registry::{Application, LeaseSettings, Registry, Settings};
+use registry::{Application, LeaseSettings, Registry, Settings, StartupError};
 use registry_client::{ClientSettings, InstanceConfig};
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
@@ -22,7 +22,7 @@ pub struct TestRegistry {
     pub registry: Registry,
     pub http: reqwest::Client,
     shutdown: Shutdown,
-    task: JoinHandle<std::io::Result<()>>,
+    task: JoinHandle<Result<(), StartupError>>,
 }
 
 pub async fn spawn_registry() -> TestRegistry {
@@ -45,7 +45,7 @@ pub async fn spawn_registry_on(port: u16, lease: LeaseSettings) -> TestRegistry 
 
 /// From complete settings (peers, self-preservation).
 pub async fn spawn_registry_from(settings: Settings) -> TestRegistry {
-    let application = Application::build(settings).expect("registry binds");
+    let application = Application::build(settings).await.expect("registry binds");
     let shutdown = Shutdown::new();
     let (port, base_url, registry) = (
         application.port(),

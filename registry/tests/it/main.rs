@@ -1,5 +1,6 @@
 //! The registry's integration tests, one module per area: real registries on loopback ports
-//! (port 0), real HTTP clients and real Eureka clients.
+//! (port 0), real HTTP clients, real Eureka clients, and the real binary where a test must own
+//! a process.
 
 #![allow(clippy::unwrap_used)]
 
@@ -17,7 +18,8 @@ mod server;
 // Real Eureka clients (Python, JavaScript) against our registry.
 mod interop;
 
-// Operating it: configuration, the OpenAPI document, metrics and readiness.
+// Operating it: configuration, the OpenAPI document, metrics and readiness, the binary.
 mod config_admin;
+mod lifecycle;
 mod openapi;
 mod telemetry;

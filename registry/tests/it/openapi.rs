@@ -16,7 +16,7 @@ fn http() -> reqwest::Client {
 async fn start_registry(shutdown: &Shutdown) -> String {
     let mut settings = registry::Settings::default();
     settings.server.port = 0;
-    let app = registry::Application::build(settings).unwrap();
+    let app = registry::Application::build(settings).await.unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped(shutdown.clone()));
     base

@@ -2,7 +2,7 @@
 # Installs what the test suite needs beyond Rust, JDK 17, Maven, Python and Node (which the
 # machine has): Debian's chromium and chromium-driver, which edge/tests/browser.rs drives over
 # WebDriver, docker-compose, which validates deploy/docker-compose.yml, the real Eureka
-# clients registry/tests/interop/ and edge/tests/interop_eureka.rs drive (py-eureka-client from
+# clients registry/tests/it/interop/ and edge/tests/interop_eureka.rs drive (py-eureka-client from
 # PyPI, eureka-js-client from npm), and schemathesis (PyPI) for the OpenAPI tests. Cassandra's jars are fetched by deploy/cassandra/run.sh on first start. Idempotent:
 # installs only what is missing.
 set -euo pipefail
@@ -30,7 +30,7 @@ fi
 /usr/bin/chromedriver --version
 docker-compose --version
 
-# The real Eureka clients the interop tests drive (registry/tests/interop/, edge/tests/interop_eureka.rs):
+# The real Eureka clients the interop tests drive (registry/tests/it/interop/, edge/tests/interop_eureka.rs):
 # py-eureka-client in a virtualenv, eureka-js-client in a node_modules, both pinned and cached
 # outside the work tree (where deploy/cassandra/run.sh caches Cassandra), so nothing lands in
 # git. The tests look for them exactly there and fail, never skip, when they are missing.
@@ -54,7 +54,7 @@ fi
 node -e "require('$node_dir/node_modules/eureka-js-client'); console.log('eureka-js-client', '$EUREKA_JS_CLIENT')"
 
 # schemathesis, which fuzzes the registry's and the middle tier's OpenAPI documents against the
-# running services (registry/tests/openapi.rs, middletier/tests/it/openapi.rs): pinned, in its own
+# running services (registry/tests/it/openapi.rs, middletier/tests/it/openapi.rs): pinned, in its own
 # virtualenv next to the interop clients. The tests run exactly this one and fail, never skip,
 # when it is missing.
 SCHEMATHESIS=4.32.5

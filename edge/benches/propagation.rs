@@ -63,7 +63,7 @@ async fn bench(requests: Requests) {
     let registry = Service::spawn("registry", |shutdown, ready| async move {
         let mut settings = registry::Settings::default();
         settings.server.port = 0;
-        let app = registry::Application::build(settings).unwrap();
+        let app = registry::Application::build(settings).await.unwrap();
         ready.send((app.port(), Instant::now())).unwrap();
         app.run_until_stopped(shutdown).await.unwrap();
     })

@@ -74,7 +74,9 @@ async fn run(config: Config) {
     let shutdown = Shutdown::new();
     let mut registry_settings = registry::Settings::default();
     registry_settings.server.port = 0;
-    let registry = registry::Application::build(registry_settings).unwrap();
+    let registry = registry::Application::build(registry_settings)
+        .await
+        .unwrap();
     let eureka = format!("http://127.0.0.1:{}/eureka/v2/", registry.port());
     tokio::spawn(registry.run_until_stopped(shutdown.clone()));
     let client_settings = ClientSettings {

@@ -209,6 +209,31 @@ impl Application {
     }
 }
 
+/// How `main` runs the edge (see [`platform::service`]).
+impl platform::service::Service for Application {
+    const NAME: &'static str = "edge";
+    const LISTENING: &'static str = "edge listening: open this URL in a browser";
+
+    type Settings = Settings;
+    type Error = StartupError;
+
+    fn log(settings: &Settings) -> &platform::telemetry::LogSettings {
+        &settings.log
+    }
+
+    async fn build(config: Live<Settings>) -> Result<Self, StartupError> {
+        Self::build_live(config).await
+    }
+
+    fn base_url(&self) -> String {
+        Application::base_url(self)
+    }
+
+    async fn run_until_stopped(self, shutdown: Shutdown) -> Result<(), StartupError> {
+        Application::run_until_stopped(self, shutdown).await
+    }
+}
+
 /// The edge's routes with its browser-facing protections.
 pub fn router(web: web::WebState, dashboard: dashboard::DashboardState, health: &Health) -> Router {
     let accounts = web.accounts.clone();

@@ -6,8 +6,8 @@
 //!
 //! py-eureka-client is installed by `deploy/install-test-deps.sh` (run by `deploy/test.sh`)
 //! under `${RSS_CACHE_DIR:-~/.cache/rss-recipe}/interop`; without it this test fails, never
-//! skips, and says how to install it. The service is `registry/tests/interop/py_middletier.py`,
-//! next to the registry's own interop clients.
+//! skips, and says how to install it. The service is
+//! `registry/tests/it/interop/py_middletier.py`, next to the registry's own interop clients.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -66,7 +66,7 @@ struct PyMiddletier {
 impl PyMiddletier {
     fn spawn(eureka_url: &str) -> PyMiddletier {
         let script = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../registry/tests/interop/py_middletier.py");
+            .join("../registry/tests/it/interop/py_middletier.py");
         let mut child = Command::new(python())
             .arg(script)
             .arg(eureka_url)

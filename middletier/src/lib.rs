@@ -222,3 +222,28 @@ impl Application {
         }
     }
 }
+
+/// How `main` runs the middle tier (see [`platform::service`]).
+impl platform::service::Service for Application {
+    const NAME: &'static str = "middletier";
+    const LISTENING: &'static str = "middle tier listening";
+
+    type Settings = Settings;
+    type Error = StartupError;
+
+    fn log(settings: &Settings) -> &platform::telemetry::LogSettings {
+        &settings.log
+    }
+
+    async fn build(config: Live<Settings>) -> Result<Self, StartupError> {
+        Self::build_live(config).await
+    }
+
+    fn base_url(&self) -> String {
+        Application::base_url(self)
+    }
+
+    async fn run_until_stopped(self, shutdown: Shutdown) -> Result<(), StartupError> {
+        Application::run_until_stopped(self, shutdown).await
+    }
+}

@@ -4,7 +4,7 @@ mod check;
 
 use std::process::ExitCode;
 
-use middletier::{Application, Settings};
+use middletier::Application;
 
 const USAGE: &str = "\
 Usage: middletier                                 run the middle tier (settings: RSS_* variables)
@@ -15,7 +15,7 @@ Usage: middletier                                 run the middle tier (settings:
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
-        None => serve().await,
+        None => platform::service::run::<Application>().await,
         Some("check-feed") => check::run(&args[1..]).await,
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}\n\n{}", check::USAGE);
@@ -24,49 +24,6 @@ async fn main() -> ExitCode {
         Some(other) => {
             eprintln!("middletier: unknown command '{other}'\n\n{USAGE}");
             ExitCode::from(2)
-        }
-    }
-}
-
-async fn serve() -> ExitCode {
-    let shutdown = platform::lifecycle::on_signal();
-    // Loaded once now, then again whenever the files change (dynamic properties).
-    let settings =
-        platform::config::Source::from_env("middletier").watch::<Settings>(shutdown.clone());
-    // Logging starts as configured, or with the defaults to report a configuration error. The
-    // guard flushes queued lines when `main` returns.
-    let log = settings.as_ref().map(|settings| settings.get().log.clone());
-    let _logs = match platform::telemetry::init("middletier", &log.unwrap_or_default()) {
-        Ok(guard) => guard,
-        Err(error) => {
-            eprintln!("middletier: cannot start: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let settings = match settings {
-        Ok(settings) => settings,
-        Err(error) => {
-            tracing::error!(%error, "cannot start");
-            return ExitCode::FAILURE;
-        }
-    };
-    platform::config::follow_log_level(
-        settings.map(|settings| settings.log.clone()),
-        shutdown.clone(),
-    );
-    let app = match Application::build_live(settings).await {
-        Ok(app) => app,
-        Err(error) => {
-            tracing::error!(%error, "cannot start");
-            return ExitCode::FAILURE;
-        }
-    };
-    tracing::info!(url = %app.base_url(), "middle tier listening");
-    match app.run_until_stopped(shutdown).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            tracing::error!(%error, "stopped with an error");
-            ExitCode::FAILURE
         }
     }
 }

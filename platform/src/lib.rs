@@ -12,6 +12,9 @@
 //! - [`lifecycle`]: the shutdown signal every server and background loop listens to.
 //! - [`server`]: the incoming side: standard middleware stack (request ids, spans, metrics,
 //!   timeouts) and graceful serving.
+//! - [`service`]: the one service shape: the [`service::Service`] trait every `Application`
+//!   implements, and [`service::run`], the steps every `main` shares (signal, watched
+//!   settings, logging, build, serve, exit code).
 //! - `testing` (feature `test-support`): `eventually`, the one way tests wait for a condition;
 //!   `LogCapture` to read what services log; `parse_prometheus`, a strict `/metrics` parser,
 //!   and `scrape_metrics` to fetch and parse one; `run_schemathesis` to fuzz an OpenAPI document.
@@ -25,6 +28,7 @@ pub mod http;
 pub mod lifecycle;
 pub mod metrics;
 pub mod server;
+pub mod service;
 pub mod telemetry;
 #[cfg(feature = "test-support")]
 pub mod testing;

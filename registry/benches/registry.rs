@@ -55,7 +55,7 @@ struct Node {
 }
 
 async fn start_node(settings: Settings) -> Node {
-    let application = Application::build(settings).unwrap();
+    let application = Application::build(settings).await.unwrap();
     let (port, base_url, registry) = (
         application.port(),
         application.base_url().to_string(),

@@ -2,18 +2,21 @@
 //! peers and self-preservation, in the spirit of Eureka's status page.
 //!
 //! Rendered with askama from `templates/registry*.html` (auto-escaped, like the edge's pages),
-//! with its own stylesheet served by the registry and no script: it reloads itself.
+//! with its own stylesheet served by the registry and no script: it reloads itself. The page
+//! itself is served at `/` by [`crate::routes`], which answers API clients there too.
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use askama::Template;
+use axum::Router;
 use axum::http::header;
 use axum::response::IntoResponse;
+use axum::routing::get;
 use registry_client::model::Status;
 
-use crate::api::AppState;
 use crate::domain::{LeaseView, SelfPreservation};
+use crate::state::AppState;
 
 const REFRESH_SECS: u32 = 5;
 
@@ -150,8 +153,13 @@ pub fn render(state: &AppState) -> Result<String, askama::Error> {
     .render()
 }
 
+/// The dashboard's own assets: `/registry.css`.
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/registry.css", get(stylesheet))
+}
+
 /// `GET /registry.css`.
-pub async fn stylesheet() -> impl IntoResponse {
+async fn stylesheet() -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
         include_str!("../assets/registry.css"),

@@ -11,26 +11,31 @@
 //! - [`domain`]: the in-memory [`Registry`]: leases, status overrides, `lastDirtyTimestamp`
 //!   ordering, deltas, eviction and self-preservation, the change counter watches wait on.
 //! - [`api`]: the REST API over the registry, mounted at `/eureka/v2/` and `/eureka/`;
-//!   [`dashboard`]: the HTML page at `/`.
+//!   [`dashboard`]: the HTML page at `/`. Both take [`state`]'s [`AppState`] and neither
+//!   imports the other: [`routes`] composes them into the one [`router`] the server runs.
 //! - [`replication`]: batches to peer registries (sent with [`registry_client::RegistryClient`]),
 //!   and the initial sync from them.
 //! - [`metrics`]: Prometheus metrics read from the lease table.
 //! - [`settings`]: the server's [`Settings`] (`[server]`, `[lease]`, `[self_preservation]`,
 //!   `[replication]`).
-//! - [`startup`]: [`Application`], which binds, serves and runs the background loops.
+//! - [`startup`]: [`Application`], which binds, serves and runs the background loops, and is
+//!   what `main` runs through [`platform::service::run`].
 
 pub mod api;
 pub mod dashboard;
 pub mod domain;
 pub mod metrics;
 pub mod replication;
+pub mod routes;
 pub mod settings;
 pub mod startup;
+pub mod state;
 pub mod xml;
 
-pub use api::{AppState, router};
 pub use domain::{AppName, InstanceId, Origin, Registry, RegistryError, Renewal, SelfPreservation};
+pub use routes::router;
 pub use settings::{
     LeaseSettings, ReplicationSettings, SelfPreservationSettings, ServerSettings, Settings,
 };
-pub use startup::Application;
+pub use startup::{Application, StartupError};
+pub use state::AppState;

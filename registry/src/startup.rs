@@ -1,18 +1,32 @@
 //! Binding and serving: [`Application`] ties settings, the registry, the API, the eviction
 //! loop and replication together, so `main` and the tests start the server the same way.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use platform::config::Live;
+use platform::telemetry::LogSettings;
 use platform::{health::Health, lifecycle::Shutdown};
+use tokio::net::TcpListener;
 use url::Url;
 
-use crate::api::{self, AppState};
 use crate::domain::Registry;
 use crate::replication::{self, Peers};
+use crate::routes;
 use crate::settings::Settings;
+use crate::state::AppState;
+
+/// Why the registry could not start, or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Bind(#[from] platform::config::BindError),
+    #[error("invalid replication peers: {0}")]
+    Peers(#[from] registry_client::ClientError),
+    #[error("serving failed: {0}")]
+    Serve(std::io::Error),
+}
 
 /// A registry bound to its port and ready to serve.
 #[derive(Debug)]
@@ -30,20 +44,17 @@ pub struct Application {
 impl Application {
     /// Binds `settings.server` (port 0 picks a free port) without serving yet, so the caller
     /// learns the port before anything can call it. Fails on an invalid peer URL too.
-    pub fn build(settings: Settings) -> std::io::Result<Application> {
-        Self::build_live(Live::fixed(settings))
+    pub async fn build(settings: Settings) -> Result<Application, StartupError> {
+        Self::build_live(Live::fixed(settings)).await
     }
 
     /// [`Application::build`] from a watched configuration (what `main` passes).
-    pub fn build_live(config: Live<Settings>) -> std::io::Result<Application> {
+    pub async fn build_live(config: Live<Settings>) -> Result<Application, StartupError> {
         let settings = Settings::clone(&config.get());
-        let peers = Peers::new(&settings.replication).map_err(|error| {
-            std::io::Error::new(std::io::ErrorKind::InvalidInput, error.to_string())
-        })?;
-        let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))?;
-        // Tokio takes the socket over in `run_until_stopped`; it must not block.
-        listener.set_nonblocking(true)?;
-        let address = listener.local_addr()?;
+        let peers = Peers::new(&settings.replication)?;
+        let (listener, _) = settings.server.bind().await?;
+        // The address actually bound: its IP names this node on the dashboard.
+        let address = listener.local_addr().map_err(StartupError::Serve)?;
         Ok(Application {
             listener,
             address,
@@ -80,8 +91,7 @@ impl Application {
     /// Serves until `shutdown`, then drains open requests and stops the background loops:
     /// eviction, replication to peers, and the initial sync from them (client reads answer 503
     /// until it is over).
-    pub async fn run_until_stopped(self, shutdown: Shutdown) -> std::io::Result<()> {
-        let listener = tokio::net::TcpListener::from_std(self.listener)?;
+    pub async fn run_until_stopped(self, shutdown: Shutdown) -> Result<(), StartupError> {
         // A child token, so stopping the loops after a serve error leaves the caller's alone.
         let stop = shutdown.child_token();
         let ready = Arc::new(AtomicBool::new(self.peers.is_empty()));
@@ -132,8 +142,8 @@ impl Application {
             shutdown: stop.clone(),
             node,
         };
-        let routes = api::router(state).merge(platform::admin::router(self.config));
-        let served = platform::server::serve(listener, routes, shutdown).await;
+        let router = routes::router(state).merge(platform::admin::router(self.config));
+        let served = platform::server::serve(self.listener, router, shutdown).await;
         stop.cancel();
         for (name, task) in [
             ("eviction", eviction),
@@ -144,6 +154,31 @@ impl Application {
                 tracing::error!(%error, "{name} loop panicked");
             }
         }
-        served
+        served.map_err(StartupError::Serve)
+    }
+}
+
+/// How `main` runs the registry (see [`platform::service`]).
+impl platform::service::Service for Application {
+    const NAME: &'static str = "registry";
+    const LISTENING: &'static str = "registry listening";
+
+    type Settings = Settings;
+    type Error = StartupError;
+
+    fn log(settings: &Settings) -> &LogSettings {
+        &settings.log
+    }
+
+    async fn build(config: Live<Settings>) -> Result<Self, StartupError> {
+        Self::build_live(config).await
+    }
+
+    fn base_url(&self) -> String {
+        Application::base_url(self).to_string()
+    }
+
+    async fn run_until_stopped(self, shutdown: Shutdown) -> Result<(), StartupError> {
+        Application::run_until_stopped(self, shutdown).await
     }
 }

@@ -110,7 +110,7 @@ impl Drop for Service {
 
 pub async fn spawn_registry(settings: registry::Settings) -> Service {
     Service::spawn("registry", move |shutdown, port| async move {
-        let app = registry::Application::build(settings).unwrap();
+        let app = registry::Application::build(settings).await.unwrap();
         port.send(app.port()).unwrap();
         app.run_until_stopped(shutdown).await.unwrap();
     })

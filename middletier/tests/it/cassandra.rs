@@ -27,6 +27,7 @@ async fn start_on(proxy: &TcpProxy) -> Running {
         settings.server.port = 0;
         settings
     })
+    .await
     .expect("registry");
     let registry_url = registry_app.base_url().to_string();
     let registry = registry_app.registry();

@@ -33,7 +33,9 @@ fn write_config(dir: &Path, text: &str) {
 async fn start(dir: &Path, shutdown: &Shutdown) -> String {
     let mut registry_settings = registry::Settings::default();
     registry_settings.server.port = 0;
-    let registry = registry::Application::build(registry_settings).unwrap();
+    let registry = registry::Application::build(registry_settings)
+        .await
+        .unwrap();
     let registry_url = registry.base_url().to_string();
     tokio::spawn(registry.run_until_stopped(shutdown.clone()));
 

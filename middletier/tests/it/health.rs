@@ -18,7 +18,7 @@ use crate::support::{assert_bounded, http};
 async fn registry() -> (String, registry::Registry, Shutdown) {
     let mut settings = registry::Settings::default();
     settings.server.port = 0;
-    let app = registry::Application::build(settings).unwrap();
+    let app = registry::Application::build(settings).await.unwrap();
     let (url, handle) = (app.base_url().to_string(), app.registry());
     let shutdown = Shutdown::new();
     tokio::spawn(app.run_until_stopped(shutdown.clone()));

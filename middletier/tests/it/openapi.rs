@@ -25,7 +25,9 @@ const TOKEN: &str = "openapi-test-token";
 async fn start(shutdown: &Shutdown, publisher: &FeedPublisher) -> String {
     let mut registry_settings = registry::Settings::default();
     registry_settings.server.port = 0;
-    let registry = registry::Application::build(registry_settings).unwrap();
+    let registry = registry::Application::build(registry_settings)
+        .await
+        .unwrap();
     let registry_url = registry.base_url().to_string();
     tokio::spawn(registry.run_until_stopped(shutdown.clone()));
 

@@ -30,6 +30,7 @@ async fn every_feed_has_exactly_one_owner_and_a_leaving_instance_hands_over_only
         settings.server.port = 0;
         settings
     })
+    .await
     .expect("registry");
     let settings = ClientSettings {
         url: registry.base_url().to_string(),

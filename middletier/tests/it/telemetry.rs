@@ -16,7 +16,9 @@ async fn subscribing_moves_the_request_fetch_and_store_metrics() {
     let publisher = FeedPublisher::start().await;
     let mut registry_settings = registry::Settings::default();
     registry_settings.server.port = 0;
-    let registry = registry::Application::build(registry_settings).unwrap();
+    let registry = registry::Application::build(registry_settings)
+        .await
+        .unwrap();
     let mut settings = middletier::Settings::default();
     settings.server.port = 0;
     settings.registry.url = registry.base_url().to_string();

@@ -1,0 +1,68 @@
+//! Where a service listens (`[server]`) and binding it: every service binds through
+//! [`ServerSettings::bind`], so a port in use fails start-up the same way everywhere, naming
+//! the address.
+
+use serde::{Deserialize, Serialize};
+
+/// Where a service listens (`[server]`, e.g. `RSS_SERVER__PORT`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerSettings {
+    /// Address to bind; `0.0.0.0` in containers.
+    pub host: String,
+    /// Port to bind; `0` picks a free one (tests).
+    pub port: u16,
+    /// Host name or address other services use to reach this one (registered in the
+    /// registry). Defaults to `host`, or to `$HOSTNAME` when `host` binds every interface.
+    pub advertised_host: Option<String>,
+    /// On shutdown, how long a registered service keeps serving after it has left the
+    /// registry, so balancers stop routing to it before its listener closes (middle tier).
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: std::time::Duration,
+}
+
+impl ServerSettings {
+    pub fn localhost(port: u16) -> Self {
+        Self {
+            host: "127.0.0.1".to_owned(),
+            port,
+            advertised_host: None,
+            shutdown_grace: std::time::Duration::from_secs(1),
+        }
+    }
+
+    /// Binds `host:port` and reports the port actually bound (`port = 0` picks one).
+    pub async fn bind(&self) -> Result<(tokio::net::TcpListener, u16), BindError> {
+        let error = |source| BindError {
+            address: format!("{}:{}", self.host, self.port),
+            source,
+        };
+        let listener = tokio::net::TcpListener::bind((self.host.as_str(), self.port))
+            .await
+            .map_err(error)?;
+        let port = listener.local_addr().map_err(error)?.port();
+        Ok((listener, port))
+    }
+
+    /// The name peers should use to reach this service.
+    pub fn advertised_host(&self) -> String {
+        if let Some(host) = &self.advertised_host {
+            return host.clone();
+        }
+        let binds_everything = matches!(self.host.as_str(), "0.0.0.0" | "::" | "[::]");
+        if binds_everything {
+            std::env::var("HOSTNAME").unwrap_or_else(|_| "127.0.0.1".to_owned())
+        } else {
+            self.host.clone()
+        }
+    }
+}
+
+/// A service could not listen where its settings say (the port is taken, the address is not
+/// this host's): names the address.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot listen on {address}: {source}")]
+pub struct BindError {
+    address: String,
+    #[source]
+    source: std::io::Error,
+}

@@ -1,0 +1,46 @@
+//! The API's errors: each maps to Eureka's status code in one place, with a JSON body that
+//! says what was wrong with the request and nothing internal.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::domain::RegistryError;
+
+/// Why a request failed. Each cause has one status code, set below and nowhere else.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error("malformed registration: {0}")]
+    Malformed(String),
+    #[error("missing or invalid parameter {0}")]
+    Parameter(&'static str),
+    #[error("the registry is copying its peers' state; read another node")]
+    NotReady,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            ApiError::Registry(RegistryError::Missing(_) | RegistryError::AppMismatch { .. })
+            | ApiError::Malformed(_)
+            | ApiError::Parameter(_) => StatusCode::BAD_REQUEST,
+            ApiError::Registry(
+                RegistryError::UnknownApplication(_) | RegistryError::UnknownInstance { .. },
+            ) => StatusCode::NOT_FOUND,
+            ApiError::Registry(RegistryError::Conflict { .. }) => StatusCode::CONFLICT,
+            ApiError::NotReady => StatusCode::SERVICE_UNAVAILABLE,
+        };
+        // Every message here is about the client's request; none reveals internals.
+        (status, Json(json!({ "error": self.to_string() }))).into_response()
+    }
+}
+
+/// Every error answer: what was wrong with the request (never internals).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: String,
+}

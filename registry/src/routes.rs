@@ -1,0 +1,58 @@
+//! The registry's HTTP surface in one router: the Eureka API ([`crate::api`]), the dashboard
+//! ([`crate::dashboard`]) and the health endpoints, behind the stack every service uses. Both
+//! the API and the dashboard take [`AppState`] and know nothing of each other; they meet here.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+use tower_http::compression::CompressionLayer;
+
+use crate::state::AppState;
+use crate::{api, dashboard};
+
+/// Every route of the registry with its state and layers, ready to serve (tests call it
+/// without a socket).
+pub fn router(state: AppState) -> Router {
+    let routes = Router::new()
+        .route("/", get(index))
+        .merge(api::routes())
+        .merge(dashboard::routes())
+        .with_state(state.clone())
+        .merge(state.health.router())
+        // gzip when the client sends `Accept-Encoding: gzip`, as Eureka does for its reads.
+        .layer(
+            CompressionLayer::new()
+                .gzip(true)
+                .no_br()
+                .no_deflate()
+                .no_zstd(),
+        );
+    platform::server::with_standard_layers(routes, api::REQUEST_TIMEOUT, &state.metrics)
+}
+
+/// `/` answers JSON to API clients (by Eureka's `Accept` rule) and the dashboard to browsers.
+async fn index(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if api::wants_json(&headers) {
+        return Json(json!({
+            "service": "registry",
+            "description": "Eureka-compatible service registry",
+            "api": ["/eureka/v2/apps", "/eureka/apps"],
+            "health": "/health",
+            "status": "/status",
+        }))
+        .into_response();
+    }
+    match dashboard::render(&state) {
+        Ok(page) => Html(page).into_response(),
+        Err(error) => {
+            let mut response = StatusCode::INTERNAL_SERVER_ERROR.into_response();
+            response
+                .extensions_mut()
+                .insert(platform::server::InternalError(error.to_string()));
+            response
+        }
+    }
+}

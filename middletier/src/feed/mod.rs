@@ -7,15 +7,15 @@
 //! coverage at feed-rs's speed by trying the strict way first and paying for leniency only
 //! when a feed needs it:
 //!
-//! 1. [`encoding`] picks the encoding as a browser would (byte-order mark, HTTP charset, XML
+//! 1. `encoding` picks the encoding as a browser would (byte-order mark, HTTP charset, XML
 //!    declaration, detection when they are missing or lie) and decodes to UTF-8, borrowing
 //!    valid UTF-8 without copying it.
-//! 2. A cheap scan ([`repair::needs_repair`]) looks for what feed-rs would accept but get
+//! 2. A cheap scan (`repair::needs_repair`) looks for what feed-rs would accept but get
 //!    wrong (HTML entities, unescaped HTML in RSS descriptions).
 //! 3. feed-rs parses the document, with our lenient date reader ([`dates`]). Well-formed
 //!    feeds stop here.
 //! 4. Only if that failed, was skipped, or produced no entries from a document that has
-//!    some, [`repair`] rewrites the document into well-formed XML in one linear pass (bare
+//!    some, `repair` rewrites the document into well-formed XML in one linear pass (bare
 //!    `&`, HTML entities, junk before the root, unclosed CDATA, missing closing tags, RSS
 //!    versions and namespaces feed-rs does not know, Atom 0.3...) and feed-rs parses that. The
 //!    feed is then marked recovered, with what was wrong, for `check-feed`. A repair that finds

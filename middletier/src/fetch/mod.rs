@@ -21,7 +21,7 @@
 //! networks. Redirects are followed by hand (at most `max_redirects`) so that every hop is
 //! checked like the first: the scheme must be http(s), IP literals (in any spelling the `url`
 //! crate accepts, e.g. `127.1`, `0x7f000001`) are checked before any connection, and host names
-//! are checked after DNS resolution, at connect time, by [`GuardedResolver`] (so DNS rebinding
+//! are checked after DNS resolution, at connect time, by `GuardedResolver` (so DNS rebinding
 //! can't sneak past). `allow_private_networks = true` lifts this for every host (local demos,
 //! tests); `allowed_hosts` lifts it for the listed hosts only (a feed server on the LAN).
 //!

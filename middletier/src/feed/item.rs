@@ -19,6 +19,7 @@ pub(super) fn web_url(base: &url::Url, href: &str) -> Option<String> {
         .map(String::from)
 }
 
+/// An entry as the API's item, every string made safe to show.
 pub(super) fn item(entry: &Entry, base: &url::Url) -> Item {
     let link = entry
         .links

@@ -20,6 +20,8 @@ fn feed_rs_parser(base: &url::Url) -> feed_rs::parser::Parser {
         .build()
 }
 
+/// Decodes and parses `body`, strictly first, repairing only when needed (see the parent
+/// module's docs).
 pub(super) fn read_document(
     body: &[u8],
     content_type: Option<&str>,

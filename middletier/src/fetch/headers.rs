@@ -23,6 +23,7 @@ pub struct CacheHints {
     pub no_cache: bool,
 }
 
+/// `request` made conditional on the validators of the previous success.
 pub(super) fn with_validators(
     mut request: reqwest::RequestBuilder,
     validators: &Validators,
@@ -37,6 +38,7 @@ pub(super) fn with_validators(
     request
 }
 
+/// A header's value as text, trimmed, if it has a non-empty one.
 pub(super) fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {
     let text = headers.get(name)?.to_str().ok()?.trim();
     (!text.is_empty()).then(|| text.to_owned())
@@ -61,6 +63,7 @@ pub(super) fn retry_after(
     Some((at - now).to_std().unwrap_or_default())
 }
 
+/// The caching hints of a response received at `now`.
 pub(super) fn cache_hints(headers: &HeaderMap, now: chrono::DateTime<chrono::Utc>) -> CacheHints {
     let mut hints = CacheHints::default();
     let directives = headers

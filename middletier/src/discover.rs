@@ -9,15 +9,23 @@
 //! 2. only if the page announces none, the first of [`COMMON_PATHS`] on the page's origin that
 //!    answers with something that parses as a feed.
 //!
-//! The link scanner ([`feed_links`]) is a small hand-written tokenizer rather than an HTML5
-//! parser: it only needs the attributes of `<link>` and `<base>` tags, must never see tags inside
-//! comments or `<script>`, and reads at most [`MAX_HTML_BYTES`], which bounds its work on
-//! hostile pages. Every URL it returns is absolute `http(s)` and normalised by
-//! [`FeedUrl::parse`], so it can be subscribed to as is.
+//! The link scanner ([`feed_links`]) runs html5ever's tokenizer (the one ammonia already
+//! compiles to sanitize feed HTML) without building a document: it only needs the attributes
+//! of `<link>` and `<base>` tags, read and entity-decoded as a browser reads them, must never
+//! see tags inside comments, `<script>` or other raw text, and reads at most
+//! [`MAX_HTML_BYTES`], which bounds its work on hostile pages. Every URL it returns is absolute
+//! `http(s)` and normalised by [`FeedUrl::parse`], so it can be subscribed to as is.
 
+use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
 
 use futures::StreamExt;
+use html5ever::TokenizerResult;
+use html5ever::tendril::StrTendril;
+use html5ever::tokenizer::states::RawKind;
+use html5ever::tokenizer::{
+    BufferQueue, Tag, TagKind, Token, TokenSink, TokenSinkResult, Tokenizer, TokenizerOpts,
+};
 use middletier_api::domain::FeedUrl;
 use middletier_api::{Candidate, FeedKind};
 
@@ -87,15 +95,7 @@ fn sniff_kind(body: &[u8]) -> FeedKind {
 /// and `<textarea>` are ignored; only the first [`MAX_HTML_BYTES`] are read.
 pub fn feed_links(html: &str, page_url: &url::Url) -> Vec<Candidate> {
     let html = truncate_at_char_boundary(html, MAX_HTML_BYTES);
-    let mut base_href: Option<String> = None;
-    let mut links = Vec::new();
-    for tag in Tags::new(html) {
-        match tag.name.as_str() {
-            "base" if base_href.is_none() => base_href = tag.attr("href").map(str::to_owned),
-            "link" => links.push(tag),
-            _ => {}
-        }
-    }
+    let LinkTags { base_href, links } = link_tags(html);
     // Like browsers, the first <base href> applies to the whole document, even links before it.
     let base = base_href
         .and_then(|href| page_url.join(href.trim()).ok())
@@ -108,17 +108,17 @@ pub fn feed_links(html: &str, page_url: &url::Url) -> Vec<Candidate> {
         if candidates.len() == MAX_CANDIDATES {
             break;
         }
-        let is_alternate = link.attr("rel").is_some_and(|rel| {
+        let is_alternate = attr(&link, "rel").is_some_and(|rel| {
             rel.split_ascii_whitespace()
                 .any(|token| token.eq_ignore_ascii_case("alternate"))
         });
         if !is_alternate {
             continue;
         }
-        let Some(kind) = link.attr("type").and_then(FeedKind::from_media_type) else {
+        let Some(kind) = attr(&link, "type").and_then(FeedKind::from_media_type) else {
             continue;
         };
-        let Some(href) = link.attr("href").map(str::trim).filter(|h| !h.is_empty()) else {
+        let Some(href) = attr(&link, "href").map(str::trim).filter(|h| !h.is_empty()) else {
             continue;
         };
         // FeedUrl keeps only http(s) without credentials, and normalises for deduplication.
@@ -134,7 +134,7 @@ pub fn feed_links(html: &str, page_url: &url::Url) -> Vec<Candidate> {
         }
         candidates.push(Candidate {
             url: url.to_string(),
-            title: link.attr("title").and_then(clean_title),
+            title: attr(&link, "title").and_then(clean_title),
             kind,
         });
     }
@@ -225,208 +225,92 @@ fn clean_title(raw: &str) -> Option<String> {
     (!title.is_empty()).then_some(title)
 }
 
-/// A start tag: lower-cased name and attributes (names lower-cased, values entity-decoded).
-#[derive(Debug)]
-struct Tag {
-    name: String,
-    attributes: Vec<(String, String)>,
+/// What the scanner keeps of a page: the first `<base href>` and every `<link>` tag.
+#[derive(Debug, Default)]
+struct LinkTags {
+    base_href: Option<String>,
+    links: Vec<Tag>,
 }
 
-impl Tag {
-    /// The first attribute of that (lower-case) name; later duplicates are ignored, as in HTML.
-    fn attr(&self, name: &str) -> Option<&str> {
-        self.attributes
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+/// The `<link>` tags and the first `<base href>` of `html`, as html5ever's tokenizer reads them
+/// (names lower-cased, values entity-decoded, later duplicates of an attribute dropped).
+fn link_tags(html: &str) -> LinkTags {
+    let tokenizer = Tokenizer::new(LinkSink::default(), TokenizerOpts::default());
+    let input = BufferQueue::default();
+    input.push_back(StrTendril::from_slice(html));
+    // The tokenizer pauses only when its sink asks it to (a script to run, an encoding to
+    // switch to); this sink never does, so one call reads the whole input.
+    let fed = tokenizer.feed(&input);
+    debug_assert!(matches!(fed, TokenizerResult::Done));
+    tokenizer.end();
+    LinkTags {
+        base_href: tokenizer.sink.base_href.take(),
+        links: tokenizer.sink.links.take(),
     }
 }
 
-/// Elements whose content is text, not markup: a `<link` inside them is not a tag.
-const RAW_TEXT_ELEMENTS: &[&str] = &["script", "style", "template", "textarea", "title", "xmp"];
-
-/// An iterator over the start tags of an HTML document (a deliberately small subset of the
-/// HTML tokenizer: comments, doctypes, processing instructions, end tags and raw-text element
-/// contents are skipped).
-#[derive(Debug)]
-struct Tags<'a> {
-    html: &'a str,
-    pos: usize,
+/// Elements whose content is text, not markup, and the tokenizer state that reads it. The
+/// tokenizer alone reads everything as markup: the tree builder switches it to these states
+/// after their start tags, and this sink does the same, so a `<link` inside them is text.
+fn raw_text_kind(element: &str) -> Option<RawKind> {
+    match element {
+        "script" => Some(RawKind::ScriptData),
+        "style" | "xmp" => Some(RawKind::Rawtext),
+        "title" | "textarea" => Some(RawKind::Rcdata),
+        _ => None,
+    }
 }
 
-impl<'a> Tags<'a> {
-    fn new(html: &'a str) -> Self {
-        Self { html, pos: 0 }
-    }
+/// Collects the `<link>` tags and the first `<base href>` as the tokenizer emits them.
+#[derive(Debug, Default)]
+struct LinkSink {
+    base_href: RefCell<Option<String>>,
+    links: RefCell<Vec<Tag>>,
+    /// How many `<template>` elements are open: their content is markup, but inert, not part
+    /// of the page (browsers apply neither its `<base>` nor its `<link>`s).
+    templates: Cell<usize>,
+}
 
-    /// Moves past the next occurrence of `needle` (ASCII, matched case-insensitively), or to
-    /// the end of the input.
-    fn skip_past(&mut self, needle: &str) {
-        let bytes = self.html.as_bytes();
-        let found = bytes[self.pos..]
-            .windows(needle.len())
-            .position(|w| w.eq_ignore_ascii_case(needle.as_bytes()));
-        self.pos = match found {
-            Some(at) => self.pos + at + needle.len(),
-            None => bytes.len(),
+impl TokenSink for LinkSink {
+    type Handle = ();
+
+    fn process_token(&self, token: Token, _line: u64) -> TokenSinkResult<()> {
+        let Token::TagToken(tag) = token else {
+            return TokenSinkResult::Continue;
         };
-    }
-
-    /// Parses the attributes of a start tag whose name ended at `self.pos`, through its `>`.
-    fn attributes(&mut self) -> Vec<(String, String)> {
-        let bytes = self.html.as_bytes();
-        let mut attributes = Vec::new();
-        loop {
-            while self.pos < bytes.len()
-                && (bytes[self.pos].is_ascii_whitespace() || bytes[self.pos] == b'/')
-            {
-                self.pos += 1;
+        let name: &str = &tag.name;
+        if tag.kind == TagKind::EndTag {
+            if name == "template" {
+                self.templates.set(self.templates.get().saturating_sub(1));
             }
-            if self.pos >= bytes.len() {
-                return attributes;
-            }
-            if bytes[self.pos] == b'>' {
-                self.pos += 1;
-                return attributes;
-            }
-            let name_start = self.pos;
-            // A name runs to whitespace, '/', '>' or '='; a leading '=' belongs to the name.
-            self.pos += 1;
-            while self.pos < bytes.len()
-                && !bytes[self.pos].is_ascii_whitespace()
-                && !matches!(bytes[self.pos], b'/' | b'>' | b'=')
-            {
-                self.pos += 1;
-            }
-            let name = self.html[name_start..self.pos].to_ascii_lowercase();
-            let after_name = self.pos;
-            while self.pos < bytes.len() && bytes[self.pos].is_ascii_whitespace() {
-                self.pos += 1;
-            }
-            if self.pos >= bytes.len() || bytes[self.pos] != b'=' {
-                // A bare attribute (`<link async>`): empty value; what follows is a new name.
-                self.pos = after_name;
-                attributes.push((name, String::new()));
-                continue;
-            }
-            self.pos += 1;
-            while self.pos < bytes.len() && bytes[self.pos].is_ascii_whitespace() {
-                self.pos += 1;
-            }
-            let raw = match bytes.get(self.pos) {
-                Some(&quote @ (b'"' | b'\'')) => {
-                    let start = self.pos + 1;
-                    let end = bytes[start..]
-                        .iter()
-                        .position(|&b| b == quote)
-                        .map_or(bytes.len(), |at| start + at);
-                    self.pos = (end + 1).min(bytes.len());
-                    &self.html[start..end]
+            return TokenSinkResult::Continue;
+        }
+        if let Some(kind) = raw_text_kind(name) {
+            return TokenSinkResult::RawData(kind);
+        }
+        match name {
+            "template" => self.templates.set(self.templates.get() + 1),
+            _ if self.templates.get() > 0 => {}
+            "base" => {
+                let mut base_href = self.base_href.borrow_mut();
+                if base_href.is_none() {
+                    *base_href = attr(&tag, "href").map(str::to_owned);
                 }
-                _ => {
-                    let start = self.pos;
-                    while self.pos < bytes.len()
-                        && !bytes[self.pos].is_ascii_whitespace()
-                        && bytes[self.pos] != b'>'
-                    {
-                        self.pos += 1;
-                    }
-                    &self.html[start..self.pos]
-                }
-            };
-            attributes.push((name, decode_entities(raw)));
+            }
+            "link" => self.links.borrow_mut().push(tag),
+            _ => {}
         }
+        TokenSinkResult::Continue
     }
 }
 
-impl Iterator for Tags<'_> {
-    type Item = Tag;
-
-    fn next(&mut self) -> Option<Tag> {
-        let bytes = self.html.as_bytes();
-        loop {
-            let lt = self.pos + bytes.get(self.pos..)?.iter().position(|&b| b == b'<')?;
-            self.pos = lt + 1;
-            let rest = &bytes[self.pos..];
-            if rest.starts_with(b"!--") {
-                self.pos += 3;
-                self.skip_past("-->");
-                continue;
-            }
-            if rest.starts_with(b"!") || rest.starts_with(b"?") || rest.starts_with(b"/") {
-                self.skip_past(">");
-                continue;
-            }
-            if !rest.first().is_some_and(u8::is_ascii_alphabetic) {
-                continue; // a lone '<' in text
-            }
-            let name_len = rest
-                .iter()
-                .position(|&b| b.is_ascii_whitespace() || matches!(b, b'/' | b'>'))
-                .unwrap_or(rest.len());
-            let name = self.html[self.pos..self.pos + name_len].to_ascii_lowercase();
-            self.pos += name_len;
-            let attributes = self.attributes();
-            if RAW_TEXT_ELEMENTS.contains(&name.as_str()) {
-                self.skip_past(&format!("</{name}"));
-            }
-            return Some(Tag { name, attributes });
-        }
-    }
-}
-
-/// Decodes the character references that occur in real `href`s and titles: the XML five,
-/// `&nbsp;` and numeric ones. Others (rare in attributes) are kept as written.
-fn decode_entities(raw: &str) -> String {
-    if !raw.contains('&') {
-        return raw.to_owned();
-    }
-    let mut out = String::with_capacity(raw.len());
-    let mut rest = raw;
-    while let Some(amp) = rest.find('&') {
-        out.push_str(&rest[..amp]);
-        rest = &rest[amp..];
-        // References are short; looking no further keeps hostile input linear.
-        let decoded = rest.as_bytes()[1..]
-            .iter()
-            .take(MAX_REFERENCE_LEN + 1)
-            .position(|&b| b == b';')
-            .and_then(|semi| Some((decode_reference(&rest[1..1 + semi])?, semi + 2)));
-        match decoded {
-            Some((c, consumed)) => {
-                out.push(c);
-                rest = &rest[consumed..];
-            }
-            None => {
-                out.push('&');
-                rest = &rest[1..];
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-/// Longest reference decoded, without `&` and `;` (`#x10FFFF`, `quot`).
-const MAX_REFERENCE_LEN: usize = 10;
-
-fn decode_reference(name: &str) -> Option<char> {
-    let code = match name {
-        "amp" => return Some('&'),
-        "lt" => return Some('<'),
-        "gt" => return Some('>'),
-        "quot" => return Some('"'),
-        "apos" => return Some('\''),
-        "nbsp" => return Some('\u{a0}'),
-        _ => {
-            let number = name.strip_prefix('#')?;
-            match number.strip_prefix(['x', 'X']) {
-                Some(hex) => u32::from_str_radix(hex, 16).ok()?,
-                None => number.parse().ok()?,
-            }
-        }
-    };
-    char::from_u32(code).filter(|c| *c != '\0')
+/// The value of `tag`'s attribute `name` (lower case; the tokenizer keeps the first of
+/// duplicates, as browsers do).
+fn attr<'t>(tag: &'t Tag, name: &str) -> Option<&'t str> {
+    tag.attrs
+        .iter()
+        .find(|attribute| &*attribute.name.local == name)
+        .map(|attribute| &*attribute.value)
 }
 
 #[cfg(test)]
@@ -589,12 +473,107 @@ mod tests {
         assert_eq!(found[0].url, "https://blog.example/f0");
     }
 
+    /// The title of the one feed a page links to with `title="{title}"`.
+    fn title_of(title: &str) -> Option<String> {
+        let html =
+            format!("<link rel=alternate type=application/rss+xml href=/f title=\"{title}\">");
+        feed_links(&html, &page()).pop()?.title
+    }
+
     #[test]
     fn entities_decode_like_html_and_unknown_ones_stay_literal() {
-        assert_eq!(decode_entities("a&amp;b&lt;&gt;&quot;&apos;"), "a&b<>\"'");
-        assert_eq!(decode_entities("&#39;&#x41;&#X42;"), "'AB");
-        assert_eq!(decode_entities("&copy; & &amp"), "&copy; & &amp");
-        assert_eq!(decode_entities("&#0;"), "&#0;");
+        assert_eq!(
+            title_of("a&amp;b&lt;&gt;&quot;&apos;").as_deref(),
+            Some("a&b<>\"'")
+        );
+        assert_eq!(title_of("&#39;&#x41;&#X42;").as_deref(), Some("'AB"));
+        // Every HTML named reference is known, and the legacy ones without `;` too.
+        assert_eq!(
+            title_of("&copy; &eacute; &bogus; & &amp").as_deref(),
+            Some("\u{a9} \u{e9} &bogus; & &")
+        );
+        // References to no character become U+FFFD, as in browsers.
+        assert_eq!(
+            title_of("&#0;x&#x110000;").as_deref(),
+            Some("\u{fffd}x\u{fffd}")
+        );
+        // In an attribute, a reference without `;` followed by `=` or a letter is not one, so
+        // query strings keep their parameters.
+        let html =
+            r#"<link rel=alternate type=application/rss+xml href="/f?a=1&copy=2&lang=en&amp;x=3">"#;
+        assert_eq!(
+            urls(&feed_links(html, &page())),
+            ["https://blog.example/f?a=1&copy=2&lang=en&x=3"]
+        );
+    }
+
+    #[test]
+    fn a_tag_or_comment_the_page_ends_inside_is_dropped() {
+        for html in [
+            r#"<link rel="alternate" type="application/rss+xml" href="/unterminated"#,
+            "<link rel=alternate type=application/rss+xml href=/cut",
+            "<!-- <link rel=alternate type=application/rss+xml href=/commented>",
+            "<script><link rel=alternate type=application/rss+xml href=/scripted>",
+        ] {
+            assert_eq!(feed_links(html, &page()), [], "{html}");
+        }
+        let html = "<link rel=alternate type=application/rss+xml href=/kept><link rel=alternate \
+                    type=application/rss+xml href=/cut";
+        assert_eq!(
+            urls(&feed_links(html, &page())),
+            ["https://blog.example/kept"]
+        );
+    }
+
+    #[test]
+    fn raw_text_ends_where_a_browser_ends_it() {
+        let link =
+            |path: &str| format!("<link rel=alternate type=application/rss+xml href={path}>");
+        let real = link("/real");
+        // `</script>` inside a string literal still ends the script.
+        let in_string = format!("<script>var s = \"</script>{real}\";</script>");
+        assert_eq!(
+            urls(&feed_links(&in_string, &page())),
+            ["https://blog.example/real"]
+        );
+        // Inside `<!--`, a nested `<script>` makes the next `</script>` part of the script.
+        let hidden = link("/hidden");
+        let nested = format!("<script><!--<script></script>{hidden}--></script>{real}");
+        // Only the element's own end tag ends it.
+        let misnamed =
+            format!("<script></scripts>{hidden}</script><style></styles>{hidden}</style>{real}");
+        // A template's content is inert, nested templates included.
+        let templated = format!(
+            "<template><template></template>{hidden}<base href=//cdn.example/></template>{real}"
+        );
+        for html in [nested, misnamed, templated] {
+            assert_eq!(
+                urls(&feed_links(&html, &page())),
+                ["https://blog.example/real"],
+                "{html}"
+            );
+        }
+    }
+
+    #[test]
+    fn huge_attribute_values_are_read_whole_or_dropped_with_their_tag() {
+        let title = "t".repeat(MAX_HTML_BYTES / 2);
+        let html = format!(
+            "<link rel=alternate type=application/rss+xml title=\"{title}\" href=/big>\
+             <link rel=alternate type=application/rss+xml href=/next>"
+        );
+        let found = feed_links(&html, &page());
+        assert_eq!(
+            urls(&found),
+            ["https://blog.example/big", "https://blog.example/next"]
+        );
+        assert_eq!(found[0].title.as_deref(), Some(title.as_str()));
+        // A value still open at the scan limit is cut off with its tag.
+        let endless = format!(
+            "<link rel=alternate type=application/rss+xml href=\"/{}",
+            "x".repeat(2 * MAX_HTML_BYTES)
+        );
+        assert_eq!(feed_links(&endless, &page()), []);
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The feed engine's committed benchmark (issue 4, "Measured"): refresh throughput against a
+//! The feed engine's committed benchmark (docs/benchmarks.md): refresh throughput against a
 //! loopback publisher, parse throughput beside raw feed-rs, and the middle tier's peak memory.
 //!
 //! Run it with `cargo bench -p middletier --bench feed_engine`. It takes under a minute on 2

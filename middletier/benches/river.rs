@@ -1,4 +1,4 @@
-//! The river's benchmark (issue 8): how long a page of the river of news takes for a user with
+//! The river's benchmark: how long a page of the river of news takes for a user with
 //! 500 feeds of 100 items each (50,000 items), on the memory store and, when asked, on Cassandra.
 //!
 //! Run it with `cargo bench -p middletier --bench river` (add `-- --cassandra` with

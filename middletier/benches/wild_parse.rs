@@ -1,4 +1,4 @@
-//! What the lenient layer of issue 5 costs on well-formed feeds, beside raw feed-rs in the
+//! What the lenient feed layer costs on well-formed feeds, beside raw feed-rs in the
 //! same run: `cargo bench -p middletier --bench wild_parse` (about a minute on 2 cores). It
 //! prints a Markdown table. Without `--bench` (e.g. `cargo test --all-targets`) it runs a small
 //! smoke version of itself.

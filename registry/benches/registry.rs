@@ -1,4 +1,4 @@
-//! Registry figures for the README, measured on loopback only, bounded in time and count:
+//! Registry figures for docs/benchmarks.md, measured on loopback only, bounded in time and count:
 //!
 //! 1. propagation: from `Registration::start` until a `Discovery` of the VIP lists the
 //!    instance, and from graceful shutdown until it no longer does (20 trials each), with

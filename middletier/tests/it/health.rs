@@ -165,7 +165,7 @@ async fn sigterm_lets_the_request_in_flight_finish_then_exits_zero_promptly() {
     .await;
     let exit = exit.unwrap();
     assert!(exit.success(), "exit status {exit}");
-    // The figure the README quotes (`--nocapture` shows it).
+    // The figure docs/operations.md quotes (`--nocapture` shows it).
     eprintln!("exited {:?} after SIGTERM", signalled.elapsed());
     // 1.5 s of request plus the grace and a drain; far below the 60 s request timeout.
     assert_bounded("stopping", signalled.elapsed(), Duration::from_secs(5));

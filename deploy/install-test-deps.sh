@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond Rust, JDK 17, Maven, Python and Node (which the
-# machine has): Debian's chromium and chromium-driver, which edge/tests/browser.rs drives over
+# machine has): Debian's chromium and chromium-driver, which edge/tests/it/browser.rs drives over
 # WebDriver, docker-compose, which validates deploy/docker-compose.yml, the real Eureka
-# clients registry/tests/it/interop/ and edge/tests/interop_eureka.rs drive (py-eureka-client from
+# clients registry/tests/it/interop/ and edge/tests/it/interop_eureka.rs drive (py-eureka-client from
 # PyPI, eureka-js-client from npm), and schemathesis (PyPI) for the OpenAPI tests. Cassandra's jars are fetched by deploy/cassandra/run.sh on first start. Idempotent:
 # installs only what is missing.
 set -euo pipefail
@@ -30,7 +30,7 @@ fi
 /usr/bin/chromedriver --version
 docker-compose --version
 
-# The real Eureka clients the interop tests drive (registry/tests/it/interop/, edge/tests/interop_eureka.rs):
+# The real Eureka clients the interop tests drive (registry/tests/it/interop/, edge/tests/it/interop_eureka.rs):
 # py-eureka-client in a virtualenv, eureka-js-client in a node_modules, both pinned and cached
 # outside the work tree (where deploy/cassandra/run.sh caches Cassandra), so nothing lands in
 # git. The tests look for them exactly there and fail, never skip, when they are missing.

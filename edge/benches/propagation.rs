@@ -1,5 +1,6 @@
 //! How fast the real edge starts and stops calling a middle tier, measured where it counts: at
-//! the middle tier. For the README's registry figures (issue 7's goal: under 1 s, p99 of 20).
+//! the middle tier. For the registry figures in `docs/benchmarks.md` (the goal: under 1 s, p99
+//! of 20 runs).
 //!
 //! A registry, one steady middle tier and the edge run in this process, each on its own Tokio
 //! runtime (as separate processes would), with their default settings except ports and the

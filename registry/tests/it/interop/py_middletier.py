@@ -1,6 +1,6 @@
 """A middle tier written in Python, registered with the real py-eureka-client.
 
-Driven by edge/tests/interop_eureka.rs: our edge must route to this service exactly while our
+Driven by edge/tests/it/interop_eureka.rs: our edge must route to this service exactly while our
 registry lists it. It serves the middle tier's read API (`GET /middletier/rss/user/{user}`,
 and the river at `.../items`) with one feed whose title carries MARKER and the port, so the
 test can tell its answers in a page, and prints one `request <path>` line per request it

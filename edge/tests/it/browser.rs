@@ -7,14 +7,15 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod support;
-
 use std::path::{Path, PathBuf};
 
 use middletier::testing::FeedPublisher;
 use serde_json::{Value, json};
-use support::webdriver::{Error, Session};
-use support::{Browser, System, eventually, http, no_redirects, password_for, session_cookie};
+
+use crate::support::webdriver::{Error, Session};
+use crate::support::{
+    Browser, System, eventually, http, no_redirects, password_for, session_cookie,
+};
 
 /// Light and dark backgrounds of the page (`--bg` in style.css), to check the theme applied.
 const LIGHT_BACKGROUND: &str = "rgb(246, 246, 247)";
@@ -503,7 +504,7 @@ async fn sign_up(browser: &Session, edge: &str, name: &str) -> Result<(), Error>
 }
 
 /// An HTTP client signed in as `name` (signed up earlier by [`sign_up`]).
-async fn signed_in(edge: &support::Service, name: &str) -> Browser {
+async fn signed_in(edge: &crate::support::Service, name: &str) -> Browser {
     let response = no_redirects()
         .post(format!("{}/signin", edge.url()))
         .header("Origin", edge.url())

@@ -1,8 +1,14 @@
-//! Starts the whole system in one test process: a registry, middle tiers and an edge, each on
-//! its own loopback port and its own Tokio runtime, so a test can stop one gracefully (it
-//! deregisters) or kill it (its runtime is torn down mid-flight, as `kill -9` would).
+//! What several test modules share. Above all the whole system in this test process: a
+//! registry, middle tiers and an edge, each on its own loopback port and its own Tokio runtime,
+//! so a test can stop one gracefully (it deregisters) or kill it (its runtime is torn down
+//! mid-flight, as `kill -9` would).
+//!
+//! # Layout
+//! - here: [`System`] and the services it starts, a browser-like HTTP client ([`Browser`]),
+//!   polling ([`eventually`]) and wall-clock bounds ([`assert_bounded`]);
+//! - [`webdriver`]: a real browser, driven over WebDriver.
 
-#![allow(dead_code, clippy::unwrap_used)]
+#![allow(clippy::unwrap_used)]
 
 pub mod webdriver;
 
@@ -163,7 +169,7 @@ pub fn edge_settings(registry: &Service) -> edge::Settings {
     // Tests poll the streams often, and a closed stream frees its slot only on its next write.
     settings.stream.max_connections = 100;
     // Tests about feeds read as one user without signing in; `System::start_with_accounts`
-    // and `edge/tests/accounts.rs` run with accounts.
+    // and the `accounts` tests run with accounts.
     settings.accounts.single_user = true;
     settings
 }
@@ -428,6 +434,16 @@ pub async fn first_event(url: &str) -> serde_json::Value {
 pub async fn edge_instances(edge: &Service) -> Vec<serde_json::Value> {
     let event = first_event(&format!("{}/dashboard/instances.stream", edge.url())).await;
     event["instances"].as_array().cloned().unwrap_or_default()
+}
+
+/// A wall-clock bound, the only kind of timing these tests assert: that something which must
+/// not hang or wait on a timeout (a fallback page with every middle tier down, a breaker
+/// closing once its sleep window has passed, a new middle tier reached within a discovery
+/// refresh) ended in time, with room for a loaded machine. How fast things are is measured by
+/// the benches (`edge/benches`, figures in `docs/benchmarks.md`), never asserted here.
+#[track_caller]
+pub fn assert_bounded(what: &str, elapsed: Duration, bound: Duration) {
+    assert!(elapsed < bound, "{what}: took {elapsed:?}, bound {bound:?}");
 }
 
 /// Nearest-rank percentile of `samples`.

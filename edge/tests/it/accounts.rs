@@ -2,8 +2,6 @@
 //! in and out, sessions shared by every edge, rate-limited sign-in, single-user mode, and one
 //! user never reaching another's feeds or reading state through any URL or form field.
 
-mod support;
-
 use std::time::Duration;
 
 use middletier::testing::FeedPublisher;
@@ -11,7 +9,8 @@ use middletier_api::MiddletierClient;
 use middletier_api::{Filter, ItemStateChange, RiverQuery};
 use reqwest::StatusCode;
 use reqwest::header::{CACHE_CONTROL, LOCATION, RETRY_AFTER, SET_COOKIE};
-use support::{
+
+use crate::support::{
     Browser, Service, System, edge_settings, eventually, no_redirects, password_for, spawn_edge,
 };
 
@@ -111,7 +110,7 @@ async fn another_edge(
     tune(&mut settings);
     let edge = spawn_edge(settings).await;
     eventually("the new edge discovers the middle tiers", || async {
-        support::edge_instances(&edge).await.len() == middletiers
+        crate::support::edge_instances(&edge).await.len() == middletiers
     })
     .await;
     edge

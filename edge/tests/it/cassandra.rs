@@ -1,8 +1,6 @@
 //! Two middle tiers on one real Cassandra behind the edge: they share all state, and killing
 //! one while the edge is serving fails no page.
 
-mod support;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -10,7 +8,8 @@ use middletier::store::Store;
 use middletier::testing::{FeedPublisher, cassandra_store};
 use middletier_api::MiddletierClient;
 use reqwest::StatusCode;
-use support::{Browser, System, eventually};
+
+use crate::support::{Browser, System, eventually};
 
 async fn two_middletiers_on_cassandra() -> System {
     // Each middle tier has its own session: they share only what is in Cassandra.

@@ -1,8 +1,7 @@
-//! The edge under failure, measured: middle tiers killed under load, all of them down, a
-//! failing one that recovers (through the chaos middleware), a new one joining, and the
-//! metrics stream and dashboard that show it all.
-
-mod support;
+//! The edge under failure: middle tiers killed under load, all of them down, a failing one
+//! that recovers (through the chaos middleware), a new one joining, and the metrics stream and
+//! dashboard that show it all. The few wall-clock bounds are marked by [`assert_bounded`]; how
+//! fast the edge is under load is for the benches.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -11,8 +10,9 @@ use std::time::{Duration, Instant};
 use middletier::store::{MemoryStore, Store};
 use middletier::testing::FeedPublisher;
 use reqwest::StatusCode;
-use support::{
-    Browser, Page, Service, System, edge_instances, eventually, first_event, http,
+
+use crate::support::{
+    Browser, Page, Service, System, assert_bounded, edge_instances, eventually, first_event, http,
     middletier_settings, percentile, spawn_middletier,
 };
 
@@ -152,11 +152,17 @@ async fn with_every_middletier_down_the_fallback_answers_with_p99_under_50ms() {
         assert!(page.html.contains("RSS first story"));
     }
     let mut latencies: Vec<Duration> = pages.iter().map(|(took, _)| *took).collect();
+    // A fallback page takes a few milliseconds; more than one in a hundred waiting on a dead
+    // middle tier would break the bound.
     let p99 = percentile(&mut latencies, 99.0);
-    assert!(p99 < Duration::from_millis(50), "p99 {p99:?}");
+    assert_bounded(
+        "p99 of the stale fallback with every middle tier down",
+        p99,
+        Duration::from_millis(50),
+    );
 }
 
-/// The README's chaos walkthrough as a test: a middle tier starts failing, the breaker opens
+/// The chaos walkthrough in `docs/operations.md` as a test: a middle tier starts failing, the breaker opens
 /// and the stale page is served without calling it; the middle tier recovers and the breaker
 /// closes within one sleep window.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -207,10 +213,12 @@ async fn the_breaker_opens_on_injected_errors_and_closes_within_a_sleep_window_o
         !browser.home().await.html.contains("banner")
     })
     .await;
-    let took = recovered.elapsed();
-    assert!(
-        took <= sleep_window + Duration::from_millis(300),
-        "closed {took:?} after recovery"
+    // One sleep window, plus room for the polling: a breaker that waited out its rolling
+    // window (10 s) or needed a second trial would break the bound.
+    assert_bounded(
+        "the breaker closing after recovery",
+        recovered.elapsed(),
+        sleep_window + Duration::from_millis(300),
     );
     assert_eq!(
         get_command(&system.edge).await["isCircuitBreakerOpen"],
@@ -251,8 +259,12 @@ async fn a_new_middletier_gets_traffic_within_a_second() {
         })
     })
     .await;
-    let took = started.elapsed();
-    assert!(took < Duration::from_secs(1), "took {took:?}");
+    // The edge's default discovery refresh (500 ms) and a page: within a second.
+    assert_bounded(
+        "the new middle tier's first request",
+        started.elapsed(),
+        Duration::from_secs(1),
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,11 +1,10 @@
 //! Adding feeds the way people do, through the edge: a website address with several feeds
 //! leads to a choice; OPML files import and export.
 
-mod support;
-
 use middletier::testing::FeedPublisher;
 use reqwest::StatusCode;
-use support::{Browser, System, eventually, http};
+
+use crate::support::{Browser, System, eventually, http};
 
 /// A multipart/form-data body with one file field, as a browser sends it.
 fn multipart(field: &str, file_name: &str, content: &str) -> (String, String) {

@@ -7,13 +7,14 @@
 //! driver, so a failing test leaves no processes behind.
 
 use std::fmt;
-use std::net::TcpListener;
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{Value, json};
+use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -29,7 +30,7 @@ const CHROMIUM_ARGS: [&str; 5] = [
     "--window-size=1280,900",
 ];
 
-/// How long chromedriver may take to answer `/status` with `ready`.
+/// How long chromedriver may take to report its port, and then to answer `/status` with `ready`.
 const STARTUP_DEADLINE: Duration = Duration::from_secs(20);
 
 /// Generous: a navigation command answers only once the page has loaded.
@@ -95,18 +96,28 @@ impl ChromeDriver {
                 return Err(Error::NotInstalled(binary));
             }
         }
-        let port = free_port().map_err(|e| Error::DriverStart(format!("no free port: {e}")))?;
-        let child = Command::new(CHROMEDRIVER)
-            .arg(format!("--port={port}"))
+        // Port 0: chromedriver binds a port of the OS's choosing and prints it, so no other
+        // test of this process can take the port between choosing and binding it.
+        let mut child = Command::new(CHROMEDRIVER)
+            .arg("--port=0")
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .map_err(|e| Error::DriverStart(format!("cannot run {CHROMEDRIVER}: {e}")))?;
+        let port = reported_port(&mut child);
+        // Killed on drop from here on, whatever happens next.
         let mut driver = ChromeDriver {
             child,
-            url: format!("http://127.0.0.1:{port}"),
+            url: String::new(),
         };
+        let port = tokio::time::timeout(STARTUP_DEADLINE, port)
+            .await
+            .map_err(|_| {
+                Error::DriverStart(format!("no port reported after {STARTUP_DEADLINE:?}"))
+            })?
+            .map_err(|_| Error::DriverStart("it exited before reporting its port".into()))?;
+        driver.url = format!("http://127.0.0.1:{port}");
         driver.wait_until_ready(http).await?;
         Ok(driver)
     }
@@ -144,9 +155,26 @@ impl Drop for ChromeDriver {
     }
 }
 
-/// Asks the OS for a free port; chromedriver binds it a moment later.
-fn free_port() -> std::io::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+/// The port chromedriver reports once it listens ("... started successfully on port N.").
+/// A thread of its own reads its output to the end, so the driver never blocks on a full pipe.
+fn reported_port(child: &mut Child) -> oneshot::Receiver<u16> {
+    let (sender, port) = oneshot::channel();
+    let stdout = child.stdout.take().map(BufReader::new);
+    std::thread::spawn(move || {
+        let mut sender = Some(sender);
+        for line in stdout.into_iter().flat_map(BufRead::lines) {
+            let Ok(line) = line else { return };
+            let reported = line
+                .strip_prefix("ChromeDriver was started successfully on port ")
+                .and_then(|rest| rest.trim_end_matches('.').parse::<u16>().ok());
+            if let Some(port) = reported
+                && let Some(sender) = sender.take()
+            {
+                let _ = sender.send(port);
+            }
+        }
+    });
+    port
 }
 
 /// One browser window. Dropping it closes the browser and stops its driver.
@@ -155,7 +183,9 @@ pub struct Session {
     http: reqwest::Client,
     /// `{driver}/session/{id}`: every command's prefix.
     url: String,
-    // Declared last so it is dropped after `Drop::drop` has deleted the session.
+    // Declared last so it is dropped (stopping the driver) after `Drop::drop` has deleted
+    // the session; nothing else reads it.
+    #[allow(dead_code)]
     driver: ChromeDriver,
 }
 
@@ -228,12 +258,6 @@ impl Session {
     /// The page's text as a reader sees it (rendered, hidden parts left out).
     pub async fn text(&self) -> Result<String, Error> {
         self.find("body").await?.text().await
-    }
-
-    /// The current DOM serialized as HTML.
-    pub async fn source(&self) -> Result<String, Error> {
-        let source = self.command(Method::GET, "/source", None).await?;
-        string(source, "page source")
     }
 
     /// The text of the open `alert`/`confirm`/`prompt` dialog; `no such alert` if none is open.
@@ -367,6 +391,7 @@ impl Element<'_> {
 #[derive(Debug, serde::Deserialize)]
 pub struct LogEntry {
     pub level: String,
+    #[allow(dead_code)] // Only Debug reads it, in the failure messages.
     pub message: String,
     #[serde(default)]
     pub source: Option<String>,

@@ -1,6 +1,5 @@
 //! Our edge routes to nothing but what the registry says, whoever registered it: here a middle
-//! tier written in Python that registers itself with the real py-eureka-client (issue 7's
-//! interop item). The service answers the middle tier's read API with a feed that names it,
+//! tier written in Python that registers itself with the real py-eureka-client. The service answers the middle tier's read API with a feed that names it,
 //! and logs every request it gets, so the test sees both what the user sees and where the
 //! edge sent its calls.
 //!
@@ -11,8 +10,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
@@ -20,13 +17,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use middletier::store::MemoryStore;
-use support::{
-    Browser, Page, edge_settings, eventually, http, middletier_settings, spawn_edge,
-    spawn_middletier, spawn_registry,
-};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::mpsc;
+
+use crate::support::{
+    Browser, Page, edge_settings, eventually, http, middletier_settings, spawn_edge,
+    spawn_middletier, spawn_registry,
+};
 
 const STEP_TIMEOUT: Duration = Duration::from_secs(30);
 /// What the Python service puts in its feed's title (with its port).
@@ -145,7 +143,7 @@ impl PyMiddletier {
 }
 
 /// The instance as our registry holds it (Eureka JSON), or `None` when it is not registered.
-async fn registered(registry: &support::Service, id: &str) -> Option<serde_json::Value> {
+async fn registered(registry: &crate::support::Service, id: &str) -> Option<serde_json::Value> {
     let response = http()
         .get(format!("{}/eureka/v2/apps/MIDDLETIER/{id}", registry.url()))
         .header("Accept", "application/json")
@@ -167,7 +165,7 @@ fn fell_back(page: &Page) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_edge_routes_to_a_py_eureka_client_middletier_only_while_the_registry_lists_it() {
-    let registry = spawn_registry(support::registry_settings(0)).await;
+    let registry = spawn_registry(crate::support::registry_settings(0)).await;
     let mut settings = edge_settings(&registry);
     // No sign-in: this test is about routing, and every page is the default user's.
     settings.accounts.single_user = true;

@@ -4,16 +4,17 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod support;
-
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use middletier::store::Store;
-use middletier::testing::FeedPublisher;
+use middletier::testing::{FeedPublisher, TcpProxy};
 use platform::telemetry::{LogFormat, LogSettings};
 use platform::testing::{LogCapture, scrape_metrics};
-use support::{Browser, System, eventually, http};
+
+use crate::support::{
+    Browser, System, eventually, fast_client, http, registry_settings, spawn_edge, spawn_registry,
+};
 
 /// Every service in this test process logs JSON here (the subscriber is process-wide).
 fn logs() -> &'static LogCapture {
@@ -214,16 +215,16 @@ async fn an_open_circuit_shows_in_the_edges_metrics() {
 #[tokio::test]
 async fn the_edge_is_ready_once_the_registry_has_answered() {
     logs();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // The registry runs from the start (on port 0, like every server here) behind a proxy
+    // that refuses every connection until the test lets them through: until then, to the
+    // edge, it is a registry that has never answered.
+    let registry = spawn_registry(registry_settings(0)).await;
+    let proxy = TcpProxy::start(&format!("127.0.0.1:{}", registry.port), false).await;
     let mut settings = edge::Settings::default();
     settings.server.port = 0;
-    settings.registry = support::fast_client(&format!("http://127.0.0.1:{port}/eureka/v2/"));
+    settings.registry = fast_client(&format!("http://{}/eureka/v2/", proxy.address));
     settings.accounts.single_user = true;
-    let edge = support::spawn_edge(settings).await;
+    let edge = spawn_edge(settings).await;
     let client = http();
     let readyz = client
         .get(format!("{}/readyz", edge.url()))
@@ -240,8 +241,8 @@ async fn the_edge_is_ready_once_the_registry_has_answered() {
         .unwrap();
     assert_eq!(healthz.status(), 200);
 
-    // The registry comes up where the edge looks for it; no middle tier is needed.
-    let _registry = support::spawn_registry(support::registry_settings(port)).await;
+    // The registry becomes reachable where the edge looks for it; no middle tier is needed.
+    proxy.restore();
     eventually("the edge is ready", || async {
         client
             .get(format!("{}/readyz", edge.url()))

@@ -1,12 +1,11 @@
 //! The registry's role in the running system: leases expire for dead instances, and live
 //! instances come back by themselves when the registry forgets them.
 
-mod support;
-
 use std::sync::Arc;
 
 use middletier::store::MemoryStore;
-use support::{
+
+use crate::support::{
     eventually, middletier_settings, registered_middletiers, registry_settings, spawn_middletier,
     spawn_registry,
 };
@@ -75,8 +74,8 @@ async fn a_stopped_middletier_deregisters_at_once() {
 async fn a_rolling_restart_of_every_middletier_fails_no_page() {
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+    use crate::support::{Browser, System};
     use middletier::testing::FeedPublisher;
-    use support::{Browser, System};
 
     let publisher = FeedPublisher::start().await;
     let store: Arc<dyn middletier::store::Store> = Arc::new(MemoryStore::new());

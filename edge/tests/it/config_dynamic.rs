@@ -5,8 +5,6 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,7 +14,8 @@ use platform::config::{Live, Source};
 use platform::lifecycle::Shutdown;
 use reqwest::StatusCode;
 use serde_json::Value;
-use support::{
+
+use crate::support::{
     eureka_url, eventually, first_event, http, middletier_settings, registry_settings,
     spawn_middletier, spawn_registry,
 };

@@ -3,7 +3,9 @@
 //! `deploy/install-test-deps.sh`. Each test runs one JVM through a service's whole life:
 //! register with credentials in the URL, renew, fetch the registry in full and then by deltas,
 //! discover our middle tier, register again when a renewal answers 404 (after an operator's
-//! cancel and after a registry restart), and cancel on the way out.
+//! cancel and after a registry restart), and cancel on the way out. Registering again is where
+//! the two differ: Spring Cloud's transport ignores a 404's body, Netflix's Jersey transport
+//! parses it as an instance, so only a bare 404 (as Eureka's) lets it register again.
 //!
 //! Both programs print the same lines: `started`, `found <url> full=<n> delta=<m>` for each new
 //! instance under the VIP `middletier` (with the full and delta fetches made so far), and
@@ -23,49 +25,54 @@ use crate::helpers::{TestRegistry, eventually, spawn_registry, spawn_registry_on
 /// info as HTTP Basic credentials.
 const CREDENTIALS: &str = "interop:interop-secret";
 
-/// One Java program of `java/` and what it looks like to the registry.
-struct JavaClient {
-    module: &'static str,
-    main_class: &'static str,
-    /// The app name it registers as; the registry upper-cases it.
-    app: &'static str,
-    /// Netflix's clients use `/eureka/v2/`, Spring Cloud's `/eureka/`.
-    prefix: &'static str,
+/// The Java programs of `java/`, one Maven module each.
+#[derive(Clone, Copy)]
+enum JavaClient {
+    /// `NetflixClient`: Netflix's `eureka-client` configured in code, as Netflix's docs show.
+    Netflix,
+    /// `SpringClient`: a Spring Boot app, configured by properties as Spring services are.
+    Spring,
 }
 
-const NETFLIX: JavaClient = JavaClient {
-    module: "netflix-client",
-    main_class: "rss.interop.NetflixClient",
-    app: "netflixservice",
-    prefix: "/eureka/v2/",
-};
-
-const SPRING: JavaClient = JavaClient {
-    module: "spring-client",
-    main_class: "rss.interop.SpringClient",
-    app: "springservice",
-    prefix: "/eureka/",
-};
-
 impl JavaClient {
+    fn module(self) -> &'static str {
+        match self {
+            JavaClient::Netflix => "netflix-client",
+            JavaClient::Spring => "spring-client",
+        }
+    }
+
+    /// The app name it registers as; the registry upper-cases it.
+    fn app(self) -> &'static str {
+        match self {
+            JavaClient::Netflix => "netflixservice",
+            JavaClient::Spring => "springservice",
+        }
+    }
+
+    /// The registry URL as each client's users write it: Netflix's clients use `/eureka/v2/`,
+    /// Spring Cloud's `/eureka/`; both with credentials.
+    fn registry_url(self, registry: &TestRegistry) -> String {
+        let prefix = match self {
+            JavaClient::Netflix => "/eureka/v2/",
+            JavaClient::Spring => "/eureka/",
+        };
+        format!("http://{CREDENTIALS}@127.0.0.1:{}{prefix}", registry.port)
+    }
+
     /// The module's jar and its dependencies, as the install script leaves them.
-    fn classpath(&self) -> PathBuf {
-        let lib = interop_dir()
-            .join("java")
-            .join(self.module)
-            .join("target/lib");
+    fn classpath(self) -> PathBuf {
+        let module = self.module();
+        let lib = interop_dir().join("java").join(module).join("target/lib");
         require(
-            &lib.join(format!("{}-1.jar", self.module)),
+            &lib.join(format!("{module}-1.jar")),
             "the Java Eureka clients",
         );
         lib.join("*")
     }
 
-    fn spawn(&self, registry: &TestRegistry, port: u16) -> Client {
-        let url = format!(
-            "http://{CREDENTIALS}@127.0.0.1:{}{}",
-            registry.port, self.prefix
-        );
+    fn spawn(self, registry: &TestRegistry, port: u16) -> Client {
+        let url = self.registry_url(registry);
         let mut command = Command::new("java");
         // A short-lived client: start fast rather than run fast.
         command
@@ -75,16 +82,22 @@ impl JavaClient {
                 "-XX:+UseSerialGC",
             ])
             .arg("-cp")
-            .arg(self.classpath())
-            .arg(self.main_class);
-        if self.module == SPRING.module {
-            command.args([
-                format!("--spring.application.name={}", self.app),
-                format!("--eureka.client.service-url.defaultZone={url}"),
-                format!("--eureka.instance.non-secure-port={port}"),
-            ]);
-        } else {
-            command.arg(url).arg(self.app).arg(port.to_string());
+            .arg(self.classpath());
+        match self {
+            JavaClient::Netflix => {
+                command
+                    .arg("rss.interop.NetflixClient")
+                    .arg(url)
+                    .arg(self.app())
+                    .arg(port.to_string());
+            }
+            JavaClient::Spring => {
+                command.arg("rss.interop.SpringClient").args([
+                    format!("--spring.application.name={}", self.app()),
+                    format!("--eureka.client.service-url.defaultZone={url}"),
+                    format!("--eureka.instance.non-secure-port={port}"),
+                ]);
+            }
         }
         Client::spawn(command)
     }
@@ -108,12 +121,12 @@ async fn registered(registry: &TestRegistry, app: &str, id: &str, what: &str) {
     .await;
 }
 
-async fn lives_a_whole_service_life(java: &JavaClient) {
+async fn lives_a_whole_service_life(java: JavaClient) {
     let registry = spawn_registry().await;
     let middletier = start_middletier(&registry).await;
     let port = unused_port();
-    let app = java.app.to_uppercase();
-    let id = format!("127.0.0.1:{}:{port}", java.app);
+    let app = java.app().to_uppercase();
+    let id = format!("127.0.0.1:{}:{port}", java.app());
 
     let mut client = java.spawn(&registry, port);
     client.expect_line("started").await;
@@ -183,11 +196,11 @@ async fn lives_a_whole_service_life(java: &JavaClient) {
 
 #[tokio::test]
 async fn netflix_eureka_client_registers_renews_reads_deltas_and_registers_again_after_a_404() {
-    lives_a_whole_service_life(&NETFLIX).await;
+    lives_a_whole_service_life(JavaClient::Netflix).await;
 }
 
 #[tokio::test]
 async fn spring_cloud_eureka_client_registers_renews_reads_deltas_and_registers_again_after_a_404()
 {
-    lives_a_whole_service_life(&SPRING).await;
+    lives_a_whole_service_life(JavaClient::Spring).await;
 }

@@ -67,7 +67,7 @@ if [[ "$(cat "$java_dir/sources.sha256" 2>/dev/null)" != "$java_hash" ]]; then
   rm -rf "$java_dir"
   mkdir -p "$java_dir"
   (cd "$java_src" && find . -type f -not -path '*/target/*' -exec cp --parents {} "$java_dir" \;)
-  mvn -q -B -Dstyle.color=never -f "$java_dir/pom.xml" package
+  mvn -q -B -f "$java_dir/pom.xml" package
   echo "$java_hash" >"$java_dir/sources.sha256"
 fi
 for module in netflix-client spring-client; do

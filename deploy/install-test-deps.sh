@@ -3,7 +3,8 @@
 # machine has): Debian's chromium and chromium-driver, which edge/tests/it/browser.rs drives over
 # WebDriver, docker-compose, which validates deploy/docker-compose.yml, the real Eureka
 # clients registry/tests/it/interop/ and edge/tests/it/interop_eureka.rs drive (py-eureka-client from
-# PyPI, eureka-js-client from npm), and schemathesis (PyPI) for the OpenAPI tests. Cassandra's jars are fetched by deploy/cassandra/run.sh on first start. Idempotent:
+# PyPI, eureka-js-client from npm, Netflix's and Spring Cloud's Java clients from Maven Central),
+# and schemathesis (PyPI) for the OpenAPI tests. Cassandra's jars are fetched by deploy/cassandra/run.sh on first start. Idempotent:
 # installs only what is missing.
 set -euo pipefail
 
@@ -52,6 +53,27 @@ if ! node -e "process.exit(require('$node_dir/node_modules/eureka-js-client/pack
   npm install --silent --no-audit --no-fund --prefix "$node_dir" "eureka-js-client@$EUREKA_JS_CLIENT"
 fi
 node -e "require('$node_dir/node_modules/eureka-js-client'); console.log('eureka-js-client', '$EUREKA_JS_CLIENT')"
+
+# The Java clients (registry/tests/it/interop/java/): Netflix's eureka-client 2.0.4 with its
+# Jersey 3 transport, and Spring Cloud Netflix 4.3.0 in a Spring Boot 3.5 app, pinned in their
+# pom.xml files. Maven builds a copy of the sources here; each program ends up as
+# $java_dir/<module>/target/lib/*.jar, which the tests run with plain `java`, no Maven and no
+# network. Rebuilt when the sources change (a hash of them is kept beside the build).
+java_src="$(cd "$(dirname "$0")/.." && pwd)/registry/tests/it/interop/java"
+java_dir="$INTEROP_DIR/java"
+java_hash="$(cd "$java_src" && find . -type f -not -path '*/target/*' | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -d' ' -f1)"
+if [[ "$(cat "$java_dir/sources.sha256" 2>/dev/null)" != "$java_hash" ]]; then
+  echo "building the Java Eureka clients into $java_dir"
+  rm -rf "$java_dir"
+  mkdir -p "$java_dir"
+  (cd "$java_src" && find . -type f -not -path '*/target/*' -exec cp --parents {} "$java_dir" \;)
+  mvn -q -B -f "$java_dir/pom.xml" package
+  echo "$java_hash" >"$java_dir/sources.sha256"
+fi
+for module in netflix-client spring-client; do
+  ls "$java_dir/$module/target/lib/$module-1.jar" >/dev/null
+done
+echo "Java Eureka clients: eureka-client 2.0.4 (Jersey 3), Spring Cloud Netflix 4.3.0"
 
 # schemathesis, which fuzzes the registry's and the middle tier's OpenAPI documents against the
 # running services (registry/tests/it/openapi.rs, middletier/tests/it/openapi.rs): pinned, in its own

@@ -109,7 +109,7 @@ pub(super) async fn delta(
     responses(
         (status = 200, description = "The application; JSON when `Accept` contains `json`, else Eureka's XML", content((ApplicationDocument = "application/json"), (String = "application/xml"))),
         (status = 400, description = "Malformed or missing input", body = ErrorBody),
-        (status = 404, description = "No such application or instance", body = ErrorBody),
+        (status = 404, description = "No such application or instance"),
         (status = 503, description = "The node is still copying its peers' registry; read another node", body = ErrorBody),
     )
 )]
@@ -138,7 +138,7 @@ pub(super) async fn application(
     responses(
         (status = 200, description = "The instance; JSON when `Accept` contains `json`, else Eureka's XML", content((InstanceDocument = "application/json"), (String = "application/xml"))),
         (status = 400, description = "Malformed or missing input", body = ErrorBody),
-        (status = 404, description = "No such application or instance", body = ErrorBody),
+        (status = 404, description = "No such application or instance"),
         (status = 503, description = "The node is still copying its peers' registry; read another node", body = ErrorBody),
     )
 )]

@@ -1,5 +1,7 @@
 //! The API's errors: each maps to Eureka's status code in one place, with a JSON body that
-//! says what was wrong with the request and nothing internal.
+//! says what was wrong with the request and nothing internal, except 404, which is bare as
+//! Eureka's is: Netflix's Java client reads any body of a 404 renewal as an instance, fails,
+//! and never registers again.
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -34,12 +36,18 @@ impl IntoResponse for ApiError {
             ApiError::Registry(RegistryError::Conflict { .. }) => StatusCode::CONFLICT,
             ApiError::NotReady => StatusCode::SERVICE_UNAVAILABLE,
         };
+        if status == StatusCode::NOT_FOUND {
+            // Eureka answers every 404 without a body, and clients parse whatever body comes:
+            // a renewal's as the instance (then "unable to send heartbeat" instead of
+            // registering again), a read's as the application or instance.
+            return status.into_response();
+        }
         // Every message here is about the client's request; none reveals internals.
         (status, Json(json!({ "error": self.to_string() }))).into_response()
     }
 }
 
-/// Every error answer: what was wrong with the request (never internals).
+/// Every error answer but 404: what was wrong with the request (never internals).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     pub error: String,

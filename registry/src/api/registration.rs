@@ -90,7 +90,7 @@ pub(super) async fn register(
     responses(
         (status = 200, description = "Renewed"),
         (status = 400, description = "Malformed or missing input", body = ErrorBody),
-        (status = 404, description = "Unknown instance, or the caller's copy is newer: register again", body = ErrorBody),
+        (status = 404, description = "Unknown instance, or the caller's copy is newer: register again"),
         (status = 409, description = "A replicated renewal older than this node's copy, which is returned", content((InstanceDocument = "application/json"), (String = "application/xml"))),
     )
 )]
@@ -134,7 +134,7 @@ pub(super) async fn renew(
     responses(
         (status = 200, description = "Deregistered"),
         (status = 400, description = "Malformed or missing input", body = ErrorBody),
-        (status = 404, description = "No such application or instance", body = ErrorBody),
+        (status = 404, description = "No such application or instance"),
     )
 )]
 pub(super) async fn cancel(
@@ -167,7 +167,7 @@ pub(super) async fn cancel(
     responses(
         (status = 200, description = "Overridden"),
         (status = 400, description = "Malformed or missing input", body = ErrorBody),
-        (status = 404, description = "No such application or instance", body = ErrorBody),
+        (status = 404, description = "No such application or instance"),
     )
 )]
 pub(super) async fn override_status(
@@ -203,7 +203,7 @@ pub(super) async fn override_status(
     responses(
         (status = 200, description = "Removed"),
         (status = 400, description = "Malformed or missing input", body = ErrorBody),
-        (status = 404, description = "No such application or instance", body = ErrorBody),
+        (status = 404, description = "No such application or instance"),
     )
 )]
 pub(super) async fn remove_status_override(
@@ -240,7 +240,7 @@ pub(super) async fn remove_status_override(
     responses(
         (status = 200, description = "Merged"),
         (status = 400, description = "Malformed or missing input", body = ErrorBody),
-        (status = 404, description = "No such application or instance", body = ErrorBody),
+        (status = 404, description = "No such application or instance"),
     )
 )]
 pub(super) async fn update_metadata(

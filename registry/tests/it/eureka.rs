@@ -83,6 +83,52 @@ async fn reads_answer_xml_unless_accept_asks_for_json() {
 }
 
 #[tokio::test]
+async fn every_404_is_bare_as_eurekas_so_java_clients_register_again() {
+    // Netflix's Java client reads the body of a 404 renewal as an instance: any body at all
+    // fails the renewal for good ("unable to send heartbeat") instead of registering again.
+    for prefix in PREFIXES {
+        let app = spawn_registry().await;
+        register(&app, prefix, "A", "a1", "UP").await;
+        let requests = [
+            ("PUT", "/apps/A/nobody"),
+            // The caller's copy is newer than the registry's: register again.
+            (
+                "PUT",
+                "/apps/A/a1?status=UP&lastDirtyTimestamp=1700000000001",
+            ),
+            ("PUT", "/apps/NOBODY/x"),
+            ("DELETE", "/apps/A/nobody"),
+            ("GET", "/apps/A/nobody"),
+            ("GET", "/apps/NOBODY"),
+            ("GET", "/instances/nobody"),
+            ("PUT", "/apps/A/nobody/status?value=UP"),
+            ("DELETE", "/apps/A/nobody/status"),
+            ("PUT", "/apps/A/nobody/metadata?k=v"),
+        ];
+        for (method, path) in requests {
+            for accept in ["application/json", "application/xml"] {
+                let response = app
+                    .http
+                    .request(method.parse().unwrap(), app.url(prefix, path))
+                    .header("accept", accept)
+                    .send()
+                    .await
+                    .unwrap();
+                let what = format!("{method} {prefix}{path} ({accept})");
+                assert_eq!(response.status(), StatusCode::NOT_FOUND, "{what}");
+                assert!(
+                    response.headers().get("content-type").is_none(),
+                    "{what}: {:?}",
+                    response.headers()
+                );
+                assert_eq!(response.bytes().await.unwrap().len(), 0, "{what}");
+            }
+        }
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
 async fn reads_are_gzipped_when_asked() {
     let app = spawn_registry().await;
     register(&app, "/eureka/v2", "A", "a1", "UP").await;

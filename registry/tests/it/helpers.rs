@@ -88,6 +88,7 @@ impl TestRegistry {
             .unwrap()
     }
 
+    /// The status and the JSON body; `Value::Null` for an empty body (every 404).
     pub async fn get_json(&self, prefix: &str, path: &str) -> (reqwest::StatusCode, Value) {
         let response = self
             .http
@@ -97,7 +98,11 @@ impl TestRegistry {
             .await
             .unwrap();
         let status = response.status();
-        (status, response.json().await.unwrap())
+        let body = response.bytes().await.unwrap();
+        if body.is_empty() {
+            return (status, Value::Null);
+        }
+        (status, serde_json::from_slice(&body).unwrap())
     }
 
     /// The status of one instance as the registry reports it, if registered.

@@ -15,7 +15,7 @@ mod registration;
 mod replication;
 mod server;
 
-// Real Eureka clients (Python, JavaScript) against our registry.
+// Real Eureka clients (Python, JavaScript, Java) against our registry.
 mod interop;
 
 // Operating it: configuration, the OpenAPI document, metrics and readiness, the binary.

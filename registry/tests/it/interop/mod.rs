@@ -1,12 +1,15 @@
 //! Interop with real Eureka clients: py-eureka-client (reads XML) and eureka-js-client (reads
 //! JSON, insists on exactly 204 and 200) register, renew, discover our middle tier and leave,
-//! against our registry on a loopback port.
+//! against our registry on a loopback port; the Java clients, Netflix's own and Spring Cloud's,
+//! do the same and more (see [`java`]).
 //!
 //! The clients are installed by `deploy/install-test-deps.sh` (run by `deploy/test.sh`) under
 //! `${RSS_CACHE_DIR:-~/.cache/rss-recipe}/interop`. When they are missing these tests fail,
 //! never skip, and say how to install them.
 
 #![allow(clippy::expect_used)]
+
+mod java;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

@@ -13,9 +13,9 @@ use serde::de::DeserializeOwned;
 use platform::config::Secret;
 
 use crate::wire::{
-    Account, Candidate, CategoryChange, ErrorBody, ItemStateChange, MarkRead, MarkedRead,
-    NewAccount, NewSession, OpmlImport, River, RiverQuery, Session, SubscriptionChange, USER_PATH,
-    UserFeeds,
+    Account, Candidate, CategoryChange, ErrorBody, ItemQuery, ItemStateChange, MarkRead,
+    MarkedRead, NewAccount, NewSession, OpmlImport, River, RiverItem, RiverQuery, Session,
+    SubscriptionChange, USER_PATH, UserFeeds,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -155,6 +155,24 @@ impl MiddletierClient {
         query: &RiverQuery,
     ) -> Result<River, CallError> {
         let url = user_url(base, user, Some("items"))?;
+        let response = self
+            .request(Method::GET, url)
+            .query(query)
+            .send()
+            .await
+            .map_err(transport_error)?;
+        json(check(response).await?).await
+    }
+
+    /// One item of a feed the user subscribes to; a 404 (`Rejected`) when the user does not
+    /// subscribe to the feed or the feed no longer holds the item.
+    pub async fn item(
+        &self,
+        base: &url::Url,
+        user: &str,
+        query: &ItemQuery,
+    ) -> Result<RiverItem, CallError> {
+        let url = user_url(base, user, Some("item"))?;
         let response = self
             .request(Method::GET, url)
             .query(query)

@@ -1,0 +1,187 @@
+//! Untrusted input at the edge, attacked on the wire against the real registry, middle tier and
+//! edge on loopback: the open redirect through `/items/open` (and the sign-in round trip), name
+//! enumeration through sign-up, locking a user out from elsewhere, oversized or compressed
+//! answers from a middle tier, and the session cookie's prefix with HSTS.
+
+use std::sync::Arc;
+
+use middletier::store::{MemoryStore, Store};
+use middletier::testing::FeedPublisher;
+use reqwest::StatusCode;
+use reqwest::header::{LOCATION, RETRY_AFTER, SET_COOKIE};
+
+use crate::support::{Browser, Service, System, no_redirects, password_for};
+
+const EVIL: &str = "https%3A%2F%2Fevil.example%2F";
+
+/// The answer to a request made without following redirects.
+struct Answer {
+    status: StatusCode,
+    location: Option<String>,
+    set_cookie: Vec<String>,
+    headers: reqwest::header::HeaderMap,
+    html: String,
+}
+
+async fn answer(request: reqwest::RequestBuilder) -> Answer {
+    let response = request.send().await.expect("the edge answers");
+    let headers = response.headers().clone();
+    Answer {
+        status: response.status(),
+        location: headers
+            .get(LOCATION)
+            .map(|value| value.to_str().expect("ascii").to_owned()),
+        set_cookie: headers
+            .get_all(SET_COOKIE)
+            .iter()
+            .map(|value| value.to_str().expect("ascii").to_owned())
+            .collect(),
+        html: response.text().await.expect("a body"),
+        headers,
+    }
+}
+
+/// A same-origin form POST from `address` (the edge trusts `X-Forwarded-For` in these tests'
+/// systems that set `trust_proxy`; elsewhere the header is ignored).
+async fn post_from(edge: &Service, address: &str, path: &str, form: &[(&str, &str)]) -> Answer {
+    answer(
+        no_redirects()
+            .post(format!("{}{path}", edge.url()))
+            .header("Origin", edge.url())
+            .header("Sec-Fetch-Site", "same-origin")
+            .header("X-Forwarded-For", address)
+            .form(form),
+    )
+    .await
+}
+
+/// The `/items/open` link of the first item on `html`, unescaped, without any `to` an older
+/// page added (so the test reads the same on the code before and after the fix).
+fn open_link(html: &str) -> String {
+    let start = html.find("href=\"/items/open?").expect("an open link") + "href=\"".len();
+    let link = &html[start..];
+    let link = link[..link.find('"').expect("a closing quote")]
+        .replace("&amp;", "&")
+        .replace("&#38;", "&");
+    link.split("&to=").next().expect("a link").to_owned()
+}
+
+/// Follows a browser's same-origin redirects on the edge from `path`, with `cookie`: every
+/// `Location` it was sent to.
+async fn locations(edge: &Service, path: &str, cookie: &str) -> Vec<String> {
+    let mut seen = Vec::new();
+    let mut next = path.to_owned();
+    for _ in 0..5 {
+        let hop = answer(
+            no_redirects()
+                .get(format!("{}{next}", edge.url()))
+                .header("Cookie", cookie)
+                .header("Sec-Fetch-Site", "same-origin"),
+        )
+        .await;
+        let Some(location) = hop.location else { break };
+        seen.push(location.clone());
+        if !location.starts_with('/') {
+            break;
+        }
+        next = location;
+    }
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opening_an_item_never_redirects_where_the_request_says() {
+    let publisher = FeedPublisher::start().await;
+    let system = System::start_with_accounts(1).await;
+    let edge = &system.edge;
+    let reader = Browser::signed_up(edge, "ann").await;
+    reader.subscribe(&publisher.url("/rss.xml")).await;
+    let open = open_link(&reader.home().await.html);
+    let cookie = reader.cookie.clone().expect("signed in");
+
+    // A crafted link naming a real item of the reader's feed and another destination: the
+    // reader goes to the item's own link.
+    let crafted = format!("{open}&to={EVIL}");
+    let hops = locations(edge, &crafted, &cookie).await;
+    assert_eq!(hops.len(), 1, "{crafted}: {hops:?}");
+    assert!(
+        hops[0].starts_with("http://publisher.test/rss/"),
+        "{crafted}: {hops:?}"
+    );
+
+    // An item the reader does not have: nowhere at all.
+    let foreign = format!("/items/open?feed=http%3A%2F%2Fnowhere.example%2Ffeed&item=x&to={EVIL}");
+    let refused = answer(
+        no_redirects()
+            .get(format!("{}{foreign}", edge.url()))
+            .header("Cookie", &cookie)
+            .header("Sec-Fetch-Site", "same-origin"),
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::NOT_FOUND, "{}", refused.html);
+    assert_eq!(refused.location, None);
+    assert!(!refused.html.contains("evil.example"), "{}", refused.html);
+
+    // Through the sign-in round trip: a visitor sent to the crafted link signs in and is
+    // still only ever sent to the item's link.
+    for link in [crafted, foreign] {
+        let visitor = answer(no_redirects().get(format!("{}{link}", edge.url()))).await;
+        let signin = visitor.location.expect("sent to sign in");
+        assert!(signin.starts_with("/signin?next="), "{signin}");
+        let next: String =
+            url::form_urlencoded::parse(signin.split_once('?').unwrap().1.as_bytes())
+                .find(|(key, _)| key == "next")
+                .map(|(_, value)| value.into_owned())
+                .expect("a next parameter");
+        let signed_in = post_from(
+            edge,
+            "127.0.0.1",
+            "/signin",
+            &[
+                ("name", "ann"),
+                ("password", &password_for("ann")),
+                ("next", &next),
+            ],
+        )
+        .await;
+        assert_eq!(
+            signed_in.status,
+            StatusCode::SEE_OTHER,
+            "{}",
+            signed_in.html
+        );
+        let back = signed_in.location.expect("back to the link");
+        let session = session_pair(&signed_in.set_cookie, "rss_session");
+        let hops = locations(edge, &back, &session).await;
+        assert!(
+            hops.iter().all(|hop| !hop.contains("evil.example")),
+            "{link}: {hops:?}"
+        );
+    }
+}
+
+/// `name=value` of the cookie `name` set in `set_cookie`.
+fn session_pair(set_cookie: &[String], name: &str) -> String {
+    set_cookie
+        .iter()
+        .filter_map(|cookie| cookie.split(';').next())
+        .find(|pair| pair.starts_with(&format!("{name}=")) && pair.len() > name.len() + 1)
+        .unwrap_or_else(|| panic!("no {name} cookie in {set_cookie:?}"))
+        .to_owned()
+}
+
+/// An edge with accounts behind a (simulated) trusted proxy, so each test request can say
+/// which client address it comes from.
+async fn system_behind_proxy(tune: impl FnOnce(&mut edge::Settings)) -> System {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    System::start_tuned(
+        vec![store],
+        |_| {},
+        |edge| {
+            edge.accounts.single_user = false;
+            edge.accounts.trust_proxy = true;
+            tune(edge);
+        },
+    )
+    .await
+}

@@ -8,9 +8,10 @@
 //!
 //! Passwords never leave the edge: it hashes them with Argon2id (OWASP's parameters: 19 MiB,
 //! 2 passes) off the async workers, at most one hash per core at a time, and the middle tier
-//! stores the PHC string. Failed sign-ins are counted per account name and per client address
-//! in fixed windows ([`SignInLimiter`]); past the limit, sign-in answers 429 without checking
-//! the password. Single-user mode (`[accounts] single_user`) skips all of it: every visitor
+//! stores the PHC string. Failed sign-ins are counted per account name from one client address,
+//! and per client address, in fixed windows ([`SignInLimiter`]); past the limit, sign-in
+//! answers 429 without checking the password. Sign-up attempts are counted per address before
+//! hashing, whatever their outcome. Single-user mode (`[accounts] single_user`) skips all of it: every visitor
 //! acts as `[ui] default_user`.
 //!
 //! The forms are protected against cross-site posts by the edge's `CsrfLayer`, like the rest.
@@ -55,7 +56,8 @@ pub struct Accounts {
     default_user: String,
     sessions: SessionCache,
     limiter: SignInLimiter,
-    /// Sign-ups per client address, counted like failures (only the address is limited).
+    /// Sign-up attempts per client address, each counted before its password is hashed
+    /// (only the address is limited).
     signups: SignInLimiter,
     passwords: Passwords,
 }

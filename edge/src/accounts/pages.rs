@@ -196,14 +196,17 @@ async fn sign_up(
     if let Err(problem) = check_new_password(&form.password) {
         return failed(StatusCode::BAD_REQUEST, Field::Password, problem);
     }
-    // Checked before hashing, so a script can't keep the hasher busy either.
+    // Every attempt that gets this far counts, before hashing: a taken name costs a hash and
+    // says the name exists, so counting only the accounts created would let a script enumerate
+    // names, and keep the hasher busy, without limit.
     if let Err(wait) = accounts.signups.check("", client.ip) {
         return too_many(
             wait,
-            "Too many accounts were created from your network.",
+            "Too many sign-ups from your network.",
             |status, error| failed(status, Field::Neither, error),
         );
     }
+    accounts.signups.failed("", client.ip);
     let password_hash = match accounts.passwords.hash(form.password.clone()).await {
         Ok(hash) => hash,
         Err(error) => {
@@ -245,7 +248,6 @@ async fn sign_up(
         }
     }
     tracing::info!(user = %name, "account created");
-    accounts.signups.failed("", client.ip);
     let next = next_page(&form.next);
     match accounts.start_session(&name, &client, &next).await {
         Ok(response) => response,
@@ -327,7 +329,7 @@ async fn sign_in(
             "The user name or the password is wrong.".to_owned(),
         );
     }
-    accounts.limiter.succeeded(&name);
+    accounts.limiter.succeeded(&name, client.ip);
     match accounts.start_session(&name, &client, &next).await {
         Ok(response) => response,
         Err(error) => failed(

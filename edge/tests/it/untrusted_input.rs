@@ -185,3 +185,91 @@ async fn system_behind_proxy(tune: impl FnOnce(&mut edge::Settings)) -> System {
     )
     .await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_ups_with_a_taken_name_are_counted_until_the_address_is_refused() {
+    // The default limit: what a deployment runs with.
+    let system = System::start_with_accounts(1).await;
+    let edge = &system.edge;
+    Browser::signed_up(edge, "ann").await;
+    let mut answers = Vec::new();
+    for _ in 0..30 {
+        let attempt = post_from(
+            edge,
+            "127.0.0.1",
+            "/signup",
+            &[("name", "ann"), ("password", "a good password")],
+        )
+        .await;
+        answers.push(attempt);
+    }
+    let statuses: Vec<StatusCode> = answers.iter().map(|answer| answer.status).collect();
+    assert!(
+        statuses.contains(&StatusCode::CONFLICT),
+        "the first tries learn the name is taken: {statuses:?}"
+    );
+    let last = answers.last().expect("thirty answers");
+    assert_eq!(last.status, StatusCode::TOO_MANY_REQUESTS, "{statuses:?}");
+    let wait: u64 = last.headers[RETRY_AFTER]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("seconds");
+    assert!((1..=900).contains(&wait), "Retry-After: {wait}");
+    let conflicts = statuses
+        .iter()
+        .filter(|status| **status == StatusCode::CONFLICT)
+        .count();
+    assert!(
+        conflicts < 30
+            && conflicts <= edge::Settings::default().accounts.max_signups_per_ip as usize,
+        "{conflicts} names checked"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_sign_ins_from_one_address_do_not_lock_the_user_out_of_another() {
+    let system = system_behind_proxy(|_| {}).await;
+    let edge = &system.edge;
+    Browser::signed_up(edge, "ann").await;
+    let attacker = "203.0.113.66";
+    let owner = "192.0.2.1";
+    let limit = edge::Settings::default().accounts.max_failures_per_name;
+    for _ in 0..limit {
+        let guess = post_from(
+            edge,
+            attacker,
+            "/signin",
+            &[("name", "ann"), ("password", "guess-guess")],
+        )
+        .await;
+        assert_eq!(guess.status, StatusCode::FORBIDDEN, "{}", guess.html);
+    }
+    let locked = post_from(
+        edge,
+        attacker,
+        "/signin",
+        &[("name", "ann"), ("password", &password_for("ann"))],
+    )
+    .await;
+    assert_eq!(
+        locked.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the attacker's address is limited for this name"
+    );
+
+    let signed_in = post_from(
+        edge,
+        owner,
+        "/signin",
+        &[("name", "ann"), ("password", &password_for("ann"))],
+    )
+    .await;
+    assert_eq!(
+        signed_in.status,
+        StatusCode::SEE_OTHER,
+        "the owner signs in from their own network: {}",
+        signed_in.html
+    );
+    session_pair(&signed_in.set_cookie, "rss_session");
+}

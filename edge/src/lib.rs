@@ -140,7 +140,8 @@ impl Application {
             settings.middletier.connect_timeout,
             settings.middletier.read_timeout,
         )?
-        .with_token(settings.middletier.token.clone());
+        .with_token(settings.middletier.token.clone())
+        .with_max_answer_bytes(settings.middletier.max_answer_bytes);
         let health = Health::up();
         // Ready once the registry has answered: the edge then routes to what exists (and with
         // no middle tier at all it still serves its stale pages, so that is not a reason to

@@ -26,6 +26,10 @@ pub struct MiddletierSettings {
     pub max_auto_retries_next_server: u32,
     pub ok_to_retry_on_all_operations: bool,
     pub retry_budget: RetryBudgetSettings,
+    /// The largest answer read from a middle tier, decoded (gzip and brotli are accepted, so
+    /// the cap is on what they inflate to); a larger one fails the attempt and counts against
+    /// the instance and the breaker, like a 5xx.
+    pub max_answer_bytes: usize,
     /// The middle tier's service token (its `[api] token`), sent on every call. Never
     /// serialized, so it can't leak through a dump of the settings.
     #[serde(skip_serializing, default)]
@@ -42,6 +46,7 @@ impl Default for MiddletierSettings {
             max_auto_retries_next_server: 1,
             ok_to_retry_on_all_operations: false,
             retry_budget: RetryBudgetSettings::default(),
+            max_answer_bytes: middletier_api::DEFAULT_MAX_ANSWER_BYTES,
             token: None,
         }
     }

@@ -273,3 +273,109 @@ async fn failed_sign_ins_from_one_address_do_not_lock_the_user_out_of_another() 
     );
     session_pair(&signed_in.set_cookie, "rss_session");
 }
+
+/// Decoded size of the fake middle tier's answers: four times the edge's default cap.
+const HUGE: usize = 64 * 1024 * 1024;
+
+/// `{...prefix, "padding": "AAAA…"}`, `HUGE` bytes in all: valid JSON of the right shape (an
+/// unknown field is ignored), so only a size cap can refuse it.
+fn padded_chunks(prefix: &str) -> impl Iterator<Item = Vec<u8>> {
+    let head = format!("{prefix},\"padding\":\"").into_bytes();
+    let tail = b"\"}".to_vec();
+    let chunk = vec![b'A'; 64 * 1024];
+    let chunks = (HUGE - head.len() - tail.len()) / chunk.len();
+    std::iter::once(head)
+        .chain(std::iter::repeat_n(chunk, chunks))
+        .chain(std::iter::once(tail))
+}
+
+/// A gzip bomb: `HUGE` bytes of river JSON in about a thousandth of that on the wire.
+fn gzip_bomb() -> Vec<u8> {
+    use std::io::Write;
+    let prefix = r#"{"user":"default","items":[],"next":null,"unread":0,"feeds":[]"#;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    for chunk in padded_chunks(prefix) {
+        encoder.write_all(&chunk).expect("compressed");
+    }
+    encoder.finish().expect("compressed")
+}
+
+/// A "middle tier" registered under the real VIP that answers every river read with a gzip
+/// bomb and every feed-list read with `HUGE` bytes of plain JSON.
+async fn start_oversized_middletier(registry: &Service, shutdown: &platform::lifecycle::Shutdown) {
+    use axum::http::header::{CONTENT_ENCODING, CONTENT_TYPE};
+    let bomb = axum::body::Bytes::from(gzip_bomb());
+    assert!(bomb.len() < HUGE / 100, "{} bytes on the wire", bomb.len());
+    let plain: Vec<u8> = padded_chunks(r#"{"user":"default","subscriptions":[]"#)
+        .flatten()
+        .collect();
+    let plain = axum::body::Bytes::from(plain);
+    let router = axum::Router::new()
+        .route(
+            "/middletier/rss/user/{user}/items",
+            axum::routing::get(move || async move {
+                (
+                    [
+                        (CONTENT_TYPE, "application/json"),
+                        (CONTENT_ENCODING, "gzip"),
+                    ],
+                    bomb,
+                )
+            }),
+        )
+        .route(
+            "/middletier/rss/user/{user}",
+            axum::routing::get(
+                move || async move { ([(CONTENT_TYPE, "application/json")], plain) },
+            ),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let settings = crate::support::fast_client(&crate::support::eureka_url(registry));
+    let client = registry_client::RegistryClient::new(&settings).expect("registry client");
+    registry_client::Registration::start(
+        client,
+        registry_client::InstanceConfig {
+            app: "MIDDLETIER".to_owned(),
+            vip_address: "middletier".to_owned(),
+            host: "127.0.0.1".to_owned(),
+            ip_addr: "127.0.0.1".to_owned(),
+            port,
+            health_check_path: "/health".to_owned(),
+        },
+        &settings,
+        platform::health::Health::up(),
+        shutdown.clone(),
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_or_compressed_answers_from_a_middle_tier_fail_the_call() {
+    let system = System::start_on(Vec::new()).await;
+    let shutdown = platform::lifecycle::Shutdown::new();
+    start_oversized_middletier(&system.registry, &shutdown).await;
+    crate::support::eventually("the edge discovers the fake middle tier", || async {
+        crate::support::edge_instances(&system.edge).await.len() == 1
+    })
+    .await;
+    let browser = Browser::new(&system.edge);
+
+    // The river's answer inflates far past the cap: no page from it, the reason instead.
+    let river = browser.home().await;
+    assert_eq!(river.status, StatusCode::OK);
+    assert!(river.html.contains("banner-error"), "{}", river.html);
+    assert!(!river.html.contains("AAAA"));
+
+    // So does the feed list's, sent as it is.
+    let feeds = browser
+        .get("/subscriptions")
+        .send()
+        .await
+        .expect("an answer");
+    let html = feeds.text().await.expect("a page");
+    assert!(html.contains("banner-error"), "{html}");
+    shutdown.cancel();
+}

@@ -31,10 +31,13 @@
 //! - [`resilience`]: Hystrix's and Finagle's pieces, generic over what they guard: the rolling
 //!   window, the circuit breaker, the bulkhead, rolling statistics, the retry budget and the
 //!   command that puts them together.
+//! - [`cache_budget`]: the byte budgets that bound the caches of upstream content (read cache,
+//!   river fallback pages, sanitized descriptions), below everything that caches.
 //! - [`settings`], the configuration.
 
 pub mod accounts;
 pub mod balancer;
+pub mod cache_budget;
 pub mod dashboard;
 pub mod export;
 pub mod local_path;
@@ -198,7 +201,7 @@ impl Application {
                 "single-user mode: every visitor acts as this user without signing in"
             );
         }
-        let web = web::WebState::new(upstream, accounts);
+        let web = web::WebState::new(upstream, accounts, settings.ui.max_sanitized_bytes);
         let router = platform::server::with_standard_layers(
             router(web, dashboard, &health).merge(platform::admin::router(self.config.clone())),
             REQUEST_TIMEOUT,

@@ -150,12 +150,16 @@ pub enum SettingsError {
 pub struct UiSettings {
     /// In single-user mode, every visitor reads as this user (as in the recipe).
     pub default_user: String,
+    /// Approximate bytes of sanitized item descriptions kept (each is cleaned once while it
+    /// stays); publishers decide how long descriptions are, so the cache is bounded in bytes.
+    pub max_sanitized_bytes: u64,
 }
 
 impl Default for UiSettings {
     fn default() -> Self {
         Self {
             default_user: "default".to_owned(),
+            max_sanitized_bytes: 64 * 1024 * 1024,
         }
     }
 }

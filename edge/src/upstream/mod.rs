@@ -120,7 +120,7 @@ impl Upstream {
             mark: command("RSSMark", |c| &c.mark),
             session: command("RSSSession", |c| &c.session),
             account: command("RSSAccount", |c| &c.account),
-            rivers: RiverCache::new(settings.read_cache.max_users),
+            rivers: RiverCache::new(settings.read_cache.river_budget()),
         }
     }
 

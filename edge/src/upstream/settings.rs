@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use platform::config::{Dynamic, Secret};
 
 use crate::balancer::{BalancerSettings, OutlierSettings};
+use crate::cache_budget::Budget;
 use crate::resilience::budget::RetryBudgetSettings;
 use crate::resilience::command::CommandSettings;
 
@@ -98,6 +99,27 @@ pub struct ReadCacheSettings {
     /// Users kept (for the river's fallback pages too); past that, the users read least are
     /// dropped first.
     pub max_users: usize,
+    /// Approximate bytes of feed lists kept, all users together: a user with many large feeds
+    /// takes the room of many users with few.
+    pub max_bytes: u64,
+    /// Approximate bytes of the river's fallback pages kept, all users together.
+    pub max_river_bytes: u64,
+}
+
+impl ReadCacheSettings {
+    pub fn feeds_budget(&self) -> Budget {
+        Budget {
+            bytes: self.max_bytes,
+            entries: self.max_users,
+        }
+    }
+
+    pub fn river_budget(&self) -> Budget {
+        Budget {
+            bytes: self.max_river_bytes,
+            entries: self.max_users,
+        }
+    }
 }
 
 impl Default for ReadCacheSettings {
@@ -105,6 +127,8 @@ impl Default for ReadCacheSettings {
         Self {
             fresh_for: Duration::from_secs(1),
             max_users: 10_000,
+            max_bytes: 128 * 1024 * 1024,
+            max_river_bytes: 128 * 1024 * 1024,
         }
     }
 }

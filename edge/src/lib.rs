@@ -242,10 +242,15 @@ impl platform::service::Service for Application {
 pub fn router(web: web::WebState, dashboard: dashboard::DashboardState, health: &Health) -> Router {
     let accounts = web.accounts.clone();
     web::router(web)
-        .merge(accounts::router(accounts))
+        .merge(accounts::router(accounts.clone()))
         .merge(dashboard::router(dashboard))
         // Rejects cross-site form posts (Sec-Fetch-Site / Origin checks; no tokens needed).
         .layer(CsrfLayer::new())
+        // HTTPS only from the first visit on, whenever the session cookie is `Secure`.
+        .layer(axum::middleware::from_fn_with_state(
+            accounts,
+            accounts::strict_transport_security,
+        ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(CONTENT_SECURITY_POLICY),

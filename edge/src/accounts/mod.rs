@@ -35,7 +35,11 @@ mod passwords;
 
 use std::sync::Arc;
 
+use axum::extract::{Request, State};
 use axum::http::request::Parts;
+use axum::http::{HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::Response;
 
 use crate::session::{self, CookiePolicy, SessionCache};
 use crate::settings::AccountsSettings;
@@ -87,6 +91,8 @@ impl Accounts {
         })
     }
 
+    /// How the session cookie is written for this request: `Secure` (and so `__Host-`
+    /// prefixed) when the edge is configured for HTTPS or a trusted proxy says it was used.
     fn cookie_policy(&self, parts: &Parts) -> CookiePolicy {
         CookiePolicy {
             secure: self.settings.secure_cookies
@@ -94,4 +100,28 @@ impl Accounts {
             lifetime: self.settings.session_lifetime,
         }
     }
+}
+
+/// A year: browsers remember to use only HTTPS for this host that long after each answer.
+/// Without `includeSubDomains`, so other hosts under the same domain are not committed to it.
+const STRICT_TRANSPORT_SECURITY: HeaderValue = HeaderValue::from_static("max-age=31536000");
+
+/// Middleware: `Strict-Transport-Security` on every answer to a request that came over HTTPS
+/// as far as the edge can tell (the test that makes the session cookie `Secure`), so after one
+/// visit a browser never sends the cookie, or anything else, over plain HTTP. Never on plain
+/// HTTP, where browsers ignore it and a local run must stay reachable.
+pub async fn strict_transport_security(
+    State(accounts): State<Arc<Accounts>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let secure = accounts.cookie_policy(&parts).secure;
+    let mut response = next.run(Request::from_parts(parts, body)).await;
+    if secure {
+        response
+            .headers_mut()
+            .insert(header::STRICT_TRANSPORT_SECURITY, STRICT_TRANSPORT_SECURITY);
+    }
+    response
 }

@@ -50,10 +50,11 @@ impl FromRequestParts<Arc<Accounts>> for Client {
         parts: &mut Parts,
         accounts: &Arc<Accounts>,
     ) -> Result<Self, Self::Rejection> {
+        let cookies = accounts.cookie_policy(parts);
         Ok(Client {
             ip: session::client_ip(parts, accounts.settings.trust_proxy),
-            token: session::token_from(&parts.headers),
-            cookies: accounts.cookie_policy(parts),
+            token: cookies.token(&parts.headers),
+            cookies,
         })
     }
 }

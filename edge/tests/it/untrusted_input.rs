@@ -379,3 +379,109 @@ async fn oversized_or_compressed_answers_from_a_middle_tier_fail_the_call() {
     assert!(html.contains("banner-error"), "{html}");
     shutdown.cancel();
 }
+
+/// Another edge with accounts on `system`'s registry, once it has discovered its middle tier.
+async fn another_edge(system: &System, tune: impl FnOnce(&mut edge::Settings)) -> Service {
+    let mut settings = crate::support::edge_settings(&system.registry);
+    settings.accounts.single_user = false;
+    tune(&mut settings);
+    let edge = crate::support::spawn_edge(settings).await;
+    crate::support::eventually("the new edge discovers the middle tier", || async {
+        crate::support::edge_instances(&edge).await.len() == 1
+    })
+    .await;
+    edge
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secure_cookies_are_host_prefixed_and_https_is_made_strict() {
+    let system = System::start_with_accounts(1).await;
+    let plain = &system.edge;
+    let hsts = reqwest::header::STRICT_TRANSPORT_SECURITY;
+
+    // Plain HTTP (a local run): the plain name, not Secure, no HSTS.
+    let signed_up = post_from(
+        plain,
+        "127.0.0.1",
+        "/signup",
+        &[("name", "ann"), ("password", &password_for("ann"))],
+    )
+    .await;
+    assert_eq!(
+        signed_up.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        signed_up.html
+    );
+    let plain_cookie = session_pair(&signed_up.set_cookie, "rss_session");
+    assert!(!signed_up.set_cookie[0].contains("Secure"));
+    assert!(signed_up.headers.get(&hsts).is_none());
+
+    // Served over HTTPS: `__Host-`, Secure, Path=/, no Domain, and HSTS on every page.
+    let secure = another_edge(&system, |edge| edge.accounts.secure_cookies = true).await;
+    let signed_in = post_from(
+        &secure,
+        "127.0.0.1",
+        "/signin",
+        &[("name", "ann"), ("password", &password_for("ann"))],
+    )
+    .await;
+    assert_eq!(
+        signed_in.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        signed_in.html
+    );
+    let set = &signed_in.set_cookie[0];
+    assert!(set.starts_with("__Host-rss_session="), "{set}");
+    assert!(
+        set.contains("; Path=/;") && set.ends_with("; Secure"),
+        "{set}"
+    );
+    assert!(!set.to_ascii_lowercase().contains("domain"), "{set}");
+    assert_eq!(signed_in.headers[&hsts], "max-age=31536000");
+    let host_cookie = session_pair(&signed_in.set_cookie, "__Host-rss_session");
+    let home = answer(
+        no_redirects()
+            .get(format!("{}/", secure.url()))
+            .header("Cookie", &host_cookie),
+    )
+    .await;
+    assert_eq!(
+        home.status,
+        StatusCode::OK,
+        "signed in: {:?}",
+        home.location
+    );
+    assert_eq!(home.headers[&hsts], "max-age=31536000");
+
+    // A plain-named cookie (say, planted by a sibling subdomain or over plain HTTP) is not
+    // a session there, even holding a live token.
+    let planted = answer(
+        no_redirects()
+            .get(format!("{}/", secure.url()))
+            .header("Cookie", &plain_cookie),
+    )
+    .await;
+    assert_eq!(planted.status, StatusCode::SEE_OTHER);
+    assert!(
+        planted
+            .location
+            .as_deref()
+            .is_some_and(|to| to.starts_with("/signin")),
+        "{:?}",
+        planted.location
+    );
+
+    // Behind a trusted proxy, HTTPS is what the proxy says, request by request.
+    let proxied = another_edge(&system, |edge| edge.accounts.trust_proxy = true).await;
+    let over_https = answer(
+        no_redirects()
+            .get(format!("{}/signin", proxied.url()))
+            .header("X-Forwarded-Proto", "https"),
+    )
+    .await;
+    assert_eq!(over_https.headers[&hsts], "max-age=31536000");
+    let over_http = answer(no_redirects().get(format!("{}/signin", proxied.url()))).await;
+    assert!(over_http.headers.get(&hsts).is_none());
+}

@@ -129,7 +129,7 @@ async fn opening_an_item_never_redirects_where_the_request_says() {
         let signin = visitor.location.expect("sent to sign in");
         assert!(signin.starts_with("/signin?next="), "{signin}");
         let next: String =
-            url::form_urlencoded::parse(signin.split_once('?').unwrap().1.as_bytes())
+            url::form_urlencoded::parse(signin.split_once('?').expect("a query").1.as_bytes())
                 .find(|(key, _)| key == "next")
                 .map(|(_, value)| value.into_owned())
                 .expect("a next parameter");

@@ -7,6 +7,8 @@ use std::time::Duration;
 use quick_cache::sync::{Cache, EntryAction, EntryResult};
 use tokio::time::Instant;
 
+use middletier_api::limits::MAX_USER_LEN;
+
 /// Client addresses and names whose failures are tracked at most.
 const MAX_TRACKED: usize = 100_000;
 
@@ -117,8 +119,12 @@ impl SignInLimiter {
     }
 }
 
+/// The key of `name` from `ip`. A name is kept to its first [`MAX_USER_LEN`] characters:
+/// longer ones can't be accounts, and a spray of megabyte-long names must not cost megabytes
+/// per key (names that share their first characters then share a count, which costs the
+/// sprayer only).
 fn name_key(name: &str, ip: Option<IpAddr>) -> LimitKey {
-    LimitKey::Name(name.to_owned(), ip.map(network))
+    LimitKey::Name(name.chars().take(MAX_USER_LEN).collect(), ip.map(network))
 }
 
 fn address_key(ip: IpAddr) -> LimitKey {
@@ -209,6 +215,21 @@ mod tests {
             limiter.failed(&format!("guess-{n}"), Some(attacker));
         }
         assert!(limiter.check("bob", Some(attacker)).is_err());
+    }
+
+    #[test]
+    fn a_name_is_keyed_by_its_first_characters_only() {
+        let long = "a".repeat(1024 * 1024);
+        let LimitKey::Name(kept, _) = name_key(&long, None) else {
+            panic!("a name key");
+        };
+        assert_eq!(kept.len(), MAX_USER_LEN);
+        let limiter = SignInLimiter::new(Duration::from_secs(60), 1, 100);
+        limiter.failed(&long, None);
+        assert!(
+            limiter.check(&format!("{long}b"), None).is_err(),
+            "one count"
+        );
     }
 
     #[test]

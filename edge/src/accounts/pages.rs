@@ -17,6 +17,7 @@ use chrono::Utc;
 use serde::Deserialize;
 
 use middletier_api::domain::UserId;
+use middletier_api::limits::MAX_USER_LEN;
 use middletier_api::{NewAccount, NewSession};
 
 use super::Accounts;
@@ -323,7 +324,9 @@ async fn sign_in(
     };
     if !accounts.passwords.verify(password, stored).await {
         accounts.limiter.failed(&name, client.ip);
-        tracing::info!(user = %name, ip = ?client.ip, "sign-in failed");
+        // At most a user name's length of whatever was typed reaches the log.
+        let shown: String = name.chars().take(MAX_USER_LEN).collect();
+        tracing::info!(user = %shown, ip = ?client.ip, "sign-in failed");
         // The same words whether the name exists or not: no one learns which names do.
         return failed(
             StatusCode::FORBIDDEN,

@@ -31,10 +31,13 @@
 //! - [`resilience`]: Hystrix's and Finagle's pieces, generic over what they guard: the rolling
 //!   window, the circuit breaker, the bulkhead, rolling statistics, the retry budget and the
 //!   command that puts them together.
+//! - [`cache_budget`]: the byte budgets that bound the caches of upstream content (read cache,
+//!   river fallback pages, sanitized descriptions), below everything that caches.
 //! - [`settings`], the configuration.
 
 pub mod accounts;
 pub mod balancer;
+pub mod cache_budget;
 pub mod dashboard;
 pub mod export;
 pub mod local_path;
@@ -140,7 +143,8 @@ impl Application {
             settings.middletier.connect_timeout,
             settings.middletier.read_timeout,
         )?
-        .with_token(settings.middletier.token.clone());
+        .with_token(settings.middletier.token.clone())
+        .with_max_answer_bytes(settings.middletier.max_answer_bytes);
         let health = Health::up();
         // Ready once the registry has answered: the edge then routes to what exists (and with
         // no middle tier at all it still serves its stale pages, so that is not a reason to
@@ -197,7 +201,7 @@ impl Application {
                 "single-user mode: every visitor acts as this user without signing in"
             );
         }
-        let web = web::WebState::new(upstream, accounts);
+        let web = web::WebState::new(upstream, accounts, settings.ui.max_sanitized_bytes);
         let router = platform::server::with_standard_layers(
             router(web, dashboard, &health).merge(platform::admin::router(self.config.clone())),
             REQUEST_TIMEOUT,
@@ -238,10 +242,15 @@ impl platform::service::Service for Application {
 pub fn router(web: web::WebState, dashboard: dashboard::DashboardState, health: &Health) -> Router {
     let accounts = web.accounts.clone();
     web::router(web)
-        .merge(accounts::router(accounts))
+        .merge(accounts::router(accounts.clone()))
         .merge(dashboard::router(dashboard))
         // Rejects cross-site form posts (Sec-Fetch-Site / Origin checks; no tokens needed).
         .layer(CsrfLayer::new())
+        // HTTPS only from the first visit on, whenever the session cookie is `Secure`.
+        .layer(axum::middleware::from_fn_with_state(
+            accounts,
+            accounts::strict_transport_security,
+        ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(CONTENT_SECURITY_POLICY),

@@ -6,6 +6,12 @@
 //! session through the middle tier; each edge keeps what it resolved for a few seconds
 //! ([`SessionCache`]) so a page view usually costs no extra call, and forgets a token the
 //! moment the user signs out through it.
+//!
+//! Served over HTTPS (the cookie is `Secure`), the cookie is named with the `__Host-` prefix:
+//! browsers accept such a cookie only from this very host over HTTPS, with `Path=/` and no
+//! `Domain`, so neither a sibling subdomain nor a network attacker on plain HTTP can plant a
+//! session cookie (session fixation). Browsers refuse the prefix without `Secure`, so plain
+//! HTTP (local runs) keeps the plain name.
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
@@ -22,8 +28,11 @@ use quick_cache::sync::Cache;
 use ring::rand::{SecureRandom, SystemRandom};
 use tokio::time::Instant;
 
-/// The session cookie's name.
+/// The session cookie's name on plain HTTP.
 pub const COOKIE_NAME: &str = "rss_session";
+
+/// The session cookie's name when it is `Secure`: only this host, over HTTPS, may set it.
+pub const SECURE_COOKIE_NAME: &str = "__Host-rss_session";
 
 /// Token bytes: 256 bits, far beyond guessing.
 const TOKEN_BYTES: usize = 32;
@@ -78,15 +87,15 @@ impl fmt::Debug for Token {
     }
 }
 
-/// The session token a request carries, if any (the first well-formed `rss_session` cookie).
-pub fn token_from(headers: &HeaderMap) -> Option<Token> {
+/// The session token a request carries in the cookie `name`, if any (the first well-formed).
+fn token_from(headers: &HeaderMap, name: &str) -> Option<Token> {
     headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .filter(|(name, _)| *name == COOKIE_NAME)
+        .filter(|(cookie, _)| *cookie == name)
         .find_map(|(_, value)| Token::parse(value.trim_matches('"')))
 }
 
@@ -100,6 +109,22 @@ pub struct CookiePolicy {
 }
 
 impl CookiePolicy {
+    /// The cookie's name: [`SECURE_COOKIE_NAME`] when it is `Secure`, else [`COOKIE_NAME`].
+    pub fn name(&self) -> &'static str {
+        if self.secure {
+            SECURE_COOKIE_NAME
+        } else {
+            COOKIE_NAME
+        }
+    }
+
+    /// The session token the request carries under this policy's cookie name. Over HTTPS the
+    /// plain-named cookie is ignored: anyone able to write cookies for the domain could have
+    /// set it.
+    pub fn token(&self, headers: &HeaderMap) -> Option<Token> {
+        token_from(headers, self.name())
+    }
+
     /// `Set-Cookie` for a new session. HttpOnly: no script can read it; SameSite=Lax: other
     /// sites' forms and fetches don't carry it (top-level links do, so a link to the reader
     /// opens it signed in).
@@ -114,9 +139,10 @@ impl CookiePolicy {
 
     fn header(&self, value: &str, max_age: u64) -> HeaderValue {
         let secure = if self.secure { "; Secure" } else { "" };
-        let cookie = format!(
-            "{COOKIE_NAME}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}"
-        );
+        // `Path=/` and no `Domain`: what the `__Host-` prefix requires.
+        let name = self.name();
+        let cookie =
+            format!("{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}");
         // The token alphabet and the attributes are all visible ASCII.
         HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
     }
@@ -271,7 +297,29 @@ mod tests {
             HeaderValue::from_str(&format!("theme=dark; rss_session=junk; rss_session={good}"))
                 .expect("header"),
         );
-        assert_eq!(token_from(&headers).map(|t| t.0), Some(good));
+        assert_eq!(token_from(&headers, COOKIE_NAME).map(|t| t.0), Some(good));
+    }
+
+    #[test]
+    fn over_https_only_the_host_prefixed_cookie_counts() {
+        let planted = "p".repeat(TOKEN_CHARS);
+        let own = "o".repeat(TOKEN_CHARS);
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            COOKIE,
+            HeaderValue::from_str(&format!("rss_session={planted}; __Host-rss_session={own}"))
+                .expect("header"),
+        );
+        let secure = CookiePolicy {
+            secure: true,
+            lifetime: Duration::from_secs(60),
+        };
+        assert_eq!(secure.token(&headers).map(|t| t.0), Some(own));
+        let plain = CookiePolicy {
+            secure: false,
+            ..secure
+        };
+        assert_eq!(plain.token(&headers).map(|t| t.0), Some(planted));
     }
 
     #[test]
@@ -292,15 +340,20 @@ mod tests {
             secure: true,
             ..policy
         };
+        let set = secure.set(&token);
+        let set = set.to_str().expect("ascii");
+        assert!(set.starts_with("__Host-rss_session="), "{set}");
+        assert!(set.ends_with("; Secure"), "{set}");
+        assert!(!set.contains("Domain"), "{set}");
         assert!(
             secure
-                .set(&token)
+                .clear()
                 .to_str()
                 .expect("ascii")
-                .ends_with("; Secure")
+                .starts_with("__Host-rss_session=; Path=/; Max-Age=0")
         );
         assert!(
-            secure
+            policy
                 .clear()
                 .to_str()
                 .expect("ascii")

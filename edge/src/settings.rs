@@ -150,12 +150,16 @@ pub enum SettingsError {
 pub struct UiSettings {
     /// In single-user mode, every visitor reads as this user (as in the recipe).
     pub default_user: String,
+    /// Approximate bytes of sanitized item descriptions kept (each is cleaned once while it
+    /// stays); publishers decide how long descriptions are, so the cache is bounded in bytes.
+    pub max_sanitized_bytes: u64,
 }
 
 impl Default for UiSettings {
     fn default() -> Self {
         Self {
             default_user: "default".to_owned(),
+            max_sanitized_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -179,15 +183,17 @@ pub struct AccountsSettings {
     /// `X-Forwarded-For` entry and HTTPS from `X-Forwarded-Proto` (which also makes the
     /// cookie `Secure`). Off by default, because a client can send those headers itself.
     pub trust_proxy: bool,
-    /// Failed sign-ins for one account name per window before sign-in is refused for it.
+    /// Failed sign-ins for one account name from one client address (an IPv6 /64) per window
+    /// before sign-in to that name is refused from there (from elsewhere it still works).
     pub max_failures_per_name: u32,
     /// Failed sign-ins from one client address (an IPv6 /64) per window.
     pub max_failures_per_ip: u32,
     /// The fixed window that failures are counted in.
     #[serde(with = "humantime_serde")]
     pub failure_window: Duration,
-    /// Accounts one client address (an IPv6 /64) may create per `failure_window`, so a script
-    /// can't fill the store with accounts or keep the password hasher busy.
+    /// Sign-up attempts one client address (an IPv6 /64) may make per `failure_window`, each
+    /// counted before hashing whatever its outcome, so a script can neither enumerate taken
+    /// names, fill the store with accounts nor keep the password hasher busy.
     pub max_signups_per_ip: u32,
 }
 

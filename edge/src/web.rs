@@ -35,6 +35,7 @@ use axum::routing::{get, post};
 use middletier_api::limits::MAX_OPML_BYTES;
 
 use crate::accounts::{Accounts, Viewer};
+use crate::cache_budget::Budget;
 use crate::local_path::LocalPath;
 use crate::upstream::Upstream;
 
@@ -51,11 +52,12 @@ pub struct WebState {
 }
 
 impl WebState {
-    pub fn new(upstream: Arc<Upstream>, accounts: Arc<Accounts>) -> Self {
+    /// `sanitized_bytes`: the sanitized descriptions' byte budget (`[ui] max_sanitized_bytes`).
+    pub fn new(upstream: Arc<Upstream>, accounts: Arc<Accounts>, sanitized_bytes: u64) -> Self {
         Self {
             upstream,
             accounts,
-            sanitized: Arc::default(),
+            sanitized: Arc::new(SanitizedCache::new(sanitized_bytes)),
         }
     }
 }
@@ -237,27 +239,40 @@ impl Published {
 /// process, so a publisher can't aim a collision at another item's entry; at worst one would
 /// show another feed's (sanitized) text.
 ///
-/// At most [`MAX_SANITIZED`] are kept; when full, the descriptions shown least leave first
-/// (S3-FIFO, in constant time), so the pages readers keep opening stay cheap.
+/// At most [`MAX_SANITIZED`] are kept, and at most the byte budget given (weighed by their
+/// length: a publisher decides how long a description is); when full, the descriptions shown
+/// least leave first (S3-FIFO, in constant time), so the pages readers keep opening stay cheap.
 #[derive(Debug)]
 pub struct SanitizedCache {
-    entries: quick_cache::sync::Cache<u64, Arc<str>>,
+    entries: quick_cache::sync::Cache<u64, Arc<str>, ByLength>,
     keys: std::hash::RandomState,
 }
 
-/// Enough for the pages of many readers; bounds memory to some MiB of HTML.
+/// Enough for the pages of many readers.
 const MAX_SANITIZED: usize = 20_000;
 
-impl Default for SanitizedCache {
-    fn default() -> Self {
-        Self {
-            entries: quick_cache::sync::Cache::new(MAX_SANITIZED),
-            keys: std::hash::RandomState::new(),
-        }
+/// Weighs a sanitized description by its length (plus its key and the `Arc`'s counts).
+#[derive(Clone, Debug)]
+struct ByLength(Budget);
+
+impl quick_cache::Weighter<u64, Arc<str>> for ByLength {
+    fn weight(&self, _: &u64, clean: &Arc<str>) -> u64 {
+        self.0.weight(clean.len() + 32)
     }
 }
 
 impl SanitizedCache {
+    pub fn new(max_bytes: u64) -> Self {
+        let budget = Budget {
+            bytes: max_bytes,
+            entries: MAX_SANITIZED,
+        };
+        Self {
+            entries: budget.cache(ByLength(budget)),
+            keys: std::hash::RandomState::new(),
+        }
+    }
+
     fn get(&self, html: &str, base: Option<&url::Url>) -> Arc<str> {
         use std::hash::BuildHasher;
         let key = self.keys.hash_one((html, base.map(url::Url::as_str)));
@@ -310,7 +325,7 @@ mod tests {
 
     #[test]
     fn each_description_is_sanitized_once_per_base_address() {
-        let cache = SanitizedCache::default();
+        let cache = SanitizedCache::new(1024 * 1024);
         let html = r#"<a href="/a" onclick="x()">a</a>"#;
         let one = url::Url::parse("http://one.example/feed").ok();
         let two = url::Url::parse("http://two.example/feed").ok();
@@ -323,6 +338,29 @@ mod tests {
         assert!(first.contains("http://one.example/a"), "{first}");
         let other = cache.get(html, two.as_ref());
         assert!(other.contains("http://two.example/a"), "{other}");
+    }
+
+    #[test]
+    fn sanitized_descriptions_stay_within_their_bytes() {
+        use std::hash::BuildHasher;
+        let budget = 1024 * 1024;
+        let cache = SanitizedCache::new(budget);
+        let long = "<p>".to_owned() + &"x".repeat(64 * 1024) + "</p>";
+        for n in 0..100 {
+            cache.get(&format!("{long}{n}"), None);
+        }
+        assert!(cache.entries.weight() <= budget);
+        let held: usize = (0..100)
+            .map(|n| {
+                cache
+                    .keys
+                    .hash_one((format!("{long}{n}").as_str(), None::<&str>))
+            })
+            .filter_map(|key| cache.entries.peek(&key))
+            .map(|clean| clean.len())
+            .sum();
+        assert!(held as u64 <= budget, "{held} bytes held");
+        assert!(held > 0, "long descriptions are still kept");
     }
 
     /// Which paths are local is [`LocalPath`]'s table; a form without one goes home.

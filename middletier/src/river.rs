@@ -219,7 +219,8 @@ pub fn page(
     (page, None)
 }
 
-fn title_of(url: &FeedUrl, feed: &CachedFeed) -> String {
+/// The feed's own title, or its host while it has none.
+pub(crate) fn title_of(url: &FeedUrl, feed: &CachedFeed) -> String {
     feed.state.title.clone().unwrap_or_else(|| url.host_label())
 }
 

@@ -1,4 +1,7 @@
 //! HTTP transport for the recipe's REST API; all behaviour lives in [`crate::service`].
+//! Handlers live here, except `item` (one item of a user's feed, in its own module).
+
+pub(crate) mod item;
 
 use std::collections::HashMap;
 
@@ -44,6 +47,7 @@ pub fn router(service: FeedService) -> Router {
                 .layer(DefaultBodyLimit::max(MAX_OPML_BYTES + 1)),
         )
         .route(&format!("/{USER_PATH}/{{user}}/items"), get(river))
+        .route(&format!("/{USER_PATH}/{{user}}/item"), get(item::item))
         .route(
             &format!("/{USER_PATH}/{{user}}/items/state"),
             post(set_item_state),

@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 
 use super::Accounts;
 use crate::local_path::LocalPath;
-use crate::session::{self, CacheLookup};
+use crate::session::CacheLookup;
 
 /// The user a request acts for.
 ///
@@ -116,11 +116,12 @@ impl Accounts {
                 signed_in: false,
             });
         }
+        let cookies = self.cookie_policy(parts);
         let sign_in = |stale_cookie: bool| NotSignedIn::SignIn {
             next: wanted_page(parts),
-            clear_cookie: stale_cookie.then(|| self.cookie_policy(parts).clear()),
+            clear_cookie: stale_cookie.then(|| cookies.clear()),
         };
-        let Some(token) = session::token_from(&parts.headers) else {
+        let Some(token) = cookies.token(&parts.headers) else {
             return Err(sign_in(false));
         };
         let hash = token.hash();

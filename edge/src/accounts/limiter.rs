@@ -1,4 +1,5 @@
-//! The sign-in limiter: failed sign-ins (and sign-ups) counted per name and per address.
+//! The sign-in limiter: failed sign-ins counted per name from an address and per address
+//! (and sign-up attempts per address).
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -6,16 +7,24 @@ use std::time::Duration;
 use quick_cache::sync::{Cache, EntryAction, EntryResult};
 use tokio::time::Instant;
 
+use middletier_api::limits::MAX_USER_LEN;
+
 /// Client addresses and names whose failures are tracked at most.
 const MAX_TRACKED: usize = 100_000;
 
-/// Failed sign-ins in fixed windows, per account name and per client address, in this edge's
-/// memory (each edge counts its own; behind a balancer an attacker gets at most the limit
-/// times the number of edges).
+/// Failed sign-ins in fixed windows, per account name from one client address and per client
+/// address, in this edge's memory (each edge counts its own; behind a balancer an attacker
+/// gets at most the limit times the number of edges).
+///
+/// The name's count is kept per address, so failures from an attacker's network never lock
+/// the account's owner out of theirs: a name counted alone would let anyone lock any user out
+/// for a whole window with a handful of wrong passwords. Guessing one name from many addresses
+/// is bounded by each address's own limit and by the cost of each guess (an Argon2 hash).
 ///
 /// A window opens with a key's first failure and lasts `window`; at `max` failures within it
-/// the key is refused until it ends. A success clears the name's count (not the address's, so
-/// one known account can't be used to reset an address that is guessing at others).
+/// the key is refused until it ends. A success clears the name's count from that address (not
+/// the address's, so one known account can't be used to reset an address that is guessing at
+/// others).
 ///
 /// The counts are kept in a bounded cache, not a map of every key: a map that never forgets
 /// would let a spray of made-up names grow the edge's memory without end, so past
@@ -35,7 +44,8 @@ pub struct SignInLimiter {
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 enum LimitKey {
-    Name(String),
+    /// A name, as tried from one address (its [`address_key`]).
+    Name(String, Option<IpAddr>),
     /// An IPv4 address, or the /64 of an IPv6 one (what one client typically holds).
     Address(IpAddr),
 }
@@ -56,7 +66,8 @@ impl SignInLimiter {
         }
     }
 
-    /// `Err(wait)` when the name or the address has used up its failures for now.
+    /// `Err(wait)` when the name from this address, or the address, has used up its failures
+    /// for now.
     pub fn check(&self, name: &str, ip: Option<IpAddr>) -> Result<(), Duration> {
         let now = Instant::now();
         let blocked = |key: LimitKey, max: u32| {
@@ -65,7 +76,7 @@ impl SignInLimiter {
                 .filter(|f| now.duration_since(f.since) < self.window && f.count >= max)
                 .map(|f| self.window.saturating_sub(now.duration_since(f.since)))
         };
-        let by_name = blocked(LimitKey::Name(name.to_owned()), self.max_per_name);
+        let by_name = blocked(name_key(name, ip), self.max_per_name);
         let by_address = ip.and_then(|ip| blocked(address_key(ip), self.max_per_ip));
         match by_name.into_iter().chain(by_address).max() {
             Some(wait) => Err(wait),
@@ -75,14 +86,14 @@ impl SignInLimiter {
 
     pub fn failed(&self, name: &str, ip: Option<IpAddr>) {
         let now = Instant::now();
-        let keys = std::iter::once(LimitKey::Name(name.to_owned())).chain(ip.map(address_key));
+        let keys = std::iter::once(name_key(name, ip)).chain(ip.map(address_key));
         for key in keys {
             self.count(&key, now);
         }
     }
 
-    pub fn succeeded(&self, name: &str) {
-        self.failures.remove(&LimitKey::Name(name.to_owned()));
+    pub fn succeeded(&self, name: &str, ip: Option<IpAddr>) {
+        self.failures.remove(&name_key(name, ip));
     }
 
     /// One more failure for `key`, in its current window or a new one.
@@ -108,15 +119,28 @@ impl SignInLimiter {
     }
 }
 
+/// The key of `name` from `ip`. A name is kept to its first [`MAX_USER_LEN`] characters:
+/// longer ones can't be accounts, and a spray of megabyte-long names must not cost megabytes
+/// per key (names that share their first characters then share a count, which costs the
+/// sprayer only).
+fn name_key(name: &str, ip: Option<IpAddr>) -> LimitKey {
+    LimitKey::Name(name.chars().take(MAX_USER_LEN).collect(), ip.map(network))
+}
+
 fn address_key(ip: IpAddr) -> LimitKey {
+    LimitKey::Address(network(ip))
+}
+
+/// An IPv4 address as it is, an IPv6 one as its /64 (what one client typically holds).
+fn network(ip: IpAddr) -> IpAddr {
     match ip {
-        IpAddr::V4(_) => LimitKey::Address(ip),
+        IpAddr::V4(_) => ip,
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => LimitKey::Address(IpAddr::V4(v4)),
+            Some(v4) => IpAddr::V4(v4),
             None => {
                 let mut segments = v6.segments();
                 segments[4..].fill(0);
-                LimitKey::Address(IpAddr::V6(segments.into()))
+                IpAddr::V6(segments.into())
             }
         },
     }
@@ -135,7 +159,9 @@ mod tests {
             assert!(limiter.check("ann", Some(ip)).is_ok());
             limiter.failed("ann", Some(ip));
         }
-        let wait = limiter.check("ann", None).expect_err("the name is limited");
+        let wait = limiter
+            .check("ann", Some(ip))
+            .expect_err("the name is limited from this address");
         assert_eq!(wait, window);
         // Another name from the same address still has room, until the address is spent.
         assert!(limiter.check("bob", Some(ip)).is_ok());
@@ -150,7 +176,7 @@ mod tests {
 
         tokio::time::advance(Duration::from_secs(600)).await;
         assert_eq!(
-            limiter.check("ann", None),
+            limiter.check("ann", Some(ip)),
             Err(Duration::from_secs(300)),
             "the wait counts down"
         );
@@ -164,11 +190,46 @@ mod tests {
         let ip: IpAddr = "192.0.2.1".parse().expect("ip");
         limiter.failed("ann", Some(ip));
         limiter.failed("ann", Some(ip));
-        assert!(limiter.check("ann", None).is_err());
-        limiter.succeeded("ann");
-        assert!(limiter.check("ann", None).is_ok());
+        assert!(limiter.check("ann", Some(ip)).is_err());
+        limiter.succeeded("ann", Some(ip));
+        assert!(limiter.check("ann", Some(ip)).is_ok());
         limiter.failed("bob", Some(ip));
         assert!(limiter.check("eve", Some(ip)).is_err());
+    }
+
+    #[test]
+    fn failures_from_one_address_never_lock_the_name_out_elsewhere() {
+        let limiter = SignInLimiter::new(Duration::from_secs(900), 5, 20);
+        let attacker: IpAddr = "203.0.113.66".parse().expect("ip");
+        let owner: IpAddr = "192.0.2.1".parse().expect("ip");
+        for _ in 0..5 {
+            limiter.failed("ann", Some(attacker));
+        }
+        assert!(limiter.check("ann", Some(attacker)).is_err());
+        assert!(
+            limiter.check("ann", Some(owner)).is_ok(),
+            "the owner signs in"
+        );
+        // The attacker's own network counts its guesses at any name.
+        for n in 0..15 {
+            limiter.failed(&format!("guess-{n}"), Some(attacker));
+        }
+        assert!(limiter.check("bob", Some(attacker)).is_err());
+    }
+
+    #[test]
+    fn a_name_is_keyed_by_its_first_characters_only() {
+        let long = "a".repeat(1024 * 1024);
+        let LimitKey::Name(kept, _) = name_key(&long, None) else {
+            panic!("a name key");
+        };
+        assert_eq!(kept.len(), MAX_USER_LEN);
+        let limiter = SignInLimiter::new(Duration::from_secs(60), 1, 100);
+        limiter.failed(&long, None);
+        assert!(
+            limiter.check(&format!("{long}b"), None).is_err(),
+            "one count"
+        );
     }
 
     #[test]

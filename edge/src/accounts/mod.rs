@@ -8,9 +8,10 @@
 //!
 //! Passwords never leave the edge: it hashes them with Argon2id (OWASP's parameters: 19 MiB,
 //! 2 passes) off the async workers, at most one hash per core at a time, and the middle tier
-//! stores the PHC string. Failed sign-ins are counted per account name and per client address
-//! in fixed windows ([`SignInLimiter`]); past the limit, sign-in answers 429 without checking
-//! the password. Single-user mode (`[accounts] single_user`) skips all of it: every visitor
+//! stores the PHC string. Failed sign-ins are counted per account name from one client address,
+//! and per client address, in fixed windows ([`SignInLimiter`]); past the limit, sign-in
+//! answers 429 without checking the password. Sign-up attempts are counted per address before
+//! hashing, whatever their outcome. Single-user mode (`[accounts] single_user`) skips all of it: every visitor
 //! acts as `[ui] default_user`.
 //!
 //! The forms are protected against cross-site posts by the edge's `CsrfLayer`, like the rest.
@@ -34,7 +35,11 @@ mod passwords;
 
 use std::sync::Arc;
 
+use axum::extract::{Request, State};
 use axum::http::request::Parts;
+use axum::http::{HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::Response;
 
 use crate::session::{self, CookiePolicy, SessionCache};
 use crate::settings::AccountsSettings;
@@ -55,7 +60,8 @@ pub struct Accounts {
     default_user: String,
     sessions: SessionCache,
     limiter: SignInLimiter,
-    /// Sign-ups per client address, counted like failures (only the address is limited).
+    /// Sign-up attempts per client address, each counted before its password is hashed
+    /// (only the address is limited).
     signups: SignInLimiter,
     passwords: Passwords,
 }
@@ -85,6 +91,8 @@ impl Accounts {
         })
     }
 
+    /// How the session cookie is written for this request: `Secure` (and so `__Host-`
+    /// prefixed) when the edge is configured for HTTPS or a trusted proxy says it was used.
     fn cookie_policy(&self, parts: &Parts) -> CookiePolicy {
         CookiePolicy {
             secure: self.settings.secure_cookies
@@ -92,4 +100,28 @@ impl Accounts {
             lifetime: self.settings.session_lifetime,
         }
     }
+}
+
+/// A year: browsers remember to use only HTTPS for this host that long after each answer.
+/// Without `includeSubDomains`, so other hosts under the same domain are not committed to it.
+const STRICT_TRANSPORT_SECURITY: HeaderValue = HeaderValue::from_static("max-age=31536000");
+
+/// Middleware: `Strict-Transport-Security` on every answer to a request that came over HTTPS
+/// as far as the edge can tell (the test that makes the session cookie `Secure`), so after one
+/// visit a browser never sends the cookie, or anything else, over plain HTTP. Never on plain
+/// HTTP, where browsers ignore it and a local run must stay reachable.
+pub async fn strict_transport_security(
+    State(accounts): State<Arc<Accounts>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let secure = accounts.cookie_policy(&parts).secure;
+    let mut response = next.run(Request::from_parts(parts, body)).await;
+    if secure {
+        response
+            .headers_mut()
+            .insert(header::STRICT_TRANSPORT_SECURITY, STRICT_TRANSPORT_SECURITY);
+    }
+    response
 }

@@ -17,6 +17,7 @@ use chrono::Utc;
 use serde::Deserialize;
 
 use middletier_api::domain::UserId;
+use middletier_api::limits::MAX_USER_LEN;
 use middletier_api::{NewAccount, NewSession};
 
 use super::Accounts;
@@ -50,10 +51,11 @@ impl FromRequestParts<Arc<Accounts>> for Client {
         parts: &mut Parts,
         accounts: &Arc<Accounts>,
     ) -> Result<Self, Self::Rejection> {
+        let cookies = accounts.cookie_policy(parts);
         Ok(Client {
             ip: session::client_ip(parts, accounts.settings.trust_proxy),
-            token: session::token_from(&parts.headers),
-            cookies: accounts.cookie_policy(parts),
+            token: cookies.token(&parts.headers),
+            cookies,
         })
     }
 }
@@ -196,14 +198,17 @@ async fn sign_up(
     if let Err(problem) = check_new_password(&form.password) {
         return failed(StatusCode::BAD_REQUEST, Field::Password, problem);
     }
-    // Checked before hashing, so a script can't keep the hasher busy either.
+    // Every attempt that gets this far counts, before hashing: a taken name costs a hash and
+    // says the name exists, so counting only the accounts created would let a script enumerate
+    // names, and keep the hasher busy, without limit.
     if let Err(wait) = accounts.signups.check("", client.ip) {
         return too_many(
             wait,
-            "Too many accounts were created from your network.",
+            "Too many sign-ups from your network.",
             |status, error| failed(status, Field::Neither, error),
         );
     }
+    accounts.signups.failed("", client.ip);
     let password_hash = match accounts.passwords.hash(form.password.clone()).await {
         Ok(hash) => hash,
         Err(error) => {
@@ -245,7 +250,6 @@ async fn sign_up(
         }
     }
     tracing::info!(user = %name, "account created");
-    accounts.signups.failed("", client.ip);
     let next = next_page(&form.next);
     match accounts.start_session(&name, &client, &next).await {
         Ok(response) => response,
@@ -320,14 +324,16 @@ async fn sign_in(
     };
     if !accounts.passwords.verify(password, stored).await {
         accounts.limiter.failed(&name, client.ip);
-        tracing::info!(user = %name, ip = ?client.ip, "sign-in failed");
+        // At most a user name's length of whatever was typed reaches the log.
+        let shown: String = name.chars().take(MAX_USER_LEN).collect();
+        tracing::info!(user = %shown, ip = ?client.ip, "sign-in failed");
         // The same words whether the name exists or not: no one learns which names do.
         return failed(
             StatusCode::FORBIDDEN,
             "The user name or the password is wrong.".to_owned(),
         );
     }
-    accounts.limiter.succeeded(&name);
+    accounts.limiter.succeeded(&name, client.ip);
     match accounts.start_session(&name, &client, &next).await {
         Ok(response) => response,
         Err(error) => failed(

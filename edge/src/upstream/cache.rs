@@ -10,20 +10,23 @@
 //!   [`RIVER_PAGES_PER_USER`]), never served while the middle tier answers (reading state
 //!   changes with every click), only as the fallback when it does not.
 //!
-//! Both keep at most `max_users` users in a `quick_cache` (sharded, S3-FIFO eviction in
-//! O(1)): past that, the users read least are dropped first. Entries are `Arc`s, so a reader
-//! holds no lock while it uses one; the only locks are per entry and never held across an
-//! `.await`.
+//! Both keep at most `max_users` users, and at most their byte budget (`max_bytes`,
+//! `max_river_bytes`: answers are weighed by their approximate size, see
+//! [`crate::cache_budget`]), in a `quick_cache` (sharded, S3-FIFO eviction in O(1)): past
+//! that, the users read least are dropped first. Entries are `Arc`s, so a reader holds no lock
+//! while it uses one; the only locks are per entry and never held across an `.await`.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use quick_cache::sync::Cache;
+use quick_cache::Weighter;
+use quick_cache::sync::{Cache, EntryAction, EntryResult};
 use tokio::time::Instant;
 
-use middletier_api::{River, RiverQuery, UserFeeds};
+use middletier_api::{Item, River, RiverQuery, UserFeeds};
 
 use super::settings::ReadCacheSettings;
+use crate::cache_budget::Budget;
 
 /// The last good feed list per user: served within `fresh_for`, and (marked stale) as the
 /// read fallback when the middle tier can't answer.
@@ -32,13 +35,15 @@ pub(super) struct ReadCache {
     fresh_for: Duration,
     /// Bounds how long others wait on one refresh before refreshing themselves.
     refresh_grace: Duration,
-    entries: Cache<String, Arc<Entry>>,
+    entries: Cache<String, Arc<Entry>, ByBytes>,
 }
 
 #[derive(Debug)]
 struct Entry {
     stored: Instant,
     feeds: Arc<UserFeeds>,
+    /// The feed list's approximate size, weighed once when stored.
+    bytes: usize,
     /// What changes after storing: expiry on write, and a refresh in flight.
     state: Mutex<EntryState>,
 }
@@ -84,7 +89,9 @@ impl ReadCache {
         Self {
             fresh_for: settings.fresh_for,
             refresh_grace,
-            entries: Cache::new(settings.max_users.max(1)),
+            entries: settings
+                .feeds_budget()
+                .cache(ByBytes(settings.feeds_budget())),
         }
     }
 
@@ -119,6 +126,7 @@ impl ReadCache {
         let now = Instant::now();
         let entry = Entry {
             stored: now,
+            bytes: feeds_bytes(&feeds),
             state: Mutex::new(EntryState {
                 fresh_until: now + self.fresh_for,
                 refreshing_since: None,
@@ -150,40 +158,132 @@ pub(super) const RIVER_PAGES_PER_USER: usize = 8;
 /// only as the fallback when it does not.
 #[derive(Debug)]
 pub(super) struct RiverCache {
-    users: Cache<String, Arc<Mutex<Vec<RiverPage>>>>,
+    users: Cache<String, Arc<UserPages>, ByBytes>,
+}
+
+/// One user's cached pages, replaced as a whole when a page is added, so its weight is
+/// computed once and never changes while it is stored.
+#[derive(Debug, Default)]
+struct UserPages {
+    pages: Vec<RiverPage>,
+    bytes: usize,
 }
 
 /// One cached answer: the query, when it was answered, the page.
 type RiverPage = (RiverQuery, Instant, Arc<River>);
 
-impl RiverCache {
-    pub(super) fn new(max_users: usize) -> Self {
-        Self {
-            users: Cache::new(max_users.max(1)),
-        }
-    }
-
-    pub(super) fn put(&self, user: &str, query: &RiverQuery, river: Arc<River>) {
-        let pages = self
-            .users
-            .get_or_insert_with(user, || Ok::<_, std::convert::Infallible>(Arc::default()));
-        let Ok(pages) = pages;
-        let mut pages = pages.lock().unwrap_or_else(PoisonError::into_inner);
-        pages.retain(|page| &page.0 != query);
+impl UserPages {
+    /// These pages with `river` as the answer to `query`, the oldest page left out when full.
+    fn with(&self, query: &RiverQuery, river: Arc<River>) -> Self {
+        let mut pages: Vec<RiverPage> = self
+            .pages
+            .iter()
+            .filter(|page| &page.0 != query)
+            .cloned()
+            .collect();
         if pages.len() >= RIVER_PAGES_PER_USER {
             pages.remove(0);
         }
         pages.push((query.clone(), Instant::now(), river));
+        let bytes = pages.iter().map(|page| river_bytes(&page.2)).sum();
+        Self { pages, bytes }
+    }
+}
+
+impl RiverCache {
+    pub(super) fn new(budget: Budget) -> Self {
+        Self {
+            users: budget.cache(ByBytes(budget)),
+        }
+    }
+
+    pub(super) fn put(&self, user: &str, query: &RiverQuery, river: Arc<River>) {
+        // Replaced under the entry's shard lock, so concurrent pages for one user all land
+        // (and the cache weighs the new value).
+        let added = self.users.entry(user, None, |_, pages| {
+            *pages = Arc::new(pages.with(query, river.clone()));
+            EntryAction::Retain(())
+        });
+        if let EntryResult::Vacant(slot) = added {
+            // Refused only if another page for this user was stored meanwhile: one page fewer
+            // in a fallback cache.
+            let _ = slot.insert(Arc::new(UserPages::default().with(query, river)));
+        }
     }
 
     pub(super) fn stale(&self, user: &str, query: &RiverQuery) -> Option<(Duration, Arc<River>)> {
         let pages = self.users.get(user)?;
-        let pages = pages.lock().unwrap_or_else(PoisonError::into_inner);
         pages
+            .pages
             .iter()
             .find(|page| &page.0 == query)
             .map(|page| (page.1.elapsed(), page.2.clone()))
     }
+}
+
+/// Weighs the read caches' entries by the size of the answers they hold (computed once, when
+/// stored) within their [`Budget`].
+#[derive(Clone, Debug)]
+struct ByBytes(Budget);
+
+impl Weighter<String, Arc<Entry>> for ByBytes {
+    fn weight(&self, user: &String, entry: &Arc<Entry>) -> u64 {
+        self.0.weight(user.len() + entry.bytes)
+    }
+}
+
+impl Weighter<String, Arc<UserPages>> for ByBytes {
+    fn weight(&self, user: &String, pages: &Arc<UserPages>) -> u64 {
+        self.0.weight(user.len() + pages.bytes)
+    }
+}
+
+/// Bookkeeping per string, item or feed beyond its text (allocation headers, lengths, flags).
+const OVERHEAD: usize = 64;
+
+fn item_bytes(item: &Item) -> usize {
+    OVERHEAD
+        + item.id.len()
+        + item.title.len()
+        + item.link.as_ref().map_or(0, String::len)
+        + item.description.len()
+        + item.published.as_ref().map_or(0, String::len)
+}
+
+/// A feed list's approximate size in memory: its text plus a fixed overhead per part.
+fn feeds_bytes(feeds: &UserFeeds) -> usize {
+    let subscription = |s: &middletier_api::Subscription| {
+        4 * OVERHEAD
+            + s.url.len()
+            + s.title.len()
+            + s.error.as_ref().map_or(0, String::len)
+            + s.category.as_ref().map_or(0, String::len)
+            + s.items.iter().map(item_bytes).sum::<usize>()
+    };
+    OVERHEAD + feeds.user.len() + feeds.subscriptions.iter().map(subscription).sum::<usize>()
+}
+
+/// A river page's approximate size in memory, as [`feeds_bytes`].
+fn river_bytes(river: &River) -> usize {
+    let items: usize = river
+        .items
+        .iter()
+        .map(|entry| {
+            OVERHEAD + entry.feed_url.len() + entry.feed_title.len() + item_bytes(&entry.item)
+        })
+        .sum();
+    let feeds: usize = river
+        .feeds
+        .iter()
+        .map(|feed| {
+            OVERHEAD
+                + feed.url.len()
+                + feed.title.len()
+                + feed.category.as_ref().map_or(0, String::len)
+                + feed.error.as_ref().map_or(0, String::len)
+        })
+        .sum();
+    OVERHEAD + river.user.len() + river.next.as_ref().map_or(0, String::len) + items + feeds
 }
 
 #[cfg(test)]
@@ -197,6 +297,7 @@ mod tests {
         let settings = ReadCacheSettings {
             fresh_for: FRESH_FOR,
             max_users: 100,
+            ..ReadCacheSettings::default()
         };
         ReadCache::new(&settings, GRACE)
     }
@@ -266,6 +367,7 @@ mod tests {
         let settings = ReadCacheSettings {
             fresh_for: Duration::ZERO,
             max_users: 100,
+            ..ReadCacheSettings::default()
         };
         let cache = ReadCache::new(&settings, GRACE);
         cache.put(feeds("alice"));
@@ -279,9 +381,10 @@ mod tests {
         let settings = ReadCacheSettings {
             fresh_for: FRESH_FOR,
             max_users: 10,
+            ..ReadCacheSettings::default()
         };
         let cache = ReadCache::new(&settings, GRACE);
-        let rivers = RiverCache::new(settings.max_users);
+        let rivers = RiverCache::new(settings.river_budget());
         for i in 0..1_000 {
             let user = format!("user-{i}");
             cache.put(feeds(&user));
@@ -295,6 +398,89 @@ mod tests {
         // quick_cache rounds its capacity up per shard; the bound is what matters.
         assert!((1..=20).contains(&feeds_kept), "{feeds_kept} users kept");
         assert!((1..=20).contains(&rivers_kept), "{rivers_kept} users kept");
+    }
+
+    /// A feed list of about `bytes` (one item with a description that long).
+    fn large_feeds(user: &str, bytes: usize) -> Arc<UserFeeds> {
+        let item = Item {
+            id: "i".to_owned(),
+            title: "t".to_owned(),
+            link: None,
+            description: "x".repeat(bytes),
+            published: None,
+            read: false,
+            starred: false,
+        };
+        Arc::new(UserFeeds {
+            user: user.to_owned(),
+            subscriptions: vec![middletier_api::Subscription {
+                url: "http://a.example/feed".to_owned(),
+                title: "a".to_owned(),
+                items: vec![item],
+                error: None,
+                status: middletier_api::FeedStatus::default(),
+                category: None,
+                unread: 1,
+            }],
+        })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn large_answers_keep_the_caches_within_their_bytes() {
+        let settings = ReadCacheSettings {
+            max_users: 1_000,
+            max_bytes: 4 * 1024 * 1024,
+            max_river_bytes: 4 * 1024 * 1024,
+            ..ReadCacheSettings::default()
+        };
+        let cache = ReadCache::new(&settings, GRACE);
+        let rivers = RiverCache::new(settings.river_budget());
+        let page = Arc::new(River {
+            items: vec![
+                middletier_api::RiverItem {
+                    feed_url: "http://a.example/feed".to_owned(),
+                    feed_title: "a".to_owned(),
+                    item: large_feeds("x", 64 * 1024).subscriptions[0].items[0].clone(),
+                };
+                4
+            ],
+            ..(*river()).clone()
+        });
+        for i in 0..200 {
+            let user = format!("user-{i}");
+            // Each feed list is about 256 KiB; each user's river pages about 256 KiB each.
+            cache.put(large_feeds(&user, 256 * 1024));
+            rivers.put(&user, &query(0), page.clone());
+            rivers.put(&user, &query(1), page.clone());
+        }
+        let users = (0..200).map(|i| format!("user-{i}"));
+        let feeds_held: usize = users
+            .clone()
+            .filter_map(|user| cache.stale(&user))
+            .map(|(_, feeds)| feeds_bytes(&feeds))
+            .sum();
+        let river_held: usize = users
+            .flat_map(|user| {
+                [
+                    rivers.stale(&user, &query(0)),
+                    rivers.stale(&user, &query(1)),
+                ]
+            })
+            .flatten()
+            .map(|(_, river)| river_bytes(&river))
+            .sum();
+        assert!(
+            feeds_held as u64 <= settings.max_bytes,
+            "{feeds_held} bytes of feed lists"
+        );
+        assert!(
+            river_held as u64 <= settings.max_river_bytes,
+            "{river_held} bytes of pages"
+        );
+        assert!(
+            feeds_held > 0 && river_held > 0,
+            "large answers are still kept"
+        );
     }
 
     fn query(page: u32) -> RiverQuery {
@@ -316,7 +502,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn the_river_keeps_the_last_pages_per_user_with_their_age() {
-        let rivers = RiverCache::new(100);
+        let rivers = RiverCache::new(ReadCacheSettings::default().river_budget());
         for page in 0..10 {
             rivers.put("alice", &query(page), river());
             tokio::time::advance(Duration::from_secs(1)).await;
@@ -337,7 +523,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn the_same_query_answered_again_replaces_its_page() {
-        let rivers = RiverCache::new(100);
+        let rivers = RiverCache::new(ReadCacheSettings::default().river_budget());
         rivers.put("alice", &query(0), river());
         tokio::time::advance(Duration::from_secs(5)).await;
         rivers.put("alice", &query(0), river());

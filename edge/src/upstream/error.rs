@@ -51,7 +51,7 @@ impl From<CommandError<CallError>> for UpstreamError {
 }
 
 /// A 4xx is the caller's fault, a 300 (several feeds at that URL) an answer to act on, and
-/// everything else (refused, timed out, 5xx, a garbled answer) the middle tier's.
+/// everything else (refused, timed out, 5xx, a garbled or oversized answer) the middle tier's.
 impl Classify for CallError {
     fn fault(&self) -> Fault {
         match self {
@@ -88,6 +88,15 @@ mod tests {
         let error = UpstreamError::from(CommandError::BadRequest(choose));
         assert!(matches!(&error, UpstreamError::Choose(message, _) if message == "pick one"));
         assert!(error.is_bad_request());
+    }
+
+    #[test]
+    fn an_oversized_answer_counts_against_the_middle_tier() {
+        let oversized = CallError::TooLarge { limit: 1024 };
+        assert_eq!(oversized.fault(), Fault::Upstream);
+        assert!(!oversized.is_bad_request());
+        let error = UpstreamError::from(CommandError::Failed(oversized));
+        assert_eq!(error.to_string(), "the feed service is unavailable");
     }
 
     #[test]

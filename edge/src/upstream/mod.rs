@@ -25,8 +25,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use middletier_api::{
-    Account, CallError, CategoryChange, ItemStateChange, MarkRead, MarkedRead, MiddletierClient,
-    NewAccount, NewSession, OpmlImport, River, RiverQuery, Session, SubscriptionChange, UserFeeds,
+    Account, CallError, CategoryChange, ItemQuery, ItemStateChange, MarkRead, MarkedRead,
+    MiddletierClient, NewAccount, NewSession, OpmlImport, River, RiverItem, RiverQuery, Session,
+    SubscriptionChange, UserFeeds,
 };
 use registry_client::Discovery;
 
@@ -119,7 +120,7 @@ impl Upstream {
             mark: command("RSSMark", |c| &c.mark),
             session: command("RSSSession", |c| &c.session),
             account: command("RSSAccount", |c| &c.account),
-            rivers: RiverCache::new(settings.read_cache.max_users),
+            rivers: RiverCache::new(settings.read_cache.river_budget()),
         }
     }
 
@@ -263,6 +264,15 @@ impl Upstream {
                 }
             }
         }
+    }
+
+    /// One item of a feed the user subscribes to, as the feed holds it: where opening it leads.
+    /// A read (`RSSGet`) without a fallback: an item can't be opened from a stale answer.
+    pub async fn item(&self, user: &str, query: &ItemQuery) -> Result<RiverItem, UpstreamError> {
+        let call = self.retries.run(Idempotent, |base| async move {
+            self.client.item(&base, user, query).await
+        });
+        self.without_fallback(&self.get, call).await
     }
 
     /// Marks one item read or unread, starred or not. Idempotent, so retried like a read.

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use platform::config::{Dynamic, Secret};
 
 use crate::balancer::{BalancerSettings, OutlierSettings};
+use crate::cache_budget::Budget;
 use crate::resilience::budget::RetryBudgetSettings;
 use crate::resilience::command::CommandSettings;
 
@@ -26,6 +27,10 @@ pub struct MiddletierSettings {
     pub max_auto_retries_next_server: u32,
     pub ok_to_retry_on_all_operations: bool,
     pub retry_budget: RetryBudgetSettings,
+    /// The largest answer read from a middle tier, decoded (gzip and brotli are accepted, so
+    /// the cap is on what they inflate to); a larger one fails the attempt and counts against
+    /// the instance and the breaker, like a 5xx.
+    pub max_answer_bytes: usize,
     /// The middle tier's service token (its `[api] token`), sent on every call. Never
     /// serialized, so it can't leak through a dump of the settings.
     #[serde(skip_serializing, default)]
@@ -42,6 +47,7 @@ impl Default for MiddletierSettings {
             max_auto_retries_next_server: 1,
             ok_to_retry_on_all_operations: false,
             retry_budget: RetryBudgetSettings::default(),
+            max_answer_bytes: middletier_api::DEFAULT_MAX_ANSWER_BYTES,
             token: None,
         }
     }
@@ -93,6 +99,27 @@ pub struct ReadCacheSettings {
     /// Users kept (for the river's fallback pages too); past that, the users read least are
     /// dropped first.
     pub max_users: usize,
+    /// Approximate bytes of feed lists kept, all users together: a user with many large feeds
+    /// takes the room of many users with few.
+    pub max_bytes: u64,
+    /// Approximate bytes of the river's fallback pages kept, all users together.
+    pub max_river_bytes: u64,
+}
+
+impl ReadCacheSettings {
+    pub fn feeds_budget(&self) -> Budget {
+        Budget {
+            bytes: self.max_bytes,
+            entries: self.max_users,
+        }
+    }
+
+    pub fn river_budget(&self) -> Budget {
+        Budget {
+            bytes: self.max_river_bytes,
+            entries: self.max_users,
+        }
+    }
 }
 
 impl Default for ReadCacheSettings {
@@ -100,6 +127,8 @@ impl Default for ReadCacheSettings {
         Self {
             fresh_for: Duration::from_secs(1),
             max_users: 10_000,
+            max_bytes: 128 * 1024 * 1024,
+            max_river_bytes: 128 * 1024 * 1024,
         }
     }
 }

@@ -32,6 +32,8 @@ enum Answer {
     Never,
     /// Answers once the test opens the gate.
     After(watch::Receiver<bool>),
+    /// The answer with a megabyte of padding: over the cap of [`small_answers`].
+    Oversized,
 }
 
 #[derive(Clone, Debug)]
@@ -80,6 +82,11 @@ impl FakeMiddletier {
             Answer::Never => std::future::pending().await,
             Answer::After(mut gate) => {
                 let _ = gate.wait_for(|open| *open).await;
+                Json(body).into_response()
+            }
+            Answer::Oversized => {
+                let mut body = body;
+                body["padding"] = Value::String("x".repeat(1024 * 1024));
                 Json(body).into_response()
             }
         }
@@ -139,6 +146,26 @@ fn upstream(instances: Vec<Instance>, middletier: MiddletierSettings) -> Upstrea
         OutlierSettings::default(),
     );
     Upstream::with_balancer(client, balancer, &settings)
+}
+
+/// [`upstream`] reading answers of at most 64 KiB.
+fn small_answers(instances: Vec<Instance>) -> Upstream {
+    let client = MiddletierClient::new(Duration::from_secs(2), Duration::from_secs(9))
+        .expect("HTTP client")
+        .with_max_answer_bytes(64 * 1024);
+    let balancer = Balancer::fixed(
+        instances,
+        BalancerSettings::default(),
+        OutlierSettings::default(),
+    );
+    let every_read_calls = UpstreamSettings {
+        read_cache: ReadCacheSettings {
+            fresh_for: Duration::ZERO,
+            ..ReadCacheSettings::default()
+        },
+        ..UpstreamSettings::default()
+    };
+    Upstream::with_balancer(client, balancer, &every_read_calls)
 }
 
 fn retrying(max_auto_retries: u32, max_auto_retries_next_server: u32) -> MiddletierSettings {
@@ -210,6 +237,33 @@ async fn a_read_that_succeeds_on_retry_is_answered_fresh() {
         FeedsOutcome::Fresh(_)
     ));
     assert_eq!(calls(&fakes), [1, 1]);
+}
+
+#[tokio::test]
+async fn an_oversized_answer_fails_the_attempt_against_that_instance() {
+    let (fakes, instances) = fakes(2, Answer::Ok).await;
+    fakes[0].answer(Answer::Oversized);
+    let upstream = small_answers(instances);
+    assert!(matches!(
+        upstream.feeds("alice").await,
+        FeedsOutcome::Fresh(_)
+    ));
+    assert_eq!(calls(&fakes), [1, 1], "tried on the next instance");
+    let failures: Vec<u64> = upstream.instances().iter().map(|i| i.failures).collect();
+    assert_eq!(failures, [1, 0], "counted against the one that sent it");
+
+    fakes[1].answer(Answer::Oversized);
+    let outcome = upstream.feeds("alice").await;
+    assert!(
+        matches!(
+            outcome,
+            FeedsOutcome::Stale {
+                reason: UpstreamError::Failed(CallError::TooLarge { limit: 65536 }),
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
 }
 
 #[tokio::test]

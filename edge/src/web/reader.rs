@@ -19,7 +19,7 @@ use axum::{Form, Json};
 use serde::Deserialize;
 use serde_json::json;
 
-use middletier_api::{Filter, ItemStateChange, MarkRead, River, RiverItem, RiverQuery};
+use middletier_api::{Filter, ItemQuery, ItemStateChange, MarkRead, River, RiverItem, RiverQuery};
 
 use super::{
     Banner, MessagePage, Published, SanitizedCache, WebState, back_to, encode, not_saved,
@@ -227,12 +227,12 @@ impl ItemView {
     fn new(entry: &RiverItem, sanitized: &SanitizedCache) -> Self {
         let item = &entry.item;
         let base = url::Url::parse(&entry.feed_url).ok();
-        let open_href = web_link(item.link.clone()).map(|link| {
+        // Only the item is named: the edge looks its link up again when it is opened.
+        let open_href = web_link(item.link.clone()).map(|_| {
             format!(
-                "/items/open?feed={}&item={}&to={}",
+                "/items/open?feed={}&item={}",
                 encode(&entry.feed_url),
-                encode(&item.id),
-                encode(&link)
+                encode(&item.id)
             )
         });
         Self {
@@ -388,28 +388,49 @@ fn sidebar(summaries: &[middletier_api::FeedSummary], query: &RiverQuery) -> Sid
     }
 }
 
+/// `/items/open?feed=…&item=…`: which item, never where to go. Any other parameter (a `to`
+/// from an older page or a crafted link) is ignored: the destination is the link the feed
+/// holds for that item, looked up on the server.
 #[derive(Debug, Deserialize)]
 pub(super) struct OpenParams {
     #[serde(default)]
     feed: String,
     #[serde(default)]
     item: String,
-    #[serde(default)]
-    to: String,
 }
 
 /// Opening an item: marks it read, then sends the browser on to the article.
 ///
-/// Only for requests from this site's own pages (`Sec-Fetch-Site: same-origin`, or `none` for
-/// a typed or bookmarked address): a link on another site must neither change reading state
-/// nor use the edge as an open redirect, so it gets a page with the article's link instead.
+/// The article's address comes from the user's own feed through the middle tier, so the edge
+/// can't be used as an open redirect, not even through the sign-in round trip
+/// (`/signin?next=/items/open…`). Only requests from this site's own pages
+/// (`Sec-Fetch-Site: same-origin`, or `none` for a typed or bookmarked address) mark the item
+/// read and redirect: a link on another site must not change reading state, so it gets a page
+/// with the article's link instead.
 pub(super) async fn open_item(
     State(state): State<WebState>,
     user: CurrentUser,
     headers: HeaderMap,
     Query(params): Query<OpenParams>,
 ) -> Response {
-    let Some(to) = web_link(Some(params.to)).filter(|to| url::Url::parse(to).is_ok()) else {
+    let query = ItemQuery {
+        feed: params.feed,
+        item: params.item,
+    };
+    let entry = match state.upstream.item(&user.name, &query).await {
+        Ok(entry) => entry,
+        Err(UpstreamError::BadRequest(reason)) => {
+            let message = format!("There is no such item in your feeds ({reason}).");
+            return home_link(user.viewer(), StatusCode::NOT_FOUND, message);
+        }
+        Err(error) => {
+            let message = format!(
+                "The item can't be opened right now: {error}. Please try again in a moment."
+            );
+            return home_link(user.viewer(), StatusCode::SERVICE_UNAVAILABLE, message);
+        }
+    };
+    let Some(to) = web_link(entry.item.link).filter(|to| url::Url::parse(to).is_ok()) else {
         return (
             StatusCode::BAD_REQUEST,
             "An item can only be opened at an http or https address.",
@@ -433,8 +454,8 @@ pub(super) async fn open_item(
         .into_response();
     }
     let change = ItemStateChange {
-        feed: params.feed,
-        item: params.item,
+        feed: query.feed,
+        item: query.item,
         read: Some(true),
         starred: None,
     };
@@ -443,6 +464,19 @@ pub(super) async fn open_item(
         tracing::warn!(%error, "opening an item did not mark it read");
     }
     Redirect::to(&to).into_response()
+}
+
+/// An item that can't be opened: why, and the way back to the river.
+fn home_link(user: crate::accounts::Viewer, status: StatusCode, message: String) -> Response {
+    let page = MessagePage {
+        user,
+        heading: "The item can't be opened".to_owned(),
+        message,
+        link_href: "/".to_owned(),
+        link_text: "Back to your feeds".to_owned(),
+        external: false,
+    };
+    (status, page).into_response()
 }
 
 #[derive(Debug, Deserialize)]

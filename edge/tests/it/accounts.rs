@@ -450,7 +450,7 @@ async fn sign_up_is_rate_limited_per_address() {
     );
     assert_eq!(
         error_message(&limited.html),
-        "Too many accounts were created from your network. Try again in 15 minutes."
+        "Too many sign-ups from your network. Try again in 15 minutes."
     );
     assert!(limited.set_cookie.is_empty());
     let seconds = limited.retry_after.expect("Retry-After");

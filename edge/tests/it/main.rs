@@ -31,6 +31,8 @@
 //! - [`config_files`], [`config_keys`], [`config_dynamic`]: the shipped configuration, the
 //!   variables the deployment material and docs name, and changes applied while running.
 //! - [`telemetry`]: request ids through both services' logs, `/metrics`, readiness.
+//! - [`untrusted_input`]: hostile input at the edge: the open redirect, sign-up enumeration,
+//!   lock-outs from elsewhere, oversized middle-tier answers, the cookie prefix and HSTS.
 
 mod accounts;
 mod adding_feeds;
@@ -45,3 +47,4 @@ mod interop_eureka;
 mod resilience;
 mod support;
 mod telemetry;
+mod untrusted_input;

@@ -4,6 +4,11 @@
 //! classifies failures the way a balancer needs: could not connect (safe to retry anywhere),
 //! timed out, rejected as a bad request (the caller's fault: never retried, never counted
 //! against the instance), or failed on the server.
+//!
+//! Every answer is read with a cap on its decoded size ([`DEFAULT_MAX_ANSWER_BYTES`], or
+//! [`MiddletierClient::with_max_answer_bytes`]): the client accepts gzip and brotli, so a few
+//! kilobytes on the wire could otherwise inflate to gigabytes in the caller's memory. An
+//! answer over the cap is the instance's failure ([`CallError::TooLarge`]), like a 5xx.
 
 use std::time::Duration;
 
@@ -13,9 +18,9 @@ use serde::de::DeserializeOwned;
 use platform::config::Secret;
 
 use crate::wire::{
-    Account, Candidate, CategoryChange, ErrorBody, ItemStateChange, MarkRead, MarkedRead,
-    NewAccount, NewSession, OpmlImport, River, RiverQuery, Session, SubscriptionChange, USER_PATH,
-    UserFeeds,
+    Account, Candidate, CategoryChange, ErrorBody, ItemQuery, ItemStateChange, MarkRead,
+    MarkedRead, NewAccount, NewSession, OpmlImport, River, RiverItem, RiverQuery, Session,
+    SubscriptionChange, USER_PATH, UserFeeds,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -37,7 +42,18 @@ pub enum CallError {
     Server { status: StatusCode, message: String },
     #[error("unexpected answer from the middle tier: {0}")]
     Protocol(String),
+    /// The answer, decoded, is over the client's cap: the instance is faulty (or not a middle
+    /// tier), never the caller.
+    #[error("the middle tier's answer is over {limit} bytes")]
+    TooLarge { limit: usize },
 }
+
+/// The largest answer read by default, decoded: far above a river page or a large user's feed
+/// list, and small enough that a few concurrent calls can't exhaust the caller's memory.
+pub const DEFAULT_MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
+
+/// Error bodies are a sentence (and a few feed candidates): read at most this much of one.
+const MAX_ERROR_BYTES: usize = 64 * 1024;
 
 impl CallError {
     /// A bad request is the caller's fault: not retried, not a failure of the instance.
@@ -56,6 +72,8 @@ pub struct MiddletierClient {
     http: reqwest::Client,
     /// The middle tier's service token, sent as `Authorization: Bearer` on every call.
     token: Option<Secret>,
+    /// The largest answer read, decoded; larger ones fail with [`CallError::TooLarge`].
+    max_answer_bytes: usize,
 }
 
 impl MiddletierClient {
@@ -66,12 +84,22 @@ impl MiddletierClient {
             .connect_timeout(connect_timeout)
             .timeout(read_timeout)
             .build()?;
-        Ok(Self { http, token: None })
+        Ok(Self {
+            http,
+            token: None,
+            max_answer_bytes: DEFAULT_MAX_ANSWER_BYTES,
+        })
     }
 
     /// Sends `token` on every call (the middle tier's `[api] token`); `None` sends none.
     pub fn with_token(mut self, token: Option<Secret>) -> Self {
         self.token = token.filter(|token| !token.expose().is_empty());
+        self
+    }
+
+    /// Reads answers up to `bytes` decoded (at least 1 KiB, so error bodies still fit).
+    pub fn with_max_answer_bytes(mut self, bytes: usize) -> Self {
+        self.max_answer_bytes = bytes.max(1024);
         self
     }
 
@@ -119,11 +147,8 @@ impl MiddletierClient {
             .send()
             .await
             .map_err(transport_error)?;
-        let response = check(response).await?;
-        response
-            .text()
-            .await
-            .map_err(|e| CallError::Protocol(e.to_string()))
+        let body = self.read(check(response).await?).await?;
+        String::from_utf8(body).map_err(|e| CallError::Protocol(e.to_string()))
     }
 
     /// Imports an OPML document (idempotent: importing twice subscribes once).
@@ -140,11 +165,7 @@ impl MiddletierClient {
             .send()
             .await
             .map_err(transport_error)?;
-        let response = check(response).await?;
-        response
-            .json()
-            .await
-            .map_err(|e| CallError::Protocol(e.to_string()))
+        self.json(check(response).await?).await
     }
 
     /// A page of the user's river of news.
@@ -161,7 +182,25 @@ impl MiddletierClient {
             .send()
             .await
             .map_err(transport_error)?;
-        json(check(response).await?).await
+        self.json(check(response).await?).await
+    }
+
+    /// One item of a feed the user subscribes to; a 404 (`Rejected`) when the user does not
+    /// subscribe to the feed or the feed no longer holds the item.
+    pub async fn item(
+        &self,
+        base: &url::Url,
+        user: &str,
+        query: &ItemQuery,
+    ) -> Result<RiverItem, CallError> {
+        let url = user_url(base, user, Some("item"))?;
+        let response = self
+            .request(Method::GET, url)
+            .query(query)
+            .send()
+            .await
+            .map_err(transport_error)?;
+        self.json(check(response).await?).await
     }
 
     /// Marks one item read/unread or starred/unstarred (idempotent).
@@ -271,7 +310,7 @@ impl MiddletierClient {
             .send()
             .await
             .map_err(transport_error)?;
-        json(check(response).await?).await
+        self.json(check(response).await?).await
     }
 
     /// GET, with 404 meaning "there is none".
@@ -287,7 +326,7 @@ impl MiddletierClient {
         if response.status() == StatusCode::NOT_FOUND {
             return Ok(None);
         }
-        json(check(response).await?).await.map(Some)
+        self.json(check(response).await?).await.map(Some)
     }
 
     async fn call<T: DeserializeOwned>(
@@ -306,19 +345,34 @@ impl MiddletierClient {
             .send()
             .await
             .map_err(transport_error)?;
-        let response = check(response).await?;
-        response
-            .json()
-            .await
-            .map_err(|e| CallError::Protocol(e.to_string()))
+        self.json(check(response).await?).await
     }
 }
 
-async fn json<T: DeserializeOwned>(response: reqwest::Response) -> Result<T, CallError> {
-    response
-        .json()
-        .await
-        .map_err(|e| CallError::Protocol(e.to_string()))
+/// Reading answers within the cap.
+impl MiddletierClient {
+    async fn json<T: DeserializeOwned>(&self, response: reqwest::Response) -> Result<T, CallError> {
+        let body = self.read(response).await?;
+        serde_json::from_slice(&body).map_err(|e| CallError::Protocol(e.to_string()))
+    }
+
+    async fn read(&self, response: reqwest::Response) -> Result<Vec<u8>, CallError> {
+        read_capped(response, self.max_answer_bytes).await
+    }
+}
+
+/// The body, decoded, if it is at most `limit` bytes. Counted on the decoded chunks as they
+/// arrive (never trusting `Content-Length`, which describes the compressed bytes, if it is
+/// sent at all), so at most `limit` plus one chunk is ever held.
+async fn read_capped(mut response: reqwest::Response, limit: usize) -> Result<Vec<u8>, CallError> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
+        if body.len().saturating_add(chunk.len()) > limit {
+            return Err(CallError::TooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// `{base}/middletier/{segments...}`, each segment encoded.
@@ -364,7 +418,11 @@ async fn check(response: reqwest::Response) -> Result<reqwest::Response, CallErr
     if status.is_success() {
         return Ok(response);
     }
-    let (message, candidates) = match response.json::<ErrorBody>().await {
+    let body = read_capped(response, MAX_ERROR_BYTES).await;
+    let parsed = body.and_then(|body| {
+        serde_json::from_slice::<ErrorBody>(&body).map_err(|e| CallError::Protocol(e.to_string()))
+    });
+    let (message, candidates) = match parsed {
         Ok(body) => (body.error, body.candidates),
         Err(_) => (
             status.canonical_reason().unwrap_or("error").to_owned(),

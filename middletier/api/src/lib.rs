@@ -20,5 +20,5 @@ pub mod domain;
 pub mod limits;
 mod wire;
 
-pub use client::{CallError, MiddletierClient};
+pub use client::{CallError, DEFAULT_MAX_ANSWER_BYTES, MiddletierClient};
 pub use wire::*;

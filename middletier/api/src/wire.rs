@@ -166,6 +166,19 @@ pub struct RiverItem {
     pub item: Item,
 }
 
+/// Query of `GET /middletier/rss/user/{user}/item`: one item of a feed the user subscribes
+/// to, answered as a [`RiverItem`]. The edge opens items through it, so the address a reader
+/// is sent to comes from the feed, never from a link someone else wrote.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema, utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+pub struct ItemQuery {
+    /// A subscribed feed URL.
+    pub feed: String,
+    /// The item's id within that feed.
+    pub item: String,
+}
+
 /// A page of the river of news: the user's items, newest first.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

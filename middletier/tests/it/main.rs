@@ -15,7 +15,8 @@
 //! # Layout
 //! - [`support`]: what several modules share: an HTTP client, the Cassandra guard, wall-clock
 //!   bounds.
-//! - [`api`], [`reading`], [`opml_discovery`]: the REST API, reading state, feed discovery.
+//! - [`api`], [`reading`], [`opml_discovery`]: the REST API, reading state, feed discovery;
+//!   [`item_lookup`]: one item of a user's feed.
 //! - [`fetch`], [`wild_feeds`]: the fetcher against hostile publishers; odd and hostile feeds.
 //! - [`store_conformance`]: one suite for every store backend.
 //! - [`ownership`], [`config_dynamic`], [`telemetry`], [`openapi`]: refresh sharing, dynamic
@@ -29,6 +30,7 @@ mod config_dynamic;
 mod crash;
 mod fetch;
 mod health;
+mod item_lookup;
 mod openapi;
 mod opml_discovery;
 mod ownership;

@@ -67,6 +67,7 @@ async fn the_openapi_document_describes_every_route() {
         ("/middletier/rss/user/{user}/opml", "get"),
         ("/middletier/rss/user/{user}/opml", "post"),
         ("/middletier/rss/user/{user}/items", "get"),
+        ("/middletier/rss/user/{user}/item", "get"),
         ("/middletier/rss/user/{user}/items/state", "post"),
         ("/middletier/rss/user/{user}/items/read", "post"),
         ("/middletier/rss/user/{user}/category", "put"),

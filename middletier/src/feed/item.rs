@@ -8,7 +8,7 @@ use feed_rs::model::{Content, Entry, Text};
 use middletier_api::Item;
 use middletier_api::limits::MAX_ITEM_ID_LEN;
 
-use super::sanitize::sanitize_html;
+use super::sanitize::{bounded_input, into_bounded, sanitize_html};
 use super::text::{decode_entities, escape_html, plain_text};
 
 /// `href` made absolute against `base`, if it is a web URL.
@@ -110,7 +110,7 @@ fn content_html(content: &Content, base: &url::Url) -> Option<String> {
         ("text", "html") => Some(sanitize_html(body, base)),
         ("application", xhtml) if xhtml.starts_with("xhtml") => Some(sanitize_html(body, base)),
         ("text", "xml") => Some(sanitize_html(body, base)),
-        ("text", _) => Some(escape_html(&decode_entities(body))),
+        ("text", _) => Some(escaped_text(body)),
         _ => {
             // Atom: "a base64 encoded document of the indicated media type". Text we can show.
             let compact: String = body.chars().filter(|c| !c.is_whitespace()).collect();
@@ -118,14 +118,20 @@ fn content_html(content: &Content, base: &url::Url) -> Option<String> {
                 .decode(compact)
                 .ok()?;
             let text = String::from_utf8(bytes).ok()?;
-            (ty == "application" && subtype.ends_with("json")).then(|| escape_html(&text))
+            (ty == "application" && subtype.ends_with("json"))
+                .then(|| into_bounded(escape_html(bounded_input(&text))))
         }
     }
 }
 
+/// Plain text as HTML, bounded as sanitized HTML is.
+fn escaped_text(text: &str) -> String {
+    into_bounded(escape_html(&decode_entities(bounded_input(text))))
+}
+
 fn html_of(text: &Text, base: &url::Url) -> String {
     if text.content_type.subty() == "plain" {
-        escape_html(&decode_entities(&text.content))
+        escaped_text(&text.content)
     } else {
         sanitize_html(&text.content, base)
     }

@@ -373,7 +373,7 @@ pub(crate) async fn export_opml(
     request_body(content((String = "text/x-opml"), (String = "application/xml")), description = "An OPML file"),
     responses(
         (status = 200, description = "What was imported", body = OpmlImport),
-        (status = 413, description = "The file is over 2 MiB", body = ErrorBody),
+        (status = 413, description = "The file is over 2 MiB or has over 5,000 outlines", body = ErrorBody),
         CommonErrors,
     )
 )]
@@ -384,7 +384,7 @@ pub(crate) async fn import_opml(
 ) -> Result<Response, ApiError> {
     let user = UserId::parse(&user)?;
     let body = body.map_err(|_| OpmlError::TooLarge)?;
-    let feeds = opml::parse(&body)?;
+    let feeds = opml::parse_off_runtime(body).await?;
     Ok(Json(service.import_opml(&user, feeds).await?).into_response())
 }
 
@@ -523,7 +523,7 @@ impl IntoResponse for ApiError {
             ApiError::Subscribe(ServiceError::Refused(ref message)) => {
                 (StatusCode::BAD_REQUEST, message.clone(), Vec::new())
             }
-            ApiError::Opml(ref error @ OpmlError::TooLarge) => {
+            ApiError::Opml(ref error @ (OpmlError::TooLarge | OpmlError::TooManyOutlines)) => {
                 (StatusCode::PAYLOAD_TOO_LARGE, error.to_string(), Vec::new())
             }
             ApiError::Opml(ref error) => (StatusCode::BAD_REQUEST, error.to_string(), Vec::new()),

@@ -32,3 +32,12 @@ pub const MAX_DESCRIPTION_BYTES: usize = 64 * 1024;
 /// Longest item or feed title the middle tier answers, in bytes of plain text (cut at a
 /// character boundary, ending in `…`).
 pub const MAX_TITLE_BYTES: usize = 1024;
+
+/// Most `<outline>` elements (feeds and folders) an OPML file may have. Subscriptions are
+/// capped per user far below this; the cap stops a file of tiny outlines from costing work
+/// per outline before that check is reached.
+pub const MAX_OPML_OUTLINES: usize = 5_000;
+
+/// Deepest element nesting an OPML file may have (`<opml><body>` plus 30 levels of folders):
+/// far more than any reader produces.
+pub const MAX_OPML_DEPTH: usize = 32;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::{SecondsFormat, Utc};
 use middletier::fetch::FetchSettings;
 use middletier::service::FeedService;
-use middletier::store::{FeedState, FeedStore, MemoryStore};
+use middletier::store::{FeedState, FeedStore, MemoryStore, SubscriptionStore};
 use middletier::testing::FeedPublisher;
 use middletier_api::{CallError, MiddletierClient};
 use middletier_api::{
@@ -756,6 +756,82 @@ async fn large_opml_files_are_not_cut_by_the_small_json_body_limit() {
             .feeds
             .iter()
             .all(|f| f.category.as_deref() == Some("Folder"))
+    );
+}
+
+#[tokio::test]
+async fn an_opml_file_of_forty_thousand_outlines_is_refused_while_other_requests_are_served() {
+    use middletier_api::limits::{MAX_OPML_BYTES, MAX_OPML_OUTLINES};
+    let api = spawn_api().await;
+    let outlines: String = (0..40_000)
+        .map(|n| format!("<outline xmlUrl=\"https://f.example/{n}\"/>"))
+        .collect();
+    let opml = format!("<opml version=\"2.0\"><body>{outlines}</body></opml>");
+    assert!(
+        opml.len() <= MAX_OPML_BYTES,
+        "{} bytes: under the size cap",
+        opml.len()
+    );
+    let started = std::time::Instant::now();
+    let import = tokio::spawn({
+        let (http, url) = (api.http.clone(), api.user_url("ann", "/opml"));
+        async move { http.post(url).body(opml).send().await.expect("post") }
+    });
+    // The upload is parsed off the async workers: another user is answered meanwhile.
+    platform::testing::eventually(
+        "another request is answered during the import",
+        Duration::from_secs(30),
+        || async {
+            let other = api.http.get(api.user_url("bob", "")).send().await;
+            other.is_ok_and(|response| response.status() == StatusCode::OK)
+        },
+    )
+    .await;
+    let response = import.await.expect("import task");
+    crate::support::assert_bounded(
+        "refusing a 40,000-outline OPML file",
+        started.elapsed(),
+        Duration::from_secs(30),
+    );
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let body: ErrorBody = response.json().await.expect("json");
+    assert!(
+        body.error.contains(&MAX_OPML_OUTLINES.to_string()),
+        "the limit is named: {}",
+        body.error
+    );
+    assert!(
+        api.store
+            .subscriptions(&middletier_api::domain::UserId::parse("ann").expect("user"))
+            .await
+            .expect("subscriptions")
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn deeply_nested_opml_is_refused_naming_the_limit() {
+    let api = spawn_api().await;
+    let depth = 20_000;
+    let opml = format!(
+        "<opml><body>{}<outline xmlUrl=\"https://a.example/feed\"/>{}</body></opml>",
+        "<outline text=\"f\">".repeat(depth),
+        "</outline>".repeat(depth)
+    );
+    let response = api
+        .http
+        .post(api.user_url("ann", "/opml"))
+        .body(opml)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body: ErrorBody = response.json().await.expect("json");
+    assert!(
+        body.error
+            .contains(&middletier_api::limits::MAX_OPML_DEPTH.to_string()),
+        "the limit is named: {}",
+        body.error
     );
 }
 

@@ -166,7 +166,7 @@ pub(crate) async fn river(
     post,
     path = "/middletier/rss/user/{user}/items/state",
     tag = "reading",
-    summary = "Mark one item read or unread, starred or not",
+    summary = "Mark one item read or unread, starred or not (only items the feed holds now; 404 otherwise)",
     params(UserPath),
     request_body = ItemStateChange,
     responses(
@@ -505,6 +505,7 @@ impl IntoResponse for ApiError {
             ApiError::Body(ref message) => (StatusCode::BAD_REQUEST, message.clone(), Vec::new()),
             ApiError::Subscribe(ServiceError::NotSubscribed(_))
             | ApiError::Subscribe(ServiceError::NotFound(_))
+            | ApiError::Subscribe(ServiceError::UnknownItem)
             | ApiError::Store(StoreError::NotSubscribed)
             | ApiError::Subscribe(ServiceError::Store(StoreError::NotSubscribed)) => {
                 (StatusCode::NOT_FOUND, self.to_string(), Vec::new())

@@ -11,6 +11,10 @@ use crate::store::{ItemOrder, MarkChange, StoreError};
 
 impl FeedService {
     /// Marks one item read/unread or starred/unstarred, in a feed the user subscribes to.
+    ///
+    /// Only items the feed holds now can be marked, so nobody can store marks for ids that
+    /// never existed; and each mark prunes the user's marks on items that have left the feed,
+    /// so marks never outgrow the feed.
     pub async fn set_item_state(
         &self,
         user: &UserId,
@@ -22,15 +26,32 @@ impl FeedService {
             read: change.read,
             starred: change.starred,
         };
+        let cached = self
+            .store
+            .cached_feeds(std::slice::from_ref(&feed))
+            .await?
+            .pop()
+            .flatten()
+            .filter(|cached| cached.by_id.contains_key(item));
+        let Some(cached) = cached else {
+            return Err(ServiceError::UnknownItem);
+        };
         match self
             .store
             .mark_item(user, &feed, item, marks, Utc::now())
             .await
         {
-            Ok(()) => Ok(change.clone()),
-            Err(StoreError::NotSubscribed) => Err(ServiceError::NotSubscribed(feed.to_string())),
-            Err(error) => Err(error.into()),
+            Ok(()) => {}
+            Err(StoreError::NotSubscribed) => {
+                return Err(ServiceError::NotSubscribed(feed.to_string()));
+            }
+            Err(error) => return Err(error.into()),
         }
+        let pruned = self.store.prune_marks(user, &cached).await?;
+        if pruned > 0 {
+            tracing::debug!(%user, %feed, pruned, "marks of items that left the feed pruned");
+        }
+        Ok(change.clone())
     }
 
     /// Marks a feed, a category or all the user's feeds read, up to a time: one write per

@@ -222,6 +222,10 @@ impl<S: ReadingStore> ReadingStore for FeedCache<S> {
     async fn clear_reading(&self, user: &UserId, feed: &FeedUrl) -> Result<(), StoreError> {
         self.inner.clear_reading(user, feed).await
     }
+
+    async fn prune_marks(&self, user: &UserId, feed: &CachedFeed) -> Result<usize, StoreError> {
+        self.inner.prune_marks(user, feed).await
+    }
 }
 
 #[async_trait]

@@ -269,6 +269,29 @@ impl ReadingStore for MemoryStore {
         });
         Ok(())
     }
+
+    async fn prune_marks(&self, user: &UserId, feed: &CachedFeed) -> Result<usize, StoreError> {
+        Ok(self.with(|inner| {
+            let Some(reading) = inner
+                .reading
+                .get_mut(user)
+                .and_then(|feeds| feeds.get_mut(&feed.state.url))
+            else {
+                return 0;
+            };
+            let gone = reading
+                .marks
+                .keys()
+                .filter(|id| !feed.by_id.contains_key(*id))
+                .count();
+            if gone > 0 {
+                Arc::make_mut(reading)
+                    .marks
+                    .retain(|id, _| feed.by_id.contains_key(id));
+            }
+            gone
+        }))
+    }
 }
 
 #[async_trait]

@@ -157,6 +157,11 @@ impl<S: ReadingStore + ?Sized> ReadingStore for Metered<S> {
         self.observe("clear_reading", self.inner.clear_reading(user, feed))
             .await
     }
+
+    async fn prune_marks(&self, user: &UserId, feed: &CachedFeed) -> Result<usize, StoreError> {
+        self.observe("prune_marks", self.inner.prune_marks(user, feed))
+            .await
+    }
 }
 
 #[async_trait]

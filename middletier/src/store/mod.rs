@@ -334,6 +334,12 @@ pub trait ReadingStore: Send + Sync + std::fmt::Debug + 'static {
 
     /// Forgets the user's reading state in `feed` (after unsubscribing).
     async fn clear_reading(&self, user: &UserId, feed: &FeedUrl) -> Result<(), StoreError>;
+
+    /// Forgets the user's marks on items `feed` no longer holds; returns how many. Items leave
+    /// a feed as new ones arrive, and their marks would otherwise be kept forever: pruned
+    /// whenever the user marks an item, a user's marks in a feed stay about as many as the
+    /// items it holds.
+    async fn prune_marks(&self, user: &UserId, feed: &CachedFeed) -> Result<usize, StoreError>;
 }
 
 /// A stored account. `password_hash` is the edge's PHC string, opaque here.

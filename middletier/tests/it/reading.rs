@@ -760,6 +760,61 @@ async fn large_opml_files_are_not_cut_by_the_small_json_body_limit() {
 }
 
 #[tokio::test]
+async fn marks_are_kept_only_for_items_the_feed_holds() {
+    let publisher = FeedPublisher::start().await;
+    let api = spawn_api().await;
+    let feed = publisher.url("/switch.xml");
+    publisher.set_switch(200, &big_feed("Old", 3, None));
+    api.subscribe("ann", &feed).await;
+    let mark = |item: &str| ItemStateChange {
+        feed: feed.clone(),
+        item: item.to_owned(),
+        read: Some(true),
+        starred: Some(true),
+    };
+
+    // An id the feed never held: refused, nothing stored.
+    let unknown = api
+        .client
+        .set_item_state(&api.root, "ann", &mark("made-up-id-1"))
+        .await;
+    assert_eq!(rejected_status(unknown), StatusCode::NOT_FOUND);
+    api.mark("ann", &feed, "Old-0", Some(true), Some(true))
+        .await;
+    api.mark("ann", &feed, "Old-1", Some(true), None).await;
+
+    // The old items leave the feed; the next mark prunes theirs.
+    publisher.set_switch(200, &big_feed("New", 2, None));
+    let state = api.stored_state(&feed).await;
+    api.service
+        .refresher()
+        .refresh_and_save(state)
+        .await
+        .expect("refresh");
+    let gone = api
+        .client
+        .set_item_state(&api.root, "ann", &mark("Old-0"))
+        .await;
+    assert_eq!(
+        rejected_status(gone),
+        StatusCode::NOT_FOUND,
+        "it left the feed"
+    );
+    api.mark("ann", &feed, "New-1", Some(true), None).await;
+    let user = middletier_api::domain::UserId::parse("ann").expect("user");
+    let url = middletier_api::domain::FeedUrl::parse(&feed).expect("url");
+    let reading = middletier::store::ReadingStore::reading(api.store.as_ref(), &user)
+        .await
+        .expect("reading");
+    let marked: Vec<&String> = reading.feeds[&url].marks.keys().collect();
+    assert_eq!(
+        marked,
+        ["New-1"],
+        "only marks of items the feed holds remain"
+    );
+}
+
+#[tokio::test]
 async fn an_opml_file_of_forty_thousand_outlines_is_refused_while_other_requests_are_served() {
     use middletier_api::limits::{MAX_OPML_BYTES, MAX_OPML_OUTLINES};
     let api = spawn_api().await;

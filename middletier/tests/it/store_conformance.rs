@@ -8,8 +8,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use middletier::store::{
-    AccountRecord, AccountStore, FeedState, FeedStore, MAX_SUBSCRIPTIONS_PER_USER, MarkChange,
-    MemoryStore, SessionRecord, Store, StoreError, SubscriptionStore,
+    AccountRecord, AccountStore, CachedFeed, FeedState, FeedStore, MAX_SUBSCRIPTIONS_PER_USER,
+    MarkChange, MemoryStore, ReadingStore, SessionRecord, Store, StoreError, SubscriptionStore,
+    UserReading,
 };
 use middletier_api::Item;
 use middletier_api::domain::{FeedUrl, UserId};
@@ -363,6 +364,81 @@ async fn reading_conformance(store: Arc<dyn Store>, prefix: &str) {
     assert!(!reading.feeds.contains_key(&moved), "and unread");
 }
 
+/// A feed as the refresher last saved it, holding items `ids`.
+fn holding(url: &FeedUrl, ids: &[&str]) -> CachedFeed {
+    let mut state = FeedState::new(url.clone(), time(0));
+    state.items = ids
+        .iter()
+        .map(|id| Item {
+            id: (*id).to_owned(),
+            title: (*id).to_owned(),
+            link: None,
+            description: String::new(),
+            published: None,
+            read: false,
+            starred: false,
+        })
+        .collect();
+    CachedFeed::new(state)
+}
+
+/// Marks of items that left a feed are pruned, for that user and feed only.
+async fn pruning_conformance(store: Arc<dyn Store>, prefix: &str) {
+    let ann = user(&format!("{prefix}ann"));
+    let bob = user(&format!("{prefix}bob"));
+    let url = FeedUrl::parse(&format!("https://example.com/{prefix}pruned.xml")).expect("url");
+    let other = FeedUrl::parse(&format!("https://example.com/{prefix}kept.xml")).expect("url");
+    let read = MarkChange {
+        read: Some(true),
+        starred: Some(true),
+    };
+    for reader in [&ann, &bob] {
+        for feed in [&url, &other] {
+            store.subscribe(reader, feed).await.expect("subscribe");
+            for id in ["a", "b", "c"] {
+                store
+                    .mark_item(reader, feed, id, read, time(1))
+                    .await
+                    .expect("mark");
+            }
+        }
+    }
+    let now_holding = holding(&url, &["c", "d"]);
+    assert_eq!(
+        store.prune_marks(&ann, &now_holding).await.expect("prune"),
+        2,
+        "a and b left the feed"
+    );
+    assert_eq!(
+        store.prune_marks(&ann, &now_holding).await.expect("prune"),
+        0,
+        "nothing left to prune"
+    );
+    let marked = |reading: &UserReading, feed: &FeedUrl| {
+        let mut ids: Vec<String> = reading
+            .feeds
+            .get(feed)
+            .map(|f| f.marks.keys().cloned().collect())
+            .unwrap_or_default();
+        ids.sort();
+        ids
+    };
+    let ann_reading = store.reading(&ann).await.expect("read");
+    assert_eq!(marked(&ann_reading, &url), ["c"]);
+    assert_eq!(ann_reading.feeds[&url].state_of("c", 0), (true, true));
+    assert_eq!(
+        marked(&ann_reading, &other),
+        ["a", "b", "c"],
+        "other feeds untouched"
+    );
+    let bob_reading = store.reading(&bob).await.expect("read");
+    assert_eq!(
+        marked(&bob_reading, &url),
+        ["a", "b", "c"],
+        "other users untouched"
+    );
+}
+
 /// A SHA-256-shaped hex string, different for each prefix (stores that outlive the test).
 fn token_hash(prefix: &str) -> String {
     use std::hash::{Hash, Hasher};
@@ -436,6 +512,7 @@ async fn memory_store_conforms() {
     conformance(Arc::new(MemoryStore::new()), "").await;
     feed_cache_conformance(Arc::new(MemoryStore::new()), "").await;
     reading_conformance(Arc::new(MemoryStore::new()), "").await;
+    pruning_conformance(Arc::new(MemoryStore::new()), "").await;
     account_conformance(Arc::new(MemoryStore::new()), "").await;
 }
 
@@ -447,6 +524,7 @@ async fn cassandra_store_conforms() {
     conformance(store.clone(), &middletier::testing::unique_prefix()).await;
     feed_cache_conformance(store.clone(), &middletier::testing::unique_prefix()).await;
     reading_conformance(store.clone(), &middletier::testing::unique_prefix()).await;
+    pruning_conformance(store.clone(), &middletier::testing::unique_prefix()).await;
     account_conformance(store, &middletier::testing::unique_prefix()).await;
 }
 

@@ -189,7 +189,8 @@ impl Application {
             self.health.clone(),
             shutdown.clone(),
         );
-        let service = service::FeedService::new(store, refresher);
+        let service = service::FeedService::new(store, refresher)
+            .with_accounts(self.settings.accounts.clone());
         let chaos = chaos::Chaos::new(self.settings.chaos.clone(), self.health.clone());
         let router = platform::server::with_standard_layers(
             chaos

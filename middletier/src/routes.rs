@@ -9,7 +9,7 @@ use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 
 use middletier_api::domain::{FeedUrl, ParseError, UserId};
@@ -58,6 +58,10 @@ pub fn router(service: FeedService) -> Router {
         )
         .route("/middletier/accounts", post(create_account))
         .route("/middletier/accounts/{user}", get(account))
+        .route(
+            "/middletier/accounts/{user}/sessions",
+            delete(delete_sessions_of),
+        )
         .route("/middletier/sessions", post(create_session))
         .route(
             "/middletier/sessions/{token_hash}",
@@ -330,6 +334,26 @@ pub(crate) async fn delete_session(
     Path(token_hash): Path<String>,
 ) -> Result<Response, ApiError> {
     service.delete_session(&token_hash).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[utoipa::path(
+    delete,
+    path = "/middletier/accounts/{user}/sessions",
+    tag = "accounts",
+    summary = "End every session of a user (sign out everywhere)",
+    params(UserPath),
+    responses(
+        (status = 204, description = "Every session ended (also when there were none)"),
+        CommonErrors,
+    )
+)]
+pub(crate) async fn delete_sessions_of(
+    State(service): State<FeedService>,
+    Path(user): Path<String>,
+) -> Result<Response, ApiError> {
+    let user = UserId::parse(&user)?;
+    service.delete_sessions_of(&user).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -29,6 +29,25 @@ pub struct Settings {
     /// `[api]`: who may call the API.
     #[serde(default)]
     pub api: ApiSettings,
+    /// `[accounts]`: bounds on what users keep here.
+    #[serde(default)]
+    pub accounts: AccountSettings,
+}
+
+/// `[accounts]` settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AccountSettings {
+    /// Most sessions one user keeps (browsers and devices signed in at once); signing in past
+    /// it ends the oldest. Bounds what repeated sign-ins can store.
+    pub max_sessions_per_user: usize,
+}
+
+impl Default for AccountSettings {
+    fn default() -> Self {
+        Self {
+            max_sessions_per_user: 50,
+        }
+    }
 }
 
 /// `[api]` settings.
@@ -77,6 +96,7 @@ impl Default for Settings {
             chaos: ChaosSettings::default(),
             log: platform::telemetry::LogSettings::default(),
             api: ApiSettings::default(),
+            accounts: AccountSettings::default(),
         }
     }
 }
@@ -88,6 +108,12 @@ impl platform::config::Configuration for Settings {
     fn validate(&self) -> Result<(), platform::config::InvalidSetting> {
         use platform::config::InvalidSetting;
         platform::config::validate_log(&self.log)?;
+        if self.accounts.max_sessions_per_user == 0 {
+            return Err(InvalidSetting::new(
+                "accounts.max_sessions_per_user",
+                "must be at least 1: nobody could stay signed in",
+            ));
+        }
         let refresh = &self.refresh;
         if refresh.scan_interval.is_zero() {
             return Err(InvalidSetting::new(

@@ -26,6 +26,7 @@ use middletier_api::Candidate;
 use middletier_api::domain::ParseError;
 
 use crate::refresh::Refresher;
+use crate::settings::AccountSettings;
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -65,11 +66,22 @@ pub struct FeedService {
     /// every method here just calls it.
     store: Arc<dyn Store>,
     refresher: Refresher,
+    accounts: AccountSettings,
 }
 
 impl FeedService {
     pub fn new(store: Arc<dyn Store>, refresher: Refresher) -> Self {
-        Self { store, refresher }
+        Self {
+            store,
+            refresher,
+            accounts: AccountSettings::default(),
+        }
+    }
+
+    /// Bounds accounts by `settings` instead of the defaults.
+    pub fn with_accounts(mut self, settings: AccountSettings) -> Self {
+        self.accounts = settings;
+        self
     }
 
     pub fn refresher(&self) -> &Refresher {

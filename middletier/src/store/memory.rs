@@ -314,6 +314,7 @@ impl AccountStore for MemoryStore {
         &self,
         token_hash: &str,
         session: &SessionRecord,
+        max_per_user: usize,
     ) -> Result<(), StoreError> {
         let now = Utc::now();
         self.with(|inner| {
@@ -323,6 +324,18 @@ impl AccountStore for MemoryStore {
             inner
                 .sessions
                 .insert(token_hash.to_owned(), session.clone());
+            let mut theirs: Vec<(DateTime<Utc>, String)> = inner
+                .sessions
+                .iter()
+                .filter(|(_, s)| s.user == session.user)
+                .map(|(hash, s)| (s.expires, hash.clone()))
+                .collect();
+            if theirs.len() > max_per_user {
+                theirs.sort();
+                for (_, hash) in &theirs[..theirs.len() - max_per_user] {
+                    inner.sessions.remove(hash);
+                }
+            }
         });
         Ok(())
     }
@@ -345,5 +358,13 @@ impl AccountStore for MemoryStore {
     async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
         self.with(|inner| inner.sessions.remove(token_hash));
         Ok(())
+    }
+
+    async fn delete_sessions_of(&self, user: &UserId) -> Result<usize, StoreError> {
+        Ok(self.with(|inner| {
+            let before = inner.sessions.len();
+            inner.sessions.retain(|_, session| session.user != *user);
+            before - inner.sessions.len()
+        }))
     }
 }

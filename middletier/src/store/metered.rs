@@ -179,10 +179,11 @@ impl<S: AccountStore + ?Sized> AccountStore for Metered<S> {
         &self,
         token_hash: &str,
         session: &SessionRecord,
+        max_per_user: usize,
     ) -> Result<(), StoreError> {
         self.observe(
             "create_session",
-            self.inner.create_session(token_hash, session),
+            self.inner.create_session(token_hash, session, max_per_user),
         )
         .await
     }
@@ -198,6 +199,11 @@ impl<S: AccountStore + ?Sized> AccountStore for Metered<S> {
 
     async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
         self.observe("delete_session", self.inner.delete_session(token_hash))
+            .await
+    }
+
+    async fn delete_sessions_of(&self, user: &UserId) -> Result<usize, StoreError> {
+        self.observe("delete_sessions_of", self.inner.delete_sessions_of(user))
             .await
     }
 }

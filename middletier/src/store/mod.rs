@@ -373,11 +373,15 @@ pub trait AccountStore: Send + Sync + std::fmt::Debug + 'static {
 
     async fn account(&self, user: &UserId) -> Result<Option<AccountRecord>, StoreError>;
 
-    /// Stores a session under the hash of its token; it is gone after `expires`.
+    /// Stores a session under the hash of its token; it is gone after `expires`. The user
+    /// keeps at most `max_per_user` sessions: the ones that would expire first (the oldest,
+    /// as sessions share one lifetime) are ended to make room, so signing in again and again
+    /// cannot grow the store without bound.
     async fn create_session(
         &self,
         token_hash: &str,
         session: &SessionRecord,
+        max_per_user: usize,
     ) -> Result<(), StoreError>;
 
     /// The session, unless unknown or expired at `now` (an expired one is deleted).
@@ -388,6 +392,9 @@ pub trait AccountStore: Send + Sync + std::fmt::Debug + 'static {
     ) -> Result<Option<SessionRecord>, StoreError>;
 
     async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError>;
+
+    /// Ends every session of `user` ("sign out everywhere"); returns how many there were.
+    async fn delete_sessions_of(&self, user: &UserId) -> Result<usize, StoreError>;
 }
 
 /// Every part, as one trait object for the service.

@@ -891,6 +891,46 @@ async fn deeply_nested_opml_is_refused_naming_the_limit() {
 }
 
 #[tokio::test]
+async fn signing_out_everywhere_ends_every_session_of_the_user_and_sign_ins_are_capped() {
+    let api = spawn_api().await;
+    let (client, root) = (&api.client, &api.root);
+    let max = middletier::settings::AccountSettings::default().max_sessions_per_user;
+    let expires = (Utc::now() + chrono::Duration::days(1)).to_rfc3339();
+    // A SHA-256-shaped hex string per user and sign-in.
+    let token = |who: &str, n: usize| format!("{:0>64}", usize::from(who == "bob") * 1000 + n);
+    let sign_in = |who: &'static str, n: usize| NewSession {
+        token_hash: token(who, n),
+        user: who.to_owned(),
+        expires: expires.clone(),
+    };
+    // One sign-in past the cap: the first session is ended to make room.
+    for n in 0..=max {
+        client
+            .create_session(root, &sign_in("ann", n))
+            .await
+            .expect("create");
+    }
+    client
+        .create_session(root, &sign_in("bob", 0))
+        .await
+        .expect("create");
+    let live = |hash: String| async move { client.session(root, &hash).await.expect("get") };
+    assert_eq!(live(token("ann", 0)).await, None, "the oldest made room");
+    assert!(live(token("ann", max)).await.is_some());
+
+    client
+        .delete_sessions_of(root, "ann")
+        .await
+        .expect("sign out everywhere");
+    for n in 0..=max {
+        assert_eq!(live(token("ann", n)).await, None, "session {n} ended");
+    }
+    assert!(live(token("bob", 0)).await.is_some(), "nobody else's");
+    let bad = client.delete_sessions_of(root, "not a name").await;
+    assert_eq!(rejected_status(bad), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
 async fn accounts_and_sessions() {
     let api = spawn_api().await;
     let (client, root) = (&api.client, &api.root);

@@ -9,8 +9,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use middletier::store::{
     AccountRecord, AccountStore, CachedFeed, FeedState, FeedStore, MAX_SUBSCRIPTIONS_PER_USER,
-    MarkChange, MemoryStore, ReadingStore, SessionRecord, Store, StoreError, SubscriptionStore,
-    UserReading,
+    MarkChange, MemoryStore, SessionRecord, Store, StoreError, SubscriptionStore, UserReading,
 };
 use middletier_api::Item;
 use middletier_api::domain::{FeedUrl, UserId};
@@ -480,7 +479,10 @@ async fn account_conformance(store: Arc<dyn Store>, prefix: &str) {
         user: ann.clone(),
         expires,
     };
-    store.create_session(&hash, &session).await.expect("create");
+    store
+        .create_session(&hash, &session, 50)
+        .await
+        .expect("create");
     assert_eq!(
         store.session(&hash, now).await.expect("read"),
         Some(session.clone())
@@ -498,13 +500,75 @@ async fn account_conformance(store: Arc<dyn Store>, prefix: &str) {
         None,
         "an expired session is deleted when found"
     );
-    store.create_session(&hash, &session).await.expect("create");
+    store
+        .create_session(&hash, &session, 50)
+        .await
+        .expect("create");
     store.delete_session(&hash).await.expect("delete");
     assert_eq!(store.session(&hash, now).await.expect("read"), None);
     store
         .delete_session(&hash)
         .await
         .expect("deleting an unknown session is fine");
+}
+
+/// A user keeps at most the cap of sessions, the oldest ended first; signing out everywhere
+/// ends every one of theirs and nobody else's.
+async fn session_cap_conformance(store: Arc<dyn Store>, prefix: &str) {
+    let ann = user(&format!("{prefix}ann"));
+    let bob = user(&format!("{prefix}bob"));
+    let now = Utc::now();
+    let session = |who: &UserId, minutes: i64| SessionRecord {
+        user: who.clone(),
+        expires: DateTime::from_timestamp_millis(
+            (now + chrono::Duration::minutes(60 + minutes)).timestamp_millis(),
+        )
+        .expect("time"),
+    };
+    let hash = |who: &str, n: i64| token_hash(&format!("{prefix}{who}{n}"));
+    let max = 3;
+    for n in 0..5 {
+        store
+            .create_session(&hash("ann", n), &session(&ann, n), max)
+            .await
+            .expect("create");
+    }
+    store
+        .create_session(&hash("bob", 0), &session(&bob, 0), max)
+        .await
+        .expect("create");
+    let mut live = Vec::new();
+    for n in 0..5 {
+        live.push(
+            store
+                .session(&hash("ann", n), now)
+                .await
+                .expect("read")
+                .is_some(),
+        );
+    }
+    assert_eq!(
+        live,
+        [false, false, true, true, true],
+        "the oldest two were ended"
+    );
+
+    assert_eq!(store.delete_sessions_of(&ann).await.expect("delete"), max);
+    for n in 0..5 {
+        assert_eq!(
+            store.session(&hash("ann", n), now).await.expect("read"),
+            None
+        );
+    }
+    assert!(
+        store
+            .session(&hash("bob", 0), now)
+            .await
+            .expect("read")
+            .is_some(),
+        "another user's session stays"
+    );
+    assert_eq!(store.delete_sessions_of(&ann).await.expect("delete"), 0);
 }
 
 #[tokio::test]
@@ -514,6 +578,7 @@ async fn memory_store_conforms() {
     reading_conformance(Arc::new(MemoryStore::new()), "").await;
     pruning_conformance(Arc::new(MemoryStore::new()), "").await;
     account_conformance(Arc::new(MemoryStore::new()), "").await;
+    session_cap_conformance(Arc::new(MemoryStore::new()), "").await;
 }
 
 #[tokio::test]
@@ -525,7 +590,8 @@ async fn cassandra_store_conforms() {
     feed_cache_conformance(store.clone(), &middletier::testing::unique_prefix()).await;
     reading_conformance(store.clone(), &middletier::testing::unique_prefix()).await;
     pruning_conformance(store.clone(), &middletier::testing::unique_prefix()).await;
-    account_conformance(store, &middletier::testing::unique_prefix()).await;
+    account_conformance(store.clone(), &middletier::testing::unique_prefix()).await;
+    session_cap_conformance(store, &middletier::testing::unique_prefix()).await;
 }
 
 #[tokio::test]
@@ -539,7 +605,10 @@ async fn cassandra_sessions_expire_by_themselves() {
         user: user(&format!("{}ann", middletier::testing::unique_prefix())),
         expires: Utc::now() + chrono::Duration::seconds(1),
     };
-    store.create_session(&hash, &session).await.expect("create");
+    store
+        .create_session(&hash, &session, 50)
+        .await
+        .expect("create");
     platform::testing::eventually(
         "the session expired",
         std::time::Duration::from_secs(10),

@@ -94,6 +94,7 @@ struct Connected {
     insert_session: PreparedStatement,
     select_session: PreparedStatement,
     delete_session: PreparedStatement,
+    select_user_sessions: PreparedStatement,
 }
 
 /// The store on Cassandra: cheap to clone (every clone shares one session).

@@ -137,6 +137,8 @@ pub(super) async fn prepare(session: Session) -> Result<Connected, StoreError> {
         select_session: prepare("SELECT user_id, expires FROM sessions WHERE token_hash = ?")
             .await?,
         delete_session: prepare("DELETE FROM sessions WHERE token_hash = ?").await?,
+        select_user_sessions: prepare("SELECT token_hash, expires FROM sessions WHERE user_id = ?")
+            .await?,
         session,
     })
 }

@@ -64,7 +64,7 @@ impl Default for RefreshSettings {
             max_interval: Duration::from_secs(24 * 60 * 60),
             scan_interval: Duration::from_secs(10),
             max_items: 100,
-            max_feed_bytes: 4 * 1024 * 1024,
+            max_feed_bytes: 2 * 1024 * 1024,
         }
     }
 }

@@ -8,6 +8,7 @@ use registry_client::ClientSettings;
 use crate::chaos::ChaosSettings;
 use crate::fetch::FetchSettings;
 use crate::refresh::RefreshSettings;
+use crate::service::AccountSettings;
 use crate::store::CassandraSettings;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -32,22 +33,6 @@ pub struct Settings {
     /// `[accounts]`: bounds on what users keep here.
     #[serde(default)]
     pub accounts: AccountSettings,
-}
-
-/// `[accounts]` settings.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct AccountSettings {
-    /// Most sessions one user keeps (browsers and devices signed in at once); signing in past
-    /// it ends the oldest. Bounds what repeated sign-ins can store.
-    pub max_sessions_per_user: usize,
-}
-
-impl Default for AccountSettings {
-    fn default() -> Self {
-        Self {
-            max_sessions_per_user: 50,
-        }
-    }
 }
 
 /// `[api]` settings.

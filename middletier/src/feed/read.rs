@@ -6,7 +6,7 @@ use feed_rs::model::FeedType;
 use feed_rs::parser::{ParseErrorKind, ParseFeedError};
 use memchr::memmem;
 
-use super::sanitize::floor_char_boundary;
+use super::text::floor_char_boundary;
 use super::{Document, FeedError, dates, encoding, repair};
 
 /// A new feed-rs parser for each parse: one that failed mid-entry keeps MediaRSS state and

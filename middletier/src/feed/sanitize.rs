@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use middletier_api::limits::MAX_DESCRIPTION_BYTES;
 
-use super::text::{decode_entities, escape_html};
+use super::text::{decode_entities, escape_html, floor_char_boundary};
 
 /// Longest description input sanitized, in bytes; the rest is dropped before any work. Twice
 /// the output cap, so markup the sanitizer removes (scripts, styles, comments) still leaves a
@@ -279,15 +279,6 @@ fn is_void(name: &str) -> bool {
             | "bgsound"
             | "frame"
     )
-}
-
-/// The largest character boundary in `text` at or before `at`.
-pub(super) fn floor_char_boundary(text: &str, at: usize) -> usize {
-    let mut at = at.min(text.len());
-    while !text.is_char_boundary(at) {
-        at -= 1;
-    }
-    at
 }
 
 #[cfg(test)]

@@ -7,8 +7,6 @@ use feed_rs::model::Text;
 
 use middletier_api::limits::MAX_TITLE_BYTES;
 
-use super::sanitize::floor_char_boundary;
-
 /// Titles are shown as text: tags removed, entities decoded (templates escape on output), at
 /// most [`MAX_TITLE_BYTES`] long (cut at a character boundary, ending in `…`).
 pub(super) fn plain_text(text: &Text) -> String {
@@ -99,6 +97,15 @@ pub(super) fn decode_entities(text: &str) -> Cow<'_, str> {
     }
     out.push_str(rest);
     Cow::Owned(out)
+}
+
+/// The largest character boundary in `text` at or before `at`.
+pub(super) fn floor_char_boundary(text: &str, at: usize) -> usize {
+    let mut at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
 }
 
 /// Undoes exactly the escaping ammonia applies to text.

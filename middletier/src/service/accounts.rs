@@ -2,6 +2,7 @@
 //! knows every account and session.
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
 use middletier_api::domain::{self, ParseError, UserId};
 use middletier_api::limits::MAX_SESSION_DAYS;
@@ -68,6 +69,22 @@ impl FeedService {
         let ended = self.store.delete_sessions_of(user).await?;
         tracing::info!(%user, ended, "signed out everywhere");
         Ok(ended)
+    }
+}
+
+/// `[accounts]` settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AccountSettings {
+    /// Most sessions one user keeps (browsers and devices signed in at once); signing in past
+    /// it ends the oldest. Bounds what repeated sign-ins can store.
+    pub max_sessions_per_user: usize,
+}
+
+impl Default for AccountSettings {
+    fn default() -> Self {
+        Self {
+            max_sessions_per_user: 50,
+        }
     }
 }
 

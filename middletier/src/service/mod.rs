@@ -18,6 +18,8 @@ mod reading;
 mod subscriptions;
 mod views;
 
+pub use accounts::AccountSettings;
+
 use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -26,7 +28,6 @@ use middletier_api::Candidate;
 use middletier_api::domain::ParseError;
 
 use crate::refresh::Refresher;
-use crate::settings::AccountSettings;
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]

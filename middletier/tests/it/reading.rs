@@ -894,7 +894,7 @@ async fn deeply_nested_opml_is_refused_naming_the_limit() {
 async fn signing_out_everywhere_ends_every_session_of_the_user_and_sign_ins_are_capped() {
     let api = spawn_api().await;
     let (client, root) = (&api.client, &api.root);
-    let max = middletier::settings::AccountSettings::default().max_sessions_per_user;
+    let max = middletier::service::AccountSettings::default().max_sessions_per_user;
     let expires = (Utc::now() + chrono::Duration::days(1)).to_rfc3339();
     // A SHA-256-shaped hex string per user and sign-in.
     let token = |who: &str, n: usize| format!("{:0>64}", usize::from(who == "bob") * 1000 + n);

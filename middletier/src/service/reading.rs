@@ -1,5 +1,7 @@
 //! Reading state: read and starred marks on items, and "mark all as read" up to a time.
 
+use std::sync::Arc;
+
 use chrono::Utc;
 
 use middletier_api::domain::{self, FeedUrl, UserId};
@@ -7,7 +9,7 @@ use middletier_api::{ItemStateChange, MarkRead, MarkedRead};
 
 use super::{FeedService, ServiceError};
 use crate::river::{Scope, Source};
-use crate::store::{ItemOrder, MarkChange, StoreError};
+use crate::store::{CachedFeed, ItemOrder, MarkChange, StoreError};
 
 impl FeedService {
     /// Marks one item read/unread or starred/unstarred, in a feed the user subscribes to.
@@ -26,14 +28,7 @@ impl FeedService {
             read: change.read,
             starred: change.starred,
         };
-        let cached = self
-            .store
-            .cached_feeds(std::slice::from_ref(&feed))
-            .await?
-            .pop()
-            .flatten()
-            .filter(|cached| cached.by_id.contains_key(item));
-        let Some(cached) = cached else {
+        let Some(cached) = self.feed_holding(&feed, item).await? else {
             return Err(ServiceError::UnknownItem);
         };
         match self
@@ -102,6 +97,27 @@ impl FeedService {
             .sum();
         self.store.mark_read_up_to(user, &urls, up_to, now).await?;
         Ok(MarkedRead { marked })
+    }
+}
+
+impl FeedService {
+    /// The feed, if it holds `item`. The process cache first; on a miss the stored state,
+    /// since another middle tier's refresh reaches this one's cache only within seconds and
+    /// the item may have been shown from there.
+    async fn feed_holding(
+        &self,
+        feed: &FeedUrl,
+        item: &str,
+    ) -> Result<Option<Arc<CachedFeed>>, StoreError> {
+        let feeds = std::slice::from_ref(feed);
+        let cached = self.store.cached_feeds(feeds).await?.pop().flatten();
+        if let Some(cached) = cached.filter(|cached| cached.by_id.contains_key(item)) {
+            return Ok(Some(cached));
+        }
+        let stored = self.store.feed_states(feeds).await?.pop().flatten();
+        Ok(stored
+            .filter(|state| state.items.iter().any(|held| held.id == item))
+            .map(|state| Arc::new(CachedFeed::new(state))))
     }
 }
 

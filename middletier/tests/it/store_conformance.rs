@@ -682,3 +682,42 @@ async fn cassandra_feed_cache_shows_another_middle_tiers_refresh_within_seconds(
     )
     .await;
 }
+
+#[tokio::test]
+#[ignore = "needs Cassandra: deploy/test.sh starts one (or deploy/cassandra/run.sh start)"]
+async fn cassandra_an_item_another_middle_tier_just_fetched_can_be_marked_at_once() {
+    let _cassandra = cassandra_shared().await;
+    let here = middletier::testing::cassandra_store().await;
+    let there = middletier::testing::cassandra_store().await;
+    let prefix = middletier::testing::unique_prefix();
+    let ann = user(&format!("{prefix}ann"));
+    let url = FeedUrl::parse(&format!("https://example.com/{prefix}fresh.xml")).expect("url");
+    there.subscribe(&ann, &url).await.expect("subscribe");
+    let mut state = FeedState::new(url.clone(), time(0));
+    state.items = holding(&url, &["old"]).state.items.clone();
+    state.last_attempt = Some(time(0));
+    here.save_feed_state(&state).await.expect("save");
+    there
+        .cached_feeds(std::slice::from_ref(&url))
+        .await
+        .expect("warm the other middle tier's cache");
+
+    // Refreshed through this middle tier: the other one's cache does not have the item yet.
+    state.items = holding(&url, &["new", "old"]).state.items.clone();
+    state.last_attempt = Some(time(60));
+    here.save_feed_state(&state).await.expect("save");
+    let service = middletier::testing::feed_service(
+        Arc::new(there),
+        middletier::fetch::FetchSettings::default(),
+    );
+    let change = middletier_api::ItemStateChange {
+        feed: url.to_string(),
+        item: "new".to_owned(),
+        read: Some(true),
+        starred: None,
+    };
+    service
+        .set_item_state(&ann, &change)
+        .await
+        .expect("an item the feed holds can be marked, cached or not");
+}

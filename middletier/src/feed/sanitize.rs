@@ -296,8 +296,11 @@ mod tests {
 
     #[test]
     fn relative_links_cannot_amplify_a_description() {
-        let base =
-            url::Url::parse(&format!("https://blog.example/{}", "a".repeat(2000))).expect("url");
+        let base = url::Url::parse(&format!(
+            "https://blog.example/{}/feed.xml",
+            "a".repeat(2000)
+        ))
+        .expect("url");
         let hostile = "<img src=.>".repeat(10_000);
         let clean = sanitize_html(&hostile, &base);
         assert!(

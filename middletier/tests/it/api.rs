@@ -349,7 +349,7 @@ async fn relative_links_under_a_long_feed_url_cannot_amplify_what_the_api_answer
     let api = spawn_api(local_fetching()).await;
     // 110 KB of `<img src=.>` per item under a 2,000-character URL: each image's link made
     // absolute is 2 KB, 20 MB per description before the caps.
-    let url = publisher.url(&format!("/amplify/{}", "a".repeat(2000)));
+    let url = publisher.url(&format!("/amplify/{}/feed.xml", "a".repeat(2000)));
     let started = std::time::Instant::now();
     assert_eq!(
         api.subscribe("amp", &url).await.status(),

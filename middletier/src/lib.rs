@@ -181,6 +181,7 @@ impl Application {
             ownership,
         )
         .with_live_settings(self.config.map(|settings| settings.refresh.clone()));
+        refresher.register_metrics(&metrics);
         tokio::spawn(refresher.clone().run(self.background.clone()));
         let registration = Registration::start(
             client,

@@ -208,6 +208,9 @@ pub struct Refresher {
     /// Live (dynamic properties): every scan and every schedule reads the current values.
     settings: Dynamic<RefreshSettings>,
     ownership: Ownership,
+    /// Items dropped to keep feeds within `max_feed_bytes` (`rss_feed_items_dropped_total`):
+    /// a feed that keeps hitting its budget shows here before anyone misses its items.
+    dropped: platform::metrics::prometheus_client::metrics::counter::Counter,
 }
 
 impl Refresher {
@@ -222,7 +225,16 @@ impl Refresher {
             fetcher,
             settings: Dynamic::fixed(settings),
             ownership,
+            dropped: Default::default(),
         }
+    }
+
+    pub fn register_metrics(&self, metrics: &platform::metrics::Metrics) {
+        metrics.register(
+            "feed_items_dropped",
+            "Items dropped, oldest first, to keep a feed within refresh.max_feed_bytes",
+            self.dropped.clone(),
+        );
     }
 
     /// Follows `settings` instead of the fixed ones given to [`Refresher::new`].
@@ -398,6 +410,7 @@ impl Refresher {
         items.truncate(settings.max_items);
         let dropped = keep_within(&mut items, settings.max_feed_bytes);
         if dropped > 0 {
+            self.dropped.inc_by(dropped as u64);
             tracing::warn!(
                 url = %state.url,
                 dropped,

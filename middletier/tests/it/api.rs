@@ -399,6 +399,8 @@ async fn relative_links_under_a_long_feed_url_cannot_amplify_what_the_api_answer
 async fn a_feed_over_its_byte_budget_keeps_only_its_newest_items() {
     let publisher = FeedPublisher::start().await;
     let api = spawn_api(local_fetching()).await;
+    let metrics = platform::metrics::Metrics::new("middletier");
+    api.service.refresher().register_metrics(&metrics);
     // 80 items of a full description each: about 5 MiB, over the 2 MiB default budget.
     let url = publisher.url("/amplify/budget.xml?items=80");
     assert_eq!(
@@ -418,4 +420,12 @@ async fn a_feed_over_its_byte_budget_keeps_only_its_newest_items() {
     let ids: Vec<&str> = items.iter().map(|item| item.id.as_str()).collect();
     let newest: Vec<String> = (0..items.len()).map(|n| format!("amplify-{n}")).collect();
     assert_eq!(ids, newest, "the oldest were dropped");
+    assert!(
+        metrics.encode().contains(&format!(
+            "rss_feed_items_dropped_total {}",
+            80 - items.len()
+        )),
+        "{}",
+        metrics.encode()
+    );
 }

@@ -2,7 +2,7 @@
 //! too deep for the HTML parser under ammonia to handle in linear time is shown as its text.
 //!
 //! # Bounded output
-//! Sanitizing can make HTML longer: relative links become absolute (a 11-byte `<img src=.>`
+//! Sanitizing can make HTML longer: relative links become absolute (an 11-byte `<img src=.>`
 //! under a 2,000-character feed URL becomes 2 KB), links gain a `rel`. So every step is
 //! bounded: the input is cut to [`MAX_DESCRIPTION_INPUT_BYTES`] first, the links made absolute
 //! in one description add at most [`MAX_DESCRIPTION_BYTES`] (later relative links are
@@ -85,7 +85,8 @@ impl ammonia::UrlRelativeEvaluate<'static> for AbsoluteLinks {
 thread_local! {
     /// One allow-list per thread: building an `ammonia::Builder` (hash sets of the allowed
     /// tags, attributes and schemes) and dropping it for every description made sanitizing
-    /// about twice as slow (`benches/feed_engine.rs`). Only the base URL changes per call.
+    /// about twice as slow (`benches/feed_engine.rs`). Only the link rewriter (the base URL
+    /// and its budget) changes per call.
     static SANITIZER: std::cell::RefCell<ammonia::Builder<'static>> = {
         let mut sanitizer = ammonia::Builder::default();
         sanitizer.link_rel(Some("noopener noreferrer nofollow"));

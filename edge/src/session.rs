@@ -254,6 +254,12 @@ impl SessionCache {
     pub fn forget(&self, token_hash: &str) {
         self.entries.remove(token_hash);
     }
+
+    /// Every session of `user` ended ("sign out everywhere"). One pass over the cache: it is
+    /// bounded, and this is rare.
+    pub fn forget_user(&self, user: &str) {
+        self.entries.retain(|_, cached| cached.user != user);
+    }
 }
 
 #[cfg(test)]

@@ -181,6 +181,7 @@ impl Application {
             ownership,
         )
         .with_live_settings(self.config.map(|settings| settings.refresh.clone()));
+        refresher.register_metrics(&metrics);
         tokio::spawn(refresher.clone().run(self.background.clone()));
         let registration = Registration::start(
             client,
@@ -189,7 +190,8 @@ impl Application {
             self.health.clone(),
             shutdown.clone(),
         );
-        let service = service::FeedService::new(store, refresher);
+        let service = service::FeedService::new(store, refresher)
+            .with_accounts(self.settings.accounts.clone());
         let chaos = chaos::Chaos::new(self.settings.chaos.clone(), self.health.clone());
         let router = platform::server::with_standard_layers(
             chaos

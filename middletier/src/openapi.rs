@@ -32,7 +32,8 @@ use utoipa::{Modify, OpenApi};
         crate::routes::account,
         crate::routes::create_session,
         crate::routes::session,
-        crate::routes::delete_session
+        crate::routes::delete_session,
+        crate::routes::delete_sessions_of
     ),
     modifiers(&ServiceToken),
     security(("token" = [])),

@@ -13,23 +13,28 @@
 //!   of the folders around a feed become its `category` ("Tech / Rust");
 //! - the same feed listed twice (after normalisation) is kept once, with its first category;
 //! - the file must be well-formed XML with an `<opml>` root and a `<body>`, at most
-//!   [`MAX_OPML_BYTES`]; the encoding comes from the BOM or XML declaration.
+//!   [`MAX_OPML_BYTES`] and [`MAX_OPML_OUTLINES`] outlines; the encoding comes from the BOM or
+//!   XML declaration.
+//!
+//! Parsing is linear in the file (duplicates are found with a set) and is CPU work: callers on
+//! an async runtime use [`parse_off_runtime`], so a 2 MiB upload never holds a worker.
 //!
 //! XML safety: quick-xml never reads a DTD, so `<!DOCTYPE>` declarations, external entities
 //! and entity-expansion bombs are inert: an undeclared entity in an attribute is kept as
 //! written, never expanded or fetched.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 
 use quick_xml::escape::{escape, resolve_predefined_entity};
 use quick_xml::events::{BytesStart, Event};
 
 use middletier_api::domain::{FeedUrl, ParseError};
-use middletier_api::limits::MAX_OPML_BYTES;
+use middletier_api::limits::{MAX_OPML_BYTES, MAX_OPML_DEPTH, MAX_OPML_OUTLINES};
 
-/// Deepest element nesting accepted (`<opml><body>` plus 30 levels of folders): far more than
-/// any reader produces, and it keeps hostile files from growing the folder stack without bound.
-pub const MAX_DEPTH: usize = 32;
+/// Deepest element nesting accepted ([`MAX_OPML_DEPTH`]): it keeps hostile files from growing
+/// the folder stack without bound.
+pub const MAX_DEPTH: usize = MAX_OPML_DEPTH;
 
 /// One feed of an imported list.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -56,8 +61,13 @@ pub enum OpmlError {
     NotOpml(&'static str),
     #[error("the OPML file lists no feeds (no outline has an xmlUrl)")]
     NoFeeds,
-    #[error("outlines are nested more than {MAX_DEPTH} levels deep")]
+    #[error("outlines are nested more than {MAX_DEPTH} levels deep, the limit for OPML files")]
     TooDeep,
+    #[error("the file has more than {MAX_OPML_OUTLINES} outlines, the limit for OPML files")]
+    TooManyOutlines,
+    /// A bug of ours or of the XML reader, caught at the boundary.
+    #[error("the file could not be read (parser error)")]
+    Crashed,
     #[error("{}; nothing was imported", describe_invalid(.title.as_deref(), .url, .reason, *.others))]
     InvalidFeedUrl {
         /// The outline's title, when it has one.
@@ -83,6 +93,16 @@ fn describe_invalid(title: Option<&str>, url: &str, reason: &ParseError, others:
     format!("{feed}: {reason}{more}")
 }
 
+/// [`parse`] on the blocking thread pool, so the async workers go on serving while it runs.
+pub async fn parse_off_runtime(bytes: axum::body::Bytes) -> Result<Vec<OpmlFeed>, OpmlError> {
+    tokio::task::spawn_blocking(move || parse(&bytes))
+        .await
+        .unwrap_or_else(|panicked| {
+            tracing::error!(error = %panicked, "OPML parser crashed");
+            Err(OpmlError::Crashed)
+        })
+}
+
 /// Reads the feeds of an OPML 1.0 or 2.0 document; see the module docs for what is accepted.
 pub fn parse(bytes: &[u8]) -> Result<Vec<OpmlFeed>, OpmlError> {
     if bytes.len() > MAX_OPML_BYTES {
@@ -97,6 +117,8 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<OpmlFeed>, OpmlError> {
     let mut seen_root = false;
     let mut seen_body = false;
     let mut feeds: Vec<OpmlFeed> = Vec::new();
+    let mut listed: HashSet<String> = HashSet::new();
+    let mut outlines = 0;
     let mut invalid: Vec<(Option<String>, String, ParseError)> = Vec::new();
     loop {
         let event = reader.read_event().map_err(|error| {
@@ -129,12 +151,16 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<OpmlFeed>, OpmlError> {
         if in_opml && name.eq_ignore_ascii_case("body") {
             seen_body = true;
         } else if in_body && name.eq_ignore_ascii_case("outline") {
+            outlines += 1;
+            if outlines > MAX_OPML_OUTLINES {
+                return Err(OpmlError::TooManyOutlines);
+            }
             let outline = Outline::read(&element)?;
             if let Some(raw_url) = outline.xml_url.filter(|u| !u.trim().is_empty()) {
                 match FeedUrl::parse(&raw_url) {
                     Ok(url) => {
                         let url = url.to_string();
-                        if !feeds.iter().any(|feed| feed.url == url) {
+                        if listed.insert(url.clone()) {
                             feeds.push(OpmlFeed {
                                 url,
                                 title: outline.title.clone(),
@@ -540,6 +566,13 @@ mod tests {
             "</outline>".repeat(MAX_DEPTH)
         );
         assert!(matches!(parse(deep.as_bytes()), Err(OpmlError::TooDeep)));
+        let outline = "<outline xmlUrl='https://a.example/feed'/>";
+        let many = |n| format!("<opml><body>{}</body></opml>", outline.repeat(n));
+        assert!(parse(many(MAX_OPML_OUTLINES).as_bytes()).is_ok());
+        assert!(matches!(
+            parse(many(MAX_OPML_OUTLINES + 1).as_bytes()),
+            Err(OpmlError::TooManyOutlines)
+        ));
     }
 
     #[test]

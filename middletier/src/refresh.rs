@@ -49,8 +49,11 @@ pub struct RefreshSettings {
     /// How often each middle tier looks for due feeds.
     #[serde(with = "humantime_serde")]
     pub scan_interval: Duration,
-    /// Newest items kept per feed.
+    /// Newest items kept per feed (at most `feed::MAX_ENTRIES`).
     pub max_items: usize,
+    /// Most bytes of items kept per feed (titles, descriptions, links, ids): past it the
+    /// oldest items are dropped. Bounds what one publisher can make every store hold.
+    pub max_feed_bytes: usize,
 }
 
 impl Default for RefreshSettings {
@@ -61,6 +64,7 @@ impl Default for RefreshSettings {
             max_interval: Duration::from_secs(24 * 60 * 60),
             scan_interval: Duration::from_secs(10),
             max_items: 100,
+            max_feed_bytes: 2 * 1024 * 1024,
         }
     }
 }
@@ -204,6 +208,9 @@ pub struct Refresher {
     /// Live (dynamic properties): every scan and every schedule reads the current values.
     settings: Dynamic<RefreshSettings>,
     ownership: Ownership,
+    /// Items dropped to keep feeds within `max_feed_bytes` (`rss_feed_items_dropped_total`):
+    /// a feed that keeps hitting its budget shows here before anyone misses its items.
+    dropped: platform::metrics::prometheus_client::metrics::counter::Counter,
 }
 
 impl Refresher {
@@ -218,7 +225,16 @@ impl Refresher {
             fetcher,
             settings: Dynamic::fixed(settings),
             ownership,
+            dropped: Default::default(),
         }
+    }
+
+    pub fn register_metrics(&self, metrics: &platform::metrics::Metrics) {
+        metrics.register(
+            "feed_items_dropped",
+            "Items dropped, oldest first, to keep a feed within refresh.max_feed_bytes",
+            self.dropped.clone(),
+        );
     }
 
     /// Follows `settings` instead of the fixed ones given to [`Refresher::new`].
@@ -390,7 +406,18 @@ impl Refresher {
         // Ids key reading state, so each appears once (the first, as feeds list newest first).
         let mut ids = std::collections::HashSet::new();
         items.retain(|item| ids.insert(item.id.clone()));
-        items.truncate(self.settings.get().max_items);
+        let settings = self.settings.get();
+        items.truncate(settings.max_items);
+        let dropped = keep_within(&mut items, settings.max_feed_bytes);
+        if dropped > 0 {
+            self.dropped.inc_by(dropped as u64);
+            tracing::warn!(
+                url = %state.url,
+                dropped,
+                max_feed_bytes = settings.max_feed_bytes,
+                "feed over its size budget: oldest items dropped"
+            );
+        }
         // Items keep the time they first arrived; new ones arrived now.
         let previous = std::mem::take(&mut state.first_seen);
         state.first_seen = items
@@ -484,6 +511,48 @@ impl Refresher {
         state.next_refresh = next_refresh(&self.settings.get(), now, &attempt);
         state
     }
+}
+
+/// What an item costs to keep, in bytes of its strings.
+pub fn item_bytes(item: &middletier_api::Item) -> usize {
+    item.id.len()
+        + item.title.len()
+        + item.description.len()
+        + item.link.as_ref().map_or(0, String::len)
+        + item.published.as_ref().map_or(0, String::len)
+}
+
+/// Drops the oldest items (by publication date, undated ones as older than dated, later in
+/// the document as older) until the rest fit in `max_bytes`; returns how many were dropped.
+/// The others keep their order.
+pub fn keep_within(items: &mut Vec<middletier_api::Item>, max_bytes: usize) -> usize {
+    let mut total: usize = items.iter().map(item_bytes).sum();
+    if total <= max_bytes {
+        return 0;
+    }
+    let published = |item: &middletier_api::Item| {
+        item.published
+            .as_deref()
+            .and_then(|p| DateTime::parse_from_rfc3339(p).ok())
+            .map(|p| p.timestamp_millis())
+    };
+    let mut oldest_first: Vec<usize> = (0..items.len()).collect();
+    oldest_first.sort_by_key(|&at| (published(&items[at]), std::cmp::Reverse(at)));
+    let mut drop = vec![false; items.len()];
+    for at in oldest_first {
+        if total <= max_bytes {
+            break;
+        }
+        total -= item_bytes(&items[at]);
+        drop[at] = true;
+    }
+    let before = items.len();
+    let mut at = 0;
+    items.retain(|_| {
+        at += 1;
+        !drop[at - 1]
+    });
+    before - items.len()
 }
 
 /// How an attempt failed, for the first fetch's verdict.
@@ -591,6 +660,35 @@ mod tests {
         assert_eq!(asked(7200), 7200, "longer than the backoff: as asked");
         assert_eq!(asked(60), 1800, "shorter than the backoff: the backoff");
         assert_eq!(asked(10_000_000), 86_400, "bounded");
+    }
+
+    #[test]
+    fn items_over_the_feed_budget_are_dropped_oldest_first() {
+        let item = |id: &str, published: Option<&str>| middletier_api::Item {
+            id: id.to_owned(),
+            title: "t".to_owned(),
+            link: None,
+            description: "x".repeat(1000),
+            published: published.map(str::to_owned),
+            read: false,
+            starred: false,
+        };
+        let mut items = vec![
+            item("new", Some("2025-06-03T00:00:00+00:00")),
+            item("undated", None),
+            item("old", Some("2025-06-01T00:00:00+00:00")),
+            item("mid", Some("2025-06-02T00:00:00+00:00")),
+        ];
+        let per_item = item_bytes(&items[0]);
+        assert_eq!(keep_within(&mut items, 10 * per_item), 0, "within budget");
+        assert_eq!(keep_within(&mut items, 2 * per_item), 2);
+        let kept: Vec<&str> = items.iter().map(|i| i.id.as_str()).collect();
+        assert_eq!(
+            kept,
+            ["new", "mid"],
+            "the oldest and the undated went first"
+        );
+        assert_eq!(keep_within(&mut items, 0), 2, "nothing fits: nothing kept");
     }
 
     #[test]

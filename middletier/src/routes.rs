@@ -12,7 +12,7 @@ use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 
 use middletier_api::domain::{FeedUrl, ParseError, UserId};
@@ -62,6 +62,10 @@ pub fn router(service: FeedService) -> Router {
         )
         .route("/middletier/accounts", post(create_account))
         .route("/middletier/accounts/{user}", get(account))
+        .route(
+            "/middletier/accounts/{user}/sessions",
+            delete(delete_sessions_of),
+        )
         .route("/middletier/sessions", post(create_session))
         .route(
             "/middletier/sessions/{token_hash}",
@@ -170,7 +174,7 @@ pub(crate) async fn river(
     post,
     path = "/middletier/rss/user/{user}/items/state",
     tag = "reading",
-    summary = "Mark one item read or unread, starred or not",
+    summary = "Mark one item read or unread, starred or not (only items the feed holds now; 404 otherwise)",
     params(UserPath),
     request_body = ItemStateChange,
     responses(
@@ -338,6 +342,26 @@ pub(crate) async fn delete_session(
 }
 
 #[utoipa::path(
+    delete,
+    path = "/middletier/accounts/{user}/sessions",
+    tag = "accounts",
+    summary = "End every session of a user (sign out everywhere)",
+    params(UserPath),
+    responses(
+        (status = 204, description = "Every session ended (also when there were none)"),
+        CommonErrors,
+    )
+)]
+pub(crate) async fn delete_sessions_of(
+    State(service): State<FeedService>,
+    Path(user): Path<String>,
+) -> Result<Response, ApiError> {
+    let user = UserId::parse(&user)?;
+    service.delete_sessions_of(&user).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[utoipa::path(
     get,
     path = "/middletier/rss/user/{user}/opml",
     tag = "subscriptions",
@@ -377,7 +401,7 @@ pub(crate) async fn export_opml(
     request_body(content((String = "text/x-opml"), (String = "application/xml")), description = "An OPML file"),
     responses(
         (status = 200, description = "What was imported", body = OpmlImport),
-        (status = 413, description = "The file is over 2 MiB", body = ErrorBody),
+        (status = 413, description = "The file is over 2 MiB or has over 5,000 outlines", body = ErrorBody),
         CommonErrors,
     )
 )]
@@ -388,7 +412,7 @@ pub(crate) async fn import_opml(
 ) -> Result<Response, ApiError> {
     let user = UserId::parse(&user)?;
     let body = body.map_err(|_| OpmlError::TooLarge)?;
-    let feeds = opml::parse(&body)?;
+    let feeds = opml::parse_off_runtime(body).await?;
     Ok(Json(service.import_opml(&user, feeds).await?).into_response())
 }
 
@@ -509,6 +533,7 @@ impl IntoResponse for ApiError {
             ApiError::Body(ref message) => (StatusCode::BAD_REQUEST, message.clone(), Vec::new()),
             ApiError::Subscribe(ServiceError::NotSubscribed(_))
             | ApiError::Subscribe(ServiceError::NotFound(_))
+            | ApiError::Subscribe(ServiceError::UnknownItem)
             | ApiError::Store(StoreError::NotSubscribed)
             | ApiError::Subscribe(ServiceError::Store(StoreError::NotSubscribed)) => {
                 (StatusCode::NOT_FOUND, self.to_string(), Vec::new())
@@ -527,7 +552,7 @@ impl IntoResponse for ApiError {
             ApiError::Subscribe(ServiceError::Refused(ref message)) => {
                 (StatusCode::BAD_REQUEST, message.clone(), Vec::new())
             }
-            ApiError::Opml(ref error @ OpmlError::TooLarge) => {
+            ApiError::Opml(ref error @ (OpmlError::TooLarge | OpmlError::TooManyOutlines)) => {
                 (StatusCode::PAYLOAD_TOO_LARGE, error.to_string(), Vec::new())
             }
             ApiError::Opml(ref error) => (StatusCode::BAD_REQUEST, error.to_string(), Vec::new()),

@@ -8,6 +8,7 @@ use registry_client::ClientSettings;
 use crate::chaos::ChaosSettings;
 use crate::fetch::FetchSettings;
 use crate::refresh::RefreshSettings;
+use crate::service::AccountSettings;
 use crate::store::CassandraSettings;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -29,6 +30,9 @@ pub struct Settings {
     /// `[api]`: who may call the API.
     #[serde(default)]
     pub api: ApiSettings,
+    /// `[accounts]`: bounds on what users keep here.
+    #[serde(default)]
+    pub accounts: AccountSettings,
 }
 
 /// `[api]` settings.
@@ -77,6 +81,7 @@ impl Default for Settings {
             chaos: ChaosSettings::default(),
             log: platform::telemetry::LogSettings::default(),
             api: ApiSettings::default(),
+            accounts: AccountSettings::default(),
         }
     }
 }
@@ -88,6 +93,12 @@ impl platform::config::Configuration for Settings {
     fn validate(&self) -> Result<(), platform::config::InvalidSetting> {
         use platform::config::InvalidSetting;
         platform::config::validate_log(&self.log)?;
+        if self.accounts.max_sessions_per_user == 0 {
+            return Err(InvalidSetting::new(
+                "accounts.max_sessions_per_user",
+                "must be at least 1: nobody could stay signed in",
+            ));
+        }
         let refresh = &self.refresh;
         if refresh.scan_interval.is_zero() {
             return Err(InvalidSetting::new(

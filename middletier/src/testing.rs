@@ -33,6 +33,10 @@
 //! (streams 64 KiB chunks forever, no `Content-Length`), `/held.xml` ([`RSS`] after
 //! [`HELD_FOR`], counting requests in flight for [`FeedPublisher::peak_in_flight`]).
 //!
+//! Amplifying: `/amplify/{any path}?items=N` (default 5): RSS whose `N` items (newest first,
+//! one a day) each have a 2 KB title and a description of 10,000 `<img src=.>` (110 KB), which
+//! a sanitizer that makes links absolute against a long feed URL turns into megabytes.
+//!
 //! Every request is counted by path: [`FeedPublisher::requests`].
 
 use std::collections::HashMap;
@@ -256,6 +260,7 @@ impl FeedPublisher {
             .route("/slow.xml", get(slow))
             .route("/endless.xml", get(endless))
             .route("/held.xml", get(held))
+            .route("/amplify/{*path}", get(amplify))
             .route(
                 "/huge.xml",
                 get(|| async { xml("application/rss+xml", huge()) }),
@@ -505,6 +510,24 @@ pub const ENTITY_BOMB: &str = r#"<?xml version="1.0"?>
 <rss version="2.0"><channel><title>Bomb &lol9;</title>
 <item><title>Secret &xxe;</title><description>&lol9;&xxe;</description></item>
 </channel></rss>"#;
+
+async fn amplify(Query(query): Query<HashMap<String, String>>) -> Response {
+    let items: usize = query.get("items").and_then(|n| n.parse().ok()).unwrap_or(5);
+    let description = "<img src=.>".repeat(10_000);
+    let title = "Amplified ".repeat(200);
+    let start = chrono::DateTime::from_timestamp(1_750_000_000, 0).expect("time");
+    let mut rss = String::from("<rss version=\"2.0\"><channel><title>Amplify</title>");
+    for n in 0..items {
+        let published = start - chrono::Duration::days(i64::try_from(n).unwrap_or(0));
+        rss.push_str(&format!(
+            "<item><title>{n} {title}</title><guid>amplify-{n}</guid><pubDate>{}</pubDate>\
+             <description><![CDATA[{description}]]></description></item>",
+            published.to_rfc2822()
+        ));
+    }
+    rss.push_str("</channel></rss>");
+    bytes("application/rss+xml", rss.into_bytes())
+}
 
 /// Larger than the 10 MiB default cap.
 fn huge() -> String {

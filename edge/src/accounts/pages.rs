@@ -1,5 +1,6 @@
-//! The account pages: `/signin`, `/signup` and `/signout`, and the answer to a request that
-//! has no user (a redirect here, or the sign-in page saying why it can't be checked).
+//! The account pages: `/signin`, `/signup`, `/signout` and `/signout/everywhere`, and the
+//! answer to a request that has no user (a redirect here, or the sign-in page saying why it
+//! can't be checked).
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -21,18 +22,20 @@ use middletier_api::limits::MAX_USER_LEN;
 use middletier_api::{NewAccount, NewSession};
 
 use super::Accounts;
+use super::CurrentUser;
 use super::current_user::{NotSignedIn, Viewer, next_page};
 use super::passwords::{MAX_PASSWORD_CHARS, check_new_password};
 use crate::local_path::LocalPath;
 use crate::session::{self, CookiePolicy, Token};
 use crate::upstream::UpstreamError;
 
-/// `/signin`, `/signup` and `/signout`.
+/// `/signin`, `/signup`, `/signout` and `/signout/everywhere`.
 pub fn router(accounts: Arc<Accounts>) -> Router {
     Router::new()
         .route("/signin", get(sign_in_page).post(sign_in))
         .route("/signup", get(sign_up_page).post(sign_up))
         .route("/signout", post(sign_out))
+        .route("/signout/everywhere", post(sign_out_everywhere))
         .with_state(accounts)
 }
 
@@ -153,7 +156,13 @@ async fn sign_in_page(
         return Redirect::to("/").into_response();
     }
     let page = SignInPage {
-        notice: query.signed_out.map(|_| "You are signed out.".to_owned()),
+        notice: query.signed_out.map(|where_| {
+            if where_ == "everywhere" {
+                "You are signed out on every browser and device.".to_owned()
+            } else {
+                "You are signed out.".to_owned()
+            }
+        }),
         ..SignInPage::new(next_page(&query.next))
     };
     (no_store(), page).into_response()
@@ -363,6 +372,33 @@ async fn sign_out(State(accounts): State<Arc<Accounts>>, client: Client) -> Resp
         accounts.sessions.forget(&hash);
     }
     see_other("/signin?signed_out=1", Some(client.cookies.clear()))
+}
+
+/// Ends every session of the user, on every browser and device and through every edge (a
+/// lost phone, a shared computer): at once on this edge, within the session cache's
+/// freshness (`[accounts] session_cache`) on the others.
+async fn sign_out_everywhere(
+    State(accounts): State<Arc<Accounts>>,
+    user: CurrentUser,
+    client: Client,
+) -> Response {
+    if accounts.settings.single_user {
+        return Redirect::to("/").into_response();
+    }
+    if let Err(error) = accounts.upstream.end_all_sessions(&user.name).await {
+        let page = SignInPage {
+            error: Some(format!(
+                "Signing out everywhere did not work: {error}. Your sessions are still open; please try again in a moment."
+            )),
+            ..SignInPage::new(LocalPath::home())
+        };
+        return (StatusCode::SERVICE_UNAVAILABLE, no_store(), page).into_response();
+    }
+    accounts.sessions.forget_user(&user.name);
+    see_other(
+        "/signin?signed_out=everywhere",
+        Some(client.cookies.clear()),
+    )
 }
 
 impl Accounts {

@@ -341,6 +341,14 @@ impl Upstream {
         self.without_fallback(&self.session, call).await
     }
 
+    /// Ends every session of `user` ("sign out everywhere"); idempotent.
+    pub async fn end_all_sessions(&self, user: &str) -> Result<(), UpstreamError> {
+        let call = self.retries.run(Idempotent, |base| async move {
+            self.client.delete_sessions_of(&base, user).await
+        });
+        self.without_fallback(&self.session, call).await
+    }
+
     /// Creates an account; `None` when the name is taken. Not retried after a timeout or 5xx:
     /// the first attempt may have created it, and a retry would then report the user's own
     /// new account as taken.

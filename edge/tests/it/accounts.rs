@@ -560,6 +560,83 @@ async fn a_session_from_one_edge_works_on_another_and_sign_out_reaches_both() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_out_everywhere_ends_every_session_of_the_user_on_every_edge() {
+    let system = System::start_tuned(
+        vec![std::sync::Arc::new(middletier::store::MemoryStore::new())],
+        |_| {},
+        |edge| {
+            edge.accounts.single_user = false;
+            // Long enough that only forgetting the user's sessions can refuse them at once.
+            edge.accounts.session_cache = Duration::from_secs(600);
+        },
+    )
+    .await;
+    let second = another_edge(&system, 1, |edge| {
+        edge.accounts.session_cache = Duration::from_millis(200);
+    })
+    .await;
+    let first = &system.edge;
+    let here = cookie_of(&sign_up(first, "ann", "a good password").await);
+    let other_browser = cookie_of(&sign_in(first, "ann", "a good password").await);
+    let other_edge = cookie_of(&sign_in(&second, "ann", "a good password").await);
+    let bob = cookie_of(&sign_up(first, "bob", "a good password").await);
+    for (edge, cookie) in [
+        (first, &here),
+        (first, &other_browser),
+        (&second, &other_edge),
+        (first, &bob),
+    ] {
+        assert_eq!(get(edge, "/", Some(cookie)).await.status, StatusCode::OK);
+    }
+
+    let manage = get(first, "/subscriptions", Some(&here)).await;
+    assert!(
+        manage
+            .html
+            .contains(r#"<form method="post" action="/signout/everywhere">"#),
+        "the manage page has the button"
+    );
+    let signed_out = post(first, "/signout/everywhere", Some(&here), &[]).await;
+    assert_eq!(signed_out.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        signed_out.location.as_deref(),
+        Some("/signin?signed_out=everywhere")
+    );
+    assert!(
+        signed_out
+            .set_cookie
+            .iter()
+            .any(|cookie| cookie.starts_with("rss_session=;")),
+        "this browser's cookie is cleared: {:?}",
+        signed_out.set_cookie
+    );
+    let notice = get(first, "/signin?signed_out=everywhere", None).await;
+    assert!(
+        notice
+            .html
+            .contains("signed out on every browser and device")
+    );
+
+    // Both of the user's other sessions are refused: at once on this edge, whatever its cache,
+    // and within the other edge's cache time there.
+    for cookie in [&here, &other_browser] {
+        assert_eq!(
+            get(first, "/", Some(cookie)).await.status,
+            StatusCode::SEE_OTHER
+        );
+    }
+    eventually("the other edge refuses the session", || async {
+        get(&second, "/", Some(&other_edge)).await.status == StatusCode::SEE_OTHER
+    })
+    .await;
+    assert_eq!(
+        get(first, "/", Some(&bob)).await.status,
+        StatusCode::OK,
+        "another user stays signed in"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_session_is_refused() {
     let store: std::sync::Arc<dyn middletier::store::Store> =
         std::sync::Arc::new(middletier::store::MemoryStore::new());
@@ -597,7 +674,7 @@ async fn cross_site_posts_to_the_account_forms_are_refused() {
     let edge = &system.edge;
     let cookie = cookie_of(&sign_up(edge, "ann", "a good password").await);
 
-    for path in ["/signin", "/signup", "/signout"] {
+    for path in ["/signin", "/signup", "/signout", "/signout/everywhere"] {
         let from_elsewhere = answer(
             no_redirects()
                 .post(format!("{}{path}", edge.url()))

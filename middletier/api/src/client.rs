@@ -298,6 +298,17 @@ impl MiddletierClient {
         check(response).await.map(drop)
     }
 
+    /// Ends every session of `user` ("sign out everywhere"; also fine when there are none).
+    pub async fn delete_sessions_of(&self, base: &url::Url, user: &str) -> Result<(), CallError> {
+        let url = api_url(base, &["accounts", user, "sessions"])?;
+        let response = self
+            .request(Method::DELETE, url)
+            .send()
+            .await
+            .map_err(transport_error)?;
+        check(response).await.map(drop)
+    }
+
     async fn send_json<B: serde::Serialize + ?Sized, T: DeserializeOwned>(
         &self,
         method: Method,

@@ -22,3 +22,22 @@ pub const MAX_SESSION_DAYS: i64 = 400;
 /// Largest OPML file accepted. A list of a thousand feeds is about 200 KiB; 2 MiB allows ten
 /// thousand and bounds the memory and time an upload can cost.
 pub const MAX_OPML_BYTES: usize = 2 * 1024 * 1024;
+
+/// Longest item description the middle tier answers, in bytes of sanitized HTML. Relative
+/// links are made absolute against the feed's URL, so a few bytes of `<img src=.>` can become
+/// kilobytes; longer descriptions are cut at a tag or character boundary, their open elements
+/// closed. Full-length posts are rarely over 40 KiB of HTML.
+pub const MAX_DESCRIPTION_BYTES: usize = 64 * 1024;
+
+/// Longest item or feed title the middle tier answers, in bytes of plain text (cut at a
+/// character boundary, ending in `…`).
+pub const MAX_TITLE_BYTES: usize = 1024;
+
+/// Most `<outline>` elements (feeds and folders) an OPML file may have. Subscriptions are
+/// capped per user far below this; the cap stops a file of tiny outlines from costing work
+/// per outline before that check is reached.
+pub const MAX_OPML_OUTLINES: usize = 5_000;
+
+/// Deepest element nesting an OPML file may have (`<opml><body>` plus 30 levels of folders):
+/// far more than any reader produces.
+pub const MAX_OPML_DEPTH: usize = 32;

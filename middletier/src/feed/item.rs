@@ -6,17 +6,19 @@ use base64::Engine as _;
 use feed_rs::model::{Content, Entry, Text};
 
 use middletier_api::Item;
-use middletier_api::limits::MAX_ITEM_ID_LEN;
+use middletier_api::limits::{MAX_ITEM_ID_LEN, MAX_URL_LEN};
 
-use super::sanitize::sanitize_html;
+use super::sanitize::{bounded_input, into_bounded, sanitize_html};
 use super::text::{decode_entities, escape_html, plain_text};
 
-/// `href` made absolute against `base`, if it is a web URL.
+/// `href` made absolute against `base`, if it is a web URL no longer than the API accepts
+/// ([`MAX_URL_LEN`]): a longer one is dropped, not cut (a cut link leads elsewhere).
 pub(super) fn web_url(base: &url::Url, href: &str) -> Option<String> {
     base.join(href)
         .ok()
         .filter(|url| matches!(url.scheme(), "http" | "https"))
         .map(String::from)
+        .filter(|url| url.len() <= MAX_URL_LEN)
 }
 
 /// An entry as the API's item, every string made safe to show.
@@ -110,7 +112,7 @@ fn content_html(content: &Content, base: &url::Url) -> Option<String> {
         ("text", "html") => Some(sanitize_html(body, base)),
         ("application", xhtml) if xhtml.starts_with("xhtml") => Some(sanitize_html(body, base)),
         ("text", "xml") => Some(sanitize_html(body, base)),
-        ("text", _) => Some(escape_html(&decode_entities(body))),
+        ("text", _) => Some(escaped_text(body)),
         _ => {
             // Atom: "a base64 encoded document of the indicated media type". Text we can show.
             let compact: String = body.chars().filter(|c| !c.is_whitespace()).collect();
@@ -118,14 +120,20 @@ fn content_html(content: &Content, base: &url::Url) -> Option<String> {
                 .decode(compact)
                 .ok()?;
             let text = String::from_utf8(bytes).ok()?;
-            (ty == "application" && subtype.ends_with("json")).then(|| escape_html(&text))
+            (ty == "application" && subtype.ends_with("json"))
+                .then(|| into_bounded(escape_html(bounded_input(&text))))
         }
     }
 }
 
+/// Plain text as HTML, bounded as sanitized HTML is.
+fn escaped_text(text: &str) -> String {
+    into_bounded(escape_html(&decode_entities(bounded_input(text))))
+}
+
 fn html_of(text: &Text, base: &url::Url) -> String {
     if text.content_type.subty() == "plain" {
-        escape_html(&decode_entities(&text.content))
+        escaped_text(&text.content)
     } else {
         sanitize_html(&text.content, base)
     }
@@ -169,6 +177,18 @@ mod tests {
         let hashed = item_id(&long, None, "t", "", None);
         assert!(hashed.starts_with("h:") && hashed.len() <= MAX_ITEM_ID_LEN);
         assert_ne!(hashed, item_id(&format!("{long}y"), None, "t", "", None));
+    }
+
+    #[test]
+    fn overlong_links_are_dropped() {
+        let long = format!("/{}", "a".repeat(MAX_URL_LEN));
+        let rss = format!(
+            "<rss version=\"2.0\"><channel><title>t</title><link>{long}</link>\
+             <item><title>x</title><link>{long}</link></item></channel></rss>"
+        );
+        let feed = parse(rss.as_bytes(), &base()).expect("parses");
+        assert_eq!(feed.items[0].link, None);
+        assert_eq!(feed.site_url, None);
     }
 
     #[test]

@@ -30,6 +30,11 @@
 //! external entity stays inert text), no recursion on the input's nesting, bounded attributes.
 //! `middletier/fuzz` fuzzes this whole path; what it found is replayed by the tests.
 //!
+//! What comes out is bounded as well, whatever the input makes of it: at most
+//! [`MAX_ENTRIES`] items per document, each title at most
+//! [`MAX_TITLE_BYTES`](middletier_api::limits::MAX_TITLE_BYTES) and each description at most
+//! [`MAX_DESCRIPTION_BYTES`](middletier_api::limits::MAX_DESCRIPTION_BYTES) (see `sanitize`).
+//!
 //! # Layout
 //! - this module: the public face: [`parse`], [`inspect`], [`parse_document`], the types they
 //!   return, and presenting a read [`Document`] as the API's feed.
@@ -57,7 +62,12 @@ use middletier_api::Item;
 
 pub use encoding::EncodingSource;
 pub use item::item_id;
-pub use sanitize::{MAX_HTML_DEPTH, sanitize_html};
+pub use sanitize::{MAX_DESCRIPTION_INPUT_BYTES, MAX_HTML_DEPTH, sanitize_html, truncate_html};
+
+/// Most entries presented from one document, in document order (feeds list newest first);
+/// the rest are ignored before any sanitizing. An archive of every post ever is not a feed,
+/// and this bounds what one document can make the sanitizer produce.
+pub const MAX_ENTRIES: usize = 500;
 
 /// What we keep of a parsed feed.
 #[derive(Debug)]
@@ -216,6 +226,7 @@ fn present(document: Document, base: &url::Url) -> Inspected {
     let items = feed
         .entries
         .iter()
+        .take(MAX_ENTRIES)
         .map(|entry| item::item(entry, base))
         .collect();
     let site_url = feed

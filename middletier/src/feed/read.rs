@@ -6,6 +6,7 @@ use feed_rs::model::FeedType;
 use feed_rs::parser::{ParseErrorKind, ParseFeedError};
 use memchr::memmem;
 
+use super::text::floor_char_boundary;
 use super::{Document, FeedError, dates, encoding, repair};
 
 /// A new feed-rs parser for each parse: one that failed mid-entry keeps MediaRSS state and
@@ -208,14 +209,6 @@ fn declared_version(text: &str) -> Option<String> {
             None
         }
     })
-}
-
-fn floor_char_boundary(text: &str, at: usize) -> usize {
-    let mut at = at.min(text.len());
-    while !text.is_char_boundary(at) {
-        at -= 1;
-    }
-    at
 }
 
 /// Whether the document's first element (after the prolog) is an HTML one.

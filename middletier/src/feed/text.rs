@@ -5,14 +5,19 @@ use std::borrow::Cow;
 
 use feed_rs::model::Text;
 
-/// Titles are shown as text: tags removed, entities decoded (templates escape on output).
+use middletier_api::limits::MAX_TITLE_BYTES;
+
+/// Titles are shown as text: tags removed, entities decoded (templates escape on output), at
+/// most [`MAX_TITLE_BYTES`] long (cut at a character boundary, ending in `…`).
 pub(super) fn plain_text(text: &Text) -> String {
+    // More than enough input for the longest title: what is past it costs no work.
+    let content = &text.content[..floor_char_boundary(&text.content, 16 * MAX_TITLE_BYTES)];
     let stripped = if text.content_type.subty() == "plain" {
         // Text that is plain by the spec still carries HTML entities in the wild (&nbsp;,
         // &eacute; inside CDATA): shown as what they mean, as feedparser does.
-        decode_entities(&text.content).into_owned()
+        decode_entities(content).into_owned()
     } else {
-        unescape_html(&ammonia::Builder::empty().clean(&text.content).to_string())
+        unescape_html(&ammonia::Builder::empty().clean(content).to_string())
     };
     // Control characters (which some feeds carry through unescaped) are dropped, runs of
     // white space become one space.
@@ -22,6 +27,17 @@ pub(super) fn plain_text(text: &Text) -> String {
             words.push(' ');
         }
         words.extend(word.chars().filter(|c| !c.is_control()));
+        if words.len() > MAX_TITLE_BYTES {
+            break;
+        }
+    }
+    if words.len() > MAX_TITLE_BYTES {
+        const ELLIPSIS: &str = "…";
+        words.truncate(floor_char_boundary(
+            &words,
+            MAX_TITLE_BYTES - ELLIPSIS.len(),
+        ));
+        words.push_str(ELLIPSIS);
     }
     words
 }
@@ -81,6 +97,15 @@ pub(super) fn decode_entities(text: &str) -> Cow<'_, str> {
     }
     out.push_str(rest);
     Cow::Owned(out)
+}
+
+/// The largest character boundary in `text` at or before `at`.
+pub(super) fn floor_char_boundary(text: &str, at: usize) -> usize {
+    let mut at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
 }
 
 /// Undoes exactly the escaping ammonia applies to text.

@@ -41,8 +41,12 @@ pub(super) fn with_validators(
 /// A header's value as text, trimmed, if it has a non-empty one.
 pub(super) fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {
     let text = headers.get(name)?.to_str().ok()?.trim();
-    (!text.is_empty()).then(|| text.to_owned())
+    (!text.is_empty() && text.len() <= MAX_HEADER_TEXT).then(|| text.to_owned())
 }
+
+/// Longest header value kept (validators are stored with the feed and sent back): real
+/// `ETag`s and dates are under a hundred bytes; a longer one is ignored, not cut.
+const MAX_HEADER_TEXT: usize = 1024;
 
 fn http_date(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
     chrono::DateTime::parse_from_rfc2822(text.trim())
@@ -104,6 +108,19 @@ pub(super) fn cache_hints(headers: &HeaderMap, now: chrono::DateTime<chrono::Utc
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn overlong_header_values_are_ignored_not_stored() {
+        let etag = |value: &str| {
+            let headers = HeaderMap::from_iter([(
+                header::ETAG,
+                header::HeaderValue::from_str(value).expect("header"),
+            )]);
+            header_text(&headers, header::ETAG)
+        };
+        assert_eq!(etag("\"v1\"").as_deref(), Some("\"v1\""));
+        assert_eq!(etag(&"x".repeat(MAX_HEADER_TEXT + 1)), None);
+    }
 
     #[test]
     fn cache_control_max_age_wins_over_expires() {

@@ -2,6 +2,7 @@
 //! knows every account and session.
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
 use middletier_api::domain::{self, ParseError, UserId};
 use middletier_api::limits::MAX_SESSION_DAYS;
@@ -42,7 +43,8 @@ impl FeedService {
             user: UserId::parse(&new.user)?,
             expires: millis(expires),
         };
-        Ok(self.store.create_session(token_hash, &session).await?)
+        let max = self.accounts.max_sessions_per_user;
+        Ok(self.store.create_session(token_hash, &session, max).await?)
     }
 
     /// The live session; unknown and expired ones are both "not found".
@@ -60,6 +62,29 @@ impl FeedService {
     pub async fn delete_session(&self, token_hash: &str) -> Result<(), ServiceError> {
         let token_hash = domain::token_hash(token_hash)?;
         Ok(self.store.delete_session(token_hash).await?)
+    }
+
+    /// Ends every session of `user` ("sign out everywhere"); returns how many there were.
+    pub async fn delete_sessions_of(&self, user: &UserId) -> Result<usize, ServiceError> {
+        let ended = self.store.delete_sessions_of(user).await?;
+        tracing::info!(%user, ended, "signed out everywhere");
+        Ok(ended)
+    }
+}
+
+/// `[accounts]` settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AccountSettings {
+    /// Most sessions one user keeps (browsers and devices signed in at once); signing in past
+    /// it ends the oldest. Bounds what repeated sign-ins can store.
+    pub max_sessions_per_user: usize,
+}
+
+impl Default for AccountSettings {
+    fn default() -> Self {
+        Self {
+            max_sessions_per_user: 50,
+        }
     }
 }
 

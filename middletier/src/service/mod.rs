@@ -20,6 +20,8 @@ mod reading;
 mod subscriptions;
 mod views;
 
+pub use accounts::AccountSettings;
+
 use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -48,6 +50,9 @@ pub enum ServiceError {
     /// An account with this name exists (409).
     #[error("the name is taken")]
     Taken,
+    /// The feed holds no item with this id (404): it never did, or the item has left it.
+    #[error("this feed holds no such item (it may have left the feed)")]
+    UnknownItem,
     /// No such account or session (404).
     #[error("{0} not found")]
     NotFound(&'static str),
@@ -64,11 +69,22 @@ pub struct FeedService {
     /// every method here just calls it.
     store: Arc<dyn Store>,
     refresher: Refresher,
+    accounts: AccountSettings,
 }
 
 impl FeedService {
     pub fn new(store: Arc<dyn Store>, refresher: Refresher) -> Self {
-        Self { store, refresher }
+        Self {
+            store,
+            refresher,
+            accounts: AccountSettings::default(),
+        }
+    }
+
+    /// Bounds accounts by `settings` instead of the defaults.
+    pub fn with_accounts(mut self, settings: AccountSettings) -> Self {
+        self.accounts = settings;
+        self
     }
 
     pub fn refresher(&self) -> &Refresher {

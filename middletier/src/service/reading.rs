@@ -1,5 +1,7 @@
 //! Reading state: read and starred marks on items, and "mark all as read" up to a time.
 
+use std::sync::Arc;
+
 use chrono::Utc;
 
 use middletier_api::domain::{self, FeedUrl, UserId};
@@ -7,10 +9,14 @@ use middletier_api::{ItemStateChange, MarkRead, MarkedRead};
 
 use super::{FeedService, ServiceError};
 use crate::river::{Scope, Source};
-use crate::store::{ItemOrder, MarkChange, StoreError};
+use crate::store::{CachedFeed, ItemOrder, MarkChange, StoreError};
 
 impl FeedService {
     /// Marks one item read/unread or starred/unstarred, in a feed the user subscribes to.
+    ///
+    /// Only items the feed holds now can be marked, so nobody can store marks for ids that
+    /// never existed; and each mark prunes the user's marks on items that have left the feed,
+    /// so marks never outgrow the feed.
     pub async fn set_item_state(
         &self,
         user: &UserId,
@@ -22,15 +28,25 @@ impl FeedService {
             read: change.read,
             starred: change.starred,
         };
+        let Some(cached) = self.feed_holding(&feed, item).await? else {
+            return Err(ServiceError::UnknownItem);
+        };
         match self
             .store
             .mark_item(user, &feed, item, marks, Utc::now())
             .await
         {
-            Ok(()) => Ok(change.clone()),
-            Err(StoreError::NotSubscribed) => Err(ServiceError::NotSubscribed(feed.to_string())),
-            Err(error) => Err(error.into()),
+            Ok(()) => {}
+            Err(StoreError::NotSubscribed) => {
+                return Err(ServiceError::NotSubscribed(feed.to_string()));
+            }
+            Err(error) => return Err(error.into()),
         }
+        let pruned = self.store.prune_marks(user, &cached).await?;
+        if pruned > 0 {
+            tracing::debug!(%user, %feed, pruned, "marks of items that left the feed pruned");
+        }
+        Ok(change.clone())
     }
 
     /// Marks a feed, a category or all the user's feeds read, up to a time: one write per
@@ -81,6 +97,27 @@ impl FeedService {
             .sum();
         self.store.mark_read_up_to(user, &urls, up_to, now).await?;
         Ok(MarkedRead { marked })
+    }
+}
+
+impl FeedService {
+    /// The feed, if it holds `item`. The process cache first; on a miss the stored state,
+    /// since another middle tier's refresh reaches this one's cache only within seconds and
+    /// the item may have been shown from there.
+    async fn feed_holding(
+        &self,
+        feed: &FeedUrl,
+        item: &str,
+    ) -> Result<Option<Arc<CachedFeed>>, StoreError> {
+        let feeds = std::slice::from_ref(feed);
+        let cached = self.store.cached_feeds(feeds).await?.pop().flatten();
+        if let Some(cached) = cached.filter(|cached| cached.by_id.contains_key(item)) {
+            return Ok(Some(cached));
+        }
+        let stored = self.store.feed_states(feeds).await?.pop().flatten();
+        Ok(stored
+            .filter(|state| state.items.iter().any(|held| held.id == item))
+            .map(|state| Arc::new(CachedFeed::new(state))))
     }
 }
 

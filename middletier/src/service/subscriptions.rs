@@ -147,7 +147,8 @@ impl FeedService {
         user: &UserId,
         feeds: Vec<OpmlFeed>,
     ) -> Result<OpmlImport, ServiceError> {
-        let existing = self.store.subscriptions(user).await?;
+        let existing: std::collections::HashSet<FeedUrl> =
+            self.store.subscriptions(user).await?.into_iter().collect();
         let parsed: Vec<(FeedUrl, OpmlFeed)> = feeds
             .into_iter()
             .filter_map(|feed| Some((FeedUrl::parse(&feed.url).ok()?, feed)))

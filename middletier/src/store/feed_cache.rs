@@ -222,6 +222,10 @@ impl<S: ReadingStore> ReadingStore for FeedCache<S> {
     async fn clear_reading(&self, user: &UserId, feed: &FeedUrl) -> Result<(), StoreError> {
         self.inner.clear_reading(user, feed).await
     }
+
+    async fn prune_marks(&self, user: &UserId, feed: &CachedFeed) -> Result<usize, StoreError> {
+        self.inner.prune_marks(user, feed).await
+    }
 }
 
 #[async_trait]
@@ -238,8 +242,11 @@ impl<S: AccountStore> AccountStore for FeedCache<S> {
         &self,
         token_hash: &str,
         session: &SessionRecord,
+        max_per_user: usize,
     ) -> Result<(), StoreError> {
-        self.inner.create_session(token_hash, session).await
+        self.inner
+            .create_session(token_hash, session, max_per_user)
+            .await
     }
 
     async fn session(
@@ -252,6 +259,10 @@ impl<S: AccountStore> AccountStore for FeedCache<S> {
 
     async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
         self.inner.delete_session(token_hash).await
+    }
+
+    async fn delete_sessions_of(&self, user: &UserId) -> Result<usize, StoreError> {
+        self.inner.delete_sessions_of(user).await
     }
 }
 

@@ -269,6 +269,29 @@ impl ReadingStore for MemoryStore {
         });
         Ok(())
     }
+
+    async fn prune_marks(&self, user: &UserId, feed: &CachedFeed) -> Result<usize, StoreError> {
+        Ok(self.with(|inner| {
+            let Some(reading) = inner
+                .reading
+                .get_mut(user)
+                .and_then(|feeds| feeds.get_mut(&feed.state.url))
+            else {
+                return 0;
+            };
+            let gone = reading
+                .marks
+                .keys()
+                .filter(|id| !feed.by_id.contains_key(*id))
+                .count();
+            if gone > 0 {
+                Arc::make_mut(reading)
+                    .marks
+                    .retain(|id, _| feed.by_id.contains_key(id));
+            }
+            gone
+        }))
+    }
 }
 
 #[async_trait]
@@ -291,6 +314,7 @@ impl AccountStore for MemoryStore {
         &self,
         token_hash: &str,
         session: &SessionRecord,
+        max_per_user: usize,
     ) -> Result<(), StoreError> {
         let now = Utc::now();
         self.with(|inner| {
@@ -300,6 +324,18 @@ impl AccountStore for MemoryStore {
             inner
                 .sessions
                 .insert(token_hash.to_owned(), session.clone());
+            let mut theirs: Vec<(DateTime<Utc>, String)> = inner
+                .sessions
+                .iter()
+                .filter(|(_, s)| s.user == session.user)
+                .map(|(hash, s)| (s.expires, hash.clone()))
+                .collect();
+            if theirs.len() > max_per_user {
+                theirs.sort();
+                for (_, hash) in &theirs[..theirs.len() - max_per_user] {
+                    inner.sessions.remove(hash);
+                }
+            }
         });
         Ok(())
     }
@@ -322,5 +358,13 @@ impl AccountStore for MemoryStore {
     async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
         self.with(|inner| inner.sessions.remove(token_hash));
         Ok(())
+    }
+
+    async fn delete_sessions_of(&self, user: &UserId) -> Result<usize, StoreError> {
+        Ok(self.with(|inner| {
+            let before = inner.sessions.len();
+            inner.sessions.retain(|_, session| session.user != *user);
+            before - inner.sessions.len()
+        }))
     }
 }

@@ -157,6 +157,11 @@ impl<S: ReadingStore + ?Sized> ReadingStore for Metered<S> {
         self.observe("clear_reading", self.inner.clear_reading(user, feed))
             .await
     }
+
+    async fn prune_marks(&self, user: &UserId, feed: &CachedFeed) -> Result<usize, StoreError> {
+        self.observe("prune_marks", self.inner.prune_marks(user, feed))
+            .await
+    }
 }
 
 #[async_trait]
@@ -174,10 +179,11 @@ impl<S: AccountStore + ?Sized> AccountStore for Metered<S> {
         &self,
         token_hash: &str,
         session: &SessionRecord,
+        max_per_user: usize,
     ) -> Result<(), StoreError> {
         self.observe(
             "create_session",
-            self.inner.create_session(token_hash, session),
+            self.inner.create_session(token_hash, session, max_per_user),
         )
         .await
     }
@@ -193,6 +199,11 @@ impl<S: AccountStore + ?Sized> AccountStore for Metered<S> {
 
     async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
         self.observe("delete_session", self.inner.delete_session(token_hash))
+            .await
+    }
+
+    async fn delete_sessions_of(&self, user: &UserId) -> Result<usize, StoreError> {
+        self.observe("delete_sessions_of", self.inner.delete_sessions_of(user))
             .await
     }
 }

@@ -334,6 +334,12 @@ pub trait ReadingStore: Send + Sync + std::fmt::Debug + 'static {
 
     /// Forgets the user's reading state in `feed` (after unsubscribing).
     async fn clear_reading(&self, user: &UserId, feed: &FeedUrl) -> Result<(), StoreError>;
+
+    /// Forgets the user's marks on items `feed` no longer holds; returns how many. Items leave
+    /// a feed as new ones arrive, and their marks would otherwise be kept forever: pruned
+    /// whenever the user marks an item, a user's marks in a feed stay about as many as the
+    /// items it holds.
+    async fn prune_marks(&self, user: &UserId, feed: &CachedFeed) -> Result<usize, StoreError>;
 }
 
 /// A stored account. `password_hash` is the edge's PHC string, opaque here.
@@ -367,11 +373,15 @@ pub trait AccountStore: Send + Sync + std::fmt::Debug + 'static {
 
     async fn account(&self, user: &UserId) -> Result<Option<AccountRecord>, StoreError>;
 
-    /// Stores a session under the hash of its token; it is gone after `expires`.
+    /// Stores a session under the hash of its token; it is gone after `expires`. The user
+    /// keeps at most `max_per_user` sessions: the ones that would expire first (the oldest,
+    /// as sessions share one lifetime) are ended to make room, so signing in again and again
+    /// cannot grow the store without bound.
     async fn create_session(
         &self,
         token_hash: &str,
         session: &SessionRecord,
+        max_per_user: usize,
     ) -> Result<(), StoreError>;
 
     /// The session, unless unknown or expired at `now` (an expired one is deleted).
@@ -382,6 +392,9 @@ pub trait AccountStore: Send + Sync + std::fmt::Debug + 'static {
     ) -> Result<Option<SessionRecord>, StoreError>;
 
     async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError>;
+
+    /// Ends every session of `user` ("sign out everywhere"); returns how many there were.
+    async fn delete_sessions_of(&self, user: &UserId) -> Result<usize, StoreError>;
 }
 
 /// Every part, as one trait object for the service.

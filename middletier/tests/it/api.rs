@@ -336,3 +336,96 @@ async fn bad_input_gets_400_with_a_message() {
         );
     }
 }
+
+/// The bytes of an item's strings, as the per-feed budget counts them.
+fn item_bytes(item: &middletier_api::Item) -> usize {
+    middletier::refresh::item_bytes(item)
+}
+
+#[tokio::test]
+async fn relative_links_under_a_long_feed_url_cannot_amplify_what_the_api_answers() {
+    use middletier_api::limits::{MAX_DESCRIPTION_BYTES, MAX_TITLE_BYTES};
+    let publisher = FeedPublisher::start().await;
+    let api = spawn_api(local_fetching()).await;
+    // 110 KB of `<img src=.>` per item under a 2,000-character URL: each image's link made
+    // absolute is 2 KB, 20 MB per description before the caps.
+    let url = publisher.url(&format!("/amplify/{}/feed.xml", "a".repeat(2000)));
+    let started = std::time::Instant::now();
+    assert_eq!(
+        api.subscribe("amp", &url).await.status(),
+        StatusCode::CREATED
+    );
+    let response = api
+        .http
+        .get(format!("{}/amp", api.base))
+        .send()
+        .await
+        .expect("get");
+    let body = response.bytes().await.expect("body");
+    crate::support::assert_bounded(
+        "subscribing to an amplifying feed",
+        started.elapsed(),
+        std::time::Duration::from_secs(60),
+    );
+    let feeds: UserFeeds = serde_json::from_slice(&body).expect("json");
+    let items = &feeds.subscriptions[0].items;
+    assert_eq!(items.len(), 5, "every item is kept, cut to size");
+    for item in items {
+        assert!(
+            item.description.len() <= MAX_DESCRIPTION_BYTES,
+            "description of {} bytes",
+            item.description.len()
+        );
+        assert!(
+            item.description.contains("<img src=\"http://"),
+            "links kept"
+        );
+        assert!(
+            item.title.len() <= MAX_TITLE_BYTES,
+            "title of {} bytes",
+            item.title.len()
+        );
+        assert!(item.title.ends_with('…'), "a cut title says so");
+    }
+    // JSON escapes each `"` of the markup: at most twice the bytes.
+    assert!(
+        body.len() <= 2 * 5 * (MAX_DESCRIPTION_BYTES + MAX_TITLE_BYTES) + 4096,
+        "the whole answer is {} bytes",
+        body.len()
+    );
+}
+
+#[tokio::test]
+async fn a_feed_over_its_byte_budget_keeps_only_its_newest_items() {
+    let publisher = FeedPublisher::start().await;
+    let api = spawn_api(local_fetching()).await;
+    let metrics = platform::metrics::Metrics::new("middletier");
+    api.service.refresher().register_metrics(&metrics);
+    // 80 items of a full description each: about 5 MiB, over the 2 MiB default budget.
+    let url = publisher.url("/amplify/budget.xml?items=80");
+    assert_eq!(
+        api.subscribe("budget", &url).await.status(),
+        StatusCode::CREATED
+    );
+    let feeds = api.feeds("budget").await;
+    let items = &feeds.subscriptions[0].items;
+    let budget = middletier::refresh::RefreshSettings::default().max_feed_bytes;
+    let stored: usize = items.iter().map(item_bytes).sum();
+    assert!(stored <= budget, "{stored} bytes kept, budget {budget}");
+    assert!(
+        items.len() < 80 && items.len() > 20,
+        "{} items kept",
+        items.len()
+    );
+    let ids: Vec<&str> = items.iter().map(|item| item.id.as_str()).collect();
+    let newest: Vec<String> = (0..items.len()).map(|n| format!("amplify-{n}")).collect();
+    assert_eq!(ids, newest, "the oldest were dropped");
+    assert!(
+        metrics.encode().contains(&format!(
+            "rss_feed_items_dropped_total {}",
+            80 - items.len()
+        )),
+        "{}",
+        metrics.encode()
+    );
+}

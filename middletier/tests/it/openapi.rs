@@ -73,6 +73,7 @@ async fn the_openapi_document_describes_every_route() {
         ("/middletier/rss/user/{user}/category", "put"),
         ("/middletier/accounts", "post"),
         ("/middletier/accounts/{user}", "get"),
+        ("/middletier/accounts/{user}/sessions", "delete"),
         ("/middletier/sessions", "post"),
         ("/middletier/sessions/{token_hash}", "get"),
         ("/middletier/sessions/{token_hash}", "delete"),

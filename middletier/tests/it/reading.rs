@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::{SecondsFormat, Utc};
 use middletier::fetch::FetchSettings;
 use middletier::service::FeedService;
-use middletier::store::{FeedState, FeedStore, MemoryStore};
+use middletier::store::{FeedState, FeedStore, MemoryStore, SubscriptionStore};
 use middletier::testing::FeedPublisher;
 use middletier_api::{CallError, MiddletierClient};
 use middletier_api::{
@@ -757,6 +757,177 @@ async fn large_opml_files_are_not_cut_by_the_small_json_body_limit() {
             .iter()
             .all(|f| f.category.as_deref() == Some("Folder"))
     );
+}
+
+#[tokio::test]
+async fn marks_are_kept_only_for_items_the_feed_holds() {
+    let publisher = FeedPublisher::start().await;
+    let api = spawn_api().await;
+    let feed = publisher.url("/switch.xml");
+    publisher.set_switch(200, &big_feed("Old", 3, None));
+    api.subscribe("ann", &feed).await;
+    let mark = |item: &str| ItemStateChange {
+        feed: feed.clone(),
+        item: item.to_owned(),
+        read: Some(true),
+        starred: Some(true),
+    };
+
+    // An id the feed never held: refused, nothing stored.
+    let unknown = api
+        .client
+        .set_item_state(&api.root, "ann", &mark("made-up-id-1"))
+        .await;
+    assert_eq!(rejected_status(unknown), StatusCode::NOT_FOUND);
+    api.mark("ann", &feed, "Old-0", Some(true), Some(true))
+        .await;
+    api.mark("ann", &feed, "Old-1", Some(true), None).await;
+
+    // The old items leave the feed; the next mark prunes theirs.
+    publisher.set_switch(200, &big_feed("New", 2, None));
+    let state = api.stored_state(&feed).await;
+    api.service
+        .refresher()
+        .refresh_and_save(state)
+        .await
+        .expect("refresh");
+    let gone = api
+        .client
+        .set_item_state(&api.root, "ann", &mark("Old-0"))
+        .await;
+    assert_eq!(
+        rejected_status(gone),
+        StatusCode::NOT_FOUND,
+        "it left the feed"
+    );
+    api.mark("ann", &feed, "New-1", Some(true), None).await;
+    let user = middletier_api::domain::UserId::parse("ann").expect("user");
+    let url = middletier_api::domain::FeedUrl::parse(&feed).expect("url");
+    let reading = middletier::store::ReadingStore::reading(api.store.as_ref(), &user)
+        .await
+        .expect("reading");
+    let marked: Vec<&String> = reading.feeds[&url].marks.keys().collect();
+    assert_eq!(
+        marked,
+        ["New-1"],
+        "only marks of items the feed holds remain"
+    );
+}
+
+#[tokio::test]
+async fn an_opml_file_of_forty_thousand_outlines_is_refused_while_other_requests_are_served() {
+    use middletier_api::limits::{MAX_OPML_BYTES, MAX_OPML_OUTLINES};
+    let api = spawn_api().await;
+    let outlines: String = (0..40_000)
+        .map(|n| format!("<outline xmlUrl=\"https://f.example/{n}\"/>"))
+        .collect();
+    let opml = format!("<opml version=\"2.0\"><body>{outlines}</body></opml>");
+    assert!(
+        opml.len() <= MAX_OPML_BYTES,
+        "{} bytes: under the size cap",
+        opml.len()
+    );
+    let started = std::time::Instant::now();
+    let import = tokio::spawn({
+        let (http, url) = (api.http.clone(), api.user_url("ann", "/opml"));
+        async move { http.post(url).body(opml).send().await.expect("post") }
+    });
+    // The upload is parsed off the async workers: another user is answered meanwhile.
+    platform::testing::eventually(
+        "another request is answered during the import",
+        Duration::from_secs(30),
+        || async {
+            let other = api.http.get(api.user_url("bob", "")).send().await;
+            other.is_ok_and(|response| response.status() == StatusCode::OK)
+        },
+    )
+    .await;
+    let response = import.await.expect("import task");
+    crate::support::assert_bounded(
+        "refusing a 40,000-outline OPML file",
+        started.elapsed(),
+        Duration::from_secs(30),
+    );
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let body: ErrorBody = response.json().await.expect("json");
+    assert!(
+        body.error.contains(&MAX_OPML_OUTLINES.to_string()),
+        "the limit is named: {}",
+        body.error
+    );
+    assert!(
+        api.store
+            .subscriptions(&middletier_api::domain::UserId::parse("ann").expect("user"))
+            .await
+            .expect("subscriptions")
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn deeply_nested_opml_is_refused_naming_the_limit() {
+    let api = spawn_api().await;
+    let depth = 20_000;
+    let opml = format!(
+        "<opml><body>{}<outline xmlUrl=\"https://a.example/feed\"/>{}</body></opml>",
+        "<outline text=\"f\">".repeat(depth),
+        "</outline>".repeat(depth)
+    );
+    let response = api
+        .http
+        .post(api.user_url("ann", "/opml"))
+        .body(opml)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body: ErrorBody = response.json().await.expect("json");
+    assert!(
+        body.error
+            .contains(&middletier_api::limits::MAX_OPML_DEPTH.to_string()),
+        "the limit is named: {}",
+        body.error
+    );
+}
+
+#[tokio::test]
+async fn signing_out_everywhere_ends_every_session_of_the_user_and_sign_ins_are_capped() {
+    let api = spawn_api().await;
+    let (client, root) = (&api.client, &api.root);
+    let max = middletier::service::AccountSettings::default().max_sessions_per_user;
+    let expires = (Utc::now() + chrono::Duration::days(1)).to_rfc3339();
+    // A SHA-256-shaped hex string per user and sign-in.
+    let token = |who: &str, n: usize| format!("{:0>64}", usize::from(who == "bob") * 1000 + n);
+    let sign_in = |who: &'static str, n: usize| NewSession {
+        token_hash: token(who, n),
+        user: who.to_owned(),
+        expires: expires.clone(),
+    };
+    // One sign-in past the cap: the first session is ended to make room.
+    for n in 0..=max {
+        client
+            .create_session(root, &sign_in("ann", n))
+            .await
+            .expect("create");
+    }
+    client
+        .create_session(root, &sign_in("bob", 0))
+        .await
+        .expect("create");
+    let live = |hash: String| async move { client.session(root, &hash).await.expect("get") };
+    assert_eq!(live(token("ann", 0)).await, None, "the oldest made room");
+    assert!(live(token("ann", max)).await.is_some());
+
+    client
+        .delete_sessions_of(root, "ann")
+        .await
+        .expect("sign out everywhere");
+    for n in 0..=max {
+        assert_eq!(live(token("ann", n)).await, None, "session {n} ended");
+    }
+    assert!(live(token("bob", 0)).await.is_some(), "nobody else's");
+    let bad = client.delete_sessions_of(root, "not a name").await;
+    assert_eq!(rejected_status(bad), StatusCode::BAD_REQUEST);
 }
 
 #[tokio::test]

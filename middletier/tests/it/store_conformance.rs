@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use middletier::store::{
-    AccountRecord, AccountStore, FeedState, FeedStore, MAX_SUBSCRIPTIONS_PER_USER, MarkChange,
-    MemoryStore, SessionRecord, Store, StoreError, SubscriptionStore,
+    AccountRecord, AccountStore, CachedFeed, FeedState, FeedStore, MAX_SUBSCRIPTIONS_PER_USER,
+    MarkChange, MemoryStore, SessionRecord, Store, StoreError, SubscriptionStore, UserReading,
 };
 use middletier_api::Item;
 use middletier_api::domain::{FeedUrl, UserId};
@@ -363,6 +363,81 @@ async fn reading_conformance(store: Arc<dyn Store>, prefix: &str) {
     assert!(!reading.feeds.contains_key(&moved), "and unread");
 }
 
+/// A feed as the refresher last saved it, holding items `ids`.
+fn holding(url: &FeedUrl, ids: &[&str]) -> CachedFeed {
+    let mut state = FeedState::new(url.clone(), time(0));
+    state.items = ids
+        .iter()
+        .map(|id| Item {
+            id: (*id).to_owned(),
+            title: (*id).to_owned(),
+            link: None,
+            description: String::new(),
+            published: None,
+            read: false,
+            starred: false,
+        })
+        .collect();
+    CachedFeed::new(state)
+}
+
+/// Marks of items that left a feed are pruned, for that user and feed only.
+async fn pruning_conformance(store: Arc<dyn Store>, prefix: &str) {
+    let ann = user(&format!("{prefix}ann"));
+    let bob = user(&format!("{prefix}bob"));
+    let url = FeedUrl::parse(&format!("https://example.com/{prefix}pruned.xml")).expect("url");
+    let other = FeedUrl::parse(&format!("https://example.com/{prefix}kept.xml")).expect("url");
+    let read = MarkChange {
+        read: Some(true),
+        starred: Some(true),
+    };
+    for reader in [&ann, &bob] {
+        for feed in [&url, &other] {
+            store.subscribe(reader, feed).await.expect("subscribe");
+            for id in ["a", "b", "c"] {
+                store
+                    .mark_item(reader, feed, id, read, time(1))
+                    .await
+                    .expect("mark");
+            }
+        }
+    }
+    let now_holding = holding(&url, &["c", "d"]);
+    assert_eq!(
+        store.prune_marks(&ann, &now_holding).await.expect("prune"),
+        2,
+        "a and b left the feed"
+    );
+    assert_eq!(
+        store.prune_marks(&ann, &now_holding).await.expect("prune"),
+        0,
+        "nothing left to prune"
+    );
+    let marked = |reading: &UserReading, feed: &FeedUrl| {
+        let mut ids: Vec<String> = reading
+            .feeds
+            .get(feed)
+            .map(|f| f.marks.keys().cloned().collect())
+            .unwrap_or_default();
+        ids.sort();
+        ids
+    };
+    let ann_reading = store.reading(&ann).await.expect("read");
+    assert_eq!(marked(&ann_reading, &url), ["c"]);
+    assert_eq!(ann_reading.feeds[&url].state_of("c", 0), (true, true));
+    assert_eq!(
+        marked(&ann_reading, &other),
+        ["a", "b", "c"],
+        "other feeds untouched"
+    );
+    let bob_reading = store.reading(&bob).await.expect("read");
+    assert_eq!(
+        marked(&bob_reading, &url),
+        ["a", "b", "c"],
+        "other users untouched"
+    );
+}
+
 /// A SHA-256-shaped hex string, different for each prefix (stores that outlive the test).
 fn token_hash(prefix: &str) -> String {
     use std::hash::{Hash, Hasher};
@@ -404,7 +479,10 @@ async fn account_conformance(store: Arc<dyn Store>, prefix: &str) {
         user: ann.clone(),
         expires,
     };
-    store.create_session(&hash, &session).await.expect("create");
+    store
+        .create_session(&hash, &session, 50)
+        .await
+        .expect("create");
     assert_eq!(
         store.session(&hash, now).await.expect("read"),
         Some(session.clone())
@@ -422,7 +500,10 @@ async fn account_conformance(store: Arc<dyn Store>, prefix: &str) {
         None,
         "an expired session is deleted when found"
     );
-    store.create_session(&hash, &session).await.expect("create");
+    store
+        .create_session(&hash, &session, 50)
+        .await
+        .expect("create");
     store.delete_session(&hash).await.expect("delete");
     assert_eq!(store.session(&hash, now).await.expect("read"), None);
     store
@@ -431,12 +512,73 @@ async fn account_conformance(store: Arc<dyn Store>, prefix: &str) {
         .expect("deleting an unknown session is fine");
 }
 
+/// A user keeps at most the cap of sessions, the oldest ended first; signing out everywhere
+/// ends every one of theirs and nobody else's.
+async fn session_cap_conformance(store: Arc<dyn Store>, prefix: &str) {
+    let ann = user(&format!("{prefix}ann"));
+    let bob = user(&format!("{prefix}bob"));
+    let now = Utc::now();
+    let session = |who: &UserId, minutes: i64| SessionRecord {
+        user: who.clone(),
+        expires: DateTime::from_timestamp_millis(
+            (now + chrono::Duration::minutes(60 + minutes)).timestamp_millis(),
+        )
+        .expect("time"),
+    };
+    let hash = |who: &str, n: i64| token_hash(&format!("{prefix}{who}{n}"));
+    let max = 3;
+    for n in 0..5 {
+        store
+            .create_session(&hash("ann", n), &session(&ann, n), max)
+            .await
+            .expect("create");
+    }
+    store
+        .create_session(&hash("bob", 0), &session(&bob, 0), max)
+        .await
+        .expect("create");
+    let mut live = Vec::new();
+    for n in 0..5 {
+        live.push(
+            store
+                .session(&hash("ann", n), now)
+                .await
+                .expect("read")
+                .is_some(),
+        );
+    }
+    assert_eq!(
+        live,
+        [false, false, true, true, true],
+        "the oldest two were ended"
+    );
+
+    assert_eq!(store.delete_sessions_of(&ann).await.expect("delete"), max);
+    for n in 0..5 {
+        assert_eq!(
+            store.session(&hash("ann", n), now).await.expect("read"),
+            None
+        );
+    }
+    assert!(
+        store
+            .session(&hash("bob", 0), now)
+            .await
+            .expect("read")
+            .is_some(),
+        "another user's session stays"
+    );
+    assert_eq!(store.delete_sessions_of(&ann).await.expect("delete"), 0);
+}
+
 #[tokio::test]
 async fn memory_store_conforms() {
     conformance(Arc::new(MemoryStore::new()), "").await;
     feed_cache_conformance(Arc::new(MemoryStore::new()), "").await;
     reading_conformance(Arc::new(MemoryStore::new()), "").await;
+    pruning_conformance(Arc::new(MemoryStore::new()), "").await;
     account_conformance(Arc::new(MemoryStore::new()), "").await;
+    session_cap_conformance(Arc::new(MemoryStore::new()), "").await;
 }
 
 #[tokio::test]
@@ -447,7 +589,9 @@ async fn cassandra_store_conforms() {
     conformance(store.clone(), &middletier::testing::unique_prefix()).await;
     feed_cache_conformance(store.clone(), &middletier::testing::unique_prefix()).await;
     reading_conformance(store.clone(), &middletier::testing::unique_prefix()).await;
-    account_conformance(store, &middletier::testing::unique_prefix()).await;
+    pruning_conformance(store.clone(), &middletier::testing::unique_prefix()).await;
+    account_conformance(store.clone(), &middletier::testing::unique_prefix()).await;
+    session_cap_conformance(store, &middletier::testing::unique_prefix()).await;
 }
 
 #[tokio::test]
@@ -461,7 +605,10 @@ async fn cassandra_sessions_expire_by_themselves() {
         user: user(&format!("{}ann", middletier::testing::unique_prefix())),
         expires: Utc::now() + chrono::Duration::seconds(1),
     };
-    store.create_session(&hash, &session).await.expect("create");
+    store
+        .create_session(&hash, &session, 50)
+        .await
+        .expect("create");
     platform::testing::eventually(
         "the session expired",
         std::time::Duration::from_secs(10),
@@ -534,4 +681,43 @@ async fn cassandra_feed_cache_shows_another_middle_tiers_refresh_within_seconds(
         || async { read(&there).await.as_deref() == Some("After") },
     )
     .await;
+}
+
+#[tokio::test]
+#[ignore = "needs Cassandra: deploy/test.sh starts one (or deploy/cassandra/run.sh start)"]
+async fn cassandra_an_item_another_middle_tier_just_fetched_can_be_marked_at_once() {
+    let _cassandra = cassandra_shared().await;
+    let here = middletier::testing::cassandra_store().await;
+    let there = middletier::testing::cassandra_store().await;
+    let prefix = middletier::testing::unique_prefix();
+    let ann = user(&format!("{prefix}ann"));
+    let url = FeedUrl::parse(&format!("https://example.com/{prefix}fresh.xml")).expect("url");
+    there.subscribe(&ann, &url).await.expect("subscribe");
+    let mut state = FeedState::new(url.clone(), time(0));
+    state.items = holding(&url, &["old"]).state.items.clone();
+    state.last_attempt = Some(time(0));
+    here.save_feed_state(&state).await.expect("save");
+    there
+        .cached_feeds(std::slice::from_ref(&url))
+        .await
+        .expect("warm the other middle tier's cache");
+
+    // Refreshed through this middle tier: the other one's cache does not have the item yet.
+    state.items = holding(&url, &["new", "old"]).state.items.clone();
+    state.last_attempt = Some(time(60));
+    here.save_feed_state(&state).await.expect("save");
+    let service = middletier::testing::feed_service(
+        Arc::new(there),
+        middletier::fetch::FetchSettings::default(),
+    );
+    let change = middletier_api::ItemStateChange {
+        feed: url.to_string(),
+        item: "new".to_owned(),
+        read: Some(true),
+        starred: None,
+    };
+    service
+        .set_item_state(&ann, &change)
+        .await
+        .expect("an item the feed holds can be marked, cached or not");
 }

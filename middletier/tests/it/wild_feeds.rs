@@ -276,6 +276,38 @@ fn an_entity_bomb_stays_unexpanded_even_when_repaired() {
 }
 
 #[test]
+fn a_ten_mib_feed_of_relative_links_under_a_long_url_stays_bounded() {
+    use middletier_api::limits::{MAX_DESCRIPTION_BYTES, MAX_TITLE_BYTES};
+    // Each `<img src=.>` becomes a 2 KB absolute link: before the caps, this document made
+    // about 1.7 GB of descriptions.
+    let description = "<img src=.>".repeat(10_000);
+    let item = format!(
+        "<item><title>{}</title><description><![CDATA[{description}]]></description></item>",
+        "t".repeat(4096)
+    );
+    let count = 9 * 1024 * 1024 / item.len();
+    let body = format!(
+        "<rss version=\"2.0\"><channel><title>Amplify</title>{}</channel></rss>",
+        item.repeat(count)
+    );
+    let base = format!("https://example.org/{}/feed.xml", "a".repeat(2000));
+    let (result, elapsed) = inspect(body.as_bytes(), None, &base);
+    assert_bounded("a 10 MiB amplifying feed", elapsed, BOUND);
+    let feed = result.expect("parses").feed;
+    assert_eq!(feed.items.len(), count);
+    for item in &feed.items {
+        assert!(item.description.len() <= MAX_DESCRIPTION_BYTES);
+        assert!(item.title.len() <= MAX_TITLE_BYTES);
+    }
+    let total: usize = feed.items.iter().map(|i| i.description.len()).sum();
+    assert!(
+        total <= count * MAX_DESCRIPTION_BYTES,
+        "{total} bytes of descriptions from a {} byte feed",
+        body.len()
+    );
+}
+
+#[test]
 fn deep_nesting_is_bounded() {
     let depth = 200_000;
     for (name, open, close) in [

@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
 
 use middletier_api::domain::UserId;
 
@@ -55,6 +56,7 @@ impl AccountStore for CassandraStore {
         &self,
         token_hash: &str,
         session: &SessionRecord,
+        max_per_user: usize,
     ) -> Result<(), StoreError> {
         let connected = self.connection()?;
         // Cassandra deletes the row when the session expires (rounded up to whole seconds).
@@ -68,6 +70,14 @@ impl AccountStore for CassandraStore {
             )
             .await
             .map_err(query_failed)?;
+        let mut theirs = self.sessions_of(&session.user).await?;
+        if theirs.len() > max_per_user {
+            theirs.sort();
+            let excess = theirs.len() - max_per_user;
+            for (_, hash) in &theirs[..excess] {
+                self.delete_session(hash).await?;
+            }
+        }
         Ok(())
     }
 
@@ -95,6 +105,14 @@ impl AccountStore for CassandraStore {
             .map(|user| SessionRecord { user, expires }))
     }
 
+    async fn delete_sessions_of(&self, user: &UserId) -> Result<usize, StoreError> {
+        let theirs = self.sessions_of(user).await?;
+        for (_, hash) in &theirs {
+            self.delete_session(hash).await?;
+        }
+        Ok(theirs.len())
+    }
+
     async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
         let connected = self.connection()?;
         connected
@@ -103,5 +121,28 @@ impl AccountStore for CassandraStore {
             .await
             .map_err(query_failed)?;
         Ok(())
+    }
+}
+
+impl CassandraStore {
+    /// Every live session of `user`, as `(expires, token_hash)`: through the secondary index on
+    /// `sessions.user_id`, which covers sessions created before it existed (a lookup table
+    /// would not) and is only read on sign-in and "sign out everywhere", never per page.
+    async fn sessions_of(&self, user: &UserId) -> Result<Vec<(DateTime<Utc>, String)>, StoreError> {
+        let connected = self.connection()?;
+        let rows: Vec<(String, Option<DateTime<Utc>>)> = connected
+            .session
+            .execute_iter(connected.select_user_sessions.clone(), (user.as_str(),))
+            .await
+            .map_err(query_failed)?
+            .rows_stream::<(String, Option<DateTime<Utc>>)>()
+            .map_err(query_failed)?
+            .try_collect()
+            .await
+            .map_err(query_failed)?;
+        Ok(rows
+            .into_iter()
+            .map(|(hash, expires)| (expires.unwrap_or_default(), hash))
+            .collect())
     }
 }

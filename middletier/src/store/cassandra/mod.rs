@@ -85,6 +85,8 @@ struct Connected {
     copy_mark: PreparedStatement,
     set_watermark: PreparedStatement,
     set_category: PreparedStatement,
+    select_marked_ids: PreparedStatement,
+    delete_mark: PreparedStatement,
     clear_marks: PreparedStatement,
     clear_watermark: PreparedStatement,
     insert_account: PreparedStatement,
@@ -92,6 +94,7 @@ struct Connected {
     insert_session: PreparedStatement,
     select_session: PreparedStatement,
     delete_session: PreparedStatement,
+    select_user_sessions: PreparedStatement,
 }
 
 /// The store on Cassandra: cheap to clone (every clone shares one session).

@@ -29,6 +29,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "reading",
         include_str!("../../../schema/cassandra/004_reading.cql"),
     ),
+    (
+        5,
+        "sessions_by_user",
+        include_str!("../../../schema/cassandra/005_sessions_by_user.cql"),
+    ),
 ];
 
 /// Creates the keyspace, switches the session to it, and applies every migration not yet

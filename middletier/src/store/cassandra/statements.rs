@@ -108,6 +108,14 @@ pub(super) async fn prepare(session: Session) -> Result<Connected, StoreError> {
             "UPDATE subscriptions_by_user SET category = ? WHERE user_id = ? AND url = ? IF EXISTS",
         )
         .await?,
+        select_marked_ids: prepare(
+            "SELECT item_id FROM item_state_by_user WHERE user_id = ? AND feed_url = ?",
+        )
+        .await?,
+        delete_mark: prepare(
+            "DELETE FROM item_state_by_user WHERE user_id = ? AND feed_url = ? AND item_id = ?",
+        )
+        .await?,
         clear_marks: prepare("DELETE FROM item_state_by_user WHERE user_id = ? AND feed_url = ?")
             .await?,
         clear_watermark: prepare(
@@ -129,6 +137,8 @@ pub(super) async fn prepare(session: Session) -> Result<Connected, StoreError> {
         select_session: prepare("SELECT user_id, expires FROM sessions WHERE token_hash = ?")
             .await?,
         delete_session: prepare("DELETE FROM sessions WHERE token_hash = ?").await?,
+        select_user_sessions: prepare("SELECT token_hash, expires FROM sessions WHERE user_id = ?")
+            .await?,
         session,
     })
 }

@@ -215,11 +215,8 @@ impl Application {
             );
         }
         let web = web::WebState::new(upstream, accounts);
-        let router = platform::server::with_standard_layers(
-            router(web, &health),
-            REQUEST_TIMEOUT,
-            &metrics,
-        );
+        let router =
+            platform::server::with_standard_layers(router(web, &health), REQUEST_TIMEOUT, &metrics);
         let admin = platform::admin::router(
             operator_routes(dashboard),
             self.config.clone(),
@@ -297,10 +294,10 @@ pub fn router(web: web::WebState, health: &Health) -> Router {
 /// and `/hystrix.stream` (the dashboard sets its own Content Security Policy), with the
 /// stylesheet the dashboard's page uses.
 pub fn operator_routes(dashboard: dashboard::DashboardState) -> Router {
-    dashboard::router(dashboard)
-        .merge(web::stylesheet())
-        .layer(SetResponseHeaderLayer::if_not_present(
+    dashboard::router(dashboard).merge(web::stylesheet()).layer(
+        SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
-        ))
+        ),
+    )
 }

@@ -97,7 +97,12 @@ impl Progress {
     /// Frees the place; the stream ends when it is next asked for an event.
     fn expire(&self) {
         self.expired.store(true, Ordering::Release);
-        drop(self.slot.lock().unwrap_or_else(PoisonError::into_inner).take());
+        drop(
+            self.slot
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take(),
+        );
     }
 
     fn is_expired(&self) -> bool {

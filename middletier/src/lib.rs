@@ -219,7 +219,8 @@ impl Application {
             REQUEST_TIMEOUT,
             &metrics,
         );
-        let admin = platform::admin::router(chaos.routes(), self.config.clone(), &metrics, &self.health);
+        let admin =
+            platform::admin::router(chaos.routes(), self.config.clone(), &metrics, &self.health);
         // Shutdown order: leave the registry, keep serving for `shutdown_grace` while edges see
         // the change and stop routing here, then stop accepting and drain in-flight requests.
         let stop_serving = Shutdown::new();

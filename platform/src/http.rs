@@ -28,7 +28,5 @@ pub fn client_builder() -> reqwest::ClientBuilder {
         // Fails only if another provider was installed first, which is just as good.
         let _ = rustls::crypto::ring::default_provider().install_default();
     });
-    reqwest::Client::builder()
-        .user_agent(USER_AGENT)
-        .no_proxy()
+    reqwest::Client::builder().user_agent(USER_AGENT).no_proxy()
 }

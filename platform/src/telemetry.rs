@@ -164,7 +164,11 @@ fn install(
 pub struct EscapedFields;
 
 impl<'writer> FormatFields<'writer> for EscapedFields {
-    fn format_fields<R: RecordFields>(&self, mut writer: Writer<'writer>, fields: R) -> fmt::Result {
+    fn format_fields<R: RecordFields>(
+        &self,
+        mut writer: Writer<'writer>,
+        fields: R,
+    ) -> fmt::Result {
         let mut raw = String::new();
         DefaultFields::new().format_fields(Writer::new(&mut raw), fields)?;
         writer.write_str(&escape_controls(&raw))
@@ -256,7 +260,10 @@ mod tests {
 
     impl std::io::Write for Lines {
         fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap_or_else(PoisonError::into_inner).extend_from_slice(bytes);
+            self.0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .extend_from_slice(bytes);
             Ok(bytes.len())
         }
         fn flush(&mut self) -> std::io::Result<()> {
@@ -279,19 +286,34 @@ mod tests {
             let _entered = span.enter();
             tracing::info!(url = %forged, debug = ?forged, "subscribed to {forged}");
         });
-        let output = String::from_utf8(lines.0.lock().unwrap_or_else(PoisonError::into_inner).clone())
-            .expect("utf-8");
+        let output = String::from_utf8(
+            lines
+                .0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone(),
+        )
+        .expect("utf-8");
         assert_eq!(output.lines().count(), 1, "{output}");
         assert!(output.ends_with('\n'), "{output}");
-        assert!(!output.contains('\r') && !output.contains('\u{1b}'), "{output}");
+        assert!(
+            !output.contains('\r') && !output.contains('\u{1b}'),
+            "{output}"
+        );
         assert!(output.contains("url=http://x/\\n2026-01-01"), "{output}");
         assert!(output.contains("\\r\\u{1b}[2J"), "{output}");
     }
 
     #[test]
     fn plain_text_is_left_as_it_is() {
-        assert!(matches!(escape_controls("a b=c \"d\""), std::borrow::Cow::Borrowed(_)));
-        assert_eq!(escape_controls("a\tb\u{2028}c\u{7f}"), "a\\tb\\u{2028}c\\u{7f}");
+        assert!(matches!(
+            escape_controls("a b=c \"d\""),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        assert_eq!(
+            escape_controls("a\tb\u{2028}c\u{7f}"),
+            "a\\tb\\u{2028}c\\u{7f}"
+        );
     }
 
     #[test]

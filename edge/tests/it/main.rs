@@ -31,9 +31,12 @@
 //! - [`config_files`], [`config_keys`], [`config_dynamic`]: the shipped configuration, the
 //!   variables the deployment material and docs name, and changes applied while running.
 //! - [`telemetry`]: request ids through both services' logs, `/metrics`, readiness.
+//! - [`admin_port`]: operator pages on the admin port only, bound to loopback; a stream
+//!   client that reads nothing losing its place.
 
 mod accounts;
 mod adding_feeds;
+mod admin_port;
 mod browser;
 mod cassandra;
 mod config_dynamic;

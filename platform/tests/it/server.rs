@@ -259,9 +259,17 @@ async fn operator_endpoints_are_on_the_admin_listener_only() {
     let app = start().await;
     let client = http();
     for path in ["/metrics", "/admin/config", "/operator"] {
-        let public = client.get(format!("{}{path}", app.base)).send().await.unwrap();
+        let public = client
+            .get(format!("{}{path}", app.base))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(public.status(), 404, "{path} on the public port");
-        let admin = client.get(format!("{}{path}", app.admin)).send().await.unwrap();
+        let admin = client
+            .get(format!("{}{path}", app.admin))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(admin.status(), 200, "{path} on the admin port");
         // The same stack as the public port: every answer carries a request id.
         assert!(admin.headers().contains_key(&REQUEST_ID_HEADER), "{path}");

@@ -70,7 +70,10 @@ async fn the_public_port_serves_no_operator_page_and_the_admin_port_serves_them_
         assert_eq!(answer, StatusCode::OK, "{path} on the admin port");
     }
     // Probes keep working on the public port.
-    assert_eq!(status(&app.http, app.url("", "/readyz")).await, StatusCode::OK);
+    assert_eq!(
+        status(&app.http, app.url("", "/readyz")).await,
+        StatusCode::OK
+    );
     app.stop().await;
 }
 
@@ -78,7 +81,9 @@ async fn the_public_port_serves_no_operator_page_and_the_admin_port_serves_them_
 async fn the_admin_port_binds_loopback_and_follows_the_settings() {
     let mut settings = registry::Settings::default();
     settings.server = platform::config::ServerSettings::localhost(0);
-    let app = registry::Application::build(settings.clone()).await.unwrap();
+    let app = registry::Application::build(settings.clone())
+        .await
+        .unwrap();
     assert_eq!(app.admin_address().ip(), IpAddr::V4(Ipv4Addr::LOCALHOST));
     assert_ne!(app.admin_address().port(), app.port());
     drop(app);
@@ -119,7 +124,11 @@ async fn the_binary_says_where_its_admin_port_is_and_keeps_operator_pages_off_th
     let http = platform::http::client_builder().build().unwrap();
     assert_public_has_no_operator_page(&http, &public).await;
     for path in REGISTRY_OPERATOR_PATHS {
-        assert_eq!(status(&http, format!("{admin}{path}")).await, StatusCode::OK, "{path}");
+        assert_eq!(
+            status(&http, format!("{admin}{path}")).await,
+            StatusCode::OK,
+            "{path}"
+        );
     }
     child.kill().await.unwrap();
 }

@@ -2,6 +2,8 @@
 //! `/admin/config`) are on its admin port, bound to loopback: the readers' port answers 404 for
 //! every one. On the admin port, a stream client that takes nothing loses its place.
 
+#![allow(clippy::unwrap_used)]
+
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

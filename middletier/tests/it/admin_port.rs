@@ -2,6 +2,8 @@
 //! admin port, bound to loopback: the API's port, the one edges (and anyone who can reach a
 //! middle tier) call, answers 404 for every one, chaos armed or not.
 
+#![allow(clippy::unwrap_used)]
+
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 

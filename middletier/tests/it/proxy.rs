@@ -4,6 +4,8 @@
 //! `HTTPS_PROXY` and `ALL_PROXY` pointing at a recording proxy; its fetch goes straight to the
 //! publisher, and the proxy sees nothing.
 
+#![allow(clippy::unwrap_used)]
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;

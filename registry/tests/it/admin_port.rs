@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::helpers::{TestRegistry, spawn_registry};
+use crate::helpers::spawn_registry;
 use crate::lifecycle::registry;
 
 /// Every operator path any service has, so a page moved to the wrong router anywhere shows up.
@@ -63,7 +63,7 @@ async fn assert_public_has_no_operator_page(http: &reqwest::Client, public: &str
 
 #[tokio::test]
 async fn the_public_port_serves_no_operator_page_and_the_admin_port_serves_them_all() {
-    let app: TestRegistry = spawn_registry().await;
+    let app = spawn_registry().await;
     assert_public_has_no_operator_page(&app.http, &app.url("", "")).await;
     for path in REGISTRY_OPERATOR_PATHS {
         let answer = status(&app.http, app.admin_url(path)).await;
@@ -79,8 +79,10 @@ async fn the_public_port_serves_no_operator_page_and_the_admin_port_serves_them_
 
 #[tokio::test]
 async fn the_admin_port_binds_loopback_and_follows_the_settings() {
-    let mut settings = registry::Settings::default();
-    settings.server = platform::config::ServerSettings::localhost(0);
+    let mut settings = registry::Settings {
+        server: platform::config::ServerSettings::localhost(0),
+        ..registry::Settings::default()
+    };
     let app = registry::Application::build(settings.clone())
         .await
         .unwrap();

@@ -388,6 +388,44 @@ mod tests {
     ];
 
     #[tokio::test(start_paused = true)]
+    async fn a_client_that_takes_nothing_loses_its_place_after_the_idle_timeout() {
+        let idle = Duration::from_secs(30);
+        let places = Bulkhead::new();
+        let progress = Progress::new(places.try_enter(1).expect("a place"));
+        let watchdog = tokio::spawn(watch_progress(Arc::downgrade(&progress), idle));
+        // Asked for event after event: however long that goes on, the place stays.
+        for _ in 0..10 {
+            progress.set_waiting(Some(Instant::now()));
+            tokio::time::sleep(idle / 2).await;
+            progress.set_waiting(None);
+        }
+        assert_eq!(places.in_flight(), 1);
+        assert!(!progress.is_expired());
+        // An event nobody takes: the place is given back once it has waited `idle`.
+        progress.set_waiting(Some(Instant::now()));
+        tokio::time::sleep(idle - Duration::from_millis(1)).await;
+        assert_eq!(places.in_flight(), 1);
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        watchdog.await.expect("the watchdog ends");
+        assert_eq!(places.in_flight(), 0);
+        assert!(progress.is_expired());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_watchdog_ends_with_its_stream() {
+        let places = Bulkhead::new();
+        let progress = Progress::new(places.try_enter(1).expect("a place"));
+        let watchdog = tokio::spawn(watch_progress(
+            Arc::downgrade(&progress),
+            Duration::from_secs(1),
+        ));
+        drop(progress);
+        assert_eq!(places.in_flight(), 0);
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert!(watchdog.is_finished());
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn command_and_pool_objects_carry_every_field_the_dashboard_reads() {
         let command = Command::new(
             "RSSGet",

@@ -46,7 +46,10 @@ pub async fn spawn_registry_on(port: u16, lease: LeaseSettings) -> TestRegistry 
 }
 
 /// From complete settings (peers, self-preservation).
-pub async fn spawn_registry_from(settings: Settings) -> TestRegistry {
+pub async fn spawn_registry_from(mut settings: Settings) -> TestRegistry {
+    // A free admin port unless the test chose one: beside a public port the test fixed (a
+    // restart), port + 1 may be some other test's.
+    settings.admin.port.get_or_insert(0);
     let application = Application::build(settings).await.expect("registry binds");
     let shutdown = Shutdown::new();
     let (port, base_url, registry) = (

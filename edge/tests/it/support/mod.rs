@@ -134,6 +134,8 @@ pub async fn spawn_registry(settings: registry::Settings) -> Service {
 pub fn registry_settings(port: u16) -> registry::Settings {
     let mut settings = registry::Settings::default();
     settings.server.port = port;
+    // A free admin port even when `port` is fixed (a restart): port + 1 may be another test's.
+    settings.admin.port = Some(0);
     settings.lease.eviction_interval = Duration::from_millis(100);
     settings
 }

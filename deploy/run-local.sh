@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the three services and runs them on localhost with the in-memory store:
-#   registry 127.0.0.1:8761, middle tier 127.0.0.1:9191, edge 127.0.0.1:9090.
+#   registry 127.0.0.1:8761, middle tier 127.0.0.1:9191, edge 127.0.0.1:9090, and each one's
+#   admin listener (operator pages: dashboards, /metrics, /admin/config) at its port + 1.
 # Ctrl-C stops them in reverse order (edge, middle tier, registry), each gracefully.
 #
 # Environment: PROFILE=dev for a faster, unoptimised build; RUST_LOG to change log levels.
@@ -66,6 +67,8 @@ else
   echo "                to read without signing in)"
 fi
 echo "    registry:   http://127.0.0.1:8761/eureka/v2/apps"
+echo "    operators:  http://127.0.0.1:9091/dashboard (edge), http://127.0.0.1:8762/ (registry),"
+echo "                /metrics and /admin/config on 8762, 9192 and 9091"
 echo "    Ctrl-C stops everything."
 echo
 # Returns when any service exits (or on Ctrl-C, through the trap).

@@ -18,7 +18,8 @@ DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-1}
 FEEDS=20
-# Fixed loopback ports away from the demo's (8761/9191/9090).
+# Fixed loopback ports away from the demo's (8761/9191/9090); each service's admin listener
+# takes its port + 1 (nothing here reads the admin ports).
 REGISTRY_PORT=18761 MIDDLETIER_PORT=19191 EDGE_PORT=19090 FEEDS_PORT=18080 HELLO_PORT=18081
 
 (( RUNS >= 1 && RUNS <= 20 && DURATION >= 1 && DURATION <= 60 && CONNECTIONS <= 512 )) || {
@@ -58,7 +59,8 @@ wait_for() { # url
   done
 }
 
-for port in $REGISTRY_PORT $MIDDLETIER_PORT $EDGE_PORT $FEEDS_PORT $HELLO_PORT; do
+for port in $REGISTRY_PORT $MIDDLETIER_PORT $EDGE_PORT $FEEDS_PORT $HELLO_PORT \
+    $((REGISTRY_PORT + 1)) $((MIDDLETIER_PORT + 1)) $((EDGE_PORT + 1)); do
   if curl -s -o /dev/null "http://127.0.0.1:$port/"; then
     echo "error: port $port is already in use (a previous run still going?)" >&2; exit 1
   fi

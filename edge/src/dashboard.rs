@@ -1,4 +1,5 @@
-//! The edge's live resilience dashboard and its streams.
+//! The edge's live resilience dashboard and its streams, served on the admin port (the public
+//! port has none of them: they show the edge's internals to operators, not to readers).
 //!
 //! - `GET /hystrix.stream`: the Hystrix metrics stream (see [`crate::stream`]), for the real
 //!   Hystrix dashboard or Turbine as well as for ours.
@@ -24,7 +25,6 @@ use serde_json::{Value, json};
 
 use platform::lifecycle::Shutdown;
 
-use crate::accounts::Viewer;
 use crate::balancer::InstanceView;
 use crate::resilience::breaker::State as Circuit;
 use crate::resilience::bulkhead::Bulkhead;
@@ -133,8 +133,6 @@ async fn dashboard(State(state): State<DashboardState>) -> Response {
         c.snapshot().settings.breaker.rolling_window.as_secs_f64()
     });
     let page = DashboardPage {
-        // An operators' page: it shows no user's data, so it asks for no sign-in.
-        user: Viewer::Visitor,
         commands: state
             .upstream
             .commands()
@@ -156,7 +154,6 @@ async fn dashboard(State(state): State<DashboardState>) -> Response {
 #[derive(Debug, Template, WebTemplate)]
 #[template(path = "dashboard.html")]
 struct DashboardPage {
-    user: Viewer,
     commands: Vec<CommandView>,
     instances: Vec<InstanceView>,
     retries_refused: u64,

@@ -22,7 +22,8 @@
 //! - [`local_path`]: [`local_path::LocalPath`], the one parser of the return addresses (`next`,
 //!   `back`) that the UI and the account pages redirect to.
 //! - [`dashboard`]: the live resilience dashboard and `/hystrix.stream`; [`stream`]:
-//!   Server-Sent Events in the Hystrix stream format.
+//!   Server-Sent Events in the Hystrix stream format. Both on the admin port
+//!   ([`platform::admin`]), with `/metrics` and `/admin/config`; never on the readers' port.
 //! - [`export`]: the commands' and the balancer's Prometheus metrics (`/metrics`).
 //! - [`upstream`]: calling the middle tier: one command per operation, Ribbon's retries within
 //!   the retry budget, the read cache (the feed list) and the stale-read fallbacks; the
@@ -57,6 +58,7 @@ use tower_http::csrf::CsrfLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use middletier_api::MiddletierClient;
+use platform::admin::Admin;
 use platform::config::Live;
 use platform::health::Health;
 use platform::lifecycle::Shutdown;
@@ -93,6 +95,8 @@ pub enum StartupError {
 pub struct Application {
     listener: tokio::net::TcpListener,
     port: u16,
+    /// The operator port: dashboard, `/hystrix.stream`, `/metrics`, `/admin/config`.
+    admin: Admin,
     settings: Settings,
     /// The live configuration: dynamic properties and `/admin/config` follow it.
     config: Live<Settings>,
@@ -109,9 +113,11 @@ impl Application {
         let settings = Settings::clone(&config.get());
         settings.check(std::env::var("RSS_ENV").ok().as_deref())?;
         let (listener, port) = settings.server.bind().await?;
+        let admin = Admin::bind(&settings.admin, settings.server.port).await?;
         Ok(Self {
             listener,
             port,
+            admin,
             settings,
             config,
         })
@@ -129,7 +135,18 @@ impl Application {
         )
     }
 
-    /// Starts discovery and registration, serves until `shutdown`, then deregisters.
+    /// Where the admin listener is bound (loopback unless `admin.host` says otherwise).
+    pub fn admin_address(&self) -> std::net::SocketAddr {
+        self.admin.address()
+    }
+
+    /// Where operators reach the dashboard, e.g. `http://127.0.0.1:9091/dashboard`.
+    pub fn admin_url(&self) -> String {
+        self.admin.url()
+    }
+
+    /// Starts discovery and registration, serves readers and the admin listener until
+    /// `shutdown`, then deregisters.
     pub async fn run_until_stopped(self, shutdown: Shutdown) -> Result<(), StartupError> {
         let settings = &self.settings;
         let registry = RegistryClient::new(&settings.registry)?;
@@ -202,14 +219,21 @@ impl Application {
             );
         }
         let web = web::WebState::new(upstream, accounts, settings.ui.max_sanitized_bytes);
-        let router = platform::server::with_standard_layers(
-            router(web, dashboard, &health).merge(platform::admin::router(self.config.clone())),
-            REQUEST_TIMEOUT,
+        let router =
+            platform::server::with_standard_layers(router(web, &health), REQUEST_TIMEOUT, &metrics);
+        let admin = platform::admin::router(
+            operator_routes(dashboard),
+            self.config.clone(),
             &metrics,
+            &health,
         );
+        let admin = tokio::spawn(self.admin.serve(admin, shutdown.clone()));
         let served = platform::server::serve(self.listener, router, shutdown).await;
         registration.stopped().await;
-        served.map_err(StartupError::Serve)
+        let admin = admin
+            .await
+            .unwrap_or_else(|join_error| Err(std::io::Error::other(join_error)));
+        served.and(admin).map_err(StartupError::Serve)
     }
 }
 
@@ -233,17 +257,20 @@ impl platform::service::Service for Application {
         Application::base_url(self)
     }
 
+    fn admin_url(&self) -> String {
+        Application::admin_url(self)
+    }
+
     async fn run_until_stopped(self, shutdown: Shutdown) -> Result<(), StartupError> {
         Application::run_until_stopped(self, shutdown).await
     }
 }
 
-/// The edge's routes with its browser-facing protections.
-pub fn router(web: web::WebState, dashboard: dashboard::DashboardState, health: &Health) -> Router {
+/// The edge's public routes (readers' pages and health) with their browser-facing protections.
+pub fn router(web: web::WebState, health: &Health) -> Router {
     let accounts = web.accounts.clone();
     web::router(web)
-        .merge(accounts::router(accounts.clone()))
-        .merge(dashboard::router(dashboard))
+.merge(accounts::router(accounts.clone()))
         // Rejects cross-site form posts (Sec-Fetch-Site / Origin checks; no tokens needed).
         .layer(CsrfLayer::new())
         // HTTPS only from the first visit on, whenever the session cookie is `Secure`.
@@ -270,4 +297,16 @@ pub fn router(web: web::WebState, dashboard: dashboard::DashboardState, health: 
             HeaderValue::from_static("private, no-store"),
         ))
         .merge(health.router())
+}
+
+/// The operator pages, for [`platform::admin::router`]: the resilience dashboard, its streams
+/// and `/hystrix.stream` (the dashboard sets its own Content Security Policy), with the
+/// stylesheet the dashboard's page uses.
+pub fn operator_routes(dashboard: dashboard::DashboardState) -> Router {
+    dashboard::router(dashboard).merge(web::stylesheet()).layer(
+        SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ),
+    )
 }

@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use platform::config::{Configuration, Dynamic, InvalidSetting, Live, ServerSettings};
+use platform::config::{
+    AdminSettings, Configuration, Dynamic, InvalidSetting, Live, ServerSettings,
+};
 use registry_client::ClientSettings;
 
 use crate::balancer::{BalancerSettings, OutlierSettings};
@@ -14,13 +16,17 @@ use crate::upstream::{CommandsSettings, MiddletierSettings, ReadCacheSettings, U
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Settings {
     pub server: ServerSettings,
+    /// `[admin]`: where the dashboard, `/hystrix.stream`, `/metrics` and `/admin/config` are
+    /// served: loopback, port 9091, unless set.
+    #[serde(default)]
+    pub admin: AdminSettings,
     pub registry: ClientSettings,
     pub middletier: MiddletierSettings,
     pub commands: CommandsSettings,
     pub balancer: BalancerSettings,
     pub outlier: OutlierSettings,
     pub read_cache: ReadCacheSettings,
-    /// `/hystrix.stream` and the dashboard's streams.
+    /// `/hystrix.stream` and the dashboard's streams (on the admin port).
     pub stream: StreamSettings,
     pub ui: UiSettings,
     /// Sign-up, sign-in and sessions, or single-user mode.
@@ -116,6 +122,7 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             server: ServerSettings::localhost(9090),
+            admin: AdminSettings::default(),
             registry: ClientSettings {
                 // A new middle tier gets traffic within a second (Ribbon refreshed every 2 s;
                 // Eureka clients every 30 s). One small GET per edge per half second.

@@ -8,10 +8,20 @@
 //! idle proxies from closing the connection. At most `max_connections` clients stream at once
 //! (Hystrix: 5); more get 503, so dashboards left open can't exhaust the edge.
 //!
-//! The SSE plumbing here ([`sse`]) also serves the dashboard's instance stream.
+//! **Idle clients lose their place.** A client that stops reading (or reads nothing at all)
+//! would otherwise keep its place for as long as the connection stays open, and five of them
+//! would lock every dashboard out. Once the connection's buffers are full, the server can no
+//! longer hand over the next event; when an event has waited `idle_timeout` for that, a
+//! watchdog frees the place and the stream ends. (How soon the buffers fill depends on the
+//! operating system's socket buffers: at the default interval, minutes for a client that
+//! reads nothing; then `idle_timeout` more.)
+//!
+//! The streams are served on the edge's admin port (see [`crate::dashboard`]). The SSE plumbing
+//! here ([`sse`]) also serves the dashboard's instance stream.
 
 use std::convert::Infallible;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
@@ -19,11 +29,12 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use tokio::time::Instant;
 
 use platform::lifecycle::Shutdown;
 
 use crate::resilience::breaker::State;
-use crate::resilience::bulkhead::Bulkhead;
+use crate::resilience::bulkhead::{Bulkhead, Permit};
 use crate::resilience::command::CommandSnapshot;
 use crate::resilience::stats::{Event, PERCENTILE_KEYS};
 
@@ -34,6 +45,10 @@ pub struct StreamSettings {
     pub interval: Duration,
     /// Streaming clients at once (each stream endpoint counts its own).
     pub max_connections: usize,
+    /// How long an event may wait for a client that takes nothing before the client loses its
+    /// place and the stream ends.
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
 }
 
 impl Default for StreamSettings {
@@ -41,14 +56,87 @@ impl Default for StreamSettings {
         Self {
             interval: Duration::from_millis(500),
             max_connections: 5,
+            idle_timeout: Duration::from_secs(30),
         }
     }
 }
 
+/// What a stream and its watchdog share: the place the client holds, and since when the event
+/// handed out last has waited for the client to take it.
+#[derive(Debug)]
+struct Progress {
+    slot: Mutex<Option<Permit>>,
+    /// `Some` from the moment an event is handed out until the next one is asked for.
+    waiting_since: Mutex<Option<Instant>>,
+    expired: AtomicBool,
+}
+
+impl Progress {
+    fn new(slot: Permit) -> Arc<Self> {
+        Arc::new(Self {
+            slot: Mutex::new(Some(slot)),
+            waiting_since: Mutex::new(None),
+            expired: AtomicBool::new(false),
+        })
+    }
+
+    fn set_waiting(&self, since: Option<Instant>) {
+        *self
+            .waiting_since
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = since;
+    }
+
+    fn waiting_since(&self) -> Option<Instant> {
+        *self
+            .waiting_since
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Frees the place; the stream ends when it is next asked for an event.
+    fn expire(&self) {
+        self.expired.store(true, Ordering::Release);
+        drop(
+            self.slot
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take(),
+        );
+    }
+
+    fn is_expired(&self) -> bool {
+        self.expired.load(Ordering::Acquire)
+    }
+}
+
+/// Expires `progress` once an event has waited `idle_timeout`; returns when it has, or when the
+/// stream is gone.
+async fn watch_progress(progress: Weak<Progress>, idle_timeout: Duration) {
+    let mut check_at = Instant::now() + idle_timeout;
+    loop {
+        tokio::time::sleep_until(check_at).await;
+        let Some(progress) = progress.upgrade() else {
+            return;
+        };
+        let now = Instant::now();
+        check_at = match progress.waiting_since() {
+            Some(since) if now.duration_since(since) >= idle_timeout => {
+                tracing::info!(?idle_timeout, "a stream client took nothing; stream closed");
+                progress.expire();
+                return;
+            }
+            Some(since) => since + idle_timeout,
+            None => now + idle_timeout,
+        };
+    }
+}
+
 /// A `text/event-stream` response that writes `snapshot()` (one event per element) every
-/// `settings.interval` until the client leaves or the edge shuts down; 503 when
-/// `settings.max_connections` are already streaming. Each endpoint has its own `connections`
-/// bulkhead: an open stream holds a place in it until the client goes away.
+/// `settings.interval` until the client leaves, the edge shuts down or the client has taken
+/// nothing for `settings.idle_timeout`; 503 when `settings.max_connections` are already
+/// streaming. Each endpoint has its own `connections` bulkhead: an open stream holds a place in
+/// it until the client goes away or goes idle.
 pub fn sse<F>(
     connections: &Arc<Bulkhead>,
     settings: &StreamSettings,
@@ -71,22 +159,36 @@ where
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // The stream ends with the edge, or graceful shutdown would wait on it forever.
     let stopped = Box::pin(shutdown.clone().cancelled_owned());
-    let state = (ticks, stopped, snapshot, slot);
-    let body = futures::stream::unfold(state, |(mut ticks, mut stopped, snapshot, slot)| async {
-        tokio::select! {
-            () = &mut stopped => None,
-            _ = ticks.tick() => {
-                let mut chunk = String::new();
-                for event in snapshot() {
-                    chunk.push_str("data: ");
-                    chunk.push_str(&event.to_string());
-                    chunk.push_str("\n\n");
-                }
-                chunk.push_str("ping: \n\n");
-                Some((Ok::<_, Infallible>(chunk), (ticks, stopped, snapshot, slot)))
+    let progress = Progress::new(slot);
+    tokio::spawn(watch_progress(
+        Arc::downgrade(&progress),
+        settings.idle_timeout,
+    ));
+    let state = (ticks, stopped, snapshot, progress);
+    let body = futures::stream::unfold(
+        state,
+        |(mut ticks, mut stopped, snapshot, progress)| async {
+            // Asked for the next event: the client took the last one.
+            progress.set_waiting(None);
+            if progress.is_expired() {
+                return None;
             }
-        }
-    });
+            tokio::select! {
+                () = &mut stopped => None,
+                _ = ticks.tick() => {
+                    let mut chunk = String::new();
+                    for event in snapshot() {
+                        chunk.push_str("data: ");
+                        chunk.push_str(&event.to_string());
+                        chunk.push_str("\n\n");
+                    }
+                    chunk.push_str("ping: \n\n");
+                    progress.set_waiting(Some(Instant::now()));
+                    Some((Ok::<_, Infallible>(chunk), (ticks, stopped, snapshot, progress)))
+                }
+            }
+        },
+    );
     (
         [
             (header::CONTENT_TYPE, "text/event-stream;charset=UTF-8"),
@@ -284,6 +386,44 @@ mod tests {
         "propertyValue_metricsRollingStatisticalWindowInMilliseconds",
         "reportingHosts",
     ];
+
+    #[tokio::test(start_paused = true)]
+    async fn a_client_that_takes_nothing_loses_its_place_after_the_idle_timeout() {
+        let idle = Duration::from_secs(30);
+        let places = Bulkhead::new();
+        let progress = Progress::new(places.try_enter(1).expect("a place"));
+        let watchdog = tokio::spawn(watch_progress(Arc::downgrade(&progress), idle));
+        // Asked for event after event: however long that goes on, the place stays.
+        for _ in 0..10 {
+            progress.set_waiting(Some(Instant::now()));
+            tokio::time::sleep(idle / 2).await;
+            progress.set_waiting(None);
+        }
+        assert_eq!(places.in_flight(), 1);
+        assert!(!progress.is_expired());
+        // An event nobody takes: the place is given back once it has waited `idle`.
+        progress.set_waiting(Some(Instant::now()));
+        tokio::time::sleep(idle - Duration::from_millis(1)).await;
+        assert_eq!(places.in_flight(), 1);
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        watchdog.await.expect("the watchdog ends");
+        assert_eq!(places.in_flight(), 0);
+        assert!(progress.is_expired());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_watchdog_ends_with_its_stream() {
+        let places = Bulkhead::new();
+        let progress = Progress::new(places.try_enter(1).expect("a place"));
+        let watchdog = tokio::spawn(watch_progress(
+            Arc::downgrade(&progress),
+            Duration::from_secs(1),
+        ));
+        drop(progress);
+        assert_eq!(places.in_flight(), 0);
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert!(watchdog.is_finished());
+    }
 
     #[tokio::test(start_paused = true)]
     async fn command_and_pool_objects_carry_every_field_the_dashboard_reads() {

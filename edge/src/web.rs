@@ -88,6 +88,12 @@ pub fn router(state: WebState) -> Router {
         .with_state(state)
 }
 
+/// The stylesheet alone, for the pages served elsewhere than [`router`] (the dashboard, on the
+/// admin port).
+pub fn stylesheet() -> Router {
+    Router::new().route("/static/style.css", get(style))
+}
+
 async fn style() -> impl IntoResponse {
     (
         [

@@ -5,7 +5,9 @@
 //! is not installed and `/chaos` does not exist, whatever the other chaos settings say. The
 //! switch is configuration, never a request, so a production deployment (which doesn't set it)
 //! can't be made to misbehave by anyone who can reach the port. With it, faults start as
-//! configured and can be changed at run time:
+//! configured and can be changed at run time on the admin port (never the public one:
+//! [`Chaos::wrap`] puts the faults on the API, [`Chaos::routes`] is what the admin listener
+//! serves):
 //!
 //! - `GET /chaos`: the faults in force;
 //! - `PUT /chaos` with a JSON body (any subset of `latency`, `error_rate`, `hang`,
@@ -134,17 +136,23 @@ impl Chaos {
         chaos
     }
 
-    /// `api` with the faults applied, plus `/chaos`; `api` untouched when chaos is disabled.
+    /// `api` with the faults applied; `api` untouched when chaos is disabled.
     pub fn wrap(&self, api: Router) -> Router {
         if !self.enabled {
             return api;
         }
         api.layer(middleware::from_fn_with_state(self.clone(), inject))
-            .merge(
-                Router::new()
-                    .route("/chaos", get(show).put(update).delete(clear))
-                    .with_state(self.clone()),
-            )
+    }
+
+    /// `/chaos`, to see and change the faults, for the admin listener; no route at all when
+    /// chaos is disabled.
+    pub fn routes(&self) -> Router {
+        if !self.enabled {
+            return Router::new();
+        }
+        Router::new()
+            .route("/chaos", get(show).put(update).delete(clear))
+            .with_state(self.clone())
     }
 
     pub fn faults(&self) -> Faults {
@@ -275,7 +283,7 @@ mod tests {
         };
         let chaos = Chaos::new(settings, health);
         chaos.set(faults);
-        let base = serve(chaos.wrap(api())).await;
+        let base = serve(chaos.wrap(api()).merge(chaos.routes())).await;
         (chaos, base)
     }
 
@@ -287,7 +295,8 @@ mod tests {
             hang: true,
             ..ChaosSettings::default()
         };
-        let base = serve(Chaos::new(settings, Health::up()).wrap(api())).await;
+        let chaos = Chaos::new(settings, Health::up());
+        let base = serve(chaos.wrap(api()).merge(chaos.routes())).await;
         assert_eq!(get_api(&base).await, StatusCode::OK);
         let put = status(&base, Method::PUT, "/chaos", r#"{"error_rate":1.0}"#).await;
         assert_eq!(put, StatusCode::NOT_FOUND);

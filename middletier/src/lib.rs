@@ -1,7 +1,9 @@
 //! The middle tier: fetches and parses feeds and keeps users' subscriptions.
 //!
 //! It serves the recipe's REST API (`/middletier/rss/user/{user}`), registers itself with the
-//! registry as app `MIDDLETIER` / vip `middletier`, and reports its health at `/health`.
+//! registry as app `MIDDLETIER` / vip `middletier`, and reports its health at `/health`. Its
+//! operator endpoints (`/metrics`, `/admin/config`, `/chaos`) are on the admin port
+//! ([`platform::admin`]), never on the API's.
 //! Its contract is the `middletier-api` crate ([`middletier_api`]): the wire types it serves,
 //! the typed client edges call it with ([`middletier_api::MiddletierClient`]), `UserId` and
 //! `FeedUrl`, and the limits it enforces. Callers depend on that crate, never on this one.
@@ -39,6 +41,7 @@ pub mod testing;
 use std::sync::Arc;
 use std::time::Duration;
 
+use platform::admin::Admin;
 use platform::config::Live;
 use platform::health::Health;
 use platform::lifecycle::Shutdown;
@@ -71,6 +74,8 @@ pub enum StartupError {
 pub struct Application {
     listener: tokio::net::TcpListener,
     port: u16,
+    /// The operator port: `/metrics`, `/admin/config`, `/chaos`.
+    admin: Admin,
     settings: Settings,
     /// The configured store, its every call timed (`rss_store_*`) by this one wrapper.
     store: Arc<Metered<dyn Store>>,
@@ -120,10 +125,12 @@ impl Application {
         store: Arc<dyn Store>,
     ) -> Result<Self, StartupError> {
         let (listener, port) = settings.server.bind().await?;
+        let admin = Admin::bind(&settings.admin, settings.server.port).await?;
         let fetcher = fetch::Fetcher::new(settings.fetch.clone())?;
         Ok(Self {
             listener,
             port,
+            admin,
             store: Arc::new(Metered::new(store)),
             fetcher,
             health: Health::up(),
@@ -144,6 +151,16 @@ impl Application {
             self.settings.server.advertised_host(),
             self.port
         )
+    }
+
+    /// Where the admin listener is bound (loopback unless `admin.host` says otherwise).
+    pub fn admin_address(&self) -> std::net::SocketAddr {
+        self.admin.address()
+    }
+
+    /// Where operators reach `/metrics`, `/admin/config` and `/chaos`.
+    pub fn admin_url(&self) -> String {
+        self.admin.url()
     }
 
     pub fn health(&self) -> Health {
@@ -200,11 +217,12 @@ impl Application {
                     self.settings.api.token.clone(),
                 ))
                 .merge(self.health.router())
-                .merge(platform::admin::router(self.config.clone()))
                 .merge(openapi::router()),
             REQUEST_TIMEOUT,
             &metrics,
         );
+        let admin =
+            platform::admin::router(chaos.routes(), self.config.clone(), &metrics, &self.health);
         // Shutdown order: leave the registry, keep serving for `shutdown_grace` while edges see
         // the change and stop routing here, then stop accepting and drain in-flight requests.
         let stop_serving = Shutdown::new();
@@ -213,15 +231,18 @@ impl Application {
             router,
             stop_serving.clone(),
         ));
+        let admin = tokio::spawn(self.admin.serve(admin, stop_serving.clone()));
         shutdown.cancelled().await;
         registration.stopped().await;
         tokio::time::sleep(self.settings.server.shutdown_grace).await;
         stop_serving.cancel();
         self.background.cancel();
-        match served.await {
-            Ok(result) => result.map_err(StartupError::Serve),
-            Err(join_error) => Err(StartupError::Serve(std::io::Error::other(join_error))),
-        }
+        let joined = |result: Result<std::io::Result<()>, tokio::task::JoinError>| {
+            result.unwrap_or_else(|join_error| Err(std::io::Error::other(join_error)))
+        };
+        let served = joined(served.await);
+        let admin = joined(admin.await);
+        served.and(admin).map_err(StartupError::Serve)
     }
 }
 
@@ -243,6 +264,10 @@ impl platform::service::Service for Application {
 
     fn base_url(&self) -> String {
         Application::base_url(self)
+    }
+
+    fn admin_url(&self) -> String {
+        Application::admin_url(self)
     }
 
     async fn run_until_stopped(self, shutdown: Shutdown) -> Result<(), StartupError> {

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use platform::config::{Secret, ServerSettings};
+use platform::config::{AdminSettings, Secret, ServerSettings};
 use registry_client::ClientSettings;
 
 use crate::chaos::ChaosSettings;
@@ -14,6 +14,10 @@ use crate::store::CassandraSettings;
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Settings {
     pub server: ServerSettings,
+    /// `[admin]`: where `/metrics`, `/admin/config` and `/chaos` are served: loopback, port
+    /// 9192, unless set.
+    #[serde(default)]
+    pub admin: AdminSettings,
     pub registry: ClientSettings,
     pub instance: InstanceSettings,
     pub store: StoreSettings,
@@ -72,6 +76,7 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             server: ServerSettings::localhost(9191),
+            admin: AdminSettings::default(),
             registry: ClientSettings::default(),
             instance: InstanceSettings::default(),
             store: StoreSettings::default(),

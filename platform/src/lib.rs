@@ -3,10 +3,11 @@
 //! # Layout
 //! - [`config`]: layered, typed settings (defaults, files, `RSS_<SECTION>__<KEY>` variables),
 //!   reloaded when the files change; [`dynamic`]: the handles components read live values by.
-//! - [`admin`]: operator endpoints (`/admin/config`).
+//! - [`admin`]: the admin listener, apart from the public port: `/admin/config`, `/metrics`
+//!   and each service's operator pages, bound to loopback by default.
 //! - [`telemetry`]: structured logging through `tracing` (human or JSON, non-blocking, levels
 //!   changeable at run time).
-//! - [`metrics`]: the service's Prometheus registry, served at `/metrics`.
+//! - [`metrics`]: the service's Prometheus registry, served at `/metrics` on the admin port.
 //! - [`health`]: liveness (`/healthz`) and readiness (`/readyz`, `/health`) from named checks,
 //!   mirrored into the registry status so balancers stop routing to a service that is not ready.
 //! - [`lifecycle`]: the shutdown signal every server and background loop listens to.

@@ -1,8 +1,8 @@
 //! Prometheus metrics (the role Servo played): one registry per service, served at `/metrics`.
 //!
 //! Each service builds one [`Metrics`] and hands it to [`crate::server::with_standard_layers`],
-//! which records every request (see [`HttpMetrics`]) and serves the registry in the Prometheus
-//! text format (version 0.0.4). Components own their metric objects (they work unregistered, so
+//! which records every request (see [`HttpMetrics`]), and to [`crate::admin::router`], which
+//! serves the registry on the admin port in the Prometheus text format (version 0.0.4). Components own their metric objects (they work unregistered, so
 //! unit tests need no registry) and the service registers them once at start-up; numbers a
 //! component already keeps (the edge's command statistics, the registry's lease table) are
 //! exported by a [`Collector`] read at scrape time instead of being counted twice.

@@ -104,7 +104,7 @@ pub async fn with_request_id<F: Future>(id: RequestId, future: F) -> F::Output {
 
 /// Wraps `router` in the stack every service uses (outermost first):
 /// - request id, span and metrics (see the module docs and [`crate::metrics::HttpMetrics`]);
-///   `/metrics` is served here too;
+///   the registry is served at `/metrics` on the admin listener ([`crate::admin`]), not here;
 /// - internal-error logging (see [`InternalError`]);
 /// - `TimeoutLayer`: no request outlives `request_timeout` (also bounds graceful shutdown).
 pub fn with_standard_layers(
@@ -113,7 +113,6 @@ pub fn with_standard_layers(
     metrics: &Metrics,
 ) -> Router {
     router
-        .merge(metrics.router())
         .layer(TimeoutLayer::with_status_code(
             StatusCode::GATEWAY_TIMEOUT,
             request_timeout,

@@ -10,7 +10,8 @@
 //! 3. logging, started as configured, or with the defaults so that a configuration error can
 //!    still be reported; the level then follows the configuration
 //!    ([`crate::config::follow_log_level`]);
-//! 4. [`Service::build`], and a log line saying where the service listens;
+//! 4. [`Service::build`], and a log line saying where the service listens, and where its
+//!    admin listener does ([`crate::admin`]);
 //! 5. [`Service::run_until_stopped`], until the signal.
 //!
 //! The exit code is 0 after a clean stop and 1 when any step fails, with the error logged
@@ -27,7 +28,8 @@ pub trait Service: Sized {
     /// The service's name: its configuration files are `<NAME>.toml` and
     /// `<NAME>.<environment>.toml`, and its logs say it.
     const NAME: &'static str;
-    /// What is logged, with the base URL as `url`, once the service is bound.
+    /// What is logged, with the base URL as `url` and the admin URL as `admin`, once the
+    /// service is bound.
     const LISTENING: &'static str;
 
     type Settings: Configuration;
@@ -41,6 +43,9 @@ pub trait Service: Sized {
 
     /// Where the service is reached, e.g. `http://127.0.0.1:7001/`.
     fn base_url(&self) -> String;
+
+    /// Where operators reach the admin listener, e.g. `http://127.0.0.1:7002/`.
+    fn admin_url(&self) -> String;
 
     /// Serves until `shutdown` is cancelled, then stops in the service's own order.
     fn run_until_stopped(self, shutdown: Shutdown)
@@ -81,7 +86,7 @@ pub async fn run<S: Service>() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    tracing::info!(url = %app.base_url(), "{}", S::LISTENING);
+    tracing::info!(url = %app.base_url(), admin = %app.admin_url(), "{}", S::LISTENING);
     match app.run_until_stopped(shutdown).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

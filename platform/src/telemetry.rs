@@ -7,6 +7,11 @@
 //! a filter in `RUST_LOG` syntax (default `info`, e.g. `info,middletier::refresh=debug`).
 //! `RUST_LOG`, when set, wins over `level`: it is what Rust users reach for at a command line.
 //!
+//! In the human format every field value (the message included) has its control characters
+//! escaped (`\n`, `\r`, `\u{1b}`, ...; see [`EscapedFields`]): values often come from users
+//! (a feed URL, a user name), and a line break in one would otherwise let a user write a line
+//! of their choosing into the log. JSON lines escape them by being JSON.
+//!
 //! Lines go through `tracing-appender`'s non-blocking writer: a logging call only queues the
 //! line, so a slow terminal or a stalled pipe never holds up a request. When the queue is full
 //! lines are dropped rather than blocking. The [`LogGuard`] returned by [`init`] flushes the
@@ -15,10 +20,14 @@
 //! The filter sits behind a reload handle, so [`set_log_filter`] changes levels at run time
 //! (the dynamic configuration calls it when the `level` setting changes).
 
+use std::fmt;
 use std::io::IsTerminal;
 use std::sync::{Mutex, OnceLock, PoisonError};
 
 use serde::{Deserialize, Serialize};
+use tracing_subscriber::field::RecordFields;
+use tracing_subscriber::fmt::FormatFields;
+use tracing_subscriber::fmt::format::{DefaultFields, Writer};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer, Registry, reload};
@@ -114,6 +123,7 @@ fn install(
     let (filter, handle) = reload::Layer::new(filter);
     let output = match settings.format {
         LogFormat::Human => tracing_subscriber::fmt::layer()
+            .fmt_fields(EscapedFields)
             .with_ansi(ansi)
             .with_writer(writer)
             .boxed(),
@@ -144,6 +154,45 @@ fn install(
         "starting"
     );
     Ok(LogGuard(Some(guard)))
+}
+
+/// The human format's fields: `tracing-subscriber`'s default layout (`message key=value ...`)
+/// with every control character in it escaped, so each event stays on one line whatever its
+/// values hold. (Field names italicized on a terminal are the one loss: the fields are
+/// formatted without colour so that escaping cannot break a colour code.)
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EscapedFields;
+
+impl<'writer> FormatFields<'writer> for EscapedFields {
+    fn format_fields<R: RecordFields>(
+        &self,
+        mut writer: Writer<'writer>,
+        fields: R,
+    ) -> fmt::Result {
+        let mut raw = String::new();
+        DefaultFields::new().format_fields(Writer::new(&mut raw), fields)?;
+        writer.write_str(&escape_controls(&raw))
+    }
+}
+
+/// `text` with each control character (and the Unicode line and paragraph separators)
+/// written as an escape: `\n`, `\r`, `\t`, else `\u{..}`.
+pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    let needs = |c: char| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}');
+    if !text.chars().any(needs) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut escaped = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => escaped.push_str("\\n"),
+            '\r' => escaped.push_str("\\r"),
+            '\t' => escaped.push_str("\\t"),
+            c if needs(c) => escaped.push_str(&c.escape_unicode().to_string()),
+            c => escaped.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(escaped)
 }
 
 fn parse_filter(directives: &str) -> Result<EnvFilter, LogFilterError> {
@@ -203,6 +252,68 @@ mod tests {
             serde_json::from_str(r#"{"format":"json","level":"debug"}"#).expect("valid");
         assert_eq!(settings.format, LogFormat::Json);
         assert!(serde_json::from_str::<LogSettings>(r#"{"format":"xml"}"#).is_err());
+    }
+
+    /// Where a test's log lines go.
+    #[derive(Clone, Default)]
+    struct Lines(std::sync::Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Lines {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_value_with_line_breaks_cannot_forge_a_human_log_line() {
+        let lines = Lines::default();
+        let writer = lines.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .fmt_fields(EscapedFields)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        let forged = "http://x/\n2026-01-01T00:00:00Z  INFO edge: user=admin signed in\r\u{1b}[2J";
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("request", route = %forged);
+            let _entered = span.enter();
+            tracing::info!(url = %forged, debug = ?forged, "subscribed to {forged}");
+        });
+        let output = String::from_utf8(
+            lines
+                .0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone(),
+        )
+        .expect("utf-8");
+        assert_eq!(output.lines().count(), 1, "{output}");
+        assert!(output.ends_with('\n'), "{output}");
+        assert!(
+            !output.contains('\r') && !output.contains('\u{1b}'),
+            "{output}"
+        );
+        assert!(output.contains("url=http://x/\\n2026-01-01"), "{output}");
+        assert!(output.contains("\\r\\u{1b}[2J"), "{output}");
+    }
+
+    #[test]
+    fn plain_text_is_left_as_it_is() {
+        assert!(matches!(
+            escape_controls("a b=c \"d\""),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        assert_eq!(
+            escape_controls("a\tb\u{2028}c\u{7f}"),
+            "a\\tb\\u{2028}c\\u{7f}"
+        );
     }
 
     #[test]

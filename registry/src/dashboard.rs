@@ -1,9 +1,10 @@
-//! The registry dashboard at `/`: applications, instances, status, lease age, replication
-//! peers and self-preservation, in the spirit of Eureka's status page.
+//! The registry dashboard at `/` and `/dashboard` of the admin port: applications, instances,
+//! status, lease age, replication peers and self-preservation, in the spirit of Eureka's
+//! status page.
 //!
 //! Rendered with askama from `templates/registry*.html` (auto-escaped, like the edge's pages),
 //! with its own stylesheet served by the registry and no script: it reloads itself. The page
-//! itself is served at `/` by [`crate::routes`], which answers API clients there too.
+//! itself is mounted by [`crate::routes::operator_routes`].
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;

@@ -11,8 +11,9 @@
 //! - [`domain`]: the in-memory [`Registry`]: leases, status overrides, `lastDirtyTimestamp`
 //!   ordering, deltas, eviction and self-preservation, the change counter watches wait on.
 //! - [`api`]: the REST API over the registry, mounted at `/eureka/v2/` and `/eureka/`;
-//!   [`dashboard`]: the HTML page at `/`. Both take [`state`]'s [`AppState`] and neither
-//!   imports the other: [`routes`] composes them into the one [`router`] the server runs.
+//!   [`dashboard`]: the HTML page operators open on the admin port. Both take [`state`]'s
+//!   [`AppState`] and neither imports the other: [`routes`] composes them into the public
+//!   [`router`] and the admin listener's operator pages.
 //! - [`replication`]: batches to peer registries (sent with [`registry_client::RegistryClient`]),
 //!   and the initial sync from them.
 //! - [`metrics`]: Prometheus metrics read from the lease table.

@@ -17,6 +17,9 @@ pub const DEFAULT_PORT: u16 = 8761;
 pub struct Settings {
     /// Where the API listens (`[server]`, `RSS_SERVER__PORT`).
     pub server: ServerSettings,
+    /// Where the dashboard, `/status`, `/metrics` and `/admin/config` are served (`[admin]`,
+    /// `RSS_ADMIN__PORT`): loopback, port 8762, unless set.
+    pub admin: platform::config::AdminSettings,
     pub lease: LeaseSettings,
     pub self_preservation: SelfPreservationSettings,
     pub replication: ReplicationSettings,
@@ -28,6 +31,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             server: ServerSettings::localhost(DEFAULT_PORT),
+            admin: platform::config::AdminSettings::default(),
             lease: LeaseSettings::default(),
             self_preservation: SelfPreservationSettings::default(),
             replication: ReplicationSettings::default(),

@@ -5,6 +5,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use platform::admin::Admin;
 use platform::config::Live;
 use platform::telemetry::LogSettings;
 use platform::{health::Health, lifecycle::Shutdown};
@@ -33,6 +34,8 @@ pub enum StartupError {
 pub struct Application {
     listener: TcpListener,
     address: SocketAddr,
+    /// The operator port: dashboard, `/status`, `/metrics`, `/admin/config`.
+    admin: Admin,
     registry: Registry,
     health: Health,
     peers: Peers,
@@ -55,9 +58,11 @@ impl Application {
         let (listener, _) = settings.server.bind().await?;
         // The address actually bound: its IP names this node on the dashboard.
         let address = listener.local_addr().map_err(StartupError::Serve)?;
+        let admin = Admin::bind(&settings.admin, settings.server.port).await?;
         Ok(Application {
             listener,
             address,
+            admin,
             registry: Registry::with_self_preservation(settings.lease, settings.self_preservation),
             health: Health::up(),
             peers,
@@ -83,12 +88,23 @@ impl Application {
             .unwrap_or_else(|error| unreachable!("a socket address makes a valid URL: {error}"))
     }
 
+    /// Where the admin listener is bound (loopback unless `admin.host` says otherwise).
+    pub fn admin_address(&self) -> SocketAddr {
+        self.admin.address()
+    }
+
+    /// Where operators reach the dashboard, e.g. `http://127.0.0.1:8762/`.
+    pub fn admin_url(&self) -> String {
+        self.admin.url()
+    }
+
     /// The in-memory registry this application serves (tests inspect and change it directly).
     pub fn registry(&self) -> Registry {
         self.registry.clone()
     }
 
-    /// Serves until `shutdown`, then drains open requests and stops the background loops:
+    /// Serves the API and the admin listener until `shutdown`, then drains open requests and
+    /// stops the background loops:
     /// eviction, replication to peers, and the initial sync from them (client reads answer 503
     /// until it is over).
     pub async fn run_until_stopped(self, shutdown: Shutdown) -> Result<(), StartupError> {
@@ -142,9 +158,19 @@ impl Application {
             shutdown: stop.clone(),
             node,
         };
-        let router = routes::router(state).merge(platform::admin::router(self.config));
-        let served = platform::server::serve(self.listener, router, shutdown).await;
+        let admin = platform::admin::router(
+            routes::operator_routes(state.clone()),
+            self.config,
+            &state.metrics,
+            &state.health,
+        );
+        let admin = tokio::spawn(self.admin.serve(admin, shutdown.clone()));
+        let served = platform::server::serve(self.listener, routes::router(state), shutdown).await;
         stop.cancel();
+        let admin_served = match admin.await {
+            Ok(result) => result,
+            Err(join_error) => Err(std::io::Error::other(join_error)),
+        };
         for (name, task) in [
             ("eviction", eviction),
             ("replication", replication),
@@ -154,7 +180,7 @@ impl Application {
                 tracing::error!(%error, "{name} loop panicked");
             }
         }
-        served.map_err(StartupError::Serve)
+        served.and(admin_served).map_err(StartupError::Serve)
     }
 }
 
@@ -176,6 +202,10 @@ impl platform::service::Service for Application {
 
     fn base_url(&self) -> String {
         Application::base_url(self).to_string()
+    }
+
+    fn admin_url(&self) -> String {
+        Application::admin_url(self)
     }
 
     async fn run_until_stopped(self, shutdown: Shutdown) -> Result<(), StartupError> {

@@ -40,12 +40,12 @@ fn write_config(dir: &Path, text: &str) {
 }
 
 /// An edge reading `dir` (environment `test`) and the variables a deployment would set,
-/// running on this test's runtime until `shutdown`.
+/// running on this test's runtime until `shutdown`; returns its public and admin base URLs.
 async fn start_edge(
     dir: &Path,
     registry_url: &str,
     shutdown: Shutdown,
-) -> (u16, Live<edge::Settings>) {
+) -> (String, String, Live<edge::Settings>) {
     let source = Source::new("edge", dir)
         .environment("test")
         .var("RSS_SERVER__PORT", "0")
@@ -57,14 +57,15 @@ async fn start_edge(
         .var("RSS_MIDDLETIER__TOKEN", TOKEN);
     let config = source.watch::<edge::Settings>(shutdown.clone()).unwrap();
     let app = edge::Application::build_live(config.clone()).await.unwrap();
-    let port = app.port();
+    let public = format!("http://127.0.0.1:{}", app.port());
+    let admin = app.admin_url().trim_end_matches('/').to_owned();
     tokio::spawn(app.run_until_stopped(shutdown));
-    (port, config)
+    (public, admin, config)
 }
 
-async fn admin_config(edge: &str) -> Value {
+async fn admin_config(admin: &str) -> Value {
     let response = http()
-        .get(format!("{edge}/admin/config"))
+        .get(format!("{admin}/admin/config"))
         .send()
         .await
         .unwrap();
@@ -90,9 +91,9 @@ impl Home {
     }
 }
 
-/// RSSGet's state from `/hystrix.stream` (its first event).
-async fn get_command(edge: &str) -> Value {
-    first_event(&format!("{edge}/hystrix.stream")).await
+/// RSSGet's state from `/hystrix.stream` on the edge's admin port (its first event).
+async fn get_command(admin: &str) -> Value {
+    first_event(&format!("{admin}/hystrix.stream")).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -103,7 +104,7 @@ async fn a_changed_file_changes_timeouts_and_breaker_thresholds_without_a_restar
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
     let middletier = spawn_middletier(settings, store).await;
     // Every middle-tier answer now takes 300 ms.
-    let chaos = format!("{}/chaos", middletier.url());
+    let chaos = format!("{}/chaos", middletier.admin_url());
     let response = http()
         .put(&chaos)
         .json(&serde_json::json!({ "latency": "300ms" }))
@@ -115,8 +116,7 @@ async fn a_changed_file_changes_timeouts_and_breaker_thresholds_without_a_restar
     let dir = config_dir("change");
     write_config(&dir, "[commands.get]\ntimeout = \"5s\"\n");
     let shutdown = Shutdown::new();
-    let (port, _config) = start_edge(&dir, &eureka_url(&registry), shutdown.clone()).await;
-    let edge = format!("http://127.0.0.1:{port}");
+    let (edge, admin, _config) = start_edge(&dir, &eureka_url(&registry), shutdown.clone()).await;
     let browser = Home(edge.clone());
     eventually("the edge serves feeds within the 5 s timeout", || async {
         let page = browser.home().await;
@@ -132,13 +132,13 @@ async fn a_changed_file_changes_timeouts_and_breaker_thresholds_without_a_restar
          [commands.get.breaker]\nrequest_volume_threshold = 2\nsleep_window = \"1m\"\n",
     );
     eventually("the 50 ms timeout applies", || async {
-        admin_config(&edge).await["settings"]["commands"]["get"]["timeout"] == "50ms"
+        admin_config(&admin).await["settings"]["commands"]["get"]["timeout"] == "50ms"
     })
     .await;
     eventually("the breaker opens after two timeouts", || async {
         let page = browser.home().await;
         assert_eq!(page.status, StatusCode::OK, "the fallback answers");
-        get_command(&edge).await["isCircuitBreakerOpen"] == true
+        get_command(&admin).await["isCircuitBreakerOpen"] == true
     })
     .await;
     let page = browser.home().await;
@@ -159,10 +159,10 @@ async fn a_changed_file_changes_timeouts_and_breaker_thresholds_without_a_restar
         let page = browser.home().await;
         page.status == StatusCode::OK
             && !page.html.contains("banner-")
-            && get_command(&edge).await["isCircuitBreakerOpen"] == false
+            && get_command(&admin).await["isCircuitBreakerOpen"] == false
     })
     .await;
-    let reloads = &admin_config(&edge).await["reloads"];
+    let reloads = &admin_config(&admin).await["reloads"];
     assert_eq!(reloads["applied"], 2, "{reloads}");
     assert_eq!(reloads["rejected"], 0, "{reloads}");
     shutdown.cancel();
@@ -176,18 +176,17 @@ async fn an_invalid_change_is_refused_and_the_last_good_configuration_stays() {
     let dir = config_dir("invalid");
     write_config(&dir, "[commands.get]\ntimeout = \"4s\"\n");
     let shutdown = Shutdown::new();
-    let (port, config) = start_edge(&dir, &eureka_url(&registry), shutdown.clone()).await;
-    let edge = format!("http://127.0.0.1:{port}");
+    let (edge, admin, config) = start_edge(&dir, &eureka_url(&registry), shutdown.clone()).await;
 
     write_config(
         &dir,
         "[commands.get]\ntimeout = \"soon\"\nmax_concurrent_requests = 3\n",
     );
     eventually("the invalid file is refused", || async {
-        admin_config(&edge).await["reloads"]["rejected"] == 1
+        admin_config(&admin).await["reloads"]["rejected"] == 1
     })
     .await;
-    let report = admin_config(&edge).await;
+    let report = admin_config(&admin).await;
     let error = report["reloads"]["last_error"].as_str().unwrap();
     assert!(
         error.contains("commands.get.timeout") && error.contains("RSS_COMMANDS__GET__TIMEOUT"),
@@ -210,7 +209,7 @@ async fn an_invalid_change_is_refused_and_the_last_good_configuration_stays() {
     })
     .await;
     // One refusal, one change: nothing else was counted.
-    let reloads = &admin_config(&edge).await["reloads"];
+    let reloads = &admin_config(&admin).await["reloads"];
     assert_eq!(reloads["rejected"], 1, "{reloads}");
     assert_eq!(reloads["applied"], 1, "{reloads}");
     shutdown.cancel();
@@ -225,10 +224,9 @@ async fn admin_config_shows_the_effective_configuration_without_secrets() {
         "[server]\nport = 1\n[commands.add]\ntimeout = \"7s\"\n",
     );
     let shutdown = Shutdown::new();
-    let (port, _config) = start_edge(&dir, &eureka_url(&registry), shutdown.clone()).await;
-    let edge = format!("http://127.0.0.1:{port}");
+    let (_edge, admin, _config) = start_edge(&dir, &eureka_url(&registry), shutdown.clone()).await;
     let response = http()
-        .get(format!("{edge}/admin/config"))
+        .get(format!("{admin}/admin/config"))
         .send()
         .await
         .unwrap();

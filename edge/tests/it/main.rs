@@ -33,9 +33,12 @@
 //! - [`telemetry`]: request ids through both services' logs, `/metrics`, readiness.
 //! - [`untrusted_input`]: hostile input at the edge: the open redirect, sign-up enumeration,
 //!   lock-outs from elsewhere, oversized middle-tier answers, the cookie prefix and HSTS.
+//! - [`admin_port`]: operator pages on the admin port only, bound to loopback; a stream
+//!   client that reads nothing losing its place.
 
 mod accounts;
 mod adding_feeds;
+mod admin_port;
 mod browser;
 mod cassandra;
 mod config_dynamic;

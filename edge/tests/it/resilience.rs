@@ -183,7 +183,7 @@ async fn the_breaker_opens_on_injected_errors_and_closes_within_a_sleep_window_o
     browser.subscribe(&publisher.url("/rss.xml")).await;
     assert!(browser.home().await.html.contains("RSS first story"));
 
-    let chaos = format!("{}/chaos", system.middletiers[0].url());
+    let chaos = format!("{}/chaos", system.middletiers[0].admin_url());
     let response = http()
         .put(&chaos)
         .json(&serde_json::json!({ "error_rate": 1.0 }))
@@ -226,9 +226,9 @@ async fn the_breaker_opens_on_injected_errors_and_closes_within_a_sleep_window_o
     );
 }
 
-/// The `RSSGet` command from the edge's Hystrix stream.
+/// The `RSSGet` command from the edge's Hystrix stream (on its admin port).
 async fn get_command(edge: &Service) -> serde_json::Value {
-    first_event(&format!("{}/hystrix.stream", edge.url())).await
+    first_event(&format!("{}/hystrix.stream", edge.admin_url())).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -277,7 +277,7 @@ async fn the_hystrix_stream_speaks_the_dashboard_format_to_at_most_five_clients(
         },
     )
     .await;
-    let url = format!("{}/hystrix.stream", system.edge.url());
+    let url = format!("{}/hystrix.stream", system.edge.admin_url());
     let mut streams = Vec::new();
     for _ in 0..5 {
         let response = http().get(&url).send().await.expect("an answer");
@@ -331,6 +331,7 @@ async fn the_hystrix_stream_speaks_the_dashboard_format_to_at_most_five_clients(
 async fn the_dashboard_and_the_reader_run_only_their_own_scripts() {
     let system = System::start(1).await;
     let base = system.edge.url();
+    let admin = system.edge.admin_url();
     let csp = |response: &reqwest::Response| {
         response.headers()["content-security-policy"]
             .to_str()
@@ -339,7 +340,7 @@ async fn the_dashboard_and_the_reader_run_only_their_own_scripts() {
     };
 
     let dashboard = http()
-        .get(format!("{base}/dashboard"))
+        .get(format!("{admin}/dashboard"))
         .send()
         .await
         .expect("an answer");
@@ -371,7 +372,7 @@ async fn the_dashboard_and_the_reader_run_only_their_own_scripts() {
     assert!(!html.contains("<script>"), "no inline script");
 
     let script = http()
-        .get(format!("{base}/static/dashboard.js"))
+        .get(format!("{admin}/static/dashboard.js"))
         .send()
         .await
         .expect("an answer");

@@ -106,9 +106,9 @@ async fn every_services_metrics_parse_and_move_with_a_page_view() {
 
     let home = [("method", "GET"), ("route", "/"), ("status", "200")];
     let rss_get = [("command", "RSSGet")];
-    let before = scrape_metrics(&http(), &system.edge.url()).await;
+    let before = scrape_metrics(&http(), &system.edge.admin_url()).await;
     assert_eq!(browser.home().await.status, 200);
-    let after = scrape_metrics(&http(), &system.edge.url()).await;
+    let after = scrape_metrics(&http(), &system.edge.admin_url()).await;
 
     assert_eq!(
         after.sum("rss_http_requests_total", &home),
@@ -142,7 +142,7 @@ async fn every_services_metrics_parse_and_move_with_a_page_view() {
     );
     assert!(after.has("rss_edge_retries_refused_total", &[]));
 
-    let middletier = scrape_metrics(&http(), &system.middletiers[0].url()).await;
+    let middletier = scrape_metrics(&http(), &system.middletiers[0].admin_url()).await;
     // The page reads through one of the user's routes; which one is the UI's business.
     let reads: f64 = middletier
         .samples
@@ -158,7 +158,7 @@ async fn every_services_metrics_parse_and_move_with_a_page_view() {
     assert!(reads >= 1.0);
     assert!(middletier.sum("rss_fetches_total", &[("outcome", "ok")]) >= 1.0);
 
-    let registry = scrape_metrics(&http(), &system.registry.url()).await;
+    let registry = scrape_metrics(&http(), &system.registry.admin_url()).await;
     for app in ["MIDDLETIER", "EDGE"] {
         assert_eq!(
             registry.sum("rss_registry_instances", &[("app", app), ("status", "UP")]),
@@ -169,7 +169,7 @@ async fn every_services_metrics_parse_and_move_with_a_page_view() {
     // Services renew every 100 ms here: the counter keeps moving.
     let renewals = registry.sum("rss_registry_renewals_total", &[]);
     eventually("the registry counts renewals", || async {
-        scrape_metrics(&http(), &system.registry.url())
+        scrape_metrics(&http(), &system.registry.admin_url())
             .await
             .sum("rss_registry_renewals_total", &[])
             > renewals
@@ -193,19 +193,19 @@ async fn an_open_circuit_shows_in_the_edges_metrics() {
     let browser = Browser::new(&system.edge);
     eventually("RSSGet's circuit is reported open", || async {
         browser.home().await;
-        let metrics = scrape_metrics(&http(), &system.edge.url()).await;
+        let metrics = scrape_metrics(&http(), &system.edge.admin_url()).await;
         metrics.sum(
             "rss_edge_circuit_state",
             &[("command", "RSSGet"), ("state", "open")],
         ) == 1.0
     })
     .await;
-    let metrics = scrape_metrics(&http(), &system.edge.url()).await;
+    let metrics = scrape_metrics(&http(), &system.edge.admin_url()).await;
     let failures = [("command", "RSSGet"), ("event", "failure")];
     assert!(metrics.sum("rss_edge_command_events_total", &failures) >= 1.0);
     let short = [("command", "RSSGet"), ("event", "short_circuited")];
     browser.home().await;
-    let later = scrape_metrics(&http(), &system.edge.url()).await;
+    let later = scrape_metrics(&http(), &system.edge.admin_url()).await;
     assert!(
         later.sum("rss_edge_command_events_total", &short)
             > metrics.sum("rss_edge_command_events_total", &short)

@@ -29,8 +29,9 @@ fn write_config(dir: &Path, text: &str) {
     std::fs::rename(&staged, dir.join("middletier.test.toml")).unwrap();
 }
 
-/// A registry and a middle tier reading `dir`, on this test's runtime until `shutdown`.
-async fn start(dir: &Path, shutdown: &Shutdown) -> String {
+/// A registry and a middle tier reading `dir`, on this test's runtime until `shutdown`;
+/// returns the middle tier's public and admin base URLs.
+async fn start(dir: &Path, shutdown: &Shutdown) -> (String, String) {
     let mut registry_settings = registry::Settings::default();
     registry_settings.server.port = 0;
     let registry = registry::Application::build(registry_settings)
@@ -49,8 +50,9 @@ async fn start(dir: &Path, shutdown: &Shutdown) -> String {
         .unwrap();
     let app = middletier::Application::build_live(config).await.unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
+    let admin = app.admin_url().trim_end_matches('/').to_owned();
     tokio::spawn(app.run_until_stopped(shutdown.clone()));
-    base
+    (base, admin)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -64,7 +66,7 @@ async fn a_shorter_scan_interval_applies_at_once_without_a_restart() {
          scan_interval = \"1h\"\n",
     );
     let shutdown = Shutdown::new();
-    let base = start(&dir, &shutdown).await;
+    let (base, _) = start(&dir, &shutdown).await;
     let http = platform::http::client_builder().build().unwrap();
     let feed = publisher.url("/rss.xml");
     let response = http
@@ -100,12 +102,12 @@ async fn admin_config_never_shows_the_service_token() {
     let dir = config_dir("admin");
     write_config(&dir, "[refresh]\nscan_interval = \"7s\"\n");
     let shutdown = Shutdown::new();
-    let base = start(&dir, &shutdown).await;
-    // An operator endpoint, outside the token-protected API.
+    let (_, admin) = start(&dir, &shutdown).await;
+    // An operator endpoint, on the admin port, outside the token-protected API.
     let response = platform::http::client_builder()
         .build()
         .unwrap()
-        .get(format!("{base}/admin/config"))
+        .get(format!("{admin}/admin/config"))
         .send()
         .await
         .unwrap();

@@ -15,7 +15,7 @@ use platform::testing::{eventually, parse_prometheus};
 use crate::support::{assert_bounded, http};
 
 /// A registry on loopback for this test.
-async fn registry() -> (String, registry::Registry, Shutdown) {
+pub(crate) async fn registry() -> (String, registry::Registry, Shutdown) {
     let mut settings = registry::Settings::default();
     settings.server.port = 0;
     let app = registry::Application::build(settings).await.unwrap();
@@ -26,7 +26,7 @@ async fn registry() -> (String, registry::Registry, Shutdown) {
 }
 
 /// The `middletier` binary with JSON logs on stdout, each line sent to the returned channel.
-fn spawn_binary(
+pub(crate) fn spawn_binary(
     registry_url: &str,
     extra: &[(&str, &str)],
 ) -> (Child, mpsc::Receiver<serde_json::Value>) {
@@ -65,7 +65,7 @@ fn spawn_binary(
 }
 
 /// Receives lines until one satisfies `wanted`, keeping every line seen in `seen`.
-fn wait_for_line(
+pub(crate) fn wait_for_line(
     lines: &mpsc::Receiver<serde_json::Value>,
     seen: &mut Vec<serde_json::Value>,
     what: &str,
@@ -105,6 +105,7 @@ async fn sigterm_lets_the_request_in_flight_finish_then_exits_zero_promptly() {
         })
     });
     let base = listening["fields"]["url"].as_str().unwrap().to_owned();
+    let admin = listening["fields"]["admin"].as_str().unwrap().to_owned();
     let client = http();
     eventually(
         "the middle tier is registered and ready",
@@ -134,7 +135,7 @@ async fn sigterm_lets_the_request_in_flight_finish_then_exits_zero_promptly() {
         "the slow request is in flight",
         Duration::from_secs(10),
         || async {
-            let Ok(response) = client.get(format!("{base}metrics")).send().await else {
+            let Ok(response) = client.get(format!("{admin}metrics")).send().await else {
                 return false;
             };
             let metrics = parse_prometheus(&response.text().await.unwrap()).unwrap();

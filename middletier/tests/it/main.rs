@@ -23,7 +23,10 @@
 //!   configuration, `/metrics`, the OpenAPI document.
 //! - [`health`], [`cassandra`], [`crash`]: lifecycle and failures with real processes and a
 //!   real Cassandra.
+//! - [`admin_port`]: operator endpoints on the admin port only; [`proxy`]: proxy variables in
+//!   a real process's environment never route a fetch.
 
+mod admin_port;
 mod api;
 mod cassandra;
 mod config_dynamic;
@@ -34,6 +37,7 @@ mod item_lookup;
 mod openapi;
 mod opml_discovery;
 mod ownership;
+mod proxy;
 mod reading;
 mod store_conformance;
 mod support;

@@ -1,4 +1,4 @@
-//! The middle tier's `/metrics`: requests by route, feed fetches by outcome, store calls by
+//! The middle tier's `/metrics` (on its admin port): requests by route, feed fetches by outcome, store calls by
 //! operation, all moving as a user subscribes.
 
 #![allow(clippy::unwrap_used)]
@@ -31,10 +31,11 @@ async fn subscribing_moves_the_request_fetch_and_store_metrics() {
         .await
         .unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
+    let admin = app.admin_url();
     tokio::spawn(app.run_until_stopped(stop.clone()));
     let client = platform::http::client_builder().build().unwrap();
 
-    let before = scrape_metrics(&client, &base).await;
+    let before = scrape_metrics(&client, &admin).await;
     assert_eq!(before.sum("rss_fetches_total", &[]), 0.0);
     for (feed, expected) in [("/rss.xml", 201), ("/missing.xml", 400)] {
         let response = client
@@ -51,7 +52,7 @@ async fn subscribing_moves_the_request_fetch_and_store_metrics() {
         .await
         .unwrap();
 
-    let after = scrape_metrics(&client, &base).await;
+    let after = scrape_metrics(&client, &admin).await;
     let subscribed = [
         ("method", "POST"),
         ("route", "/middletier/rss/user/{user}"),

@@ -30,7 +30,8 @@
 //!   reloads, what they did, and [`follow_log_level`]; `watch`: noticing that the files
 //!   changed.
 //! - `diff`: which keys a reload changed ([`Change`]) and which of them are dynamic.
-//! - `server`: [`ServerSettings`], where a service listens, and binding it.
+//! - `server`: [`ServerSettings`] and [`AdminSettings`], where a service and its admin
+//!   listener listen, and binding them.
 //! - `secret`: [`Secret`], settings that never print.
 
 mod diff;
@@ -44,7 +45,7 @@ pub use crate::dynamic::Dynamic;
 pub use diff::{Change, diff, is_dynamic};
 pub use live::{Live, Reloaded, Reloads, follow_log_level};
 pub use secret::{REDACTED, Secret, redacted_json};
-pub use server::{BindError, ServerSettings};
+pub use server::{AdminSettings, BindError, ServerSettings};
 pub use source::{Source, load};
 
 use serde::{Serialize, de::DeserializeOwned};

@@ -1,6 +1,6 @@
-//! Where a service listens (`[server]`) and binding it: every service binds through
-//! [`ServerSettings::bind`], so a port in use fails start-up the same way everywhere, naming
-//! the address.
+//! Where a service listens (`[server]`, and `[admin]` for its operator port) and binding it:
+//! every service binds through [`ServerSettings::bind`] and [`AdminSettings::bind`], so a port
+//! in use fails start-up the same way everywhere, naming the address.
 
 use serde::{Deserialize, Serialize};
 
@@ -57,6 +57,54 @@ impl ServerSettings {
     }
 }
 
+/// Where a service's admin listener binds (`[admin]`, e.g. `RSS_ADMIN__PORT`): operator
+/// endpoints, apart from the port users and other services call (see [`crate::admin`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AdminSettings {
+    /// Address to bind: loopback unless an operator network is chosen on purpose.
+    pub host: String,
+    /// Port to bind; unset, the service port + 1 (`0` when the service port is `0`, as in
+    /// tests: a free one).
+    pub port: Option<u16>,
+}
+
+impl Default for AdminSettings {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".to_owned(),
+            port: None,
+        }
+    }
+}
+
+impl AdminSettings {
+    /// The port to bind for a service whose own port setting is `service_port`.
+    pub fn port_for(&self, service_port: u16) -> Option<u16> {
+        match (self.port, service_port) {
+            (Some(port), _) => Some(port),
+            (None, 0) => Some(0),
+            (None, port) => port.checked_add(1),
+        }
+    }
+
+    /// Binds the admin listener of a service configured with `service_port`.
+    pub async fn bind(&self, service_port: u16) -> Result<tokio::net::TcpListener, BindError> {
+        let Some(port) = self.port_for(service_port) else {
+            return Err(BindError {
+                address: format!("{}:{service_port}+1", self.host),
+                source: std::io::Error::other("no port above 65535: set admin.port"),
+            });
+        };
+        let settings = ServerSettings {
+            host: self.host.clone(),
+            port,
+            ..ServerSettings::localhost(port)
+        };
+        Ok(settings.bind().await?.0)
+    }
+}
+
 /// A service could not listen where its settings say (the port is taken, the address is not
 /// this host's): names the address.
 #[derive(Debug, thiserror::Error)]
@@ -65,4 +113,29 @@ pub struct BindError {
     address: String,
     #[source]
     source: std::io::Error,
+}
+
+impl BindError {
+    pub fn new(address: String, source: std::io::Error) -> Self {
+        Self { address, source }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_admin_port_follows_the_service_port_unless_set() {
+        let admin = AdminSettings::default();
+        assert_eq!(admin.host, "127.0.0.1");
+        assert_eq!(admin.port_for(8761), Some(8762));
+        assert_eq!(admin.port_for(0), Some(0));
+        assert_eq!(admin.port_for(u16::MAX), None);
+        let set = AdminSettings {
+            port: Some(7000),
+            ..AdminSettings::default()
+        };
+        assert_eq!(set.port_for(8761), Some(7000));
+    }
 }

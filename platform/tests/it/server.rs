@@ -1,11 +1,14 @@
-//! The standard stack every service serves through: request ids, per-route metrics, health.
-//! A real server on a loopback port, called with a real HTTP client.
+//! The standard stack every service serves through: request ids, per-route metrics, health,
+//! and the admin listener beside the public one. Real servers on loopback ports, called with a
+//! real HTTP client.
 
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::Path;
 use axum::routing::get;
+use platform::admin::Admin;
+use platform::config::{AdminSettings, Live};
 use platform::health::{Health, Status};
 use platform::metrics::Metrics;
 use platform::server::{REQUEST_ID_HEADER, current_request_id, with_standard_layers};
@@ -13,8 +16,21 @@ use platform::testing::{parse_prometheus, scrape_metrics};
 
 struct App {
     base: String,
+    /// The admin listener's base URL (`/metrics`, `/admin/config`).
+    admin: String,
     health: Health,
     _shutdown: platform::lifecycle::Shutdown,
+}
+
+/// A service's settings, as `/admin/config` reports them.
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+struct TestSettings {
+    name: String,
+    token: Option<platform::config::Secret>,
+}
+
+impl platform::config::Configuration for TestSettings {
+    const DYNAMIC: &'static [&'static str] = &[];
 }
 
 /// `/users/{id}` answers with the request id its task sees; `/slow` takes 300 ms.
@@ -42,8 +58,22 @@ async fn start() -> App {
     let base = format!("http://{}", listener.local_addr().unwrap());
     let shutdown = platform::lifecycle::Shutdown::new();
     tokio::spawn(platform::server::serve(listener, router, shutdown.clone()));
+    let admin = Admin::bind(&AdminSettings::default(), 0).await.unwrap();
+    let admin_base = admin.url().trim_end_matches('/').to_owned();
+    let settings = TestSettings {
+        name: "test".to_owned(),
+        token: Some(platform::config::Secret::new("s3cret-token")),
+    };
+    let admin_router = platform::admin::router(
+        Router::new().route("/operator", get(|| async { "operator page" })),
+        Live::fixed(settings),
+        &metrics,
+        &health,
+    );
+    tokio::spawn(admin.serve(admin_router, shutdown.clone()));
     App {
         base,
+        admin: admin_base,
         health,
         _shutdown: shutdown,
     }
@@ -109,7 +139,7 @@ async fn requests_are_counted_per_route_template_never_per_raw_path() {
             .unwrap();
     }
     let response = client
-        .get(format!("{}/metrics", app.base))
+        .get(format!("{}/metrics", app.admin))
         .send()
         .await
         .unwrap();
@@ -148,11 +178,11 @@ async fn requests_in_flight_are_gauged_until_they_finish() {
     let app = start().await;
     let slow = tokio::spawn(http().get(format!("{}/slow", app.base)).send());
     let in_flight = || async {
-        scrape_metrics(&http(), &app.base)
+        scrape_metrics(&http(), &app.admin)
             .await
             .sum("rss_http_requests_in_flight", &[])
     };
-    // The scrape itself is in flight too.
+    // The scrape itself is in flight too (the admin listener counts into the same registry).
     platform::testing::eventually(
         "the slow request is in flight",
         Duration::from_secs(5),
@@ -222,4 +252,56 @@ fn the_parser_rejects_what_prometheus_would() {
     let good = "# HELP x_total X.\n# TYPE x_total counter\nx_total{a=\"q\\\"\\\\\",b=\"\"} 2\n";
     let parsed = parse_prometheus(good).unwrap();
     assert_eq!(parsed.sum("x_total", &[("a", "q\"\\")]), 2.0);
+}
+
+#[tokio::test]
+async fn operator_endpoints_are_on_the_admin_listener_only() {
+    let app = start().await;
+    let client = http();
+    for path in ["/metrics", "/admin/config", "/operator"] {
+        let public = client
+            .get(format!("{}{path}", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(public.status(), 404, "{path} on the public port");
+        let admin = client
+            .get(format!("{}{path}", app.admin))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(admin.status(), 200, "{path} on the admin port");
+        // The same stack as the public port: every answer carries a request id.
+        assert!(admin.headers().contains_key(&REQUEST_ID_HEADER), "{path}");
+    }
+    let config: serde_json::Value = client
+        .get(format!("{}/admin/config", app.admin))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let shown = config.to_string();
+    assert!(shown.contains("\"name\":\"test\""), "{shown}");
+    assert!(!shown.contains("s3cret-token"), "{shown}");
+    // Health answers on both: probes use the public port, operators the admin one.
+    for base in [&app.base, &app.admin] {
+        let health = client.get(format!("{base}/health")).send().await.unwrap();
+        assert_eq!(health.status(), 200, "{base}");
+    }
+    let metrics = scrape_metrics(&client, &app.admin).await;
+    let admin_route = [("route", "/admin/config"), ("status", "200")];
+    assert_eq!(metrics.sum("rss_http_requests_total", &admin_route), 2.0);
+}
+
+#[tokio::test]
+async fn the_admin_listener_binds_loopback_by_default() {
+    let admin = Admin::bind(&AdminSettings::default(), 0).await.unwrap();
+    assert!(admin.address().ip().is_loopback(), "{}", admin.address());
+    assert_ne!(admin.address().port(), 0);
+    assert_eq!(
+        admin.url(),
+        format!("http://127.0.0.1:{}/", admin.address().port())
+    );
 }

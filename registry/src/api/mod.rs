@@ -16,7 +16,7 @@
 //!   them (status overrides, metadata);
 //! - `discovery`: what clients read, and watches;
 //! - `replication`: the batch endpoint peers send their changes to;
-//! - `status`: `GET /status` for operators;
+//! - `status`: `GET /status` for operators, on the admin port ([`operator_routes`]);
 //! - `negotiate`: JSON or XML by `Accept`;
 //! - `error`: [`ApiError`], mapped to Eureka's status codes in one place;
 //! - `openapi`: [`RegistryApi`], the OpenAPI document at `/openapi.json`.
@@ -39,7 +39,6 @@ use axum::routing::{get, post, put};
 use registry_client::model::Status;
 
 pub use error::{ApiError, ErrorBody};
-pub(crate) use negotiate::wants_json;
 pub use openapi::RegistryApi;
 
 use crate::domain::Origin;
@@ -53,8 +52,8 @@ pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_WATCH_WAIT: Duration = Duration::from_secs(8);
 const DEFAULT_WATCH_WAIT: Duration = Duration::from_secs(5);
 
-/// The API's routes: the Eureka endpoints under both mount points, `/status` and
-/// `/openapi.json`. [`crate::routes`] adds the state, the dashboard and the layers.
+/// The API's routes: the Eureka endpoints under both mount points and `/openapi.json`.
+/// [`crate::routes`] adds the state and the layers.
 pub fn routes() -> Router<AppState> {
     let eureka = Router::new()
         .route("/apps", get(discovery::applications))
@@ -87,10 +86,14 @@ pub fn routes() -> Router<AppState> {
             post(replication::replication_batch),
         );
     Router::new()
-        .route("/status", get(status::status))
         .route("/openapi.json", get(openapi::openapi))
         .nest("/eureka/v2", eureka.clone())
         .nest("/eureka", eureka)
+}
+
+/// The API's operator endpoint, `GET /status`, for the admin listener.
+pub fn operator_routes() -> Router<AppState> {
+    Router::new().route("/status", get(status::status))
 }
 
 type Params = Query<HashMap<String, String>>;

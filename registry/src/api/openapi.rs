@@ -2,7 +2,7 @@
 
 use axum::Json;
 
-use super::{ErrorBody, discovery, registration, replication, status};
+use super::{ErrorBody, discovery, registration, replication};
 
 /// The registry's OpenAPI document, generated from the handlers and the wire types in
 /// [`registry_client::model`], served at `/openapi.json`. Every path under `/eureka/v2/` is
@@ -29,15 +29,13 @@ use super::{ErrorBody, discovery, registration, replication, status};
         discovery::instance_by_id,
         discovery::vip,
         discovery::svip,
-        replication::replication_batch,
-        status::status
+        replication::replication_batch
     ),
     components(schemas(ErrorBody, registry_client::model::PortWire)),
     tags(
         (name = "registration", description = "What instances do: register, renew, leave"),
         (name = "discovery", description = "What clients read"),
-        (name = "replication", description = "Between registry nodes"),
-        (name = "operations", description = "For operators")
+        (name = "replication", description = "Between registry nodes")
     )
 )]
 pub struct RegistryApi;

@@ -1,5 +1,6 @@
 //! For operators: the node's readiness, version, renewals, self-preservation and peers, as
-//! the dashboard shows them, in JSON.
+//! the dashboard shows them, in JSON. Served on the admin port (see [`super::operator_routes`]),
+//! so it is not part of the API's OpenAPI document.
 
 use std::sync::atomic::Ordering;
 
@@ -10,13 +11,6 @@ use serde_json::json;
 use crate::state::AppState;
 
 /// `GET /status`: what the dashboard shows, as JSON.
-#[utoipa::path(
-    get,
-    path = "/status",
-    tag = "operations",
-    summary = "Readiness, version, renewals, self-preservation and peers, as the dashboard shows",
-    responses((status = 200, description = "The node's status", body = Object))
-)]
 pub(super) async fn status(State(state): State<AppState>) -> Json<serde_json::Value> {
     let preservation = state.registry.self_preservation();
     Json(json!({

@@ -1,5 +1,5 @@
-//! `/admin/config` on the registry: the effective settings, as the operator endpoint of every
-//! service shows them.
+//! `/admin/config` on the registry's admin port: the effective settings, as the operator
+//! endpoint of every service shows them.
 
 use platform::config::{Live, Source};
 use platform::lifecycle::Shutdown;
@@ -22,7 +22,7 @@ async fn admin_config_shows_the_settings_the_registry_runs_with() {
         .watch(shutdown.clone())
         .unwrap();
     let app = registry::Application::build_live(config).await.unwrap();
-    let base = format!("http://127.0.0.1:{}", app.port());
+    let base = app.admin_url().trim_end_matches('/').to_owned();
     tokio::spawn(app.run_until_stopped(shutdown.clone()));
 
     let http = platform::http::client_builder().build().unwrap();

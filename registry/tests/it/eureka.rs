@@ -379,7 +379,7 @@ async fn the_listing_answers_with_a_trailing_slash_as_the_python_and_js_clients_
 async fn the_dashboard_shows_instances_peers_and_self_preservation() {
     let app = spawn_registry().await;
     register(&app, "/eureka/v2", "MIDDLETIER", "m<1>", "UP").await;
-    let (status, page) = get_text(&app, app.url("", "/"), Some("text/html")).await;
+    let (status, page) = get_text(&app, app.admin_url("/dashboard"), Some("text/html")).await;
     assert_eq!(status, StatusCode::OK);
     for expected in [
         "<h3>MIDDLETIER",
@@ -393,11 +393,12 @@ async fn the_dashboard_shows_instances_peers_and_self_preservation() {
         assert!(page.contains(expected), "{expected:?} in {page}");
     }
     assert!(!page.contains("<script"), "no script");
-    let (status, css) = get_text(&app, app.url("", "/registry.css"), None).await;
+    let (status, css) = get_text(&app, app.admin_url("/registry.css"), None).await;
     assert_eq!(status, StatusCode::OK);
     assert!(css.contains("table"));
-    let (status, json) = app.get_json("", "/status").await;
-    assert_eq!(status, StatusCode::OK);
+    let status = app.http.get(app.admin_url("/status")).send().await.unwrap();
+    assert_eq!(status.status(), StatusCode::OK);
+    let json: serde_json::Value = status.json().await.unwrap();
     assert_eq!(json["instances"], 1);
     assert_eq!(json["self_preservation"]["active"], false);
     app.stop().await;

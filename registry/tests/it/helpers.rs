@@ -19,6 +19,8 @@ pub const PREFIXES: [&str; 2] = ["/eureka/v2", "/eureka"];
 pub struct TestRegistry {
     pub port: u16,
     pub base_url: Url,
+    /// The admin listener: `http://127.0.0.1:PORT`, no trailing slash.
+    pub admin: String,
     pub registry: Registry,
     pub http: reqwest::Client,
     shutdown: Shutdown,
@@ -44,7 +46,10 @@ pub async fn spawn_registry_on(port: u16, lease: LeaseSettings) -> TestRegistry 
 }
 
 /// From complete settings (peers, self-preservation).
-pub async fn spawn_registry_from(settings: Settings) -> TestRegistry {
+pub async fn spawn_registry_from(mut settings: Settings) -> TestRegistry {
+    // A free admin port unless the test chose one: beside a public port the test fixed (a
+    // restart), port + 1 may be some other test's.
+    settings.admin.port.get_or_insert(0);
     let application = Application::build(settings).await.expect("registry binds");
     let shutdown = Shutdown::new();
     let (port, base_url, registry) = (
@@ -52,10 +57,12 @@ pub async fn spawn_registry_from(settings: Settings) -> TestRegistry {
         application.base_url(),
         application.registry(),
     );
+    let admin = application.admin_url().trim_end_matches('/').to_owned();
     let task = tokio::spawn(application.run_until_stopped(shutdown.clone()));
     TestRegistry {
         port,
         base_url,
+        admin,
         registry,
         http: platform::http::client_builder().build().unwrap(),
         shutdown,
@@ -67,6 +74,11 @@ impl TestRegistry {
     /// `http://127.0.0.1:PORT{prefix}{path}`.
     pub fn url(&self, prefix: &str, path: &str) -> String {
         format!("http://127.0.0.1:{}{prefix}{path}", self.port)
+    }
+
+    /// `{admin}{path}`: an operator page on the admin listener.
+    pub fn admin_url(&self, path: &str) -> String {
+        format!("{}{path}", self.admin)
     }
 
     /// Client settings pointing here, with intervals short enough for tests.

@@ -18,8 +18,8 @@ fn empty_config_dir(test: &str) -> PathBuf {
     dir
 }
 
-/// The binary with no settings but `vars` and a free port.
-fn registry(test: &str, vars: &[(&str, &str)]) -> Command {
+/// The binary with no settings but `vars` and a free port (and so a free admin port).
+pub(crate) fn registry(test: &str, vars: &[(&str, &str)]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_registry"));
     command
         .env_clear()

@@ -18,7 +18,9 @@ mod server;
 // Real Eureka clients (Python, JavaScript, Java) against our registry.
 mod interop;
 
-// Operating it: configuration, the OpenAPI document, metrics and readiness, the binary.
+// Operating it: the admin port, configuration, the OpenAPI document, metrics and readiness,
+// the binary.
+mod admin_port;
 mod config_admin;
 mod lifecycle;
 mod openapi;

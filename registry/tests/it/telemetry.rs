@@ -17,7 +17,7 @@ async fn metrics_count_instances_by_status_and_every_renewal() {
         .await;
     assert_eq!(answer.status(), 204);
 
-    let before = scrape_metrics(&registry.http, &registry.url("", "")).await;
+    let before = scrape_metrics(&registry.http, &registry.admin).await;
     let up = [("app", "MIDDLETIER"), ("status", "UP")];
     assert_eq!(before.sum("rss_registry_instances", &up), 1.0);
     assert_eq!(before.types["rss_registry_renewals_total"], "counter");
@@ -43,7 +43,7 @@ async fn metrics_count_instances_by_status_and_every_renewal() {
         .unwrap();
     assert_eq!(taken_out.status(), 200);
 
-    let after = scrape_metrics(&registry.http, &registry.url("", "")).await;
+    let after = scrape_metrics(&registry.http, &registry.admin).await;
     assert_eq!(
         after.sum("rss_registry_renewals_total", &[]),
         renewals + 3.0

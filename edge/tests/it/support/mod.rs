@@ -35,17 +35,19 @@ pub fn fast_client(registry_url: &str) -> ClientSettings {
 /// One service running on a runtime of its own.
 pub struct Service {
     pub port: u16,
+    /// The admin listener's port (operator pages: `/metrics`, `/admin/config`, ...).
+    pub admin_port: u16,
     shutdown: Shutdown,
     kill: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Service {
-    /// Runs `start` on a new runtime. `start` binds, reports its port, then serves until the
-    /// token is cancelled.
+    /// Runs `start` on a new runtime. `start` binds, reports its port and admin port, then
+    /// serves until the token is cancelled.
     async fn spawn<F, Fut>(name: &str, start: F) -> Service
     where
-        F: FnOnce(Shutdown, oneshot::Sender<u16>) -> Fut + Send + 'static,
+        F: FnOnce(Shutdown, oneshot::Sender<(u16, u16)>) -> Fut + Send + 'static,
         Fut: Future<Output = ()> + 'static,
     {
         let shutdown = Shutdown::new();
@@ -70,9 +72,10 @@ impl Service {
                 runtime.shutdown_background();
             })
             .unwrap();
-        let port = port_rx.await.expect("service reported its port");
+        let (port, admin_port) = port_rx.await.expect("service reported its ports");
         Service {
             port,
+            admin_port,
             shutdown,
             kill: Some(kill_tx),
             thread: Some(thread),
@@ -81,6 +84,11 @@ impl Service {
 
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The admin listener, e.g. `http://127.0.0.1:PORT` (no trailing slash).
+    pub fn admin_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.admin_port)
     }
 
     /// Graceful stop: deregisters, drains, returns when done.
@@ -117,7 +125,7 @@ impl Drop for Service {
 pub async fn spawn_registry(settings: registry::Settings) -> Service {
     Service::spawn("registry", move |shutdown, port| async move {
         let app = registry::Application::build(settings).await.unwrap();
-        port.send(app.port()).unwrap();
+        port.send((app.port(), app.admin_address().port())).unwrap();
         app.run_until_stopped(shutdown).await.unwrap();
     })
     .await
@@ -126,6 +134,8 @@ pub async fn spawn_registry(settings: registry::Settings) -> Service {
 pub fn registry_settings(port: u16) -> registry::Settings {
     let mut settings = registry::Settings::default();
     settings.server.port = port;
+    // A free admin port even when `port` is fixed (a restart): port + 1 may be another test's.
+    settings.admin.port = Some(0);
     settings.lease.eviction_interval = Duration::from_millis(100);
     settings
 }
@@ -154,7 +164,7 @@ pub async fn spawn_middletier(settings: middletier::Settings, store: Arc<dyn Sto
         let app = middletier::Application::build_with_store(settings, store)
             .await
             .unwrap();
-        port.send(app.port()).unwrap();
+        port.send((app.port(), app.admin_address().port())).unwrap();
         app.run_until_stopped(shutdown).await.unwrap();
     })
     .await
@@ -177,7 +187,7 @@ pub fn edge_settings(registry: &Service) -> edge::Settings {
 pub async fn spawn_edge(settings: edge::Settings) -> Service {
     Service::spawn("edge", move |shutdown, port| async move {
         let app = edge::Application::build(settings).await.unwrap();
-        port.send(app.port()).unwrap();
+        port.send((app.port(), app.admin_address().port())).unwrap();
         app.run_until_stopped(shutdown).await.unwrap();
     })
     .await
@@ -432,7 +442,7 @@ pub async fn first_event(url: &str) -> serde_json::Value {
 
 /// The edge's view of the middle tiers (from the dashboard's stream).
 pub async fn edge_instances(edge: &Service) -> Vec<serde_json::Value> {
-    let event = first_event(&format!("{}/dashboard/instances.stream", edge.url())).await;
+    let event = first_event(&format!("{}/dashboard/instances.stream", edge.admin_url())).await;
     event["instances"].as_array().cloned().unwrap_or_default()
 }
 

@@ -1,17 +1,24 @@
 //! The registry's HTTP surface in one router: the Eureka API ([`crate::api`]), the dashboard
 //! ([`crate::dashboard`]) and the health endpoints, behind the stack every service uses. Both
-//! the API and the dashboard take [`AppState`] and know nothing of each other; they meet here.
+//! the API and the dashboard take [`AppState`] and know nothing of each other; they meet here,
+//! behind [`crate::auth`]'s boundary (health stays outside it, for orchestrators' probes).
 
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 use tower_http::compression::CompressionLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::state::AppState;
-use crate::{api, dashboard};
+use crate::{api, auth, dashboard};
+
+/// Every registry page and answer: nothing but the registry's own stylesheet loads, no script
+/// runs, and no other site frames it, whatever a registered instance put in its fields.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
+     base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /// Every route of the registry with its state and layers, ready to serve (tests call it
 /// without a socket).
@@ -20,8 +27,19 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(index))
         .merge(api::routes())
         .merge(dashboard::routes())
+        // Registrations and batches past the limit answer 413 before they are read whole.
+        .layer(DefaultBodyLimit::max(state.max_body_bytes))
+        // Who is calling, before any handler runs (401 for wrong or missing credentials).
+        .layer(axum::middleware::from_fn_with_state(
+            state.access.clone(),
+            auth::authenticate,
+        ))
         .with_state(state.clone())
         .merge(state.health.router())
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+        ))
         // gzip when the client sends `Accept-Encoding: gzip`, as Eureka does for its reads.
         .layer(
             CompressionLayer::new()

@@ -16,7 +16,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::support::{
-    eureka_url, eventually, first_event, http, middletier_settings, registry_settings,
+    eureka_url_as, eventually, first_event, http, middletier_settings, registry_settings,
     spawn_middletier, spawn_registry,
 };
 
@@ -115,7 +115,8 @@ async fn a_changed_file_changes_timeouts_and_breaker_thresholds_without_a_restar
     let dir = config_dir("change");
     write_config(&dir, "[commands.get]\ntimeout = \"5s\"\n");
     let shutdown = Shutdown::new();
-    let (port, _config) = start_edge(&dir, &eureka_url(&registry), shutdown.clone()).await;
+    let (port, _config) =
+        start_edge(&dir, &eureka_url_as(&registry, "edge"), shutdown.clone()).await;
     let edge = format!("http://127.0.0.1:{port}");
     let browser = Home(edge.clone());
     eventually("the edge serves feeds within the 5 s timeout", || async {
@@ -176,7 +177,8 @@ async fn an_invalid_change_is_refused_and_the_last_good_configuration_stays() {
     let dir = config_dir("invalid");
     write_config(&dir, "[commands.get]\ntimeout = \"4s\"\n");
     let shutdown = Shutdown::new();
-    let (port, config) = start_edge(&dir, &eureka_url(&registry), shutdown.clone()).await;
+    let (port, config) =
+        start_edge(&dir, &eureka_url_as(&registry, "edge"), shutdown.clone()).await;
     let edge = format!("http://127.0.0.1:{port}");
 
     write_config(
@@ -225,7 +227,8 @@ async fn admin_config_shows_the_effective_configuration_without_secrets() {
         "[server]\nport = 1\n[commands.add]\ntimeout = \"7s\"\n",
     );
     let shutdown = Shutdown::new();
-    let (port, _config) = start_edge(&dir, &eureka_url(&registry), shutdown.clone()).await;
+    let (port, _config) =
+        start_edge(&dir, &eureka_url_as(&registry, "edge"), shutdown.clone()).await;
     let edge = format!("http://127.0.0.1:{port}");
     let response = http()
         .get(format!("{edge}/admin/config"))

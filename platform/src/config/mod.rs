@@ -31,7 +31,8 @@
 //!   changed.
 //! - `diff`: which keys a reload changed ([`Change`]) and which of them are dynamic.
 //! - `server`: [`ServerSettings`], where a service listens, and binding it.
-//! - `secret`: [`Secret`], settings that never print.
+//! - `secret`: [`Secret`], settings that never print, and [`SecretUrl`], URLs whose
+//!   passwords never print.
 
 mod diff;
 mod live;
@@ -43,7 +44,7 @@ mod watch;
 pub use crate::dynamic::Dynamic;
 pub use diff::{Change, diff, is_dynamic};
 pub use live::{Live, Reloaded, Reloads, follow_log_level};
-pub use secret::{REDACTED, Secret, redacted_json};
+pub use secret::{REDACTED, Secret, SecretUrl, redact_url_passwords, redacted_json};
 pub use server::{BindError, ServerSettings};
 pub use source::{Source, load};
 

@@ -1,5 +1,7 @@
 //! The API's errors: each maps to Eureka's status code in one place, with a JSON body that
-//! says what was wrong with the request and nothing internal.
+//! says what was wrong with the request and nothing internal; except 404, which is bare as
+//! Eureka's is, since Netflix's Java client reads any 404 body on a renewal as an instance,
+//! fails, and then never registers again.
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -25,15 +27,24 @@ pub enum ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = match &self {
-            ApiError::Registry(RegistryError::Missing(_) | RegistryError::AppMismatch { .. })
+            ApiError::Registry(
+                RegistryError::Missing(_)
+                | RegistryError::AppMismatch { .. }
+                | RegistryError::FutureTimestamp(_)
+                | RegistryError::TooLarge(_),
+            )
             | ApiError::Malformed(_)
             | ApiError::Parameter(_) => StatusCode::BAD_REQUEST,
             ApiError::Registry(
                 RegistryError::UnknownApplication(_) | RegistryError::UnknownInstance { .. },
             ) => StatusCode::NOT_FOUND,
+            ApiError::Registry(RegistryError::NotOwner { .. }) => StatusCode::FORBIDDEN,
             ApiError::Registry(RegistryError::Conflict { .. }) => StatusCode::CONFLICT,
             ApiError::NotReady => StatusCode::SERVICE_UNAVAILABLE,
         };
+        if status == StatusCode::NOT_FOUND {
+            return status.into_response();
+        }
         // Every message here is about the client's request; none reveals internals.
         (status, Json(json!({ "error": self.to_string() }))).into_response()
     }

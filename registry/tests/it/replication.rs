@@ -9,9 +9,11 @@ use platform::lifecycle::Shutdown;
 use registry::Settings;
 use registry_client::{ClientSettings, Registration, RegistryClient, Status};
 use reqwest::StatusCode;
+use url::Url;
 
 use crate::helpers::{
-    TestRegistry, eventually, instance_config, instance_json, spawn_registry_from, unused_port,
+    TestRegistry, credentials, eventually, instance_config, instance_json, spawn_registry_from,
+    unused_port, with_credentials,
 };
 
 /// Two nodes on known ports, each the other's peer.
@@ -27,7 +29,10 @@ fn peered(port: u16, peer: u16) -> Settings {
         server: ServerSettings::localhost(port),
         ..Settings::default()
     };
-    settings.replication.peers = format!("http://127.0.0.1:{peer}/eureka/v2/");
+    let peer_url = Url::parse(&format!("http://127.0.0.1:{peer}/eureka/v2/")).unwrap();
+    settings.replication.peers = with_credentials(&peer_url, &credentials().peer)
+        .to_string()
+        .into();
     settings.replication.sync_timeout = Duration::from_secs(2);
     settings
 }
@@ -151,7 +156,7 @@ async fn losing_a_registry_node_loses_no_registration() {
     let (a, b) = spawn_pair().await;
     // The instance knows both nodes and registers with the first.
     let settings = ClientSettings {
-        url: format!("{},{}", a.base_url, b.base_url),
+        url: format!("{},{}", a.base_url, b.base_url).into(),
         ..a.client_settings()
     };
     let shutdown = Shutdown::new();

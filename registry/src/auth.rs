@@ -33,11 +33,11 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use platform::config::{InvalidSetting, Secret};
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 use subtle::ConstantTimeEq as _;
 
 use crate::domain::Origin;
+use crate::settings::{AuthSettings, ReadAccess};
 
 /// The header Eureka marks replicated requests with; such requests are never replicated again,
 /// and only a peer may send it.
@@ -49,89 +49,47 @@ const CHALLENGE: &str = r#"Basic realm="eureka""#;
 /// The shortest secret accepted: a guessable one would make the boundary decorative.
 const MIN_SECRET_LEN: usize = 16;
 
-/// `[auth]`: the registry's principals and who may read.
-///
-/// Each role is a comma-separated list of `name:secret` (`RSS_AUTH__SERVICES=
-/// "middletier:<secret>,edge:<secret>"`); a name listed twice has two accepted secrets. The
-/// lists are secrets themselves: set them from the environment, never in a file of `deploy/`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(default)]
-pub struct AuthSettings {
-    /// Whether reads (`GET /apps`, the dashboard) need credentials.
-    pub reads: ReadAccess,
-    /// Services: register, renew and cancel their own instances.
-    pub services: Secret,
-    /// Operators: status overrides, metadata, cancelling any instance.
-    pub operators: Secret,
-    /// Other registry nodes: replication.
-    pub peers: Secret,
-}
-
-/// Who may read the registry.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ReadAccess {
-    /// Anyone who reaches the port (a developer's browser on the dashboard).
-    Open,
-    /// Any configured principal; everyone else gets 401.
-    #[default]
-    Authenticated,
-}
-
-impl AuthSettings {
-    /// Whether any principal is configured; without one the registry is open.
-    pub fn is_configured(&self) -> bool {
-        [&self.services, &self.operators, &self.peers]
-            .iter()
-            .any(|list| !list.expose().trim().is_empty())
-    }
-
-    /// Every list parses; errors name the key and the entry, never a secret.
-    pub(crate) fn validate(&self) -> Result<(), InvalidSetting> {
-        self.entries().map(drop)
-    }
-
-    fn entries(&self) -> Result<Vec<Entry>, InvalidSetting> {
-        let mut entries = Vec::new();
-        for (key, role, list) in [
-            ("auth.services", Role::Service, &self.services),
-            ("auth.operators", Role::Operator, &self.operators),
-            ("auth.peers", Role::Peer, &self.peers),
-        ] {
-            let items = list.expose().split(',').map(str::trim);
-            for (position, item) in items.filter(|item| !item.is_empty()).enumerate() {
-                let entry = position + 1;
-                let Some((name, secret)) = item.split_once(':') else {
-                    return Err(InvalidSetting::new(
-                        key,
-                        format!("entry {entry} is not `name:secret`"),
-                    ));
-                };
-                let name = name.trim();
-                if name.is_empty() {
-                    return Err(InvalidSetting::new(
-                        key,
-                        format!("entry {entry} has no name"),
-                    ));
-                }
-                if secret.len() < MIN_SECRET_LEN {
-                    return Err(InvalidSetting::new(
-                        key,
-                        format!(
-                            "the secret of {name:?} (entry {entry}) is shorter than \
-                             {MIN_SECRET_LEN} characters"
-                        ),
-                    ));
-                }
-                entries.push(Entry {
-                    name: name.to_owned(),
-                    role,
-                    secret: Secret::new(secret),
-                });
+/// The principals `settings` lists; errors name the key and the entry, never a secret.
+fn entries(settings: &AuthSettings) -> Result<Vec<Entry>, InvalidSetting> {
+    let mut entries = Vec::new();
+    for (key, role, list) in [
+        ("auth.services", Role::Service, &settings.services),
+        ("auth.operators", Role::Operator, &settings.operators),
+        ("auth.peers", Role::Peer, &settings.peers),
+    ] {
+        let items = list.expose().split(',').map(str::trim);
+        for (position, item) in items.filter(|item| !item.is_empty()).enumerate() {
+            let entry = position + 1;
+            let Some((name, secret)) = item.split_once(':') else {
+                return Err(InvalidSetting::new(
+                    key,
+                    format!("entry {entry} is not `name:secret`"),
+                ));
+            };
+            let name = name.trim();
+            if name.is_empty() {
+                return Err(InvalidSetting::new(
+                    key,
+                    format!("entry {entry} has no name"),
+                ));
             }
+            if secret.len() < MIN_SECRET_LEN {
+                return Err(InvalidSetting::new(
+                    key,
+                    format!(
+                        "the secret of {name:?} (entry {entry}) is shorter than \
+                         {MIN_SECRET_LEN} characters"
+                    ),
+                ));
+            }
+            entries.push(Entry {
+                name: name.to_owned(),
+                role,
+                secret: Secret::new(secret),
+            });
         }
-        Ok(entries)
     }
+    Ok(entries)
 }
 
 /// What a principal may do.
@@ -194,10 +152,10 @@ pub struct Access {
 }
 
 impl Access {
-    /// From `[auth]`; fails where [`AuthSettings::validate`] does.
+    /// From `[auth]`; fails on a malformed list or a short secret, naming the key.
     pub fn new(settings: &AuthSettings) -> Result<Access, InvalidSetting> {
         Ok(Access {
-            entries: settings.entries()?,
+            entries: entries(settings)?,
             reads: settings.reads,
         })
     }
@@ -469,7 +427,7 @@ mod tests {
             (":0123456789abcdef", "has no name"),
             ("svc:short-secret", "shorter than 16"),
         ] {
-            let error = settings(list, "").validate().unwrap_err();
+            let error = Access::new(&settings(list, "")).unwrap_err();
             assert_eq!(error.key, "auth.services");
             assert!(error.message.contains(expected), "{error}");
             assert!(!error.message.contains("short-secret"), "{error}");

@@ -6,11 +6,9 @@
 
 use std::time::Duration;
 
-use platform::config::SecretUrl;
 pub use platform::config::ServerSettings;
+use platform::config::{Secret, SecretUrl};
 use serde::{Deserialize, Serialize};
-
-pub use crate::auth::{AuthSettings, ReadAccess};
 
 /// Eureka's customary port, so Eureka clients find us without configuration.
 pub const DEFAULT_PORT: u16 = 8761;
@@ -73,7 +71,6 @@ impl platform::config::Configuration for Settings {
 
     fn validate(&self) -> Result<(), platform::config::InvalidSetting> {
         platform::config::validate_log(&self.log)?;
-        self.auth.validate()?;
         let threshold = self.self_preservation.threshold;
         if !(0.0..=1.0).contains(&threshold) {
             return Err(platform::config::InvalidSetting::new(
@@ -124,6 +121,44 @@ impl Default for LeaseSettings {
             max_duration: Duration::from_secs(600),
             max_clock_skew: Duration::from_secs(300),
         }
+    }
+}
+
+/// `[auth]`: the registry's principals and who may read (see [`crate::auth`]).
+///
+/// Each role is a comma-separated list of `name:secret` (`RSS_AUTH__SERVICES=
+/// "middletier:<secret>,edge:<secret>"`); a name listed twice has two accepted secrets. The
+/// lists are secrets themselves: set them from the environment, never in a file of `deploy/`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default)]
+pub struct AuthSettings {
+    /// Whether reads (`GET /apps`, the dashboard) need credentials.
+    pub reads: ReadAccess,
+    /// Services: register, renew and cancel their own instances.
+    pub services: Secret,
+    /// Operators: status overrides, metadata, cancelling any instance.
+    pub operators: Secret,
+    /// Other registry nodes: replication.
+    pub peers: Secret,
+}
+
+/// Who may read the registry.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReadAccess {
+    /// Anyone who reaches the port (a developer's browser on the dashboard).
+    Open,
+    /// Any configured principal; everyone else gets 401.
+    #[default]
+    Authenticated,
+}
+
+impl AuthSettings {
+    /// Whether any principal is configured; without one the registry is open.
+    pub fn is_configured(&self) -> bool {
+        [&self.services, &self.operators, &self.peers]
+            .iter()
+            .any(|list| !list.expose().trim().is_empty())
     }
 }
 

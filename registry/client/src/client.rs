@@ -468,7 +468,12 @@ mod tests {
         assert_eq!(registries[0].to_string(), "http://a:8761/eureka/v2/");
         assert!(!format!("{:?}", registries[0]).contains("s3cr"));
         let request = registries[0]
-            .authorize(reqwest::Client::new().get(registries[0].url().clone()))
+            .authorize(
+                platform::http::client_builder()
+                    .build()
+                    .unwrap()
+                    .get(registries[0].url().clone()),
+            )
             .build()
             .unwrap();
         let authorization = request.headers()[header::AUTHORIZATION].clone();

@@ -200,6 +200,20 @@ async fn an_invalid_change_is_refused_and_the_last_good_configuration_stays() {
         report["settings"]["commands"]["get"]["max_concurrent_requests"], 10,
         "nothing of an invalid file applies, not even its valid keys"
     );
+    // The registry URL shows who the edge calls the registry as, never the secret.
+    let registry_url = report["settings"]["registry"]["url"].as_str().unwrap();
+    assert_eq!(
+        registry_url,
+        format!(
+            "http://edge:[redacted]@127.0.0.1:{}/eureka/v2/",
+            registry.port
+        )
+    );
+    assert!(
+        !report
+            .to_string()
+            .contains(registry::testing::credentials().secret("edge"))
+    );
     assert_eq!(config.get().commands.get.timeout, Duration::from_secs(4));
     let page = Home(edge.clone()).home().await;
     assert_eq!(page.status, StatusCode::OK);

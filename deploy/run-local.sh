@@ -11,6 +11,9 @@
 # for you alone, with no sign-in. A fresh service token is generated for every run and given
 # to the middle tier (RSS_API__TOKEN) and the edge (RSS_MIDDLETIER__TOKEN), so nothing else
 # on this machine can call the middle tier's API; set RSS_API__TOKEN to choose your own.
+# Registry credentials are minted for every run too (deploy/mint-registry-credentials.sh) into
+# a private directory that is deleted on exit: the middle tier and the edge get registry URLs
+# carrying their own, and nothing else on this machine can register with the registry.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +30,10 @@ bin=target/$([ "$profile" = dev ] && echo debug || echo "$profile")
 # 32 random bytes as base64url: the same token for the middle tier and the edge.
 service_token=${RSS_API__TOKEN:-$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')}
 
+# Registry credentials for this run only, in a directory only you can read.
+credentials=$(mktemp -d "${TMPDIR:-/tmp}/rss-registry-credentials.XXXXXX")
+deploy/mint-registry-credentials.sh "$credentials" "http://127.0.0.1:8761/eureka/v2/" >/dev/null
+
 pids=()
 stop_all() {
   trap - INT TERM EXIT
@@ -35,6 +42,7 @@ stop_all() {
     kill -TERM "${pids[i]}" 2>/dev/null || true
     wait "${pids[i]}" 2>/dev/null || true
   done
+  rm -rf "$credentials"
   echo "==> stopped"
 }
 trap stop_all INT TERM EXIT
@@ -51,11 +59,12 @@ wait_healthy() { # name port
   echo "==> $1 is up on 127.0.0.1:$2"
 }
 
-"$bin/registry" & pids+=($!)
+# Each service in a subshell that reads its own credentials, then becomes the service.
+( . "$credentials/registry.env"; exec "$bin/registry" ) & pids+=($!)
 wait_healthy registry 8761
-RSS_API__TOKEN=$service_token "$bin/middletier" & pids+=($!)
+( . "$credentials/middletier.env"; RSS_API__TOKEN=$service_token exec "$bin/middletier" ) & pids+=($!)
 wait_healthy "middle tier" 9191
-RSS_MIDDLETIER__TOKEN=$service_token "$bin/edge" & pids+=($!)
+( . "$credentials/edge.env"; RSS_MIDDLETIER__TOKEN=$service_token exec "$bin/edge" ) & pids+=($!)
 wait_healthy edge 9090
 
 echo
@@ -66,7 +75,8 @@ else
   echo "                create an account there (or run with RSS_ACCOUNTS__SINGLE_USER=true"
   echo "                to read without signing in)"
 fi
-echo "    registry:   http://127.0.0.1:8761/eureka/v2/apps"
+echo "    registry:   http://127.0.0.1:8761/eureka/v2/apps (reads are open locally; changes need"
+echo "                credentials: . $credentials/operator.env for an operator's URL)"
 echo "    operators:  http://127.0.0.1:9091/dashboard (edge), http://127.0.0.1:8762/ (registry),"
 echo "                /metrics and /admin/config on 8762, 9192 and 9091"
 echo "    Ctrl-C stops everything."

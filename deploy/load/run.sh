@@ -66,15 +66,23 @@ for port in $REGISTRY_PORT $MIDDLETIER_PORT $EDGE_PORT $FEEDS_PORT $HELLO_PORT \
   fi
 done
 
-export RSS_REGISTRY__URL="http://127.0.0.1:$REGISTRY_PORT/eureka/v2/" RUST_LOG=warn
-RSS_SERVER__PORT=$REGISTRY_PORT "$bin/registry" & pids+=($!); registry_pid=$!
+# Registry credentials minted for this run, in a private directory removed on exit.
+credentials=$(mktemp -d "${TMPDIR:-/tmp}/rss-load-credentials.XXXXXX")
+trap 'stop_all; rm -rf "$credentials"' INT TERM EXIT
+deploy/mint-registry-credentials.sh "$credentials" "http://127.0.0.1:$REGISTRY_PORT/eureka/v2/" >/dev/null
+export RUST_LOG=warn
+( . "$credentials/registry.env"; RSS_SERVER__PORT=$REGISTRY_PORT exec "$bin/registry" ) & pids+=($!)
+registry_pid=$!
 wait_for "http://127.0.0.1:$REGISTRY_PORT/health"
-RSS_SERVER__PORT=$MIDDLETIER_PORT RSS_FETCH__ALLOW_PRIVATE_NETWORKS=true "$bin/middletier" & pids+=($!)
-middletier_pid=$!
+( . "$credentials/middletier.env"
+  RSS_SERVER__PORT=$MIDDLETIER_PORT RSS_FETCH__ALLOW_PRIVATE_NETWORKS=true exec "$bin/middletier" ) &
+pids+=($!); middletier_pid=$!
 wait_for "http://127.0.0.1:$MIDDLETIER_PORT/health"
 # Single-user mode: the load reads one user's page without signing in (a signed-in reader
 # costs one cached session look-up more per page).
-RSS_ACCOUNTS__SINGLE_USER=true RSS_SERVER__PORT=$EDGE_PORT "$bin/edge" & pids+=($!); edge_pid=$!
+( . "$credentials/edge.env"
+  RSS_ACCOUNTS__SINGLE_USER=true RSS_SERVER__PORT=$EDGE_PORT exec "$bin/edge" ) & pids+=($!)
+edge_pid=$!
 wait_for "http://127.0.0.1:$EDGE_PORT/health"
 "$bin/examples/bench_feeds" "$FEEDS_PORT" & pids+=($!)
 "$bin/examples/bench_hello" "$HELLO_PORT" & pids+=($!); hello_pid=$!

@@ -62,7 +62,7 @@ fn main() {
 
 async fn bench(requests: Requests) {
     let registry = Service::spawn("registry", |shutdown, ready| async move {
-        let mut settings = registry::Settings::default();
+        let mut settings = registry::testing::credentials().secure(registry::Settings::default());
         settings.server.port = 0;
         let app = registry::Application::build(settings).await.unwrap();
         ready.send((app.port(), Instant::now())).unwrap();
@@ -76,7 +76,9 @@ async fn bench(requests: Requests) {
     let edge = Service::spawn("edge", move |shutdown, ready| async move {
         let mut settings = edge::Settings::default();
         settings.server.port = 0;
-        settings.registry.url = edge_eureka;
+        settings.registry.url = registry::testing::credentials()
+            .url_as("edge", &edge_eureka)
+            .into();
         // No sign-in: every page is the default user's.
         settings.accounts.single_user = true;
         let app = edge::Application::build(settings).await.unwrap();
@@ -160,7 +162,9 @@ async fn bench(requests: Requests) {
 async fn spawn_middletier(name: &str, eureka: &str, store: Arc<dyn Store>) -> Service {
     let mut settings = middletier::Settings::default();
     settings.server.port = 0;
-    settings.registry.url = eureka.to_owned();
+    settings.registry.url = registry::testing::credentials()
+        .url_as("middletier", eureka)
+        .into();
     Service::spawn(name, move |shutdown, ready| async move {
         let app = middletier::Application::build_with_store(settings, store)
             .await

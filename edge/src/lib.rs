@@ -270,7 +270,7 @@ impl platform::service::Service for Application {
 pub fn router(web: web::WebState, health: &Health) -> Router {
     let accounts = web.accounts.clone();
     web::router(web)
-.merge(accounts::router(accounts.clone()))
+        .merge(accounts::router(accounts.clone()))
         // Rejects cross-site form posts (Sec-Fetch-Site / Origin checks; no tokens needed).
         .layer(CsrfLayer::new())
         // HTTPS only from the first visit on, whenever the session cookie is `Secure`.

@@ -20,6 +20,17 @@ where
     }
 }
 
+/// A fresh random secret (32 hex digits from the OS's generator), so tests mint their own
+/// credentials per run and none is ever committed.
+pub fn mint_secret() -> String {
+    use std::io::Read;
+    let mut bytes = [0_u8; 16];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut random| random.read_exact(&mut bytes))
+        .unwrap_or_else(|error| panic!("cannot read /dev/urandom: {error}"));
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
 /// Log lines captured in memory: hand [`LogCapture::writer`] to
 /// [`crate::telemetry::init_with_writer`], then read what services logged.
 #[derive(Clone, Debug, Default)]

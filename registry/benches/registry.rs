@@ -15,14 +15,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use platform::config::Secret;
 use platform::config::ServerSettings;
 use platform::health::Health;
 use platform::lifecycle::Shutdown;
-use registry::{Application, LeaseSettings, Registry, Settings};
+use registry::{Application, AuthSettings, LeaseSettings, Registry, Settings};
 use registry_client::{
     ClientSettings, Discovery, InstanceConfig, InstanceInfo, Registration, RegistryClient,
 };
@@ -54,11 +55,23 @@ struct Node {
     shutdown: Shutdown,
 }
 
+/// The secret of this run's `bench` principal (a service) and `peer` principal, minted per
+/// run like every test credential.
+fn secret() -> &'static str {
+    static SECRET: OnceLock<String> = OnceLock::new();
+    SECRET.get_or_init(platform::testing::mint_secret)
+}
+
+/// `http://bench:<secret>@...`: a registry URL as a service is given it.
+fn as_bench(url: &str) -> String {
+    url.replacen("http://", &format!("http://bench:{}@", secret()), 1)
+}
+
 async fn start_node(settings: Settings) -> Node {
     let application = Application::build(settings).await.unwrap();
     let (port, base_url, registry) = (
         application.port(),
-        application.base_url().to_string(),
+        as_bench(application.base_url().as_str()),
         application.registry(),
     );
     let shutdown = Shutdown::new();
@@ -74,13 +87,18 @@ async fn start_node(settings: Settings) -> Node {
 fn settings_on(port: u16) -> Settings {
     Settings {
         server: ServerSettings::localhost(port),
+        auth: AuthSettings {
+            services: Secret::new(format!("bench:{}", secret())),
+            peers: Secret::new(format!("peer:{}", secret())),
+            ..AuthSettings::default()
+        },
         ..Settings::default()
     }
 }
 
 fn client_settings(url: &str) -> ClientSettings {
     ClientSettings {
-        url: url.to_owned(),
+        url: url.into(),
         renewal_interval: Duration::from_secs(1),
         lease_duration: Duration::from_secs(3),
         fetch_interval: Duration::from_secs(2),
@@ -222,9 +240,9 @@ async fn propagation() {
     // Two replicating nodes: register on one, discover through the other.
     let (port_a, port_b) = (free_port(), free_port());
     let mut a = settings_on(port_a);
-    a.replication.peers = format!("http://127.0.0.1:{port_b}/eureka/v2/");
+    a.replication.peers = format!("http://peer:{}@127.0.0.1:{port_b}/eureka/v2/", secret()).into();
     let mut b = settings_on(port_b);
-    b.replication.peers = format!("http://127.0.0.1:{port_a}/eureka/v2/");
+    b.replication.peers = format!("http://peer:{}@127.0.0.1:{port_a}/eureka/v2/", secret()).into();
     let (a, b) = (start_node(a).await, start_node(b).await);
     let across = Discovery::new(
         RegistryClient::new(&client_settings(&b.base_url)).unwrap(),
@@ -348,11 +366,16 @@ async fn renewals() {
     .await;
     println!("  baseline GET /health: {health:>10.0} requests/s");
     let renew_ids = ids.clone();
+    // Renewals carry the service's credentials, as every client's do.
+    let authorization = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(format!("bench:{}", secret()))
+    };
     let renewals = load(
         node.port,
         Arc::new(move |i| {
             format!(
-                "PUT /eureka/v2/apps/MIDDLETIER/{}?status=UP HTTP/1.1\r\nhost: bench\r\ncontent-length: 0\r\n\r\n",
+                "PUT /eureka/v2/apps/MIDDLETIER/{}?status=UP HTTP/1.1\r\nhost: bench\r\nauthorization: Basic {authorization}\r\ncontent-length: 0\r\n\r\n",
                 renew_ids[i % renew_ids.len()]
             )
         }),

@@ -58,7 +58,9 @@ struct InstanceRow {
     overridden: &'static str,
     class: &'static str,
     address: String,
-    home: String,
+    /// `homePageUrl` when it is an http(s) URL, the only kind linked; anything else a client
+    /// registered (`javascript:`...) is shown as text.
+    home: Option<String>,
     vip: String,
     age: String,
     since_renewal: String,
@@ -85,7 +87,7 @@ impl InstanceRow {
             overridden,
             class,
             address: format!("{}:{}", info.host_name, info.port.port),
-            home: info.home_page_url.clone(),
+            home: web_link(&info.home_page_url),
             vip: info.vip_address.clone(),
             age: short(view.age),
             since_renewal: short(view.since_renewal),
@@ -155,6 +157,15 @@ pub fn render(state: &AppState) -> Result<String, askama::Error> {
 }
 
 /// The dashboard's own assets: `/registry.css`.
+/// `url` if it is an absolute http(s) URL, the only links the dashboard makes of what clients
+/// registered.
+fn web_link(url: &str) -> Option<String> {
+    url::Url::parse(url)
+        .ok()
+        .filter(|parsed| matches!(parsed.scheme(), "http" | "https"))
+        .map(|_| url.to_owned())
+}
+
 pub fn routes() -> Router<AppState> {
     Router::new().route("/registry.css", get(stylesheet))
 }
@@ -165,4 +176,23 @@ async fn stylesheet() -> impl IntoResponse {
         [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
         include_str!("../assets/registry.css"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::web_link;
+
+    #[test]
+    fn only_http_urls_become_links() {
+        assert!(web_link("http://10.0.0.1:9191/").is_some());
+        assert!(web_link("https://host/").is_some());
+        for hostile in [
+            "javascript:alert(1)",
+            "data:text/html,<b>",
+            "//evil/",
+            "vbscript:x",
+        ] {
+            assert_eq!(web_link(hostile), None, "{hostile}");
+        }
+    }
 }

@@ -10,6 +10,8 @@
 //! - [`xml`]: Eureka's XML, read and written over [`registry_client::model`]'s wire types.
 //! - [`domain`]: the in-memory [`Registry`]: leases, status overrides, `lastDirtyTimestamp`
 //!   ordering, deltas, eviction and self-preservation, the change counter watches wait on.
+//! - [`auth`]: the trust boundary: principals (services, operators, peers) by HTTP Basic,
+//!   the layer naming the caller, and the extractors handlers state their roles with.
 //! - [`api`]: the REST API over the registry, mounted at `/eureka/v2/` and `/eureka/`;
 //!   [`dashboard`]: the HTML page operators open on the admin port. Both take [`state`]'s
 //!   [`AppState`] and neither imports the other: [`routes`] composes them into the public
@@ -18,11 +20,14 @@
 //!   and the initial sync from them.
 //! - [`metrics`]: Prometheus metrics read from the lease table.
 //! - [`settings`]: the server's [`Settings`] (`[server]`, `[lease]`, `[self_preservation]`,
-//!   `[replication]`).
+//!   `[replication]`, `[limits]`, `[auth]`).
 //! - [`startup`]: [`Application`], which binds, serves and runs the background loops, and is
 //!   what `main` runs through [`platform::service::run`].
+//! - `testing` (feature `test-support`): credentials minted per test run, for the tests and
+//!   benches of the services that register here.
 
 pub mod api;
+pub mod auth;
 pub mod dashboard;
 pub mod domain;
 pub mod metrics;
@@ -31,12 +36,15 @@ pub mod routes;
 pub mod settings;
 pub mod startup;
 pub mod state;
+#[cfg(feature = "test-support")]
+pub mod testing;
 pub mod xml;
 
 pub use domain::{AppName, InstanceId, Origin, Registry, RegistryError, Renewal, SelfPreservation};
 pub use routes::router;
 pub use settings::{
-    LeaseSettings, ReplicationSettings, SelfPreservationSettings, ServerSettings, Settings,
+    AuthSettings, LeaseSettings, ReadAccess, RecordLimits, ReplicationSettings,
+    SelfPreservationSettings, ServerSettings, Settings,
 };
 pub use startup::{Application, StartupError};
 pub use state::AppState;

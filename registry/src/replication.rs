@@ -20,17 +20,15 @@ use registry_client::model::{
     ApplicationsDocument, InstanceInfo, ReplicationAction, ReplicationItem, ReplicationList,
     ReplicationResult, ReplicationResults, Status,
 };
-use registry_client::{ClientError, ClientSettings, RegistryClient, error_chain};
+use registry_client::{ClientError, RegistryUrl, error_chain};
 use reqwest::header;
 use tokio::sync::Notify;
 use tokio::time::Instant;
-use url::Url;
 
 use crate::domain::{Origin, Registry, RegistryError, Renewal};
 use crate::settings::ReplicationSettings;
 
-/// The header Eureka marks replicated requests with; such requests are never replicated again.
-pub const REPLICATION_HEADER: &str = "x-netflix-discovery-replication";
+pub use crate::auth::REPLICATION_HEADER;
 
 /// A failed batch is retried after this, doubling up to [`MAX_RETRY`].
 const FIRST_RETRY: Duration = Duration::from_millis(100);
@@ -46,7 +44,8 @@ pub struct Peers {
 /// One peer: its queue and what the dashboard shows about it.
 #[derive(Debug)]
 pub struct PeerNode {
-    url: Url,
+    /// With this node's peer credentials, which never print.
+    url: RegistryUrl,
     queue: Mutex<PeerState>,
     wake: Notify,
 }
@@ -75,10 +74,10 @@ pub struct PeerStatus {
 impl Peers {
     /// The peers named in `settings.peers` (comma-separated Eureka base URLs).
     pub fn new(settings: &ReplicationSettings) -> Result<Peers, ClientError> {
-        let urls = if settings.peers.trim().is_empty() {
+        let urls = if settings.peers.expose().trim().is_empty() {
             Vec::new()
         } else {
-            registry_client::parse_registry_urls(&settings.peers)?
+            registry_client::parse_registry_urls(settings.peers.expose())?
         };
         let nodes = urls
             .into_iter()
@@ -103,7 +102,7 @@ impl Peers {
         self.nodes.is_empty()
     }
 
-    pub fn urls(&self) -> Vec<Url> {
+    pub fn urls(&self) -> Vec<RegistryUrl> {
         self.nodes.iter().map(|node| node.url.clone()).collect()
     }
 
@@ -243,14 +242,15 @@ impl Sender {
         if batch.is_empty() {
             return Ok(());
         }
-        let url = self.node.url.join("peerreplication/batch")?;
+        let url = self.node.url.url().join("peerreplication/batch")?;
         let body = ReplicationList {
             replication_list: batch,
         };
         let outcome = async {
             let response = self
-                .http
-                .post(url)
+                .node
+                .url
+                .authorize(self.http.post(url))
                 .header(REPLICATION_HEADER, "true")
                 .header(header::ACCEPT, "application/json")
                 .json(&body)
@@ -292,7 +292,7 @@ impl Sender {
         }
         match result.status_code {
             404 => {
-                if let Ok(info) = self.registry.instance(&item.app_name, &item.id) {
+                if let Ok(info) = self.registry.replica(&item.app_name, &item.id) {
                     tracing::debug!(peer = %self.node.url, id = %item.id,
                         "peer lacks the instance; replicating its registration");
                     self.peers
@@ -313,7 +313,8 @@ impl Sender {
     }
 }
 
-/// The replication of a registration: the instance as held here.
+/// The replication of a registration: the instance as held here, with its owner
+/// ([`Registry::replica`]).
 pub fn register_item(info: InstanceInfo) -> ReplicationItem {
     ReplicationItem {
         app_name: info.app.clone(),
@@ -469,14 +470,37 @@ pub async fn initial_sync(
     }
 }
 
-/// `GET /apps` from one peer, marked as replication so a peer that is itself starting answers.
-async fn fetch_all(url: &Url) -> Result<ApplicationsDocument, ClientError> {
-    let settings = ClientSettings {
-        url: url.to_string(),
-        ..ClientSettings::default()
+/// `GET /apps` from one peer with this node's peer credentials, marked as replication so a
+/// peer that is itself starting answers.
+async fn fetch_all(peer: &RegistryUrl) -> Result<ApplicationsDocument, ClientError> {
+    let url = peer
+        .url()
+        .join("apps")
+        .map_err(|error| ClientError::InvalidUrl {
+            url: peer.to_string(),
+            reason: error.to_string(),
+        })?;
+    let unreachable = |source| ClientError::Unreachable {
+        url: url.clone(),
+        source,
     };
-    let client = RegistryClient::new(&settings)?.with_header(REPLICATION_HEADER, "true");
-    Ok(ApplicationsDocument {
-        applications: client.applications().await?,
-    })
+    let http = platform::http::client_builder()
+        .timeout(PEER_TIMEOUT)
+        .build()
+        .map_err(ClientError::Build)?;
+    let response = peer
+        .authorize(http.get(url.clone()))
+        .header(REPLICATION_HEADER, "true")
+        .header(header::ACCEPT, "application/json")
+        .send()
+        .await
+        .map_err(unreachable)?;
+    if !response.status().is_success() {
+        return Err(ClientError::Status {
+            url,
+            status: response.status(),
+        });
+    }
+    let body = response.bytes().await.map_err(unreachable)?;
+    serde_json::from_slice(&body).map_err(|source| ClientError::Decode { url, source })
 }

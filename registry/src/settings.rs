@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 pub use platform::config::ServerSettings;
+use platform::config::{Secret, SecretUrl};
 use serde::{Deserialize, Serialize};
 
 /// Eureka's customary port, so Eureka clients find us without configuration.
@@ -23,6 +24,10 @@ pub struct Settings {
     pub lease: LeaseSettings,
     pub self_preservation: SelfPreservationSettings,
     pub replication: ReplicationSettings,
+    /// `[limits]`: how much one request and one registration may hold.
+    pub limits: RecordLimits,
+    /// `[auth]`: who may read, register, override and replicate.
+    pub auth: AuthSettings,
     /// `[log]`: format and level.
     pub log: platform::telemetry::LogSettings,
 }
@@ -35,8 +40,32 @@ impl Default for Settings {
             lease: LeaseSettings::default(),
             self_preservation: SelfPreservationSettings::default(),
             replication: ReplicationSettings::default(),
+            limits: RecordLimits::default(),
+            auth: AuthSettings::default(),
             log: platform::telemetry::LogSettings::default(),
         }
+    }
+}
+
+/// Why the registry refuses its settings at start-up.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error(
+        "no registry credentials are configured (RSS_AUTH__SERVICES, RSS_AUTH__OPERATORS, \
+         RSS_AUTH__PEERS) and RSS_ENV=prod: without them anyone who reaches the registry can \
+         register an impostor or take real instances out of service \
+         (deploy/mint-registry-credentials.sh mints a set)"
+    )]
+    CredentialsRequiredInProd,
+}
+
+impl Settings {
+    /// Refuses combinations that must never run; `environment` is `$RSS_ENV`.
+    pub fn check(&self, environment: Option<&str>) -> Result<(), SettingsError> {
+        if environment == Some("prod") && !self.auth.is_configured() {
+            return Err(SettingsError::CredentialsRequiredInProd);
+        }
+        Ok(())
     }
 }
 
@@ -76,6 +105,14 @@ pub struct LeaseSettings {
     /// clients fetching deltas less often than this miss changes and fall back to a full fetch.
     #[serde(with = "humantime_serde")]
     pub delta_retention: Duration,
+    /// The longest lease an instance may ask for: a longer `durationInSecs` is cut to this, so
+    /// no registration outlives its instance for long.
+    #[serde(with = "humantime_serde")]
+    pub max_duration: Duration,
+    /// How far ahead of this node's clock a `lastDirtyTimestamp` may be; further is refused
+    /// (400), since the copy with the highest timestamp wins every later update.
+    #[serde(with = "humantime_serde")]
+    pub max_clock_skew: Duration,
 }
 
 impl Default for LeaseSettings {
@@ -85,6 +122,73 @@ impl Default for LeaseSettings {
             eviction_interval: Duration::from_secs(60),
             renewal_interval: Duration::from_secs(30),
             delta_retention: Duration::from_secs(180),
+            max_duration: Duration::from_secs(600),
+            max_clock_skew: Duration::from_secs(300),
+        }
+    }
+}
+
+/// `[auth]`: the registry's principals and who may read (see [`crate::auth`]).
+///
+/// Each role is a comma-separated list of `name:secret` (`RSS_AUTH__SERVICES=
+/// "middletier:<secret>,edge:<secret>"`); a name listed twice has two accepted secrets. The
+/// lists are secrets themselves: set them from the environment, never in a file of `deploy/`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default)]
+pub struct AuthSettings {
+    /// Whether reads (`GET /apps`, the dashboard) need credentials.
+    pub reads: ReadAccess,
+    /// Services: register, renew and cancel their own instances.
+    pub services: Secret,
+    /// Operators: status overrides, metadata, cancelling any instance.
+    pub operators: Secret,
+    /// Other registry nodes: replication.
+    pub peers: Secret,
+}
+
+/// Who may read the registry.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReadAccess {
+    /// Anyone who reaches the port (a developer's browser on the dashboard).
+    Open,
+    /// Any configured principal; everyone else gets 401.
+    #[default]
+    Authenticated,
+}
+
+impl AuthSettings {
+    /// Whether any principal is configured; without one the registry is open.
+    pub fn is_configured(&self) -> bool {
+        [&self.services, &self.operators, &self.peers]
+            .iter()
+            .any(|list| !list.expose().trim().is_empty())
+    }
+}
+
+/// How much one request and one registration may hold (`[limits]`): the registry keeps
+/// everything in memory and answers every read with all of it, so each is bounded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default)]
+pub struct RecordLimits {
+    /// Largest request body (a registration, a replication batch); larger answers 413.
+    pub max_body_bytes: usize,
+    /// Most instances one application may register; a new one beyond answers 400.
+    pub max_instances_per_app: usize,
+    /// Most metadata entries one instance may carry (its own and its data centre's).
+    pub max_metadata_entries: usize,
+    /// Most bytes of metadata keys and values one instance may carry.
+    pub max_metadata_bytes: usize,
+}
+
+impl Default for RecordLimits {
+    fn default() -> Self {
+        RecordLimits {
+            // A batch of 250 replicated registrations fits comfortably.
+            max_body_bytes: 1024 * 1024,
+            max_instances_per_app: 1000,
+            max_metadata_entries: 64,
+            max_metadata_bytes: 16 * 1024,
         }
     }
 }
@@ -128,8 +232,9 @@ impl Default for SelfPreservationSettings {
 pub struct ReplicationSettings {
     /// The other nodes' Eureka base URLs, comma-separated (empty: a single node). Changes made
     /// by clients here are replicated to each; at start-up the registry copies the first that
-    /// answers.
-    pub peers: String,
+    /// answers. Each URL carries this node's peer credentials as its user info
+    /// (`http://peer:<secret>@registry-2:8761/eureka/v2/`); shown with passwords redacted.
+    pub peers: SecretUrl,
     /// Most changes sent to a peer in one `POST /peerreplication/batch` (Eureka: 250).
     pub batch_size: usize,
     /// How long a change may wait for others to share its batch (Eureka: up to 500 ms). Short
@@ -148,7 +253,7 @@ pub struct ReplicationSettings {
 impl Default for ReplicationSettings {
     fn default() -> Self {
         ReplicationSettings {
-            peers: String::new(),
+            peers: SecretUrl::default(),
             batch_size: 250,
             batch_window: Duration::from_millis(10),
             queue_capacity: 10_000,
@@ -175,7 +280,7 @@ mod tests {
         assert!(settings.self_preservation.enabled);
         assert!((settings.self_preservation.threshold - 0.85).abs() < f64::EPSILON);
         assert_eq!(settings.replication.batch_size, 250);
-        assert!(settings.replication.peers.is_empty());
+        assert!(settings.replication.peers.expose().is_empty());
     }
 
     #[test]

@@ -12,6 +12,7 @@ use platform::{health::Health, lifecycle::Shutdown};
 use tokio::net::TcpListener;
 use url::Url;
 
+use crate::auth::Access;
 use crate::domain::Registry;
 use crate::replication::{self, Peers};
 use crate::routes;
@@ -23,6 +24,10 @@ use crate::state::AppState;
 pub enum StartupError {
     #[error(transparent)]
     Bind(#[from] platform::config::BindError),
+    #[error(transparent)]
+    Settings(#[from] crate::settings::SettingsError),
+    #[error("invalid registry credentials: {0}")]
+    Auth(#[from] platform::config::InvalidSetting),
     #[error("invalid replication peers: {0}")]
     Peers(#[from] registry_client::ClientError),
     #[error("serving failed: {0}")]
@@ -39,6 +44,7 @@ pub struct Application {
     registry: Registry,
     health: Health,
     peers: Peers,
+    access: Arc<Access>,
     settings: Settings,
     /// The live configuration, for `/admin/config` (only the log level is dynamic here).
     config: Live<Settings>,
@@ -46,7 +52,8 @@ pub struct Application {
 
 impl Application {
     /// Binds `settings.server` (port 0 picks a free port) without serving yet, so the caller
-    /// learns the port before anything can call it. Fails on an invalid peer URL too.
+    /// learns the port before anything can call it. Fails on an invalid peer URL or
+    /// credentials too, and in `prod` (`RSS_ENV`) when no credentials are configured.
     pub async fn build(settings: Settings) -> Result<Application, StartupError> {
         Self::build_live(Live::fixed(settings)).await
     }
@@ -54,6 +61,14 @@ impl Application {
     /// [`Application::build`] from a watched configuration (what `main` passes).
     pub async fn build_live(config: Live<Settings>) -> Result<Application, StartupError> {
         let settings = Settings::clone(&config.get());
+        settings.check(std::env::var("RSS_ENV").ok().as_deref())?;
+        let access = Arc::new(Access::new(&settings.auth)?);
+        if access.is_open() {
+            tracing::warn!(
+                "no registry credentials configured: anyone who reaches this port can register, \
+                 override and replicate (development only)"
+            );
+        }
         let peers = Peers::new(&settings.replication)?;
         let (listener, _) = settings.server.bind().await?;
         // The address actually bound: its IP names this node on the dashboard.
@@ -63,9 +78,14 @@ impl Application {
             listener,
             address,
             admin,
-            registry: Registry::with_self_preservation(settings.lease, settings.self_preservation),
+            registry: Registry::with_limits(
+                settings.lease,
+                settings.self_preservation,
+                settings.limits,
+            ),
             health: Health::up(),
             peers,
+            access,
             settings,
             config,
         })
@@ -157,6 +177,8 @@ impl Application {
             ready,
             shutdown: stop.clone(),
             node,
+            access: self.access,
+            max_body_bytes: self.settings.limits.max_body_bytes,
         };
         let admin = platform::admin::router(
             routes::operator_routes(state.clone()),

@@ -9,6 +9,7 @@ use platform::health::Health;
 use platform::lifecycle::Shutdown;
 use registry_client::model::ReplicationItem;
 
+use crate::auth::Access;
 use crate::domain::{Origin, Registry};
 use crate::replication::Peers;
 
@@ -29,10 +30,14 @@ pub struct AppState {
     pub node: String,
     /// Served at `/metrics`.
     pub metrics: platform::metrics::Metrics,
+    /// Who may call, and as what (see [`crate::auth`]).
+    pub access: Arc<Access>,
+    /// Largest request body accepted (`limits.max_body_bytes`).
+    pub max_body_bytes: usize,
 }
 
 impl AppState {
-    /// A single node, ready at once.
+    /// A single node, ready at once, open to every caller.
     pub fn new(registry: Registry, health: Health) -> AppState {
         AppState {
             metrics: crate::metrics::metrics(&registry),
@@ -43,6 +48,8 @@ impl AppState {
             ready: Arc::new(AtomicBool::new(true)),
             shutdown: Shutdown::new(),
             node: String::new(),
+            access: Arc::new(Access::open()),
+            max_body_bytes: crate::settings::RecordLimits::default().max_body_bytes,
         }
     }
 

@@ -14,12 +14,19 @@ use serde_json::{Map, Value};
 
 use registry_client::model::{Application, Applications, InstanceDocument, InstanceInfo, Port};
 
+/// Deepest element nesting a registration may have. Eureka's own is four levels deep
+/// (`instance/dataCenterInfo/metadata/key`); the JSON tree built from the XML is read
+/// recursively, so a document nested thousands deep would overflow the stack.
+pub const MAX_DEPTH: usize = 16;
+
 const DECLARATION: &str = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>"#;
 
 #[derive(Debug, thiserror::Error)]
 pub enum XmlError {
     #[error("malformed XML: {0}")]
     Syntax(String),
+    #[error("XML nested deeper than {MAX_DEPTH} elements")]
+    TooDeep,
     #[error("unexpected XML document: {0}")]
     Shape(#[source] serde_json::Error),
 }
@@ -261,6 +268,9 @@ fn to_json(text: &str) -> Result<Value, XmlError> {
                 }
                 if matches!(event, Event::Empty(_)) {
                     close(&mut stack, node)?;
+                } else if stack.len() > MAX_DEPTH {
+                    // Refused while reading, before any recursion over the tree.
+                    return Err(XmlError::TooDeep);
                 } else {
                     stack.push(node);
                 }
@@ -318,6 +328,20 @@ mod tests {
 
     use super::*;
     use registry_client::model::Status;
+
+    #[test]
+    fn deeply_nested_xml_is_refused_without_recursing() {
+        let depth = 20_000;
+        let body = format!(
+            "<instance>{}{}</instance>",
+            "<a>".repeat(depth),
+            "</a>".repeat(depth)
+        );
+        assert!(matches!(
+            parse_instance(body.as_bytes()),
+            Err(XmlError::TooDeep)
+        ));
+    }
 
     #[test]
     fn registration_xml_reads_like_its_json() {

@@ -16,7 +16,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::support::{
-    eureka_url, eventually, first_event, http, middletier_settings, registry_settings,
+    eureka_url_as, eventually, first_event, http, middletier_settings, registry_settings,
     spawn_middletier, spawn_registry,
 };
 
@@ -116,7 +116,8 @@ async fn a_changed_file_changes_timeouts_and_breaker_thresholds_without_a_restar
     let dir = config_dir("change");
     write_config(&dir, "[commands.get]\ntimeout = \"5s\"\n");
     let shutdown = Shutdown::new();
-    let (edge, admin, _config) = start_edge(&dir, &eureka_url(&registry), shutdown.clone()).await;
+    let (edge, admin, _config) =
+        start_edge(&dir, &eureka_url_as(&registry, "edge"), shutdown.clone()).await;
     let browser = Home(edge.clone());
     eventually("the edge serves feeds within the 5 s timeout", || async {
         let page = browser.home().await;
@@ -176,7 +177,8 @@ async fn an_invalid_change_is_refused_and_the_last_good_configuration_stays() {
     let dir = config_dir("invalid");
     write_config(&dir, "[commands.get]\ntimeout = \"4s\"\n");
     let shutdown = Shutdown::new();
-    let (edge, admin, config) = start_edge(&dir, &eureka_url(&registry), shutdown.clone()).await;
+    let (edge, admin, config) =
+        start_edge(&dir, &eureka_url_as(&registry, "edge"), shutdown.clone()).await;
 
     write_config(
         &dir,
@@ -196,6 +198,20 @@ async fn an_invalid_change_is_refused_and_the_last_good_configuration_stays() {
     assert_eq!(
         report["settings"]["commands"]["get"]["max_concurrent_requests"], 10,
         "nothing of an invalid file applies, not even its valid keys"
+    );
+    // The registry URL shows who the edge calls the registry as, never the secret.
+    let registry_url = report["settings"]["registry"]["url"].as_str().unwrap();
+    assert_eq!(
+        registry_url,
+        format!(
+            "http://edge:[redacted]@127.0.0.1:{}/eureka/v2/",
+            registry.port
+        )
+    );
+    assert!(
+        !report
+            .to_string()
+            .contains(registry::testing::credentials().secret("edge"))
     );
     assert_eq!(config.get().commands.get.timeout, Duration::from_secs(4));
     let page = Home(edge.clone()).home().await;
@@ -224,7 +240,8 @@ async fn admin_config_shows_the_effective_configuration_without_secrets() {
         "[server]\nport = 1\n[commands.add]\ntimeout = \"7s\"\n",
     );
     let shutdown = Shutdown::new();
-    let (_edge, admin, _config) = start_edge(&dir, &eureka_url(&registry), shutdown.clone()).await;
+    let (_edge, admin, _config) =
+        start_edge(&dir, &eureka_url_as(&registry, "edge"), shutdown.clone()).await;
     let response = http()
         .get(format!("{admin}/admin/config"))
         .send()

@@ -146,6 +146,10 @@ impl PyMiddletier {
 async fn registered(registry: &crate::support::Service, id: &str) -> Option<serde_json::Value> {
     let response = http()
         .get(format!("{}/eureka/v2/apps/MIDDLETIER/{id}", registry.url()))
+        .basic_auth(
+            "edge",
+            Some(registry::testing::credentials().secret("edge")),
+        )
         .header("Accept", "application/json")
         .send()
         .await
@@ -171,8 +175,11 @@ async fn the_edge_routes_to_a_py_eureka_client_middletier_only_while_the_registr
     settings.accounts.single_user = true;
     let edge = spawn_edge(settings).await;
     let browser = Browser::new(&edge);
-    // py-eureka-client's default path, the Spring Cloud one.
-    let mut python = PyMiddletier::spawn(&format!("{}/eureka/", registry.url()));
+    // py-eureka-client's default path, the Spring Cloud one, with the middle tier's
+    // credentials in the URL as every Eureka client takes them.
+    let eureka = format!("{}/eureka/", registry.url());
+    let mut python =
+        PyMiddletier::spawn(&registry::testing::credentials().url_as("middletier", &eureka));
     let port = python.expect_line("listening ").await["listening ".len()..]
         .parse::<u16>()
         .unwrap();

@@ -222,7 +222,10 @@ async fn the_edge_is_ready_once_the_registry_has_answered() {
     let proxy = TcpProxy::start(&format!("127.0.0.1:{}", registry.port), false).await;
     let mut settings = edge::Settings::default();
     settings.server.port = 0;
-    settings.registry = fast_client(&format!("http://{}/eureka/v2/", proxy.address));
+    settings.registry = fast_client(
+        &registry::testing::credentials()
+            .url_as("edge", &format!("http://{}/eureka/v2/", proxy.address)),
+    );
     settings.accounts.single_user = true;
     let edge = spawn_edge(settings).await;
     let client = http();

@@ -27,15 +27,18 @@ const OPERATOR_PATHS: [&str; 8] = [
 
 #[tokio::test]
 async fn the_api_port_serves_no_operator_page_and_the_admin_port_serves_them() {
-    let registry = registry::Application::build(registry::Settings {
+    let credentials = registry::testing::credentials();
+    let registry = registry::Application::build(credentials.secure(registry::Settings {
         server: platform::config::ServerSettings::localhost(0),
         ..registry::Settings::default()
-    })
+    }))
     .await
     .unwrap();
     let mut settings = middletier::Settings::default();
     settings.server.port = 0;
-    settings.registry.url = registry.base_url().to_string();
+    settings.registry.url = credentials
+        .url_as("middletier", registry.base_url().as_str())
+        .into();
     settings.chaos.enabled = true;
     let stop = Shutdown::new();
     tokio::spawn(registry.run_until_stopped(stop.clone()));

@@ -23,20 +23,21 @@ struct Running {
 
 async fn start_on(proxy: &TcpProxy) -> Running {
     let registry_app = registry::Application::build({
-        let mut settings = registry::Settings::default();
+        let mut settings = registry::testing::credentials().secure(registry::Settings::default());
         settings.server.port = 0;
         settings
     })
     .await
     .expect("registry");
-    let registry_url = registry_app.base_url().to_string();
+    let registry_url =
+        registry::testing::credentials().url_as("middletier", registry_app.base_url().as_str());
     let registry = registry_app.registry();
     let stop = Shutdown::new();
     tokio::spawn(registry_app.run_until_stopped(stop.clone()));
 
     let mut settings = middletier::Settings::default();
     settings.server.port = 0;
-    settings.registry.url = registry_url;
+    settings.registry.url = registry_url.into();
     settings.registry.renewal_interval = Duration::from_millis(100);
     settings.fetch.allow_private_networks = true;
     settings.store.kind = StoreKind::Cassandra;

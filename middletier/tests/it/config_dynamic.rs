@@ -32,12 +32,14 @@ fn write_config(dir: &Path, text: &str) {
 /// A registry and a middle tier reading `dir`, on this test's runtime until `shutdown`;
 /// returns the middle tier's public and admin base URLs.
 async fn start(dir: &Path, shutdown: &Shutdown) -> (String, String) {
-    let mut registry_settings = registry::Settings::default();
+    let mut registry_settings =
+        registry::testing::credentials().secure(registry::Settings::default());
     registry_settings.server.port = 0;
     let registry = registry::Application::build(registry_settings)
         .await
         .unwrap();
-    let registry_url = registry.base_url().to_string();
+    let registry_url =
+        registry::testing::credentials().url_as("middletier", registry.base_url().as_str());
     tokio::spawn(registry.run_until_stopped(shutdown.clone()));
 
     let config = Source::new("middletier", dir)

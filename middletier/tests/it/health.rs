@@ -16,10 +16,13 @@ use crate::support::{assert_bounded, http};
 
 /// A registry on loopback for this test.
 pub(crate) async fn registry() -> (String, registry::Registry, Shutdown) {
-    let mut settings = registry::Settings::default();
+    let mut settings = registry::testing::credentials().secure(registry::Settings::default());
     settings.server.port = 0;
     let app = registry::Application::build(settings).await.unwrap();
-    let (url, handle) = (app.base_url().to_string(), app.registry());
+    let (url, handle) = (
+        registry::testing::credentials().url_as("middletier", app.base_url().as_str()),
+        app.registry(),
+    );
     let shutdown = Shutdown::new();
     tokio::spawn(app.run_until_stopped(shutdown.clone()));
     (url, handle, shutdown)
@@ -192,7 +195,7 @@ async fn a_middletier_without_its_store_is_alive_but_neither_ready_nor_up() {
         .unwrap();
     let mut settings = middletier::Settings::default();
     settings.server.port = 0;
-    settings.registry.url = registry_url;
+    settings.registry.url = registry_url.into();
     settings.registry.renewal_interval = Duration::from_millis(100);
     settings.store.kind = middletier::settings::StoreKind::Cassandra;
     settings.cassandra.nodes = nowhere.to_string();

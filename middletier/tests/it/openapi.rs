@@ -23,17 +23,19 @@ const TOKEN: &str = "openapi-test-token";
 /// fetched from `publisher` only (the SSRF guard stays on for everything else), and fetches
 /// give up quickly, so fuzzed feed URLs cannot hold a request for long.
 async fn start(shutdown: &Shutdown, publisher: &FeedPublisher) -> String {
-    let mut registry_settings = registry::Settings::default();
+    let mut registry_settings =
+        registry::testing::credentials().secure(registry::Settings::default());
     registry_settings.server.port = 0;
     let registry = registry::Application::build(registry_settings)
         .await
         .unwrap();
-    let registry_url = registry.base_url().to_string();
+    let registry_url =
+        registry::testing::credentials().url_as("middletier", registry.base_url().as_str());
     tokio::spawn(registry.run_until_stopped(shutdown.clone()));
 
     let mut settings = middletier::Settings::default();
     settings.server.port = 0;
-    settings.registry.url = registry_url;
+    settings.registry.url = registry_url.into();
     settings.fetch.allowed_hosts = publisher.authority().to_owned();
     settings.fetch.connect_timeout = Duration::from_secs(1);
     settings.fetch.timeout = Duration::from_secs(2);

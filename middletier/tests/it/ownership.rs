@@ -26,14 +26,16 @@ fn instance(port: u16) -> InstanceConfig {
 #[tokio::test]
 async fn every_feed_has_exactly_one_owner_and_a_leaving_instance_hands_over_only_its_own() {
     let registry = registry::Application::build({
-        let mut settings = registry::Settings::default();
+        let mut settings = registry::testing::credentials().secure(registry::Settings::default());
         settings.server.port = 0;
         settings
     })
     .await
     .expect("registry");
     let settings = ClientSettings {
-        url: registry.base_url().to_string(),
+        url: registry::testing::credentials()
+            .url_as("middletier", registry.base_url().as_str())
+            .into(),
         renewal_interval: Duration::from_millis(100),
         lease_duration: Duration::from_secs(1),
         fetch_interval: Duration::from_millis(50),

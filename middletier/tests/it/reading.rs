@@ -1051,7 +1051,7 @@ async fn accounts_and_sessions() {
 async fn spawn_application(token: &str) -> (url::Url, Shutdown) {
     let mut settings = middletier::Settings::default();
     settings.server.port = 0;
-    settings.registry.url = "http://127.0.0.1:9/eureka/v2/".to_owned();
+    settings.registry.url = "http://127.0.0.1:9/eureka/v2/".into();
     settings.server.shutdown_grace = Duration::ZERO;
     settings.api.token = Some(Secret::new(token));
     let app = middletier::Application::build(settings)

@@ -14,14 +14,17 @@ use platform::testing::scrape_metrics;
 #[tokio::test]
 async fn subscribing_moves_the_request_fetch_and_store_metrics() {
     let publisher = FeedPublisher::start().await;
-    let mut registry_settings = registry::Settings::default();
+    let mut registry_settings =
+        registry::testing::credentials().secure(registry::Settings::default());
     registry_settings.server.port = 0;
     let registry = registry::Application::build(registry_settings)
         .await
         .unwrap();
     let mut settings = middletier::Settings::default();
     settings.server.port = 0;
-    settings.registry.url = registry.base_url().to_string();
+    settings.registry.url = registry::testing::credentials()
+        .url_as("middletier", registry.base_url().as_str())
+        .into();
     settings.fetch.allow_private_networks = true;
     // Only the subscriptions below fetch; the refresher stays out of the counts.
     settings.refresh.scan_interval = Duration::from_secs(3600);

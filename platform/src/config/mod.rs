@@ -32,7 +32,8 @@
 //! - `diff`: which keys a reload changed ([`Change`]) and which of them are dynamic.
 //! - `server`: [`ServerSettings`] and [`AdminSettings`], where a service and its admin
 //!   listener listen, and binding them.
-//! - `secret`: [`Secret`], settings that never print.
+//! - `secret`: [`Secret`], settings that never print, and [`SecretUrl`], URLs whose
+//!   passwords never print.
 
 mod diff;
 mod live;
@@ -44,7 +45,7 @@ mod watch;
 pub use crate::dynamic::Dynamic;
 pub use diff::{Change, diff, is_dynamic};
 pub use live::{Live, Reloaded, Reloads, follow_log_level};
-pub use secret::{REDACTED, Secret, redacted_json};
+pub use secret::{REDACTED, Secret, SecretUrl, redact_url_passwords, redacted_json};
 pub use server::{AdminSettings, BindError, ServerSettings};
 pub use source::{Source, load};
 

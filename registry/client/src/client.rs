@@ -1,9 +1,15 @@
 //! [`RegistryClient`]: typed calls to Eureka's REST API, failing over across a list of
 //! registries, and the `[registry]` settings every service reads.
+//!
+//! Credentials travel the way every Eureka client carries them: in the registry URL
+//! (`http://user:secret@host:8761/eureka/v2/`). They are taken out of the URL when it is parsed
+//! ([`RegistryUrl`]) and sent as `Authorization: Basic` on every call, so the URLs that errors
+//! and logs print never hold the secret.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use platform::config::{Secret, SecretUrl, redact_url_passwords};
 use reqwest::{Method, StatusCode, header};
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -18,9 +24,11 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ClientSettings {
-    /// Base URL of the Eureka API. A comma-separated list names several registries, tried in
-    /// order on every call until one answers.
-    pub url: String,
+    /// Base URL of the Eureka API, with this service's registry credentials as its user
+    /// info (`http://middletier:<secret>@host:8761/eureka/v2/`). A comma-separated list names
+    /// several registries, tried in order on every call until one answers. Shown with its
+    /// passwords redacted.
+    pub url: SecretUrl,
     /// How often the lease is renewed.
     #[serde(with = "humantime_serde")]
     pub renewal_interval: Duration,
@@ -39,7 +47,7 @@ pub struct ClientSettings {
 impl Default for ClientSettings {
     fn default() -> Self {
         ClientSettings {
-            url: "http://127.0.0.1:8761/eureka/v2/".to_owned(),
+            url: SecretUrl::new("http://127.0.0.1:8761/eureka/v2/"),
             renewal_interval: Duration::from_secs(30),
             lease_duration: Duration::from_secs(90),
             fetch_interval: Duration::from_secs(2),
@@ -82,7 +90,7 @@ pub const WATCH_WAIT: Duration = Duration::from_secs(5);
 pub struct RegistryClient {
     http: reqwest::Client,
     /// Each ends with `/` so endpoints are appended, not substituted.
-    registries: Arc<[Url]>,
+    registries: Arc<[RegistryUrl]>,
     /// Sent with every request (peer replication marks its reads).
     extra_header: Option<(&'static str, &'static str)>,
 }
@@ -97,7 +105,7 @@ pub struct VipAnswer {
 
 impl RegistryClient {
     pub fn new(settings: &ClientSettings) -> Result<RegistryClient, ClientError> {
-        let registries = parse_registry_urls(&settings.url)?;
+        let registries = parse_registry_urls(settings.url.expose())?;
         let http = platform::http::client_builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(REQUEST_TIMEOUT)
@@ -117,7 +125,7 @@ impl RegistryClient {
     }
 
     /// The registries this client calls, in the order it tries them.
-    pub fn registries(&self) -> &[Url] {
+    pub fn registries(&self) -> &[RegistryUrl] {
         &self.registries
     }
 
@@ -232,12 +240,13 @@ impl RegistryClient {
     ) -> Result<(Url, reqwest::Response), ClientError> {
         let mut last_error = None;
         for base in self.registries.iter() {
-            let url = endpoint(base, segments);
+            let url = endpoint(base.url(), segments);
             // Without it Eureka answers XML.
-            let mut request = self
-                .http
-                .request(method.clone(), url.clone())
-                .header(header::ACCEPT, "application/json");
+            let mut request = base.authorize(
+                self.http
+                    .request(method.clone(), url.clone())
+                    .header(header::ACCEPT, "application/json"),
+            );
             if let Some(body) = body {
                 request = request.json(body);
             }
@@ -258,7 +267,7 @@ impl RegistryClient {
                 Err(source) => last_error = Some(ClientError::Unreachable { url, source }),
             }
             if self.registries.len() > 1 {
-                tracing::debug!(registry = %base, "registry failed, trying the next one");
+                tracing::debug!(registry = %base.url(), "registry failed, trying the next one");
             }
         }
         Err(last_error.unwrap_or_else(|| ClientError::InvalidUrl {
@@ -268,11 +277,59 @@ impl RegistryClient {
     }
 }
 
-/// A comma-separated list of registry URLs, each checked to be `http(s)` and ended with `/`
-/// (the registry's peer list is read the same way).
-pub fn parse_registry_urls(list: &str) -> Result<Vec<Url>, ClientError> {
+/// One registry's base URL and the credentials to call it with, taken out of the URL's user
+/// info so that the URL can be printed.
+#[derive(Clone, Debug)]
+pub struct RegistryUrl {
+    /// Without user info; ends with `/`.
+    url: Url,
+    credentials: Option<Credentials>,
+}
+
+/// HTTP Basic credentials (`user:password@` in a registry URL, percent-decoded).
+#[derive(Clone, Debug)]
+struct Credentials {
+    user: String,
+    password: Secret,
+}
+
+impl RegistryUrl {
+    /// The base URL, without credentials: safe to log.
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+
+    /// The user name the URL carried, if any.
+    pub fn user(&self) -> Option<&str> {
+        self.credentials
+            .as_ref()
+            .map(|credentials| credentials.user.as_str())
+    }
+
+    /// `request` with this registry's credentials, if it has any (`Authorization: Basic`,
+    /// marked sensitive so it is never logged).
+    pub fn authorize(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.credentials {
+            Some(credentials) => {
+                request.basic_auth(&credentials.user, Some(credentials.password.expose()))
+            }
+            None => request,
+        }
+    }
+}
+
+impl std::fmt::Display for RegistryUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.url.fmt(f)
+    }
+}
+
+/// A comma-separated list of registry URLs, each checked to be `http(s)` and ended with `/`,
+/// with its credentials taken out of the user info (the registry's peer list is read the same
+/// way). Errors show the text with its passwords redacted.
+pub fn parse_registry_urls(list: &str) -> Result<Vec<RegistryUrl>, ClientError> {
     let invalid = |url: &str, reason: &str| ClientError::InvalidUrl {
-        url: url.to_owned(),
+        url: redact_url_passwords(url),
         reason: reason.to_owned(),
     };
     let registries = list
@@ -280,6 +337,7 @@ pub fn parse_registry_urls(list: &str) -> Result<Vec<Url>, ClientError> {
         .map(str::trim)
         .filter(|url| !url.is_empty())
         .map(|text| {
+            // `url`'s own message never quotes the input, so it cannot leak the password.
             let mut url = Url::parse(text).map_err(|error| invalid(text, &error.to_string()))?;
             if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
                 return Err(invalid(text, "expected an http or https URL"));
@@ -287,7 +345,25 @@ pub fn parse_registry_urls(list: &str) -> Result<Vec<Url>, ClientError> {
             if !url.path().ends_with('/') {
                 url.set_path(&format!("{}/", url.path()));
             }
-            Ok(url)
+            let credentials = if url.username().is_empty() && url.password().is_none() {
+                None
+            } else {
+                let decode = |part: &str| {
+                    percent_encoding::percent_decode_str(part)
+                        .decode_utf8()
+                        .map(String::from)
+                        .map_err(|_| invalid(text, "the user info is not UTF-8 once decoded"))
+                };
+                let credentials = Credentials {
+                    user: decode(url.username())?,
+                    password: Secret::new(decode(url.password().unwrap_or_default())?),
+                };
+                // Cannot fail on an http(s) URL, which always has a host.
+                let _ = url.set_username("");
+                let _ = url.set_password(None);
+                Some(credentials)
+            };
+            Ok(RegistryUrl { url, credentials })
         })
         .collect::<Result<Vec<_>, _>>()?;
     if registries.is_empty() {
@@ -347,7 +423,7 @@ mod tests {
 
     fn settings(url: &str) -> ClientSettings {
         ClientSettings {
-            url: url.to_owned(),
+            url: url.into(),
             ..ClientSettings::default()
         }
     }
@@ -374,8 +450,44 @@ mod tests {
         let client =
             RegistryClient::new(&settings("http://a:8761/eureka/v2, http://b:8761/eureka/"))
                 .unwrap();
-        let urls: Vec<_> = client.registries().iter().map(Url::as_str).collect();
+        let urls: Vec<_> = client
+            .registries()
+            .iter()
+            .map(|r| r.url().as_str())
+            .collect();
         assert_eq!(urls, ["http://a:8761/eureka/v2/", "http://b:8761/eureka/"]);
+    }
+
+    #[test]
+    fn credentials_are_taken_out_of_the_url_so_it_prints_without_them() {
+        let registries =
+            parse_registry_urls("http://middle%20tier:s3cr%3At@a:8761/eureka/v2/,http://b/")
+                .unwrap();
+        assert_eq!(registries[0].url().as_str(), "http://a:8761/eureka/v2/");
+        assert_eq!(registries[0].user(), Some("middle tier"));
+        assert_eq!(registries[0].to_string(), "http://a:8761/eureka/v2/");
+        assert!(!format!("{:?}", registries[0]).contains("s3cr"));
+        let request = registries[0]
+            .authorize(
+                platform::http::client_builder()
+                    .build()
+                    .unwrap()
+                    .get(registries[0].url().clone()),
+            )
+            .build()
+            .unwrap();
+        let authorization = request.headers()[header::AUTHORIZATION].clone();
+        assert!(authorization.is_sensitive());
+        // base64("middle tier:s3cr:t")
+        assert_eq!(authorization, "Basic bWlkZGxlIHRpZXI6czNjcjp0");
+        assert_eq!(registries[1].user(), None);
+    }
+
+    #[test]
+    fn an_invalid_url_is_reported_without_its_password() {
+        let error = parse_registry_urls("ftp://svc:hunter2@host/").unwrap_err();
+        assert!(!error.to_string().contains("hunter2"), "{error}");
+        assert!(error.to_string().contains("svc:[redacted]@host"), "{error}");
     }
 
     #[test]
@@ -396,6 +508,6 @@ mod tests {
         assert_eq!(parsed.renewal_interval, Duration::from_millis(100));
         assert_eq!(parsed.fetch_interval, Duration::from_secs(1));
         assert_eq!(parsed.lease_duration, Duration::from_secs(90));
-        assert_eq!(parsed.url, "http://127.0.0.1:8761/eureka/v2/");
+        assert_eq!(parsed.url.expose(), "http://127.0.0.1:8761/eureka/v2/");
     }
 }

@@ -24,8 +24,8 @@ pub mod model;
 mod registration;
 
 pub use client::{
-    ClientError, ClientSettings, INDEX_HEADER, RegistryClient, VipAnswer, WATCH_WAIT, error_chain,
-    parse_registry_urls,
+    ClientError, ClientSettings, INDEX_HEADER, RegistryClient, RegistryUrl, VipAnswer, WATCH_WAIT,
+    error_chain, parse_registry_urls,
 };
 pub use discovery::{Discovery, Instance};
 pub use instance::InstanceConfig;

@@ -74,10 +74,13 @@ pub(super) async fn applications(
 ) -> Result<Response, ApiError> {
     check_ready(&state, &headers)?;
     wait_for_change(&state, &params).await;
-    Ok(applications_response(
-        &headers,
-        state.registry.applications(),
-    ))
+    // A peer copying this node at start-up takes each instance's owner along.
+    let applications = if origin(&headers) == Origin::Peer {
+        state.registry.replicas()
+    } else {
+        state.registry.applications()
+    };
+    Ok(applications_response(&headers, applications))
 }
 
 #[utoipa::path(
@@ -109,7 +112,7 @@ pub(super) async fn delta(
     responses(
         (status = 200, description = "The application; JSON when `Accept` contains `json`, else Eureka's XML", content((ApplicationDocument = "application/json"), (String = "application/xml"))),
         (status = 400, description = "Malformed or missing input", body = ErrorBody),
-        (status = 404, description = "No such application or instance"),
+        (status = 404, description = "No such application or instance (empty body, as Eureka's)"),
         (status = 503, description = "The node is still copying its peers' registry; read another node", body = ErrorBody),
     )
 )]
@@ -138,7 +141,7 @@ pub(super) async fn application(
     responses(
         (status = 200, description = "The instance; JSON when `Accept` contains `json`, else Eureka's XML", content((InstanceDocument = "application/json"), (String = "application/xml"))),
         (status = 400, description = "Malformed or missing input", body = ErrorBody),
-        (status = 404, description = "No such application or instance"),
+        (status = 404, description = "No such application or instance (empty body, as Eureka's)"),
         (status = 503, description = "The node is still copying its peers' registry; read another node", body = ErrorBody),
     )
 )]

@@ -27,12 +27,18 @@ pub enum ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = match &self {
-            ApiError::Registry(RegistryError::Missing(_) | RegistryError::AppMismatch { .. })
+            ApiError::Registry(
+                RegistryError::Missing(_)
+                | RegistryError::AppMismatch { .. }
+                | RegistryError::FutureTimestamp(_)
+                | RegistryError::TooLarge(_),
+            )
             | ApiError::Malformed(_)
             | ApiError::Parameter(_) => StatusCode::BAD_REQUEST,
             ApiError::Registry(
                 RegistryError::UnknownApplication(_) | RegistryError::UnknownInstance { .. },
             ) => StatusCode::NOT_FOUND,
+            ApiError::Registry(RegistryError::NotOwner { .. }) => StatusCode::FORBIDDEN,
             ApiError::Registry(RegistryError::Conflict { .. }) => StatusCode::CONFLICT,
             ApiError::NotReady => StatusCode::SERVICE_UNAVAILABLE,
         };

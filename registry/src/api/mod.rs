@@ -7,8 +7,11 @@
 //! XML; responses are gzipped when asked. Beyond Eureka, reads take `?index=&wait=` to wait for
 //! the next change (see [`registry_client::INDEX_HEADER`]).
 //!
-//! Changes made by clients are replicated to the peers; changes marked with
-//! `x-netflix-discovery-replication: true` come from a peer and are not replicated again.
+//! Who may call what is [`crate::auth`]'s: each change handler takes an
+//! [`Authorized`](crate::auth::Authorized) naming the roles it admits. Changes made by clients
+//! are replicated to the peers; changes marked with `x-netflix-discovery-replication: true`
+//! come from a peer (the auth layer drops the mark from anyone else) and are not replicated
+//! again.
 //!
 //! # Layout
 //! - this module: [`routes`], and reading who is asking and the query parameters;

@@ -9,8 +9,9 @@ use axum::response::{IntoResponse, Response};
 use registry_client::model::{InstanceDocument, ReplicationAction, Status};
 
 use super::negotiate::negotiate;
-use super::{ApiError, ErrorBody, Params, origin, parse_millis, parse_status};
-use crate::domain::{AppName, RegistryError, Renewal};
+use super::{ApiError, ErrorBody, Params, parse_millis, parse_status};
+use crate::auth::{Authorized, Operators, Services, ServicesOrOperators};
+use crate::domain::{AppName, OWNER_KEY, Origin, RegistryError, Renewal};
 use crate::replication;
 use crate::state::AppState;
 use crate::xml;
@@ -39,11 +40,15 @@ use crate::xml;
         description = "The instance, as `{\"instance\": {...}}` or Eureka's XML"),
     responses(
         (status = 204, description = "Registered"),
-        (status = 400, description = "Malformed or missing input", body = ErrorBody),
+        (status = 400, description = "Malformed or missing input, a timestamp far in the future, or over a limit", body = ErrorBody),
+        (status = 401, description = "No or wrong registry credentials", body = ErrorBody),
+        (status = 403, description = "Not a service, or the instance id belongs to another", body = ErrorBody),
+        (status = 413, description = "Body larger than `limits.max_body_bytes`"),
     )
 )]
 pub(super) async fn register(
     State(state): State<AppState>,
+    caller: Authorized<Services>,
     Path(app): Path<String>,
     headers: HeaderMap,
     body: Bytes,
@@ -52,7 +57,7 @@ pub(super) async fn register(
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .unwrap_or_default();
-    let instance = if content_type.contains("xml") {
+    let mut instance = if content_type.contains("xml") {
         xml::parse_instance(&body).map_err(|error| ApiError::Malformed(error.to_string()))?
     } else {
         serde_json::from_slice::<InstanceDocument>(&body)
@@ -67,12 +72,22 @@ pub(super) async fn register(
         }
         .into());
     }
-    let origin = origin(&headers);
+    let origin = caller.origin;
+    // Who registers is taken from the credentials, never from the body; a peer's copy keeps
+    // the owner the first node recorded.
+    if origin == Origin::Client {
+        instance.metadata.remove(OWNER_KEY);
+        if let Some(owner) = caller.service() {
+            instance
+                .metadata
+                .insert(OWNER_KEY.to_owned(), owner.to_owned());
+        }
+    }
     let id = state.registry.register_from(instance, origin)?;
     state.replicate(origin, || {
         state
             .registry
-            .instance(path_app.as_str(), id.as_str())
+            .replica(path_app.as_str(), id.as_str())
             .ok()
             .map(replication::register_item)
     });
@@ -90,17 +105,23 @@ pub(super) async fn register(
     responses(
         (status = 200, description = "Renewed"),
         (status = 400, description = "Malformed or missing input", body = ErrorBody),
-        (status = 404, description = "Unknown instance, or the caller's copy is newer: register again"),
+        (status = 401, description = "No or wrong registry credentials", body = ErrorBody),
+        (status = 403, description = "Not a service, or the instance belongs to another", body = ErrorBody),
+        (status = 404, description = "Unknown instance, or the caller's copy is newer: register again (empty body, as Eureka's)"),
         (status = 409, description = "A replicated renewal older than this node's copy, which is returned", content((InstanceDocument = "application/json"), (String = "application/xml"))),
     )
 )]
 pub(super) async fn renew(
     State(state): State<AppState>,
+    caller: Authorized<Services>,
     Path((app, id)): Path<(String, String)>,
     Query(params): Params,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let origin = origin(&headers);
+    let origin = caller.origin;
+    if let Some(owner) = caller.service() {
+        state.registry.check_owner(&app, &id, owner)?;
+    }
     let renewal = Renewal {
         last_dirty_timestamp: parse_millis(&params, "lastDirtyTimestamp"),
         overridden_status: parse_status(&params, "overriddenstatus"),
@@ -134,15 +155,22 @@ pub(super) async fn renew(
     responses(
         (status = 200, description = "Deregistered"),
         (status = 400, description = "Malformed or missing input", body = ErrorBody),
-        (status = 404, description = "No such application or instance"),
+        (status = 401, description = "No or wrong registry credentials", body = ErrorBody),
+        (status = 403, description = "Not allowed to this caller", body = ErrorBody),
+        (status = 404, description = "No such application or instance (empty body, as Eureka's)"),
     )
 )]
 pub(super) async fn cancel(
     State(state): State<AppState>,
+    caller: Authorized<ServicesOrOperators>,
     Path((app, id)): Path<(String, String)>,
-    headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    let origin = origin(&headers);
+    let origin = caller.origin;
+    if !caller.acts_on_any_instance()
+        && let Some(owner) = caller.service()
+    {
+        state.registry.check_owner(&app, &id, owner)?;
+    }
     state.registry.cancel(&app, &id)?;
     tracing::info!(%app, %id, ?origin, "instance deregistered");
     state.replicate(origin, || {
@@ -167,16 +195,18 @@ pub(super) async fn cancel(
     responses(
         (status = 200, description = "Overridden"),
         (status = 400, description = "Malformed or missing input", body = ErrorBody),
-        (status = 404, description = "No such application or instance"),
+        (status = 401, description = "No or wrong registry credentials", body = ErrorBody),
+        (status = 403, description = "Not allowed to this caller", body = ErrorBody),
+        (status = 404, description = "No such application or instance (empty body, as Eureka's)"),
     )
 )]
 pub(super) async fn override_status(
     State(state): State<AppState>,
+    caller: Authorized<Operators>,
     Path((app, id)): Path<(String, String)>,
     Query(params): Params,
-    headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    let origin = origin(&headers);
+    let origin = caller.origin;
     let status = parse_status(&params, "value").ok_or(ApiError::Parameter("value"))?;
     let dirty = parse_millis(&params, "lastDirtyTimestamp");
     state.registry.override_status(&app, &id, status, dirty)?;
@@ -203,16 +233,18 @@ pub(super) async fn override_status(
     responses(
         (status = 200, description = "Removed"),
         (status = 400, description = "Malformed or missing input", body = ErrorBody),
-        (status = 404, description = "No such application or instance"),
+        (status = 401, description = "No or wrong registry credentials", body = ErrorBody),
+        (status = 403, description = "Not allowed to this caller", body = ErrorBody),
+        (status = 404, description = "No such application or instance (empty body, as Eureka's)"),
     )
 )]
 pub(super) async fn remove_status_override(
     State(state): State<AppState>,
+    caller: Authorized<Operators>,
     Path((app, id)): Path<(String, String)>,
     Query(params): Params,
-    headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    let origin = origin(&headers);
+    let origin = caller.origin;
     let status = parse_status(&params, "value").unwrap_or(Status::Unknown);
     let dirty = parse_millis(&params, "lastDirtyTimestamp");
     state
@@ -240,22 +272,24 @@ pub(super) async fn remove_status_override(
     responses(
         (status = 200, description = "Merged"),
         (status = 400, description = "Malformed or missing input", body = ErrorBody),
-        (status = 404, description = "No such application or instance"),
+        (status = 401, description = "No or wrong registry credentials", body = ErrorBody),
+        (status = 403, description = "Not allowed to this caller", body = ErrorBody),
+        (status = 404, description = "No such application or instance (empty body, as Eureka's)"),
     )
 )]
 pub(super) async fn update_metadata(
     State(state): State<AppState>,
+    caller: Authorized<Operators>,
     Path((app, id)): Path<(String, String)>,
     Query(params): Params,
-    headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    let origin = origin(&headers);
+    let origin = caller.origin;
     state.registry.update_metadata(&app, &id, params)?;
     // Peers take the whole instance: Eureka's replication has no metadata action.
     state.replicate(origin, || {
         state
             .registry
-            .instance(&app, &id)
+            .replica(&app, &id)
             .ok()
             .map(replication::register_item)
     });

@@ -7,6 +7,7 @@ use axum::extract::State;
 use registry_client::model::{ReplicationList, ReplicationResults};
 
 use super::{ApiError, ErrorBody};
+use crate::auth::{Authorized, Peers};
 use crate::replication;
 use crate::state::AppState;
 
@@ -20,10 +21,13 @@ use crate::state::AppState;
     responses(
         (status = 200, description = "One result per item, in order", body = ReplicationResults),
         (status = 400, description = "Malformed or missing input", body = ErrorBody),
+        (status = 401, description = "No or wrong registry credentials", body = ErrorBody),
+        (status = 403, description = "The credentials are not a peer's", body = ErrorBody),
     )
 )]
 pub(super) async fn replication_batch(
     State(state): State<AppState>,
+    _peer: Authorized<Peers>,
     body: Bytes,
 ) -> Result<Json<ReplicationResults>, ApiError> {
     let batch: ReplicationList =

@@ -2,6 +2,7 @@
 //! `lastDirtyTimestamp` ordering and status rules), renewing, cancelling, and the metadata
 //! it carries.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use registry_client::model::{self, ActionType, InstanceInfo, Status, whole_seconds};
@@ -9,6 +10,13 @@ use tokio::time::Instant;
 
 use super::overrides::effective_status;
 use super::{AppName, InstanceId, Origin, Registry, RegistryError};
+
+/// The metadata key naming the principal whose credentials registered an instance. It travels
+/// only between the API and the registry (set from the caller's credentials, never taken from
+/// a client) and between peers ([`Registry::replica`]); the registry keeps it with the lease,
+/// out of the instance clients read, and compares it on every later change, so one service
+/// cannot renew, replace or cancel another's instances.
+pub const OWNER_KEY: &str = "registry.principal";
 
 /// The optional parameters of a renewal (`PUT /apps/{app}/{id}?lastDirtyTimestamp=...`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -23,6 +31,8 @@ pub struct Renewal {
 #[derive(Debug)]
 pub(super) struct Lease {
     pub(super) info: InstanceInfo,
+    /// The principal that registered the instance (`None` while the registry is open).
+    pub(super) owner: Option<String>,
     pub(super) duration: Duration,
     /// Monotonic, so expiry is immune to clock jumps and tests can pause time.
     pub(super) last_renewal: Instant,
@@ -52,6 +62,15 @@ impl Lease {
         lease.service_up_timestamp = self.service_up_ms;
         info
     }
+
+    /// The instance as peers take it: with its owner under [`OWNER_KEY`].
+    pub(super) fn to_replica(&self, expected_renewal: Duration) -> InstanceInfo {
+        let mut info = self.to_wire(expected_renewal);
+        if let Some(owner) = &self.owner {
+            info.metadata.insert(OWNER_KEY.to_owned(), owner.clone());
+        }
+        info
+    }
 }
 
 impl Registry {
@@ -73,6 +92,7 @@ impl Registry {
             info.instance_id = info.host_name.clone();
         }
         let id = InstanceId::parse(&info.instance_id)?;
+        let owner = info.metadata.remove(OWNER_KEY);
         if info.ip_addr.trim().is_empty() {
             return Err(RegistryError::Missing("ipAddr"));
         }
@@ -88,16 +108,34 @@ impl Registry {
         if info.last_dirty_timestamp == 0 {
             info.last_dirty_timestamp = now_ms;
         }
+        self.check_timestamp(info.last_dirty_timestamp, now_ms)?;
+        self.check_record(&info)?;
+        // A lease may be shorter than the default but never outlive the configured maximum:
+        // an instance asking for years would never be evicted.
         let duration = match info.lease_info.duration_in_secs {
             0 => self.inner.settings.duration,
             seconds => Duration::from_secs(seconds.into()),
-        };
+        }
+        .min(self.inner.settings.max_duration);
 
         let mut state = self.lock();
-        let previous = state
-            .apps
-            .get(&app)
-            .and_then(|instances| instances.get(&id));
+        let instances = state.apps.get(&app);
+        let previous = instances.and_then(|instances| instances.get(&id));
+        if previous.is_none()
+            && instances.map_or(0, BTreeMap::len) >= self.inner.limits.max_instances_per_app
+        {
+            return Err(RegistryError::TooLarge(format!(
+                "{app} already has {} instances, the most one application may have",
+                self.inner.limits.max_instances_per_app
+            )));
+        }
+        if origin == Origin::Client
+            && let (Some(previous), Some(owner)) = (previous, &owner)
+            && previous.owner.as_ref().is_some_and(|held| held != owner)
+        {
+            return Err(RegistryError::NotOwner { app, id });
+        }
+        let owner = owner.or_else(|| previous.and_then(|lease| lease.owner.clone()));
         // An older copy than the one held (a slow replica, a client retrying) changes nothing
         // but the lease, as in Eureka.
         if let Some(previous) = previous
@@ -138,6 +176,7 @@ impl Registry {
         state.evicted.retain(|(_, evicted)| *evicted != id);
         let lease = Lease {
             info,
+            owner,
             duration,
             last_renewal: now,
             registered_at,
@@ -155,6 +194,52 @@ impl Registry {
         drop(state);
         tracing::info!(%app, %id, %status, ?origin, "instance registered");
         Ok(id)
+    }
+
+    /// Refuses a change to `app`/`id` by the principal `owner` when another registered the
+    /// instance. An unknown instance passes: the change itself answers that it is unknown.
+    pub fn check_owner(&self, app: &str, id: &str, owner: &str) -> Result<(), RegistryError> {
+        let (app, id) = (AppName::parse(app)?, InstanceId::parse(id)?);
+        let state = self.lock();
+        let held = state
+            .apps
+            .get(&app)
+            .and_then(|instances| instances.get(&id))
+            .and_then(|lease| lease.owner.as_ref());
+        match held {
+            Some(held) if held != owner => Err(RegistryError::NotOwner { app, id }),
+            _ => Ok(()),
+        }
+    }
+
+    /// A `lastDirtyTimestamp` more than `max_clock_skew` ahead of this node's clock is refused:
+    /// Eureka keeps the copy with the highest one, so `u64::MAX` would hold the record for good.
+    pub(super) fn check_timestamp(&self, timestamp: u64, now_ms: u64) -> Result<(), RegistryError> {
+        let skew =
+            u64::try_from(self.inner.settings.max_clock_skew.as_millis()).unwrap_or(u64::MAX);
+        if timestamp > now_ms.saturating_add(skew) {
+            return Err(RegistryError::FutureTimestamp(timestamp));
+        }
+        Ok(())
+    }
+
+    /// Metadata within [`crate::settings::RecordLimits`].
+    fn check_record(&self, info: &InstanceInfo) -> Result<(), RegistryError> {
+        let limits = &self.inner.limits;
+        let metadata = info
+            .metadata
+            .iter()
+            .chain(info.data_center_info.metadata.iter().flatten());
+        let (entries, bytes) = metadata.fold((0, 0), |(entries, bytes), (key, value)| {
+            (entries + 1, bytes + key.len() + value.len())
+        });
+        if entries > limits.max_metadata_entries || bytes > limits.max_metadata_bytes {
+            return Err(RegistryError::TooLarge(format!(
+                "metadata of {entries} entries and {bytes} bytes; at most {} entries and {} bytes",
+                limits.max_metadata_entries, limits.max_metadata_bytes
+            )));
+        }
+        Ok(())
     }
 
     /// Extends the lease of a registered instance (no `lastDirtyTimestamp` check).
@@ -202,7 +287,7 @@ impl Registry {
                 Err(RegistryError::Conflict {
                     app: app.clone(),
                     id: id.clone(),
-                    newer: Box::new(lease.to_wire(renewal_interval)),
+                    newer: Box::new(lease.to_replica(renewal_interval)),
                 })
             }
             _ => Ok(()),
@@ -252,7 +337,15 @@ impl Registry {
         let Some(lease) = state.lease_mut(&app, &id) else {
             return Err(RegistryError::UnknownInstance { app, id });
         };
-        lease.info.metadata.extend(entries);
+        let mut info = lease.info.clone();
+        // Who registered the instance is the registry's record, not metadata.
+        info.metadata
+            .extend(entries.into_iter().filter(|(key, _)| key != OWNER_KEY));
+        self.check_record(&info)?;
+        let Some(lease) = state.lease_mut(&app, &id) else {
+            return Err(RegistryError::UnknownInstance { app, id });
+        };
+        lease.info.metadata = info.metadata;
         let now_ms = model::now_millis();
         lease.info.last_dirty_timestamp = now_ms.max(lease.info.last_dirty_timestamp + 1);
         lease.info.last_updated_timestamp = now_ms;

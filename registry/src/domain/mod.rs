@@ -43,10 +43,10 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 pub use eviction::SelfPreservation;
-pub use lease::Renewal;
+pub use lease::{OWNER_KEY, Renewal};
 pub use reads::{LeaseView, Snapshot};
 
-use crate::settings::{LeaseSettings, SelfPreservationSettings};
+use crate::settings::{LeaseSettings, RecordLimits, SelfPreservationSettings};
 use lease::Lease;
 
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +59,16 @@ pub enum RegistryError {
     UnknownApplication(AppName),
     #[error("instance {id} of {app} is not registered")]
     UnknownInstance { app: AppName, id: InstanceId },
+    /// The instance was registered under another principal's credentials.
+    #[error("instance {id} of {app} was registered by another service")]
+    NotOwner { app: AppName, id: InstanceId },
+    /// A `lastDirtyTimestamp` too far ahead of this node's clock: it would make the record
+    /// win over every later update for good.
+    #[error("lastDirtyTimestamp {0} is too far in the future")]
+    FutureTimestamp(u64),
+    /// A registration beyond [`RecordLimits`].
+    #[error("{0}")]
+    TooLarge(String),
     /// A peer replicated a renewal older than the copy held here: the peer should take ours.
     #[error("instance {id} of {app} is newer here than in the replicated renewal")]
     Conflict {
@@ -157,6 +167,7 @@ struct Inner {
     version: watch::Sender<u64>,
     settings: LeaseSettings,
     preservation: SelfPreservationSettings,
+    limits: RecordLimits,
 }
 
 /// Handle to the in-memory registry; clones share it.
@@ -175,6 +186,15 @@ impl Registry {
         settings: LeaseSettings,
         preservation: SelfPreservationSettings,
     ) -> Registry {
+        Registry::with_limits(settings, preservation, RecordLimits::default())
+    }
+
+    /// A registry holding each registration to `limits`.
+    pub fn with_limits(
+        settings: LeaseSettings,
+        preservation: SelfPreservationSettings,
+        limits: RecordLimits,
+    ) -> Registry {
         Registry {
             inner: Arc::new(Inner {
                 state: Mutex::new(State::default()),
@@ -183,6 +203,7 @@ impl Registry {
                 version: watch::Sender::new(model::now_millis()),
                 settings,
                 preservation,
+                limits,
             }),
         }
     }

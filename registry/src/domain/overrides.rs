@@ -68,6 +68,9 @@ impl Registry {
         last_dirty_timestamp: Option<u64>,
     ) -> Result<(), RegistryError> {
         let (app, id) = (AppName::parse(app)?, InstanceId::parse(id)?);
+        if let Some(dirty) = last_dirty_timestamp {
+            self.check_timestamp(dirty, model::now_millis())?;
+        }
         let now = Instant::now();
         let renewal = self.inner.settings.renewal_interval;
         let mut state = self.lock();

@@ -58,6 +58,36 @@ impl Registry {
         Ok(lease.to_wire(self.inner.settings.renewal_interval))
     }
 
+    /// The instance as a peer takes it, with its owner (see [`super::OWNER_KEY`]).
+    pub fn replica(&self, app: &str, id: &str) -> Result<InstanceInfo, RegistryError> {
+        let (app, id) = (AppName::parse(app)?, InstanceId::parse(id)?);
+        let state = self.lock();
+        let lease = state
+            .apps
+            .get(&app)
+            .and_then(|instances| instances.get(&id))
+            .ok_or(RegistryError::UnknownInstance { app, id })?;
+        Ok(lease.to_replica(self.inner.settings.renewal_interval))
+    }
+
+    /// Every registered application as a peer copies it at start-up, owners included.
+    pub fn replicas(&self) -> Applications {
+        let renewal = self.inner.settings.renewal_interval;
+        let state = self.lock();
+        let application = state
+            .apps
+            .iter()
+            .map(|(name, instances)| Application {
+                name: name.as_str().to_owned(),
+                instance: instances
+                    .values()
+                    .map(|lease| lease.to_replica(renewal))
+                    .collect(),
+            })
+            .collect();
+        Applications::new(self.version(), application)
+    }
+
     /// `GET /instances/{id}`: the instance with this id in whichever application holds it.
     pub fn instance_by_id(&self, id: &str) -> Option<InstanceInfo> {
         let id = InstanceId::parse(id).ok()?;

@@ -1,12 +1,16 @@
-//! What the tests of this binary start from: a registry served on a loopback port (port 0),
-//! the registration bodies real clients send, and waiting for a condition.
+//! What the tests of this binary start from: a registry served on a loopback port (port 0)
+//! with credentials minted for the run, the registration bodies real clients send, and
+//! waiting for a condition.
 
 use std::future::Future;
+use std::sync::OnceLock;
 use std::time::Duration;
 
-use platform::config::ServerSettings;
+use platform::config::{Secret, ServerSettings};
 use platform::lifecycle::Shutdown;
-use registry::{Application, LeaseSettings, Registry, Settings, StartupError};
+use registry::{
+    Application, AuthSettings, LeaseSettings, ReadAccess, Registry, Settings, StartupError,
+};
 use registry_client::{ClientSettings, InstanceConfig};
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
@@ -15,13 +19,81 @@ use url::Url;
 /// Both mount points of the Eureka API; server tests run against each.
 pub const PREFIXES: [&str; 2] = ["/eureka/v2", "/eureka"];
 
+/// The principals every test registry knows, each with a secret minted for this run (so no
+/// secret is ever committed). Registries of one run share them, as a cluster's nodes do.
+#[derive(Debug)]
+pub struct Credentials {
+    /// `(name, secret)`
+    pub admin: (String, String),
+    pub service: (String, String),
+    pub other_service: (String, String),
+    pub operator: (String, String),
+    pub peer: (String, String),
+}
+
+pub fn credentials() -> &'static Credentials {
+    static CREDENTIALS: OnceLock<Credentials> = OnceLock::new();
+    CREDENTIALS.get_or_init(|| {
+        let mint = |name: &str| (name.to_owned(), platform::testing::mint_secret());
+        Credentials {
+            admin: mint("admin"),
+            service: mint("middletier"),
+            other_service: mint("another"),
+            operator: mint("ops"),
+            peer: mint("peer"),
+        }
+    })
+}
+
+impl Credentials {
+    /// `[auth]` with these principals; `admin` holds every role (what tests of the registry's
+    /// other rules call as), reads need credentials.
+    pub fn auth_settings(&self) -> AuthSettings {
+        let entry = |(name, secret): &(String, String)| format!("{name}:{secret}");
+        AuthSettings {
+            reads: ReadAccess::Authenticated,
+            services: Secret::new(format!(
+                "{},{},{}",
+                entry(&self.admin),
+                entry(&self.service),
+                entry(&self.other_service)
+            )),
+            operators: Secret::new(format!("{},{}", entry(&self.admin), entry(&self.operator))),
+            peers: Secret::new(format!("{},{}", entry(&self.admin), entry(&self.peer))),
+        }
+    }
+}
+
+/// `url` with `(name, secret)` as its user info, as every Eureka client is configured.
+pub fn with_credentials(url: &Url, (name, secret): &(String, String)) -> Url {
+    let mut url = url.clone();
+    url.set_username(name).unwrap();
+    url.set_password(Some(secret)).unwrap();
+    url
+}
+
+/// An HTTP client that sends `(name, secret)` with every request.
+pub fn http_as((name, secret): &(String, String)) -> reqwest::Client {
+    use base64::Engine as _;
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("{name}:{secret}"));
+    let mut value = reqwest::header::HeaderValue::from_str(&format!("Basic {token}")).unwrap();
+    value.set_sensitive(true);
+    let headers = reqwest::header::HeaderMap::from_iter([(reqwest::header::AUTHORIZATION, value)]);
+    platform::http::client_builder()
+        .default_headers(headers)
+        .build()
+        .unwrap()
+}
+
 /// A registry served on loopback for one test.
 pub struct TestRegistry {
     pub port: u16,
+    /// With the `admin` credentials as user info.
     pub base_url: Url,
     /// The admin listener: `http://127.0.0.1:PORT`, no trailing slash.
     pub admin: String,
     pub registry: Registry,
+    /// Calls as `admin`, who holds every role.
     pub http: reqwest::Client,
     shutdown: Shutdown,
     task: JoinHandle<Result<(), StartupError>>,
@@ -45,16 +117,20 @@ pub async fn spawn_registry_on(port: u16, lease: LeaseSettings) -> TestRegistry 
     spawn_registry_from(settings).await
 }
 
-/// From complete settings (peers, self-preservation).
+/// From complete settings (peers, self-preservation); with [`credentials`] unless the
+/// settings name principals of their own.
 pub async fn spawn_registry_from(mut settings: Settings) -> TestRegistry {
     // A free admin port unless the test chose one: beside a public port the test fixed (a
     // restart), port + 1 may be some other test's.
     settings.admin.port.get_or_insert(0);
+    if !settings.auth.is_configured() {
+        settings.auth = credentials().auth_settings();
+    }
     let application = Application::build(settings).await.expect("registry binds");
     let shutdown = Shutdown::new();
     let (port, base_url, registry) = (
         application.port(),
-        application.base_url(),
+        with_credentials(&application.base_url(), &credentials().admin),
         application.registry(),
     );
     let admin = application.admin_url().trim_end_matches('/').to_owned();
@@ -64,7 +140,7 @@ pub async fn spawn_registry_from(mut settings: Settings) -> TestRegistry {
         base_url,
         admin,
         registry,
-        http: platform::http::client_builder().build().unwrap(),
+        http: http_as(&credentials().admin),
         shutdown,
         task,
     }
@@ -81,10 +157,16 @@ impl TestRegistry {
         format!("{}{path}", self.admin)
     }
 
-    /// Client settings pointing here, with intervals short enough for tests.
+    /// The API's base URL carrying `principal`'s credentials.
+    pub fn url_as(&self, principal: &(String, String)) -> Url {
+        with_credentials(&self.base_url, principal)
+    }
+
+    /// Client settings pointing here as the `middletier` service, with intervals short enough
+    /// for tests.
     pub fn client_settings(&self) -> ClientSettings {
         ClientSettings {
-            url: self.base_url.to_string(),
+            url: self.url_as(&credentials().service).to_string().into(),
             renewal_interval: Duration::from_millis(100),
             lease_duration: Duration::from_secs(90),
             fetch_interval: Duration::from_millis(50),
@@ -100,7 +182,7 @@ impl TestRegistry {
             .unwrap()
     }
 
-    /// The status and the JSON body; `Value::Null` for an empty body (every 404).
+    /// The answer to a GET asking for JSON; `null` for an empty body (Eureka's bare 404).
     pub async fn get_json(&self, prefix: &str, path: &str) -> (reqwest::StatusCode, Value) {
         let response = self
             .http

@@ -129,3 +129,121 @@ async fn a_taken_port_stops_the_binary_with_exit_code_1_naming_the_address() {
         "{printed}"
     );
 }
+
+#[tokio::test]
+async fn in_prod_the_binary_refuses_to_start_without_credentials() {
+    let (code, printed) = run_to_exit("prod-open", &[("RSS_ENV", "prod")]).await;
+    assert_eq!(code, Some(1), "{printed}");
+    assert!(
+        printed.contains("no registry credentials are configured")
+            && printed.contains("RSS_AUTH__SERVICES"),
+        "{printed}"
+    );
+}
+
+#[tokio::test]
+async fn registry_secrets_appear_neither_in_logs_nor_in_admin_config() {
+    let credentials = crate::helpers::credentials();
+    let (service, peer) = (&credentials.service, &credentials.peer);
+    let services = format!("{}:{}", service.0, service.1);
+    let peers = format!("{}:{}", peer.0, peer.1);
+    // A peer that never answers: every attempt to reach it is logged with its URL.
+    let peer_url = format!(
+        "http://{}:{}@127.0.0.1:{}/eureka/v2/",
+        peer.0,
+        peer.1,
+        crate::helpers::unused_port()
+    );
+    let mut child = registry(
+        "secrets",
+        &[
+            ("RSS_ENV", "prod"),
+            ("RSS_SERVER__HOST", "127.0.0.1"),
+            ("RSS_LOG__LEVEL", "debug"),
+            ("RSS_AUTH__SERVICES", &services),
+            ("RSS_AUTH__PEERS", &peers),
+            ("RSS_REPLICATION__PEERS", &peer_url),
+            ("RSS_REPLICATION__SYNC_TIMEOUT", "300ms"),
+        ],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut printed = Vec::new();
+    let mut url = None;
+    let mut admin = None;
+    tokio::time::timeout(Duration::from_secs(20), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if line.contains("registry listening") {
+                let start = line.find("http://").unwrap();
+                url = Some(line[start..].split_whitespace().next().unwrap().to_owned());
+                let start = line.find("admin=").unwrap() + "admin=".len();
+                admin = Some(
+                    line[start..]
+                        .split_whitespace()
+                        .next()
+                        .unwrap()
+                        .trim_matches('"')
+                        .trim_end_matches('/')
+                        .to_owned(),
+                );
+            }
+            let done = line.contains("no peer answered");
+            printed.push(line);
+            if done && url.is_some() {
+                break;
+            }
+        }
+    })
+    .await
+    .expect("the node gives up on its peer within 20 s");
+    let url = url.unwrap();
+    let base = url.trim_end_matches("/eureka/v2/").trim_end_matches('"');
+
+    // A registration, so the node tries to replicate it (and logs the failure).
+    let http = crate::helpers::http_as(service);
+    let body = crate::helpers::instance_json("MIDDLETIER", "m1", "middletier", "UP");
+    let response = http
+        .post(format!("{base}/eureka/v2/apps/MIDDLETIER"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    tokio::time::timeout(Duration::from_secs(20), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            let done = line.contains("cannot replicate to peer");
+            printed.push(line);
+            if done {
+                break;
+            }
+        }
+    })
+    .await
+    .expect("the failed replication is logged within 20 s");
+
+    let config = http
+        .get(format!("{}/admin/config", admin.unwrap()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(config.contains("127.0.0.1"), "the peer is shown: {config}");
+    child.kill().await.unwrap();
+    let printed = printed.join("\n");
+    for secret in [&service.1, &peer.1] {
+        assert!(
+            !printed.contains(secret.as_str()),
+            "a secret was logged:\n{printed}"
+        );
+        assert!(
+            !config.contains(secret.as_str()),
+            "a secret is shown: {config}"
+        );
+    }
+    assert!(printed.contains("cannot replicate to peer"), "{printed}");
+}

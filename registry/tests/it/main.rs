@@ -7,8 +7,10 @@
 mod helpers;
 
 // The Eureka API and the clients built on it.
+mod auth;
 mod discovery;
 mod eureka;
+mod hostile;
 mod lease;
 mod propagation;
 mod registration;

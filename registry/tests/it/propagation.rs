@@ -159,7 +159,7 @@ async fn discovery_polls_a_eureka_that_cannot_be_watched() {
     tokio::spawn(async move { axum::serve(listener, router).await });
 
     let settings = registry_client::ClientSettings {
-        url: format!("http://127.0.0.1:{port}/eureka/v2/"),
+        url: format!("http://127.0.0.1:{port}/eureka/v2/").into(),
         fetch_interval: Duration::from_millis(100),
         ..registry_client::ClientSettings::default()
     };

@@ -7,9 +7,11 @@ use platform::lifecycle::Shutdown;
 use registry::LeaseSettings;
 use registry_client::{ClientSettings, Registration, RegistryClient, Status};
 use reqwest::StatusCode;
+use url::Url;
 
 use crate::helpers::{
-    TestRegistry, eventually, instance_config, spawn_registry, spawn_registry_on, unused_port,
+    TestRegistry, credentials, eventually, instance_config, spawn_registry, spawn_registry_on,
+    unused_port, with_credentials,
 };
 
 const APP: &str = "MIDDLETIER";
@@ -94,7 +96,12 @@ async fn registration_survives_a_registry_restart() {
 async fn registration_keeps_trying_until_a_registry_appears() {
     let port = unused_port();
     let settings = ClientSettings {
-        url: format!("http://127.0.0.1:{port}/eureka/v2/"),
+        url: with_credentials(
+            &Url::parse(&format!("http://127.0.0.1:{port}/eureka/v2/")).unwrap(),
+            &credentials().service,
+        )
+        .to_string()
+        .into(),
         renewal_interval: Duration::from_millis(100),
         ..ClientSettings::default()
     };
@@ -134,7 +141,7 @@ async fn registration_fails_over_to_the_next_registry_in_the_list() {
     let app = spawn_registry().await;
     let dead = format!("http://127.0.0.1:{}/eureka/v2/", unused_port());
     let settings = ClientSettings {
-        url: format!("{dead},{}", app.base_url),
+        url: format!("{dead},{}", app.base_url).into(),
         ..app.client_settings()
     };
     let shutdown = Shutdown::new();

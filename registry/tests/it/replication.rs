@@ -9,9 +9,11 @@ use platform::lifecycle::Shutdown;
 use registry::Settings;
 use registry_client::{ClientSettings, Registration, RegistryClient, Status};
 use reqwest::StatusCode;
+use url::Url;
 
 use crate::helpers::{
-    TestRegistry, eventually, instance_config, instance_json, spawn_registry_from, unused_port,
+    TestRegistry, credentials, eventually, http_as, instance_config, instance_json,
+    spawn_registry_from, unused_port, with_credentials,
 };
 
 /// Two nodes on known ports, each the other's peer.
@@ -27,7 +29,10 @@ fn peered(port: u16, peer: u16) -> Settings {
         server: ServerSettings::localhost(port),
         ..Settings::default()
     };
-    settings.replication.peers = format!("http://127.0.0.1:{peer}/eureka/v2/");
+    let peer_url = Url::parse(&format!("http://127.0.0.1:{peer}/eureka/v2/")).unwrap();
+    settings.replication.peers = with_credentials(&peer_url, &credentials().peer)
+        .to_string()
+        .into();
     settings.replication.sync_timeout = Duration::from_secs(2);
     settings
 }
@@ -98,6 +103,51 @@ async fn changes_made_on_one_node_reach_its_peer() {
 }
 
 #[tokio::test]
+async fn an_instance_belongs_to_its_owner_on_every_node_even_after_a_restart() {
+    let (a, b) = spawn_pair().await;
+    let owner = &credentials().service;
+    let body = instance_json("middletier", "m1", "middletier", "UP");
+    let registered = http_as(owner)
+        .post(a.url("/eureka/v2", "/apps/MIDDLETIER"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status(), StatusCode::NO_CONTENT);
+    eventually("the registration reaches b", || async {
+        b.status_of("MIDDLETIER", "m1").is_some()
+    })
+    .await;
+
+    // Failing over to b hands the instance to nobody else.
+    let impostor = http_as(&credentials().other_service);
+    let on_b = b.url("/eureka/v2", "/apps/MIDDLETIER/m1");
+    assert_eq!(
+        impostor.delete(&on_b).send().await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    // Nor does restarting a node: it copies the owners with the instances.
+    let (port_a, port_b) = (a.port, b.port);
+    a.stop().await;
+    let a = spawn_registry_from(peered(port_a, port_b)).await;
+    eventually("the restarted node has copied b", || async {
+        a.status_of("MIDDLETIER", "m1").is_some()
+    })
+    .await;
+    let on_a = a.url("/eureka/v2", "/apps/MIDDLETIER/m1");
+    assert_eq!(
+        impostor.put(&on_a).send().await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        http_as(owner).put(&on_a).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test]
 async fn a_restarted_node_copies_its_peer_before_answering_reads() {
     let (a, b) = spawn_pair().await;
     a.post_instance("/eureka/v2", "A", &instance_json("a", "a1", "a", "UP"))
@@ -143,6 +193,14 @@ async fn reads_answer_503_while_no_peer_has_answered_the_initial_sync() {
         .await
         .unwrap();
     assert_eq!(peer_read.status(), StatusCode::OK);
+    // An ordinary client saying it is a peer still waits like every client.
+    let claimed = http_as(&credentials().service)
+        .get(lonely.url("/eureka/v2", "/apps"))
+        .header("x-netflix-discovery-replication", "true")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(claimed.status(), StatusCode::SERVICE_UNAVAILABLE);
     lonely.stop().await;
 }
 
@@ -151,7 +209,7 @@ async fn losing_a_registry_node_loses_no_registration() {
     let (a, b) = spawn_pair().await;
     // The instance knows both nodes and registers with the first.
     let settings = ClientSettings {
-        url: format!("{},{}", a.base_url, b.base_url),
+        url: format!("{},{}", a.base_url, b.base_url).into(),
         ..a.client_settings()
     };
     let shutdown = Shutdown::new();

@@ -76,7 +76,8 @@ async fn a_node_is_ready_only_after_copying_its_peers() {
     let mut settings = Settings::default();
     settings.server.port = 0;
     // A peer that never answers: the node waits `sync_timeout`, then serves alone.
-    settings.replication.peers = format!("http://127.0.0.1:{}/eureka/v2/", helpers::unused_port());
+    settings.replication.peers =
+        format!("http://127.0.0.1:{}/eureka/v2/", helpers::unused_port()).into();
     settings.replication.sync_timeout = Duration::from_secs(2);
     let registry = spawn_registry_from(settings).await;
 

@@ -25,7 +25,7 @@ use tokio::sync::oneshot;
 /// Fast timings so tests observe registrations, renewals and refreshes in milliseconds.
 pub fn fast_client(registry_url: &str) -> ClientSettings {
     ClientSettings {
-        url: registry_url.to_owned(),
+        url: registry_url.into(),
         renewal_interval: Duration::from_millis(100),
         lease_duration: Duration::from_secs(1),
         fetch_interval: Duration::from_millis(100),
@@ -122,7 +122,12 @@ impl Drop for Service {
     }
 }
 
-pub async fn spawn_registry(settings: registry::Settings) -> Service {
+/// A registry secured with this run's credentials ([`registry::testing`]) unless `settings`
+/// name principals of their own.
+pub async fn spawn_registry(mut settings: registry::Settings) -> Service {
+    if !settings.auth.is_configured() {
+        settings = registry::testing::credentials().secure(settings);
+    }
     Service::spawn("registry", move |shutdown, port| async move {
         let app = registry::Application::build(settings).await.unwrap();
         port.send((app.port(), app.admin_address().port())).unwrap();
@@ -144,10 +149,16 @@ pub fn eureka_url(registry: &Service) -> String {
     format!("{}/eureka/v2/", registry.url())
 }
 
+/// [`eureka_url`] carrying the credentials of the service `name` (`edge`, `middletier`), as
+/// its `RSS_REGISTRY__URL` does.
+pub fn eureka_url_as(registry: &Service, name: &str) -> String {
+    registry::testing::credentials().url_as(name, &eureka_url(registry))
+}
+
 pub fn middletier_settings(registry: &Service) -> middletier::Settings {
     let mut settings = middletier::Settings::default();
     settings.server.port = 0;
-    settings.registry = fast_client(&eureka_url(registry));
+    settings.registry = fast_client(&eureka_url_as(registry, "middletier"));
     settings.fetch.allow_private_networks = true;
     // Edges watch the registry, so they stop routing to a leaving middle tier within ms.
     settings.server.shutdown_grace = Duration::from_millis(200);
@@ -173,7 +184,7 @@ pub async fn spawn_middletier(settings: middletier::Settings, store: Arc<dyn Sto
 pub fn edge_settings(registry: &Service) -> edge::Settings {
     let mut settings = edge::Settings::default();
     settings.server.port = 0;
-    settings.registry = fast_client(&eureka_url(registry));
+    settings.registry = fast_client(&eureka_url_as(registry, "edge"));
     // Every read reaches the middle tier, so tests see failures and fallbacks at once.
     settings.read_cache.fresh_for = Duration::ZERO;
     // Tests poll the streams often, and a closed stream frees its slot only on its next write.
@@ -274,7 +285,9 @@ impl System {
 
 /// How many middle tiers the registry lists.
 pub async fn registered_middletiers(registry: &Service) -> usize {
-    let client = registry_client::RegistryClient::new(&fast_client(&eureka_url(registry))).unwrap();
+    let client =
+        registry_client::RegistryClient::new(&fast_client(&eureka_url_as(registry, "edge")))
+            .unwrap();
     client
         .vip("middletier")
         .await

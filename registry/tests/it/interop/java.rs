@@ -21,10 +21,6 @@ use tokio::process::Command;
 use super::{Client, interop_dir, renewed_after, require, start_middletier};
 use crate::helpers::{TestRegistry, eventually, spawn_registry, spawn_registry_on, unused_port};
 
-/// What a service would have in its registry URL. Every Eureka client sends the URL's user
-/// info as HTTP Basic credentials.
-const CREDENTIALS: &str = "interop:interop-secret";
-
 /// The Java programs of `java/`, one Maven module each.
 #[derive(Clone, Copy)]
 enum JavaClient {
@@ -57,7 +53,13 @@ impl JavaClient {
             JavaClient::Netflix => "/eureka/v2/",
             JavaClient::Spring => "/eureka/",
         };
-        format!("http://{CREDENTIALS}@127.0.0.1:{}{prefix}", registry.port)
+        // A service's credentials as user info: every Eureka client sends them as HTTP Basic.
+        let url = format!("http://127.0.0.1:{}{prefix}", registry.port);
+        crate::helpers::with_credentials(
+            &url.parse().expect("a URL"),
+            &crate::helpers::credentials().service,
+        )
+        .to_string()
     }
 
     /// The module's jar and its dependencies, as the install script leaves them.

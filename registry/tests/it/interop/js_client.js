@@ -1,6 +1,7 @@
 // A Node service using the real eureka-js-client against our registry.
 //
-// Driven by registry/tests/it/interop/mod.rs: registers JSSERVICE (the client insists on exactly
+// Driven by registry/tests/it/interop/mod.rs: registers JSSERVICE with credentials in the
+// registry URL (the client insists on exactly
 // 204), fetches the registry as JSON and looks the middle tier up, then waits for a line on
 // stdin and deregisters (the client insists on exactly 200). Each step prints one line.
 'use strict';
@@ -8,7 +9,9 @@
 const { Eureka } = require('eureka-js-client');
 const readline = require('readline');
 
-const [registryPort, ownPort] = process.argv.slice(2).map(Number);
+// The registry URL carries the client's credentials (`http://user:secret@host:port/eureka/v2/`).
+const [registryUrl, ownPortText] = process.argv.slice(2);
+const ownPort = Number(ownPortText);
 const quiet = { debug() {}, info() {}, warn() {}, error: console.error };
 
 const client = new Eureka({
@@ -27,9 +30,7 @@ const client = new Eureka({
     },
   },
   eureka: {
-    host: '127.0.0.1',
-    port: registryPort,
-    servicePath: '/eureka/v2/apps/',
+    serviceUrls: { default: [`${registryUrl}apps/`] },
     heartbeatInterval: 1000,
     registryFetchInterval: 500,
     maxRetries: 0,

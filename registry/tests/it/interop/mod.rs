@@ -1,7 +1,8 @@
 //! Interop with real Eureka clients: py-eureka-client (reads XML) and eureka-js-client (reads
 //! JSON, insists on exactly 204 and 200) register, renew, discover our middle tier and leave,
-//! against our registry on a loopback port; the Java clients, Netflix's own and Spring Cloud's,
-//! do the same and more (see [`java`]).
+//! against our registry on a loopback port, with their credentials in the registry URL as
+//! every Eureka client takes them; the Java clients, Netflix's own and Spring Cloud's, do the
+//! same and more (see [`java`]).
 //!
 //! The clients are installed by `deploy/install-test-deps.sh` (run by `deploy/test.sh`) under
 //! `${RSS_CACHE_DIR:-~/.cache/rss-recipe}/interop`. When they are missing these tests fail,
@@ -24,7 +25,9 @@ use registry_client::{Registration, RegistryClient, Status};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
 
-use crate::helpers::{TestRegistry, eventually, instance_config, spawn_registry, unused_port};
+use crate::helpers::{
+    TestRegistry, credentials, eventually, instance_config, spawn_registry, unused_port,
+};
 
 const STEP_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -175,7 +178,8 @@ async fn py_eureka_client_registers_renews_discovers_our_middletier_and_leaves()
 
     let mut command = Command::new(python);
     // The Python client's default path, the Spring Cloud one.
-    let server = format!("http://127.0.0.1:{}/eureka/", registry.port);
+    let (name, secret) = &credentials().other_service;
+    let server = format!("http://{name}:{secret}@127.0.0.1:{}/eureka/", registry.port);
     command
         .arg(script("py_client.py"))
         .arg(server)
@@ -211,7 +215,7 @@ async fn eureka_js_client_registers_fetches_and_deregisters() {
     command
         .env("NODE_PATH", &modules)
         .arg(script("js_client.js"))
-        .arg(registry.port.to_string())
+        .arg(registry.url_as(&credentials().other_service).to_string())
         .arg(port.to_string());
     let mut client = Client::spawn(command);
 

@@ -334,7 +334,8 @@ async fn start_oversized_middletier(registry: &Service, shutdown: &platform::lif
         .expect("bind");
     let port = listener.local_addr().expect("address").port();
     tokio::spawn(async move { axum::serve(listener, router).await });
-    let settings = crate::support::fast_client(&crate::support::eureka_url(registry));
+    let settings =
+        crate::support::fast_client(&crate::support::eureka_url_as(registry, "middletier"));
     let client = registry_client::RegistryClient::new(&settings).expect("registry client");
     registry_client::Registration::start(
         client,

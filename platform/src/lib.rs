@@ -32,3 +32,4 @@ pub mod service;
 pub mod telemetry;
 #[cfg(feature = "test-support")]
 pub mod testing;
+pub mod tls;

@@ -57,7 +57,7 @@ use middletier_api::MiddletierClient;
 use platform::config::Live;
 use platform::health::Health;
 use platform::lifecycle::Shutdown;
-use registry_client::{Discovery, InstanceConfig, Registration, RegistryClient};
+use registry_client::{Discovery, InstanceConfig, Registration, RegistryClient, Selection};
 
 pub use settings::Settings;
 use upstream::Upstream;
@@ -84,6 +84,8 @@ pub enum StartupError {
     Serve(std::io::Error),
     #[error(transparent)]
     Settings(#[from] settings::SettingsError),
+    #[error(transparent)]
+    Tls(#[from] platform::tls::TlsError),
 }
 
 #[derive(Debug)]
@@ -91,6 +93,9 @@ pub struct Application {
     listener: tokio::net::TcpListener,
     port: u16,
     settings: Settings,
+    /// The edge's certificate, when `[tls]` is set: middle tiers are then called over mutual
+    /// TLS only.
+    identity: Option<platform::tls::Identity>,
     /// The live configuration: dynamic properties and `/admin/config` follow it.
     config: Live<Settings>,
 }
@@ -105,10 +110,12 @@ impl Application {
     pub async fn build_live(config: Live<Settings>) -> Result<Self, StartupError> {
         let settings = Settings::clone(&config.get());
         settings.check(std::env::var("RSS_ENV").ok().as_deref())?;
+        let identity = settings.tls.load("edge")?;
         let (listener, port) = settings.server.bind().await?;
         Ok(Self {
             listener,
             port,
+            identity,
             settings,
             config,
         })
@@ -130,16 +137,30 @@ impl Application {
     pub async fn run_until_stopped(self, shutdown: Shutdown) -> Result<(), StartupError> {
         let settings = &self.settings;
         let registry = RegistryClient::new(&settings.registry)?;
-        let discovery = Discovery::start(
+        // Only middle tiers: their app under their VIP and, with TLS, their secure port (the
+        // certificate then proves the rest, at every connection).
+        let discovery = Discovery::start_selecting(
             registry.clone(),
             &settings.middletier.vip,
+            Selection {
+                app: Some(settings.middletier.app.clone()),
+                secure: self.identity.is_some(),
+            },
             &settings.registry,
             shutdown.clone(),
         );
-        let client = MiddletierClient::new(
+        let (connect_timeout, read_timeout) = (
             settings.middletier.connect_timeout,
             settings.middletier.read_timeout,
-        )?
+        );
+        let client = match &self.identity {
+            Some(identity) => MiddletierClient::with_tls(
+                connect_timeout,
+                read_timeout,
+                identity.client_config("middletier")?,
+            )?,
+            None => MiddletierClient::new(connect_timeout, read_timeout)?,
+        }
         .with_token(settings.middletier.token.clone());
         let health = Health::up();
         // Ready once the registry has answered: the edge then routes to what exists (and with
@@ -174,6 +195,7 @@ impl Application {
                 host: settings.server.advertised_host(),
                 ip_addr: settings.server.advertised_host(),
                 port: self.port,
+                secure: false,
                 health_check_path: "/health".to_owned(),
             },
             &settings.registry,
@@ -203,7 +225,13 @@ impl Application {
             REQUEST_TIMEOUT,
             &metrics,
         );
-        let served = platform::server::serve(self.listener, router, shutdown).await;
+        let served = platform::server::serve_with(
+            self.listener,
+            router,
+            shutdown,
+            settings.server.listening(None),
+        )
+        .await;
         registration.stopped().await;
         served.map_err(StartupError::Serve)
     }

@@ -28,6 +28,10 @@ pub struct Settings {
     /// `[log]`: format and level.
     #[serde(default)]
     pub log: platform::telemetry::LogSettings,
+    /// `[tls]`: the deployment CA and the edge's certificate; when set, the edge calls middle
+    /// tiers over mutual TLS only, and only those proving they are `middletier`.
+    #[serde(default)]
+    pub tls: platform::tls::TlsSettings,
 }
 
 impl Settings {
@@ -40,6 +44,12 @@ impl Settings {
             middletier_api::domain::UserId::parse(&self.ui.default_user)
                 .map_err(|error| SettingsError::DefaultUser(error.to_string()))?;
         }
+        platform::config::check_service_token(
+            self.middletier.token.as_ref(),
+            "RSS_MIDDLETIER__TOKEN",
+            environment,
+        )?;
+        platform::config::check_tls(&self.tls, environment)?;
         Ok(())
     }
 
@@ -131,6 +141,7 @@ impl Default for Settings {
             ui: UiSettings::default(),
             accounts: AccountsSettings::default(),
             log: platform::telemetry::LogSettings::default(),
+            tls: platform::tls::TlsSettings::default(),
         }
     }
 }
@@ -144,6 +155,9 @@ pub enum SettingsError {
     SingleUserInProd,
     #[error("RSS_UI__DEFAULT_USER is not a valid user name: {0}")]
     DefaultUser(String),
+    /// The service token and the certificates: never sent to, or accepted from, a stranger.
+    #[error(transparent)]
+    Identity(#[from] platform::config::IdentityError),
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -52,6 +52,10 @@ use store::{CassandraStore, FeedCache, MemoryStore, Metered, Store};
 /// (bounded by `fetch.timeout`) and maybe a few discovery candidates.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Whose client certificates the API accepts when TLS is on: edges, and the middle tier's own
+/// operator tools (a health check run in a middle tier's container with its certificate).
+pub const ACCEPTED_CALLERS: &[&str] = &["edge", "middletier"];
+
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
     #[error(transparent)]
@@ -64,6 +68,8 @@ pub enum StartupError {
     Registry(#[from] registry_client::ClientError),
     #[error(transparent)]
     Settings(#[from] settings::SettingsError),
+    #[error(transparent)]
+    Tls(#[from] platform::tls::TlsError),
 }
 
 /// A bound, ready-to-run middle tier (built, then run, so tests learn the port first).
@@ -72,6 +78,8 @@ pub struct Application {
     listener: tokio::net::TcpListener,
     port: u16,
     settings: Settings,
+    /// Serving HTTPS to [`ACCEPTED_CALLERS`] only, when `[tls]` is set.
+    tls: Option<Arc<rustls::ServerConfig>>,
     /// The configured store, its every call timed (`rss_store_*`) by this one wrapper.
     store: Arc<Metered<dyn Store>>,
     fetcher: fetch::Fetcher,
@@ -119,11 +127,16 @@ impl Application {
         settings: Settings,
         store: Arc<dyn Store>,
     ) -> Result<Self, StartupError> {
+        let tls = match settings.tls.load("middletier")? {
+            Some(identity) => Some(identity.server_config(ACCEPTED_CALLERS)?),
+            None => None,
+        };
         let (listener, port) = settings.server.bind().await?;
         let fetcher = fetch::Fetcher::new(settings.fetch.clone())?;
         Ok(Self {
             listener,
             port,
+            tls,
             store: Arc::new(Metered::new(store)),
             fetcher,
             health: Health::up(),
@@ -140,7 +153,8 @@ impl Application {
     /// The URL peers use to reach this instance, as registered.
     pub fn base_url(&self) -> String {
         format!(
-            "http://{}:{}/",
+            "{}://{}:{}/",
+            if self.tls.is_some() { "https" } else { "http" },
             self.settings.server.advertised_host(),
             self.port
         )
@@ -160,6 +174,7 @@ impl Application {
             host: self.settings.server.advertised_host(),
             ip_addr: self.settings.server.advertised_host(),
             port: self.port,
+            secure: self.tls.is_some(),
             health_check_path: "/health".to_owned(),
         };
         // The live middle tiers, to share refreshing with (rendezvous hashing).
@@ -206,10 +221,11 @@ impl Application {
         // Shutdown order: leave the registry, keep serving for `shutdown_grace` while edges see
         // the change and stop routing here, then stop accepting and drain in-flight requests.
         let stop_serving = Shutdown::new();
-        let served = tokio::spawn(platform::server::serve(
+        let served = tokio::spawn(platform::server::serve_with(
             self.listener,
             router,
             stop_serving.clone(),
+            self.settings.server.listening(self.tls),
         ));
         shutdown.cancelled().await;
         registration.stopped().await;

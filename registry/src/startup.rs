@@ -143,7 +143,8 @@ impl Application {
             node,
         };
         let router = routes::router(state).merge(platform::admin::router(self.config));
-        let served = platform::server::serve(self.listener, router, shutdown).await;
+        let listening = self.settings.server.listening(None);
+        let served = platform::server::serve_with(self.listener, router, shutdown, listening).await;
         stop.cancel();
         for (name, task) in [
             ("eviction", eviction),

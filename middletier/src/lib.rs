@@ -211,6 +211,7 @@ impl Application {
                 .wrap(routes::require_token(
                     routes::router(service),
                     self.settings.api.token.clone(),
+                    self.settings.api.next_token.clone(),
                 ))
                 .merge(self.health.router())
                 .merge(platform::admin::router(self.config.clone()))

@@ -43,6 +43,10 @@ pub struct ApiSettings {
     /// 32 bytes and not a placeholder (`platform::config::check_service_token`).
     #[serde(default, skip_serializing)]
     pub token: Option<Secret>,
+    /// A second token accepted while the token is rotated (see `docs/security.md`); same
+    /// rules as `token` when set.
+    #[serde(default, skip_serializing)]
+    pub next_token: Option<Secret>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +65,13 @@ impl Settings {
             "RSS_API__TOKEN",
             environment,
         )?;
+        if self.api.next_token.is_some() {
+            platform::config::check_service_token(
+                self.api.next_token.as_ref(),
+                "RSS_API__NEXT_TOKEN",
+                environment,
+            )?;
+        }
         platform::config::check_tls(&self.tls, environment)?;
         Ok(())
     }

@@ -30,6 +30,8 @@
 //!   tiers sharing one real Cassandra.
 //! - [`config_files`], [`config_keys`], [`config_dynamic`]: the shipped configuration, the
 //!   variables the deployment material and docs name, and changes applied while running.
+//! - [`service_identity`]: mutual TLS between edge and middle tier: registered impostors get
+//!   nothing, and middle tiers serve only edges.
 //! - [`telemetry`]: request ids through both services' logs, `/metrics`, readiness.
 
 mod accounts;
@@ -43,5 +45,6 @@ mod discovery;
 mod end_to_end;
 mod interop_eureka;
 mod resilience;
+mod service_identity;
 mod support;
 mod telemetry;

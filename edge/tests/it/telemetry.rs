@@ -142,7 +142,11 @@ async fn every_services_metrics_parse_and_move_with_a_page_view() {
     );
     assert!(after.has("rss_edge_retries_refused_total", &[]));
 
-    let middletier = scrape_metrics(&http(), &system.middletiers[0].url()).await;
+    let middletier = scrape_metrics(
+        &crate::support::middletier_http(),
+        &system.middletiers[0].url(),
+    )
+    .await;
     // The page reads through one of the user's routes; which one is the UI's business.
     let reads: f64 = middletier
         .samples

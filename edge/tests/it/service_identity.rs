@@ -6,6 +6,8 @@
 //! `MIDDLETIER` under VIP `middletier`, UP, each serving HTTP(S) that logs every request and the
 //! token it carried.
 
+#![allow(clippy::unwrap_used)]
+
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 

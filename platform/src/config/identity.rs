@@ -106,6 +106,8 @@ pub fn check_tls(
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
 
     const VARIABLE: &str = "RSS_API__TOKEN";

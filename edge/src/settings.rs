@@ -225,9 +225,23 @@ impl Default for AccountsSettings {
 mod tests {
     use super::*;
 
+    /// What a production edge needs besides: a strong token and its certificate.
+    fn production_ready() -> Settings {
+        let mut settings = Settings::default();
+        settings.middletier.token = Some(platform::config::Secret::new(
+            "q7RxkQ2m9VvB3yT8ZcL1pN4sW6hJ0aFdX",
+        ));
+        settings.tls = platform::tls::TlsSettings {
+            ca: Some("/run/certs/ca.pem".into()),
+            cert: Some("/run/certs/edge.pem".into()),
+            key: Some("/run/certs/edge.key".into()),
+        };
+        settings
+    }
+
     #[test]
     fn single_user_mode_is_refused_in_prod() {
-        let mut settings = Settings::default();
+        let mut settings = production_ready();
         assert!(
             settings.check(Some("prod")).is_ok(),
             "accounts are fine in prod"
@@ -237,6 +251,24 @@ mod tests {
         assert!(settings.check(Some("local")).is_ok());
         let refused = settings.check(Some("prod")).expect_err("refused");
         assert!(refused.to_string().contains("RSS_ENV=prod"), "{refused}");
+    }
+
+    #[test]
+    fn outside_development_the_edge_needs_a_strong_token_and_certificates() {
+        let refused = Settings::default()
+            .check(Some("prod"))
+            .expect_err("refused");
+        assert!(
+            refused.to_string().contains("RSS_MIDDLETIER__TOKEN"),
+            "{refused}"
+        );
+        let mut settings = production_ready();
+        settings.tls = platform::tls::TlsSettings::default();
+        let refused = settings.check(Some("staging")).expect_err("refused");
+        assert!(refused.to_string().contains("RSS_TLS__CA"), "{refused}");
+        settings.middletier.token = Some(platform::config::Secret::new("change-me"));
+        assert!(settings.check(Some("prod")).is_err());
+        assert!(settings.check(Some("test")).is_ok());
     }
 
     #[test]

@@ -8,12 +8,13 @@
 # Any RSS_<SECTION>__<KEY> variable reaches all three services (see docs/configuration.md).
 #
 # Accounts are on: open the reader and create one. RSS_ACCOUNTS__SINGLE_USER=true runs it
-# for you alone, with no sign-in. A fresh service token is generated for every run and given
-# to the middle tier (RSS_API__TOKEN) and the edge (RSS_MIDDLETIER__TOKEN), so nothing else
-# on this machine can call the middle tier's API; set RSS_API__TOKEN to choose your own.
-# Registry credentials are minted for every run too (deploy/mint-registry-credentials.sh) into
-# a private directory that is deleted on exit: the middle tier and the edge get registry URLs
-# carrying their own, and nothing else on this machine can register with the registry.
+# for you alone, with no sign-in. Every run mints its secrets into a private directory under
+# target/run/ (0700, files 0600), removed on exit: a deployment CA and certificates for the edge
+# and the middle tier (`middletier mint-certs`), so the two talk mutual TLS as in production; a
+# fresh service token for the middle tier (RSS_API__TOKEN) and the edge (RSS_MIDDLETIER__TOKEN),
+# so nothing else on this machine can call the middle tier's API (set RSS_API__TOKEN to choose
+# your own); and registry credentials (deploy/mint-registry-credentials.sh): the middle tier and
+# the edge get registry URLs carrying their own, and nothing else can register.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,11 +28,15 @@ echo "==> building ($profile)"
 cargo build --locked --profile "$profile" --bin registry --bin middletier --bin edge
 bin=target/$([ "$profile" = dev ] && echo debug || echo "$profile")
 
-# 32 random bytes as base64url: the same token for the middle tier and the edge.
-service_token=${RSS_API__TOKEN:-$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')}
+# This run's secrets: a CA, a certificate per service (0700 directory, 0600 files) and a token
+# (32 random bytes, base64url), the same token for the middle tier and the edge.
+run_dir=$PWD/target/run/$$
+"$bin/middletier" mint-certs "$run_dir/certs" --token >/dev/null
+certs=$run_dir/certs
+service_token=${RSS_API__TOKEN:-$(cat "$certs/service-token")}
 
 # Registry credentials for this run only, in a directory only you can read.
-credentials=$(mktemp -d "${TMPDIR:-/tmp}/rss-registry-credentials.XXXXXX")
+credentials=$run_dir/credentials
 deploy/mint-registry-credentials.sh "$credentials" "http://127.0.0.1:8761/eureka/v2/" >/dev/null
 
 pids=()
@@ -42,14 +47,20 @@ stop_all() {
     kill -TERM "${pids[i]}" 2>/dev/null || true
     wait "${pids[i]}" 2>/dev/null || true
   done
-  rm -rf "$credentials"
+  rm -rf "$run_dir"
   echo "==> stopped"
 }
 trap stop_all INT TERM EXIT
 
-wait_healthy() { # name port
-  local deadline=$((SECONDS + 30))
-  until curl -fsS "http://127.0.0.1:$2/health" >/dev/null 2>&1; do
+wait_healthy() { # name port [curl options]
+  local deadline=$((SECONDS + 30)) url="http://127.0.0.1:$2/health"
+  local -a options=("${@:3}")
+  if (( ${#options[@]} )); then
+    # The middle tier speaks mutual TLS only, under its service name (see docs/security.md).
+    url="https://middletier.rss-recipe.internal:$2/health"
+    options+=(--resolve "middletier.rss-recipe.internal:$2:127.0.0.1")
+  fi
+  until curl -fsS "${options[@]}" "$url" >/dev/null 2>&1; do
     if (( SECONDS > deadline )) || ! kill -0 "${pids[-1]}" 2>/dev/null; then
       echo "error: $1 did not become healthy on port $2" >&2
       exit 1
@@ -62,9 +73,14 @@ wait_healthy() { # name port
 # Each service in a subshell that reads its own credentials, then becomes the service.
 ( . "$credentials/registry.env"; exec "$bin/registry" ) & pids+=($!)
 wait_healthy registry 8761
-( . "$credentials/middletier.env"; RSS_API__TOKEN=$service_token exec "$bin/middletier" ) & pids+=($!)
-wait_healthy "middle tier" 9191
-( . "$credentials/edge.env"; RSS_MIDDLETIER__TOKEN=$service_token exec "$bin/edge" ) & pids+=($!)
+( . "$credentials/middletier.env"
+  RSS_TLS__CA=$certs/ca.pem RSS_TLS__CERT=$certs/middletier.pem RSS_TLS__KEY=$certs/middletier.key \
+    RSS_API__TOKEN=$service_token exec "$bin/middletier" ) & pids+=($!)
+wait_healthy "middle tier" 9191 --cacert "$certs/ca.pem" \
+  --cert "$certs/middletier.pem" --key "$certs/middletier.key"
+( . "$credentials/edge.env"
+  RSS_TLS__CA=$certs/ca.pem RSS_TLS__CERT=$certs/edge.pem RSS_TLS__KEY=$certs/edge.key \
+    RSS_MIDDLETIER__TOKEN=$service_token exec "$bin/edge" ) & pids+=($!)
 wait_healthy edge 9090
 
 echo
@@ -77,6 +93,8 @@ else
 fi
 echo "    registry:   http://127.0.0.1:8761/eureka/v2/apps (reads are open locally; changes need"
 echo "                credentials: . $credentials/operator.env for an operator's URL)"
+echo "    middle tier: mutual TLS only; this run's CA, certificates and token: $certs"
+echo "                (docs/operations.md shows how to call it)"
 echo "    operators:  http://127.0.0.1:9091/dashboard (edge), http://127.0.0.1:8762/ (registry),"
 echo "                /metrics and /admin/config on 8762, 9192 and 9091"
 echo "    Ctrl-C stops everything."

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Load test: the edge serving the river page of a user with 20 feeds x 10 items (every view
 # asks the middle tier for the page), next to a bare axum "hello" on the same machine in the
-# same run, with the resident memory of every service idle and under load. Everything runs on 127.0.0.1 and is bounded:
+# same run, with the resident memory of every service idle and under load. The edge and the
+# middle tier talk mutual TLS with a service token, as deployed. Everything runs on 127.0.0.1 and is bounded:
 # RUNS rounds of DURATION seconds per target.
 #
 #   deploy/load/run.sh                      # 3 rounds x 10 s, 32 connections, 1 wrk thread
@@ -39,9 +40,16 @@ cargo build --release --locked -q --bin registry --bin middletier --bin edge \
   --example bench_hello --example bench_feeds
 bin=${CARGO_TARGET_DIR:-target}/release
 
+# This run's secrets, in a private directory removed on exit: the edge calls the middle tier
+# over mutual TLS, as deployed (a CA and certificates), and both register with credentials.
+secrets=$(mktemp -d "${TMPDIR:-/tmp}/rss-load.XXXXXX")
+certs=$secrets/certs credentials=$secrets/credentials
+"$bin/middletier" mint-certs "$certs" --token >/dev/null
+
 pids=()
 stop_all() {
   trap - INT TERM EXIT
+  rm -rf "$secrets"
   # Reverse order, one at a time, so each service deregisters while the registry still runs.
   for (( i=${#pids[@]}-1; i>=0; i-- )); do
     kill -TERM "${pids[i]}" 2>/dev/null || true
@@ -50,9 +58,9 @@ stop_all() {
 }
 trap stop_all INT TERM EXIT
 
-wait_for() { # url
+wait_for() { # url [curl options]
   local deadline=$((SECONDS + 30))
-  until curl -fsS -o /dev/null "$1" 2>/dev/null; do
+  until curl -fsS -o /dev/null "${@:2}" "$1" 2>/dev/null; do
     kill -0 "${pids[-1]}" 2>/dev/null || { echo "error: the process for $1 exited" >&2; exit 1; }
     (( SECONDS < deadline )) || { echo "error: $1 did not answer" >&2; exit 1; }
     sleep 0.2
@@ -66,22 +74,26 @@ for port in $REGISTRY_PORT $MIDDLETIER_PORT $EDGE_PORT $FEEDS_PORT $HELLO_PORT \
   fi
 done
 
-# Registry credentials minted for this run, in a private directory removed on exit.
-credentials=$(mktemp -d "${TMPDIR:-/tmp}/rss-load-credentials.XXXXXX")
-trap 'stop_all; rm -rf "$credentials"' INT TERM EXIT
 deploy/mint-registry-credentials.sh "$credentials" "http://127.0.0.1:$REGISTRY_PORT/eureka/v2/" >/dev/null
 export RUST_LOG=warn
 ( . "$credentials/registry.env"; RSS_SERVER__PORT=$REGISTRY_PORT exec "$bin/registry" ) & pids+=($!)
 registry_pid=$!
 wait_for "http://127.0.0.1:$REGISTRY_PORT/health"
+token=$(cat "$certs/service-token")
 ( . "$credentials/middletier.env"
-  RSS_SERVER__PORT=$MIDDLETIER_PORT RSS_FETCH__ALLOW_PRIVATE_NETWORKS=true exec "$bin/middletier" ) &
+  RSS_TLS__CA=$certs/ca.pem RSS_TLS__CERT=$certs/middletier.pem RSS_TLS__KEY=$certs/middletier.key \
+    RSS_API__TOKEN=$token RSS_SERVER__PORT=$MIDDLETIER_PORT RSS_FETCH__ALLOW_PRIVATE_NETWORKS=true \
+    exec "$bin/middletier" ) &
 pids+=($!); middletier_pid=$!
-wait_for "http://127.0.0.1:$MIDDLETIER_PORT/health"
+wait_for "https://middletier.rss-recipe.internal:$MIDDLETIER_PORT/health" \
+  --resolve "middletier.rss-recipe.internal:$MIDDLETIER_PORT:127.0.0.1" --cacert "$certs/ca.pem" \
+  --cert "$certs/middletier.pem" --key "$certs/middletier.key"
 # Single-user mode: the load reads one user's page without signing in (a signed-in reader
 # costs one cached session look-up more per page).
 ( . "$credentials/edge.env"
-  RSS_ACCOUNTS__SINGLE_USER=true RSS_SERVER__PORT=$EDGE_PORT exec "$bin/edge" ) & pids+=($!)
+  RSS_TLS__CA=$certs/ca.pem RSS_TLS__CERT=$certs/edge.pem RSS_TLS__KEY=$certs/edge.key \
+    RSS_MIDDLETIER__TOKEN=$token RSS_ACCOUNTS__SINGLE_USER=true RSS_SERVER__PORT=$EDGE_PORT \
+    exec "$bin/edge" ) & pids+=($!)
 edge_pid=$!
 wait_for "http://127.0.0.1:$EDGE_PORT/health"
 "$bin/examples/bench_feeds" "$FEEDS_PORT" & pids+=($!)

@@ -73,12 +73,14 @@ async fn bench(requests: Requests) {
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
     let steady = spawn_middletier("mt-steady", &eureka, store.clone()).await;
     let edge_eureka = eureka.clone();
+    let edge_tls = pki().settings("edge");
     let edge = Service::spawn("edge", move |shutdown, ready| async move {
         let mut settings = edge::Settings::default();
         settings.server.port = 0;
         settings.registry.url = registry::testing::credentials()
             .url_as("edge", &edge_eureka)
             .into();
+        settings.tls = edge_tls;
         // No sign-in: every page is the default user's.
         settings.accounts.single_user = true;
         let app = edge::Application::build(settings).await.unwrap();
@@ -157,6 +159,20 @@ async fn bench(requests: Requests) {
     registry.stop().await;
 }
 
+/// The deployment CA of this run: edge and middle tiers talk mutual TLS, as deployed.
+fn pki() -> &'static platform::testing::TestPki {
+    static PKI: std::sync::LazyLock<platform::testing::TestPki> =
+        std::sync::LazyLock::new(platform::testing::TestPki::new);
+    &PKI
+}
+
+/// The middle tiers' `[tls]`, issued once (middle tiers start while others load the files).
+fn middletier_tls() -> platform::tls::TlsSettings {
+    static TLS: std::sync::LazyLock<platform::tls::TlsSettings> =
+        std::sync::LazyLock::new(|| pki().settings("middletier"));
+    TLS.clone()
+}
+
 /// A real middle tier with its default settings (1 s shutdown grace, 30 s renewals), sharing
 /// `store`, on runtime threads named `name`. Its start time is taken just before it registers.
 async fn spawn_middletier(name: &str, eureka: &str, store: Arc<dyn Store>) -> Service {
@@ -165,6 +181,7 @@ async fn spawn_middletier(name: &str, eureka: &str, store: Arc<dyn Store>) -> Se
     settings.registry.url = registry::testing::credentials()
         .url_as("middletier", eureka)
         .into();
+    settings.tls = middletier_tls();
     Service::spawn(name, move |shutdown, ready| async move {
         let app = middletier::Application::build_with_store(settings, store)
             .await

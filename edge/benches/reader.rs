@@ -96,17 +96,21 @@ async fn run(config: Config) {
     load(&store, "small", 1, config.items_per_feed).await;
     let loaded_in = loading.elapsed();
 
+    // Mutual TLS between edge and middle tier, as deployed.
+    let pki = platform::testing::TestPki::new();
     let mut middletier_settings = middletier::Settings::default();
     middletier_settings.server.port = 0;
     middletier_settings.registry = client_settings.clone();
+    middletier_settings.tls = pki.settings("middletier");
     let store: Arc<dyn Store> = store;
     let middletier = middletier::Application::build_with_store(middletier_settings, store)
         .await
         .unwrap();
     tokio::spawn(middletier.run_until_stopped(shutdown.clone()));
 
-    let big = start_edge(&client_settings, "big", &shutdown).await;
-    let small = start_edge(&client_settings, "small", &shutdown).await;
+    let edge_tls = pki.settings("edge");
+    let big = start_edge(&client_settings, &edge_tls, "big", &shutdown).await;
+    let small = start_edge(&client_settings, &edge_tls, "small", &shutdown).await;
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(1)
         .build()
@@ -212,10 +216,16 @@ async fn load(store: &MemoryStore, name: &str, feeds: usize, items: usize) -> Ve
     urls
 }
 
-async fn start_edge(registry: &ClientSettings, user: &str, shutdown: &Shutdown) -> String {
+async fn start_edge(
+    registry: &ClientSettings,
+    tls: &platform::tls::TlsSettings,
+    user: &str,
+    shutdown: &Shutdown,
+) -> String {
     let mut settings = edge::Settings::default();
     settings.server.port = 0;
     settings.registry = registry.clone();
+    settings.tls = tls.clone();
     settings.accounts.single_user = true;
     settings.ui.default_user = user.to_owned();
     let edge = edge::Application::build(settings).await.unwrap();

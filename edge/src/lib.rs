@@ -62,7 +62,7 @@ use platform::admin::Admin;
 use platform::config::Live;
 use platform::health::Health;
 use platform::lifecycle::Shutdown;
-use registry_client::{Discovery, InstanceConfig, Registration, RegistryClient};
+use registry_client::{Discovery, InstanceConfig, Registration, RegistryClient, Selection};
 
 pub use settings::Settings;
 use upstream::Upstream;
@@ -89,6 +89,8 @@ pub enum StartupError {
     Serve(std::io::Error),
     #[error(transparent)]
     Settings(#[from] settings::SettingsError),
+    #[error(transparent)]
+    Tls(#[from] platform::tls::TlsError),
 }
 
 #[derive(Debug)]
@@ -98,6 +100,9 @@ pub struct Application {
     /// The operator port: dashboard, `/hystrix.stream`, `/metrics`, `/admin/config`.
     admin: Admin,
     settings: Settings,
+    /// The edge's certificate, when `[tls]` is set: middle tiers are then called over mutual
+    /// TLS only.
+    identity: Option<platform::tls::Identity>,
     /// The live configuration: dynamic properties and `/admin/config` follow it.
     config: Live<Settings>,
 }
@@ -112,12 +117,14 @@ impl Application {
     pub async fn build_live(config: Live<Settings>) -> Result<Self, StartupError> {
         let settings = Settings::clone(&config.get());
         settings.check(std::env::var("RSS_ENV").ok().as_deref())?;
+        let identity = settings.tls.load("edge")?;
         let (listener, port) = settings.server.bind().await?;
         let admin = Admin::bind(&settings.admin, settings.server.port).await?;
         Ok(Self {
             listener,
             port,
             admin,
+            identity,
             settings,
             config,
         })
@@ -150,16 +157,30 @@ impl Application {
     pub async fn run_until_stopped(self, shutdown: Shutdown) -> Result<(), StartupError> {
         let settings = &self.settings;
         let registry = RegistryClient::new(&settings.registry)?;
-        let discovery = Discovery::start(
+        // Only middle tiers: their app under their VIP and, with TLS, their secure port (the
+        // certificate then proves the rest, at every connection).
+        let discovery = Discovery::start_selecting(
             registry.clone(),
             &settings.middletier.vip,
+            Selection {
+                app: Some(settings.middletier.app.clone()),
+                secure: self.identity.is_some(),
+            },
             &settings.registry,
             shutdown.clone(),
         );
-        let client = MiddletierClient::new(
+        let (connect_timeout, read_timeout) = (
             settings.middletier.connect_timeout,
             settings.middletier.read_timeout,
-        )?
+        );
+        let client = match &self.identity {
+            Some(identity) => MiddletierClient::with_tls(
+                connect_timeout,
+                read_timeout,
+                identity.client_config("middletier")?,
+            )?,
+            None => MiddletierClient::new(connect_timeout, read_timeout)?,
+        }
         .with_token(settings.middletier.token.clone())
         .with_max_answer_bytes(settings.middletier.max_answer_bytes);
         let health = Health::up();
@@ -195,6 +216,7 @@ impl Application {
                 host: settings.server.advertised_host(),
                 ip_addr: settings.server.advertised_host(),
                 port: self.port,
+                secure: false,
                 health_check_path: "/health".to_owned(),
             },
             &settings.registry,
@@ -228,7 +250,13 @@ impl Application {
             &health,
         );
         let admin = tokio::spawn(self.admin.serve(admin, shutdown.clone()));
-        let served = platform::server::serve(self.listener, router, shutdown).await;
+        let served = platform::server::serve_with(
+            self.listener,
+            router,
+            shutdown,
+            settings.server.listening(None),
+        )
+        .await;
         registration.stopped().await;
         let admin = admin
             .await

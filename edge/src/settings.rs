@@ -34,6 +34,10 @@ pub struct Settings {
     /// `[log]`: format and level.
     #[serde(default)]
     pub log: platform::telemetry::LogSettings,
+    /// `[tls]`: the deployment CA and the edge's certificate; when set, the edge calls middle
+    /// tiers over mutual TLS only, and only those proving they are `middletier`.
+    #[serde(default)]
+    pub tls: platform::tls::TlsSettings,
 }
 
 impl Settings {
@@ -46,6 +50,12 @@ impl Settings {
             middletier_api::domain::UserId::parse(&self.ui.default_user)
                 .map_err(|error| SettingsError::DefaultUser(error.to_string()))?;
         }
+        platform::config::check_service_token(
+            self.middletier.token.as_ref(),
+            "RSS_MIDDLETIER__TOKEN",
+            environment,
+        )?;
+        platform::config::check_tls(&self.tls, environment)?;
         Ok(())
     }
 
@@ -138,6 +148,7 @@ impl Default for Settings {
             ui: UiSettings::default(),
             accounts: AccountsSettings::default(),
             log: platform::telemetry::LogSettings::default(),
+            tls: platform::tls::TlsSettings::default(),
         }
     }
 }
@@ -151,6 +162,9 @@ pub enum SettingsError {
     SingleUserInProd,
     #[error("RSS_UI__DEFAULT_USER is not a valid user name: {0}")]
     DefaultUser(String),
+    /// The service token and the certificates: never sent to, or accepted from, a stranger.
+    #[error(transparent)]
+    Identity(#[from] platform::config::IdentityError),
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -224,9 +238,23 @@ impl Default for AccountsSettings {
 mod tests {
     use super::*;
 
+    /// What a production edge needs besides: a strong token and its certificate.
+    fn production_ready() -> Settings {
+        let mut settings = Settings::default();
+        settings.middletier.token = Some(platform::config::Secret::new(
+            "q7RxkQ2m9VvB3yT8ZcL1pN4sW6hJ0aFdX",
+        ));
+        settings.tls = platform::tls::TlsSettings {
+            ca: Some("/run/certs/ca.pem".into()),
+            cert: Some("/run/certs/edge.pem".into()),
+            key: Some("/run/certs/edge.key".into()),
+        };
+        settings
+    }
+
     #[test]
     fn single_user_mode_is_refused_in_prod() {
-        let mut settings = Settings::default();
+        let mut settings = production_ready();
         assert!(
             settings.check(Some("prod")).is_ok(),
             "accounts are fine in prod"
@@ -236,6 +264,24 @@ mod tests {
         assert!(settings.check(Some("local")).is_ok());
         let refused = settings.check(Some("prod")).expect_err("refused");
         assert!(refused.to_string().contains("RSS_ENV=prod"), "{refused}");
+    }
+
+    #[test]
+    fn outside_development_the_edge_needs_a_strong_token_and_certificates() {
+        let refused = Settings::default()
+            .check(Some("prod"))
+            .expect_err("refused");
+        assert!(
+            refused.to_string().contains("RSS_MIDDLETIER__TOKEN"),
+            "{refused}"
+        );
+        let mut settings = production_ready();
+        settings.tls = platform::tls::TlsSettings::default();
+        let refused = settings.check(Some("staging")).expect_err("refused");
+        assert!(refused.to_string().contains("RSS_TLS__CA"), "{refused}");
+        settings.middletier.token = Some(platform::config::Secret::new("change-me"));
+        assert!(settings.check(Some("prod")).is_err());
+        assert!(settings.check(Some("test")).is_ok());
     }
 
     #[test]

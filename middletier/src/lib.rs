@@ -55,6 +55,10 @@ use store::{CassandraStore, FeedCache, MemoryStore, Metered, Store};
 /// (bounded by `fetch.timeout`) and maybe a few discovery candidates.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Whose client certificates the API accepts when TLS is on: edges, and the middle tier's own
+/// operator tools (a health check run in a middle tier's container with its certificate).
+pub const ACCEPTED_CALLERS: &[&str] = &["edge", "middletier"];
+
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
     #[error(transparent)]
@@ -67,6 +71,8 @@ pub enum StartupError {
     Registry(#[from] registry_client::ClientError),
     #[error(transparent)]
     Settings(#[from] settings::SettingsError),
+    #[error(transparent)]
+    Tls(#[from] platform::tls::TlsError),
 }
 
 /// A bound, ready-to-run middle tier (built, then run, so tests learn the port first).
@@ -77,6 +83,8 @@ pub struct Application {
     /// The operator port: `/metrics`, `/admin/config`, `/chaos`.
     admin: Admin,
     settings: Settings,
+    /// Serving HTTPS to [`ACCEPTED_CALLERS`] only, when `[tls]` is set.
+    tls: Option<Arc<rustls::ServerConfig>>,
     /// The configured store, its every call timed (`rss_store_*`) by this one wrapper.
     store: Arc<Metered<dyn Store>>,
     fetcher: fetch::Fetcher,
@@ -124,6 +132,10 @@ impl Application {
         settings: Settings,
         store: Arc<dyn Store>,
     ) -> Result<Self, StartupError> {
+        let tls = match settings.tls.load("middletier")? {
+            Some(identity) => Some(identity.server_config(ACCEPTED_CALLERS)?),
+            None => None,
+        };
         let (listener, port) = settings.server.bind().await?;
         let admin = Admin::bind(&settings.admin, settings.server.port).await?;
         let fetcher = fetch::Fetcher::new(settings.fetch.clone())?;
@@ -131,6 +143,7 @@ impl Application {
             listener,
             port,
             admin,
+            tls,
             store: Arc::new(Metered::new(store)),
             fetcher,
             health: Health::up(),
@@ -147,7 +160,8 @@ impl Application {
     /// The URL peers use to reach this instance, as registered.
     pub fn base_url(&self) -> String {
         format!(
-            "http://{}:{}/",
+            "{}://{}:{}/",
+            if self.tls.is_some() { "https" } else { "http" },
             self.settings.server.advertised_host(),
             self.port
         )
@@ -177,6 +191,7 @@ impl Application {
             host: self.settings.server.advertised_host(),
             ip_addr: self.settings.server.advertised_host(),
             port: self.port,
+            secure: self.tls.is_some(),
             health_check_path: "/health".to_owned(),
         };
         // The live middle tiers, to share refreshing with (rendezvous hashing).
@@ -215,6 +230,7 @@ impl Application {
                 .wrap(routes::require_token(
                     routes::router(service),
                     self.settings.api.token.clone(),
+                    self.settings.api.next_token.clone(),
                 ))
                 .merge(self.health.router())
                 .merge(openapi::router()),
@@ -226,10 +242,11 @@ impl Application {
         // Shutdown order: leave the registry, keep serving for `shutdown_grace` while edges see
         // the change and stop routing here, then stop accepting and drain in-flight requests.
         let stop_serving = Shutdown::new();
-        let served = tokio::spawn(platform::server::serve(
+        let served = tokio::spawn(platform::server::serve_with(
             self.listener,
             router,
             stop_serving.clone(),
+            self.settings.server.listening(self.tls),
         ));
         let admin = tokio::spawn(self.admin.serve(admin, stop_serving.clone()));
         shutdown.cancelled().await;

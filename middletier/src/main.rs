@@ -1,6 +1,8 @@
-//! `middletier` runs the service; `middletier check-feed <url-or-file>` is a tool for operators.
+//! `middletier` runs the service; `middletier check-feed <url-or-file>` and
+//! `middletier mint-certs <dir>` are tools for operators.
 
 mod check;
+mod mint;
 
 use std::process::ExitCode;
 
@@ -9,6 +11,7 @@ use middletier::Application;
 const USAGE: &str = "\
 Usage: middletier                                 run the middle tier (settings: RSS_* variables)
        middletier check-feed <url-or-file> [--json]   show what fetching and parsing a feed finds
+       middletier mint-certs <dir> [--token]       mint a CA and service certificates
        middletier --help";
 
 #[tokio::main]
@@ -17,8 +20,9 @@ async fn main() -> ExitCode {
     match args.first().map(String::as_str) {
         None => platform::service::run::<Application>().await,
         Some("check-feed") => check::run(&args[1..]).await,
+        Some("mint-certs") => mint::run(&args[1..]),
         Some("-h" | "--help" | "help") => {
-            println!("{USAGE}\n\n{}", check::USAGE);
+            println!("{USAGE}\n\n{}\n\n{}", check::USAGE, mint::USAGE);
             ExitCode::SUCCESS
         }
         Some(other) => {

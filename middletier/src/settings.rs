@@ -37,37 +37,50 @@ pub struct Settings {
     /// `[accounts]`: bounds on what users keep here.
     #[serde(default)]
     pub accounts: AccountSettings,
+    /// `[tls]`: the deployment CA and this middle tier's certificate; when set, the API is
+    /// served over HTTPS to callers with an `edge` certificate only (see `platform::tls`).
+    #[serde(default)]
+    pub tls: platform::tls::TlsSettings,
 }
 
 /// `[api]` settings.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct ApiSettings {
     /// The service token every `/middletier/...` call must carry (`Authorization: Bearer`);
-    /// `None`: no check (development). Required in `prod`.
+    /// `None`: no check (development). Outside `local` and `test` it is required, at least
+    /// 32 bytes and not a placeholder (`platform::config::check_service_token`).
     #[serde(default, skip_serializing)]
     pub token: Option<Secret>,
+    /// A second token accepted while the token is rotated (see `docs/security.md`); same
+    /// rules as `token` when set.
+    #[serde(default, skip_serializing)]
+    pub next_token: Option<Secret>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
-    #[error(
-        "RSS_API__TOKEN ([api] token) must be set when RSS_ENV=prod: without it anyone who \
-         reaches the middle tier's port can read and change every user's data"
-    )]
-    TokenRequiredInProd,
+    /// Without a strong token and certificates, anyone who reaches the middle tier's port
+    /// could read and change every user's data.
+    #[error(transparent)]
+    Identity(#[from] platform::config::IdentityError),
 }
 
 impl Settings {
     /// Refuses combinations that must never run; `environment` is `$RSS_ENV`.
     pub fn check(&self, environment: Option<&str>) -> Result<(), SettingsError> {
-        let has_token = self
-            .api
-            .token
-            .as_ref()
-            .is_some_and(|token| !token.expose().trim().is_empty());
-        if environment == Some("prod") && !has_token {
-            return Err(SettingsError::TokenRequiredInProd);
+        platform::config::check_service_token(
+            self.api.token.as_ref(),
+            "RSS_API__TOKEN",
+            environment,
+        )?;
+        if self.api.next_token.is_some() {
+            platform::config::check_service_token(
+                self.api.next_token.as_ref(),
+                "RSS_API__NEXT_TOKEN",
+                environment,
+            )?;
         }
+        platform::config::check_tls(&self.tls, environment)?;
         Ok(())
     }
 }
@@ -87,6 +100,7 @@ impl Default for Settings {
             log: platform::telemetry::LogSettings::default(),
             api: ApiSettings::default(),
             accounts: AccountSettings::default(),
+            tls: platform::tls::TlsSettings::default(),
         }
     }
 }

@@ -12,11 +12,15 @@
 //!   mirrored into the registry status so balancers stop routing to a service that is not ready.
 //! - [`lifecycle`]: the shutdown signal every server and background loop listens to.
 //! - [`server`]: the incoming side: standard middleware stack (request ids, spans, metrics,
-//!   timeouts) and graceful serving.
+//!   timeouts) and the one accept loop (optional mutual TLS, header-read timeout, connection
+//!   cap, graceful shutdown).
+//! - [`tls`]: service identity: the deployment CA, each service's certificate, and the
+//!   verifiers that trust a peer by its service name; `tls::mint` (feature `mint`) makes them.
 //! - [`service`]: the one service shape: the [`service::Service`] trait every `Application`
 //!   implements, and [`service::run`], the steps every `main` shares (signal, watched
 //!   settings, logging, build, serve, exit code).
 //! - `testing` (feature `test-support`): `eventually`, the one way tests wait for a condition;
+//!   `TestPki`, a deployment CA minted for a test;
 //!   `LogCapture` to read what services log; `parse_prometheus`, a strict `/metrics` parser,
 //!   and `scrape_metrics` to fetch and parse one; `run_schemathesis` to fuzz an OpenAPI document.
 //! - [`http`]: the outgoing HTTP client builder (TLS provider, User-Agent, timeouts).
@@ -33,3 +37,4 @@ pub mod service;
 pub mod telemetry;
 #[cfg(feature = "test-support")]
 pub mod testing;
+pub mod tls;

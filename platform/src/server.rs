@@ -1,4 +1,6 @@
-//! Serving HTTP the same way in every service: one middleware stack, graceful shutdown.
+//! Serving HTTP the same way in every service: one middleware stack, one accept loop
+//! ([`serve_with`]: optional mutual TLS, a header-read timeout, a connection cap), graceful
+//! shutdown.
 //!
 //! Every request gets a request id: the one in an incoming `X-Request-Id` header when it is
 //! well-formed (1 to 64 of `A-Z a-z 0-9 . _ : -`), else a new one. It is put back in the
@@ -8,13 +10,19 @@
 //! client sends it on every call, and the middle tier takes it from the header, so one user
 //! request has one id in every service's logs.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::sync::Semaphore;
+use tower::Service as _;
 use tower_http::timeout::TimeoutLayer;
 use tracing::Instrument;
 
@@ -181,21 +189,138 @@ async fn observe(State(metrics): State<Metrics>, mut request: Request, next: Nex
     response
 }
 
-/// Serves until `shutdown` is cancelled, then stops accepting and lets in-flight requests
-/// finish (bounded by the request timeout).
+/// How a listener accepts connections: every service's listener is guarded the same way.
+#[derive(Clone, Debug)]
+pub struct Listening {
+    /// Serve HTTPS with this configuration (which decides which client certificates are
+    /// accepted, see [`crate::tls`]); `None`: plain HTTP.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// A client must send a request's headers (and, with TLS, finish the handshake) within
+    /// this long, or its connection is closed: a client trickling bytes can't hold a
+    /// connection. An idle keep-alive connection is closed after it too.
+    pub header_read_timeout: Duration,
+    /// Connections served at once; further clients wait in the listen backlog until one
+    /// closes, so a flood of connections can't exhaust memory or file descriptors.
+    pub max_connections: usize,
+}
+
+impl Default for Listening {
+    fn default() -> Self {
+        Self {
+            tls: None,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+        }
+    }
+}
+
+/// The default of [`Listening::header_read_timeout`] (`server.header_read_timeout`).
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// The default of [`Listening::max_connections`] (`server.max_connections`).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+
+/// [`serve_with`] plain HTTP and the default limits.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
     shutdown: Shutdown,
 ) -> std::io::Result<()> {
-    // Handlers may ask for the peer's address (`ConnectInfo<SocketAddr>`): the edge limits
-    // failed sign-ins per client address.
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move { shutdown.cancelled().await })
-    .await
+    serve_with(listener, router, shutdown, Listening::default()).await
+}
+
+/// Serves until `shutdown` is cancelled, then stops accepting and lets in-flight requests
+/// finish (bounded by the request timeout); idle connections are closed at once.
+///
+/// Each connection is HTTP/1.1 (hyper), over TLS when `listening.tls` is set. Handlers may ask
+/// for the peer's address (`ConnectInfo<SocketAddr>`): the edge limits sign-ins per address.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: Shutdown,
+    listening: Listening,
+) -> std::io::Result<()> {
+    let slots = Arc::new(Semaphore::new(listening.max_connections));
+    let tls = listening.tls.map(tokio_rustls::TlsAcceptor::from);
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(listening.header_read_timeout);
+    let http = Arc::new(http);
+    let connections = GracefulShutdown::new();
+    loop {
+        // A slot first, then accept: beyond the cap, connections wait in the kernel's backlog.
+        let slot = tokio::select! {
+            () = shutdown.cancelled() => break,
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_closed) => break,
+            },
+        };
+        let (stream, peer) = tokio::select! {
+            () = shutdown.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    accept_failed(error).await;
+                    continue;
+                }
+            },
+        };
+        let router = router.clone();
+        let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+            request.extensions_mut().insert(ConnectInfo(peer));
+            router.clone().call(request)
+        });
+        let (http, tls, watcher) = (http.clone(), tls.clone(), connections.watcher());
+        let handshake_timeout = listening.header_read_timeout;
+        tokio::spawn(async move {
+            let _slot = slot;
+            let served = match tls {
+                None => {
+                    watcher
+                        .watch(http.serve_connection(TokioIo::new(stream), service))
+                        .await
+                }
+                Some(tls) => {
+                    // The handshake is bounded like the headers: it can be trickled too.
+                    let stream =
+                        match tokio::time::timeout(handshake_timeout, tls.accept(stream)).await {
+                            Ok(Ok(stream)) => stream,
+                            Ok(Err(error)) => {
+                                tracing::debug!(%peer, %error, "TLS handshake refused");
+                                return;
+                            }
+                            Err(_elapsed) => {
+                                tracing::debug!(%peer, "TLS handshake timed out");
+                                return;
+                            }
+                        };
+                    watcher
+                        .watch(http.serve_connection(TokioIo::new(stream), service))
+                        .await
+                }
+            };
+            if let Err(error) = served {
+                tracing::debug!(%peer, %error, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    connections.shutdown().await;
+    Ok(())
+}
+
+/// What axum's own loop does: a client that hung up before accept is not our problem; running
+/// out of file descriptors is, but retrying at once would spin, so wait a moment.
+async fn accept_failed(error: std::io::Error) {
+    use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
+    if matches!(
+        error.kind(),
+        ConnectionRefused | ConnectionAborted | ConnectionReset
+    ) {
+        return;
+    }
+    tracing::error!(%error, "cannot accept connections");
+    tokio::time::sleep(Duration::from_secs(1)).await;
 }
 
 #[cfg(test)]

@@ -341,3 +341,75 @@ fn parse_sample(line: &str) -> Option<Sample> {
         value,
     })
 }
+
+/// A deployment CA minted for one test, its files in a private temporary directory (removed on
+/// drop): `settings("edge")` gives a service the `[tls]` settings of a certificate naming it.
+#[derive(Debug)]
+pub struct TestPki {
+    dir: std::path::PathBuf,
+    authority: crate::tls::mint::Authority,
+}
+
+impl TestPki {
+    pub fn new() -> TestPki {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "rss-test-pki-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let authority =
+            crate::tls::mint::Authority::new("rss-recipe test CA").expect("mint a test CA");
+        crate::tls::mint::create_private_dir(&dir).expect("create the test PKI directory");
+        crate::tls::mint::write_private(&dir.join("ca.pem"), authority.cert_pem())
+            .expect("write the test CA");
+        TestPki { dir, authority }
+    }
+
+    /// The directory holding `ca.pem` and the issued `<service>.pem` / `<service>.key`.
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+
+    pub fn ca_pem(&self) -> &str {
+        self.authority.cert_pem()
+    }
+
+    /// `[tls]` settings for `service`: a new certificate from this CA naming it.
+    pub fn settings(&self, service: &str) -> crate::tls::TlsSettings {
+        let issued = self
+            .authority
+            .issue(service)
+            .expect("issue a test certificate");
+        let cert = self.dir.join(format!("{service}.pem"));
+        let key = self.dir.join(format!("{service}.key"));
+        crate::tls::mint::write_private(&cert, &issued.cert_pem).expect("write a test cert");
+        crate::tls::mint::write_private(&key, &issued.key_pem).expect("write a test key");
+        crate::tls::TlsSettings {
+            ca: Some(self.dir.join("ca.pem")),
+            cert: Some(cert),
+            key: Some(key),
+        }
+    }
+
+    /// `service`'s identity from this CA.
+    pub fn identity(&self, service: &str) -> crate::tls::Identity {
+        self.settings(service)
+            .load(service)
+            .expect("load a test identity")
+            .expect("settings are complete")
+    }
+}
+
+impl Default for TestPki {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for TestPki {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

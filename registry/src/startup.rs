@@ -187,7 +187,10 @@ impl Application {
             &state.health,
         );
         let admin = tokio::spawn(self.admin.serve(admin, shutdown.clone()));
-        let served = platform::server::serve(self.listener, routes::router(state), shutdown).await;
+        let listening = self.settings.server.listening(None);
+        let served =
+            platform::server::serve_with(self.listener, routes::router(state), shutdown, listening)
+                .await;
         stop.cancel();
         let admin_served = match admin.await {
             Ok(result) => result,

@@ -18,6 +18,10 @@ use crate::resilience::command::CommandSettings;
 pub struct MiddletierSettings {
     /// The VIP address middle tiers register under.
     pub vip: String,
+    /// The app middle tiers register as: instances of any other app under the VIP are
+    /// ignored (anyone who can register may claim a VIP).
+    #[serde(default = "default_app")]
+    pub app: String,
     #[serde(with = "humantime_serde")]
     pub connect_timeout: Duration,
     /// Bounds one attempt (Ribbon's ReadTimeout).
@@ -41,6 +45,7 @@ impl Default for MiddletierSettings {
     fn default() -> Self {
         Self {
             vip: "middletier".to_owned(),
+            app: default_app(),
             connect_timeout: Duration::from_secs(2),
             read_timeout: Duration::from_secs(9),
             max_auto_retries: 0,
@@ -51,6 +56,10 @@ impl Default for MiddletierSettings {
             token: None,
         }
     }
+}
+
+fn default_app() -> String {
+    "MIDDLETIER".to_owned()
 }
 
 /// One Hystrix command per operation, as the recipe had (RSSGet, RSSAdd, RSSDel).

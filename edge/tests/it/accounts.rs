@@ -5,7 +5,6 @@
 use std::time::Duration;
 
 use middletier::testing::FeedPublisher;
-use middletier_api::MiddletierClient;
 use middletier_api::{Filter, ItemStateChange, RiverQuery};
 use reqwest::StatusCode;
 use reqwest::header::{CACHE_CONTROL, LOCATION, RETRY_AFTER, SET_COOKIE};
@@ -754,8 +753,7 @@ async fn another_user_can_neither_see_nor_change_a_users_feeds_or_reading_state(
     let other_feed = publisher.url("/atom.xml");
 
     assert_eq!(ann.subscribe(&feed).await.status, StatusCode::OK);
-    let middletier =
-        MiddletierClient::new(Duration::from_secs(2), Duration::from_secs(5)).expect("client");
+    let middletier = crate::support::middletier_api(Duration::from_secs(5));
     let base = url::Url::parse(&format!("{}/", system.middletiers[0].url())).expect("url");
     let anns = middletier.feeds(&base, "ann").await.expect("ann's feeds");
     let item = anns.subscriptions[0].items[0].id.clone();
@@ -1102,8 +1100,7 @@ async fn accounts_and_sessions_live_in_cassandra_for_every_middletier_and_edge()
     let cookie = cookie_of(&signed_up);
     let token = edge::session::Token::parse(&cookie["rss_session=".len()..]).expect("a token");
 
-    let client =
-        MiddletierClient::new(Duration::from_secs(2), Duration::from_secs(10)).expect("client");
+    let client = crate::support::middletier_api(Duration::from_secs(10));
     for middletier in &system.middletiers {
         let base = url::Url::parse(&format!("{}/", middletier.url())).expect("url");
         let account = client

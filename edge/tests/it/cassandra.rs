@@ -6,7 +6,6 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use middletier::store::Store;
 use middletier::testing::{FeedPublisher, cassandra_store};
-use middletier_api::MiddletierClient;
 use reqwest::StatusCode;
 
 use crate::support::{Browser, System, eventually};
@@ -31,11 +30,7 @@ async fn a_subscription_made_through_one_middletier_is_served_by_the_other() {
     );
     Browser::new(&system.edge).subscribe(&feed).await;
 
-    let client = MiddletierClient::new(
-        std::time::Duration::from_secs(2),
-        std::time::Duration::from_secs(10),
-    )
-    .expect("client");
+    let client = crate::support::middletier_api(std::time::Duration::from_secs(10));
     for middletier in &system.middletiers {
         let base = url::Url::parse(&format!("{}/", middletier.url())).expect("url");
         let feeds = client.feeds(&base, "default").await.expect("feeds");

@@ -55,6 +55,13 @@ async fn start_edge(
         .var("RSS_READ_CACHE__FRESH_FOR", "0s")
         .var("RSS_ACCOUNTS__SINGLE_USER", "true")
         .var("RSS_MIDDLETIER__TOKEN", TOKEN);
+    // Mutual TLS with the middle tiers, as `support::edge_settings` has it.
+    let tls = crate::support::mtls_settings("edge");
+    let path = |file: Option<std::path::PathBuf>| file.unwrap().display().to_string();
+    let source = source
+        .var("RSS_TLS__CA", &path(tls.ca))
+        .var("RSS_TLS__CERT", &path(tls.cert))
+        .var("RSS_TLS__KEY", &path(tls.key));
     let config = source.watch::<edge::Settings>(shutdown.clone()).unwrap();
     let app = edge::Application::build_live(config.clone()).await.unwrap();
     let public = format!("http://127.0.0.1:{}", app.port());

@@ -70,6 +70,7 @@ impl Service {
         if self == Service::Middletier {
             // The service token: a secret, likewise never serialized.
             names.insert("RSS_API__TOKEN".to_owned());
+            names.insert("RSS_API__NEXT_TOKEN".to_owned());
         }
         if self == Service::Edge {
             // The service token the edge sends: a secret, likewise never serialized.
@@ -290,14 +291,7 @@ fn parse_service(lines: &[&str]) -> ComposeService {
     let mut variables = BTreeMap::new();
     for line in lines {
         if let Some(command) = line.strip_prefix("command:") {
-            let binary = command
-                .trim()
-                .trim_start_matches('[')
-                .trim_start_matches(['"', '\'', ' '])
-                .split(['"', '\'', ',', ']', ' '])
-                .next()
-                .unwrap_or_default();
-            binaries.insert(binary.to_owned());
+            binaries.insert(command_binary(command));
         }
         for name in rss_tokens(line) {
             let value = line
@@ -310,6 +304,28 @@ fn parse_service(lines: &[&str]) -> ComposeService {
     ComposeService {
         binaries,
         variables,
+    }
+}
+
+/// What a `command:` runs: its first word (`["edge"]`), the word after `exec` in a shell line
+/// (`["sh", "-c", "... exec edge"]`), and a tool's subcommand with its binary
+/// (`["middletier", "mint-certs", ...]` is `middletier mint-certs`, not the service).
+fn command_binary(command: &str) -> String {
+    let words: Vec<&str> = command
+        .split(['[', ']', '"', '\'', ',', ' '])
+        .filter(|word| !word.is_empty())
+        .collect();
+    match words[..] {
+        ["sh", ..] => words
+            .iter()
+            .skip_while(|word| **word != "exec")
+            .nth(1)
+            .map_or_else(String::new, |binary| (*binary).to_owned()),
+        [binary, subcommand, ..] if !subcommand.starts_with('-') => {
+            format!("{binary} {subcommand}")
+        }
+        [binary, ..] => binary.to_owned(),
+        [] => String::new(),
     }
 }
 

@@ -65,9 +65,14 @@ impl PyMiddletier {
     fn spawn(eureka_url: &str) -> PyMiddletier {
         let script = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../registry/tests/it/interop/py_middletier.py");
+        // Mutual TLS, as every middle tier in these tests: its certificate names `middletier`,
+        // and it requires the edge's.
+        let tls = crate::support::mtls_settings("middletier");
         let mut child = Command::new(python())
             .arg(script)
             .arg(eureka_url)
+            .arg("--tls")
+            .args([tls.ca.unwrap(), tls.cert.unwrap(), tls.key.unwrap()])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

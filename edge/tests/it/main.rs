@@ -30,6 +30,8 @@
 //!   tiers sharing one real Cassandra.
 //! - [`config_files`], [`config_keys`], [`config_dynamic`]: the shipped configuration, the
 //!   variables the deployment material and docs name, and changes applied while running.
+//! - [`service_identity`]: mutual TLS between edge and middle tier: registered impostors get
+//!   nothing, and middle tiers serve only edges.
 //! - [`telemetry`]: request ids through both services' logs, `/metrics`, readiness.
 //! - [`untrusted_input`]: hostile input at the edge: the open redirect, sign-up enumeration,
 //!   lock-outs from elsewhere, oversized middle-tier answers, the cookie prefix and HSTS.
@@ -48,6 +50,7 @@ mod discovery;
 mod end_to_end;
 mod interop_eureka;
 mod resilience;
+mod service_identity;
 mod support;
 mod telemetry;
 mod untrusted_input;

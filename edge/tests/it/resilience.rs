@@ -206,7 +206,11 @@ async fn the_breaker_opens_on_injected_errors_and_closes_within_a_sleep_window_o
     );
     assert!(page.html.contains("RSS first story"));
 
-    let response = http().delete(&chaos).send().await.expect("an answer");
+    let response = crate::support::middletier_http()
+        .delete(&chaos)
+        .send()
+        .await
+        .expect("an answer");
     assert_eq!(response.status(), StatusCode::OK);
     let recovered = Instant::now();
     eventually("the page is fresh again", || async {

@@ -300,7 +300,7 @@ fn gzip_bomb() -> Vec<u8> {
     encoder.finish().expect("compressed")
 }
 
-/// A "middle tier" registered under the real VIP that answers every river read with a gzip
+/// A "middle tier" with a real middle tier's certificate, registered under the real VIP, that answers every river read with a gzip
 /// bomb and every feed-list read with `HUGE` bytes of plain JSON.
 async fn start_oversized_middletier(registry: &Service, shutdown: &platform::lifecycle::Shutdown) {
     use axum::http::header::{CONTENT_ENCODING, CONTENT_TYPE};
@@ -333,7 +333,20 @@ async fn start_oversized_middletier(registry: &Service, shutdown: &platform::lif
         .await
         .expect("bind");
     let port = listener.local_addr().expect("address").port();
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    // A real middle tier's certificate: the edge talks to it, and only the cap protects it.
+    let identity = crate::support::mtls_settings("middletier")
+        .load("middletier")
+        .expect("the test certificates load")
+        .expect("TLS is configured");
+    tokio::spawn(platform::server::serve_with(
+        listener,
+        router,
+        shutdown.clone(),
+        platform::server::Listening {
+            tls: Some(identity.server_config(&["edge"]).expect("a server config")),
+            ..platform::server::Listening::default()
+        },
+    ));
     let settings =
         crate::support::fast_client(&crate::support::eureka_url_as(registry, "middletier"));
     let client = registry_client::RegistryClient::new(&settings).expect("registry client");
@@ -345,6 +358,7 @@ async fn start_oversized_middletier(registry: &Service, shutdown: &platform::lif
             host: "127.0.0.1".to_owned(),
             ip_addr: "127.0.0.1".to_owned(),
             port,
+            secure: true,
             health_check_path: "/health".to_owned(),
         },
         &settings,

@@ -67,6 +67,9 @@ impl CallError {
     }
 }
 
+/// How long an idle connection to a middle tier is kept for the next call.
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(5);
+
 #[derive(Clone, Debug)]
 pub struct MiddletierClient {
     http: reqwest::Client,
@@ -80,15 +83,42 @@ impl MiddletierClient {
     /// `read_timeout` bounds one attempt (Ribbon's ReadTimeout); callers bound the whole
     /// command, retries included, on their side.
     pub fn new(connect_timeout: Duration, read_timeout: Duration) -> Result<Self, reqwest::Error> {
-        let http = platform::http::client_builder()
-            .connect_timeout(connect_timeout)
-            .timeout(read_timeout)
+        let http = Self::builder(connect_timeout, read_timeout).build()?;
+        Ok(Self {
+            http,
+            token: None,
+            max_answer_bytes: DEFAULT_MAX_ANSWER_BYTES,
+        })
+    }
+
+    /// [`MiddletierClient::new`] over mutual TLS only: `tls` (from
+    /// `platform::tls::Identity::client_config("middletier")`) presents the caller's
+    /// certificate and accepts only a server proving it is a middle tier; plain `http://`
+    /// URLs are refused before anything is sent.
+    pub fn with_tls(
+        connect_timeout: Duration,
+        read_timeout: Duration,
+        tls: rustls::ClientConfig,
+    ) -> Result<Self, reqwest::Error> {
+        let http = Self::builder(connect_timeout, read_timeout)
+            .tls_backend_preconfigured(tls)
+            .https_only(true)
             .build()?;
         Ok(Self {
             http,
             token: None,
             max_answer_bytes: DEFAULT_MAX_ANSWER_BYTES,
         })
+    }
+
+    fn builder(connect_timeout: Duration, read_timeout: Duration) -> reqwest::ClientBuilder {
+        platform::http::client_builder()
+            .connect_timeout(connect_timeout)
+            .timeout(read_timeout)
+            // Kept connections make handshakes rare; dropping them while idle before the
+            // middle tier's `server.header_read_timeout` (10 s) closes them on its side means
+            // a request is never sent down a connection being closed.
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
     }
 
     /// Sends `token` on every call (the middle tier's `[api] token`); `None` sends none.

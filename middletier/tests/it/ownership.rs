@@ -19,6 +19,7 @@ fn instance(port: u16) -> InstanceConfig {
         host: "127.0.0.1".into(),
         ip_addr: "127.0.0.1".into(),
         port,
+        secure: false,
         health_check_path: "/health".into(),
     }
 }

@@ -1049,11 +1049,17 @@ async fn accounts_and_sessions() {
 /// The whole middle tier as `main` builds it, with `token` set; no registry is reachable (it
 /// keeps retrying harmlessly).
 async fn spawn_application(token: &str) -> (url::Url, Shutdown) {
+    spawn_application_with(token, None).await
+}
+
+/// [`spawn_application`], also accepting `next_token` (a rotation under way).
+async fn spawn_application_with(token: &str, next_token: Option<&str>) -> (url::Url, Shutdown) {
     let mut settings = middletier::Settings::default();
     settings.server.port = 0;
     settings.registry.url = "http://127.0.0.1:9/eureka/v2/".into();
     settings.server.shutdown_grace = Duration::ZERO;
     settings.api.token = Some(Secret::new(token));
+    settings.api.next_token = next_token.map(Secret::new);
     let app = middletier::Application::build(settings)
         .await
         .expect("build");
@@ -1061,6 +1067,33 @@ async fn spawn_application(token: &str) -> (url::Url, Shutdown) {
     let shutdown = Shutdown::new();
     tokio::spawn(app.run_until_stopped(shutdown.clone()));
     (root, shutdown)
+}
+
+#[tokio::test]
+async fn during_a_token_rotation_the_old_and_the_new_token_are_both_accepted() {
+    let (root, shutdown) = spawn_application_with("old-token", Some("new-token")).await;
+    let http = platform::http::client_builder().build().expect("http");
+    let feeds = format!("{root}middletier/rss/user/ann");
+    platform::testing::eventually("the middle tier answers", Duration::from_secs(10), || {
+        let request = http.get(format!("{root}health")).send();
+        async move { request.await.is_ok_and(|r| r.status().is_success()) }
+    })
+    .await;
+    for (token, status) in [
+        ("old-token", StatusCode::OK),
+        ("new-token", StatusCode::OK),
+        ("other-token", StatusCode::UNAUTHORIZED),
+        ("", StatusCode::UNAUTHORIZED),
+    ] {
+        let response = http
+            .get(&feeds)
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(response.status(), status, "{token:?}");
+    }
+    shutdown.cancel();
 }
 
 #[tokio::test]
@@ -1130,31 +1163,58 @@ async fn with_a_service_token_every_api_call_needs_it() {
     shutdown.cancel();
 }
 
-#[test]
-fn production_refuses_to_start_without_a_service_token() {
+/// Runs the real binary with `RSS_ENV=prod` and `vars`; what it said, having refused to start.
+fn refused_in_prod(vars: &[(&str, &str)]) -> String {
     let config_dir =
         std::env::temp_dir().join(format!("middletier-no-config-{}", std::process::id()));
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_middletier"))
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_middletier"));
+    command
         .env("RSS_ENV", "prod")
         .env("RSS_CONFIG_DIR", &config_dir)
         .env_remove("RSS_API__TOKEN")
         .env("RSS_SERVER__PORT", "0")
-        .env("RSS_REGISTRY__URL", "http://127.0.0.1:9/eureka/v2/")
-        .output()
-        .expect("middletier runs");
-    assert!(!output.status.success(), "it must not start");
-    let said = format!(
+        .env("RSS_REGISTRY__URL", "http://127.0.0.1:9/eureka/v2/");
+    for (name, value) in vars {
+        command.env(name, value);
+    }
+    let output = command.output().expect("middletier runs");
+    assert!(!output.status.success(), "it must not start with {vars:?}");
+    format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
-    );
+    )
+}
+
+#[test]
+fn production_refuses_to_start_without_a_service_token() {
+    let said = refused_in_prod(&[]);
     assert!(said.contains("RSS_API__TOKEN"), "names the setting: {said}");
 
     let settings = middletier::Settings::default();
     assert!(settings.check(Some("prod")).is_err());
-    assert!(settings.check(Some("dev")).is_ok());
+    assert!(settings.check(Some("staging")).is_err());
+    assert!(settings.check(Some("local")).is_ok());
+    assert!(settings.check(Some("test")).is_ok());
     assert!(settings.check(None).is_ok());
-    let mut with_token = middletier::Settings::default();
-    with_token.api.token = Some(Secret::new("t"));
-    assert!(with_token.check(Some("prod")).is_ok());
+}
+
+#[test]
+fn production_refuses_a_placeholder_or_short_token_and_plain_http() {
+    // What the Compose file used to ship: long enough, and known to everyone.
+    let placeholder = "CHANGE-ME-to-a-long-random-secret";
+    let said = refused_in_prod(&[("RSS_API__TOKEN", placeholder)]);
+    assert!(said.contains("RSS_API__TOKEN is a placeholder"), "{said}");
+    assert!(
+        !said.contains(placeholder),
+        "the token is never shown: {said}"
+    );
+
+    let said = refused_in_prod(&[("RSS_API__TOKEN", "s3cret-token")]);
+    assert!(said.contains("RSS_API__TOKEN is 12 bytes"), "{said}");
+    assert!(said.contains("at least 32"), "{said}");
+
+    // A good token, but no certificates: the API would be plain HTTP.
+    let said = refused_in_prod(&[("RSS_API__TOKEN", "q7RxkQ2m9VvB3yT8ZcL1pN4sW6hJ0aFdX")]);
+    assert!(said.contains("RSS_TLS__CA"), "{said}");
 }

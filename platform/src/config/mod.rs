@@ -36,6 +36,7 @@
 //!   passwords never print.
 
 mod diff;
+mod identity;
 mod live;
 mod secret;
 mod server;
@@ -44,6 +45,9 @@ mod watch;
 
 pub use crate::dynamic::Dynamic;
 pub use diff::{Change, diff, is_dynamic};
+pub use identity::{
+    IdentityError, MIN_TOKEN_BYTES, check_service_token, check_tls, is_development,
+};
 pub use live::{Live, Reloaded, Reloads, follow_log_level};
 pub use secret::{REDACTED, Secret, SecretUrl, redact_url_passwords, redacted_json};
 pub use server::{AdminSettings, BindError, ServerSettings};

@@ -18,6 +18,21 @@ pub struct ServerSettings {
     /// registry, so balancers stop routing to it before its listener closes (middle tier).
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: std::time::Duration,
+    /// A client must send a request's headers (and finish a TLS handshake) within this long,
+    /// or its connection is closed; idle keep-alive connections close after it too.
+    #[serde(with = "humantime_serde", default = "default_header_read_timeout")]
+    pub header_read_timeout: std::time::Duration,
+    /// Connections served at once; more wait in the listen backlog until one closes.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+}
+
+fn default_header_read_timeout() -> std::time::Duration {
+    crate::server::DEFAULT_HEADER_READ_TIMEOUT
+}
+
+fn default_max_connections() -> usize {
+    crate::server::DEFAULT_MAX_CONNECTIONS
 }
 
 impl ServerSettings {
@@ -27,6 +42,21 @@ impl ServerSettings {
             port,
             advertised_host: None,
             shutdown_grace: std::time::Duration::from_secs(1),
+            header_read_timeout: default_header_read_timeout(),
+            max_connections: default_max_connections(),
+        }
+    }
+
+    /// How [`crate::server::serve_with`] accepts connections for this listener, over TLS
+    /// with `tls` when given.
+    pub fn listening(
+        &self,
+        tls: Option<std::sync::Arc<rustls::ServerConfig>>,
+    ) -> crate::server::Listening {
+        crate::server::Listening {
+            tls,
+            header_read_timeout: self.header_read_timeout,
+            max_connections: self.max_connections.max(1),
         }
     }
 

@@ -3,5 +3,6 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod listener;
 mod server;
 mod telemetry;

@@ -18,14 +18,34 @@ const FIRST_RETRY: Duration = Duration::from_millis(100);
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Instance {
     pub id: String,
-    /// `http://host:port/`.
+    /// `http://host:port/`, or `https://` for its secure port.
     pub base_url: Url,
 }
 
+/// Which of the instances registered under a VIP a caller uses. Anyone who can register may
+/// claim any VIP, so a caller that knows whom it expects says so.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Selection {
+    /// Only instances of this app (e.g. `MIDDLETIER`, compared case-insensitively); `None`:
+    /// every app registering the VIP.
+    pub app: Option<String>,
+    /// Only instances whose secure port is enabled, called at `https://` (a caller using
+    /// mutual TLS has nothing to say to a plain-HTTP instance).
+    pub secure: bool,
+}
+
+impl Selection {
+    fn admits(&self, info: &InstanceInfo) -> bool {
+        self.app
+            .as_ref()
+            .is_none_or(|app| info.app.eq_ignore_ascii_case(app))
+    }
+}
+
 impl Instance {
-    /// Where to call `info`: its plain port when enabled, else its secure port; `None` when it
-    /// advertises neither.
-    fn from_info(info: &InstanceInfo) -> Option<Instance> {
+    /// Where to call `info`: its plain port when enabled, else its secure port (only the
+    /// secure port when `secure`); `None` when it advertises neither.
+    fn from_info(info: &InstanceInfo, secure: bool) -> Option<Instance> {
         // Eureka clients address instances by host name unless told to prefer the IP.
         let host = if info.host_name.is_empty() {
             &info.ip_addr
@@ -37,7 +57,7 @@ impl Instance {
         } else {
             host.clone()
         };
-        let address = if info.port.enabled {
+        let address = if info.port.enabled && !secure {
             format!("http://{host}:{}/", info.port.port)
         } else if info.secure_port.enabled {
             format!("https://{host}:{}/", info.secure_port.port)
@@ -68,6 +88,7 @@ pub struct Discovery {
 struct Shared {
     client: RegistryClient,
     vip: String,
+    selection: Selection,
     instances: watch::Sender<Arc<Vec<Instance>>>,
     /// The registry version the list reflects, when the registry reports one: what the next
     /// watch waits to change. Cleared on errors, so the next read after a failover is plain.
@@ -94,12 +115,35 @@ impl Discovery {
         discovery
     }
 
+    /// [`Discovery::start`] keeping only the instances `selection` admits.
+    pub fn start_selecting(
+        client: RegistryClient,
+        vip: &str,
+        selection: Selection,
+        settings: &ClientSettings,
+        shutdown: Shutdown,
+    ) -> Discovery {
+        let discovery = Discovery::new_selecting(client, vip, selection);
+        tokio::spawn(
+            discovery
+                .clone()
+                .run(settings.fetch_interval, true, shutdown),
+        );
+        discovery
+    }
+
     /// A cache that refreshes only when [`Discovery::refresh_once`] is called.
     pub fn new(client: RegistryClient, vip: &str) -> Discovery {
+        Discovery::new_selecting(client, vip, Selection::default())
+    }
+
+    /// [`Discovery::new`] keeping only the instances `selection` admits.
+    pub fn new_selecting(client: RegistryClient, vip: &str, selection: Selection) -> Discovery {
         Discovery {
             shared: Arc::new(Shared {
                 client,
                 vip: vip.to_owned(),
+                selection,
                 instances: watch::Sender::new(Arc::new(Vec::new())),
                 index: Mutex::new(None),
                 answered: watch::Sender::new(false),
@@ -169,8 +213,8 @@ impl Discovery {
     fn apply(&self, found: &[InstanceInfo]) {
         let mut up: Vec<Instance> = found
             .iter()
-            .filter(|info| info.status == Status::Up)
-            .filter_map(Instance::from_info)
+            .filter(|info| info.status == Status::Up && self.shared.selection.admits(info))
+            .filter_map(|info| Instance::from_info(info, self.shared.selection.secure))
             .collect();
         // A stable order, so an unchanged registry is not reported as a change.
         up.sort_by(|a, b| (&a.id, a.base_url.as_str()).cmp(&(&b.id, b.base_url.as_str())));
@@ -239,5 +283,56 @@ impl Discovery {
             }
         }
         tracing::debug!(vip, "discovery stopped");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::InstanceConfig;
+
+    fn info(app: &str, port: u16, secure: bool) -> InstanceInfo {
+        InstanceConfig {
+            app: app.to_owned(),
+            vip_address: "middletier".to_owned(),
+            host: "127.0.0.1".to_owned(),
+            ip_addr: "127.0.0.1".to_owned(),
+            port,
+            secure,
+            health_check_path: "/health".to_owned(),
+        }
+        .instance_info(platform::health::Status::Up, &ClientSettings::default())
+    }
+
+    #[tokio::test]
+    async fn a_selection_keeps_only_its_app_on_secure_ports() {
+        let client = RegistryClient::new(&ClientSettings::default()).unwrap();
+        let selection = Selection {
+            app: Some("MIDDLETIER".to_owned()),
+            secure: true,
+        };
+        let discovery = Discovery::new_selecting(client, "middletier", selection);
+        discovery.apply(&[
+            info("middletier", 1, true),
+            // Another app claiming the VIP, and a middle tier without TLS.
+            info("impostor", 2, true),
+            info("middletier", 3, false),
+        ]);
+        let urls: Vec<String> = discovery
+            .instances()
+            .iter()
+            .map(|instance| instance.base_url.to_string())
+            .collect();
+        assert_eq!(urls, ["https://127.0.0.1:1/"]);
+    }
+
+    #[tokio::test]
+    async fn without_a_selection_every_app_under_the_vip_is_used() {
+        let client = RegistryClient::new(&ClientSettings::default()).unwrap();
+        let discovery = Discovery::new(client, "middletier");
+        discovery.apply(&[info("middletier", 1, false), info("other", 2, true)]);
+        assert_eq!(discovery.instances().len(), 2);
     }
 }

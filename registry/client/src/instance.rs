@@ -21,6 +21,9 @@ pub struct InstanceConfig {
     pub host: String,
     pub ip_addr: String,
     pub port: u16,
+    /// Whether `port` serves HTTPS: then it is registered as Eureka's secure port
+    /// (`securePort` enabled, `port` disabled) and callers reach it at `https://`.
+    pub secure: bool,
     /// e.g. `/health`.
     pub health_check_path: String,
 }
@@ -37,14 +40,15 @@ impl InstanceConfig {
         self.app.to_uppercase()
     }
 
-    /// `http://host:port/`, with IPv6 literals bracketed.
+    /// `http://host:port/` (`https` when [`InstanceConfig::secure`]), IPv6 literals bracketed.
     pub fn base_url(&self) -> String {
         let host = if self.host.parse::<Ipv6Addr>().is_ok() {
             format!("[{}]", self.host)
         } else {
             self.host.clone()
         };
-        format!("http://{host}:{}/", self.port)
+        let scheme = if self.secure { "https" } else { "http" };
+        format!("{scheme}://{host}:{}/", self.port)
     }
 
     pub fn instance_info(&self, status: health::Status, settings: &ClientSettings) -> InstanceInfo {
@@ -58,8 +62,16 @@ impl InstanceConfig {
             ip_addr: self.ip_addr.clone(),
             status: status.into(),
             overridden_status: Status::Unknown,
-            port: Port::enabled(self.port),
-            secure_port: Port::disabled(443),
+            port: if self.secure {
+                Port::disabled(self.port)
+            } else {
+                Port::enabled(self.port)
+            },
+            secure_port: if self.secure {
+                Port::enabled(self.port)
+            } else {
+                Port::disabled(443)
+            },
             country_id: 1,
             data_center_info: DataCenterInfo::my_own(),
             lease_info: LeaseInfo {
@@ -70,8 +82,8 @@ impl InstanceConfig {
             metadata: Default::default(),
             home_page_url: base,
             status_page_url: health_url.clone(),
-            health_check_url: health_url,
-            secure_health_check_url: None,
+            health_check_url: health_url.clone(),
+            secure_health_check_url: self.secure.then_some(health_url),
             vip_address: self.vip_address.clone(),
             secure_vip_address: self.vip_address.clone(),
             app_group_name: None,
@@ -98,6 +110,7 @@ mod tests {
             host: "host1".to_owned(),
             ip_addr: "10.0.0.1".to_owned(),
             port: 9191,
+            secure: false,
             health_check_path: "/health".to_owned(),
         };
         let settings = ClientSettings {
@@ -113,5 +126,27 @@ mod tests {
         assert_eq!(info.lease_info.renewal_interval_in_secs, 1);
         assert_eq!(info.lease_info.duration_in_secs, 90);
         assert_eq!(info.data_center_info.name, "MyOwn");
+        assert!(info.port.enabled && !info.secure_port.enabled);
+    }
+
+    #[test]
+    fn a_secure_instance_advertises_its_secure_port_and_https_urls() {
+        let config = InstanceConfig {
+            app: "middletier".to_owned(),
+            vip_address: "middletier".to_owned(),
+            host: "host1".to_owned(),
+            ip_addr: "10.0.0.1".to_owned(),
+            port: 9191,
+            secure: true,
+            health_check_path: "/health".to_owned(),
+        };
+        let info = config.instance_info(health::Status::Up, &ClientSettings::default());
+        assert_eq!(info.secure_port, Port::enabled(9191));
+        assert!(!info.port.enabled);
+        assert_eq!(info.home_page_url, "https://host1:9191/");
+        assert_eq!(
+            info.secure_health_check_url.as_deref(),
+            Some("https://host1:9191/health")
+        );
     }
 }

@@ -27,7 +27,7 @@ pub use client::{
     ClientError, ClientSettings, INDEX_HEADER, RegistryClient, RegistryUrl, VipAnswer, WATCH_WAIT,
     error_chain, parse_registry_urls,
 };
-pub use discovery::{Discovery, Instance};
+pub use discovery::{Discovery, Instance, Selection};
 pub use instance::InstanceConfig;
 pub use model::{
     ActionType, Application, Applications, DataCenterInfo, InstanceInfo, LeaseInfo, Port, Status,

@@ -250,6 +250,7 @@ pub fn instance_config(app: &str, port: u16) -> InstanceConfig {
         host: "127.0.0.1".to_owned(),
         ip_addr: "127.0.0.1".to_owned(),
         port,
+        secure: false,
         health_check_path: "/health".to_owned(),
     }
 }

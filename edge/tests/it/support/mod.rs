@@ -37,6 +37,8 @@ pub struct Service {
     pub port: u16,
     /// The admin listener's port (operator pages: `/metrics`, `/admin/config`, ...).
     pub admin_port: u16,
+    /// Serves HTTPS (a middle tier with mutual TLS): [`Service::url`] says `https`.
+    tls: bool,
     shutdown: Shutdown,
     kill: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
@@ -76,6 +78,7 @@ impl Service {
         Service {
             port,
             admin_port,
+            tls: false,
             shutdown,
             kill: Some(kill_tx),
             thread: Some(thread),
@@ -83,7 +86,8 @@ impl Service {
     }
 
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     /// The admin listener, e.g. `http://127.0.0.1:PORT` (no trailing slash).
@@ -167,18 +171,22 @@ pub fn middletier_settings(registry: &Service) -> middletier::Settings {
     settings.refresh.min_interval = Duration::from_millis(100);
     settings.refresh.max_interval = Duration::from_secs(2);
     settings.refresh.scan_interval = Duration::from_millis(50);
+    settings.tls = mtls_settings("middletier");
     settings
 }
 
 pub async fn spawn_middletier(settings: middletier::Settings, store: Arc<dyn Store>) -> Service {
-    Service::spawn("middletier", move |shutdown, port| async move {
+    let tls = settings.tls.cert.is_some();
+    let mut service = Service::spawn("middletier", move |shutdown, port| async move {
         let app = middletier::Application::build_with_store(settings, store)
             .await
             .unwrap();
         port.send((app.port(), app.admin_address().port())).unwrap();
         app.run_until_stopped(shutdown).await.unwrap();
     })
-    .await
+    .await;
+    service.tls = tls;
+    service
 }
 
 pub fn edge_settings(registry: &Service) -> edge::Settings {
@@ -192,6 +200,7 @@ pub fn edge_settings(registry: &Service) -> edge::Settings {
     // Tests about feeds read as one user without signing in; `System::start_with_accounts`
     // and the `accounts` tests run with accounts.
     settings.accounts.single_user = true;
+    settings.tls = mtls_settings("edge");
     settings
 }
 
@@ -401,6 +410,50 @@ where
     Fut: Future<Output = bool>,
 {
     platform::testing::eventually(what, Duration::from_secs(10), condition).await;
+}
+
+/// Service identity in tests: one deployment CA for this test process, minted on first use,
+/// and a certificate per service, so every system a test starts runs with mutual TLS between
+/// edge and middle tier, as deployments do.
+pub fn test_pki() -> &'static platform::testing::TestPki {
+    static PKI: std::sync::LazyLock<platform::testing::TestPki> =
+        std::sync::LazyLock::new(platform::testing::TestPki::new);
+    &PKI
+}
+
+/// The `[tls]` settings of `service` (`edge`, `middletier`, or any other name) from
+/// [`test_pki`]; issued once per name, so concurrent tests read finished files.
+pub fn mtls_settings(service: &str) -> platform::tls::TlsSettings {
+    static ISSUED: std::sync::Mutex<Vec<(String, platform::tls::TlsSettings)>> =
+        std::sync::Mutex::new(Vec::new());
+    let mut issued = ISSUED.lock().unwrap();
+    if let Some((_, settings)) = issued.iter().find(|(name, _)| name == service) {
+        return settings.clone();
+    }
+    let settings = test_pki().settings(service);
+    issued.push((service.to_owned(), settings.clone()));
+    settings
+}
+
+/// A client calling middle tiers as the edge does: the edge's certificate, a middle tier's
+/// required (for tests that call a middle tier's API or chaos controls directly).
+pub fn middletier_http() -> reqwest::Client {
+    let identity = mtls_settings("edge").load("edge").unwrap().unwrap();
+    platform::http::client_builder()
+        .tls_backend_preconfigured(identity.client_config("middletier").unwrap())
+        .build()
+        .expect("mutual TLS client")
+}
+
+/// The middle tier's typed client as the edge builds it (mutual TLS).
+pub fn middletier_api(read_timeout: Duration) -> middletier_api::MiddletierClient {
+    let identity = mtls_settings("edge").load("edge").unwrap().unwrap();
+    middletier_api::MiddletierClient::with_tls(
+        Duration::from_secs(2),
+        read_timeout,
+        identity.client_config("middletier").unwrap(),
+    )
+    .expect("middle-tier client")
 }
 
 /// Every reqwest client needs the TLS provider that `platform` installs.

@@ -6,6 +6,12 @@ and the river at `.../items`) with one feed whose title carries MARKER and the p
 test can tell its answers in a page, and prints one `request <path>` line per request it
 receives (before answering), so the test can count them.
 
+Given `--tls CA CERT KEY` it serves HTTPS as a real middle tier must: its certificate (naming
+`middletier.rss-recipe.internal`) from the deployment CA, and a client certificate from the same
+CA naming `edge.rss-recipe.internal` required of every caller (Python's `ssl` checks the chain;
+the name is checked per connection below). It then registers its secure port, as Eureka
+clients do (`securePort` enabled, the plain port disabled).
+
 It starts serving at once but registers only when told: commands arrive one per line on
 stdin, each answered with one line on stdout:
 
@@ -26,6 +32,7 @@ renewal interval keeps that thread from starting during the test.
 
 import asyncio
 import json
+import ssl
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -34,6 +41,8 @@ from urllib.parse import urlsplit
 import py_eureka_client.eureka_client as eureka_client
 
 MARKER = "Served by py-eureka-client"
+# The only caller a TLS middle tier accepts (see platform::tls).
+EDGE_NAME = "edge.rss-recipe.internal"
 PREFIX = "/middletier/rss/user/"
 
 # One line per write: the handler threads and the command loop share stdout.
@@ -48,6 +57,18 @@ def say(line: str) -> None:
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     port = 0
+
+    def setup(self) -> None:
+        super().setup()
+        # With TLS, the handshake (chain checked against the CA) ran on accept; the name is ours
+        # to check: anything but the edge's certificate is closed before a request is read.
+        if isinstance(self.connection, ssl.SSLSocket):
+            names = [value for kind, value in self.connection.getpeercert().get(
+                "subjectAltName", ()) if kind == "DNS"]
+            if names != [EDGE_NAME]:
+                say(f"refused {names}")
+                self.close_connection = True
+                raise ConnectionAbortedError("not the edge")
 
     def do_GET(self) -> None:  # noqa: N802 (the http.server API)
         path = urlsplit(self.path).path
@@ -102,8 +123,40 @@ class Handler(BaseHTTPRequestHandler):
         pass  # the `request` lines are the log
 
 
-async def main(server: str) -> None:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+class TlsServer(ThreadingHTTPServer):
+    """Handshakes in the connection's thread, so one slow client can't stall accepting."""
+
+    context: ssl.SSLContext | None = None
+
+    def get_request(self):
+        sock, address = super().get_request()
+        if self.context is None:
+            return sock, address
+        return self.context.wrap_socket(sock, server_side=True,
+                                        do_handshake_on_connect=False), address
+
+    def finish_request(self, request, client_address) -> None:
+        if isinstance(request, ssl.SSLSocket):
+            try:
+                request.do_handshake()
+            except (ssl.SSLError, OSError) as error:
+                say(f"handshake refused {error}")
+                return
+        try:
+            super().finish_request(request, client_address)
+        except ConnectionAbortedError:
+            pass
+
+
+async def main(server: str, tls: list[str]) -> None:
+    httpd = TlsServer(("127.0.0.1", 0), Handler)
+    if tls:
+        ca, cert, key = tls
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        context.load_verify_locations(ca)
+        context.verify_mode = ssl.CERT_REQUIRED
+        httpd.context = context
     port = httpd.server_address[1]
     Handler.port = port
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
@@ -116,6 +169,9 @@ async def main(server: str) -> None:
         instance_host="127.0.0.1",
         instance_ip="127.0.0.1",
         instance_port=port,
+        instance_unsecure_port_enabled=not tls,
+        instance_secure_port=port,
+        instance_secure_port_enabled=bool(tls),
         renewal_interval_in_secs=600,
         duration_in_secs=1800,
     )
@@ -145,4 +201,6 @@ async def main(server: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1]))
+    arguments = sys.argv[1:]
+    tls_files = arguments[2:5] if arguments[1:2] == ["--tls"] else []
+    asyncio.run(main(arguments[0], tls_files))

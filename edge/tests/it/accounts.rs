@@ -7,44 +7,11 @@ use std::time::Duration;
 use middletier::testing::FeedPublisher;
 use middletier_api::{Filter, ItemStateChange, RiverQuery};
 use reqwest::StatusCode;
-use reqwest::header::{CACHE_CONTROL, LOCATION, RETRY_AFTER, SET_COOKIE};
+use reqwest::header::CACHE_CONTROL;
 
 use crate::support::{
-    Browser, Service, System, edge_settings, eventually, no_redirects, password_for, spawn_edge,
+    Answer, Browser, Service, System, another_edge, answer, eventually, no_redirects, password_for,
 };
-
-/// The answer to a request made without following redirects.
-struct Answer {
-    status: StatusCode,
-    location: Option<String>,
-    set_cookie: Vec<String>,
-    /// `Retry-After` in seconds, when the edge asks the client to wait.
-    retry_after: Option<u64>,
-    html: String,
-}
-
-async fn answer(request: reqwest::RequestBuilder) -> Answer {
-    let response = request.send().await.expect("the edge answers");
-    let headers = response.headers().clone();
-    Answer {
-        status: response.status(),
-        location: headers
-            .get(LOCATION)
-            .map(|value| value.to_str().expect("ascii").to_owned()),
-        set_cookie: headers
-            .get_all(SET_COOKIE)
-            .iter()
-            .map(|value| value.to_str().expect("ascii").to_owned())
-            .collect(),
-        retry_after: headers.get(RETRY_AFTER).map(|value| {
-            let value = value.to_str().expect("ascii");
-            value
-                .parse()
-                .unwrap_or_else(|_| panic!("Retry-After: {value}"))
-        }),
-        html: response.text().await.expect("a body"),
-    }
-}
 
 /// GET `path` on `edge` with `cookie`, not following redirects.
 async fn get(edge: &Service, path: &str, cookie: Option<&str>) -> Answer {
@@ -96,23 +63,6 @@ fn cookie_of(answer: &Answer) -> String {
         .find(|pair| pair.starts_with("rss_session=") && pair.len() > "rss_session=".len())
         .unwrap_or_else(|| panic!("no session cookie in {:?}", answer.set_cookie))
         .to_owned()
-}
-
-/// Another edge with accounts on the same registry, once it has discovered `middletiers`.
-async fn another_edge(
-    system: &System,
-    middletiers: usize,
-    tune: impl FnOnce(&mut edge::Settings),
-) -> Service {
-    let mut settings = edge_settings(&system.registry);
-    settings.accounts.single_user = false;
-    tune(&mut settings);
-    let edge = spawn_edge(settings).await;
-    eventually("the new edge discovers the middle tiers", || async {
-        crate::support::edge_instances(&edge).await.len() == middletiers
-    })
-    .await;
-    edge
 }
 
 /// The message in the page's error banner.

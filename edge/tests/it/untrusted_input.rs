@@ -8,38 +8,13 @@ use std::sync::Arc;
 use middletier::store::{MemoryStore, Store};
 use middletier::testing::FeedPublisher;
 use reqwest::StatusCode;
-use reqwest::header::{LOCATION, RETRY_AFTER, SET_COOKIE};
+use reqwest::header::RETRY_AFTER;
 
-use crate::support::{Browser, Service, System, no_redirects, password_for};
+use crate::support::{
+    Answer, Browser, Service, System, another_edge, answer, no_redirects, password_for,
+};
 
 const EVIL: &str = "https%3A%2F%2Fevil.example%2F";
-
-/// The answer to a request made without following redirects.
-struct Answer {
-    status: StatusCode,
-    location: Option<String>,
-    set_cookie: Vec<String>,
-    headers: reqwest::header::HeaderMap,
-    html: String,
-}
-
-async fn answer(request: reqwest::RequestBuilder) -> Answer {
-    let response = request.send().await.expect("the edge answers");
-    let headers = response.headers().clone();
-    Answer {
-        status: response.status(),
-        location: headers
-            .get(LOCATION)
-            .map(|value| value.to_str().expect("ascii").to_owned()),
-        set_cookie: headers
-            .get_all(SET_COOKIE)
-            .iter()
-            .map(|value| value.to_str().expect("ascii").to_owned())
-            .collect(),
-        html: response.text().await.expect("a body"),
-        headers,
-    }
-}
 
 /// A same-origin form POST from `address` (the edge trusts `X-Forwarded-For` in these tests'
 /// systems that set `trust_proxy`; elsewhere the header is ignored).
@@ -395,19 +370,6 @@ async fn oversized_or_compressed_answers_from_a_middle_tier_fail_the_call() {
     shutdown.cancel();
 }
 
-/// Another edge with accounts on `system`'s registry, once it has discovered its middle tier.
-async fn another_edge(system: &System, tune: impl FnOnce(&mut edge::Settings)) -> Service {
-    let mut settings = crate::support::edge_settings(&system.registry);
-    settings.accounts.single_user = false;
-    tune(&mut settings);
-    let edge = crate::support::spawn_edge(settings).await;
-    crate::support::eventually("the new edge discovers the middle tier", || async {
-        crate::support::edge_instances(&edge).await.len() == 1
-    })
-    .await;
-    edge
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secure_cookies_are_host_prefixed_and_https_is_made_strict() {
     let system = System::start_with_accounts(1).await;
@@ -433,7 +395,7 @@ async fn secure_cookies_are_host_prefixed_and_https_is_made_strict() {
     assert!(signed_up.headers.get(&hsts).is_none());
 
     // Served over HTTPS: `__Host-`, Secure, Path=/, no Domain, and HSTS on every page.
-    let secure = another_edge(&system, |edge| edge.accounts.secure_cookies = true).await;
+    let secure = another_edge(&system, 1, |edge| edge.accounts.secure_cookies = true).await;
     let signed_in = post_from(
         &secure,
         "127.0.0.1",
@@ -489,7 +451,7 @@ async fn secure_cookies_are_host_prefixed_and_https_is_made_strict() {
     );
 
     // Behind a trusted proxy, HTTPS is what the proxy says, request by request.
-    let proxied = another_edge(&system, |edge| edge.accounts.trust_proxy = true).await;
+    let proxied = another_edge(&system, 1, |edge| edge.accounts.trust_proxy = true).await;
     let over_https = answer(
         no_redirects()
             .get(format!("{}/signin", proxied.url()))

@@ -456,6 +456,63 @@ pub fn middletier_api(read_timeout: Duration) -> middletier_api::MiddletierClien
     .expect("middle-tier client")
 }
 
+/// The answer to a request made without following redirects, as the account and hostile-input
+/// tests read it.
+pub struct Answer {
+    pub status: reqwest::StatusCode,
+    pub location: Option<String>,
+    pub set_cookie: Vec<String>,
+    /// `Retry-After` in seconds, when the edge asks the client to wait.
+    pub retry_after: Option<u64>,
+    pub headers: reqwest::header::HeaderMap,
+    pub html: String,
+}
+
+/// Sends `request` and reads the whole answer.
+pub async fn answer(request: reqwest::RequestBuilder) -> Answer {
+    use reqwest::header::{LOCATION, RETRY_AFTER, SET_COOKIE};
+    let response = request.send().await.expect("the edge answers");
+    let headers = response.headers().clone();
+    let text = |name| {
+        headers
+            .get(name)
+            .map(|value: &reqwest::header::HeaderValue| value.to_str().expect("ascii").to_owned())
+    };
+    Answer {
+        status: response.status(),
+        location: text(LOCATION),
+        set_cookie: headers
+            .get_all(SET_COOKIE)
+            .iter()
+            .map(|value| value.to_str().expect("ascii").to_owned())
+            .collect(),
+        retry_after: text(RETRY_AFTER).map(|value| {
+            value
+                .parse()
+                .unwrap_or_else(|_| panic!("Retry-After: {value}"))
+        }),
+        html: response.text().await.expect("a body"),
+        headers,
+    }
+}
+
+/// Another edge with accounts on `system`'s registry, once it has discovered `middletiers`.
+pub async fn another_edge(
+    system: &System,
+    middletiers: usize,
+    tune: impl FnOnce(&mut edge::Settings),
+) -> Service {
+    let mut settings = edge_settings(&system.registry);
+    settings.accounts.single_user = false;
+    tune(&mut settings);
+    let edge = spawn_edge(settings).await;
+    eventually("the new edge discovers the middle tiers", || async {
+        edge_instances(&edge).await.len() == middletiers
+    })
+    .await;
+    edge
+}
+
 /// Every reqwest client needs the TLS provider that `platform` installs.
 pub fn http() -> reqwest::Client {
     platform::http::client_builder()

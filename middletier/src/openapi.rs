@@ -24,7 +24,7 @@ use utoipa::{Modify, OpenApi};
         crate::routes::export_opml,
         crate::routes::import_opml,
         crate::routes::river,
-        crate::routes::item::item,
+        crate::routes::item,
         crate::routes::set_item_state,
         crate::routes::mark_read,
         crate::routes::set_category,

@@ -1,7 +1,4 @@
 //! HTTP transport for the recipe's REST API; all behaviour lives in [`crate::service`].
-//! Handlers live here, except `item` (one item of a user's feed, in its own module).
-
-pub(crate) mod item;
 
 use std::collections::HashMap;
 
@@ -18,13 +15,13 @@ use axum::{Json, Router};
 use middletier_api::domain::{FeedUrl, ParseError, UserId};
 use middletier_api::limits::MAX_OPML_BYTES;
 use middletier_api::{
-    CategoryChange, ErrorBody, ItemStateChange, MarkRead, NewAccount, NewSession, RiverQuery,
-    USER_PATH,
+    CategoryChange, ErrorBody, ItemQuery, ItemStateChange, MarkRead, NewAccount, NewSession,
+    RiverQuery, USER_PATH,
 };
 // Named only in the handlers' OpenAPI annotations.
 #[allow(unused_imports)]
 use middletier_api::{
-    Account, MarkedRead, OpmlImport, River, Session, SubscriptionChange, UserFeeds,
+    Account, MarkedRead, OpmlImport, River, RiverItem, Session, SubscriptionChange, UserFeeds,
 };
 use platform::config::Secret;
 use platform::server::InternalError;
@@ -47,7 +44,7 @@ pub fn router(service: FeedService) -> Router {
                 .layer(DefaultBodyLimit::max(MAX_OPML_BYTES + 1)),
         )
         .route(&format!("/{USER_PATH}/{{user}}/items"), get(river))
-        .route(&format!("/{USER_PATH}/{{user}}/item"), get(item::item))
+        .route(&format!("/{USER_PATH}/{{user}}/item"), get(item))
         .route(
             &format!("/{USER_PATH}/{{user}}/items/state"),
             post(set_item_state),
@@ -184,6 +181,28 @@ pub(crate) async fn river(
     let user = UserId::parse(&user)?;
     let Query(query) = query.map_err(|e| ApiError::Body(e.body_text()))?;
     Ok(Json(service.river(&user, &query).await?).into_response())
+}
+
+#[utoipa::path(
+    get,
+    path = "/middletier/rss/user/{user}/item",
+    tag = "reading",
+    summary = "One item of a subscribed feed, with the user's read and starred state",
+    params(UserPath, ItemQuery),
+    responses(
+        (status = 200, description = "The item and its feed", body = RiverItem),
+        CommonErrors,
+        NotFound,
+    )
+)]
+pub(crate) async fn item(
+    State(service): State<FeedService>,
+    Path(user): Path<String>,
+    query: Result<Query<ItemQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let user = UserId::parse(&user)?;
+    let Query(query) = query.map_err(|e| ApiError::Body(e.body_text()))?;
+    Ok(Json(service.item(&user, &query).await?).into_response())
 }
 
 #[utoipa::path(

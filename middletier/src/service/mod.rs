@@ -8,14 +8,13 @@
 //!
 //! # Layout
 //! One [`FeedService`], its methods grouped by job:
-//! - `views`: what page views read: the user's feeds with their items, the river.
+//! - `views`: what page views read: the user's feeds with their items, the river, one item
+//!   (what the edge opens).
 //! - `subscriptions`: subscribing (fetch and discovery), unsubscribing, categories, OPML.
 //! - `reading`: read and starred marks, "mark all as read".
-//! - `lookup`: one item of a user's feed (what the edge opens).
 //! - `accounts`: accounts and sessions, stored for every edge.
 
 mod accounts;
-mod lookup;
 mod reading;
 mod subscriptions;
 mod views;

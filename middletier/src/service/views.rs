@@ -1,9 +1,12 @@
-//! What page views read: the user's feeds with their items and marks, and the river.
+//! What page views read: the user's feeds with their items and marks, the river, and one item
+//! (what the edge opens when a reader clicks it, so the article's address is the feed's own).
 
 use chrono::{DateTime, Utc};
 
 use middletier_api::domain::{self, FeedUrl, ParseError, UserId};
-use middletier_api::{FeedStatus, Item, River, RiverQuery, Subscription, UserFeeds};
+use middletier_api::{
+    FeedStatus, Item, ItemQuery, River, RiverItem, RiverQuery, Subscription, UserFeeds,
+};
 
 use super::{FeedService, ServiceError, rfc3339};
 use crate::river::{self, Cursor, Scope, Source};
@@ -86,6 +89,40 @@ impl FeedService {
             cursor.as_ref(),
             limit,
         ))
+    }
+
+    /// The item `query.item` of `query.feed`, with this user's read and starred state, as the
+    /// river shows it. Only from a feed the user subscribes to, and only while the feed holds
+    /// the item.
+    pub async fn item(&self, user: &UserId, query: &ItemQuery) -> Result<RiverItem, ServiceError> {
+        let feed = FeedUrl::parse(&query.feed)?;
+        let id = domain::item_id(&query.item)?;
+        let reading = self.store.reading(user).await?;
+        if !reading.subscriptions.iter().any(|(url, _)| *url == feed) {
+            return Err(ServiceError::NotSubscribed(feed.to_string()));
+        }
+        let cached = self.store.cached_feeds(std::slice::from_ref(&feed)).await?;
+        let Some(cached) = cached.into_iter().next().flatten() else {
+            return Err(ServiceError::NotFound("item"));
+        };
+        let index = cached.by_id.get(id).map(|&index| index as usize);
+        let Some((index, item)) = index.and_then(|i| Some((i, cached.state.items.get(i)?))) else {
+            return Err(ServiceError::NotFound("item"));
+        };
+        let seen = cached.seen.get(index).copied().unwrap_or_default();
+        let (read, starred) = reading
+            .feeds
+            .get(&feed)
+            .map_or((false, false), |marks| marks.state_of(id, seen));
+        Ok(RiverItem {
+            feed_url: feed.to_string(),
+            feed_title: river::title_of(&feed, &cached),
+            item: Item {
+                read,
+                starred,
+                ..item.clone()
+            },
+        })
     }
 }
 

@@ -192,7 +192,7 @@ impl Identity {
         // Our own certificate must pass the check our peers make.
         let verifier = ServiceVerifier::new(identity.roots.clone(), &[service])?;
         verifier
-            .verify(leaf, &chain[1..])
+            .verify(leaf, &chain[1..], UnixTime::now())
             .map_err(|error| match error {
                 VerifyError::Name => TlsError::WrongService {
                     what: "tls.cert".to_owned(),
@@ -295,9 +295,9 @@ impl ServiceVerifier {
         &self,
         end_entity: &CertificateDer<'_>,
         intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
     ) -> Result<(), VerifyError> {
         let first = self.accepted.first().ok_or(VerifyError::Name)?;
-        let now = UnixTime::now();
         // Verifying for the first accepted name also verifies the chain; a name mismatch
         // alone leaves the others to try.
         match self
@@ -312,14 +312,18 @@ impl ServiceVerifier {
             Err(other) => return Err(VerifyError::Chain(other)),
         }
         let parsed = ParsedCertificate::try_from(end_entity).map_err(VerifyError::Chain)?;
-        let named = self.accepted[1..]
-            .iter()
-            .any(|name| rustls::client::verify_server_name(&parsed, name).is_ok());
-        if named {
+        if self.names(&parsed) {
             Ok(())
         } else {
             Err(VerifyError::Name)
         }
+    }
+
+    /// Whether the certificate names one of the accepted services.
+    fn names(&self, parsed: &ParsedCertificate<'_>) -> bool {
+        self.accepted
+            .iter()
+            .any(|name| rustls::client::verify_server_name(parsed, name).is_ok())
     }
 
     fn rejected(&self, error: VerifyError) -> rustls::Error {
@@ -345,9 +349,9 @@ impl ServerCertVerifier for ServiceVerifier {
         intermediates: &[CertificateDer<'_>],
         _address: &ServerName<'_>,
         _ocsp_response: &[u8],
-        _now: UnixTime,
+        now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        self.verify(end_entity, intermediates)
+        self.verify(end_entity, intermediates, now)
             .map(|()| ServerCertVerified::assertion())
             .map_err(|error| self.rejected(error))
     }
@@ -389,12 +393,7 @@ impl ClientCertVerifier for ServiceVerifier {
         // Client-auth key usage and the chain, as WebPKI checks them for clients; then the name.
         self.client
             .verify_client_cert(end_entity, intermediates, now)?;
-        let parsed = ParsedCertificate::try_from(end_entity)?;
-        let named = self
-            .accepted
-            .iter()
-            .any(|name| rustls::client::verify_server_name(&parsed, name).is_ok());
-        if named {
+        if self.names(&ParsedCertificate::try_from(end_entity)?) {
             Ok(ClientCertVerified::assertion())
         } else {
             Err(self.rejected(VerifyError::Name))

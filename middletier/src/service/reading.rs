@@ -42,9 +42,14 @@ impl FeedService {
             }
             Err(error) => return Err(error.into()),
         }
-        let pruned = self.store.prune_marks(user, &cached).await?;
-        if pruned > 0 {
-            tracing::debug!(%user, %feed, pruned, "marks of items that left the feed pruned");
+        // Housekeeping after the mark is stored: a failure here must not turn a stored mark
+        // into an error for the reader (the next mark prunes again).
+        match self.store.prune_marks(user, &cached).await {
+            Ok(0) => {}
+            Ok(pruned) => {
+                tracing::debug!(%user, %feed, pruned, "marks of items that left the feed pruned");
+            }
+            Err(error) => tracing::warn!(%user, %feed, %error, "cannot prune marks"),
         }
         Ok(change.clone())
     }

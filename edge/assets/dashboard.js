@@ -40,7 +40,8 @@
       badge.className = "circuit circuit-" + state;
       setText(badge, state);
     }
-    const calls = c.requestCount + c.rollingCountShortCircuited + c.rollingCountResponsesFromCache;
+    const calls = c.requestCount + c.rollingCountSemaphoreRejected +
+      c.rollingCountShortCircuited + c.rollingCountResponsesFromCache;
     setText(cell(row, "rate"), (calls / windowSecs).toFixed(1));
     setText(cell(row, "errors"), c.errorPercentage + " %");
     setText(cell(row, "success"), String(c.rollingCountSuccess));
@@ -52,6 +53,7 @@
     setText(cell(row, "cache"), String(c.rollingCountResponsesFromCache));
     setText(cell(row, "concurrent"), c.currentConcurrentExecutionCount + " / " +
       c.propertyValue_executionIsolationSemaphoreMaxConcurrentRequests);
+    setText(cell(row, "queued"), String(c.currentQueuedExecutionCount));
     const p = c.latencyExecute;
     setText(cell(row, "p50"), p["50"] + " ms");
     setText(cell(row, "p90"), p["90"] + " ms");

@@ -19,7 +19,7 @@
 //! without a fallback banner: the bench fails otherwise.
 //!
 //! Run with `cargo bench -p edge --bench propagation` (release build; about a minute).
-//! Loopback only; the load is bounded by `PAGE_EVERY` and the edge's bulkhead size.
+//! Loopback only; the load is bounded by `PAGE_EVERY` and the edge's lowest concurrency limit.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
@@ -147,7 +147,7 @@ async fn bench(requests: Requests) {
         late.iter().max().unwrap()
     );
     println!(
-        "  pages: {} served, {} failed or fell back, {} ticks skipped (bulkhead full)",
+        "  pages: {} served, {} failed or fell back, {} ticks skipped (limit reached)",
         pages.served, pages.failed, pages.skipped
     );
     assert_eq!(
@@ -345,12 +345,13 @@ impl Reader {
             let served = Arc::new(AtomicUsize::new(0));
             let failed = Arc::new(AtomicUsize::new(0));
             let mut skipped = 0;
-            // Never more pages in flight than the edge's bulkhead admits (Hystrix's 10): when
-            // the shared machine stalls, a tick is skipped (and counted) rather than queued, so
-            // the edge sheds nothing and every page tells whether routing worked.
+            // Never more pages in flight than the edge admits at its lowest concurrency limit:
+            // when the shared machine stalls, a tick is skipped (and counted) rather than
+            // queued, so the edge sheds nothing and every page tells whether routing worked.
             let max_in_flight = edge::upstream::CommandsSettings::default()
                 .get
-                .max_concurrent_requests;
+                .concurrency
+                .min_limit;
             let in_flight = Arc::new(Semaphore::new(usize::try_from(max_in_flight).unwrap()));
             let started = Instant::now();
             let mut ticks = tokio::time::interval(PAGE_EVERY);

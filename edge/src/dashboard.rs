@@ -175,8 +175,10 @@ struct CommandView {
     rejected: u64,
     fallback_success: u64,
     from_cache: u64,
+    /// Executions in flight, the limit now, and waiters in the queue.
     concurrent: u32,
-    max_concurrent: u32,
+    limit: u32,
+    queued: u32,
     /// Milliseconds: median, 90th, 99th, 99.5th percentile, maximum.
     p50: u64,
     p90: u64,
@@ -205,8 +207,9 @@ impl CommandView {
             rejected: counts.get(Event::SemaphoreRejected),
             fallback_success: counts.get(Event::FallbackSuccess),
             from_cache: counts.get(Event::ResponseFromCache),
-            concurrent: snapshot.concurrent,
-            max_concurrent: snapshot.settings.max_concurrent_requests,
+            concurrent: snapshot.occupancy.in_flight,
+            limit: snapshot.occupancy.limit,
+            queued: snapshot.occupancy.queued,
             p50: p[2],
             p90: p[4],
             p99: p[6],

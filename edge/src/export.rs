@@ -24,7 +24,9 @@ use crate::upstream::Upstream;
 /// - `rss_edge_command_latency_seconds{command}`: execution latency histogram;
 /// - `rss_edge_circuit_state{command, state}`: 1 for the breaker's state (`closed`, `open`,
 ///   `half_open`), 0 for the others;
-/// - `rss_edge_bulkhead_in_flight{command}` / `rss_edge_bulkhead_capacity{command}`;
+/// - `rss_edge_bulkhead_in_flight{command}` / `rss_edge_bulkhead_capacity{command}` /
+///   `rss_edge_bulkhead_queued{command}`: executions in flight, the concurrency limit now
+///   (fixed, or the adaptive limiter's estimate) and calls waiting for a place;
 /// - `rss_edge_middletier_instances{state}`: discovered middle tiers, `available` or `ejected`;
 /// - `rss_edge_retries_refused_total`: retries the retry budget refused.
 #[derive(Debug)]
@@ -98,17 +100,27 @@ impl Collector for Exporter {
             &mut encoder,
             "edge_bulkhead_in_flight",
             "Executions in flight per command",
-            snapshots
-                .iter()
-                .map(|snapshot| (command(snapshot.name), i64::from(snapshot.concurrent))),
+            snapshots.iter().map(|snapshot| {
+                let in_flight = i64::from(snapshot.occupancy.in_flight);
+                (command(snapshot.name), in_flight)
+            }),
         )?;
         collect::gauges(
             &mut encoder,
             "edge_bulkhead_capacity",
-            "Executions allowed in flight per command; more are rejected",
+            "Executions allowed in flight per command now (fixed or adaptive); more wait or are rejected",
             snapshots.iter().map(|snapshot| {
-                let capacity = i64::from(snapshot.settings.max_concurrent_requests);
+                let capacity = i64::from(snapshot.occupancy.limit);
                 (command(snapshot.name), capacity)
+            }),
+        )?;
+        collect::gauges(
+            &mut encoder,
+            "edge_bulkhead_queued",
+            "Executions waiting for a place per command",
+            snapshots.iter().map(|snapshot| {
+                let queued = i64::from(snapshot.occupancy.queued);
+                (command(snapshot.name), queued)
             }),
         )?;
         let instances = self.0.instances();

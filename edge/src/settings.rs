@@ -84,7 +84,12 @@ impl Configuration for Settings {
     const DYNAMIC: &'static [&'static str] = &[
         "log.level",
         "commands.*.timeout",
-        "commands.*.max_concurrent_requests",
+        "commands.*.concurrency.limiter",
+        "commands.*.concurrency.limit",
+        "commands.*.concurrency.min_limit",
+        "commands.*.concurrency.max_limit",
+        "commands.*.concurrency.queue",
+        "commands.*.concurrency.queue_timeout",
         "commands.*.breaker.request_volume_threshold",
         "commands.*.breaker.error_threshold_percentage",
         "commands.*.breaker.sleep_window",
@@ -122,6 +127,25 @@ impl Configuration for Settings {
             }
             if command.breaker.buckets == 0 {
                 return Err(InvalidSetting::new(key("breaker.buckets"), "at least 1"));
+            }
+            let concurrency = &command.concurrency;
+            if concurrency.limit == 0 {
+                return Err(InvalidSetting::new(
+                    key("concurrency.limit"),
+                    "at least 1 (0 would refuse every call)",
+                ));
+            }
+            if concurrency.min_limit == 0 {
+                return Err(InvalidSetting::new(
+                    key("concurrency.min_limit"),
+                    "at least 1 (0 would refuse every call)",
+                ));
+            }
+            if concurrency.max_limit < concurrency.min_limit {
+                return Err(InvalidSetting::new(
+                    key("concurrency.max_limit"),
+                    "at least concurrency.min_limit",
+                ));
             }
         }
         Ok(())

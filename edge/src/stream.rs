@@ -2,9 +2,10 @@
 //! dashboard and Turbine read.
 //!
 //! Every `interval` (Hystrix: 500 ms) each command is written as a `HystrixCommand` object and
-//! each command's bulkhead as a `HystrixThreadPool` object (we isolate with semaphores, not
-//! threads, so the "pool" is the bulkhead: its size is the permit count and its active threads
-//! are executions in flight), each as one `data: {json}` event, then a `ping: ` line that keeps
+//! each command's admission as a `HystrixThreadPool` object (we isolate with semaphores, not
+//! threads, so the "pool" is the command's concurrency limit: its size is the current limit,
+//! its active threads are executions in flight, its queue the waiters), each as one
+//! `data: {json}` event, then a `ping: ` line that keeps
 //! idle proxies from closing the connection. At most `max_connections` clients stream at once
 //! (Hystrix: 5); more get 503, so dashboards left open can't exhaust the edge.
 //!
@@ -249,7 +250,9 @@ pub fn hystrix_command(command: &CommandSnapshot, now: u64) -> Value {
         "rollingCountThreadPoolRejected": 0,
         "rollingCountTimeout": count(Event::Timeout),
         "rollingCountBadRequests": count(Event::BadRequest),
-        "currentConcurrentExecutionCount": command.concurrent,
+        "currentConcurrentExecutionCount": command.occupancy.in_flight,
+        // Not Hystrix's: the adaptive limit's queue (dashboards ignore unknown fields).
+        "currentQueuedExecutionCount": command.occupancy.queued,
         "rollingMaxConcurrentExecutionCount": counts.max_concurrent,
         "latencyExecute_mean": command.latencies.mean,
         "latencyExecute": latencies,
@@ -271,7 +274,8 @@ pub fn hystrix_command(command: &CommandSnapshot, now: u64) -> Value {
         "propertyValue_executionTimeoutInMilliseconds": millis(command.settings.timeout),
         "propertyValue_executionIsolationThreadInterruptOnTimeout": true,
         "propertyValue_executionIsolationThreadPoolKeyOverride": Value::Null,
-        "propertyValue_executionIsolationSemaphoreMaxConcurrentRequests": command.settings.max_concurrent_requests,
+        // The limit in force now: the setting when fixed, the limiter's estimate when adaptive.
+        "propertyValue_executionIsolationSemaphoreMaxConcurrentRequests": command.occupancy.limit,
         // Fallbacks are in-memory lookups and messages: not bounded (Java's Integer.MAX_VALUE).
         "propertyValue_fallbackIsolationSemaphoreMaxConcurrentRequests": i32::MAX,
         "propertyValue_requestCacheEnabled": command.request_cache,
@@ -285,10 +289,11 @@ pub fn hystrix_command(command: &CommandSnapshot, now: u64) -> Value {
     object
 }
 
-/// The `HystrixThreadPool` equivalent of a command's bulkhead.
+/// The `HystrixThreadPool` equivalent of a command's admission.
 pub fn hystrix_thread_pool(command: &CommandSnapshot, now: u64) -> Value {
     let counts = &command.counts;
-    let size = command.settings.max_concurrent_requests;
+    let occupancy = command.occupancy;
+    let size = occupancy.limit;
     let executed = counts.get(Event::Success)
         + counts.get(Event::Failure)
         + counts.get(Event::Timeout)
@@ -297,19 +302,18 @@ pub fn hystrix_thread_pool(command: &CommandSnapshot, now: u64) -> Value {
         "type": "HystrixThreadPool",
         "name": command.name,
         "currentTime": now,
-        "currentActiveCount": command.concurrent,
+        "currentActiveCount": occupancy.in_flight,
         "currentCompletedTaskCount": command.completed,
         "currentCorePoolSize": size,
         "currentLargestPoolSize": size,
         "currentMaximumPoolSize": size,
         "currentPoolSize": size,
-        // No queue: a full bulkhead rejects at once.
-        "currentQueueSize": 0,
-        "currentTaskCount": command.completed + u64::from(command.concurrent),
+        "currentQueueSize": occupancy.queued,
+        "currentTaskCount": command.completed + u64::from(occupancy.in_flight + occupancy.queued),
         "rollingCountThreadsExecuted": executed,
         "rollingMaxActiveThreads": counts.max_concurrent,
         "rollingCountCommandRejections": counts.get(Event::SemaphoreRejected),
-        "propertyValue_queueSizeRejectionThreshold": 0,
+        "propertyValue_queueSizeRejectionThreshold": command.settings.concurrency.queue,
         "propertyValue_metricsRollingStatisticalWindowInMilliseconds": millis(command.settings.breaker.rolling_window),
         "reportingHosts": 1,
     })
@@ -448,6 +452,13 @@ mod tests {
         for field in DASHBOARD_POOL_FIELDS {
             assert!(pool.get(field).is_some(), "HystrixThreadPool lacks {field}");
         }
-        assert_eq!(pool["currentMaximumPoolSize"], 10);
+        assert_eq!(
+            pool["currentMaximumPoolSize"], 64,
+            "the adaptive limit's start"
+        );
+        assert_eq!(
+            object["propertyValue_executionIsolationSemaphoreMaxConcurrentRequests"],
+            64
+        );
     }
 }

@@ -168,7 +168,10 @@ impl Accounts {
                     } else {
                         error.to_string()
                     };
-                    Err(NotSignedIn::Unavailable(reason))
+                    Err(NotSignedIn::Unavailable {
+                        reason,
+                        retry_after: error.retry_after(),
+                    })
                 }
             },
         }
@@ -185,8 +188,12 @@ pub(super) enum NotSignedIn {
         /// Set when the browser sent a session that no longer exists.
         clear_cookie: Option<HeaderValue>,
     },
-    /// The session can't be checked now (the middle tier is unavailable).
-    Unavailable(String),
+    /// The session can't be checked now (the middle tier is unavailable, or too busy: then
+    /// `retry_after` says when to try again).
+    Unavailable {
+        reason: String,
+        retry_after: Option<std::time::Duration>,
+    },
 }
 
 /// Where to come back to after signing in: the page asked for, for GET; after a form post,

@@ -27,7 +27,7 @@ use super::current_user::{NotSignedIn, Viewer, next_page};
 use super::passwords::{MAX_PASSWORD_CHARS, check_new_password};
 use crate::local_path::LocalPath;
 use crate::session::{self, CookiePolicy, Token};
-use crate::upstream::UpstreamError;
+use crate::upstream::{UpstreamError, retry_after_header};
 
 /// `/signin`, `/signup`, `/signout` and `/signout/everywhere`.
 pub fn router(accounts: Arc<Accounts>) -> Router {
@@ -251,11 +251,12 @@ async fn sign_up(
             return failed(StatusCode::BAD_REQUEST, Field::Neither, message);
         }
         Err(error) => {
-            return failed(
+            let page = failed(
                 StatusCode::SERVICE_UNAVAILABLE,
                 Field::Neither,
                 format!("Your account was not created: {error}. Please try again in a moment."),
             );
+            return (error.retry_after_header(), page).into_response();
         }
     }
     tracing::info!(user = %name, "account created");
@@ -315,12 +316,13 @@ async fn sign_in(
         match accounts.upstream.account(&name).await {
             Ok(account) => account.map(|account| account.password_hash),
             Err(error) => {
-                return failed(
+                let page = failed(
                     StatusCode::SERVICE_UNAVAILABLE,
                     format!(
                         "Signing in is not possible right now: {error}. Please try again in a moment."
                     ),
                 );
+                return (error.retry_after_header(), page).into_response();
             }
         }
     } else {
@@ -367,7 +369,14 @@ async fn sign_out(State(accounts): State<Arc<Accounts>>, client: Client) -> Resp
                 )),
                 ..SignInPage::new(LocalPath::home())
             };
-            return (StatusCode::SERVICE_UNAVAILABLE, no_store(), page).into_response();
+            let retry_after = error.retry_after_header();
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                retry_after,
+                no_store(),
+                page,
+            )
+                .into_response();
         }
         accounts.sessions.forget(&hash);
     }
@@ -392,7 +401,14 @@ async fn sign_out_everywhere(
             )),
             ..SignInPage::new(LocalPath::home())
         };
-        return (StatusCode::SERVICE_UNAVAILABLE, no_store(), page).into_response();
+        let retry_after = error.retry_after_header();
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            retry_after,
+            no_store(),
+            page,
+        )
+            .into_response();
     }
     accounts.sessions.forget_user(&user.name);
     see_other(
@@ -443,14 +459,24 @@ impl IntoResponse for NotSignedIn {
             NotSignedIn::SignIn { next, clear_cookie } => {
                 see_other(&format!("/signin{}", next_query(&next)), clear_cookie)
             }
-            NotSignedIn::Unavailable(reason) => {
+            NotSignedIn::Unavailable {
+                reason,
+                retry_after,
+            } => {
                 let page = SignInPage {
                     error: Some(format!(
                         "Your sign-in can't be checked right now: {reason}. Please try again in a moment."
                     )),
                     ..SignInPage::new(LocalPath::home())
                 };
-                (StatusCode::SERVICE_UNAVAILABLE, no_store(), page).into_response()
+                let retry_after = retry_after_header(retry_after);
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    retry_after,
+                    no_store(),
+                    page,
+                )
+                    .into_response()
             }
         }
     }

@@ -1,20 +1,27 @@
-//! A Hystrix-style command: a call guarded by its own circuit breaker, limited by its bulkhead
-//! (at most `max_concurrent_requests` in flight; the next is rejected at once rather than
-//! queued, Hystrix's semaphore isolation), bounded in time, with every outcome counted in its
-//! [`CommandStats`] for `/hystrix.stream` and the dashboard. The caller answers with its
+//! A Hystrix-style command: a call guarded by its own circuit breaker, admitted under its
+//! concurrency limit (fixed, as Hystrix's semaphore, or adaptive: see [`super::limiter`]) with
+//! a short queue in front ([`super::admission`]), bounded in time, with every outcome counted
+//! in its [`CommandStats`] for `/hystrix.stream` and the dashboard. The caller answers with its
 //! fallback when the command yields no result, and reports that here
 //! ([`Command::record_fallback`]) so the counts say so.
 //!
-//! Order of checks, as in Hystrix: circuit, then bulkhead, then the timed call. Rejections and
-//! timeouts count against the circuit like failures; bad requests count for nothing.
+//! Order of checks, as in Hystrix: circuit, then admission, then the timed call. The timeout
+//! covers the wait in the queue too, so a queued call never outlives its command.
+//!
+//! **A rejection is not a failure.** Unlike Hystrix, a call turned away by admission (limit
+//! reached and queue full, or no place in time) gives the breaker no verdict: it is counted
+//! (`SemaphoreRejected`) and the caller's fallback answers at once, but a saturated command is
+//! busy, not broken, and a breaker that opened on its own rejections would turn a burst into
+//! seconds of fallbacks for everyone. Failures and timeouts count against the circuit; bad
+//! requests count for nothing.
 //!
 //! A command knows nothing of what it calls: it runs any future whose error says whose fault
 //! it was ([`Classify`]), and hands that error back inside a [`CommandError`]. What the
 //! outcome means to a user is the caller's to say.
 //!
 //! The settings are a dynamic property (Archaius with Hystrix): each execution reads the
-//! current timeout, bulkhead size and breaker thresholds, so a configuration change applies to
-//! the next call. The breaker's rolling window is fixed at start-up.
+//! current timeout, concurrency settings and breaker thresholds, so a configuration change
+//! applies to the next call. The breaker's rolling window is fixed at start-up.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -24,8 +31,9 @@ use tokio::time::Instant;
 
 use platform::config::Dynamic;
 
+use super::admission::{Admission, Occupancy};
 use super::breaker::{BreakerSettings, CircuitBreaker, Decision, State};
-use super::bulkhead::{Bulkhead, Permit};
+use super::limiter::{ConcurrencySettings, Sample};
 use super::stats::{CommandStats, Cumulative, Event, EventCounts, Latencies};
 
 /// Hystrix's percentile window: 60 s in 6 buckets.
@@ -33,12 +41,12 @@ const PERCENTILE_WINDOW: Duration = Duration::from_secs(60);
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CommandSettings {
-    /// Bounds the whole command, retries included (Hystrix's execution timeout).
+    /// Bounds the whole command, queueing and retries included (Hystrix's execution timeout).
     #[serde(with = "humantime_serde")]
     pub timeout: Duration,
-    /// The bulkhead: executions in flight at once; more are rejected and answered by the
-    /// fallback (Hystrix's semaphore isolation, default 10).
-    pub max_concurrent_requests: u32,
+    /// Executions in flight at once, and the queue in front of them.
+    #[serde(default)]
+    pub concurrency: ConcurrencySettings,
     pub breaker: BreakerSettings,
 }
 
@@ -46,7 +54,7 @@ impl CommandSettings {
     pub fn with_timeout(timeout: Duration) -> Self {
         Self {
             timeout,
-            max_concurrent_requests: 10,
+            concurrency: ConcurrencySettings::default(),
             breaker: BreakerSettings::default(),
         }
     }
@@ -77,7 +85,8 @@ pub enum CommandError<E> {
     /// The circuit is open: the call was not made.
     #[error("the circuit is open")]
     ShortCircuited,
-    /// The bulkhead is full: the call was not made.
+    /// Admission turned it away (limit reached and queue full, or no place in time): the call
+    /// was not made.
     #[error("too many calls in flight")]
     Rejected,
     #[error("no answer in time")]
@@ -97,7 +106,8 @@ pub struct CommandSnapshot {
     pub circuit: State,
     pub counts: EventCounts,
     pub latencies: Latencies,
-    pub concurrent: u32,
+    /// The concurrency limit now, executions in flight and waiting.
+    pub occupancy: Occupancy,
     pub completed: u64,
     pub settings: CommandSettings,
     /// Whether the caller may answer from a cache (Hystrix's `requestCacheEnabled`).
@@ -109,8 +119,8 @@ pub struct Command {
     name: &'static str,
     settings: Dynamic<CommandSettings>,
     breaker: Mutex<CircuitBreaker>,
-    /// Its limit is read live, like the other settings.
-    bulkhead: Arc<Bulkhead>,
+    /// Its settings are read live, like the other settings.
+    admission: Arc<Admission>,
     stats: Mutex<CommandStats>,
     request_cache: bool,
 }
@@ -128,7 +138,7 @@ impl Command {
             name,
             settings,
             breaker: Mutex::new(CircuitBreaker::new(initial.breaker.clone(), now)),
-            bulkhead: Bulkhead::new(),
+            admission: Admission::new(&initial.concurrency),
             stats: Mutex::new(CommandStats::new(
                 initial.breaker.rolling_window,
                 PERCENTILE_WINDOW,
@@ -177,7 +187,7 @@ impl Command {
             circuit,
             counts,
             latencies,
-            concurrent: self.bulkhead.in_flight(),
+            occupancy: self.admission.occupancy(),
             completed,
             settings: self.settings.get(),
             request_cache: self.request_cache,
@@ -189,8 +199,8 @@ impl Command {
         self.with_stats(|stats| stats.cumulative())
     }
 
-    /// Runs `call` unless the circuit is open or the bulkhead full, within the timeout, and
-    /// records the outcome.
+    /// Runs `call` unless the circuit is open or admission turns it away, within the timeout
+    /// (the wait for admission included), and records the outcome.
     pub async fn execute<T, E>(
         &self,
         call: impl Future<Output = Result<T, E>>,
@@ -213,22 +223,28 @@ impl Command {
             command: self,
             settled: false,
         };
-        let Some(_permit) = self.enter_bulkhead(settings.max_concurrent_requests) else {
-            // A full bulkhead is a symptom of a slow upstream, so it counts against the
-            // circuit, as in Hystrix.
-            pending.settle(Event::SemaphoreRejected, CircuitBreaker::on_failure);
+        let deadline = Instant::now() + settings.timeout;
+        let admitted =
+            tokio::time::timeout_at(deadline, self.admission.enter(&settings.concurrency)).await;
+        let Ok(Ok(permit)) = admitted else {
+            // Busy, not broken: no verdict for the breaker (see the module docs).
+            pending.settle(Event::SemaphoreRejected, |breaker, _| breaker.on_ignored());
             return Err(CommandError::Rejected);
         };
+        self.with_stats(|stats| stats.record_concurrency(Instant::now(), permit.concurrent()));
         let started = Instant::now();
-        let outcome = tokio::time::timeout(settings.timeout, call).await;
-        self.with_stats(|stats| stats.record_latency(Instant::now(), started.elapsed()));
+        let outcome = tokio::time::timeout_at(deadline, call).await;
+        let latency = started.elapsed();
+        self.with_stats(|stats| stats.record_latency(Instant::now(), latency));
         let error = match outcome {
             Ok(Ok(value)) => {
+                permit.finish(Sample::Answered(latency));
                 pending.settle(Event::Success, CircuitBreaker::on_success);
                 return Ok(value);
             }
             Ok(Err(error)) => error,
             Err(_elapsed) => {
+                permit.finish(Sample::Dropped);
                 tracing::warn!(command = self.name, timeout = ?settings.timeout, "command timed out");
                 pending.settle(Event::Timeout, CircuitBreaker::on_failure);
                 return Err(CommandError::Timeout);
@@ -236,27 +252,24 @@ impl Command {
         };
         match error.fault() {
             Fault::Upstream => {
+                permit.finish(Sample::Dropped);
                 tracing::warn!(command = self.name, %error, "command failed");
                 pending.settle(Event::Failure, CircuitBreaker::on_failure);
                 Err(CommandError::Failed(error))
             }
+            // The upstream answered, refusing the request: its latency is a fair sample.
             Fault::BadRequest => {
+                permit.finish(Sample::Answered(latency));
                 pending.settle(Event::BadRequest, |breaker, _| breaker.on_ignored());
                 self.record(Event::ExceptionThrown);
                 Err(CommandError::BadRequest(error))
             }
             Fault::Alternatives => {
+                permit.finish(Sample::Answered(latency));
                 pending.settle(Event::BadRequest, |breaker, _| breaker.on_ignored());
                 Err(CommandError::BadRequest(error))
             }
         }
-    }
-
-    fn enter_bulkhead(&self, limit: u32) -> Option<Permit> {
-        let permit = self.bulkhead.try_enter(limit)?;
-        let concurrent = permit.concurrent();
-        self.with_stats(|stats| stats.record_concurrency(Instant::now(), concurrent));
-        Some(permit)
     }
 
     fn record(&self, event: Event) {
@@ -299,6 +312,7 @@ impl Drop for Pending<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::resilience::limiter::LimiterKind;
 
     /// A call's error as the tests need it: whose fault, and a message.
     #[derive(Debug, thiserror::Error)]
@@ -386,26 +400,41 @@ mod tests {
         assert_eq!(counts.get(Event::ExceptionThrown), 0);
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn a_full_bulkhead_rejects_without_calling() {
+    /// A command limited to `limit` in flight, without a queue.
+    fn limited(limit: u32) -> Command {
         let mut settings = CommandSettings::with_timeout(Duration::from_secs(10));
-        settings.max_concurrent_requests = 2;
-        let command = Command::new("test", &settings);
-        let (release, released) = tokio::sync::watch::channel(false);
-        let slow = || {
-            let mut released = released.clone();
-            async move {
-                let _ = released.wait_for(|done| *done).await;
-                Ok::<_, TestError>(())
-            }
+        settings.concurrency = ConcurrencySettings {
+            limiter: LimiterKind::Fixed,
+            limit,
+            queue: 0,
+            ..ConcurrencySettings::default()
         };
-        let first = command.execute(slow());
-        let second = command.execute(slow());
+        settings.breaker.request_volume_threshold = 5;
+        Command::new("test", &settings)
+    }
+
+    /// A call that holds its place until `release` says so.
+    fn held(
+        released: &tokio::sync::watch::Receiver<bool>,
+    ) -> impl Future<Output = Result<(), TestError>> + use<> {
+        let mut released = released.clone();
+        async move {
+            let _ = released.wait_for(|done| *done).await;
+            Ok(())
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_full_limit_rejects_without_calling() {
+        let command = limited(2);
+        let (release, released) = tokio::sync::watch::channel(false);
+        let first = command.execute(held(&released));
+        let second = command.execute(held(&released));
         let third = async {
             tokio::task::yield_now().await;
             let result = command.execute(async { Ok::<_, TestError>(()) }).await;
             assert!(matches!(result, Err(CommandError::Rejected)), "{result:?}");
-            assert_eq!(command.snapshot().concurrent, 2);
+            assert_eq!(command.snapshot().occupancy.in_flight, 2);
             release.send(true).ok();
         };
         let (first, second, ()) = tokio::join!(first, second, third);
@@ -414,7 +443,60 @@ mod tests {
         assert_eq!(snapshot.counts.get(Event::SemaphoreRejected), 1);
         assert_eq!(snapshot.counts.get(Event::Success), 2);
         assert_eq!(snapshot.counts.max_concurrent, 2);
-        assert_eq!(snapshot.concurrent, 0);
+        assert_eq!(snapshot.occupancy.in_flight, 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn rejections_never_open_the_circuit_nor_count_as_errors() {
+        let command = limited(1);
+        let (release, released) = tokio::sync::watch::channel(false);
+        let holder = command.execute(held(&released));
+        let turned_away = async {
+            tokio::task::yield_now().await;
+            for _ in 0..50 {
+                let result = command.execute(async { Ok::<_, TestError>(()) }).await;
+                assert!(matches!(result, Err(CommandError::Rejected)), "{result:?}");
+            }
+            release.send(true).ok();
+        };
+        let (held, ()) = tokio::join!(holder, turned_away);
+        assert!(held.is_ok());
+        assert!(!command.is_circuit_open(), "busy is not broken");
+        let counts = command.snapshot().counts;
+        assert_eq!(counts.get(Event::SemaphoreRejected), 50, "still counted");
+        assert_eq!(
+            counts.error_percentage(),
+            0,
+            "the breaker's view: not errors"
+        );
+        assert_eq!(counts.requests(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_queued_call_waits_for_a_place_within_the_commands_timeout() {
+        let mut settings = CommandSettings::with_timeout(Duration::from_secs(1));
+        settings.concurrency = ConcurrencySettings {
+            limiter: LimiterKind::Fixed,
+            limit: 1,
+            queue: 1,
+            queue_timeout: Duration::from_secs(60),
+            ..ConcurrencySettings::default()
+        };
+        let command = Command::new("test", &settings);
+        let _held = command
+            .admission
+            .enter(&settings.concurrency)
+            .await
+            .expect("the one place");
+        let waited = Instant::now();
+        let result = command.execute(async { Ok::<_, TestError>(()) }).await;
+        assert!(matches!(result, Err(CommandError::Rejected)), "{result:?}");
+        assert_eq!(
+            waited.elapsed(),
+            Duration::from_secs(1),
+            "the command's timeout"
+        );
+        assert_eq!(command.snapshot().occupancy.queued, 0);
     }
 
     #[tokio::test(start_paused = true)]

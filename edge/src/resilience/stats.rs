@@ -29,7 +29,8 @@ pub enum Event {
     Failure,
     Timeout,
     ShortCircuited,
-    /// The bulkhead was full (Hystrix: semaphore rejected).
+    /// Admission turned the call away: limit reached and queue full, or no place in time
+    /// (Hystrix: semaphore rejected). Not an error: see [`EventCounts::errors`].
     SemaphoreRejected,
     /// The caller's fault (4xx): neither a success nor a failure.
     BadRequest,
@@ -95,9 +96,11 @@ impl EventCounts {
         self.get(Event::Success) + self.errors()
     }
 
-    /// Failures, timeouts and rejections (short-circuits are not executions, so not counted).
+    /// Failures and timeouts: the upstream's own. Rejections are the command's load, not the
+    /// upstream's health, so they are left out, as the breaker leaves them out (Hystrix counts
+    /// them); short-circuits are not executions.
     pub fn errors(&self) -> u64 {
-        self.get(Event::Failure) + self.get(Event::Timeout) + self.get(Event::SemaphoreRejected)
+        self.get(Event::Failure) + self.get(Event::Timeout)
     }
 
     /// Whole percent, as the dashboard shows it.

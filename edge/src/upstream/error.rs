@@ -1,6 +1,10 @@
 //! The error the rest of the edge sees from a call to the middle tier: a command's outcome
 //! (see [`crate::resilience::command`]) in the words a user reads.
 
+use std::time::Duration;
+
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::response::AppendHeaders;
 use middletier_api::{CallError, Candidate};
 
 use crate::resilience::command::{Classify, CommandError, Fault};
@@ -24,7 +28,36 @@ pub enum UpstreamError {
     Choose(String, Vec<Candidate>),
 }
 
+/// How long a shed caller is told to wait before trying again. The load that shed it is a
+/// burst beyond what the middle tier sustains now: within a second the queue has turned over
+/// several times and the adaptive limit has moved, and `Retry-After` counts whole seconds, so
+/// one is the shortest wait it can say. Longer would idle readers who would be served.
+pub const SHED_RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// `Retry-After` in whole seconds (at least one), or no header.
+pub fn retry_after_header(
+    wait: Option<Duration>,
+) -> AppendHeaders<Option<(HeaderName, HeaderValue)>> {
+    AppendHeaders(wait.map(|wait| {
+        (
+            header::RETRY_AFTER,
+            HeaderValue::from(wait.as_secs().max(1)),
+        )
+    }))
+}
+
 impl UpstreamError {
+    /// When a caller may try again, for the `Retry-After` of a 503: a shed call (the command
+    /// was too busy to take it) may soon; for the other failures nobody knows when.
+    pub fn retry_after(&self) -> Option<Duration> {
+        matches!(self, UpstreamError::Rejected).then_some(SHED_RETRY_AFTER)
+    }
+
+    /// [`Self::retry_after`] as a response's headers.
+    pub fn retry_after_header(&self) -> AppendHeaders<Option<(HeaderName, HeaderValue)>> {
+        retry_after_header(self.retry_after())
+    }
+
     /// The caller's fault: no fallback applies, the message goes back as it is.
     pub fn is_bad_request(&self) -> bool {
         matches!(
@@ -97,6 +130,17 @@ mod tests {
         assert!(!oversized.is_bad_request());
         let error = UpstreamError::from(CommandError::Failed(oversized));
         assert_eq!(error.to_string(), "the feed service is unavailable");
+    }
+
+    #[test]
+    fn only_a_shed_call_says_when_to_come_back() {
+        assert_eq!(
+            UpstreamError::Rejected.retry_after(),
+            Some(SHED_RETRY_AFTER)
+        );
+        for error in [UpstreamError::ShortCircuited, UpstreamError::Timeout] {
+            assert_eq!(error.retry_after(), None, "{error}");
+        }
     }
 
     #[test]

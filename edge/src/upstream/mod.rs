@@ -35,7 +35,7 @@ use crate::balancer::{Balancer, InstanceView};
 use crate::resilience::command::{Command, CommandSettings};
 
 use cache::{Lookup, ReadCache, RiverCache};
-pub use error::UpstreamError;
+pub use error::{SHED_RETRY_AFTER, UpstreamError, retry_after_header};
 use retries::Idempotence::{Idempotent, NotIdempotent};
 use retries::Retries;
 pub use settings::{CommandsSettings, MiddletierSettings, ReadCacheSettings, UpstreamSettings};

@@ -12,6 +12,7 @@ use crate::balancer::{BalancerSettings, OutlierSettings};
 use crate::cache_budget::Budget;
 use crate::resilience::budget::RetryBudgetSettings;
 use crate::resilience::command::CommandSettings;
+use crate::resilience::limiter::ConcurrencySettings;
 
 // No `PartialEq`: the token is a `Secret`, which is never compared with `==` (not constant time).
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -79,21 +80,29 @@ pub struct CommandsSettings {
 }
 
 impl Default for CommandsSettings {
+    /// The recipe's timeouts. Every command's limit is adaptive with the same bounds (see
+    /// [`ConcurrencySettings::default`]) except the import's: one import subscribes up to
+    /// hundreds of feeds, so a few at once already keep a middle tier busy, and an import
+    /// that waits a few seconds for its turn loses nothing.
     fn default() -> Self {
-        // The recipe's timeouts.
         Self {
             get: CommandSettings::with_timeout(Duration::from_secs(10)),
             add: CommandSettings::with_timeout(Duration::from_secs(5)),
             delete: CommandSettings::with_timeout(Duration::from_secs(2)),
-            import: CommandSettings::with_timeout(Duration::from_secs(15)),
+            import: CommandSettings {
+                concurrency: ConcurrencySettings {
+                    limit: 4,
+                    min_limit: 1,
+                    max_limit: 16,
+                    queue: 16,
+                    queue_timeout: Duration::from_secs(5),
+                    ..ConcurrencySettings::default()
+                },
+                ..CommandSettings::with_timeout(Duration::from_secs(15))
+            },
             // "Mark all as read" may touch thousands of items in one call.
             mark: CommandSettings::with_timeout(Duration::from_secs(5)),
-            // Sessions are small key reads, but every page view of a user whose cached session
-            // lapsed makes one: a wider bulkhead than the default 10.
-            session: CommandSettings {
-                max_concurrent_requests: 50,
-                ..CommandSettings::with_timeout(Duration::from_secs(2))
-            },
+            session: CommandSettings::with_timeout(Duration::from_secs(2)),
             account: CommandSettings::with_timeout(Duration::from_secs(2)),
         }
     }
@@ -147,7 +156,7 @@ impl Default for ReadCacheSettings {
 pub struct UpstreamSettings {
     /// Dynamic: retries and the retry budget follow the live configuration.
     pub middletier: Dynamic<MiddletierSettings>,
-    /// Dynamic: timeouts, bulkheads and breaker thresholds follow the live configuration.
+    /// Dynamic: timeouts, concurrency limits and breaker thresholds follow the live configuration.
     pub commands: Dynamic<CommandsSettings>,
     pub balancer: BalancerSettings,
     pub outlier: OutlierSettings,

@@ -162,6 +162,7 @@ pub(super) async fn export_opml(State(state): State<WebState>, user: CurrentUser
             };
             (
                 StatusCode::SERVICE_UNAVAILABLE,
+                error.retry_after_header(),
                 render(&state, &user, input).await,
             )
                 .into_response()
@@ -191,6 +192,7 @@ pub(super) async fn import_opml(
         ))
         .into_response(),
         Err(error) => {
+            let retry_after = error.retry_after_header();
             let (status, message) = match error {
                 UpstreamError::BadRequest(message) => (StatusCode::BAD_REQUEST, message),
                 other => (
@@ -204,7 +206,7 @@ pub(super) async fn import_opml(
                 import_error: Some(message),
                 ..PageInput::default()
             };
-            (status, render(&state, &user, input).await).into_response()
+            (status, retry_after, render(&state, &user, input).await).into_response()
         }
     }
 }
@@ -263,7 +265,8 @@ async fn write_failed(
         form_error: Some(message),
         ..PageInput::default()
     };
-    (status, render(state, user, input).await).into_response()
+    let retry_after = error.retry_after_header();
+    (status, retry_after, render(state, user, input).await).into_response()
 }
 
 #[derive(Debug, Default)]

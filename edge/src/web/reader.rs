@@ -14,7 +14,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{AppendHeaders, IntoResponse, Redirect, Response};
 use axum::{Form, Json};
 use serde::Deserialize;
 use serde_json::json;
@@ -101,6 +101,7 @@ pub(super) async fn river(
         before: given(params.before),
         limit: Some(PAGE_SIZE),
     };
+    let mut retry_after = AppendHeaders(None);
     let (river, banner, status) = match state.upstream.river(&user.name, &query).await {
         RiverOutcome::Fresh(river) => (Some(river), None, StatusCode::OK),
         RiverOutcome::Stale { river, age, reason } => (
@@ -119,6 +120,13 @@ pub(super) async fn river(
             }),
             StatusCode::NOT_FOUND,
         ),
+        // Shed with no earlier page to show: 503, saying when to come back (see
+        // docs/resilience.md, "Overload").
+        RiverOutcome::Unavailable { reason } if reason.retry_after().is_some() => {
+            retry_after = reason.retry_after_header();
+            let banner = Banner::unavailable(&reason);
+            (None, Some(banner), StatusCode::SERVICE_UNAVAILABLE)
+        }
         RiverOutcome::Unavailable { reason } => {
             (None, Some(Banner::unavailable(&reason)), StatusCode::OK)
         }
@@ -130,7 +138,7 @@ pub(super) async fn river(
         banner,
         &state.sanitized,
     );
-    (status, page).into_response()
+    (status, retry_after, page).into_response()
 }
 
 #[derive(Debug, Template, WebTemplate)]
@@ -427,7 +435,8 @@ pub(super) async fn open_item(
             let message = format!(
                 "The item can't be opened right now: {error}. Please try again in a moment."
             );
-            return home_link(user.viewer(), StatusCode::SERVICE_UNAVAILABLE, message);
+            let page = home_link(user.viewer(), StatusCode::SERVICE_UNAVAILABLE, message);
+            return (error.retry_after_header(), page).into_response();
         }
     };
     let Some(to) = web_link(entry.item.link).filter(|to| url::Url::parse(to).is_ok()) else {
@@ -526,16 +535,19 @@ pub(super) async fn set_item_state(
             .upstream
             .set_item_state(&user.name, &change)
             .await
-            .map_err(|error| describe(&error)),
-        Err(message) => Err((StatusCode::BAD_REQUEST, message)),
+            .map_err(|error| (describe(&error), error.retry_after_header())),
+        Err(message) => Err(((StatusCode::BAD_REQUEST, message), AppendHeaders(None))),
     };
     match (result, json) {
         (Ok(change), true) => Json(change).into_response(),
         (Ok(_), false) => Redirect::to(back.as_str()).into_response(),
-        (Err((status, message)), true) => {
-            (status, Json(json!({ "error": message }))).into_response()
+        (Err(((status, message), retry_after)), true) => {
+            (status, retry_after, Json(json!({ "error": message }))).into_response()
         }
-        (Err((status, message)), false) => not_saved(user.viewer(), status, message, back),
+        (Err(((status, message), retry_after)), false) => {
+            let page = not_saved(user.viewer(), status, message, back);
+            (retry_after, page).into_response()
+        }
     }
 }
 
@@ -570,7 +582,8 @@ pub(super) async fn mark_all_read(
         Ok(_) => Redirect::to(back.as_str()).into_response(),
         Err(error) => {
             let (status, message) = describe(&error);
-            not_saved(user.viewer(), status, message, back)
+            let page = not_saved(user.viewer(), status, message, back);
+            (error.retry_after_header(), page).into_response()
         }
     }
 }

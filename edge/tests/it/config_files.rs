@@ -160,3 +160,36 @@ fn a_value_breaking_a_rule_stops_start_up_naming_the_key() {
         "{printed}"
     );
 }
+
+#[test]
+fn a_concurrency_limit_that_would_refuse_everything_stops_start_up() {
+    for (variable, value, key) in [
+        (
+            "RSS_COMMANDS__GET__CONCURRENCY__LIMIT",
+            "0",
+            "commands.get.concurrency.limit",
+        ),
+        (
+            "RSS_COMMANDS__GET__CONCURRENCY__MAX_LIMIT",
+            "2",
+            "commands.get.concurrency.max_limit",
+        ),
+        (
+            "RSS_COMMANDS__GET__CONCURRENCY__LIMITER",
+            "magic",
+            "commands.get.concurrency.limiter",
+        ),
+        (
+            "RSS_COMMANDS__GET__CONCURRENCY__QUEUE",
+            "-1",
+            "commands.get.concurrency.queue",
+        ),
+    ] {
+        let (status, printed) = start_edge(&[(variable, value)], &empty_dir("concurrency"));
+        assert!(
+            !status.success(),
+            "started with {variable}={value}: {printed}"
+        );
+        assert!(printed.contains(key), "{variable}={value}: {printed}");
+    }
+}

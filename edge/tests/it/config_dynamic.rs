@@ -189,7 +189,7 @@ async fn an_invalid_change_is_refused_and_the_last_good_configuration_stays() {
 
     write_config(
         &dir,
-        "[commands.get]\ntimeout = \"soon\"\nmax_concurrent_requests = 3\n",
+        "[commands.get]\ntimeout = \"soon\"\n[commands.get.concurrency]\nlimit = 3\n",
     );
     eventually("the invalid file is refused", || async {
         admin_config(&admin).await["reloads"]["rejected"] == 1
@@ -203,7 +203,7 @@ async fn an_invalid_change_is_refused_and_the_last_good_configuration_stays() {
     );
     assert_eq!(report["settings"]["commands"]["get"]["timeout"], "4s");
     assert_eq!(
-        report["settings"]["commands"]["get"]["max_concurrent_requests"], 10,
+        report["settings"]["commands"]["get"]["concurrency"]["limit"], 64,
         "nothing of an invalid file applies, not even its valid keys"
     );
     // The registry URL shows who the edge calls the registry as, never the secret.

@@ -26,6 +26,8 @@
 //! - [`browser`]: the reader in headless Chromium, with its script and the real CSP.
 //! - [`resilience`], [`discovery`]: middle tiers killed, failing, joining and restarting under
 //!   load; the breaker, the Hystrix stream and the dashboard.
+//! - [`load`]: many readers against healthy middle tiers get real pages; overload is shed
+//!   deliberately and recovered from.
 //! - [`interop_eureka`], [`cassandra`]: a middle tier registered by py-eureka-client; two middle
 //!   tiers sharing one real Cassandra.
 //! - [`config_files`], [`config_keys`], [`config_dynamic`]: the shipped configuration, the
@@ -49,6 +51,7 @@ mod config_keys;
 mod discovery;
 mod end_to_end;
 mod interop_eureka;
+mod load;
 mod resilience;
 mod service_identity;
 mod support;

@@ -134,8 +134,10 @@ async fn every_services_metrics_parse_and_move_with_a_page_view() {
         ),
         0.0
     );
-    assert_eq!(after.sum("rss_edge_bulkhead_capacity", &rss_get), 10.0);
+    // The adaptive limit's start: one page at a time is far under it, so it has not moved.
+    assert_eq!(after.sum("rss_edge_bulkhead_capacity", &rss_get), 64.0);
     assert_eq!(after.sum("rss_edge_bulkhead_in_flight", &rss_get), 0.0);
+    assert_eq!(after.sum("rss_edge_bulkhead_queued", &rss_get), 0.0);
     assert_eq!(
         after.sum("rss_edge_middletier_instances", &[("state", "available")]),
         1.0

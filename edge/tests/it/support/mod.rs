@@ -6,10 +6,12 @@
 //! # Layout
 //! - here: [`System`] and the services it starts, a browser-like HTTP client ([`Browser`]),
 //!   polling ([`eventually`]) and wall-clock bounds ([`assert_bounded`]);
+//! - [`load`]: readers under load, every answer classified (served, stale, shed or error);
 //! - [`webdriver`]: a real browser, driven over WebDriver.
 
 #![allow(clippy::unwrap_used)]
 
+pub mod load;
 pub mod webdriver;
 
 use std::future::Future;
@@ -570,18 +572,10 @@ pub async fn edge_instances(edge: &Service) -> Vec<serde_json::Value> {
 }
 
 /// A wall-clock bound, the only kind of timing these tests assert: that something which must
-/// not hang or wait on a timeout (a fallback page with every middle tier down, a breaker
-/// closing once its sleep window has passed, a new middle tier reached within a discovery
-/// refresh) ended in time, with room for a loaded machine. How fast things are is measured by
+/// not hang or wait on a timeout (a breaker closing once its sleep window has passed, a new
+/// middle tier reached within a discovery refresh) ended in time, with room for a loaded machine. How fast things are is measured by
 /// the benches (`edge/benches`, figures in `docs/benchmarks.md`), never asserted here.
 #[track_caller]
 pub fn assert_bounded(what: &str, elapsed: Duration, bound: Duration) {
     assert!(elapsed < bound, "{what}: took {elapsed:?}, bound {bound:?}");
-}
-
-/// Nearest-rank percentile of `samples`.
-pub fn percentile(samples: &mut [Duration], p: f64) -> Duration {
-    samples.sort_unstable();
-    let rank = ((p / 100.0) * samples.len() as f64).ceil() as usize;
-    samples[rank.clamp(1, samples.len()) - 1]
 }

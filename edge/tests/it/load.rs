@@ -1,0 +1,120 @@
+//! The edge under load, in process: many readers against healthy middle tiers get the real
+//! page, never the fallback; beyond what the edge admits it sheds deliberately (the last good
+//! page, or 503 with `Retry-After`) without opening its breaker, and recovers once the load
+//! drops. Debug builds on a shared machine: the tests count answers by kind and read the
+//! edge's metrics; none asserts a speed (that is `deploy/load/`'s and the benches' job).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use middletier::testing::FeedPublisher;
+use platform::testing::scrape_metrics;
+
+use crate::support::load::Load;
+use crate::support::{Browser, System, eventually, http};
+
+const RSS_GET: [(&str, &str); 1] = [("command", "RSSGet")];
+
+/// A system with one middle tier and a subscribed feed, so every page is the real river.
+async fn subscribed(system: &System, publisher: &FeedPublisher) {
+    let browser = Browser::new(&system.edge);
+    browser.subscribe(&publisher.url("/rss.xml")).await;
+    assert!(browser.home().await.html.contains("RSS first story"));
+}
+
+/// Under Hystrix's static bulkhead of 10, 32 readers were rejected, the rejections opened the
+/// breaker and nearly every page became the stale fallback while the middle tier idled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thirty_two_then_128_readers_against_one_healthy_middletier_get_only_real_pages() {
+    let publisher = FeedPublisher::start().await;
+    let system = System::start(1).await;
+    subscribed(&system, &publisher).await;
+
+    for (readers, pages) in [(32, 8), (128, 3)] {
+        let tally = Load::run(&system.edge, readers, pages).await;
+        tally.assert_all_served(&format!("{readers} readers"));
+        assert_eq!(tally.total(), readers * pages);
+    }
+    let metrics = scrape_metrics(&http(), &system.edge.admin_url()).await;
+    let short_circuited = [("command", "RSSGet"), ("event", "short_circuited")];
+    assert_eq!(
+        metrics.sum("rss_edge_command_events_total", &short_circuited),
+        0.0
+    );
+}
+
+/// 512 readers against an edge whose `RSSGet` admits 8 in flight and 32 waiting (fixed):
+/// lower than the adaptive defaults so that shedding is certain even when a debug build on a
+/// shared two-core machine can't put hundreds of requests in flight at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn beyond_its_limit_the_edge_sheds_without_opening_the_breaker_and_then_recovers() {
+    const QUEUE: u32 = 32;
+    let publisher = FeedPublisher::start().await;
+    let system = System::start_tuned(
+        vec![Arc::new(middletier::store::MemoryStore::new())],
+        |_| {},
+        |edge| {
+            let concurrency = &mut edge.commands.get.concurrency;
+            concurrency.limiter = edge::resilience::limiter::LimiterKind::Fixed;
+            concurrency.limit = 8;
+            concurrency.queue = QUEUE;
+        },
+    )
+    .await;
+    subscribed(&system, &publisher).await;
+
+    // The queue's length, read from the metrics for as long as the load runs.
+    let admin = system.edge.admin_url();
+    let done = Arc::new(AtomicBool::new(false));
+    let watcher = tokio::spawn({
+        let done = done.clone();
+        async move {
+            let client = http();
+            let mut longest = 0.0_f64;
+            while !done.load(Ordering::Relaxed) {
+                let metrics = scrape_metrics(&client, &admin).await;
+                longest = longest.max(metrics.sum("rss_edge_bulkhead_queued", &RSS_GET));
+            }
+            longest
+        }
+    });
+    let tally = Load::run(&system.edge, 512, 2).await;
+    done.store(true, Ordering::Relaxed);
+    let longest_queue = watcher.await.expect("the watcher");
+
+    tally.assert_no_error("512 readers");
+    let metrics = scrape_metrics(&http(), &system.edge.admin_url()).await;
+    let event = |name| {
+        metrics.sum(
+            "rss_edge_command_events_total",
+            &[("command", "RSSGet"), ("event", name)],
+        )
+    };
+    assert!(
+        event("semaphore_rejected") > 0.0,
+        "nothing was shed: {}",
+        tally.summary()
+    );
+    assert_eq!(event("short_circuited"), 0.0, "the breaker never opened");
+    assert_eq!(
+        metrics.sum(
+            "rss_edge_circuit_state",
+            &[("command", "RSSGet"), ("state", "closed")]
+        ),
+        1.0
+    );
+    assert!(
+        longest_queue <= f64::from(QUEUE),
+        "the queue held {longest_queue}"
+    );
+
+    let browser = Browser::new(&system.edge);
+    eventually("a reader gets the real page again", || async {
+        let page = browser.home().await;
+        page.status == reqwest::StatusCode::OK && !page.html.contains("banner banner-")
+    })
+    .await;
+    Load::run(&system.edge, 32, 5)
+        .await
+        .assert_all_served("32 readers after the overload");
+}

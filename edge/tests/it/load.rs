@@ -118,3 +118,72 @@ async fn beyond_its_limit_the_edge_sheds_without_opening_the_breaker_and_then_re
         .await
         .assert_all_served("32 readers after the overload");
 }
+
+/// A shed call with no last good answer to give is told when to come back: 503 with
+/// `Retry-After` (1 s), for a river page never read before as for a write. Each command here
+/// admits one call and queues none, and the middle tier hangs, so one call in flight is enough
+/// to shed the next.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shed_call_without_a_fallback_answers_503_with_retry_after() {
+    let system = System::start_tuned(
+        vec![Arc::new(middletier::store::MemoryStore::new())],
+        |middletier| middletier.chaos.enabled = true,
+        |edge| {
+            for command in [&mut edge.commands.get, &mut edge.commands.add] {
+                command.concurrency.limiter = edge::resilience::limiter::LimiterKind::Fixed;
+                command.concurrency.limit = 1;
+                command.concurrency.queue = 0;
+            }
+        },
+    )
+    .await;
+    let chaos = format!("{}/chaos", system.middletiers[0].admin_url());
+    let response = http()
+        .put(&chaos)
+        .json(&serde_json::json!({ "hang": true }))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(response.status(), reqwest::StatusCode::OK);
+    let browser = Arc::new(Browser::new(&system.edge));
+    let in_flight = |command: &'static str| {
+        let admin = system.edge.admin_url();
+        async move {
+            let metrics = scrape_metrics(&http(), &admin).await;
+            metrics.sum("rss_edge_bulkhead_in_flight", &[("command", command)]) >= 1.0
+        }
+    };
+
+    let hung_read = tokio::spawn({
+        let browser = browser.clone();
+        async move { browser.get("/?filter=starred").send().await }
+    });
+    eventually("a read holds RSSGet's one place", || in_flight("RSSGet")).await;
+    let shed = browser.get("/?filter=all").send().await.expect("an answer");
+    assert_eq!(shed.status(), reqwest::StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(shed.headers()["retry-after"], "1");
+    let html = shed.text().await.expect("a body");
+    assert!(html.contains("busy"), "{html}");
+
+    let hung_write = tokio::spawn({
+        let browser = browser.clone();
+        async move { browser.subscribe("http://feeds.example/a.xml").await }
+    });
+    eventually("a write holds RSSAdd's one place", || in_flight("RSSAdd")).await;
+    let shed = browser
+        .post("/subscriptions")
+        .form(&[("url", "http://feeds.example/b.xml")])
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(shed.status(), reqwest::StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(shed.headers()["retry-after"], "1");
+    let html = shed.text().await.expect("a body");
+    assert!(
+        html.contains("http://feeds.example/b.xml"),
+        "the input is kept: {html}"
+    );
+
+    hung_read.abort();
+    hung_write.abort();
+}

@@ -29,9 +29,10 @@
 //!   the retry budget, the read cache (the feed list) and the stale-read fallbacks; the
 //!   [`upstream::UpstreamError`] the pages show.
 //! - [`balancer`]: round robin or power of two choices on peak EWMA, with outlier ejection.
-//! - [`resilience`]: Hystrix's and Finagle's pieces, generic over what they guard: the rolling
-//!   window, the circuit breaker, the bulkhead, rolling statistics, the retry budget and the
-//!   command that puts them together.
+//! - [`resilience`]: Hystrix's, Finagle's and concurrency-limits' pieces, generic over what
+//!   they guard: the rolling window, the circuit breaker, the adaptive concurrency limit and
+//!   its admission queue, rolling statistics, the retry budget and the command that puts them
+//!   together.
 //! - [`cache_budget`]: the byte budgets that bound the caches of upstream content (read cache,
 //!   river fallback pages, sanitized descriptions), below everything that caches.
 //! - [`settings`], the configuration.

@@ -460,5 +460,9 @@ mod tests {
             object["propertyValue_executionIsolationSemaphoreMaxConcurrentRequests"],
             64
         );
+        assert_eq!(object["currentConcurrentExecutionCount"], 0);
+        assert_eq!(object["currentQueuedExecutionCount"], 0);
+        assert_eq!(pool["currentQueueSize"], 0);
+        assert_eq!(pool["propertyValue_queueSizeRejectionThreshold"], 128);
     }
 }

@@ -125,7 +125,8 @@ async fn beyond_its_limit_the_edge_sheds_without_opening_the_breaker_and_then_re
 }
 
 /// A shed call with no last good answer to give is told when to come back: 503 with
-/// `Retry-After` (1 s), for a river page never read before as for a write. Each command here
+/// `Retry-After` (1 s), for a river page never read before as for a write and for the JSON
+/// answer `reader.js` asks for. Each command here
 /// admits one call and queues none, and the middle tier hangs, so one call in flight is enough
 /// to shed the next.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -134,7 +135,8 @@ async fn a_shed_call_without_a_fallback_answers_503_with_retry_after() {
         vec![Arc::new(middletier::store::MemoryStore::new())],
         |middletier| middletier.chaos.enabled = true,
         |edge| {
-            for command in [&mut edge.commands.get, &mut edge.commands.add] {
+            let commands = &mut edge.commands;
+            for command in [&mut commands.get, &mut commands.add, &mut commands.mark] {
                 command.concurrency.limiter = edge::resilience::limiter::LimiterKind::Fixed;
                 command.concurrency.limit = 1;
                 command.concurrency.queue = 0;
@@ -189,6 +191,30 @@ async fn a_shed_call_without_a_fallback_answers_503_with_retry_after() {
         "the input is kept: {html}"
     );
 
+    let mark = [
+        ("feed", "http://feeds.example/a.xml"),
+        ("item", "1"),
+        ("read", "true"),
+    ];
+    let hung_mark = tokio::spawn({
+        let browser = browser.clone();
+        async move { browser.post("/items/state").form(&mark).send().await }
+    });
+    eventually("a mark holds RSSMark's one place", || in_flight("RSSMark")).await;
+    let shed = browser
+        .post("/items/state")
+        .header("Accept", "application/json")
+        .form(&mark)
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(shed.status(), reqwest::StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(shed.headers()["retry-after"], "1");
+    let answer: serde_json::Value = shed.json().await.expect("JSON");
+    let error = answer["error"].as_str().expect("an error message");
+    assert!(error.contains("busy"), "{answer}");
+
     hung_read.abort();
     hung_write.abort();
+    hung_mark.abort();
 }

@@ -119,7 +119,8 @@ pub struct Command {
     name: &'static str,
     settings: Dynamic<CommandSettings>,
     breaker: Mutex<CircuitBreaker>,
-    /// Its settings are read live, like the other settings.
+    /// Executions in flight and waiting; the limit and queue settings are read at each
+    /// admission, like the other settings.
     admission: Arc<Admission>,
     stats: Mutex<CommandStats>,
     request_cache: bool,

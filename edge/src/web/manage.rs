@@ -19,8 +19,7 @@ use middletier_api::{Candidate, CategoryChange, FeedKind, Filter, Subscription, 
 use super::reader::view_href;
 use super::{Banner, WebState, ago, plural, within};
 use crate::accounts::{CurrentUser, Viewer};
-use crate::upstream::FeedsOutcome;
-use crate::upstream::UpstreamError;
+use crate::upstream::{FeedsOutcome, UpstreamError, retry_after_header};
 
 #[derive(Debug, Deserialize)]
 pub(super) struct FeedForm {
@@ -72,7 +71,17 @@ pub(super) async fn page(
         }),
         ..PageInput::default()
     };
-    render(&state, &user, input).await.into_response()
+    let page = render(&state, &user, input).await;
+    match page.shed_without_fallback {
+        // As the river: 503, saying when to come back (docs/resilience.md, "Overload").
+        Some(wait) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            retry_after_header(Some(wait)),
+            page,
+        )
+            .into_response(),
+        None => page.into_response(),
+    }
 }
 
 pub(super) async fn subscribe(
@@ -293,12 +302,16 @@ impl PageInput {
 async fn render(state: &WebState, user: &CurrentUser, input: PageInput) -> ManagePage {
     // Formatted on every view: "updated 2 minutes ago" must keep moving while a stale answer is
     // served. This page is visited to manage feeds, not read on every click like the river.
+    let mut shed_without_fallback = None;
     let (feeds, banner) = match state.upstream.feeds(&user.name).await {
         FeedsOutcome::Fresh(feeds) => (feed_views(&feeds), None),
         FeedsOutcome::Stale { feeds, age, reason } => {
             (feed_views(&feeds), Some(Banner::stale(age, &reason)))
         }
-        FeedsOutcome::Unavailable { reason } => (Vec::new(), Some(Banner::unavailable(&reason))),
+        FeedsOutcome::Unavailable { reason } => {
+            shed_without_fallback = reason.retry_after();
+            (Vec::new(), Some(Banner::unavailable(&reason)))
+        }
     };
     let categories: BTreeSet<String> = feeds
         .iter()
@@ -313,6 +326,7 @@ async fn render(state: &WebState, user: &CurrentUser, input: PageInput) -> Manag
         import_error: input.import_error,
         categories: categories.into_iter().collect(),
         feeds,
+        shed_without_fallback,
     }
 }
 
@@ -331,6 +345,8 @@ struct ManagePage {
     /// Every category in use, offered as suggestions.
     categories: Vec<String>,
     feeds: Vec<FeedView>,
+    /// The feed list was shed and there is none to fall back on: when to come back.
+    shed_without_fallback: Option<std::time::Duration>,
 }
 
 /// A pasted web page announced several feeds: the user picks one.

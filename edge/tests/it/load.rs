@@ -125,8 +125,8 @@ async fn beyond_its_limit_the_edge_sheds_without_opening_the_breaker_and_then_re
 }
 
 /// A shed call with no last good answer to give is told when to come back: 503 with
-/// `Retry-After` (1 s), for a river page never read before as for a write and for the JSON
-/// answer `reader.js` asks for. Each command here
+/// `Retry-After` (1 s), for a river page never read before, the feed list, a write and the
+/// JSON answer `reader.js` asks for. Each command here
 /// admits one call and queues none, and the middle tier hangs, so one call in flight is enough
 /// to shed the next.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -171,6 +171,15 @@ async fn a_shed_call_without_a_fallback_answers_503_with_retry_after() {
     assert_eq!(shed.headers()["retry-after"], "1");
     let html = shed.text().await.expect("a body");
     assert!(html.contains("busy"), "{html}");
+
+    // The feed list, as the river: nothing to fall back on.
+    let shed = browser
+        .get("/subscriptions")
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(shed.status(), reqwest::StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(shed.headers()["retry-after"], "1");
 
     let hung_write = tokio::spawn({
         let browser = browser.clone();

@@ -11,7 +11,7 @@ use middletier::testing::FeedPublisher;
 use platform::testing::scrape_metrics;
 
 use crate::support::load::Load;
-use crate::support::{Browser, System, eventually, http};
+use crate::support::{Browser, System, another_edge, eventually, http};
 
 const RSS_GET: [(&str, &str); 1] = [("command", "RSSGet")];
 
@@ -226,4 +226,53 @@ async fn a_shed_call_without_a_fallback_answers_503_with_retry_after() {
     hung_read.abort();
     hung_write.abort();
     hung_mark.abort();
+}
+
+/// A signed-in reader whose session can't be checked because `RSSSession` is shed, on an edge
+/// that has not seen the session before (so it has no cached one to fall back on), is told
+/// when to come back too, rather than sent to sign in again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shed_session_check_answers_503_with_retry_after() {
+    let system = System::start_tuned(
+        vec![Arc::new(middletier::store::MemoryStore::new())],
+        |middletier| middletier.chaos.enabled = true,
+        |edge| edge.accounts.single_user = false,
+    )
+    .await;
+    let signed_up = Browser::signed_up(&system.edge, "shedsession").await;
+    let other = another_edge(&system, 1, |edge| {
+        let concurrency = &mut edge.commands.session.concurrency;
+        concurrency.limiter = edge::resilience::limiter::LimiterKind::Fixed;
+        concurrency.limit = 1;
+        concurrency.queue = 0;
+    })
+    .await;
+    let browser = Arc::new(Browser {
+        base: other.url(),
+        ..signed_up
+    });
+    let response = http()
+        .put(format!("{}/chaos", system.middletiers[0].admin_url()))
+        .json(&serde_json::json!({ "hang": true }))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(response.status(), reqwest::StatusCode::OK);
+
+    let hung = tokio::spawn({
+        let browser = browser.clone();
+        async move { browser.get("/").send().await }
+    });
+    let admin = other.admin_url();
+    eventually("a session check holds RSSSession's one place", || async {
+        let metrics = scrape_metrics(&http(), &admin).await;
+        metrics.sum("rss_edge_bulkhead_in_flight", &[("command", "RSSSession")]) >= 1.0
+    })
+    .await;
+    let shed = browser.get("/").send().await.expect("an answer");
+    assert_eq!(shed.status(), reqwest::StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(shed.headers()["retry-after"], "1");
+    let html = shed.text().await.expect("a body");
+    assert!(html.contains("busy"), "{html}");
+    hung.abort();
 }

@@ -236,6 +236,10 @@ healthy() {
     local e_rps h_rps not_served
     e_rps=$(median 1 "${edge[@]}") h_rps=$(median 1 "${hello[@]}")
     not_served=$(( $(sum 5 "${edge[@]}") + $(sum 6 "${edge[@]}") + $(sum 7 "${edge[@]}") ))
+    # The speed goal is reported, never a failure: it depends on the machine and its load.
+    (( c != 32 )) || awk -v r="$e_rps" -v p="$(median 3 "${edge[@]}")" 'BEGIN {
+      printf "    goal at 32 connections, at least 3,000 pages/s with p99 at most 30 ms: %s\n",
+        (r >= 3000 && p <= 30) ? "met" : "not met on this machine" }'
     rows+=("$(printf '| healthy | %s | %s | %s | %s | %s | %s (%s %%) | %s / %s / %s | %s |' \
       "$c" "$e_rps" "$(median 2 "${edge[@]}")" "$(median 3 "${edge[@]}")" "$(sum 4 "${edge[@]}")" \
       "$h_rps" "$(awk -v e="$e_rps" -v h="$h_rps" 'BEGIN { printf "%.1f", 100 * e / h }')" \
@@ -265,10 +269,16 @@ kill_one() {
     line=$(round "$page" "$c" "$DURATION" "$edge_pid"); base+=("$line"); row "$r" edge "$c" "$line"
   done
   echo "==> kill: ${DURATION}s at $c connections; kill -9 of one of the two middle tiers after $(( DURATION / 3 ))s"
-  ( sleep $(( DURATION / 3 )); kill -9 "${middletier_pids[1]}" ) &
-  local killer=$!
-  line=$(round "$page" "$c" "$DURATION" "$edge_pid")
-  wait "$killer"
+  local out victim=${middletier_pids[1]}
+  out=$(mktemp)
+  round "$page" "$c" "$DURATION" "$edge_pid" >"$out" &
+  local measuring=$!
+  sleep $(( DURATION / 3 ))
+  kill -9 "$victim"
+  # Reaped here, quietly: the shell would otherwise report the kill it was asked for.
+  wait "$victim" 2>/dev/null || true
+  wait "$measuring" || { rm -f "$out"; die "the kill round failed"; }
+  line=$(cat "$out"); rm -f "$out"
   header; row kill edge "$c" "$line"
   local served stale shed errors degraded
   read -r _ _ _ served stale shed errors _ <<<"$line"

@@ -45,9 +45,16 @@ PAGES_LUA=deploy/load/pages.lua
 
 die() { echo "error: $*" >&2; exit 1; }
 
+# Whole numbers only, checked before any arithmetic sees them (bash would evaluate an
+# expression hidden in a value).
+for name in RUNS DURATION THREADS TIMEOUT RECOVER_WITHIN EDGE_MAX_MB; do
+  [[ ${!name} =~ ^(0|[1-9][0-9]{0,3})$ ]] || die "$name must be a whole number, not '${!name}'"
+done
 (( RUNS >= 1 && RUNS <= 20 && DURATION >= 3 && DURATION <= 60 && THREADS >= 1 && THREADS <= 4 &&
-   TIMEOUT >= 1 && TIMEOUT <= 30 && RECOVER_WITHIN >= 1 && RECOVER_WITHIN <= 120 )) ||
-  die "keep RUNS in 1..20, DURATION in 3..60 s, THREADS in 1..4, TIMEOUT in 1..30 s, RECOVER_WITHIN in 1..120 s"
+   TIMEOUT >= 1 && TIMEOUT <= 30 && RECOVER_WITHIN >= 1 && RECOVER_WITHIN <= 120 && EDGE_MAX_MB >= 16 )) ||
+  die "keep RUNS in 1..20, DURATION in 3..60 s, THREADS in 1..4, TIMEOUT in 1..30 s, RECOVER_WITHIN in 1..120 s, EDGE_MAX_MB at least 16"
+[ -z "${CONNECTIONS:-}" ] ||
+  die "CONNECTIONS is no longer read: each scenario sets its own (healthy 32 and 128, kill 32, overload 512 then 32)"
 
 scenarios=("$@")
 (( ${#scenarios[@]} > 0 )) || scenarios=(healthy)

@@ -27,6 +27,7 @@
 # The load generator is wrk (installed from Debian packages if missing, when root); it shares
 # the machine's cores with the services, as the goals ask ("load generator included").
 # Each scenario ends with Markdown table rows for docs/benchmarks.md.
+# shellcheck disable=SC1091 # sources credential files this run writes
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 

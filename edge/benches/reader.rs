@@ -179,11 +179,12 @@ async fn run(config: Config) {
 async fn load(store: &MemoryStore, name: &str, feeds: usize, items: usize) -> Vec<String> {
     let user = UserId::parse(name).unwrap();
     let now = Utc::now();
+    let max = middletier::service::AccountSettings::default().max_subscriptions_per_user;
     let mut urls = Vec::with_capacity(feeds);
     for feed in 0..feeds {
         let raw = format!("http://feeds.example/{name}/{feed}.xml");
         let url = FeedUrl::parse(&raw).unwrap();
-        store.subscribe(&user, &url).await.unwrap();
+        store.subscribe(&user, &url, max).await.unwrap();
         let mut state = FeedState::new(url, now);
         state.title = Some(format!("Feed {feed} of {name}"));
         state.last_success = Some(now);

@@ -339,13 +339,14 @@ async fn refresh_rounds(
     }
 }
 
-/// Spreads the feeds over `users` users (each within the per-user limit of 500).
+/// Spreads the feeds over `users` users (each within the default per-user limit).
 async fn subscribe_all(store: &MemoryStore, urls: &[FeedUrl], users: usize) {
     let per_user = urls.len().div_ceil(users);
-    assert!(per_user <= middletier::store::MAX_SUBSCRIPTIONS_PER_USER);
+    let max = middletier::service::AccountSettings::default().max_subscriptions_per_user;
+    assert!(per_user <= max);
     for (n, url) in urls.iter().enumerate() {
         let user = UserId::parse(&format!("reader{}", n / per_user)).expect("user");
-        store.subscribe(&user, url).await.expect("subscribe");
+        store.subscribe(&user, url, max).await.expect("subscribe");
     }
 }
 

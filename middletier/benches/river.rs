@@ -131,9 +131,11 @@ async fn run(name: &str, store: Arc<dyn Store>, config: &Config, cassandra: bool
     };
     let now = Utc::now();
     let urls: Vec<FeedUrl> = (0..config.feeds).map(|n| feed_url(&prefix, n)).collect();
+    // As many feeds as the default cap allows a user (500).
+    let max = middletier::service::AccountSettings::default().max_subscriptions_per_user;
     let setup = Instant::now();
     for (n, url) in urls.iter().enumerate() {
-        store.subscribe(&user, url).await.expect("subscribe");
+        store.subscribe(&user, url, max).await.expect("subscribe");
         store
             .save_feed_state(&feed_state(url.clone(), n, config.items, now))
             .await

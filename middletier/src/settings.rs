@@ -118,6 +118,12 @@ impl platform::config::Configuration for Settings {
                 "must be at least 1: nobody could stay signed in",
             ));
         }
+        if self.accounts.max_subscriptions_per_user == 0 {
+            return Err(InvalidSetting::new(
+                "accounts.max_subscriptions_per_user",
+                "must be at least 1: nobody could subscribe to a feed",
+            ));
+        }
         let refresh = &self.refresh;
         if refresh.scan_interval.is_zero() {
             return Err(InvalidSetting::new(

@@ -74,16 +74,22 @@ impl FeedService {
 
 /// `[accounts]` settings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct AccountSettings {
     /// Most sessions one user keeps (browsers and devices signed in at once); signing in past
     /// it ends the oldest. Bounds what repeated sign-ins can store.
     pub max_sessions_per_user: usize,
+    /// Most feeds one user subscribes to. Every page view reads all of a user's
+    /// subscriptions (and the river merges their feeds), so this bounds what one user makes
+    /// each page cost; a subscribe or an OPML import past it is refused, naming the limit.
+    pub max_subscriptions_per_user: usize,
 }
 
 impl Default for AccountSettings {
     fn default() -> Self {
         Self {
             max_sessions_per_user: 50,
+            max_subscriptions_per_user: 500,
         }
     }
 }

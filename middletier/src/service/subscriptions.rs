@@ -8,7 +8,7 @@ use super::{FeedService, ServiceError};
 use crate::discover;
 use crate::opml::{self, OpmlFeed};
 use crate::refresh::FirstFetch;
-use crate::store::{FeedState, MAX_SUBSCRIPTIONS_PER_USER, StoreError};
+use crate::store::{FeedState, StoreError};
 
 impl FeedService {
     /// Fetches `url` at once and subscribes to it (or to the feed it moved to, or to the one
@@ -50,7 +50,8 @@ impl FeedService {
                 }
             }
         };
-        let changed = self.store.subscribe(user, &state.url).await?;
+        let max = self.accounts.max_subscriptions_per_user;
+        let changed = self.store.subscribe(user, &state.url, max).await?;
         let state = self.keep_first_seen(state).await?;
         self.store.save_feed_state(&state).await?;
         Ok(SubscriptionChange {
@@ -157,15 +158,21 @@ impl FeedService {
             .iter()
             .filter(|(url, _)| !existing.contains(url))
             .count();
-        if existing.len() + new > MAX_SUBSCRIPTIONS_PER_USER {
+        let max = self.accounts.max_subscriptions_per_user;
+        if existing.len() + new > max {
+            let room = max.saturating_sub(existing.len());
             return Err(ServiceError::Refused(format!(
-                "importing {new} new feeds would exceed the limit of {MAX_SUBSCRIPTIONS_PER_USER} \
-                 subscriptions; nothing was imported"
+                "nothing was imported: this file has {new} feeds you don't subscribe to yet, \
+                 and you have {have} of the limit of {max} subscriptions per user \
+                 (RSS_ACCOUNTS__MAX_SUBSCRIPTIONS_PER_USER on the middle tier), so there is \
+                 room for {room}; import a smaller file, unsubscribe from some feeds first, \
+                 or ask your administrator to raise the limit",
+                have = existing.len(),
             )));
         }
         let mut imported = Vec::with_capacity(parsed.len());
         for (url, feed) in parsed {
-            let new = self.store.subscribe(user, &url).await?;
+            let new = self.store.subscribe(user, &url, max).await?;
             // The first folder level is the category (categories are flat); a feed already
             // subscribed keeps the one the user gave it.
             let category = feed

@@ -174,8 +174,13 @@ impl<S: SubscriptionStore> SubscriptionStore for FeedCache<S> {
         self.inner.subscriptions(user).await
     }
 
-    async fn subscribe(&self, user: &UserId, url: &FeedUrl) -> Result<bool, StoreError> {
-        self.inner.subscribe(user, url).await
+    async fn subscribe(
+        &self,
+        user: &UserId,
+        url: &FeedUrl,
+        max: usize,
+    ) -> Result<bool, StoreError> {
+        self.inner.subscribe(user, url, max).await
     }
 
     async fn unsubscribe(&self, user: &UserId, url: &FeedUrl) -> Result<bool, StoreError> {

@@ -16,8 +16,8 @@ use middletier_api::domain::{FeedUrl, UserId};
 
 use super::{
     AccountRecord, AccountStore, CachedFeed, FeedReading, FeedState, FeedStore, ItemMark,
-    MAX_SUBSCRIPTIONS_PER_USER, MarkChange, ReadingStore, Scheduled, SessionRecord, StoreError,
-    SubscriptionStore, UserReading, Watermark,
+    MarkChange, ReadingStore, Scheduled, SessionRecord, StoreError, SubscriptionStore, UserReading,
+    Watermark,
 };
 
 #[derive(Clone, Debug, Default)]
@@ -68,14 +68,19 @@ impl SubscriptionStore for MemoryStore {
         Ok(self.with(|inner| inner.users.get(user).cloned().unwrap_or_default()))
     }
 
-    async fn subscribe(&self, user: &UserId, url: &FeedUrl) -> Result<bool, StoreError> {
+    async fn subscribe(
+        &self,
+        user: &UserId,
+        url: &FeedUrl,
+        max_per_user: usize,
+    ) -> Result<bool, StoreError> {
         self.with(|inner| {
             let feeds = inner.users.entry(user.clone()).or_default();
             if feeds.contains(url) {
                 return Ok(false);
             }
-            if feeds.len() >= MAX_SUBSCRIPTIONS_PER_USER {
-                return Err(StoreError::TooManySubscriptions(MAX_SUBSCRIPTIONS_PER_USER));
+            if feeds.len() >= max_per_user {
+                return Err(StoreError::TooManySubscriptions(max_per_user));
             }
             feeds.push(url.clone());
             Ok(true)

@@ -63,8 +63,13 @@ impl<S: SubscriptionStore + ?Sized> SubscriptionStore for Metered<S> {
             .await
     }
 
-    async fn subscribe(&self, user: &UserId, url: &FeedUrl) -> Result<bool, StoreError> {
-        self.observe("subscribe", self.inner.subscribe(user, url))
+    async fn subscribe(
+        &self,
+        user: &UserId,
+        url: &FeedUrl,
+        max: usize,
+    ) -> Result<bool, StoreError> {
+        self.observe("subscribe", self.inner.subscribe(user, url, max))
             .await
     }
 
@@ -221,7 +226,7 @@ mod tests {
         let ann = UserId::parse("ann").expect("user");
         let feed = FeedUrl::parse("https://example.com/feed.xml").expect("url");
 
-        store.subscribe(&ann, &feed).await.expect("subscribe");
+        store.subscribe(&ann, &feed, 500).await.expect("subscribe");
         let refused = store
             .mark_item(
                 &ann,

@@ -46,23 +46,34 @@ pub enum StoreError {
     /// work. The message is for logs, not for users.
     #[error("subscription store unavailable: {0}")]
     Unavailable(String),
-    #[error("a user can have at most {0} subscriptions")]
+    /// The user already has the most subscriptions the middle tier allows (the cap it was
+    /// given). The message is for users: it names the limit and the setting that raises it.
+    #[error(
+        "you have reached the limit of {0} subscriptions per user \
+         (RSS_ACCOUNTS__MAX_SUBSCRIPTIONS_PER_USER on the middle tier); \
+         unsubscribe from a feed first, or ask your administrator to raise the limit"
+    )]
     TooManySubscriptions(usize),
     /// The user does not subscribe to the feed a change names.
     #[error("not subscribed to this feed")]
     NotSubscribed,
 }
 
-/// Bounds what one user can make every page view read.
-pub const MAX_SUBSCRIPTIONS_PER_USER: usize = 500;
-
 /// A user's subscriptions, in the order they were added.
 #[async_trait]
 pub trait SubscriptionStore: Send + Sync + std::fmt::Debug + 'static {
     async fn subscriptions(&self, user: &UserId) -> Result<Vec<FeedUrl>, StoreError>;
 
-    /// Adds `url`; `Ok(false)` when the user was already subscribed.
-    async fn subscribe(&self, user: &UserId, url: &FeedUrl) -> Result<bool, StoreError>;
+    /// Adds `url`; `Ok(false)` when the user was already subscribed, and
+    /// [`StoreError::TooManySubscriptions`] when the user already has `max_per_user` (the
+    /// middle tier's `accounts.max_subscriptions_per_user`, which bounds what every page view
+    /// reads).
+    async fn subscribe(
+        &self,
+        user: &UserId,
+        url: &FeedUrl,
+        max_per_user: usize,
+    ) -> Result<bool, StoreError>;
 
     /// Removes `url`; `Ok(false)` when the user was not subscribed.
     async fn unsubscribe(&self, user: &UserId, url: &FeedUrl) -> Result<bool, StoreError>;

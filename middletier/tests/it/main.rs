@@ -16,7 +16,8 @@
 //! - [`support`]: what several modules share: an HTTP client, the Cassandra guard, wall-clock
 //!   bounds.
 //! - [`api`], [`reading`], [`opml_discovery`]: the REST API, reading state, feed discovery;
-//!   [`item_lookup`]: one item of a user's feed.
+//!   [`item_lookup`]: one item of a user's feed; [`subscription_cap`]: the configured cap
+//!   on a user's subscriptions.
 //! - [`fetch`], [`wild_feeds`]: the fetcher against hostile publishers; odd and hostile feeds.
 //! - [`store_conformance`]: one suite for every store backend.
 //! - [`ownership`], [`config_dynamic`], [`telemetry`], [`openapi`]: refresh sharing, dynamic
@@ -40,6 +41,7 @@ mod ownership;
 mod proxy;
 mod reading;
 mod store_conformance;
+mod subscription_cap;
 mod support;
 mod telemetry;
 mod wild_feeds;

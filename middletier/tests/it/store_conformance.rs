@@ -8,13 +8,16 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use middletier::store::{
-    AccountRecord, AccountStore, CachedFeed, FeedState, FeedStore, MAX_SUBSCRIPTIONS_PER_USER,
-    MarkChange, MemoryStore, SessionRecord, Store, StoreError, SubscriptionStore, UserReading,
+    AccountRecord, AccountStore, CachedFeed, FeedState, FeedStore, MarkChange, MemoryStore,
+    SessionRecord, Store, StoreError, SubscriptionStore, UserReading,
 };
 use middletier_api::Item;
 use middletier_api::domain::{FeedUrl, UserId};
 
 use crate::support::cassandra_shared;
+
+/// The default cap; only [`subscription_cap_conformance`] is about caps.
+const MAX: usize = 500;
 
 fn user(name: &str) -> UserId {
     UserId::parse(name).expect("user")
@@ -35,10 +38,10 @@ async fn conformance(store: Arc<dyn Store>, prefix: &str) {
         "unknown users have none"
     );
 
-    assert!(store.subscribe(&ann, &feed(2)).await.expect("add"));
-    assert!(store.subscribe(&ann, &feed(1)).await.expect("add"));
+    assert!(store.subscribe(&ann, &feed(2), MAX).await.expect("add"));
+    assert!(store.subscribe(&ann, &feed(1), MAX).await.expect("add"));
     assert!(
-        !store.subscribe(&ann, &feed(2)).await.expect("add"),
+        !store.subscribe(&ann, &feed(2), MAX).await.expect("add"),
         "a second subscribe changes nothing"
     );
     assert_eq!(
@@ -61,19 +64,59 @@ async fn conformance(store: Arc<dyn Store>, prefix: &str) {
         "never subscribed"
     );
     assert_eq!(store.subscriptions(&ann).await.expect("read"), [feed(1)]);
+}
 
-    for n in 0..MAX_SUBSCRIPTIONS_PER_USER {
-        store
-            .subscribe(&bob, &feed(n))
-            .await
-            .expect("within the limit");
+/// The cap the middle tier passes (`accounts.max_subscriptions_per_user`) holds per user, and
+/// its refusal tells the user the limit and the setting.
+async fn subscription_cap_conformance(store: Arc<dyn Store>, prefix: &str) {
+    let ann = user(&format!("{prefix}ann"));
+    let bob = user(&format!("{prefix}bob"));
+    for n in 0..3 {
+        assert!(
+            store
+                .subscribe(&ann, &feed(n), 3)
+                .await
+                .expect("within the cap")
+        );
     }
-    let over = store
-        .subscribe(&bob, &feed(MAX_SUBSCRIPTIONS_PER_USER))
-        .await;
+    let over = store.subscribe(&ann, &feed(3), 3).await;
+    let Err(error @ StoreError::TooManySubscriptions(3)) = over else {
+        panic!("the 4th subscription under a cap of 3 must be refused, got {over:?}");
+    };
+    let message = error.to_string();
+    for words in [
+        "limit of 3 subscriptions per user",
+        "RSS_ACCOUNTS__MAX_SUBSCRIPTIONS_PER_USER",
+        "unsubscribe from a feed first",
+    ] {
+        assert!(message.contains(words), "{message:?} lacks {words:?}");
+    }
+    assert_eq!(
+        store.subscriptions(&ann).await.expect("read"),
+        [feed(0), feed(1), feed(2)],
+        "the refused feed was not added"
+    );
     assert!(
-        matches!(over, Err(StoreError::TooManySubscriptions(_))),
-        "{over:?}"
+        !store
+            .subscribe(&ann, &feed(1), 3)
+            .await
+            .expect("at the cap"),
+        "subscribing again to a feed already there is not refused at the cap"
+    );
+    assert!(
+        store
+            .subscribe(&bob, &feed(3), 3)
+            .await
+            .expect("another user"),
+        "the cap is per user"
+    );
+    assert!(store.unsubscribe(&ann, &feed(0)).await.expect("remove"));
+    assert!(
+        store
+            .subscribe(&ann, &feed(3), 3)
+            .await
+            .expect("room again"),
+        "unsubscribing makes room"
     );
 }
 
@@ -143,9 +186,9 @@ async fn feed_cache_conformance(store: Arc<dyn Store>, prefix: &str) {
         "first-seen times are kept"
     );
 
-    store.subscribe(&ann, &other).await.expect("subscribe");
-    store.subscribe(&ann, &old).await.expect("subscribe");
-    store.subscribe(&bob, &old).await.expect("subscribe");
+    store.subscribe(&ann, &other, MAX).await.expect("subscribe");
+    store.subscribe(&ann, &old, MAX).await.expect("subscribe");
+    store.subscribe(&bob, &old, MAX).await.expect("subscribe");
     let mine = |scheduled: Vec<middletier::store::Scheduled>| {
         let mut mine: Vec<_> = scheduled
             .into_iter()
@@ -200,9 +243,9 @@ async fn reading_conformance(store: Arc<dyn Store>, prefix: &str) {
         FeedUrl::parse(&format!("https://example.com/{prefix}{name}.xml")).expect("url")
     };
     let (one, two, never) = (feed_url("one"), feed_url("two"), feed_url("never"));
-    store.subscribe(&ann, &one).await.expect("subscribe");
-    store.subscribe(&ann, &two).await.expect("subscribe");
-    store.subscribe(&bob, &one).await.expect("subscribe");
+    store.subscribe(&ann, &one, MAX).await.expect("subscribe");
+    store.subscribe(&ann, &two, MAX).await.expect("subscribe");
+    store.subscribe(&bob, &one, MAX).await.expect("subscribe");
 
     let reading = store.reading(&ann).await.expect("read");
     assert_eq!(
@@ -351,7 +394,7 @@ async fn reading_conformance(store: Arc<dyn Store>, prefix: &str) {
     store.unsubscribe(&ann, &moved).await.expect("unsubscribe");
     store.clear_reading(&ann, &moved).await.expect("clear");
     store
-        .subscribe(&ann, &moved)
+        .subscribe(&ann, &moved, MAX)
         .await
         .expect("subscribe again");
     let reading = store.reading(&ann).await.expect("read");
@@ -393,7 +436,7 @@ async fn pruning_conformance(store: Arc<dyn Store>, prefix: &str) {
     };
     for reader in [&ann, &bob] {
         for feed in [&url, &other] {
-            store.subscribe(reader, feed).await.expect("subscribe");
+            store.subscribe(reader, feed, MAX).await.expect("subscribe");
             for id in ["a", "b", "c"] {
                 store
                     .mark_item(reader, feed, id, read, time(1))
@@ -574,6 +617,7 @@ async fn session_cap_conformance(store: Arc<dyn Store>, prefix: &str) {
 #[tokio::test]
 async fn memory_store_conforms() {
     conformance(Arc::new(MemoryStore::new()), "").await;
+    subscription_cap_conformance(Arc::new(MemoryStore::new()), "").await;
     feed_cache_conformance(Arc::new(MemoryStore::new()), "").await;
     reading_conformance(Arc::new(MemoryStore::new()), "").await;
     pruning_conformance(Arc::new(MemoryStore::new()), "").await;
@@ -587,6 +631,7 @@ async fn cassandra_store_conforms() {
     let _cassandra = cassandra_shared().await;
     let store = Arc::new(middletier::testing::cassandra_store().await);
     conformance(store.clone(), &middletier::testing::unique_prefix()).await;
+    subscription_cap_conformance(store.clone(), &middletier::testing::unique_prefix()).await;
     feed_cache_conformance(store.clone(), &middletier::testing::unique_prefix()).await;
     reading_conformance(store.clone(), &middletier::testing::unique_prefix()).await;
     pruning_conformance(store.clone(), &middletier::testing::unique_prefix()).await;
@@ -630,7 +675,10 @@ async fn cassandra_schema_setup_is_idempotent() {
     let first = middletier::testing::cassandra_store().await;
     let user =
         UserId::parse(&format!("{}ann", middletier::testing::unique_prefix())).expect("user");
-    first.subscribe(&user, &feed(7)).await.expect("subscribe");
+    first
+        .subscribe(&user, &feed(7), MAX)
+        .await
+        .expect("subscribe");
     let second = middletier::testing::cassandra_store().await;
     assert_eq!(second.subscriptions(&user).await.expect("read"), [feed(7)]);
 }
@@ -692,7 +740,7 @@ async fn cassandra_an_item_another_middle_tier_just_fetched_can_be_marked_at_onc
     let prefix = middletier::testing::unique_prefix();
     let ann = user(&format!("{prefix}ann"));
     let url = FeedUrl::parse(&format!("https://example.com/{prefix}fresh.xml")).expect("url");
-    there.subscribe(&ann, &url).await.expect("subscribe");
+    there.subscribe(&ann, &url, MAX).await.expect("subscribe");
     let mut state = FeedState::new(url.clone(), time(0));
     state.items = holding(&url, &["old"]).state.items.clone();
     state.last_attempt = Some(time(0));

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use middletier_api::domain::{FeedUrl, UserId};
 
 use super::{CassandraStore, Connected, query_failed, query_rows};
-use crate::store::{MAX_SUBSCRIPTIONS_PER_USER, ReadingStore, StoreError, SubscriptionStore};
+use crate::store::{ReadingStore, StoreError, SubscriptionStore};
 
 #[async_trait]
 impl SubscriptionStore for CassandraStore {
@@ -29,15 +29,20 @@ impl SubscriptionStore for CassandraStore {
             .collect())
     }
 
-    async fn subscribe(&self, user: &UserId, url: &FeedUrl) -> Result<bool, StoreError> {
+    async fn subscribe(
+        &self,
+        user: &UserId,
+        url: &FeedUrl,
+        max_per_user: usize,
+    ) -> Result<bool, StoreError> {
         // Read, then write: the partition is small, and two racing subscribes of the same URL
         // write the same rows (the later `added_at` wins), so the race is harmless.
         let existing = self.subscriptions(user).await?;
         if existing.contains(url) {
             return Ok(false);
         }
-        if existing.len() >= MAX_SUBSCRIPTIONS_PER_USER {
-            return Err(StoreError::TooManySubscriptions(MAX_SUBSCRIPTIONS_PER_USER));
+        if existing.len() >= max_per_user {
+            return Err(StoreError::TooManySubscriptions(max_per_user));
         }
         let connected = self.connection()?;
         let values = (

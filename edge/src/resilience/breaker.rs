@@ -18,6 +18,12 @@
 //!   `sleep_window` (Hystrix: 5 s) has passed; then exactly one trial request goes through.
 //! - Bad requests (the caller's fault) are neither successes nor failures; one that happens
 //!   to be the trial just gives the trial slot back.
+//! - A verdict counts only in the state its call was let through in ([`Epoch`]). Under load
+//!   hundreds of calls may still be in flight when the circuit opens; Hystrix lets their late
+//!   verdicts act on whatever state the breaker is in by then, so a straggler's success can
+//!   close the circuit in place of the trial, and a burst of stragglers' failures can open it
+//!   again right after the trial closed it. Here they count for nothing: only the trial decides
+//!   a half-open circuit, and a freshly closed one starts from the calls it let through.
 //!
 //! # Why hand-written
 //! The breaker is the part of Hystrix this recipe exists to show, so its rules are the ones
@@ -84,10 +90,16 @@ pub enum Decision {
     ShortCircuit,
 }
 
+/// The breaker's state as one call was let through in: each change of state starts a new
+/// epoch, and a verdict from an earlier one is a straggler's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Epoch(u64);
+
 #[derive(Debug)]
 pub struct CircuitBreaker {
     settings: BreakerSettings,
     state: State,
+    epoch: Epoch,
     trial_in_flight: bool,
     window: Window<Counts>,
 }
@@ -98,6 +110,7 @@ impl CircuitBreaker {
         Self {
             settings,
             state: State::Closed,
+            epoch: Epoch(0),
             trial_in_flight: false,
             window,
         }
@@ -105,6 +118,16 @@ impl CircuitBreaker {
 
     pub fn state(&self) -> State {
         self.state
+    }
+
+    /// The current epoch: taken with [`Self::decide`]'s answer, handed back with the verdict.
+    pub fn epoch(&self) -> Epoch {
+        self.epoch
+    }
+
+    fn enter(&mut self, state: State) {
+        self.state = state;
+        self.epoch = Epoch(self.epoch.0 + 1);
     }
 
     /// Takes the live thresholds and sleep window (dynamic properties); applies from the next
@@ -128,7 +151,7 @@ impl CircuitBreaker {
         match self.state {
             State::Closed => Decision::Allow,
             State::Open { since } if now.duration_since(since) >= self.settings.sleep_window => {
-                self.state = State::HalfOpen;
+                self.enter(State::HalfOpen);
                 self.trial_in_flight = true;
                 Decision::Trial
             }
@@ -143,22 +166,29 @@ impl CircuitBreaker {
         }
     }
 
-    pub fn on_success(&mut self, now: Instant) {
+    /// A success of a call let through in `epoch`.
+    pub fn on_success(&mut self, now: Instant, epoch: Epoch) {
+        if epoch != self.epoch {
+            return;
+        }
         if self.state == State::HalfOpen {
             // The trial worked: close and forget the errors that opened the circuit.
-            self.state = State::Closed;
+            self.enter(State::Closed);
             self.trial_in_flight = false;
             self.window.reset(now);
         }
         self.window.current(now).success += 1;
     }
 
-    /// A failure, timeout or rejection.
-    pub fn on_failure(&mut self, now: Instant) {
+    /// A failure or timeout of a call let through in `epoch`.
+    pub fn on_failure(&mut self, now: Instant, epoch: Epoch) {
+        if epoch != self.epoch {
+            return;
+        }
         self.window.current(now).failure += 1;
         match self.state {
             State::HalfOpen => {
-                self.state = State::Open { since: now };
+                self.enter(State::Open { since: now });
                 self.trial_in_flight = false;
             }
             State::Closed => {
@@ -168,16 +198,17 @@ impl CircuitBreaker {
                     && totals.failure * 100
                         >= u64::from(self.settings.error_threshold_percentage) * requests
                 {
-                    self.state = State::Open { since: now };
+                    self.enter(State::Open { since: now });
                 }
             }
             State::Open { .. } => {}
         }
     }
 
-    /// A bad request: no verdict on the upstream's health.
-    pub fn on_ignored(&mut self) {
-        if self.state == State::HalfOpen {
+    /// A bad request, a rejection or a call whose caller went away, let through in `epoch`:
+    /// no verdict on the upstream's health.
+    pub fn on_ignored(&mut self, epoch: Epoch) {
+        if epoch == self.epoch && self.state == State::HalfOpen {
             self.trial_in_flight = false;
         }
     }
@@ -203,7 +234,8 @@ mod tests {
     fn fail(breaker: &mut CircuitBreaker, n: u32) {
         for _ in 0..n {
             assert_ne!(breaker.decide(Instant::now()), Decision::ShortCircuit);
-            breaker.on_failure(Instant::now());
+            let epoch = breaker.epoch();
+            breaker.on_failure(Instant::now(), epoch);
         }
     }
 
@@ -224,7 +256,8 @@ mod tests {
     async fn stays_closed_below_the_error_percentage() {
         let mut breaker = breaker();
         for _ in 0..11 {
-            breaker.on_success(Instant::now());
+            let epoch = breaker.epoch();
+            breaker.on_success(Instant::now(), epoch);
         }
         fail(&mut breaker, 10);
         assert_eq!(breaker.state(), State::Closed, "10 of 21 is under 50 %");
@@ -271,7 +304,8 @@ mod tests {
         fail(&mut breaker, 20);
         tokio::time::advance(Duration::from_secs(5)).await;
         assert_eq!(breaker.decide(Instant::now()), Decision::Trial);
-        breaker.on_success(Instant::now());
+        let trial = breaker.epoch();
+        breaker.on_success(Instant::now(), trial);
         assert_eq!(breaker.state(), State::Closed);
         fail(&mut breaker, 1);
         assert_eq!(
@@ -287,7 +321,8 @@ mod tests {
         fail(&mut breaker, 20);
         tokio::time::advance(Duration::from_secs(5)).await;
         assert_eq!(breaker.decide(Instant::now()), Decision::Trial);
-        breaker.on_failure(Instant::now());
+        let trial = breaker.epoch();
+        breaker.on_failure(Instant::now(), trial);
         assert!(matches!(breaker.state(), State::Open { .. }));
         tokio::time::advance(Duration::from_secs(4)).await;
         assert_eq!(breaker.decide(Instant::now()), Decision::ShortCircuit);
@@ -301,8 +336,48 @@ mod tests {
         fail(&mut breaker, 20);
         tokio::time::advance(Duration::from_secs(5)).await;
         assert_eq!(breaker.decide(Instant::now()), Decision::Trial);
-        breaker.on_ignored();
+        let trial = breaker.epoch();
+        breaker.on_ignored(trial);
         assert_eq!(breaker.state(), State::HalfOpen);
         assert_eq!(breaker.decide(Instant::now()), Decision::Trial);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_straggler_from_before_the_circuit_opened_neither_closes_it_nor_takes_the_trial() {
+        let mut breaker = breaker();
+        assert_eq!(breaker.decide(Instant::now()), Decision::Allow);
+        let straggler = breaker.epoch();
+        fail(&mut breaker, 20);
+        tokio::time::advance(Duration::from_secs(5)).await;
+        assert_eq!(breaker.decide(Instant::now()), Decision::Trial);
+        breaker.on_success(Instant::now(), straggler);
+        assert_eq!(breaker.state(), State::HalfOpen, "only the trial decides");
+        breaker.on_ignored(straggler);
+        assert_eq!(
+            breaker.decide(Instant::now()),
+            Decision::ShortCircuit,
+            "the trial is still in flight"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn stragglers_failing_after_the_trial_closed_the_circuit_do_not_reopen_it() {
+        let mut breaker = breaker();
+        let stragglers: Vec<Epoch> = (0..40)
+            .map(|_| {
+                breaker.decide(Instant::now());
+                breaker.epoch()
+            })
+            .collect();
+        fail(&mut breaker, 20);
+        tokio::time::advance(Duration::from_secs(5)).await;
+        assert_eq!(breaker.decide(Instant::now()), Decision::Trial);
+        let trial = breaker.epoch();
+        breaker.on_success(Instant::now(), trial);
+        for epoch in stragglers {
+            breaker.on_failure(Instant::now(), epoch);
+        }
+        assert_eq!(breaker.state(), State::Closed);
+        assert_eq!(breaker.totals(Instant::now()).failure, 0);
     }
 }

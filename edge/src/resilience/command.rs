@@ -32,7 +32,7 @@ use tokio::time::Instant;
 use platform::config::Dynamic;
 
 use super::admission::{Admission, Occupancy};
-use super::breaker::{BreakerSettings, CircuitBreaker, Decision, State};
+use super::breaker::{BreakerSettings, CircuitBreaker, Decision, Epoch, State};
 use super::limiter::{ConcurrencySettings, Sample};
 use super::stats::{CommandStats, Cumulative, Event, EventCounts, Latencies};
 
@@ -210,9 +210,9 @@ impl Command {
         E: Classify + std::fmt::Display,
     {
         let settings = self.settings.get();
-        let decision = self.with_breaker(|breaker| {
+        let (decision, epoch) = self.with_breaker(|breaker| {
             breaker.reconfigure(&settings.breaker);
-            breaker.decide(Instant::now())
+            (breaker.decide(Instant::now()), breaker.epoch())
         });
         if decision == Decision::ShortCircuit {
             self.record(Event::ShortCircuited);
@@ -222,6 +222,7 @@ impl Command {
         // half-open trial slot is never lost.
         let mut pending = Pending {
             command: self,
+            epoch,
             settled: false,
         };
         let deadline = Instant::now() + settings.timeout;
@@ -229,7 +230,9 @@ impl Command {
             tokio::time::timeout_at(deadline, self.admission.enter(&settings.concurrency)).await;
         let Ok(Ok(permit)) = admitted else {
             // Busy, not broken: no verdict for the breaker (see the module docs).
-            pending.settle(Event::SemaphoreRejected, |breaker, _| breaker.on_ignored());
+            pending.settle(Event::SemaphoreRejected, |breaker, _, epoch| {
+                breaker.on_ignored(epoch)
+            });
             return Err(CommandError::Rejected);
         };
         self.with_stats(|stats| stats.record_concurrency(Instant::now(), permit.concurrent()));
@@ -261,13 +264,17 @@ impl Command {
             // The upstream answered, refusing the request: its latency is a fair sample.
             Fault::BadRequest => {
                 permit.finish(Sample::Answered(latency));
-                pending.settle(Event::BadRequest, |breaker, _| breaker.on_ignored());
+                pending.settle(Event::BadRequest, |breaker, _, epoch| {
+                    breaker.on_ignored(epoch)
+                });
                 self.record(Event::ExceptionThrown);
                 Err(CommandError::BadRequest(error))
             }
             Fault::Alternatives => {
                 permit.finish(Sample::Answered(latency));
-                pending.settle(Event::BadRequest, |breaker, _| breaker.on_ignored());
+                pending.settle(Event::BadRequest, |breaker, _, epoch| {
+                    breaker.on_ignored(epoch)
+                });
                 Err(CommandError::BadRequest(error))
             }
         }
@@ -287,25 +294,28 @@ impl Command {
     }
 }
 
-/// An execution between the breaker's decision and its verdict.
+/// An execution between the breaker's decision and its verdict, which counts only in the
+/// breaker's `epoch` it was let through in.
 struct Pending<'a> {
     command: &'a Command,
+    epoch: Epoch,
     settled: bool,
 }
 
 impl Pending<'_> {
-    fn settle(&mut self, event: Event, record: impl FnOnce(&mut CircuitBreaker, Instant)) {
+    fn settle(&mut self, event: Event, record: impl FnOnce(&mut CircuitBreaker, Instant, Epoch)) {
         self.settled = true;
         self.command.record(event);
         self.command
-            .with_breaker(|breaker| record(breaker, Instant::now()));
+            .with_breaker(|breaker| record(breaker, Instant::now(), self.epoch));
     }
 }
 
 impl Drop for Pending<'_> {
     fn drop(&mut self) {
         if !self.settled {
-            self.command.with_breaker(CircuitBreaker::on_ignored);
+            self.command
+                .with_breaker(|breaker| breaker.on_ignored(self.epoch));
         }
     }
 }

@@ -135,7 +135,7 @@ pub(super) async fn river(
 
 #[derive(Debug, Template)]
 #[template(path = "river.html")]
-struct RiverPage {
+struct RiverPage<'a> {
     user: Viewer,
     banner: Option<Banner>,
     sidebar: SidebarView,
@@ -146,7 +146,7 @@ struct RiverPage {
     feed: Option<FeedHeader>,
     filters: Vec<FilterLink>,
     mark_all: Option<MarkAll>,
-    items: Vec<ItemView>,
+    items: Vec<ItemView<'a>>,
     /// This page's address, where the item forms send the browser back to.
     back: String,
     older: Option<String>,
@@ -208,13 +208,14 @@ struct SidebarFeed {
     current: bool,
 }
 
+/// One item as the page shows it, borrowing the middle tier's answer rather than copying it.
 #[derive(Debug)]
-struct ItemView {
-    feed_url: String,
-    feed_title: String,
-    feed_href: String,
-    id: String,
-    title: String,
+struct ItemView<'a> {
+    feed_url: &'a str,
+    feed_title: &'a str,
+    feed_href: Arc<str>,
+    id: &'a str,
+    title: &'a str,
     /// Through `/items/open`, which marks the item read; `None` when it has no link.
     open_href: Option<String>,
     description: Arc<str>,
@@ -228,7 +229,7 @@ struct ItemView {
 #[derive(Debug)]
 struct FeedLinks {
     /// The feed's own view.
-    href: String,
+    href: Arc<str>,
     /// The feed's address as a query-string value.
     encoded_url: String,
 }
@@ -236,14 +237,14 @@ struct FeedLinks {
 impl FeedLinks {
     fn new(feed_url: &str) -> Self {
         Self {
-            href: view_href(Some(feed_url), None, Filter::Unread, None),
+            href: view_href(Some(feed_url), None, Filter::Unread, None).into(),
             encoded_url: encode(feed_url),
         }
     }
 }
 
-impl ItemView {
-    fn new(entry: &RiverItem, links: &FeedLinks, sanitized: &SanitizedCache) -> Self {
+impl<'a> ItemView<'a> {
+    fn new(entry: &'a RiverItem, links: &FeedLinks, sanitized: &SanitizedCache) -> Self {
         let item = &entry.item;
         // Only the item is named: the edge looks its link up again when it is opened.
         let open_href = web_link(item.link.clone()).map(|_| {
@@ -255,10 +256,10 @@ impl ItemView {
         });
         Self {
             feed_href: links.href.clone(),
-            feed_url: entry.feed_url.clone(),
-            feed_title: entry.feed_title.clone(),
-            id: item.id.clone(),
-            title: item.title.clone(),
+            feed_url: &entry.feed_url,
+            feed_title: &entry.feed_title,
+            id: &item.id,
+            title: &item.title,
             open_href,
             description: sanitized.get(&item.description, &entry.feed_url),
             published: item.published.clone().and_then(Published::parse),
@@ -268,11 +269,11 @@ impl ItemView {
     }
 }
 
-impl RiverPage {
+impl<'a> RiverPage<'a> {
     fn new(
         user: Viewer,
         query: &RiverQuery,
-        river: Option<&River>,
+        river: Option<&'a River>,
         banner: Option<Banner>,
         sanitized: &SanitizedCache,
     ) -> Self {
@@ -377,7 +378,7 @@ impl RiverPage {
 /// Rendered into a buffer sized for the whole page up front: a river page runs to a hundred
 /// kilobytes or so, which askama's own estimate (the template's literal text) would reach only
 /// after a dozen reallocations, each copying what was written so far.
-impl IntoResponse for RiverPage {
+impl IntoResponse for RiverPage<'_> {
     fn into_response(self) -> Response {
         let mut html = String::with_capacity(self.expected_len());
         match self.render_into(&mut html) {
@@ -393,7 +394,7 @@ impl IntoResponse for RiverPage {
     }
 }
 
-impl RiverPage {
+impl RiverPage<'_> {
     /// About what the page renders to: the markup around the items and the sidebar, then
     /// each item's description and the forms and links around it. A guess only: the buffer
     /// still grows if the page is longer.

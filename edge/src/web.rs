@@ -182,7 +182,9 @@ fn wants_json(headers: &HeaderMap) -> bool {
 
 /// A query-string value, percent-encoded.
 fn encode(value: &str) -> String {
-    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+    let mut encoded = String::with_capacity(value.len() + value.len() / 4);
+    encoded.extend(url::form_urlencoded::byte_serialize(value.as_bytes()));
+    encoded
 }
 
 fn plural(n: usize, one: &'static str, many: &'static str) -> &'static str {
@@ -226,12 +228,25 @@ struct Published {
 
 impl Published {
     fn parse(raw: String) -> Option<Self> {
-        let at = chrono::DateTime::parse_from_rfc3339(&raw).ok()?;
+        use chrono::{Datelike, Timelike};
+        const MONTHS: [&str; 12] = [
+            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+        ];
+        let at = chrono::DateTime::parse_from_rfc3339(&raw)
+            .ok()?
+            .with_timezone(&chrono::Utc);
+        // `format("%e %b %Y, %H:%M UTC")` spelled out: a page shows fifty of these, and
+        // chrono parses the pattern again on every call.
+        let human = format!(
+            "{:>2} {} {:04}, {:02}:{:02} UTC",
+            at.day(),
+            MONTHS[at.month0() as usize],
+            at.year(),
+            at.hour(),
+            at.minute()
+        );
         Some(Published {
-            human: at
-                .with_timezone(&chrono::Utc)
-                .format("%e %b %Y, %H:%M UTC")
-                .to_string(),
+            human,
             machine: raw,
         })
     }
@@ -279,15 +294,18 @@ impl SanitizedCache {
         }
     }
 
-    fn get(&self, html: &str, base: Option<&url::Url>) -> Arc<str> {
+    /// `html` sanitized with relative links resolved against `feed`, the feed's address
+    /// (parsed only when the description is not here yet).
+    fn get(&self, html: &str, feed: &str) -> Arc<str> {
         use std::hash::BuildHasher;
-        let key = self.keys.hash_one((html, base.map(url::Url::as_str)));
+        let key = self.keys.hash_one((html, feed));
         if let Some(clean) = self.entries.get(&key) {
             return clean;
         }
         // Two pages showing a new description at once may both clean it: cheaper than making
         // one wait for the other, and they store the same text.
-        let clean: Arc<str> = sanitize(html, base).into();
+        let base = url::Url::parse(feed).ok();
+        let clean: Arc<str> = sanitize(html, base.as_ref()).into();
         self.entries.insert(key, clean.clone());
         clean
     }
@@ -330,19 +348,40 @@ mod tests {
     }
 
     #[test]
+    fn publication_dates_read_as_chrono_would_write_them() {
+        for raw in [
+            "2025-06-10T04:00:00+00:00",
+            "2025-01-05T00:59:59+01:00",
+            "1999-12-31T23:30:00-05:30",
+            "0987-02-28T12:00:00Z",
+        ] {
+            let expected = chrono::DateTime::parse_from_rfc3339(raw)
+                .expect("valid")
+                .with_timezone(&chrono::Utc)
+                .format("%e %b %Y, %H:%M UTC")
+                .to_string();
+            let published = Published::parse(raw.to_owned()).expect("parsed");
+            assert_eq!(published.human, expected, "{raw}");
+            assert_eq!(published.machine, raw);
+        }
+        for bad in ["", "yesterday", "2025-13-01T00:00:00Z", "<script>"] {
+            assert!(Published::parse(bad.to_owned()).is_none(), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn each_description_is_sanitized_once_per_base_address() {
         let cache = SanitizedCache::new(1024 * 1024);
         let html = r#"<a href="/a" onclick="x()">a</a>"#;
-        let one = url::Url::parse("http://one.example/feed").ok();
-        let two = url::Url::parse("http://two.example/feed").ok();
-        let first = cache.get(html, one.as_ref());
+        let (one, two) = ("http://one.example/feed", "http://two.example/feed");
+        let first = cache.get(html, one);
         assert!(
-            Arc::ptr_eq(&first, &cache.get(html, one.as_ref())),
+            Arc::ptr_eq(&first, &cache.get(html, one)),
             "served from the cache"
         );
         assert!(!first.contains("onclick"));
         assert!(first.contains("http://one.example/a"), "{first}");
-        let other = cache.get(html, two.as_ref());
+        let other = cache.get(html, two);
         assert!(other.contains("http://two.example/a"), "{other}");
     }
 
@@ -353,15 +392,11 @@ mod tests {
         let cache = SanitizedCache::new(budget);
         let long = "<p>".to_owned() + &"x".repeat(64 * 1024) + "</p>";
         for n in 0..100 {
-            cache.get(&format!("{long}{n}"), None);
+            cache.get(&format!("{long}{n}"), "");
         }
         assert!(cache.entries.weight() <= budget);
         let held: usize = (0..100)
-            .map(|n| {
-                cache
-                    .keys
-                    .hash_one((format!("{long}{n}").as_str(), None::<&str>))
-            })
+            .map(|n| cache.keys.hash_one((format!("{long}{n}").as_str(), "")))
             .filter_map(|key| cache.entries.peek(&key))
             .map(|clean| clean.len())
             .sum();

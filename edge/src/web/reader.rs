@@ -7,19 +7,19 @@
 //! items a user has. The middle tier keeps the last good page per query; when no middle tier
 //! answers, the edge shows it with a banner saying how old it is.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use askama::Template;
-use askama_web::WebTemplate;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{AppendHeaders, IntoResponse, Redirect, Response};
+use axum::response::{AppendHeaders, Html, IntoResponse, Redirect, Response};
 use axum::{Form, Json};
 use serde::Deserialize;
 use serde_json::json;
 
 use middletier_api::{Filter, ItemQuery, ItemStateChange, MarkRead, River, RiverItem, RiverQuery};
+use platform::server::InternalError;
 
 use super::{
     Banner, MessagePage, Published, SanitizedCache, WebState, back_to, encode, not_saved,
@@ -141,9 +141,9 @@ pub(super) async fn river(
     (status, retry_after, page).into_response()
 }
 
-#[derive(Debug, Template, WebTemplate)]
+#[derive(Debug, Template)]
 #[template(path = "river.html")]
-struct RiverPage {
+struct RiverPage<'a> {
     user: Viewer,
     banner: Option<Banner>,
     sidebar: SidebarView,
@@ -154,7 +154,7 @@ struct RiverPage {
     feed: Option<FeedHeader>,
     filters: Vec<FilterLink>,
     mark_all: Option<MarkAll>,
-    items: Vec<ItemView>,
+    items: Vec<ItemView<'a>>,
     /// This page's address, where the item forms send the browser back to.
     back: String,
     older: Option<String>,
@@ -216,13 +216,14 @@ struct SidebarFeed {
     current: bool,
 }
 
+/// One item as the page shows it, borrowing the middle tier's answer rather than copying it.
 #[derive(Debug)]
-struct ItemView {
-    feed_url: String,
-    feed_title: String,
-    feed_href: String,
-    id: String,
-    title: String,
+struct ItemView<'a> {
+    feed_url: &'a str,
+    feed_title: &'a str,
+    feed_href: Arc<str>,
+    id: &'a str,
+    title: &'a str,
     /// Through `/items/open`, which marks the item read; `None` when it has no link.
     open_href: Option<String>,
     description: Arc<str>,
@@ -231,26 +232,44 @@ struct ItemView {
     starred: bool,
 }
 
-impl ItemView {
-    fn new(entry: &RiverItem, sanitized: &SanitizedCache) -> Self {
+/// What every item of one feed links to, worked out once per feed on a page rather than once
+/// per item: a page has fifty items from a handful of feeds.
+#[derive(Debug)]
+struct FeedLinks {
+    /// The feed's own view.
+    href: Arc<str>,
+    /// The feed's address as a query-string value.
+    encoded_url: String,
+}
+
+impl FeedLinks {
+    fn new(feed_url: &str) -> Self {
+        Self {
+            href: view_href(Some(feed_url), None, Filter::Unread, None).into(),
+            encoded_url: encode(feed_url),
+        }
+    }
+}
+
+impl<'a> ItemView<'a> {
+    fn new(entry: &'a RiverItem, links: &FeedLinks, sanitized: &SanitizedCache) -> Self {
         let item = &entry.item;
-        let base = url::Url::parse(&entry.feed_url).ok();
         // Only the item is named: the edge looks its link up again when it is opened.
         let open_href = web_link(item.link.clone()).map(|_| {
             format!(
                 "/items/open?feed={}&item={}",
-                encode(&entry.feed_url),
+                links.encoded_url,
                 encode(&item.id)
             )
         });
         Self {
-            feed_href: view_href(Some(&entry.feed_url), None, Filter::Unread, None),
-            feed_url: entry.feed_url.clone(),
-            feed_title: entry.feed_title.clone(),
-            id: item.id.clone(),
-            title: item.title.clone(),
+            feed_href: links.href.clone(),
+            feed_url: &entry.feed_url,
+            feed_title: &entry.feed_title,
+            id: &item.id,
+            title: &item.title,
             open_href,
-            description: sanitized.get(&item.description, base.as_ref()),
+            description: sanitized.get(&item.description, &entry.feed_url),
             published: item.published.clone().and_then(Published::parse),
             read: item.read,
             starred: item.starred,
@@ -258,11 +277,11 @@ impl ItemView {
     }
 }
 
-impl RiverPage {
+impl<'a> RiverPage<'a> {
     fn new(
         user: Viewer,
         query: &RiverQuery,
-        river: Option<&River>,
+        river: Option<&'a River>,
         banner: Option<Banner>,
         sanitized: &SanitizedCache,
     ) -> Self {
@@ -299,9 +318,15 @@ impl RiverPage {
         })
         .collect();
         let entries = river.map_or(&[][..], |river| &river.items[..]);
+        let mut links: HashMap<&str, FeedLinks> = HashMap::new();
         let items: Vec<ItemView> = entries
             .iter()
-            .map(|entry| ItemView::new(entry, sanitized))
+            .map(|entry| {
+                let links = links
+                    .entry(&entry.feed_url)
+                    .or_insert_with(|| FeedLinks::new(&entry.feed_url));
+                ItemView::new(entry, links, sanitized)
+            })
             .collect();
         // Marking everything read from the starred view would reach items it does not show.
         let mark_all = (unread > 0 && filter != Filter::Starred && river.is_some()).then(|| {
@@ -355,6 +380,39 @@ impl RiverPage {
             typed_url: String::new(),
             form_error: None,
         }
+    }
+}
+
+/// Rendered into a buffer sized for the whole page up front: a river page runs to a hundred
+/// kilobytes or so, which askama's own estimate (the template's literal text) would reach only
+/// after a dozen reallocations, each copying what was written so far.
+impl IntoResponse for RiverPage<'_> {
+    fn into_response(self) -> Response {
+        let mut html = String::with_capacity(self.expected_len());
+        match self.render_into(&mut html) {
+            Ok(()) => Html(html).into_response(),
+            Err(error) => {
+                let mut response = StatusCode::INTERNAL_SERVER_ERROR.into_response();
+                response
+                    .extensions_mut()
+                    .insert(InternalError(format!("rendering the river page: {error}")));
+                response
+            }
+        }
+    }
+}
+
+impl RiverPage<'_> {
+    /// About what the page renders to: the markup around the items and the sidebar, then
+    /// each item's description and the forms and links around it. A guess only: the buffer
+    /// still grows if the page is longer.
+    fn expected_len(&self) -> usize {
+        const PAGE: usize = 8 * 1024;
+        const PER_FEED: usize = 256;
+        const PER_ITEM: usize = 2 * 1024;
+        let feeds: usize = self.sidebar.groups.iter().map(|g| g.feeds.len()).sum();
+        let descriptions: usize = self.items.iter().map(|i| i.description.len()).sum();
+        PAGE + feeds * PER_FEED + self.items.len() * PER_ITEM + descriptions
     }
 }
 

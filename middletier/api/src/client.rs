@@ -52,6 +52,10 @@ pub enum CallError {
 /// list, and small enough that a few concurrent calls can't exhaust the caller's memory.
 pub const DEFAULT_MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
 
+/// The most a body's buffer is sized to up front from its announced length; a longer body
+/// grows the buffer as it arrives, counted against the cap.
+const PRESIZE_MAX_BYTES: usize = 1024 * 1024;
+
 /// Error bodies are a sentence (and a few feed candidates): read at most this much of one.
 const MAX_ERROR_BYTES: usize = 64 * 1024;
 
@@ -406,7 +410,13 @@ impl MiddletierClient {
 /// arrive (never trusting `Content-Length`, which describes the compressed bytes, if it is
 /// sent at all), so at most `limit` plus one chunk is ever held.
 async fn read_capped(mut response: reqwest::Response, limit: usize) -> Result<Vec<u8>, CallError> {
-    let mut body = Vec::new();
+    // Sized for the whole body when its length is announced (a river page is a hundred
+    // kilobytes or so: growing into that copies it a dozen times), but never more than a
+    // modest guess on the peer's word alone.
+    let announced = response.content_length().unwrap_or(0);
+    let mut body = Vec::with_capacity(
+        usize::try_from(announced).map_or(0, |n| n.min(limit).min(PRESIZE_MAX_BYTES)),
+    );
     while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
         if body.len().saturating_add(chunk.len()) > limit {
             return Err(CallError::TooLarge { limit });

@@ -22,6 +22,8 @@ cd "$(dirname "$0")/.."
 # files while the services run: dynamic settings apply at once (see docs/configuration.md).
 export RSS_ENV=${RSS_ENV:-local}
 export RSS_CONFIG_DIR=${RSS_CONFIG_DIR:-$PWD/deploy/config}
+# mimalloc commits its arenas lazily, as in the image (resident memory like glibc's).
+export MIMALLOC_ARENA_EAGER_COMMIT=${MIMALLOC_ARENA_EAGER_COMMIT:-0}
 
 profile=${PROFILE:-release}
 echo "==> building ($profile)"

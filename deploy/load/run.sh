@@ -129,6 +129,8 @@ start_system() { # middle_tiers [NAME=value...]
   local token
   token=$(cat "$certs/service-token")
   export RUST_LOG=warn
+  # mimalloc commits its arenas lazily, as in the image (resident memory like glibc's).
+  export MIMALLOC_ARENA_EAGER_COMMIT=${MIMALLOC_ARENA_EAGER_COMMIT:-0}
 
   ( . "$credentials/registry.env"; RSS_SERVER__PORT=$REGISTRY_PORT exec "$bin/registry" ) &
   pids+=($!)

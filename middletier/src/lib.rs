@@ -16,7 +16,7 @@
 //! - [`fetch`]: HTTP fetching with timeouts, size cap and SSRF guard.
 //! - [`feed`]: parsing with feed-rs and making content safe.
 //! - [`discover`]: finding the feeds a web page links to; [`opml`]: OPML import and export.
-//! - [`store`]: the store traits, their implementations (memory, Cassandra) and the layers
+//! - [`store`]: the store traits, their implementations (memory, SQLite, Cassandra) and the layers
 //!   composed around them (metrics, the process feed cache).
 //! - [`routes`]: the HTTP transport; [`openapi`]: its OpenAPI document at `/openapi.json`.
 //! - [`chaos`]: fault injection for demos and tests (off unless enabled in config).
@@ -49,7 +49,7 @@ use registry_client::{Discovery, InstanceConfig, Registration, RegistryClient};
 
 pub use settings::Settings;
 use settings::StoreKind;
-use store::{CassandraStore, FeedCache, MemoryStore, Metered, Store};
+use store::{CassandraStore, FeedCache, MemoryStore, Metered, SqliteStore, Store};
 
 /// Longest a request may take. Reads only touch the store; subscribing fetches the feed once
 /// (bounded by `fetch.timeout`) and maybe a few discovery candidates.
@@ -73,6 +73,9 @@ pub enum StartupError {
     Settings(#[from] settings::SettingsError),
     #[error(transparent)]
     Tls(#[from] platform::tls::TlsError),
+    /// The embedded store's file cannot be used; the message names the path and what to do.
+    #[error(transparent)]
+    Store(#[from] store::OpenError),
 }
 
 /// A bound, ready-to-run middle tier (built, then run, so tests learn the port first).
@@ -106,6 +109,10 @@ impl Application {
         let background = Shutdown::new();
         let store: Arc<dyn Store> = match settings.store.kind {
             StoreKind::Memory => Arc::new(MemoryStore::new()),
+            // Opened (and migrated) before serving: a bad path stops start-up with its reason.
+            StoreKind::Sqlite => Arc::new(FeedCache::new(
+                SqliteStore::open(&settings.store.path).await?,
+            )),
             // Decoded feeds kept in this process for page views (see `store::FeedCache`).
             StoreKind::Cassandra => Arc::new(FeedCache::new(CassandraStore::start(
                 settings.cassandra.clone(),

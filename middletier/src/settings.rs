@@ -160,9 +160,28 @@ impl Default for InstanceSettings {
     }
 }
 
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct StoreSettings {
     pub kind: StoreKind,
+    /// The database file when `kind` is `sqlite`, relative to the working directory unless
+    /// absolute; its directory is created (0700) and the file (0600) when missing.
+    #[serde(default = "StoreSettings::default_path")]
+    pub path: std::path::PathBuf,
+}
+
+impl StoreSettings {
+    fn default_path() -> std::path::PathBuf {
+        std::path::PathBuf::from("data/rss.db")
+    }
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        Self {
+            kind: StoreKind::default(),
+            path: Self::default_path(),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -171,6 +190,8 @@ pub enum StoreKind {
     /// In this process's memory: lost on restart, not shared between middle tiers.
     #[default]
     Memory,
+    /// One SQLite file (`store.path`): durable, for a middle tier alone on one machine.
+    Sqlite,
     /// Apache Cassandra (`[cassandra]` settings): shared by every middle tier, durable.
     Cassandra,
 }

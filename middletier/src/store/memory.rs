@@ -1,4 +1,5 @@
-//! The embedded default store: maps in this process's memory.
+//! The in-memory store: maps in this process's memory, the default for tests and throwaway
+//! demos.
 //!
 //! It is lost on restart and not shared between processes, so several middle tiers only agree
 //! on subscriptions when they share one `MemoryStore` (in tests) or use Cassandra.

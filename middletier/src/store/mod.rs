@@ -4,27 +4,30 @@
 //! The service talks to one [`Store`] trait object, which is both a [`SubscriptionStore`]
 //! (who reads what) and a [`FeedStore`] (the nearline feed cache: each feed's latest items,
 //! status and schedule). Which implementation backs it is chosen by configuration
-//! (`[store] kind`: `memory` or `cassandra`). Every implementation must pass the same
+//! (`[store] kind`: `memory`, `sqlite` or `cassandra`). Every implementation must pass the same
 //! conformance tests (`tests/it/store_conformance.rs`).
 //!
 //! It is also a [`ReadingStore`] (per-user read/starred marks, "read up to" watermarks and
 //! categories) and an [`AccountStore`] (accounts and sessions).
 //!
 //! Cross-cutting concerns are layers that implement the same traits around a store, composed
-//! once where the application builds its store (`Metered<FeedCache<CassandraStore>>`, or
-//! `Metered<MemoryStore>`), so callers never repeat them by hand.
+//! once where the application builds its store (`Metered<FeedCache<CassandraStore>>`,
+//! `Metered<FeedCache<SqliteStore>>` or `Metered<MemoryStore>`), so callers never repeat them
+//! by hand.
 //!
 //! # Layout
-//! - [`memory`](MemoryStore): the embedded default, maps in this process.
-//! - [`cassandra`]: Apache Cassandra, one file per table family.
+//! - [`memory`](MemoryStore): maps in this process, lost on restart (tests, throwaway demos).
+//! - [`sqlite`]: one SQLite file, durable, for a middle tier alone on one machine.
+//! - [`cassandra`]: Apache Cassandra, one file per table family, for several middle tiers.
 //! - [`FeedCache`] (`feed_cache`): decoded feeds kept in this process in front of a store that
-//!   decodes on every read (Cassandra), revalidated every few seconds.
+//!   decodes on every read (SQLite, Cassandra), revalidated every few seconds.
 //! - [`Metered`] (`metered`): every call timed and its failures counted (`rss_store_*`).
 
 pub mod cassandra;
 mod feed_cache;
 mod memory;
 mod metered;
+pub mod sqlite;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -36,6 +39,7 @@ pub use cassandra::{CassandraSettings, CassandraStore};
 pub use feed_cache::{FEED_CACHE_FRESH_FOR, FeedCache, FeedVersions};
 pub use memory::MemoryStore;
 pub use metered::Metered;
+pub use sqlite::{OpenError, SqliteStore};
 
 use middletier_api::Item;
 use middletier_api::domain::{FeedUrl, UserId};

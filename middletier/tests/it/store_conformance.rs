@@ -1,5 +1,8 @@
 //! One conformance suite for every `Store` backend: subscriptions and the feed cache.
 //!
+//! The SQLite backend runs on a new file per check, wrapped in the process feed cache as the
+//! middle tier runs it.
+//!
 //! The Cassandra backend needs a running Cassandra, so its test is `#[ignore]`d by plain
 //! `cargo test` (and reported as ignored); `deploy/test.sh` starts Cassandra and runs it with
 //! `--include-ignored`, and then an unreachable Cassandra fails the test.
@@ -8,13 +11,13 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use middletier::store::{
-    AccountRecord, AccountStore, CachedFeed, FeedState, FeedStore, MarkChange, MemoryStore,
-    SessionRecord, Store, StoreError, SubscriptionStore, UserReading,
+    AccountRecord, AccountStore, CachedFeed, FeedCache, FeedState, FeedStore, MarkChange,
+    MemoryStore, SessionRecord, SqliteStore, Store, StoreError, SubscriptionStore, UserReading,
 };
 use middletier_api::Item;
 use middletier_api::domain::{FeedUrl, UserId};
 
-use crate::support::cassandra_shared;
+use crate::support::{ScratchDir, cassandra_shared};
 
 /// The default cap; only [`subscription_cap_conformance`] is about caps.
 const MAX: usize = 500;
@@ -623,6 +626,24 @@ async fn memory_store_conforms() {
     pruning_conformance(Arc::new(MemoryStore::new()), "").await;
     account_conformance(Arc::new(MemoryStore::new()), "").await;
     session_cap_conformance(Arc::new(MemoryStore::new()), "").await;
+}
+
+#[tokio::test]
+async fn sqlite_store_conforms() {
+    let scratch = ScratchDir::new("conformance");
+    let fresh = async |name: &str| -> Arc<dyn Store> {
+        let path = scratch.join(&format!("{name}.db"));
+        let store = SqliteStore::open(&path).await.expect("open");
+        let store: Arc<dyn Store> = Arc::new(FeedCache::new(store));
+        store
+    };
+    conformance(fresh("subscriptions").await, "").await;
+    subscription_cap_conformance(fresh("cap").await, "").await;
+    feed_cache_conformance(fresh("feeds").await, "").await;
+    reading_conformance(fresh("reading").await, "").await;
+    pruning_conformance(fresh("pruning").await, "").await;
+    account_conformance(fresh("accounts").await, "").await;
+    session_cap_conformance(fresh("sessions").await, "").await;
 }
 
 #[tokio::test]

@@ -35,3 +35,28 @@ pub async fn cassandra_exclusive() -> RwLockWriteGuard<'static, ()> {
 pub fn assert_bounded(what: &str, elapsed: Duration, bound: Duration) {
     assert!(elapsed < bound, "{what}: took {elapsed:?}, bound {bound:?}");
 }
+
+/// A directory of its own under the system's temporary directory, removed when dropped: where
+/// a test keeps its SQLite database files.
+pub struct ScratchDir(pub std::path::PathBuf);
+
+impl ScratchDir {
+    pub fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "middletier-{name}-{}",
+            middletier::testing::unique_prefix()
+        ));
+        std::fs::create_dir_all(&dir).expect("scratch directory");
+        Self(dir)
+    }
+
+    pub fn join(&self, name: &str) -> std::path::PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

@@ -1,0 +1,133 @@
+//! `accounts` and `sessions`: accounts created once, sessions kept until they expire.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, params};
+
+use middletier_api::domain::UserId;
+
+use super::{SqliteStore, from_millis, millis};
+use crate::store::{AccountRecord, AccountStore, SessionRecord, StoreError};
+
+#[async_trait]
+impl AccountStore for SqliteStore {
+    async fn create_account(&self, account: &AccountRecord) -> Result<bool, StoreError> {
+        let account = account.clone();
+        self.write(move |tx| {
+            let created = tx
+                .prepare_cached(
+                    "INSERT INTO accounts (user_id, password_hash, created) VALUES (?1, ?2, ?3) \
+                     ON CONFLICT (user_id) DO NOTHING",
+                )?
+                .execute(params![
+                    account.user.as_str(),
+                    account.password_hash,
+                    millis(account.created)
+                ])?;
+            Ok(created == 1)
+        })
+        .await
+    }
+
+    async fn account(&self, user: &UserId) -> Result<Option<AccountRecord>, StoreError> {
+        let user = user.clone();
+        self.read(move |tx| {
+            let row = tx
+                .prepare_cached("SELECT password_hash, created FROM accounts WHERE user_id = ?1")?
+                .query_row([user.as_str()], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+                })
+                .optional()?;
+            Ok(row.map(|(password_hash, created)| AccountRecord {
+                user,
+                password_hash,
+                created: from_millis(created),
+            }))
+        })
+        .await
+    }
+
+    async fn create_session(
+        &self,
+        token_hash: &str,
+        session: &SessionRecord,
+        max_per_user: usize,
+    ) -> Result<(), StoreError> {
+        let (token_hash, session) = (token_hash.to_owned(), session.clone());
+        let now = millis(Utc::now());
+        let keep = i64::try_from(max_per_user).unwrap_or(i64::MAX);
+        self.write(move |tx| {
+            // Sessions that expired without being looked up again go here, so abandoned
+            // sessions cannot pile up (each sign-in pays for the sweep, by index).
+            tx.prepare_cached("DELETE FROM sessions WHERE expires <= ?1")?
+                .execute([now])?;
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO sessions (token_hash, user_id, expires) \
+                 VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![
+                token_hash,
+                session.user.as_str(),
+                millis(session.expires)
+            ])?;
+            // The ones that would expire first make room.
+            tx.prepare_cached(
+                "DELETE FROM sessions WHERE user_id = ?1 AND token_hash NOT IN \
+                 (SELECT token_hash FROM sessions WHERE user_id = ?1 \
+                  ORDER BY expires DESC, token_hash DESC LIMIT ?2)",
+            )?
+            .execute(params![session.user.as_str(), keep])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn session(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let hash = token_hash.to_owned();
+        let row = self
+            .read(move |tx| {
+                Ok(tx
+                    .prepare_cached("SELECT user_id, expires FROM sessions WHERE token_hash = ?1")?
+                    .query_row([hash], |row| {
+                        Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+                    })
+                    .optional()?)
+            })
+            .await?;
+        let Some((user, expires)) = row else {
+            return Ok(None);
+        };
+        let expires = from_millis(expires);
+        if expires <= now {
+            self.delete_session(token_hash).await?;
+            return Ok(None);
+        }
+        Ok(UserId::parse(&user)
+            .ok()
+            .map(|user| SessionRecord { user, expires }))
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
+        let hash = token_hash.to_owned();
+        self.write(move |tx| {
+            tx.prepare_cached("DELETE FROM sessions WHERE token_hash = ?1")?
+                .execute([hash])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete_sessions_of(&self, user: &UserId) -> Result<usize, StoreError> {
+        let user = user.clone();
+        self.write(move |tx| {
+            Ok(tx
+                .prepare_cached("DELETE FROM sessions WHERE user_id = ?1")?
+                .execute([user.as_str()])?)
+        })
+        .await
+    }
+}

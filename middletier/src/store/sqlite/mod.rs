@@ -1,0 +1,164 @@
+//! The embedded store: one SQLite file on this machine, durable, for a middle tier that runs
+//! alone (the default a person runs on their own computer).
+//!
+//! Data model (SQL in `middletier/schema/sqlite/`, applied in order at open, the version kept
+//! in `PRAGMA user_version`): `subscriptions` (one row per user and feed, with its place in
+//! the list, category and watermark), `item_marks` (reading state, which belongs to a
+//! subscription: a foreign key moves it with a moved feed and drops it on unsubscribe),
+//! `feeds` (the feed cache, one row per feed as in Cassandra), `accounts` and `sessions`.
+//!
+//! rusqlite is blocking, so no statement runs on a tokio worker: each call runs on the
+//! blocking pool (`spawn_blocking`) with one of the store's connections. There is one writer
+//! connection, so writes are serialized (each call's statements in one transaction, which
+//! also makes read-then-write checks such as the subscription cap race-free), and a few reader
+//! connections, which WAL lets read a consistent snapshot while the writer writes.
+//!
+//! Like Cassandra, every read decodes what it reads; the application puts the process
+//! [`FeedCache`](super::FeedCache) in front, answering its version reads
+//! ([`FeedVersions`](super::FeedVersions)).
+//!
+//! # Layout
+//! - `open`: the file, its permissions, connection settings (WAL, `synchronous=FULL`),
+//!   start-up errors ([`OpenError`]).
+//! - `schema`: the versioned migrations.
+//! - One file per table family, each implementing its store trait: `subscriptions`, `feeds`,
+//!   `reading` (`item_marks` and the subscriptions' categories and watermarks), `accounts`
+//!   (`accounts`, `sessions`).
+
+mod accounts;
+mod feeds;
+mod open;
+mod reading;
+mod schema;
+mod subscriptions;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+
+pub use open::OpenError;
+
+use super::StoreError;
+
+/// Reader connections: enough for page views on two cores to read while one refreshes.
+const READERS: usize = 4;
+
+/// The store on one SQLite file: cheap to clone (every clone shares the connections).
+#[derive(Clone, Debug)]
+pub struct SqliteStore {
+    connections: Arc<Connections>,
+}
+
+#[derive(Debug)]
+struct Connections {
+    /// The only connection that writes: SQLite allows one writer at a time anyway, and
+    /// waiting on this lock is cheaper than retrying on `SQLITE_BUSY`.
+    writer: Mutex<Connection>,
+    readers: Vec<Mutex<Connection>>,
+    /// Round-robin over `readers`.
+    next_reader: AtomicUsize,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database at `path` and brings its schema up to date.
+    /// Blocking work, done on the blocking pool.
+    pub async fn open(path: &Path) -> Result<Self, OpenError> {
+        let path = path.to_owned();
+        tokio::task::spawn_blocking(move || Self::open_blocking(&path))
+            .await
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic.into_panic()))
+    }
+
+    fn open_blocking(path: &Path) -> Result<Self, OpenError> {
+        open::prepare_path(path)?;
+        let mut writer = open::connect(path)?;
+        schema::migrate(&mut writer, path)?;
+        let readers = (0..READERS)
+            .map(|_| {
+                let reader = open::connect(path)?;
+                // A guard: a read path that tried to write would fail loudly.
+                reader
+                    .pragma_update(None, "query_only", "ON")
+                    .map_err(|source| OpenError::Sqlite {
+                        path: path.to_owned(),
+                        source,
+                    })?;
+                Ok(Mutex::new(reader))
+            })
+            .collect::<Result<_, OpenError>>()?;
+        Ok(Self {
+            connections: Arc::new(Connections {
+                writer: Mutex::new(writer),
+                readers,
+                next_reader: AtomicUsize::new(0),
+            }),
+        })
+    }
+
+    /// Runs `work` in one immediate transaction on the writer connection, committed when it
+    /// returns `Ok` (and rolled back otherwise).
+    async fn write<R: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Transaction<'_>) -> Result<R, StoreError> + Send + 'static,
+    ) -> Result<R, StoreError> {
+        let connections = self.connections.clone();
+        blocking(move || {
+            // A panic mid-transaction rolls it back when the transaction drops, so the
+            // connection behind a poisoned lock is still consistent.
+            let mut writer = connections
+                .writer
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let transaction = writer.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let result = work(&transaction)?;
+            transaction.commit()?;
+            Ok(result)
+        })
+        .await
+    }
+
+    /// Runs `work` in one read transaction (one consistent snapshot) on a reader connection.
+    async fn read<R: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Transaction<'_>) -> Result<R, StoreError> + Send + 'static,
+    ) -> Result<R, StoreError> {
+        let connections = self.connections.clone();
+        blocking(move || {
+            let index =
+                connections.next_reader.fetch_add(1, Ordering::Relaxed) % connections.readers.len();
+            let mut reader = connections.readers[index]
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let transaction = reader.transaction_with_behavior(TransactionBehavior::Deferred)?;
+            work(&transaction)
+        })
+        .await
+    }
+}
+
+/// Runs blocking database work off the tokio workers.
+async fn blocking<R: Send + 'static>(
+    work: impl FnOnce() -> Result<R, StoreError> + Send + 'static,
+) -> Result<R, StoreError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|error| StoreError::Unavailable(format!("store task failed: {error}")))?
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(error: rusqlite::Error) -> Self {
+        Self::Unavailable(format!("sqlite: {error}"))
+    }
+}
+
+/// Times are kept as Unix milliseconds, the precision Cassandra keeps too.
+fn millis(time: DateTime<Utc>) -> i64 {
+    time.timestamp_millis()
+}
+
+fn from_millis(millis: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(millis).unwrap_or_default()
+}

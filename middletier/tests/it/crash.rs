@@ -1,5 +1,6 @@
 //! Durability with real processes: `kill -9` the middle tier, or Cassandra itself, right after a
-//! subscription was acknowledged, and the subscription is still there afterwards.
+//! subscription was acknowledged, and the subscription is still there afterwards; on the
+//! embedded store, everything a reader keeps survives `kill -9` of the middle tier.
 //!
 //! Killing Cassandra disturbs every other test using it, so the test that does holds the node
 //! alone ([`cassandra_exclusive`]) while the others hold it shared.
@@ -11,26 +12,47 @@ use std::time::Duration;
 use platform::testing::eventually;
 
 use middletier::testing::{FeedPublisher, cassandra_settings, unique_prefix};
-use middletier_api::UserFeeds;
+use middletier_api::{
+    CategoryChange, ItemStateChange, MiddletierClient, NewAccount, NewSession, UserFeeds,
+};
 use reqwest::StatusCode;
 
-use crate::support::{cassandra_exclusive, cassandra_shared, http};
+use crate::support::{ScratchDir, cassandra_exclusive, cassandra_shared, http};
 
-/// A middle tier running as its own OS process, on Cassandra.
+/// Which store a middle tier process runs on.
+enum Backend {
+    /// The test Cassandra (`cassandra_settings`).
+    Cassandra,
+    /// The SQLite database at this path.
+    Sqlite(PathBuf),
+}
+
+/// A middle tier running as its own OS process.
 struct MiddletierProcess {
     child: Child,
     base: String,
 }
 
 impl MiddletierProcess {
-    async fn start(port: u16) -> Self {
-        let cassandra = cassandra_settings();
-        let child = Command::new(env!("CARGO_BIN_EXE_middletier"))
+    async fn start(port: u16, backend: &Backend) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_middletier"));
+        match backend {
+            Backend::Cassandra => {
+                let cassandra = cassandra_settings();
+                command
+                    .env("RSS_STORE__KIND", "cassandra")
+                    .env("RSS_CASSANDRA__NODES", &cassandra.nodes)
+                    .env("RSS_CASSANDRA__KEYSPACE", &cassandra.keyspace)
+                    .env("RSS_CASSANDRA__PROBE_INTERVAL", "200ms");
+            }
+            Backend::Sqlite(path) => {
+                command
+                    .env("RSS_STORE__KIND", "sqlite")
+                    .env("RSS_STORE__PATH", path);
+            }
+        }
+        let child = command
             .env("RSS_SERVER__PORT", port.to_string())
-            .env("RSS_STORE__KIND", "cassandra")
-            .env("RSS_CASSANDRA__NODES", &cassandra.nodes)
-            .env("RSS_CASSANDRA__KEYSPACE", &cassandra.keyspace)
-            .env("RSS_CASSANDRA__PROBE_INTERVAL", "200ms")
             .env("RSS_FETCH__ALLOW_PRIVATE_NETWORKS", "true")
             // No registry in these tests: it keeps retrying in the background, harmlessly.
             .env("RSS_REGISTRY__URL", "http://127.0.0.1:9/eureka/v2/")
@@ -125,11 +147,11 @@ async fn subscriptions_survive_kill_9_of_the_middletier() {
     let user = format!("{}ann", unique_prefix());
     let feed = &publisher.url("/rss.xml");
 
-    let first = MiddletierProcess::start(port).await;
+    let first = MiddletierProcess::start(port, &Backend::Cassandra).await;
     assert_eq!(first.subscribe(&user, feed).await, StatusCode::CREATED);
     first.kill_9();
 
-    let restarted = MiddletierProcess::start(port).await;
+    let restarted = MiddletierProcess::start(port, &Backend::Cassandra).await;
     assert_eq!(
         restarted.subscribed_urls(&user).await,
         Some(vec![feed.clone()])
@@ -140,7 +162,7 @@ async fn subscriptions_survive_kill_9_of_the_middletier() {
 #[ignore = "needs the Cassandra of deploy/cassandra/run.sh, which it kills and restarts"]
 async fn an_acknowledged_subscription_survives_kill_9_of_cassandra_and_the_middletier_reconnects() {
     let _cassandra = cassandra_exclusive().await;
-    let middletier = MiddletierProcess::start(free_port()).await;
+    let middletier = MiddletierProcess::start(free_port(), &Backend::Cassandra).await;
     let publisher = FeedPublisher::start().await;
     let user = format!("{}bob", unique_prefix());
     let feed = &publisher.url("/atom.xml");
@@ -166,4 +188,100 @@ async fn an_acknowledged_subscription_survives_kill_9_of_cassandra_and_the_middl
     )
     .await;
     middletier.wait_until_healthy().await;
+}
+
+/// Every kind of write a reader makes, each acknowledged, then SIGKILL at once (no shutdown,
+/// no checkpoint): the middle tier started again on the same file has every one of them.
+#[tokio::test]
+async fn everything_acknowledged_survives_kill_9_of_a_middletier_on_sqlite() {
+    let scratch = ScratchDir::new("crash");
+    let backend = Backend::Sqlite(scratch.join("data/rss.db"));
+    let port = free_port();
+    let base = url::Url::parse(&format!("http://127.0.0.1:{port}/")).expect("url");
+    let client =
+        MiddletierClient::new(Duration::from_secs(2), Duration::from_secs(10)).expect("client");
+    let publisher = FeedPublisher::start().await;
+    let feed = publisher.url("/rss.xml");
+    let token_hash = "ab".repeat(32);
+    let expires = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
+
+    let first = MiddletierProcess::start(port, &backend).await;
+    let account = NewAccount {
+        user: "ann".to_owned(),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".to_owned(),
+    };
+    let created = client.create_account(&base, &account).await.expect("call");
+    assert!(created.is_some(), "account created");
+    let session = NewSession {
+        token_hash: token_hash.clone(),
+        user: "ann".to_owned(),
+        expires,
+    };
+    client
+        .create_session(&base, &session)
+        .await
+        .expect("session");
+    client
+        .subscribe(&base, "ann", &feed)
+        .await
+        .expect("subscribe");
+    let category = CategoryChange {
+        url: feed.clone(),
+        category: Some("News".to_owned()),
+    };
+    client
+        .set_category(&base, "ann", &category)
+        .await
+        .expect("category");
+    let feeds = client.feeds(&base, "ann").await.expect("feeds");
+    let items = &feeds.subscriptions[0].items;
+    assert!(items.len() >= 2, "the publisher's feed has two stories");
+    let (read_id, starred_id) = (items[0].id.clone(), items[1].id.clone());
+    let mark = |item: &str, read, starred| ItemStateChange {
+        feed: feed.clone(),
+        item: item.to_owned(),
+        read,
+        starred,
+    };
+    client
+        .set_item_state(&base, "ann", &mark(&read_id, Some(true), None))
+        .await
+        .expect("read");
+    client
+        .set_item_state(&base, "ann", &mark(&starred_id, None, Some(true)))
+        .await
+        .expect("star");
+    first.kill_9();
+
+    let _restarted = MiddletierProcess::start(port, &backend).await;
+    let feeds = client.feeds(&base, "ann").await.expect("feeds");
+    assert_eq!(feeds.subscriptions.len(), 1, "the subscription");
+    let subscription = &feeds.subscriptions[0];
+    assert_eq!(subscription.url, feed);
+    assert_eq!(subscription.category.as_deref(), Some("News"));
+    let item = |id: &str| {
+        subscription
+            .items
+            .iter()
+            .find(|item| item.id == id)
+            .expect("item still in the feed")
+    };
+    assert!(item(&read_id).read, "the read mark");
+    assert!(item(&starred_id).starred, "the star");
+    assert!(
+        client
+            .account(&base, "ann")
+            .await
+            .expect("account")
+            .is_some(),
+        "the account"
+    );
+    assert!(
+        client
+            .session(&base, &token_hash)
+            .await
+            .expect("session")
+            .is_some(),
+        "the session"
+    );
 }

@@ -19,11 +19,12 @@
 //!   [`item_lookup`]: one item of a user's feed; [`subscription_cap`]: the configured cap
 //!   on a user's subscriptions.
 //! - [`fetch`], [`wild_feeds`]: the fetcher against hostile publishers; odd and hostile feeds.
-//! - [`store_conformance`]: one suite for every store backend.
+//! - [`store_conformance`]: one suite for every store backend; [`sqlite`]: the embedded
+//!   store's file (restarts, permissions, paths it refuses).
 //! - [`ownership`], [`config_dynamic`], [`telemetry`], [`openapi`]: refresh sharing, dynamic
 //!   configuration, `/metrics`, the OpenAPI document.
 //! - [`health`], [`cassandra`], [`crash`]: lifecycle and failures with real processes and a
-//!   real Cassandra.
+//!   real Cassandra; `kill -9` on the embedded store.
 //! - [`admin_port`]: operator endpoints on the admin port only; [`proxy`]: proxy variables in
 //!   a real process's environment never route a fetch.
 
@@ -40,6 +41,7 @@ mod opml_discovery;
 mod ownership;
 mod proxy;
 mod reading;
+mod sqlite;
 mod store_conformance;
 mod subscription_cap;
 mod support;

@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# Builds the three services and runs them on localhost with the in-memory store:
+# Builds the three services and runs them on localhost:
 #   registry 127.0.0.1:8761, middle tier 127.0.0.1:9191, edge 127.0.0.1:9090, and each one's
 #   admin listener (operator pages: dashboards, /metrics, /admin/config) at its port + 1.
 # Ctrl-C stops them in reverse order (edge, middle tier, registry), each gracefully.
+#
+# Your data stays: the middle tier keeps accounts, subscriptions, categories, read marks, stars
+# and sessions in the embedded SQLite store at ./data/rss.db (gitignored; created 0700/0600 on
+# the first run), so a restart keeps everything. Delete ./data to start afresh;
+# RSS_STORE__PATH=<file> keeps it elsewhere; RSS_STORE__KIND=memory runs on a throwaway store.
 #
 # Environment: PROFILE=dev for a faster, unoptimised build; RUST_LOG to change log levels.
 # Any RSS_<SECTION>__<KEY> variable reaches all three services (see docs/configuration.md).
@@ -77,6 +82,7 @@ wait_healthy() { # name port [curl options]
 wait_healthy registry 8761
 ( . "$credentials/middletier.env"
   RSS_TLS__CA=$certs/ca.pem RSS_TLS__CERT=$certs/middletier.pem RSS_TLS__KEY=$certs/middletier.key \
+    RSS_STORE__KIND=${RSS_STORE__KIND:-sqlite} RSS_STORE__PATH=${RSS_STORE__PATH:-$PWD/data/rss.db} \
     RSS_API__TOKEN=$service_token exec "$bin/middletier" ) & pids+=($!)
 wait_healthy "middle tier" 9191 --cacert "$certs/ca.pem" \
   --cert "$certs/middletier.pem" --key "$certs/middletier.key"
@@ -95,6 +101,8 @@ else
 fi
 echo "    registry:   http://127.0.0.1:8761/eureka/v2/apps (reads are open locally; changes need"
 echo "                credentials: . $credentials/operator.env for an operator's URL)"
+echo "    your data:  ${RSS_STORE__PATH:-$PWD/data/rss.db} (${RSS_STORE__KIND:-sqlite} store; kept across runs"
+echo "                on sqlite)"
 echo "    middle tier: mutual TLS only; this run's CA, certificates and token: $certs"
 echo "                (docs/operations.md shows how to call it)"
 echo "    operators:  http://127.0.0.1:9091/dashboard (edge), http://127.0.0.1:8762/ (registry),"

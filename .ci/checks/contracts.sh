@@ -2,8 +2,8 @@
 # Fails when a caller's normal build reaches a server crate or a server-only dependency.
 #
 # Callers depend on a service's contract crate (`registry-client`, `middletier-api`), never on
-# the server crate, so the edge never compiles the Cassandra driver (scylla), the feed parser
-# (feed-rs) or either server, and the middle tier never compiles the registry server. Tests and
+# the server crate, so the edge never compiles the Cassandra driver (scylla), SQLite
+# (rusqlite), the feed parser (feed-rs) or either server, and the middle tier never compiles the registry server. Tests and
 # benches may still start real servers: they are dev-dependencies, which `-e normal` leaves out.
 #
 # `cargo tree -i PKG` prints the paths by which PKG reaches the package. It prints nothing
@@ -43,7 +43,7 @@ forbid() {
     fi
 }
 
-for package in scylla feed-rs middletier registry; do
+for package in scylla rusqlite feed-rs middletier registry; do
     forbid edge "$package"
 done
 forbid middletier registry
@@ -52,5 +52,6 @@ if [[ $failures -gt 0 ]]; then
     echo "contracts: $failures forbidden dependency path(s)" >&2
     exit 1
 fi
-echo "contracts: the edge's normal build reaches neither server crate, scylla nor feed-rs;" \
+echo "contracts: the edge's normal build reaches neither server crate, scylla, rusqlite nor" \
+    "feed-rs;" \
     "the middle tier's does not reach the registry server"

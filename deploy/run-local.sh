@@ -101,8 +101,11 @@ else
 fi
 echo "    registry:   http://127.0.0.1:8761/eureka/v2/apps (reads are open locally; changes need"
 echo "                credentials: . $credentials/operator.env for an operator's URL)"
-echo "    your data:  ${RSS_STORE__PATH:-$PWD/data/rss.db} (${RSS_STORE__KIND:-sqlite} store; kept across runs"
-echo "                on sqlite)"
+if [ "${RSS_STORE__KIND:-sqlite}" = sqlite ]; then
+  echo "    your data:  ${RSS_STORE__PATH:-$PWD/data/rss.db} (kept across runs)"
+else
+  echo "    your data:  in the ${RSS_STORE__KIND} store"
+fi
 echo "    middle tier: mutual TLS only; this run's CA, certificates and token: $certs"
 echo "                (docs/operations.md shows how to call it)"
 echo "    operators:  http://127.0.0.1:9091/dashboard (edge), http://127.0.0.1:8762/ (registry),"

@@ -17,6 +17,9 @@ use rusqlite::{Connection, ErrorCode, OpenFlags};
 /// file, or a checkpoint) before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Prepared statements kept per connection: more than the store has (about 30).
+const STATEMENT_CACHE: usize = 64;
+
 /// Why the database could not be opened; each names the path and what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
@@ -120,6 +123,8 @@ pub(super) fn connect(path: &Path) -> Result<Connection, OpenError> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let connection = Connection::open_with_flags(path, flags).map_err(failed)?;
     connection.busy_timeout(BUSY_TIMEOUT).map_err(failed)?;
+    // Room for every statement the store prepares, so none is ever prepared twice.
+    connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     // The first statement that reads the file: a file that is not a database fails here.
     let mode: String = connection
         .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))

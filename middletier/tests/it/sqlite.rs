@@ -185,3 +185,33 @@ async fn a_directory_that_cannot_be_created_is_refused_clearly() {
         "{message}"
     );
 }
+
+/// Many subscribes at once (a scripted client, or an OPML import racing clicks) cannot pass the
+/// cap between one's check and another's insert: each check and insert is one transaction on
+/// the one writer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_subscribes_never_pass_the_cap() {
+    let scratch = ScratchDir::new("race");
+    let store = SqliteStore::open(&scratch.join("rss.db"))
+        .await
+        .expect("open");
+    let ann = UserId::parse("ann").expect("user");
+    let cap = 5;
+    let attempts = (0..40).map(|n| {
+        let (store, ann) = (store.clone(), ann.clone());
+        tokio::spawn(async move {
+            let url = FeedUrl::parse(&format!("https://example.com/{n}.xml")).expect("url");
+            store.subscribe(&ann, &url, cap).await
+        })
+    });
+    let mut added = 0;
+    for attempt in futures::future::join_all(attempts).await {
+        match attempt.expect("task") {
+            Ok(true) => added += 1,
+            Err(middletier::store::StoreError::TooManySubscriptions(5)) => {}
+            other => panic!("unexpected answer {other:?}"),
+        }
+    }
+    assert_eq!(added, cap);
+    assert_eq!(store.subscriptions(&ann).await.expect("read").len(), cap);
+}

@@ -124,6 +124,12 @@ impl platform::config::Configuration for Settings {
                 "must be at least 1: nobody could subscribe to a feed",
             ));
         }
+        if self.store.kind == StoreKind::Sqlite && self.store.path.as_os_str().is_empty() {
+            return Err(InvalidSetting::new(
+                "store.path",
+                "must name the database file when store.kind is sqlite, such as data/rss.db",
+            ));
+        }
         let refresh = &self.refresh;
         if refresh.scan_interval.is_zero() {
             return Err(InvalidSetting::new(

@@ -8,7 +8,8 @@
 //! replaces or drops the copy at once; another middle tier's refresh shows here within
 //! [`FEED_CACHE_FRESH_FOR`].
 //!
-//! It wraps the stores that can answer that version read ([`FeedVersions`]): Cassandra, today.
+//! It wraps the stores that can answer that version read ([`FeedVersions`]): SQLite and
+//! Cassandra.
 //! The memory store is not wrapped: it already keeps every feed decoded and shared, so a copy
 //! in front of it would save nothing and only make middle tiers that share one memory store
 //! (in tests) see each other's refreshes late.

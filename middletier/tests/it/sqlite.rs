@@ -215,3 +215,41 @@ async fn racing_subscribes_never_pass_the_cap() {
     assert_eq!(added, cap);
     assert_eq!(store.subscriptions(&ann).await.expect("read").len(), cap);
 }
+
+/// What an operator sees when `RSS_STORE__PATH` cannot be the database: the real binary exits
+/// at once, naming the path or the setting and the reason, before it serves anything.
+#[tokio::test]
+async fn a_bad_store_path_stops_the_middle_tier_from_starting_with_its_reason() {
+    let scratch = ScratchDir::new("bad-path");
+    let not_a_database = scratch.join("notes.txt");
+    std::fs::write(&not_a_database, "somebody's notes\n".repeat(100)).expect("write");
+    let directory = scratch.0.display().to_string();
+    let not_a_database = not_a_database.display().to_string();
+    for (path, expected) in [
+        ("", "store.path"),
+        (directory.as_str(), "is a directory"),
+        (not_a_database.as_str(), "is not a SQLite database"),
+    ] {
+        let run = tokio::process::Command::new(env!("CARGO_BIN_EXE_middletier"))
+            .env("RSS_CONFIG_DIR", scratch.join("no-config"))
+            .env_remove("RSS_ENV")
+            .env("RSS_SERVER__PORT", "0")
+            .env("RSS_REGISTRY__URL", "http://127.0.0.1:9/eureka/v2/")
+            .env("RSS_STORE__KIND", "sqlite")
+            .env("RSS_STORE__PATH", path)
+            // A middle tier that wrongly starts is killed when the bound below gives up.
+            .kill_on_drop(true)
+            .output();
+        let output = tokio::time::timeout(std::time::Duration::from_secs(30), run)
+            .await
+            .unwrap_or_else(|_| panic!("started and kept running on {path:?}"))
+            .expect("middletier runs");
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(!output.status.success(), "started on {path:?}");
+        assert!(said.contains(expected), "{path:?}: {said}");
+    }
+}

@@ -73,7 +73,7 @@ pub enum OpenError {
 /// Creates the file's directory (0700) and the file (0600) when missing: a reader's
 /// subscriptions and session hashes are nobody else's business on a shared machine.
 pub(super) fn prepare_path(path: &Path) -> Result<(), OpenError> {
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
     if path.is_dir() {
         return Err(OpenError::IsADirectory {
             path: path.to_owned(),
@@ -92,7 +92,7 @@ pub(super) fn prepare_path(path: &Path) -> Result<(), OpenError> {
             })?;
     }
     // SQLite gives its `-wal` and `-shm` files the database file's permissions.
-    std::fs::OpenOptions::new()
+    let file = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(false)
@@ -102,6 +102,17 @@ pub(super) fn prepare_path(path: &Path) -> Result<(), OpenError> {
             path: path.to_owned(),
             source,
         })?;
+    // A file someone else made (a restored backup, say) keeps its permissions: the operator
+    // chose them, but should know when others can read it.
+    if let Ok(metadata) = file.metadata()
+        && metadata.permissions().mode() & 0o077 != 0
+    {
+        tracing::warn!(
+            path = %path.display(),
+            mode = format!("{:o}", metadata.permissions().mode() & 0o777),
+            "other users have access to the database file; chmod 600 it"
+        );
+    }
     Ok(())
 }
 

@@ -162,3 +162,71 @@ fn millis(time: DateTime<Utc>) -> i64 {
 fn from_millis(millis: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(millis).unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+
+    use middletier_api::domain::UserId;
+
+    use super::*;
+    use crate::store::AccountStore;
+
+    /// A database file of its own, removed with its directory when dropped.
+    struct Scratch(std::path::PathBuf);
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reads_are_answered_from_the_last_commit_while_a_write_is_in_progress() {
+        let scratch = Scratch(std::env::temp_dir().join(format!(
+            "middletier-sqlite-unit-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        )));
+        let store = SqliteStore::open(&scratch.0.join("rss.db"))
+            .await
+            .expect("open");
+        let ann = UserId::parse("ann").expect("user");
+        let (entered, in_write) = mpsc::channel();
+        let (release, released) = mpsc::channel::<()>();
+        let writing = tokio::spawn({
+            let store = store.clone();
+            async move {
+                store
+                    .write(move |tx| {
+                        tx.execute(
+                            "INSERT INTO accounts (user_id, password_hash, created) \
+                             VALUES ('ann', 'hash', 0)",
+                            [],
+                        )?;
+                        entered.send(()).expect("test waits");
+                        // Held open until the read below has been answered.
+                        released.recv().expect("test releases");
+                        Ok(())
+                    })
+                    .await
+            }
+        });
+        tokio::task::spawn_blocking(move || in_write.recv())
+            .await
+            .expect("task")
+            .expect("the write began");
+
+        assert_eq!(
+            store.account(&ann).await.expect("read during the write"),
+            None,
+            "readers see the last commit, not a write in progress"
+        );
+        release.send(()).expect("writer waits");
+        writing.await.expect("task").expect("write");
+        assert!(
+            store.account(&ann).await.expect("read").is_some(),
+            "and the write once it commits"
+        );
+    }
+}

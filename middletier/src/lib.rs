@@ -37,6 +37,7 @@ pub mod settings;
 pub mod store;
 #[cfg(feature = "test-support")]
 pub mod testing;
+pub mod transfer;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,8 +1,9 @@
-//! `middletier` runs the service; `middletier check-feed <url-or-file>` and
-//! `middletier mint-certs <dir>` are tools for operators.
+//! `middletier` runs the service; `middletier check-feed <url-or-file>`,
+//! `middletier mint-certs <dir>` and `middletier export|import <file>` are tools for operators.
 
 mod check;
 mod mint;
+mod moving;
 
 use std::process::ExitCode;
 
@@ -17,6 +18,8 @@ const USAGE: &str = "\
 Usage: middletier                                 run the middle tier (settings: RSS_* variables)
        middletier check-feed <url-or-file> [--json]   show what fetching and parsing a feed finds
        middletier mint-certs <dir> [--token]       mint a CA and service certificates
+       middletier export <file|-> [--force]       write every reader's data to one file
+       middletier import <file|->                 load such a file into the configured store
        middletier --help";
 
 #[tokio::main]
@@ -26,8 +29,14 @@ async fn main() -> ExitCode {
         None => platform::service::run::<Application>().await,
         Some("check-feed") => check::run(&args[1..]).await,
         Some("mint-certs") => mint::run(&args[1..]),
+        Some(command @ ("export" | "import")) => moving::run(command, &args[1..]).await,
         Some("-h" | "--help" | "help") => {
-            println!("{USAGE}\n\n{}\n\n{}", check::USAGE, mint::USAGE);
+            println!(
+                "{USAGE}\n\n{}\n\n{}\n\n{}",
+                check::USAGE,
+                mint::USAGE,
+                moving::USAGE
+            );
             ExitCode::SUCCESS
         }
         Some(other) => {

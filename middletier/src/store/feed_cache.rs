@@ -244,6 +244,10 @@ impl<S: AccountStore> AccountStore for FeedCache<S> {
         self.inner.account(user).await
     }
 
+    async fn users(&self) -> Result<Vec<UserId>, StoreError> {
+        self.inner.users().await
+    }
+
     async fn create_session(
         &self,
         token_hash: &str,

@@ -316,6 +316,18 @@ impl AccountStore for MemoryStore {
         Ok(self.with(|inner| inner.accounts.get(user).cloned()))
     }
 
+    async fn users(&self) -> Result<Vec<UserId>, StoreError> {
+        Ok(self.with(|inner| {
+            let users: std::collections::BTreeSet<UserId> = inner
+                .accounts
+                .keys()
+                .chain(inner.users.keys())
+                .cloned()
+                .collect();
+            users.into_iter().collect()
+        }))
+    }
+
     async fn create_session(
         &self,
         token_hash: &str,

@@ -180,6 +180,10 @@ impl<S: AccountStore + ?Sized> AccountStore for Metered<S> {
         self.observe("account", self.inner.account(user)).await
     }
 
+    async fn users(&self) -> Result<Vec<UserId>, StoreError> {
+        self.observe("users", self.inner.users()).await
+    }
+
     async fn create_session(
         &self,
         token_hash: &str,

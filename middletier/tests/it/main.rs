@@ -46,4 +46,5 @@ mod store_conformance;
 mod subscription_cap;
 mod support;
 mod telemetry;
+mod transfer;
 mod wild_feeds;

@@ -617,6 +617,29 @@ async fn session_cap_conformance(store: Arc<dyn Store>, prefix: &str) {
     assert_eq!(store.delete_sessions_of(&ann).await.expect("delete"), 0);
 }
 
+/// Listing users finds account holders and users who only subscribe (single-user mode's
+/// user), each once; a shared store may hold others, so only this test's names are compared.
+async fn user_listing_conformance(store: Arc<dyn Store>, prefix: &str) {
+    let ann = user(&format!("{prefix}ann"));
+    let bob = user(&format!("{prefix}bob"));
+    let record = AccountRecord {
+        user: ann.clone(),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".to_owned(),
+        created: time(0),
+    };
+    assert!(store.create_account(&record).await.expect("create"));
+    assert!(store.subscribe(&ann, &feed(1), MAX).await.expect("add"));
+    assert!(store.subscribe(&bob, &feed(1), MAX).await.expect("add"));
+    let listed: Vec<UserId> = store
+        .users()
+        .await
+        .expect("list")
+        .into_iter()
+        .filter(|u| u.as_str().starts_with(prefix))
+        .collect();
+    assert_eq!(listed, [ann, bob], "sorted, each once");
+}
+
 #[tokio::test]
 async fn memory_store_conforms() {
     conformance(Arc::new(MemoryStore::new()), "").await;
@@ -626,6 +649,7 @@ async fn memory_store_conforms() {
     pruning_conformance(Arc::new(MemoryStore::new()), "").await;
     account_conformance(Arc::new(MemoryStore::new()), "").await;
     session_cap_conformance(Arc::new(MemoryStore::new()), "").await;
+    user_listing_conformance(Arc::new(MemoryStore::new()), "").await;
 }
 
 #[tokio::test]
@@ -644,6 +668,7 @@ async fn sqlite_store_conforms() {
     pruning_conformance(fresh("pruning").await, "").await;
     account_conformance(fresh("accounts").await, "").await;
     session_cap_conformance(fresh("sessions").await, "").await;
+    user_listing_conformance(fresh("users").await, "").await;
 }
 
 #[tokio::test]
@@ -657,7 +682,8 @@ async fn cassandra_store_conforms() {
     reading_conformance(store.clone(), &middletier::testing::unique_prefix()).await;
     pruning_conformance(store.clone(), &middletier::testing::unique_prefix()).await;
     account_conformance(store.clone(), &middletier::testing::unique_prefix()).await;
-    session_cap_conformance(store, &middletier::testing::unique_prefix()).await;
+    session_cap_conformance(store.clone(), &middletier::testing::unique_prefix()).await;
+    user_listing_conformance(store, &middletier::testing::unique_prefix()).await;
 }
 
 #[tokio::test]

@@ -52,6 +52,30 @@ impl AccountStore for CassandraStore {
         }))
     }
 
+    async fn users(&self) -> Result<Vec<UserId>, StoreError> {
+        let connected = self.connection()?;
+        let mut names = std::collections::BTreeSet::new();
+        // Full scans (a token-range walk, paged by the driver): fine for an offline tool, which
+        // is the only caller; `DISTINCT` reads only partition keys.
+        for cql in [
+            "SELECT user_id FROM accounts",
+            "SELECT DISTINCT user_id FROM subscriptions_by_user",
+        ] {
+            let rows: Vec<(String,)> = connected
+                .session
+                .query_iter(cql, ())
+                .await
+                .map_err(query_failed)?
+                .rows_stream::<(String,)>()
+                .map_err(query_failed)?
+                .try_collect()
+                .await
+                .map_err(query_failed)?;
+            names.extend(rows.into_iter().map(|(name,)| name));
+        }
+        Ok(names.iter().filter_map(|n| UserId::parse(n).ok()).collect())
+    }
+
     async fn create_session(
         &self,
         token_hash: &str,

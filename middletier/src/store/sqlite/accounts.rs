@@ -47,6 +47,21 @@ impl AccountStore for SqliteStore {
         .await
     }
 
+    async fn users(&self) -> Result<Vec<UserId>, StoreError> {
+        self.read(|tx| {
+            let mut statement = tx.prepare_cached(
+                "SELECT user_id FROM accounts UNION SELECT user_id FROM subscriptions \
+                 ORDER BY user_id",
+            )?;
+            let names = statement
+                .query_map([], |row| row.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()?;
+            // A name the domain type refuses cannot have been written through the store.
+            Ok(names.iter().filter_map(|n| UserId::parse(n).ok()).collect())
+        })
+        .await
+    }
+
     async fn create_session(
         &self,
         token_hash: &str,

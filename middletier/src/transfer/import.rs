@@ -1,0 +1,411 @@
+//! Loading the file into a store, one user at a time, through the normal store trait methods
+//! (so the subscription cap and every validation apply as for a request).
+//!
+//! Guarantee: a user's records are all read and checked before any of them is written, so a
+//! bad record (or a file cut short inside a user) leaves that user untouched; users before it
+//! stay imported. Writing is idempotent (importing the same file twice changes nothing), so
+//! after a store failure part-way through a user, importing again completes it.
+
+use std::collections::HashSet;
+use std::io::BufRead;
+
+use chrono::{DateTime, Utc};
+
+use middletier_api::domain::{self, FeedUrl, UserId};
+
+use super::{FORMAT, Header, MAX_LINE_BYTES, Record, Summary, VERSION};
+use crate::store::{AccountRecord, MarkChange, Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// The file is not one this build can load; nothing of the user named was written.
+    #[error("line {line}: {problem}")]
+    Invalid { line: u64, problem: String },
+    /// The store refused or failed a write (the cap, or unavailable).
+    #[error("line {line}: {source}")]
+    Store { line: u64, source: StoreError },
+    #[error("cannot read the import: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Bounds on what one user's records may hold.
+#[derive(Clone, Copy, Debug)]
+pub struct ImportLimits {
+    /// The middle tier's `accounts.max_subscriptions_per_user`.
+    pub max_subscriptions_per_user: usize,
+    /// Records (subscriptions, marks, starred items) per user: import holds one user's in
+    /// memory, so a hostile file cannot make it hold more.
+    pub max_records_per_user: usize,
+}
+
+impl ImportLimits {
+    /// Marks are bounded by the items feeds hold (pruned as items leave): 100 per feed today,
+    /// with room for a star on each item.
+    pub fn for_cap(max_subscriptions_per_user: usize) -> Self {
+        Self {
+            max_subscriptions_per_user,
+            max_records_per_user: max_subscriptions_per_user.saturating_mul(250).max(10_000),
+        }
+    }
+}
+
+/// Reads the file from `input` into `store` and returns what it loaded.
+pub async fn import(
+    store: &dyn Store,
+    input: &mut dyn BufRead,
+    limits: ImportLimits,
+) -> Result<Summary, ImportError> {
+    let mut lines = Lines {
+        input,
+        number: 0,
+        buffer: Vec::new(),
+    };
+    let header = lines
+        .next()?
+        .ok_or_else(|| invalid(1, "the file is empty".to_owned()))?;
+    let header: Header = serde_json::from_slice(header).map_err(|error| {
+        invalid(
+            1,
+            format!("not an export header ({error}); expected {{\"format\":\"{FORMAT}\",...}}"),
+        )
+    })?;
+    if header.format != FORMAT {
+        return Err(invalid(
+            1,
+            format!("format '{}' is not '{FORMAT}'", header.format),
+        ));
+    }
+    if header.version != VERSION {
+        return Err(invalid(
+            1,
+            format!(
+                "version {} is not supported (this build reads version {VERSION})",
+                header.version
+            ),
+        ));
+    }
+    let mut summary = Summary::default();
+    let mut done: HashSet<UserId> = HashSet::new();
+    let mut pending: Option<Pending> = None;
+    let mut records = 0u64;
+    loop {
+        let line = lines.number + 1;
+        let Some(raw) = lines.next()? else {
+            return Err(invalid(
+                line,
+                "the file ends without its end line: it was cut short (users before the last \
+                 one listed were imported)"
+                    .to_owned(),
+            ));
+        };
+        let record: Record = serde_json::from_slice(raw)
+            .map_err(|error| invalid(line, format!("not a valid record: {error}")))?;
+        let Some(name) = record.user() else {
+            let Record::End {
+                users,
+                records: expected,
+            } = record
+            else {
+                unreachable!("only the end line has no user");
+            };
+            if let Some(user) = pending.take() {
+                user.apply(store, limits, &mut summary).await?;
+                summary.users += 1;
+            }
+            if users != summary.users || expected != records {
+                return Err(invalid(
+                    line,
+                    format!(
+                        "the end line counts {users} users and {expected} records, the file \
+                         held {} and {records}",
+                        summary.users
+                    ),
+                ));
+            }
+            if lines.next()?.is_some() {
+                return Err(invalid(line + 1, "data after the end line".to_owned()));
+            }
+            return Ok(summary);
+        };
+        let user = UserId::parse(name).map_err(|error| invalid(line, format!("user: {error}")))?;
+        if pending.as_ref().is_none_or(|p| p.user != user) {
+            if done.contains(&user) {
+                return Err(invalid(
+                    line,
+                    format!(
+                        "records of user '{name}' are not together (an export writes each \
+                         user's records in one run)"
+                    ),
+                ));
+            }
+            if let Some(previous) = pending.take() {
+                done.insert(previous.user.clone());
+                previous.apply(store, limits, &mut summary).await?;
+                summary.users += 1;
+            }
+            pending = Some(Pending::new(user));
+        }
+        records += 1;
+        pending
+            .as_mut()
+            .unwrap_or_else(|| unreachable!("set above"))
+            .add(line, record, limits)?;
+    }
+}
+
+/// Lines read with a bound: a line over [`MAX_LINE_BYTES`] is refused before it is all read.
+struct Lines<'a> {
+    input: &'a mut dyn BufRead,
+    number: u64,
+    buffer: Vec<u8>,
+}
+
+impl Lines<'_> {
+    fn next(&mut self) -> Result<Option<&[u8]>, ImportError> {
+        loop {
+            self.buffer.clear();
+            self.number += 1;
+            let limit = u64::try_from(MAX_LINE_BYTES).unwrap_or(u64::MAX) + 1;
+            let read =
+                std::io::Read::take(&mut *self.input, limit).read_until(b'\n', &mut self.buffer)?;
+            if read == 0 {
+                return Ok(None);
+            }
+            if self.buffer.last() == Some(&b'\n') {
+                self.buffer.pop();
+            }
+            if self.buffer.len() > MAX_LINE_BYTES {
+                return Err(invalid(
+                    self.number,
+                    format!("the line is longer than {MAX_LINE_BYTES} bytes"),
+                ));
+            }
+            if !self.buffer.iter().all(u8::is_ascii_whitespace) {
+                return Ok(Some(&self.buffer));
+            }
+        }
+    }
+}
+
+fn invalid(line: u64, problem: String) -> ImportError {
+    ImportError::Invalid { line, problem }
+}
+
+struct Subscription {
+    line: u64,
+    url: FeedUrl,
+    category: Option<String>,
+    /// "Read up to" and when it was set.
+    watermark: Option<(DateTime<Utc>, DateTime<Utc>)>,
+}
+
+struct Mark {
+    line: u64,
+    url: FeedUrl,
+    item: String,
+    read: Option<(bool, DateTime<Utc>)>,
+    starred: bool,
+}
+
+/// One user's records, checked, waiting to be written.
+struct Pending {
+    user: UserId,
+    records: usize,
+    account: Option<(u64, AccountRecord)>,
+    subscriptions: Vec<Subscription>,
+    marks: Vec<Mark>,
+}
+
+impl Pending {
+    fn new(user: UserId) -> Self {
+        Self {
+            user,
+            records: 0,
+            account: None,
+            subscriptions: Vec::new(),
+            marks: Vec::new(),
+        }
+    }
+
+    fn subscribed(&self, line: u64, feed: &str) -> Result<FeedUrl, ImportError> {
+        let url = FeedUrl::parse(feed).map_err(|error| invalid(line, format!("feed: {error}")))?;
+        if !self.subscriptions.iter().any(|s| s.url == url) {
+            return Err(invalid(
+                line,
+                format!("'{feed}' is not among the user's subscriptions listed before it"),
+            ));
+        }
+        Ok(url)
+    }
+
+    /// Checks one record and keeps it; nothing is written yet.
+    fn add(&mut self, line: u64, record: Record, limits: ImportLimits) -> Result<(), ImportError> {
+        self.records += 1;
+        if self.records > limits.max_records_per_user {
+            return Err(invalid(
+                line,
+                format!(
+                    "user '{}' has more than {} records",
+                    self.user.as_str(),
+                    limits.max_records_per_user
+                ),
+            ));
+        }
+        match record {
+            Record::Account {
+                password_hash,
+                created,
+                ..
+            } => {
+                if self.account.is_some() {
+                    return Err(invalid(line, "a second account for this user".to_owned()));
+                }
+                domain::password_hash(&password_hash)
+                    .map_err(|error| invalid(line, error.to_string()))?;
+                let account = AccountRecord {
+                    user: self.user.clone(),
+                    password_hash,
+                    created,
+                };
+                self.account = Some((line, account));
+            }
+            Record::Subscription {
+                feed,
+                category,
+                read_up_to,
+                ..
+            } => {
+                let url = FeedUrl::parse(&feed)
+                    .map_err(|error| invalid(line, format!("feed: {error}")))?;
+                if self.subscriptions.iter().any(|s| s.url == url) {
+                    return Err(invalid(line, format!("'{feed}' is listed twice")));
+                }
+                if self.subscriptions.len() >= limits.max_subscriptions_per_user {
+                    return Err(invalid(
+                        line,
+                        format!(
+                            "user '{}' has more than {} subscriptions, the limit \
+                             (RSS_ACCOUNTS__MAX_SUBSCRIPTIONS_PER_USER)",
+                            self.user.as_str(),
+                            limits.max_subscriptions_per_user
+                        ),
+                    ));
+                }
+                let category = domain::category(category.as_deref())
+                    .map_err(|error| invalid(line, error.to_string()))?;
+                let watermark = read_up_to.map(|w| (w.up_to, w.set_at));
+                self.subscriptions.push(Subscription {
+                    line,
+                    url,
+                    category,
+                    watermark,
+                });
+            }
+            Record::Mark {
+                feed,
+                item,
+                read,
+                read_at,
+                starred,
+                ..
+            } => {
+                let url = self.subscribed(line, &feed)?;
+                domain::item_id(&item).map_err(|error| invalid(line, error.to_string()))?;
+                let read = match (read, read_at) {
+                    (Some(read), Some(at)) => Some((read, at)),
+                    (None, None) => None,
+                    _ => {
+                        return Err(invalid(line, "'read' and 'read_at' go together".to_owned()));
+                    }
+                };
+                self.marks.push(Mark {
+                    line,
+                    url,
+                    item,
+                    read,
+                    starred,
+                });
+            }
+            Record::StarredItem { feed, item, .. } => {
+                self.subscribed(line, &feed)?;
+                domain::item_id(&item.id).map_err(|error| invalid(line, error.to_string()))?;
+                // Checked and kept in the file for stores that keep starred items' content;
+                // today's feed cache refills from the feed, so the star (a mark) is what is
+                // written.
+            }
+            Record::End { .. } => unreachable!("the end line is handled by the caller"),
+        }
+        Ok(())
+    }
+
+    /// Writes the user's records through the store traits, in the file's order.
+    async fn apply(
+        self,
+        store: &dyn Store,
+        limits: ImportLimits,
+        summary: &mut Summary,
+    ) -> Result<(), ImportError> {
+        let user = &self.user;
+        let failed = |line: u64| move |source: StoreError| ImportError::Store { line, source };
+        if let Some((line, account)) = &self.account {
+            if !store.create_account(account).await.map_err(failed(*line))? {
+                let existing = store.account(user).await.map_err(failed(*line))?;
+                if existing.is_none_or(|e| e.password_hash != account.password_hash) {
+                    return Err(invalid(
+                        *line,
+                        format!(
+                            "the target store already has an account '{}' with another \
+                             password; it was left as it is",
+                            user.as_str()
+                        ),
+                    ));
+                }
+            }
+            summary.accounts += 1;
+        }
+        for Subscription {
+            line,
+            url,
+            category,
+            watermark,
+        } in &self.subscriptions
+        {
+            store
+                .subscribe(user, url, limits.max_subscriptions_per_user)
+                .await
+                .map_err(failed(*line))?;
+            store
+                .set_category(user, url, category.as_deref())
+                .await
+                .map_err(failed(*line))?;
+            if let Some((up_to, set_at)) = watermark {
+                store
+                    .mark_read_up_to(user, std::slice::from_ref(url), *up_to, *set_at)
+                    .await
+                    .map_err(failed(*line))?;
+            }
+            summary.subscriptions += 1;
+        }
+        for Mark {
+            line,
+            url,
+            item,
+            read,
+            starred,
+        } in &self.marks
+        {
+            let change = MarkChange {
+                read: read.map(|(r, _)| r),
+                starred: Some(*starred),
+            };
+            let at = read.map_or_else(Utc::now, |(_, at)| at);
+            store
+                .mark_item(user, url, item, change, at)
+                .await
+                .map_err(failed(*line))?;
+            summary.marks += 1;
+            summary.stars += u64::from(*starred);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,421 @@
+//! `middletier export` / `import`: moving every reader's data between stores. In process
+//! (memory to SQLite through the file) for what the file carries and what import refuses; the
+//! real binary moving an SQLite store to Cassandra in `transfer_binary`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeZone as _, Utc};
+use middletier::store::{
+    AccountRecord, AccountStore as _, FeedState, MarkChange, MemoryStore, SqliteStore, Store,
+    SubscriptionStore as _,
+};
+use middletier::transfer::{self, ImportError, ImportLimits};
+use middletier_api::Item;
+use middletier_api::domain::{FeedUrl, UserId};
+
+use crate::support::ScratchDir;
+
+const CAP: usize = 50;
+
+fn time(secs: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(1_700_000_000 + secs, 0)
+        .single()
+        .expect("time")
+}
+
+fn user(name: &str) -> UserId {
+    UserId::parse(name).expect("user")
+}
+
+fn feed(n: usize) -> FeedUrl {
+    FeedUrl::parse(&format!("https://feeds.example/{n}.xml")).expect("url")
+}
+
+/// A feed as the refresher saves it, every item first seen at `seen`.
+fn feed_state(url: &FeedUrl, seen: DateTime<Utc>) -> FeedState {
+    let mut state = FeedState::new(url.clone(), seen);
+    state.last_success = Some(seen);
+    for n in 0..5 {
+        let id = format!("item-{n}");
+        state.first_seen.insert(id.clone(), seen);
+        state.items.push(Item {
+            id: id.clone(),
+            title: format!("Title {n} of {}", url.as_str()),
+            link: Some(format!("https://feeds.example/a/{n}")),
+            description: format!("<p>Body {n}</p>"),
+            published: Some(time(n).to_rfc3339()),
+            read: false,
+            starred: false,
+        });
+    }
+    state
+}
+
+/// Two account holders and single-user mode's user (subscriptions only), with categories,
+/// watermarks, read, unread and starred marks.
+async fn populate(store: &dyn Store) {
+    for name in ["ann", "bob"] {
+        let account = AccountRecord {
+            user: user(name),
+            password_hash: format!("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA${name}"),
+            created: time(1),
+        };
+        assert!(store.create_account(&account).await.expect("account"));
+    }
+    for n in [3, 1, 2] {
+        store
+            .save_feed_state(&feed_state(&feed(n), time(10)))
+            .await
+            .expect("feed");
+    }
+    let ann = user("ann");
+    for n in [3, 1, 2] {
+        store
+            .subscribe(&ann, &feed(n), CAP)
+            .await
+            .expect("subscribe");
+    }
+    store
+        .set_category(&ann, &feed(3), Some("News"))
+        .await
+        .expect("category");
+    store
+        .mark_read_up_to(&ann, &[feed(1)], time(20), time(21))
+        .await
+        .expect("watermark");
+    let mark = |read, starred| MarkChange { read, starred };
+    store
+        .mark_item(&ann, &feed(1), "item-2", mark(Some(false), None), time(30))
+        .await
+        .expect("unread after the watermark");
+    store
+        .mark_item(&ann, &feed(1), "item-3", mark(None, Some(true)), time(31))
+        .await
+        .expect("star");
+    store
+        .mark_item(
+            &ann,
+            &feed(3),
+            "item-0",
+            mark(Some(true), Some(true)),
+            time(32),
+        )
+        .await
+        .expect("read and star");
+    store
+        .mark_item(
+            &ann,
+            &feed(3),
+            "gone-item",
+            mark(None, Some(true)),
+            time(33),
+        )
+        .await
+        .expect("star on an item the feed no longer holds");
+    let single = user("reader");
+    store
+        .subscribe(&single, &feed(2), CAP)
+        .await
+        .expect("subscribe");
+    store
+        .mark_item(
+            &single,
+            &feed(2),
+            "item-4",
+            mark(Some(true), None),
+            time(40),
+        )
+        .await
+        .expect("read");
+}
+
+/// Everything a reader sees, per user: account hash, subscriptions in order with categories,
+/// and each cached item's (read, starred), plus stars on items no longer cached.
+type View = Vec<(
+    String,
+    Option<String>,
+    Vec<(String, Option<String>)>,
+    Vec<(String, String, bool, bool)>,
+)>;
+
+async fn view(store: &dyn Store) -> View {
+    let mut out = Vec::new();
+    for user in store.users().await.expect("users") {
+        let account = store.account(&user).await.expect("account");
+        let reading = store.reading(&user).await.expect("reading");
+        let urls: Vec<FeedUrl> = reading
+            .subscriptions
+            .iter()
+            .map(|(u, _)| u.clone())
+            .collect();
+        let cached = store.cached_feeds(&urls).await.expect("feeds");
+        let mut items = Vec::new();
+        for (url, feed) in urls.iter().zip(cached) {
+            let state = reading.feeds.get(url).cloned().unwrap_or_default();
+            let feed = feed.expect("cached");
+            for (index, item) in feed.state.items.iter().enumerate() {
+                let (read, starred) = state.state_of(&item.id, feed.seen[index]);
+                items.push((url.as_str().to_owned(), item.id.clone(), read, starred));
+            }
+            for (id, mark) in &state.marks {
+                if mark.starred && !feed.by_id.contains_key(id) {
+                    items.push((url.as_str().to_owned(), id.clone(), false, true));
+                }
+            }
+        }
+        items.sort();
+        out.push((
+            user.as_str().to_owned(),
+            account.map(|a| a.password_hash),
+            reading
+                .subscriptions
+                .iter()
+                .map(|(u, c)| (u.as_str().to_owned(), c.clone()))
+                .collect(),
+            items,
+        ));
+    }
+    out
+}
+
+async fn sqlite(scratch: &ScratchDir, name: &str) -> Arc<dyn Store> {
+    Arc::new(
+        SqliteStore::open(&scratch.join(&format!("{name}.db")))
+            .await
+            .expect("open"),
+    )
+}
+
+async fn import(store: &dyn Store, file: &[u8]) -> Result<transfer::Summary, ImportError> {
+    transfer::import(store, &mut &file[..], ImportLimits::for_cap(CAP)).await
+}
+
+async fn exported(store: &dyn Store) -> Vec<u8> {
+    let mut file = Vec::new();
+    transfer::export(store, &mut file, time(100))
+        .await
+        .expect("export");
+    file
+}
+
+#[tokio::test]
+async fn export_then_import_into_sqlite_keeps_everything_a_reader_sees() {
+    let scratch = ScratchDir::new("transfer-round-trip");
+    let memory = MemoryStore::new();
+    populate(&memory).await;
+    let file = exported(&memory).await;
+    let text = String::from_utf8(file.clone()).expect("utf-8");
+    assert!(
+        text.starts_with(r#"{"format":"rss-recipe-export","version":1,"#),
+        "{text}"
+    );
+    assert!(!text.contains("session"), "sessions are not exported");
+    assert!(
+        text.contains(r#""kind":"starred_item""#) && text.contains("<p>Body 0</p>"),
+        "starred items carry their content: {text}"
+    );
+
+    let target = sqlite(&scratch, "target").await;
+    let summary = import(target.as_ref(), &file).await.expect("import");
+    assert_eq!(
+        (summary.users, summary.accounts, summary.subscriptions),
+        (3, 2, 4)
+    );
+    assert_eq!(summary.stars, 3);
+    // The new store fetches every feed afresh: its items are first seen after the move, later
+    // than any watermark the old store set.
+    for n in [1, 2, 3] {
+        target
+            .save_feed_state(&feed_state(&feed(n), time(1000)))
+            .await
+            .expect("refresh");
+    }
+    assert_eq!(view(target.as_ref()).await, view(&memory).await);
+
+    let before = view(target.as_ref()).await;
+    let readings: HashMap<_, _> = {
+        let mut map = HashMap::new();
+        for u in target.users().await.expect("users") {
+            map.insert(u.clone(), target.reading(&u).await.expect("reading"));
+        }
+        map
+    };
+    import(target.as_ref(), &file).await.expect("import again");
+    assert_eq!(
+        view(target.as_ref()).await,
+        before,
+        "importing twice changes nothing"
+    );
+    for (u, reading) in readings {
+        assert_eq!(target.reading(&u).await.expect("reading"), reading, "{u:?}");
+    }
+    assert_eq!(exported(target.as_ref()).await.len(), file.len());
+}
+
+/// A file made of the header and `records`, with a correct end line.
+fn file_of(records: &[String]) -> Vec<u8> {
+    let mut text = String::from(
+        r#"{"format":"rss-recipe-export","version":1,"exported_at":"2026-01-01T00:00:00Z"}"#,
+    );
+    text.push('\n');
+    let users: std::collections::HashSet<String> = records
+        .iter()
+        .filter_map(|r| {
+            let value: serde_json::Value = serde_json::from_str(r).ok()?;
+            Some(value["user"].as_str()?.to_owned())
+        })
+        .collect();
+    for record in records {
+        text.push_str(record);
+        text.push('\n');
+    }
+    text.push_str(&format!(
+        r#"{{"kind":"end","users":{},"records":{}}}"#,
+        users.len(),
+        records.len()
+    ));
+    text.push('\n');
+    text.into_bytes()
+}
+
+fn subscription(user: &str, url: &str) -> String {
+    format!(r#"{{"kind":"subscription","user":"{user}","feed":"{url}"}}"#)
+}
+
+/// Imports `file` into a fresh store and expects an error naming `line` and saying `says`;
+/// `ok_user` (imported before the bad record) is kept, `bad_user` has nothing.
+async fn refused(file: &[u8], line: u64, says: &str, bad_user: &str) {
+    let store = MemoryStore::new();
+    let error = import(&store, file).await.expect_err("refused");
+    let message = error.to_string();
+    assert!(
+        message.starts_with(&format!("line {line}: ")) && message.contains(says),
+        "{message}"
+    );
+    assert!(
+        store
+            .subscriptions(&user(bad_user))
+            .await
+            .expect("read")
+            .is_empty()
+            && store
+                .account(&user(bad_user))
+                .await
+                .expect("read")
+                .is_none(),
+        "nothing of {bad_user} written: {message}"
+    );
+}
+
+#[tokio::test]
+async fn import_refuses_another_format_or_version_naming_the_line() {
+    let other = br#"{"format":"opml","version":1,"exported_at":"2026-01-01T00:00:00Z"}"#;
+    refused(other, 1, "format 'opml'", "ann").await;
+    let newer =
+        br#"{"format":"rss-recipe-export","version":2,"exported_at":"2026-01-01T00:00:00Z"}"#;
+    refused(newer, 1, "version 2 is not supported", "ann").await;
+    refused(b"<opml/>\n", 1, "not an export header", "ann").await;
+    refused(b"", 1, "empty", "ann").await;
+}
+
+#[tokio::test]
+async fn import_of_a_file_cut_short_keeps_the_last_user_untouched() {
+    let full = file_of(&[
+        subscription("ann", "https://feeds.example/1.xml"),
+        subscription("bob", "https://feeds.example/1.xml"),
+        subscription("bob", "https://feeds.example/2.xml"),
+    ]);
+    let text = String::from_utf8(full).expect("utf-8");
+    // Without the end line, and cut inside bob's last line.
+    let without_end: String = text.lines().take(4).map(|l| format!("{l}\n")).collect();
+    let store = MemoryStore::new();
+    let error = import(&store, without_end.as_bytes())
+        .await
+        .expect_err("cut");
+    assert!(
+        error
+            .to_string()
+            .contains("line 5: the file ends without its end line"),
+        "{error}"
+    );
+    assert_eq!(
+        store.subscriptions(&user("ann")).await.expect("read"),
+        [feed(1)]
+    );
+    assert!(
+        store
+            .subscriptions(&user("bob"))
+            .await
+            .expect("read")
+            .is_empty()
+    );
+    let mid_line = &without_end[..without_end.len() - 10];
+    refused(mid_line.as_bytes(), 4, "not a valid record", "bob").await;
+}
+
+#[tokio::test]
+async fn import_refuses_a_line_over_the_size_bound_without_reading_it_all() {
+    let huge = format!(
+        r#"{{"kind":"subscription","user":"ann","feed":"https://feeds.example/1.xml","category":"{}"}}"#,
+        "x".repeat(transfer::MAX_LINE_BYTES)
+    );
+    refused(&file_of(&[huge]), 2, "longer than 1048576 bytes", "ann").await;
+}
+
+#[tokio::test]
+async fn import_refuses_invalid_users_urls_and_marks_naming_the_line() {
+    let bad_url = file_of(&[
+        subscription("ann", "https://feeds.example/1.xml"),
+        subscription("ann", "javascript:alert(1)"),
+    ]);
+    refused(&bad_url, 3, "feed:", "ann").await;
+    let bad_user = file_of(&[subscription("../etc", "https://feeds.example/1.xml")]);
+    refused(&bad_user, 2, "user:", "ann").await;
+    let unsubscribed_mark = file_of(&[
+        subscription("ann", "https://feeds.example/1.xml"),
+        r#"{"kind":"mark","user":"ann","feed":"https://feeds.example/2.xml","item":"x","starred":true}"#
+            .to_owned(),
+    ]);
+    refused(
+        &unsubscribed_mark,
+        3,
+        "not among the user's subscriptions",
+        "ann",
+    )
+    .await;
+    let plaintext = file_of(&[
+        r#"{"kind":"account","user":"ann","password_hash":"","created":"2026-01-01T00:00:00Z"}"#
+            .to_owned(),
+    ]);
+    refused(&plaintext, 2, "password hash", "ann").await;
+    let scattered = file_of(&[
+        subscription("ann", "https://feeds.example/1.xml"),
+        subscription("bob", "https://feeds.example/1.xml"),
+        subscription("ann", "https://feeds.example/2.xml"),
+    ]);
+    refused(&scattered, 4, "not together", "nobody").await;
+}
+
+#[tokio::test]
+async fn import_refuses_more_subscriptions_than_the_cap_and_writes_none_of_them() {
+    let over: Vec<String> = (0..=CAP)
+        .map(|n| subscription("ann", &format!("https://feeds.example/{n}.xml")))
+        .collect();
+    refused(
+        &file_of(&over),
+        2 + CAP as u64,
+        "more than 50 subscriptions",
+        "ann",
+    )
+    .await;
+    let marks: Vec<String> = std::iter::once(subscription("ann", "https://feeds.example/1.xml"))
+        .chain((0..ImportLimits::for_cap(CAP).max_records_per_user).map(|n| {
+            format!(
+                r#"{{"kind":"mark","user":"ann","feed":"https://feeds.example/1.xml","item":"i{n}","starred":true}}"#
+            )
+        }))
+        .collect();
+    let limit = ImportLimits::for_cap(CAP).max_records_per_user as u64;
+    refused(&file_of(&marks), 2 + limit, "more than", "ann").await;
+}

@@ -17,7 +17,8 @@
 //! - [`feed`]: parsing with feed-rs and making content safe.
 //! - [`discover`]: finding the feeds a web page links to; [`opml`]: OPML import and export.
 //! - [`store`]: the store traits, their implementations (memory, SQLite, Cassandra) and the layers
-//!   composed around them (metrics, the process feed cache).
+//!   composed around them (metrics, the process feed cache); [`transfer`]: moving every
+//!   reader's data between stores through one file (`middletier export` / `import`).
 //! - [`routes`]: the HTTP transport; [`openapi`]: its OpenAPI document at `/openapi.json`.
 //! - [`chaos`]: fault injection for demos and tests (off unless enabled in config).
 //! - [`settings`], the configuration.

@@ -20,7 +20,8 @@
 //!   on a user's subscriptions.
 //! - [`fetch`], [`wild_feeds`]: the fetcher against hostile publishers; odd and hostile feeds.
 //! - [`store_conformance`]: one suite for every store backend; [`sqlite`]: the embedded
-//!   store's file (restarts, permissions, paths it refuses).
+//!   store's file (restarts, permissions, paths it refuses); [`transfer`]: export and import
+//!   between stores, and the files import refuses.
 //! - [`ownership`], [`config_dynamic`], [`telemetry`], [`openapi`]: refresh sharing, dynamic
 //!   configuration, `/metrics`, the OpenAPI document.
 //! - [`health`], [`cassandra`], [`crash`]: lifecycle and failures with real processes and a

@@ -20,37 +20,47 @@ use reqwest::StatusCode;
 use crate::support::{ScratchDir, cassandra_exclusive, cassandra_shared, http};
 
 /// Which store a middle tier process runs on.
-enum Backend {
+pub(crate) enum Backend {
     /// The test Cassandra (`cassandra_settings`).
     Cassandra,
+    /// The test Cassandra node, in a keyspace of the test's own.
+    CassandraKeyspace(String),
     /// The SQLite database at this path.
     Sqlite(PathBuf),
 }
 
 /// A middle tier running as its own OS process.
-struct MiddletierProcess {
+pub(crate) struct MiddletierProcess {
     child: Child,
     base: String,
 }
 
-impl MiddletierProcess {
-    async fn start(port: u16, backend: &Backend) -> Self {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_middletier"));
-        match backend {
-            Backend::Cassandra => {
-                let cassandra = cassandra_settings();
-                command
-                    .env("RSS_STORE__KIND", "cassandra")
-                    .env("RSS_CASSANDRA__NODES", &cassandra.nodes)
-                    .env("RSS_CASSANDRA__KEYSPACE", &cassandra.keyspace)
-                    .env("RSS_CASSANDRA__PROBE_INTERVAL", "200ms");
-            }
-            Backend::Sqlite(path) => {
+impl Backend {
+    /// The store settings of a `middletier` command (server or tool) on this backend.
+    pub(crate) fn configure(&self, command: &mut Command) {
+        let cassandra = cassandra_settings();
+        let keyspace = match self {
+            Self::Cassandra => &cassandra.keyspace,
+            Self::CassandraKeyspace(keyspace) => keyspace,
+            Self::Sqlite(path) => {
                 command
                     .env("RSS_STORE__KIND", "sqlite")
                     .env("RSS_STORE__PATH", path);
+                return;
             }
-        }
+        };
+        command
+            .env("RSS_STORE__KIND", "cassandra")
+            .env("RSS_CASSANDRA__NODES", &cassandra.nodes)
+            .env("RSS_CASSANDRA__KEYSPACE", keyspace)
+            .env("RSS_CASSANDRA__PROBE_INTERVAL", "200ms");
+    }
+}
+
+impl MiddletierProcess {
+    pub(crate) async fn start(port: u16, backend: &Backend) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_middletier"));
+        backend.configure(&mut command);
         let child = command
             .env("RSS_SERVER__PORT", port.to_string())
             .env("RSS_FETCH__ALLOW_PRIVATE_NETWORKS", "true")
@@ -84,7 +94,7 @@ impl MiddletierProcess {
     }
 
     /// SIGKILL: no shutdown hooks, no flushing.
-    fn kill_9(mut self) {
+    pub(crate) fn kill_9(mut self) {
         self.child.kill().expect("SIGKILL");
         self.child.wait().expect("reaped");
     }
@@ -120,7 +130,7 @@ impl Drop for MiddletierProcess {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind")
         .local_addr()

@@ -1,20 +1,27 @@
 //! `middletier export` / `import`: moving every reader's data between stores. In process
-//! (memory to SQLite through the file) for what the file carries and what import refuses; the
-//! real binary moving an SQLite store to Cassandra in `transfer_binary`.
+//! (memory to SQLite through the file) for what the file carries and what import refuses; then
+//! the real binary moving an SQLite store to Cassandra, compared through the HTTP API.
 
 use std::collections::HashMap;
+use std::process::Command;
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, TimeZone as _, Utc};
 use middletier::store::{
     AccountRecord, AccountStore as _, FeedState, MarkChange, MemoryStore, SqliteStore, Store,
     SubscriptionStore as _,
 };
+use middletier::testing::{FeedPublisher, unique_prefix};
 use middletier::transfer::{self, ImportError, ImportLimits};
-use middletier_api::Item;
 use middletier_api::domain::{FeedUrl, UserId};
+use middletier_api::{
+    CategoryChange, Item, ItemStateChange, MarkRead, MiddletierClient, NewAccount,
+};
+use platform::testing::eventually;
 
-use crate::support::ScratchDir;
+use crate::crash::{Backend, MiddletierProcess, free_port};
+use crate::support::{ScratchDir, cassandra_shared};
 
 const CAP: usize = 50;
 
@@ -418,4 +425,181 @@ async fn import_refuses_more_subscriptions_than_the_cap_and_writes_none_of_them(
         .collect();
     let limit = ImportLimits::for_cap(CAP).max_records_per_user as u64;
     refused(&file_of(&marks), 2 + limit, "more than", "ann").await;
+}
+
+/// What a reader sees through the middle tier's API: each subscription (in order) with its
+/// category and each item with its read and starred state.
+type ApiView = Vec<(String, Option<String>, Vec<(String, String, bool, bool)>)>;
+
+async fn api_view(client: &MiddletierClient, base: &url::Url, user: &str) -> Option<ApiView> {
+    let feeds = client.feeds(base, user).await.ok()?;
+    let view: ApiView = feeds
+        .subscriptions
+        .into_iter()
+        .map(|s| {
+            let items = s
+                .items
+                .into_iter()
+                .map(|i| (i.id, i.title, i.read, i.starred))
+                .collect();
+            (s.url, s.category, items)
+        })
+        .collect();
+    // Every feed fetched: what the comparison needs on a store that just started.
+    view.iter()
+        .all(|(_, _, items)| !items.is_empty())
+        .then_some(view)
+}
+
+async fn settled_view(client: &MiddletierClient, base: &url::Url, user: &str) -> ApiView {
+    let seen = std::sync::Mutex::new(None);
+    eventually(
+        "the middle tier has fetched every feed",
+        Duration::from_secs(60),
+        || async {
+            let view = api_view(client, base, user).await;
+            let found = view.is_some();
+            *seen.lock().expect("lock") = view;
+            found
+        },
+    )
+    .await;
+    seen.into_inner().expect("lock").expect("a view")
+}
+
+/// Runs `middletier <args>` on `backend`; returns its exit status and standard error.
+fn tool(backend: &Backend, args: &[&str]) -> (bool, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_middletier"));
+    backend.configure(&mut command);
+    let output = command
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("middletier runs");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+#[ignore = "needs Cassandra: deploy/test.sh starts one (or deploy/cassandra/run.sh start)"]
+async fn the_binary_moves_a_populated_sqlite_store_to_cassandra_and_readers_see_the_same() {
+    let _cassandra = cassandra_shared().await;
+    let scratch = ScratchDir::new("transfer-binary");
+    let sqlite = Backend::Sqlite(scratch.join("rss.db"));
+    // A keyspace of this test's own; names unique per run, so runs never meet.
+    let cassandra = Backend::CassandraKeyspace("rss_test_transfer".to_owned());
+    let prefix = unique_prefix();
+    let (ann, reader) = (format!("{prefix}ann"), format!("{prefix}reader"));
+    let client =
+        MiddletierClient::new(Duration::from_secs(2), Duration::from_secs(10)).expect("client");
+    let publisher = FeedPublisher::start().await;
+    let feeds = [
+        publisher.url("/rss.xml"),
+        publisher.url("/atom.xml"),
+        publisher.url("/feed.json"),
+    ];
+
+    let port = free_port();
+    let base = url::Url::parse(&format!("http://127.0.0.1:{port}/")).expect("url");
+    let source = MiddletierProcess::start(port, &sqlite).await;
+    let account = NewAccount {
+        user: ann.clone(),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".to_owned(),
+    };
+    assert!(
+        client
+            .create_account(&base, &account)
+            .await
+            .expect("call")
+            .is_some()
+    );
+    for url in &feeds {
+        client.subscribe(&base, &ann, url).await.expect("subscribe");
+    }
+    client
+        .subscribe(&base, &reader, &feeds[2])
+        .await
+        .expect("subscribe");
+    let category = CategoryChange {
+        url: feeds[1].clone(),
+        category: Some("News".to_owned()),
+    };
+    client
+        .set_category(&base, &ann, &category)
+        .await
+        .expect("category");
+    let before = settled_view(&client, &base, &ann).await;
+    let all_read = MarkRead {
+        feed: Some(feeds[0].clone()),
+        category: None,
+        up_to: Some(chrono::Utc::now().to_rfc3339()),
+    };
+    client
+        .mark_read(&base, &ann, &all_read)
+        .await
+        .expect("mark all read");
+    let mark = |feed: &str, item: &str, read, starred| ItemStateChange {
+        feed: feed.to_owned(),
+        item: item.to_owned(),
+        read,
+        starred,
+    };
+    let first_of = |n: usize| before[n].2[0].0.clone();
+    for change in [
+        mark(&feeds[0], &first_of(0), Some(false), Some(true)),
+        mark(&feeds[1], &first_of(1), Some(true), None),
+        mark(&feeds[2], &first_of(2), None, Some(true)),
+    ] {
+        client
+            .set_item_state(&base, &ann, &change)
+            .await
+            .expect("mark");
+    }
+    client
+        .set_item_state(
+            &base,
+            &reader,
+            &mark(&feeds[2], &first_of(2), Some(true), None),
+        )
+        .await
+        .expect("mark");
+    let ann_before = settled_view(&client, &base, &ann).await;
+    let reader_before = settled_view(&client, &base, &reader).await;
+    let account_before = client.account(&base, &ann).await.expect("account");
+    source.kill_9();
+
+    let file = scratch.join("export.jsonl");
+    let file_arg = file.to_str().expect("utf-8 path");
+    let (ok, stderr) = tool(&sqlite, &["export", file_arg]);
+    assert!(ok, "{stderr}");
+    assert!(
+        stderr.contains("2 users (1 accounts), 4 subscriptions"),
+        "{stderr}"
+    );
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(&file).expect("file").permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "the export holds password hashes");
+    let (ok, stderr) = tool(&sqlite, &["export", file_arg]);
+    assert!(
+        !ok && stderr.contains("--force"),
+        "never over an existing file: {stderr}"
+    );
+
+    for attempt in ["first", "second (a no-op)"] {
+        let (ok, stderr) = tool(&cassandra, &["import", file_arg]);
+        assert!(ok, "{attempt} import: {stderr}");
+        assert!(stderr.contains("imported 2 users"), "{stderr}");
+    }
+
+    let port = free_port();
+    let base = url::Url::parse(&format!("http://127.0.0.1:{port}/")).expect("url");
+    let _target = MiddletierProcess::start(port, &cassandra).await;
+    assert_eq!(settled_view(&client, &base, &ann).await, ann_before);
+    assert_eq!(settled_view(&client, &base, &reader).await, reader_before);
+    assert_eq!(
+        client.account(&base, &ann).await.expect("account"),
+        account_before
+    );
 }

@@ -27,8 +27,7 @@ pub async fn run(command: &str, args: &[String]) -> ExitCode {
     for arg in args {
         match arg.as_str() {
             "--force" if command == "export" => force = true,
-            "-" => target = Some("-".to_owned()),
-            flag if flag.starts_with('-') => {
+            flag if flag.starts_with('-') && flag != "-" => {
                 return usage(command, &format!("unknown option '{flag}'"));
             }
             path if target.is_none() => target = Some(path.to_owned()),

@@ -60,24 +60,24 @@ pub async fn import(
         number: 0,
         buffer: Vec::new(),
     };
-    let header = lines
+    let (first, header) = lines
         .next()?
         .ok_or_else(|| invalid(1, "the file is empty".to_owned()))?;
     let header: Header = serde_json::from_slice(header).map_err(|error| {
         invalid(
-            1,
+            first,
             format!("not an export header ({error}); expected {{\"format\":\"{FORMAT}\",...}}"),
         )
     })?;
     if header.format != FORMAT {
         return Err(invalid(
-            1,
+            first,
             format!("format '{}' is not '{FORMAT}'", header.format),
         ));
     }
     if header.version != VERSION {
         return Err(invalid(
-            1,
+            first,
             format!(
                 "version {} is not supported (this build reads version {VERSION})",
                 header.version
@@ -89,10 +89,9 @@ pub async fn import(
     let mut pending: Option<Pending> = None;
     let mut records = 0u64;
     loop {
-        let line = lines.number + 1;
-        let Some(raw) = lines.next()? else {
+        let Some((line, raw)) = lines.next()? else {
             return Err(invalid(
-                line,
+                lines.number,
                 "the file ends without its end line: it was cut short (users before the last \
                  one listed were imported)"
                     .to_owned(),
@@ -108,22 +107,22 @@ pub async fn import(
             else {
                 unreachable!("only the end line has no user");
             };
-            if let Some(user) = pending.take() {
-                user.apply(store, limits, &mut summary).await?;
-                summary.users += 1;
-            }
-            if users != summary.users || expected != records {
+            let held = summary.users + u64::from(pending.is_some());
+            if users != held || expected != records {
                 return Err(invalid(
                     line,
                     format!(
                         "the end line counts {users} users and {expected} records, the file \
-                         held {} and {records}",
-                        summary.users
+                         held {held} and {records}"
                     ),
                 ));
             }
-            if lines.next()?.is_some() {
-                return Err(invalid(line + 1, "data after the end line".to_owned()));
+            if let Some((after, _)) = lines.next()? {
+                return Err(invalid(after, "data after the end line".to_owned()));
+            }
+            if let Some(user) = pending.take() {
+                user.apply(store, limits, &mut summary).await?;
+                summary.users += 1;
             }
             return Ok(summary);
         };
@@ -161,7 +160,8 @@ struct Lines<'a> {
 }
 
 impl Lines<'_> {
-    fn next(&mut self) -> Result<Option<&[u8]>, ImportError> {
+    /// The next line that is not blank, with its number.
+    fn next(&mut self) -> Result<Option<(u64, &[u8])>, ImportError> {
         loop {
             self.buffer.clear();
             self.number += 1;
@@ -181,7 +181,7 @@ impl Lines<'_> {
                 ));
             }
             if !self.buffer.iter().all(u8::is_ascii_whitespace) {
-                return Ok(Some(&self.buffer));
+                return Ok(Some((self.number, &self.buffer)));
             }
         }
     }

@@ -357,6 +357,11 @@ async fn import_of_a_file_cut_short_keeps_the_last_user_untouched() {
             .expect("read")
             .is_empty()
     );
+    let mut trailing = text.clone();
+    trailing.push_str(&subscription("cid", "https://feeds.example/1.xml"));
+    refused(trailing.as_bytes(), 6, "data after the end line", "cid").await;
+    let miscounted = text.replace(r#""records":3"#, r#""records":2"#);
+    refused(miscounted.as_bytes(), 5, "the end line counts", "bob").await;
     let mid_line = &without_end[..without_end.len() - 10];
     refused(mid_line.as_bytes(), 4, "not a valid record", "bob").await;
 }
@@ -391,11 +396,11 @@ async fn import_refuses_invalid_users_urls_and_marks_naming_the_line() {
         "ann",
     )
     .await;
-    let plaintext = file_of(&[
+    let empty_hash = file_of(&[
         r#"{"kind":"account","user":"ann","password_hash":"","created":"2026-01-01T00:00:00Z"}"#
             .to_owned(),
     ]);
-    refused(&plaintext, 2, "password hash", "ann").await;
+    refused(&empty_hash, 2, "password hash", "ann").await;
     let scattered = file_of(&[
         subscription("ann", "https://feeds.example/1.xml"),
         subscription("bob", "https://feeds.example/1.xml"),

@@ -608,3 +608,51 @@ async fn the_binary_moves_a_populated_sqlite_store_to_cassandra_and_readers_see_
         account_before
     );
 }
+
+#[tokio::test]
+async fn the_binary_pipes_an_export_into_an_import_and_overwrites_only_with_force() {
+    let scratch = ScratchDir::new("transfer-pipe");
+    let (from, to) = (scratch.join("from.db"), scratch.join("to.db"));
+    populate(&SqliteStore::open(&from).await.expect("open")).await;
+    let mut export = Command::new(env!("CARGO_BIN_EXE_middletier"));
+    Backend::Sqlite(from.clone()).configure(&mut export);
+    let exported = export.args(["export", "-"]).output().expect("export runs");
+    assert!(exported.status.success(), "{exported:?}");
+    let mut import = Command::new(env!("CARGO_BIN_EXE_middletier"));
+    Backend::Sqlite(to.clone()).configure(&mut import);
+    let mut child = import
+        .args(["import", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("import runs");
+    std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), &exported.stdout)
+        .expect("pipe");
+    let imported = child.wait_with_output().expect("import ends");
+    let stderr = String::from_utf8_lossy(&imported.stderr);
+    assert!(
+        imported.status.success() && stderr.contains("imported 3 users"),
+        "{stderr}"
+    );
+
+    let file = scratch.join("export.jsonl");
+    std::fs::write(&file, "old").expect("write");
+    let file_arg = file.to_str().expect("utf-8 path");
+    let (ok, stderr) = tool(&Backend::Sqlite(to.clone()), &["export", file_arg]);
+    assert!(!ok && stderr.contains("--force"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&file).expect("read"), "old");
+    let (ok, stderr) = tool(&Backend::Sqlite(to), &["export", file_arg, "--force"]);
+    assert!(ok, "{stderr}");
+    let written = std::fs::read_to_string(&file).expect("read");
+    assert!(
+        written.starts_with(r#"{"format":"rss-recipe-export""#),
+        "{written}"
+    );
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(&file).expect("file").permissions().mode();
+    assert_eq!(
+        mode & 0o777,
+        0o600,
+        "an overwritten file is narrowed to its owner"
+    );
+}

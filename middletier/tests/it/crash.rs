@@ -63,6 +63,8 @@ impl MiddletierProcess {
         backend.configure(&mut command);
         let child = command
             .env("RSS_SERVER__PORT", port.to_string())
+            // Any free port: the default (port + 1) may be another test's by now.
+            .env("RSS_ADMIN__PORT", "0")
             .env("RSS_FETCH__ALLOW_PRIVATE_NETWORKS", "true")
             // No registry in these tests: it keeps retrying in the background, harmlessly.
             .env("RSS_REGISTRY__URL", "http://127.0.0.1:9/eureka/v2/")
@@ -70,7 +72,7 @@ impl MiddletierProcess {
             .stdout(Stdio::null())
             .spawn()
             .expect("middletier binary starts");
-        let process = Self {
+        let mut process = Self {
             child,
             base: format!("http://127.0.0.1:{port}"),
         };
@@ -78,19 +80,32 @@ impl MiddletierProcess {
         process
     }
 
-    async fn wait_until_healthy(&self) {
-        eventually(
-            "the middle tier is healthy",
-            Duration::from_secs(90),
-            || async {
-                http()
-                    .get(format!("{}/health", self.base))
-                    .send()
-                    .await
-                    .is_ok_and(|r| r.status() == StatusCode::OK)
-            },
-        )
-        .await;
+    /// Polls `/health` until it answers 200, failing at once, with the exit status, if the
+    /// process ends first (a port taken meanwhile, a store it can't open).
+    async fn wait_until_healthy(&mut self) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(90);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("the child's status") {
+                panic!(
+                    "the middle tier at {} exited before it was healthy: {status}",
+                    self.base
+                );
+            }
+            let healthy = http()
+                .get(format!("{}/health", self.base))
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == StatusCode::OK);
+            if healthy {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out after 90s waiting until the middle tier at {} is healthy",
+                self.base
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// SIGKILL: no shutdown hooks, no flushing.
@@ -172,7 +187,7 @@ async fn subscriptions_survive_kill_9_of_the_middletier() {
 #[ignore = "needs the Cassandra of deploy/cassandra/run.sh, which it kills and restarts"]
 async fn an_acknowledged_subscription_survives_kill_9_of_cassandra_and_the_middletier_reconnects() {
     let _cassandra = cassandra_exclusive().await;
-    let middletier = MiddletierProcess::start(free_port(), &Backend::Cassandra).await;
+    let mut middletier = MiddletierProcess::start(free_port(), &Backend::Cassandra).await;
     let publisher = FeedPublisher::start().await;
     let user = format!("{}bob", unique_prefix());
     let feed = &publisher.url("/atom.xml");

@@ -11,7 +11,7 @@ use middletier::store::MemoryStore;
 use platform::lifecycle::Shutdown;
 use reqwest::StatusCode;
 
-use crate::support::http;
+use crate::support::{http, registry_for_middletier};
 
 /// Every operator path any service has, so a page mounted on the wrong router shows up.
 const OPERATOR_PATHS: [&str; 8] = [
@@ -27,21 +27,11 @@ const OPERATOR_PATHS: [&str; 8] = [
 
 #[tokio::test]
 async fn the_api_port_serves_no_operator_page_and_the_admin_port_serves_them() {
-    let credentials = registry::testing::credentials();
-    let registry = registry::Application::build(credentials.secure(registry::Settings {
-        server: platform::config::ServerSettings::localhost(0),
-        ..registry::Settings::default()
-    }))
-    .await
-    .unwrap();
+    let stop = Shutdown::new();
     let mut settings = middletier::Settings::default();
     settings.server.port = 0;
-    settings.registry.url = credentials
-        .url_as("middletier", registry.base_url().as_str())
-        .into();
+    settings.registry.url = registry_for_middletier(&stop).await.into();
     settings.chaos.enabled = true;
-    let stop = Shutdown::new();
-    tokio::spawn(registry.run_until_stopped(stop.clone()));
     let app = middletier::Application::build_with_store(settings, Arc::new(MemoryStore::new()))
         .await
         .unwrap();

@@ -13,6 +13,8 @@ use platform::testing::eventually;
 use reqwest::StatusCode;
 use serde_json::Value;
 
+use crate::support::registry_for_middletier;
+
 const TOKEN: &str = "mt-token-that-must-never-show";
 
 fn config_dir(name: &str) -> PathBuf {
@@ -32,15 +34,7 @@ fn write_config(dir: &Path, text: &str) {
 /// A registry and a middle tier reading `dir`, on this test's runtime until `shutdown`;
 /// returns the middle tier's public and admin base URLs.
 async fn start(dir: &Path, shutdown: &Shutdown) -> (String, String) {
-    let mut registry_settings =
-        registry::testing::credentials().secure(registry::Settings::default());
-    registry_settings.server.port = 0;
-    let registry = registry::Application::build(registry_settings)
-        .await
-        .unwrap();
-    let registry_url =
-        registry::testing::credentials().url_as("middletier", registry.base_url().as_str());
-    tokio::spawn(registry.run_until_stopped(shutdown.clone()));
+    let registry_url = registry_for_middletier(shutdown).await;
 
     let config = Source::new("middletier", dir)
         .environment("test")

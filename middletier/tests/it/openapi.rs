@@ -15,7 +15,7 @@ use platform::lifecycle::Shutdown;
 use platform::testing::run_schemathesis;
 use serde_json::Value;
 
-use crate::support::http;
+use crate::support::{http, registry_for_middletier};
 
 const TOKEN: &str = "openapi-test-token";
 
@@ -23,16 +23,7 @@ const TOKEN: &str = "openapi-test-token";
 /// fetched from `publisher` only (the SSRF guard stays on for everything else), and fetches
 /// give up quickly, so fuzzed feed URLs cannot hold a request for long.
 async fn start(shutdown: &Shutdown, publisher: &FeedPublisher) -> String {
-    let mut registry_settings =
-        registry::testing::credentials().secure(registry::Settings::default());
-    registry_settings.server.port = 0;
-    let registry = registry::Application::build(registry_settings)
-        .await
-        .unwrap();
-    let registry_url =
-        registry::testing::credentials().url_as("middletier", registry.base_url().as_str());
-    tokio::spawn(registry.run_until_stopped(shutdown.clone()));
-
+    let registry_url = registry_for_middletier(shutdown).await;
     let mut settings = middletier::Settings::default();
     settings.server.port = 0;
     settings.registry.url = registry_url.into();

@@ -15,25 +15,17 @@ use middletier_api::{CallError, MiddletierClient};
 use platform::lifecycle::Shutdown;
 use reqwest::StatusCode;
 
+use crate::support::registry_for_middletier;
+
 /// A middle tier (with a registry to register with) whose users may subscribe to `cap` feeds;
 /// its root URL. The refresher is idle: nothing here needs feeds fetched after subscribing.
 async fn middletier_with_cap(cap: usize, stop: &Shutdown) -> url::Url {
-    let credentials = registry::testing::credentials();
-    let registry = registry::Application::build(credentials.secure(registry::Settings {
-        server: platform::config::ServerSettings::localhost(0),
-        ..registry::Settings::default()
-    }))
-    .await
-    .unwrap();
     let mut settings = middletier::Settings::default();
     settings.server.port = 0;
-    settings.registry.url = credentials
-        .url_as("middletier", registry.base_url().as_str())
-        .into();
+    settings.registry.url = registry_for_middletier(stop).await.into();
     settings.fetch.allow_private_networks = true;
     settings.refresh.scan_interval = Duration::from_secs(3600);
     settings.accounts.max_subscriptions_per_user = cap;
-    tokio::spawn(registry.run_until_stopped(stop.clone()));
     let app = middletier::Application::build_with_store(settings, Arc::new(MemoryStore::new()))
         .await
         .unwrap();

@@ -11,6 +11,20 @@ pub fn http() -> reqwest::Client {
         .expect("http client")
 }
 
+/// A registry that admits test credentials, on an OS-chosen port and serving until `stop`; the
+/// URL a middle tier registers with (carrying the middle tier's credentials).
+pub async fn registry_for_middletier(stop: &platform::lifecycle::Shutdown) -> String {
+    let credentials = registry::testing::credentials();
+    let mut settings = credentials.secure(registry::Settings::default());
+    settings.server.port = 0;
+    let registry = registry::Application::build(settings)
+        .await
+        .expect("registry");
+    let url = credentials.url_as("middletier", registry.base_url().as_str());
+    tokio::spawn(registry.run_until_stopped(stop.clone()));
+    url
+}
+
 /// The one Cassandra node every Cassandra test uses. Tests that only use it hold it shared; the
 /// test that kills and restarts the node holds it alone, so it never pulls the node from under
 /// another test of this binary (they all run at once, in one process).

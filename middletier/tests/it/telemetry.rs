@@ -11,25 +11,18 @@ use middletier::testing::FeedPublisher;
 use platform::lifecycle::Shutdown;
 use platform::testing::scrape_metrics;
 
+use crate::support::registry_for_middletier;
+
 #[tokio::test]
 async fn subscribing_moves_the_request_fetch_and_store_metrics() {
     let publisher = FeedPublisher::start().await;
-    let mut registry_settings =
-        registry::testing::credentials().secure(registry::Settings::default());
-    registry_settings.server.port = 0;
-    let registry = registry::Application::build(registry_settings)
-        .await
-        .unwrap();
+    let stop = Shutdown::new();
     let mut settings = middletier::Settings::default();
     settings.server.port = 0;
-    settings.registry.url = registry::testing::credentials()
-        .url_as("middletier", registry.base_url().as_str())
-        .into();
+    settings.registry.url = registry_for_middletier(&stop).await.into();
     settings.fetch.allow_private_networks = true;
     // Only the subscriptions below fetch; the refresher stays out of the counts.
     settings.refresh.scan_interval = Duration::from_secs(3600);
-    let stop = Shutdown::new();
-    tokio::spawn(registry.run_until_stopped(stop.clone()));
     let app = middletier::Application::build_with_store(settings, Arc::new(MemoryStore::new()))
         .await
         .unwrap();

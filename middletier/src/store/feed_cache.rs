@@ -26,9 +26,12 @@ use tokio::time::Instant;
 
 use middletier_api::domain::{FeedUrl, UserId};
 
+use middletier_api::Item;
+
 use super::{
-    AccountRecord, AccountStore, CachedFeed, FeedState, FeedStore, MarkChange, ReadingStore,
-    Scheduled, SessionRecord, StoreError, SubscriptionStore, UserReading,
+    AccountRecord, AccountStore, CachedFeed, FeedReading, FeedState, FeedStore, HistoryEntry,
+    HistoryStore, MarkChange, ReadingStore, Scheduled, SearchHit, SearchQuery, SearchStore,
+    SessionRecord, StoreError, StoredItem, SubscriptionStore, UserReading,
 };
 
 /// How long a decoded feed is served from this process's cache before it is revalidated.
@@ -422,5 +425,47 @@ mod tests {
         let new = FeedUrl::parse("https://example.com/new.xml").expect("url");
         cache.move_feed(&url(), &new).await.expect("move");
         assert_eq!(title(&cache).await, None);
+    }
+}
+
+#[async_trait]
+impl<S: HistoryStore> HistoryStore for FeedCache<S> {
+    async fn history(&self, url: &FeedUrl) -> Result<Vec<HistoryEntry>, StoreError> {
+        self.inner.history(url).await
+    }
+
+    async fn history_items(
+        &self,
+        url: &FeedUrl,
+        entries: &[HistoryEntry],
+    ) -> Result<Vec<Option<Item>>, StoreError> {
+        self.inner.history_items(url, entries).await
+    }
+
+    async fn insert_history(
+        &self,
+        url: &FeedUrl,
+        items: &[StoredItem],
+    ) -> Result<usize, StoreError> {
+        self.inner.insert_history(url, items).await
+    }
+
+    async fn remove_history(&self, url: &FeedUrl, ids: &[String]) -> Result<usize, StoreError> {
+        self.inner.remove_history(url, ids).await
+    }
+
+    async fn subscribers(&self, url: &FeedUrl) -> Result<Vec<UserId>, StoreError> {
+        self.inner.subscribers(url).await
+    }
+
+    async fn feed_reading(&self, user: &UserId, url: &FeedUrl) -> Result<FeedReading, StoreError> {
+        self.inner.feed_reading(user, url).await
+    }
+}
+
+#[async_trait]
+impl<S: SearchStore> SearchStore for FeedCache<S> {
+    async fn search(&self, query: &SearchQuery) -> Result<Vec<SearchHit>, StoreError> {
+        self.inner.search(query).await
     }
 }

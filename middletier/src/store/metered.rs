@@ -18,9 +18,12 @@ use platform::metrics::{Metrics, OperationMetrics};
 
 use middletier_api::domain::{FeedUrl, UserId};
 
+use middletier_api::Item;
+
 use super::{
-    AccountRecord, AccountStore, CachedFeed, FeedState, FeedStore, MarkChange, ReadingStore,
-    Scheduled, SessionRecord, StoreError, SubscriptionStore, UserReading,
+    AccountRecord, AccountStore, CachedFeed, FeedReading, FeedState, FeedStore, HistoryEntry,
+    HistoryStore, MarkChange, ReadingStore, Scheduled, SearchHit, SearchQuery, SearchStore,
+    SessionRecord, StoreError, StoredItem, SubscriptionStore, UserReading,
 };
 
 /// A store whose every call is timed and, when it fails, counted.
@@ -255,5 +258,52 @@ mod tests {
         ] {
             assert!(text.contains(sample), "{sample} in\n{text}");
         }
+    }
+}
+
+#[async_trait]
+impl<S: HistoryStore + ?Sized> HistoryStore for Metered<S> {
+    async fn history(&self, url: &FeedUrl) -> Result<Vec<HistoryEntry>, StoreError> {
+        self.observe("history", self.inner.history(url)).await
+    }
+
+    async fn history_items(
+        &self,
+        url: &FeedUrl,
+        entries: &[HistoryEntry],
+    ) -> Result<Vec<Option<Item>>, StoreError> {
+        self.observe("history_items", self.inner.history_items(url, entries))
+            .await
+    }
+
+    async fn insert_history(
+        &self,
+        url: &FeedUrl,
+        items: &[StoredItem],
+    ) -> Result<usize, StoreError> {
+        self.observe("insert_history", self.inner.insert_history(url, items))
+            .await
+    }
+
+    async fn remove_history(&self, url: &FeedUrl, ids: &[String]) -> Result<usize, StoreError> {
+        self.observe("remove_history", self.inner.remove_history(url, ids))
+            .await
+    }
+
+    async fn subscribers(&self, url: &FeedUrl) -> Result<Vec<UserId>, StoreError> {
+        self.observe("subscribers", self.inner.subscribers(url))
+            .await
+    }
+
+    async fn feed_reading(&self, user: &UserId, url: &FeedUrl) -> Result<FeedReading, StoreError> {
+        self.observe("feed_reading", self.inner.feed_reading(user, url))
+            .await
+    }
+}
+
+#[async_trait]
+impl<S: SearchStore + ?Sized> SearchStore for Metered<S> {
+    async fn search(&self, query: &SearchQuery) -> Result<Vec<SearchHit>, StoreError> {
+        self.observe("search", self.inner.search(query)).await
     }
 }

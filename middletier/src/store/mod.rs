@@ -25,6 +25,7 @@
 
 pub mod cassandra;
 mod feed_cache;
+mod history;
 mod memory;
 mod metered;
 pub mod sqlite;
@@ -37,6 +38,10 @@ use chrono::{DateTime, Utc};
 
 pub use cassandra::{CassandraSettings, CassandraStore};
 pub use feed_cache::{FEED_CACHE_FRESH_FOR, FeedCache, FeedVersions};
+pub use history::{
+    HistoryEntry, HistoryStore, SearchHit, SearchOrder, SearchQuery, SearchStore, SearchTerms,
+    StoredItem, sort_time,
+};
 pub use memory::MemoryStore;
 pub use metered::Metered;
 pub use sqlite::{OpenError, SqliteStore};
@@ -418,6 +423,12 @@ pub trait AccountStore: Send + Sync + std::fmt::Debug + 'static {
 }
 
 /// Every part, as one trait object for the service.
-pub trait Store: SubscriptionStore + FeedStore + ReadingStore + AccountStore {}
+pub trait Store:
+    SubscriptionStore + FeedStore + HistoryStore + SearchStore + ReadingStore + AccountStore
+{
+}
 
-impl<T: SubscriptionStore + FeedStore + ReadingStore + AccountStore> Store for T {}
+impl<T> Store for T where
+    T: SubscriptionStore + FeedStore + HistoryStore + SearchStore + ReadingStore + AccountStore
+{
+}

@@ -33,6 +33,7 @@
 mod accounts;
 mod connect;
 mod feeds;
+mod history;
 mod reading;
 mod schema;
 mod settings;

@@ -27,6 +27,7 @@
 
 mod accounts;
 mod feeds;
+mod history;
 mod open;
 mod reading;
 mod schema;

@@ -7,6 +7,8 @@
 //! Page views share what they read rather than copying it: feeds are kept decoded behind `Arc`
 //! ([`CachedFeed`]), and so is each user's reading state per feed, changed copy-on-write.
 
+mod history;
+
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 

@@ -1,0 +1,138 @@
+//! Item history: every item a feed has published, one row each from the first time it was
+//! seen, until the retention policy removes it (never while somebody has it starred); and
+//! full-text search over it.
+//!
+//! A feed's stored state ([`FeedState`](super::FeedState)) holds its current document's
+//! items; saving it also writes each of them into the history (new ones with their first-seen
+//! time, known ones with their content refreshed and their first-seen time kept). Page views
+//! page through the history by [`HistoryEntry`] (small, kept in the process) and read the
+//! content of only the items on the page ([`HistoryStore::history_items`]).
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use middletier_api::Item;
+use middletier_api::domain::{FeedUrl, UserId};
+
+use super::{FeedReading, StoreError};
+
+/// One item of a feed's history as stored: its content and when it was first seen.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredItem {
+    /// The item as the feed gave it (`read`/`starred` always false here).
+    pub item: Item,
+    pub seen: DateTime<Utc>,
+}
+
+/// An item's place in its feed's history: enough to order it, filter it by reading state and
+/// find its content, without the content.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct HistoryEntry {
+    pub id: String,
+    /// River order, Unix milliseconds: [`sort_time`].
+    pub time: i64,
+    /// When it was first seen, Unix milliseconds (what "read up to" and retention compare).
+    pub seen: i64,
+}
+
+impl HistoryEntry {
+    pub fn of(item: &Item, seen: DateTime<Utc>) -> Self {
+        Self {
+            id: item.id.clone(),
+            time: sort_time(item, seen),
+            seen: seen.timestamp_millis(),
+        }
+    }
+}
+
+/// Where an item sorts in the river, Unix milliseconds: published, but never later than
+/// first seen (so a feed dating its items in the future cannot pin them to the top), or first
+/// seen if undated.
+pub fn sort_time(item: &Item, seen: DateTime<Utc>) -> i64 {
+    let seen = seen.timestamp_millis();
+    item.published
+        .as_deref()
+        .and_then(|p| DateTime::parse_from_rfc3339(p).ok())
+        .map_or(seen, |p| p.timestamp_millis().min(seen))
+}
+
+/// Each feed's item history.
+#[async_trait]
+pub trait HistoryStore: Send + Sync + std::fmt::Debug + 'static {
+    /// Every item `url`'s history holds, in no particular order (empty when none).
+    async fn history(&self, url: &FeedUrl) -> Result<Vec<HistoryEntry>, StoreError>;
+
+    /// The content of `entries` of `url`'s history, in their order (`None`: no longer held,
+    /// e.g. removed by retention since the entry was read).
+    async fn history_items(
+        &self,
+        url: &FeedUrl,
+        entries: &[HistoryEntry],
+    ) -> Result<Vec<Option<Item>>, StoreError>;
+
+    /// Adds to `url`'s history the items it does not hold yet, with the content and first-seen
+    /// time given (what `middletier import` restores); items it holds are left as they are.
+    /// Returns how many were added.
+    async fn insert_history(
+        &self,
+        url: &FeedUrl,
+        items: &[StoredItem],
+    ) -> Result<usize, StoreError>;
+
+    /// Removes the items `ids` from `url`'s history, with every user's marks on them (what
+    /// retention does). Returns how many it held.
+    async fn remove_history(&self, url: &FeedUrl, ids: &[String]) -> Result<usize, StoreError>;
+
+    /// Who subscribes to `url` (retention asks what each of them has read and starred).
+    async fn subscribers(&self, url: &FeedUrl) -> Result<Vec<UserId>, StoreError>;
+
+    /// One user's reading state in one feed (`Default` when none).
+    async fn feed_reading(&self, user: &UserId, url: &FeedUrl) -> Result<FeedReading, StoreError>;
+}
+
+/// A parsed search: every `words` and `phrases` present, no `excluded` word.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SearchTerms {
+    /// Lower-case words, each required.
+    pub words: Vec<String>,
+    /// Lower-case word sequences, each required in that order.
+    pub phrases: Vec<Vec<String>>,
+    /// Lower-case words that must not appear.
+    pub excluded: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SearchOrder {
+    /// By [`HistoryEntry::time`], newest first.
+    #[default]
+    Newest,
+    /// Best match first (ties newest first).
+    Relevance,
+}
+
+/// One search over some feeds' histories (the caller resolves the user's scope to `feeds`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SearchQuery {
+    pub feeds: Vec<FeedUrl>,
+    pub terms: SearchTerms,
+    pub order: SearchOrder,
+    /// How many hits to skip (paging; the caller encodes it in an opaque cursor).
+    pub offset: usize,
+    pub limit: usize,
+}
+
+/// One matching item.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SearchHit {
+    pub feed: FeedUrl,
+    pub entry: HistoryEntry,
+    /// Higher is better; only comparable within one answer.
+    pub score: f64,
+}
+
+/// Full-text search over title and text of the items in feeds' histories.
+#[async_trait]
+pub trait SearchStore: Send + Sync + std::fmt::Debug + 'static {
+    /// Up to `query.limit` hits after `query.offset`, in `query.order`.
+    async fn search(&self, query: &SearchQuery) -> Result<Vec<SearchHit>, StoreError>;
+}

@@ -377,6 +377,8 @@ impl Retention {
             current: &current,
             readers: &readers,
         };
+        // A star set between these reads and the removal below is lost with its item: the
+        // window is one feed's few reads, and the item was past the policy for everyone.
         let decided = decide(feed, policy, now);
         let mut removed = Removed::default();
         if decided.is_empty() {

@@ -138,15 +138,13 @@ impl<S: FeedVersions> FeedCache<S> {
                 return Ok(Some(entry.feed));
             }
         }
-        let state = self
-            .inner
-            .feed_states(std::slice::from_ref(url))
-            .await?
-            .pop()
-            .flatten();
-        match state {
+        // Both at once: a feed is almost always read because it exists.
+        let (states, history) = futures::try_join!(
+            self.inner.feed_states(std::slice::from_ref(url)),
+            self.inner.history(url),
+        )?;
+        match states.into_iter().next().flatten() {
             Some(state) => {
-                let history = self.inner.history(url).await?;
                 let feed = Arc::new(CachedFeed::new(state, history));
                 self.keep(url, feed.clone(), now);
                 Ok(Some(feed))

@@ -3,7 +3,8 @@
 //!
 //! The service talks to one [`Store`] trait object, which is both a [`SubscriptionStore`]
 //! (who reads what) and a [`FeedStore`] (the nearline feed cache: each feed's latest items,
-//! status and schedule). Which implementation backs it is chosen by configuration
+//! status and schedule), with each feed's item history ([`HistoryStore`]: every item kept
+//! until retention removes it) and search over it ([`SearchStore`]). Which implementation backs it is chosen by configuration
 //! (`[store] kind`: `memory`, `sqlite` or `cassandra`). Every implementation must pass the same
 //! conformance tests (`tests/it/store_conformance.rs`).
 //!
@@ -252,8 +253,9 @@ pub trait FeedStore: Send + Sync + std::fmt::Debug + 'static {
 
     async fn save_feed_state(&self, state: &FeedState) -> Result<(), StoreError>;
 
-    /// The cached feeds for page views, in the order of `urls` (`None`: never fetched):
-    /// shared, not copied. Stores may serve them from a short-lived process cache.
+    /// The cached feeds for page views, in the order of `urls` (`None`: never fetched), each
+    /// with its history's index: shared, not copied. Stores may serve them from a short-lived
+    /// process cache.
     async fn cached_feeds(
         &self,
         urls: &[FeedUrl],
@@ -263,7 +265,8 @@ pub trait FeedStore: Send + Sync + std::fmt::Debug + 'static {
     async fn scheduled_feeds(&self) -> Result<Vec<Scheduled>, StoreError>;
 
     /// A permanent redirect: every subscriber of `from` now subscribes to `to` (keeping its
-    /// place in their list), and `from`'s cached state is dropped.
+    /// place in their list), `from`'s history and the marks on it move to `to` (items `to`
+    /// already holds are kept as they are), and `from`'s cached state is dropped.
     async fn move_feed(&self, from: &FeedUrl, to: &FeedUrl) -> Result<(), StoreError>;
 }
 

@@ -8,6 +8,12 @@
 //! The user has read 50 feeds entirely (a "mark all as read" watermark each), 2,250 items
 //! one by one, and starred 100. Items carry about 600 bytes of HTML, as real feeds do.
 //!
+//! `-- --history N` gives each feed `N` older items that have left its current document and
+//! are only in its history (e.g. `--history 1900` for 500 feeds x 2,000 retained items, the
+//! default retention cap): the merge and unread counts run over the whole history, and pages
+//! of older items read their content from it. The memory store then holds about 600 bytes of
+//! content per item (some 600 MB for 1,000,000 items).
+//!
 //! Every figure is the **median** (and p90) of many runs:
 //! - *service*: [`FeedService::river`](middletier::service::FeedService::river) in process:
 //!   the store reads, the k-way merge over 500 feeds and the unread counts of all 500 (what the
@@ -25,15 +31,28 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 
 use middletier::fetch::FetchSettings;
-use middletier::store::{FEED_CACHE_FRESH_FOR, FeedState, MarkChange, MemoryStore, Store};
+use middletier::store::{
+    FEED_CACHE_FRESH_FOR, FeedState, MarkChange, MemoryStore, Store, StoredItem,
+};
 use middletier_api::MiddletierClient;
 use middletier_api::domain::{FeedUrl, UserId};
 use middletier_api::{Filter, Item, RiverQuery};
 
 struct Config {
     feeds: usize,
+    /// Items in each feed's current document.
     items: usize,
+    /// Older items in each feed's history only.
+    history: usize,
     runs: usize,
+}
+
+/// The number after `--history`, if given.
+fn history_arg() -> Option<usize> {
+    let args: Vec<String> = std::env::args().collect();
+    let at = args.iter().position(|arg| arg == "--history")?;
+    let value = args.get(at + 1).expect("--history takes a number of items");
+    Some(value.parse().expect("--history takes a number of items"))
 }
 
 fn main() {
@@ -43,12 +62,14 @@ fn main() {
         Config {
             feeds: 500,
             items: 100,
+            history: history_arg().unwrap_or(0),
             runs: 200,
         }
     } else {
         Config {
             feeds: 20,
             items: 10,
+            history: history_arg().unwrap_or(20),
             runs: 5,
         }
     };
@@ -58,10 +79,12 @@ fn main() {
         .expect("tokio runtime");
     runtime.block_on(async {
         println!(
-            "River of news: {} feeds x {} items = {} items, {} runs per figure\n",
+            "River of news: {} feeds x ({} current + {} older) items = {} items, {} runs per \
+             figure\n",
             config.feeds,
             config.items,
-            config.feeds * config.items,
+            config.history,
+            config.feeds * (config.items + config.history),
             config.runs
         );
         println!("| store | what | median | p90 |\n|---|---|---|---|");
@@ -82,28 +105,45 @@ fn feed_url(prefix: &str, n: usize) -> FeedUrl {
     FeedUrl::parse(&format!("https://feeds{}.example/{prefix}/{n}.xml", n % 17)).expect("url")
 }
 
-fn feed_state(url: FeedUrl, n: usize, items: usize, now: DateTime<Utc>) -> FeedState {
-    let items: Vec<Item> = (0..items)
+/// Item `i` of feed `n` (higher `i`: older).
+fn item(n: usize, i: usize, now: DateTime<Utc>) -> Item {
+    // Feeds interleave in time, as real ones do.
+    let published = now - chrono::Duration::minutes((i * 37 + n * 13) as i64);
+    Item {
+        id: format!("https://blog{n}.example/posts/{i}"),
+        title: format!("Post {i} of feed {n}: something worth reading"),
+        link: Some(format!("https://blog{n}.example/posts/{i}")),
+        description: format!(
+            "<p>Paragraph one of post {i}, with <a href=\"https://blog{n}.example/\">a \
+             link</a> and <em>emphasis</em>.</p>{}",
+            "<p>Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod \
+             tempor incididunt ut labore et dolore magna aliqua.</p>"
+                .repeat(4)
+        ),
+        published: Some(published.to_rfc3339()),
+        read: false,
+        starred: false,
+    }
+}
+
+/// Feed `n`'s items `items.start..items.end` as its history held them, first seen when
+/// published.
+fn older_items(n: usize, items: std::ops::Range<usize>, now: DateTime<Utc>) -> Vec<StoredItem> {
+    items
         .map(|i| {
-            // Feeds interleave in time, as real ones do.
-            let published = now - chrono::Duration::minutes((i * 37 + n * 13) as i64);
-            Item {
-                id: format!("https://blog{n}.example/posts/{i}"),
-                title: format!("Post {i} of feed {n}: something worth reading"),
-                link: Some(format!("https://blog{n}.example/posts/{i}")),
-                description: format!(
-                    "<p>Paragraph one of post {i}, with <a href=\"https://blog{n}.example/\">a \
-                     link</a> and <em>emphasis</em>.</p>{}",
-                    "<p>Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod \
-                     tempor incididunt ut labore et dolore magna aliqua.</p>"
-                        .repeat(4)
-                ),
-                published: Some(published.to_rfc3339()),
-                read: false,
-                starred: false,
-            }
+            let item = item(n, i, now);
+            let seen = item
+                .published
+                .as_deref()
+                .and_then(|p| DateTime::parse_from_rfc3339(p).ok())
+                .map_or(now, |p| p.with_timezone(&Utc));
+            StoredItem { item, seen }
         })
-        .collect();
+        .collect()
+}
+
+fn feed_state(url: FeedUrl, n: usize, items: usize, now: DateTime<Utc>) -> FeedState {
+    let items: Vec<Item> = (0..items).map(|i| item(n, i, now)).collect();
     let first_seen = items
         .iter()
         .map(|item| (item.id.clone(), now - chrono::Duration::minutes(1)))
@@ -136,6 +176,11 @@ async fn run(name: &str, store: Arc<dyn Store>, config: &Config, cassandra: bool
     let setup = Instant::now();
     for (n, url) in urls.iter().enumerate() {
         store.subscribe(&user, url, max).await.expect("subscribe");
+        let older = config.items..config.items + config.history;
+        store
+            .insert_history(url, &older_items(n, older, now))
+            .await
+            .expect("history");
         store
             .save_feed_state(&feed_state(url.clone(), n, config.items, now))
             .await

@@ -13,6 +13,7 @@
 //!   online.
 //! - [`river`]: the river of news: pages merged from every feed, unread counts.
 //! - [`refresh`]: nearline refresh: scheduling, sharing feeds among middle tiers, the cache.
+//! - [`retention`]: the background job bounding each feed's item history (starred items stay).
 //! - [`fetch`]: HTTP fetching with timeouts, size cap and SSRF guard.
 //! - [`feed`]: parsing with feed-rs and making content safe.
 //! - [`discover`]: finding the feeds a web page links to; [`opml`]: OPML import and export.
@@ -31,6 +32,7 @@ pub mod fetch;
 pub mod openapi;
 pub mod opml;
 pub mod refresh;
+pub mod retention;
 pub mod river;
 pub mod routes;
 pub mod service;
@@ -211,6 +213,13 @@ impl Application {
             self.background.clone(),
         );
         let ownership = refresh::Ownership::shared(instance.instance_id(), peers);
+        // Retention works on the same feeds this instance refreshes.
+        let retention = retention::Retention::new(
+            self.store.clone(),
+            self.settings.retention.clone(),
+            ownership.clone(),
+        )
+        .with_live_settings(self.config.map(|settings| settings.retention.clone()));
         let metrics = platform::metrics::Metrics::new("middletier");
         self.fetcher.register_metrics(&metrics);
         self.store.register_metrics(&metrics);
@@ -223,7 +232,9 @@ impl Application {
         )
         .with_live_settings(self.config.map(|settings| settings.refresh.clone()));
         refresher.register_metrics(&metrics);
+        retention.register_metrics(&metrics);
         tokio::spawn(refresher.clone().run(self.background.clone()));
+        tokio::spawn(retention.run(self.background.clone()));
         let registration = Registration::start(
             client,
             instance,

@@ -1,10 +1,12 @@
 //! The river of news: a user's items from all (or some) feeds, newest first, one page at a
 //! time, with unread counts. Pure computation over what the store shares.
 //!
-//! Each cached feed keeps its items sorted newest first ([`CachedFeed::newest_first`]), so a
-//! page is a k-way merge: a heap holds the next matching item of each feed, and a page of `n`
-//! items costs about `n` heap operations plus skipping items the filter hides. Nothing is
-//! copied but the `n` items on the page.
+//! Each cached feed keeps its whole retained history's index sorted newest first
+//! ([`CachedFeed::history`]), so a page is a k-way merge: a heap holds the next matching entry
+//! of each feed, and a page of `n` items costs about `n` heap operations plus skipping entries
+//! the filter hides. The answer ([`RiverPage`]) names the `n` entries, with the content of those
+//! still in their feed's current document; the service reads the others' content from the
+//! store, one read per feed ([`RiverPage::missing`], [`RiverPage::into_river`]).
 //!
 //! **Order and cursor.** Items are ordered by `(time, feed URL, item id)`, descending, which is
 //! total and stable across refreshes. The cursor is that key of the last item shown, base64url
@@ -12,7 +14,7 @@
 //! positions the page within one's own feeds.
 
 use std::cmp::Ordering;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
 
 use base64::Engine as _;
@@ -21,7 +23,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use middletier_api::domain::{FeedUrl, ParseError};
 use middletier_api::{FeedSummary, Filter, Item, River, RiverItem};
 
-use crate::store::{CachedFeed, FeedReading, ItemOrder, UserReading};
+use crate::store::{CachedFeed, FeedReading, HistoryEntry, UserReading};
 
 pub const DEFAULT_LIMIT: usize = 50;
 pub const MAX_LIMIT: usize = 200;
@@ -65,37 +67,44 @@ pub struct Source<'a> {
 }
 
 impl Source<'_> {
-    fn state(&self, order: &ItemOrder) -> (bool, bool) {
+    /// Whether the entry is read and starred for this user.
+    pub fn state(&self, entry: &HistoryEntry) -> (bool, bool) {
         match self.reading {
-            Some(reading) => reading.state_of(&self.feed.item(order).id, order.seen),
+            Some(reading) => reading.state_of(&entry.id, entry.seen),
             None => (false, false),
         }
     }
 
-    fn shows(&self, order: &ItemOrder, filter: Filter) -> bool {
+    fn shows(&self, entry: &HistoryEntry, filter: Filter) -> bool {
         match filter {
             Filter::All => true,
-            Filter::Unread => !self.state(order).0,
-            Filter::Starred => self.state(order).1,
+            Filter::Unread => !self.state(entry).0,
+            Filter::Starred => self.state(entry).1,
         }
     }
 
-    /// Unread items in this feed: what the watermark leaves unread (a comparison per item),
-    /// corrected by the few items marked one by one (a lookup per mark, not per item).
+    /// Unread items in this feed's history: what the watermark leaves unread (a comparison
+    /// per entry), corrected by the few items marked one by one (a lookup per mark, not per
+    /// entry).
     pub fn unread(&self) -> usize {
         let Some(reading) = self.reading else {
-            return self.feed.newest_first.len();
+            return self.feed.history.len();
         };
         let up_to = reading
             .watermark
             .map_or(i64::MIN, |w| w.up_to.timestamp_millis());
-        let mut unread = self.feed.seen.iter().filter(|&&seen| seen > up_to).count();
+        let mut unread = self
+            .feed
+            .history
+            .iter()
+            .filter(|entry| entry.seen > up_to)
+            .count();
         for id in reading.marks.keys() {
-            // Marks of items no longer in the feed count for nothing.
-            let Some(&index) = self.feed.by_id.get(id) else {
+            // Marks of items the history no longer holds count for nothing.
+            let Some(entry) = self.feed.entry(id) else {
                 continue;
             };
-            let seen = self.feed.seen[index as usize];
+            let seen = entry.seen;
             let by_watermark = seen <= up_to;
             match (by_watermark, reading.state_of(id, seen).0) {
                 (true, false) => unread += 1,
@@ -148,13 +157,13 @@ fn next_shown<'a>(
     filter: Filter,
 ) -> Option<Head<'a>> {
     let source = &sources[index];
-    let orders = &source.feed.newest_first;
-    while let Some(order) = orders.get(position) {
-        if source.shows(order, filter) {
+    let entries = &source.feed.history;
+    while let Some(entry) = entries.get(position) {
+        if source.shows(entry, filter) {
             return Some(Head {
-                time: order.time,
+                time: entry.time,
                 feed: source.url.as_str(),
-                item: &source.feed.item(order).id,
+                item: &entry.id,
                 source: index,
                 position,
             });
@@ -164,23 +173,49 @@ fn next_shown<'a>(
     None
 }
 
-/// Up to `limit` items from `sources` after `cursor`, newest first, and the cursor of the
+/// One item on a page: its place, this user's marks, and its content when its feed's current
+/// document holds it (`None`: to read from the history).
+#[derive(Clone, Debug)]
+pub struct PageItem {
+    pub feed: FeedUrl,
+    pub feed_title: String,
+    pub entry: HistoryEntry,
+    pub read: bool,
+    pub starred: bool,
+    pub content: Option<Item>,
+}
+
+impl PageItem {
+    /// The item as the river shows it, given its content.
+    pub fn shown(self, content: Item) -> RiverItem {
+        RiverItem {
+            feed_url: self.feed.to_string(),
+            feed_title: self.feed_title,
+            item: Item {
+                read: self.read,
+                starred: self.starred,
+                ..content
+            },
+        }
+    }
+}
+
+/// Up to `limit` entries from `sources` after `cursor`, newest first, and the cursor of the
 /// page after, if there is one.
 pub fn page(
     sources: &[Source<'_>],
     filter: Filter,
     cursor: Option<&Cursor>,
     limit: usize,
-) -> (Vec<RiverItem>, Option<Cursor>) {
+) -> (Vec<PageItem>, Option<Cursor>) {
     let mut heap = BinaryHeap::with_capacity(sources.len());
     for (index, source) in sources.iter().enumerate() {
         let url = source.url.as_str();
-        let items = &source.feed.state.items;
         let start = match cursor {
             None => 0,
-            // Items not older than the cursor were on earlier pages.
-            Some(cursor) => source.feed.newest_first.partition_point(|order| {
-                (order.time, url, items[order.index as usize].id.as_str())
+            // Entries not older than the cursor were on earlier pages.
+            Some(cursor) => source.feed.history.partition_point(|entry| {
+                (entry.time, url, entry.id.as_str())
                     >= (cursor.time, cursor.feed.as_str(), cursor.item.as_str())
             }),
         };
@@ -196,16 +231,15 @@ pub fn page(
             return (page, last);
         }
         let source = &sources[head.source];
-        let order = &source.feed.newest_first[head.position];
-        let (read, starred) = source.state(order);
-        page.push(RiverItem {
-            feed_url: head.feed.to_owned(),
+        let entry = &source.feed.history[head.position];
+        let (read, starred) = source.state(entry);
+        page.push(PageItem {
+            feed: source.url.clone(),
             feed_title: title_of(source.url, source.feed),
-            item: Item {
-                read,
-                starred,
-                ..source.feed.item(order).clone()
-            },
+            entry: entry.clone(),
+            read,
+            starred,
+            content: source.feed.current_item(&entry.id).cloned(),
         });
         last = Some(Cursor {
             time: head.time,
@@ -251,16 +285,63 @@ impl<'a> Scope<'a> {
     }
 }
 
+/// A river answer before the content of its older items is read: the page, and the sidebar
+/// with unread counts of every subscription.
+#[derive(Debug)]
+pub struct RiverPage {
+    pub items: Vec<PageItem>,
+    pub next: Option<Cursor>,
+    pub unread: usize,
+    pub feeds: Vec<FeedSummary>,
+}
+
+impl RiverPage {
+    /// The entries whose content is not held, by feed: what to read from the history.
+    pub fn missing(&self) -> HashMap<FeedUrl, Vec<HistoryEntry>> {
+        let mut missing: HashMap<FeedUrl, Vec<HistoryEntry>> = HashMap::new();
+        for item in self.items.iter().filter(|item| item.content.is_none()) {
+            missing
+                .entry(item.feed.clone())
+                .or_default()
+                .push(item.entry.clone());
+        }
+        missing
+    }
+
+    /// The answer, with the content read for [`missing`](Self::missing) entries (by feed and
+    /// id). An entry whose content is in neither (removed by retention since the index was
+    /// read) is left out: the page is one shorter, and its cursor still holds.
+    pub fn into_river(self, user: &str, mut read: HashMap<(FeedUrl, String), Item>) -> River {
+        let items = self
+            .items
+            .into_iter()
+            .filter_map(|mut item| {
+                let content = match item.content.take() {
+                    Some(content) => content,
+                    None => read.remove(&(item.feed.clone(), item.entry.id.clone()))?,
+                };
+                Some(item.shown(content))
+            })
+            .collect();
+        River {
+            user: user.to_owned(),
+            items,
+            next: self.next.map(|cursor| cursor.encode()),
+            unread: self.unread,
+            feeds: self.feeds,
+        }
+    }
+}
+
 /// A whole river answer: the page, and the sidebar with unread counts of every subscription.
 pub fn river(
-    user: &str,
     reading: &UserReading,
     feeds: &[Option<Arc<CachedFeed>>],
     scope: Scope<'_>,
     filter: Filter,
     cursor: Option<&Cursor>,
     limit: usize,
-) -> River {
+) -> RiverPage {
     let mut sources = Vec::new();
     let mut summaries = Vec::with_capacity(reading.subscriptions.len());
     let mut total = 0;
@@ -299,10 +380,9 @@ pub fn river(
         });
     }
     let (items, next) = page(&sources, filter, cursor, limit);
-    River {
-        user: user.to_owned(),
+    RiverPage {
         items,
-        next: next.map(|cursor| cursor.encode()),
+        next,
         unread: total,
         feeds: summaries,
     }
@@ -334,7 +414,7 @@ mod tests {
             });
             state.first_seen.insert(format!("i{n}"), at(n * 10));
         }
-        let feed = CachedFeed::new(state);
+        let feed = CachedFeed::new(state, Vec::new());
         let mark = |read: Option<(bool, i64)>, starred| ItemMark {
             read: read.map(|(read, ms)| (read, at(ms))),
             starred,
@@ -363,9 +443,9 @@ mod tests {
                 reading: Some(&reading),
             };
             let brute = feed
-                .newest_first
+                .history
                 .iter()
-                .filter(|order| !source.state(order).0)
+                .filter(|entry| !source.state(entry).0)
                 .count();
             assert_eq!(source.unread(), brute, "{watermark:?}");
         }

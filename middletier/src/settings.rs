@@ -8,6 +8,7 @@ use registry_client::ClientSettings;
 use crate::chaos::ChaosSettings;
 use crate::fetch::FetchSettings;
 use crate::refresh::RefreshSettings;
+use crate::retention::RetentionSettings;
 use crate::service::AccountSettings;
 use crate::store::CassandraSettings;
 
@@ -25,6 +26,9 @@ pub struct Settings {
     pub cassandra: CassandraSettings,
     pub fetch: FetchSettings,
     pub refresh: RefreshSettings,
+    /// `[retention]`: what each feed's item history keeps (starred items always).
+    #[serde(default)]
+    pub retention: RetentionSettings,
     /// Fault injection for demos and tests; off unless `chaos.enabled`.
     #[serde(default)]
     pub chaos: ChaosSettings,
@@ -96,6 +100,7 @@ impl Default for Settings {
             cassandra: CassandraSettings::default(),
             fetch: FetchSettings::default(),
             refresh: RefreshSettings::default(),
+            retention: RetentionSettings::default(),
             chaos: ChaosSettings::default(),
             log: platform::telemetry::LogSettings::default(),
             api: ApiSettings::default(),
@@ -106,8 +111,9 @@ impl Default for Settings {
 }
 
 impl platform::config::Configuration for Settings {
-    /// Refresh scheduling (a shorter scan interval applies at once) and the log level.
-    const DYNAMIC: &'static [&'static str] = &["log.level", "refresh"];
+    /// Refresh scheduling (a shorter scan interval applies at once), the retention policy and
+    /// the log level.
+    const DYNAMIC: &'static [&'static str] = &["log.level", "refresh", "retention"];
 
     fn validate(&self) -> Result<(), platform::config::InvalidSetting> {
         use platform::config::InvalidSetting;
@@ -130,6 +136,7 @@ impl platform::config::Configuration for Settings {
                 "must name the database file when store.kind is sqlite, such as data/rss.db",
             ));
         }
+        self.retention.validate()?;
         let refresh = &self.refresh;
         if refresh.scan_interval.is_zero() {
             return Err(InvalidSetting::new(

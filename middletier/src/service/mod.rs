@@ -49,8 +49,9 @@ pub enum ServiceError {
     /// An account with this name exists (409).
     #[error("the name is taken")]
     Taken,
-    /// The feed holds no item with this id (404): it never did, or the item has left it.
-    #[error("this feed holds no such item (it may have left the feed)")]
+    /// The feed's history holds no item with this id (404): it never did, or retention has
+    /// removed it.
+    #[error("this feed holds no such item (old items are removed after a while)")]
     UnknownItem,
     /// No such account or session (404).
     #[error("{0} not found")]

@@ -1,7 +1,5 @@
 //! Reading state: read and starred marks on items, and "mark all as read" up to a time.
 
-use std::sync::Arc;
-
 use chrono::Utc;
 
 use middletier_api::domain::{self, FeedUrl, UserId};
@@ -9,14 +7,14 @@ use middletier_api::{ItemStateChange, MarkRead, MarkedRead};
 
 use super::{FeedService, ServiceError};
 use crate::river::{Scope, Source};
-use crate::store::{CachedFeed, ItemOrder, MarkChange, StoreError};
+use crate::store::{HistoryEntry, MarkChange, StoreError};
 
 impl FeedService {
     /// Marks one item read/unread or starred/unstarred, in a feed the user subscribes to.
     ///
-    /// Only items the feed holds now can be marked, so nobody can store marks for ids that
-    /// never existed; and each mark prunes the user's marks on items that have left the feed,
-    /// so marks never outgrow the feed.
+    /// Only items the feed's history holds can be marked, so nobody can store marks for ids
+    /// that never existed; marks leave with their items when retention removes them, so they
+    /// never outgrow the history.
     pub async fn set_item_state(
         &self,
         user: &UserId,
@@ -28,9 +26,9 @@ impl FeedService {
             read: change.read,
             starred: change.starred,
         };
-        let Some(cached) = self.feed_holding(&feed, item).await? else {
+        if !self.feed_holds(&feed, item).await? {
             return Err(ServiceError::UnknownItem);
-        };
+        }
         match self
             .store
             .mark_item(user, &feed, item, marks, Utc::now())
@@ -41,15 +39,6 @@ impl FeedService {
                 return Err(ServiceError::NotSubscribed(feed.to_string()));
             }
             Err(error) => return Err(error.into()),
-        }
-        // Housekeeping after the mark is stored: a failure here must not turn a stored mark
-        // into an error for the reader (the next mark prunes again).
-        match self.store.prune_marks(user, &cached).await {
-            Ok(0) => {}
-            Ok(pruned) => {
-                tracing::debug!(%user, %feed, pruned, "marks of items that left the feed pruned");
-            }
-            Err(error) => tracing::warn!(%user, %feed, %error, "cannot prune marks"),
         }
         Ok(change.clone())
     }
@@ -94,9 +83,9 @@ impl FeedService {
                     feed,
                     reading: reading.feeds.get(url).map(AsRef::as_ref),
                 };
-                feed.newest_first
+                feed.history
                     .iter()
-                    .filter(|order| order.seen <= up_to_ms && !source_read(&source, order))
+                    .filter(|entry| entry.seen <= up_to_ms && !source.state(entry).0)
                     .count()
             })
             .sum();
@@ -106,28 +95,16 @@ impl FeedService {
 }
 
 impl FeedService {
-    /// The feed, if it holds `item`. The process cache first; on a miss the stored state,
-    /// since another middle tier's refresh reaches this one's cache only within seconds and
-    /// the item may have been shown from there.
-    async fn feed_holding(
-        &self,
-        feed: &FeedUrl,
-        item: &str,
-    ) -> Result<Option<Arc<CachedFeed>>, StoreError> {
+    /// Whether `feed`'s history holds `item`. The process cache first; on a miss the stored
+    /// history, since another middle tier's refresh reaches this one's cache only within
+    /// seconds and the item may have been shown from there.
+    async fn feed_holds(&self, feed: &FeedUrl, item: &str) -> Result<bool, StoreError> {
         let feeds = std::slice::from_ref(feed);
         let cached = self.store.cached_feeds(feeds).await?.pop().flatten();
-        if let Some(cached) = cached.filter(|cached| cached.by_id.contains_key(item)) {
-            return Ok(Some(cached));
+        if cached.is_some_and(|cached| cached.entry(item).is_some()) {
+            return Ok(true);
         }
-        let stored = self.store.feed_states(feeds).await?.pop().flatten();
-        Ok(stored
-            .filter(|state| state.items.iter().any(|held| held.id == item))
-            .map(|state| Arc::new(CachedFeed::new(state))))
+        let stored: Vec<HistoryEntry> = self.store.history(feed).await?;
+        Ok(stored.iter().any(|entry| entry.id == item))
     }
-}
-
-fn source_read(source: &Source<'_>, order: &ItemOrder) -> bool {
-    source
-        .reading
-        .is_some_and(|reading| reading.state_of(&source.feed.item(order).id, order.seen).0)
 }

@@ -1,5 +1,11 @@
 //! What page views read: the user's feeds with their items and marks, the river, and one item
 //! (what the edge opens when a reader clicks it, so the article's address is the feed's own).
+//!
+//! The river and the item view reach the whole retained history: they merge over the feeds'
+//! history index ([`CachedFeed`]) and read the content of items no longer in their feed's
+//! current document from the store, one read per feed per page.
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
@@ -9,8 +15,8 @@ use middletier_api::{
 };
 
 use super::{FeedService, ServiceError, rfc3339};
-use crate::river::{self, Cursor, Scope, Source};
-use crate::store::{FeedState, StoreError};
+use crate::river::{self, Cursor, RiverPage, Scope, Source};
+use crate::store::{CachedFeed, FeedState, HistoryEntry, StoreError};
 
 impl FeedService {
     pub async fn user_feeds(&self, user: &UserId) -> Result<UserFeeds, StoreError> {
@@ -80,20 +86,44 @@ impl FeedService {
             .map(|(url, _)| url.clone())
             .collect();
         let feeds = self.store.cached_feeds(&urls).await?;
-        Ok(river::river(
-            user.as_str(),
+        let page = river::river(
             &reading,
             &feeds,
             scope,
             query.filter,
             cursor.as_ref(),
             limit,
-        ))
+        );
+        let read = self.older_content(&page).await?;
+        Ok(page.into_river(user.as_str(), read))
+    }
+
+    /// The content of the page's items that have left their feed's current document: one
+    /// history read per feed, all at once.
+    async fn older_content(
+        &self,
+        page: &RiverPage,
+    ) -> Result<HashMap<(FeedUrl, String), Item>, StoreError> {
+        let reads = page
+            .missing()
+            .into_iter()
+            .map(|(feed, entries)| async move {
+                let items = self.store.history_items(&feed, &entries).await?;
+                Ok::<_, StoreError>(
+                    entries
+                        .into_iter()
+                        .zip(items)
+                        .filter_map(|(entry, item)| Some(((feed.clone(), entry.id), item?)))
+                        .collect::<Vec<_>>(),
+                )
+            });
+        let read = futures::future::try_join_all(reads).await?;
+        Ok(read.into_iter().flatten().collect())
     }
 
     /// The item `query.item` of `query.feed`, with this user's read and starred state, as the
-    /// river shows it. Only from a feed the user subscribes to, and only while the feed holds
-    /// the item.
+    /// river shows it. Only from a feed the user subscribes to, and only while the feed's
+    /// history holds the item.
     pub async fn item(&self, user: &UserId, query: &ItemQuery) -> Result<RiverItem, ServiceError> {
         let feed = FeedUrl::parse(&query.feed)?;
         let id = domain::item_id(&query.item)?;
@@ -105,24 +135,44 @@ impl FeedService {
         let Some(cached) = cached.into_iter().next().flatten() else {
             return Err(ServiceError::NotFound("item"));
         };
-        let index = cached.by_id.get(id).map(|&index| index as usize);
-        let Some((index, item)) = index.and_then(|i| Some((i, cached.state.items.get(i)?))) else {
+        let Some(item) = self.content_of(&feed, &cached, id).await? else {
             return Err(ServiceError::NotFound("item"));
         };
-        let seen = cached.seen.get(index).copied().unwrap_or_default();
-        let (read, starred) = reading
-            .feeds
-            .get(&feed)
-            .map_or((false, false), |marks| marks.state_of(id, seen));
+        let (read, starred) = match (reading.feeds.get(&feed), cached.entry(id)) {
+            (Some(marks), Some(entry)) => marks.state_of(id, entry.seen),
+            _ => (false, false),
+        };
         Ok(RiverItem {
             feed_url: feed.to_string(),
             feed_title: river::title_of(&feed, &cached),
             item: Item {
                 read,
                 starred,
-                ..item.clone()
+                ..item
             },
         })
+    }
+
+    /// Item `id`'s content: from the current document, else from the history.
+    async fn content_of(
+        &self,
+        feed: &FeedUrl,
+        cached: &CachedFeed,
+        id: &str,
+    ) -> Result<Option<Item>, StoreError> {
+        if let Some(item) = cached.current_item(id) {
+            return Ok(Some(item.clone()));
+        }
+        let Some(entry) = cached.entry(id) else {
+            return Ok(None);
+        };
+        let entries: &[HistoryEntry] = std::slice::from_ref(entry);
+        Ok(self
+            .store
+            .history_items(feed, entries)
+            .await?
+            .pop()
+            .flatten())
     }
 }
 

@@ -14,7 +14,10 @@
 //! in front of it would save nothing and only make middle tiers that share one memory store
 //! (in tests) see each other's refreshes late.
 //!
-//! The copies live in a bounded [`quick_cache`] cache, which evicts the feeds read least.
+//! A decoded feed is its stored state and its history's index (ids and times, no content:
+//! [`CachedFeed`]), read together. The copies live in a bounded [`quick_cache`] cache,
+//! weighed by history entries (a feed of 2,000 retained items weighs 2,000 times one of a
+//! single item), which evicts the feeds read least.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,13 +42,28 @@ use super::{
 /// here within this time.
 pub const FEED_CACHE_FRESH_FOR: Duration = Duration::from_secs(5);
 
-/// Most feeds kept decoded (each holds up to `refresh.max_items` items).
-const FEED_CACHE_CAPACITY: usize = 5_000;
+/// Most history entries kept decoded, over all feeds: a user of 500 feeds with 2,000
+/// retained items each needs 1,000,000 for a page view to read no feed from the store. An entry
+/// is an id and two times, about 150 bytes with its index, so this is a few hundred MB at most.
+const FEED_CACHE_CAPACITY: u64 = 2_000_000;
+
+/// Feeds the cache expects to hold, to size its table (an estimate, not a bound).
+const FEED_CACHE_EXPECTED_FEEDS: usize = 5_000;
+
+/// Weighs a decoded feed by its history entries (and one for its state).
+#[derive(Clone, Debug)]
+struct ByEntries;
+
+impl quick_cache::Weighter<FeedUrl, Entry> for ByEntries {
+    fn weight(&self, _url: &FeedUrl, entry: &Entry) -> u64 {
+        entry.feed.history.len() as u64 + 1
+    }
+}
 
 /// What [`FeedCache`] needs from the store it wraps: a read much smaller than a feed's state
-/// that says whether a copy of it is still current.
+/// that says whether a copy of it is still current (and the history it indexes).
 #[async_trait]
-pub trait FeedVersions: FeedStore {
+pub trait FeedVersions: FeedStore + HistoryStore {
     /// The `last_attempt` of `url`'s stored state (`None` when there is none, or it has none).
     async fn feed_version(&self, url: &FeedUrl) -> Result<Option<DateTime<Utc>>, StoreError>;
 }
@@ -54,7 +72,7 @@ pub trait FeedVersions: FeedStore {
 #[derive(Clone, Debug)]
 pub struct FeedCache<S> {
     inner: S,
-    feeds: Arc<Cache<FeedUrl, Entry>>,
+    feeds: Arc<Cache<FeedUrl, Entry, ByEntries>>,
 }
 
 /// A decoded feed in the process cache.
@@ -71,7 +89,11 @@ impl<S> FeedCache<S> {
     pub fn new(inner: S) -> Self {
         Self {
             inner,
-            feeds: Arc::new(Cache::new(FEED_CACHE_CAPACITY)),
+            feeds: Arc::new(Cache::with_weighter(
+                FEED_CACHE_EXPECTED_FEEDS,
+                FEED_CACHE_CAPACITY,
+                ByEntries,
+            )),
         }
     }
 
@@ -116,15 +138,14 @@ impl<S: FeedVersions> FeedCache<S> {
                 return Ok(Some(entry.feed));
             }
         }
-        let state = self
-            .inner
-            .feed_states(std::slice::from_ref(url))
-            .await?
-            .pop()
-            .flatten();
-        match state {
+        // Both at once: a feed is almost always read because it exists.
+        let (states, history) = futures::try_join!(
+            self.inner.feed_states(std::slice::from_ref(url)),
+            self.inner.history(url),
+        )?;
+        match states.into_iter().next().flatten() {
             Some(state) => {
-                let feed = Arc::new(CachedFeed::new(state));
+                let feed = Arc::new(CachedFeed::new(state, history));
                 self.keep(url, feed.clone(), now);
                 Ok(Some(feed))
             }
@@ -145,9 +166,16 @@ impl<S: FeedVersions> FeedStore for FeedCache<S> {
 
     async fn save_feed_state(&self, state: &FeedState) -> Result<(), StoreError> {
         self.inner.save_feed_state(state).await?;
-        // This process serves the new state at once; others revalidate within seconds.
-        let feed = Arc::new(CachedFeed::new(state.clone()));
-        self.keep(&state.url, feed, Instant::now());
+        // This process serves the new state at once; others revalidate within seconds. A save
+        // only adds the current items to the history (which `CachedFeed::new` indexes from the
+        // state), so the copy's history index plus the new state is the stored history: no
+        // read needed. Without a copy, the history is read once here rather than by a page view.
+        let history = match self.feeds.get(&state.url) {
+            Some(entry) => entry.feed.history.clone(),
+            None => self.inner.history(&state.url).await?,
+        };
+        let feed = CachedFeed::new(state.clone(), history);
+        self.keep(&state.url, Arc::new(feed), Instant::now());
         Ok(())
     }
 
@@ -231,10 +259,6 @@ impl<S: ReadingStore> ReadingStore for FeedCache<S> {
     async fn clear_reading(&self, user: &UserId, feed: &FeedUrl) -> Result<(), StoreError> {
         self.inner.clear_reading(user, feed).await
     }
-
-    async fn prune_marks(&self, user: &UserId, feed: &CachedFeed) -> Result<usize, StoreError> {
-        self.inner.prune_marks(user, feed).await
-    }
 }
 
 #[async_trait]
@@ -276,6 +300,55 @@ impl<S: AccountStore> AccountStore for FeedCache<S> {
 
     async fn delete_sessions_of(&self, user: &UserId) -> Result<usize, StoreError> {
         self.inner.delete_sessions_of(user).await
+    }
+}
+
+#[async_trait]
+impl<S: HistoryStore> HistoryStore for FeedCache<S> {
+    async fn history(&self, url: &FeedUrl) -> Result<Vec<HistoryEntry>, StoreError> {
+        self.inner.history(url).await
+    }
+
+    async fn history_items(
+        &self,
+        url: &FeedUrl,
+        entries: &[HistoryEntry],
+    ) -> Result<Vec<Option<Item>>, StoreError> {
+        self.inner.history_items(url, entries).await
+    }
+
+    async fn insert_history(
+        &self,
+        url: &FeedUrl,
+        items: &[StoredItem],
+    ) -> Result<usize, StoreError> {
+        let added = self.inner.insert_history(url, items).await?;
+        // Read again, with the added items, at the next page view.
+        self.feeds.remove(url);
+        Ok(added)
+    }
+
+    async fn remove_history(&self, url: &FeedUrl, ids: &[String]) -> Result<usize, StoreError> {
+        let removed = self.inner.remove_history(url, ids).await?;
+        // This process stops listing them at once; another middle tier's copy lists them until
+        // it is revalidated, and its pages skip them (their content is gone).
+        self.feeds.remove(url);
+        Ok(removed)
+    }
+
+    async fn subscribers(&self, url: &FeedUrl) -> Result<Vec<UserId>, StoreError> {
+        self.inner.subscribers(url).await
+    }
+
+    async fn feed_reading(&self, user: &UserId, url: &FeedUrl) -> Result<FeedReading, StoreError> {
+        self.inner.feed_reading(user, url).await
+    }
+}
+
+#[async_trait]
+impl<S: SearchStore> SearchStore for FeedCache<S> {
+    async fn search(&self, query: &SearchQuery) -> Result<Vec<SearchHit>, StoreError> {
+        self.inner.search(query).await
     }
 }
 
@@ -343,6 +416,45 @@ mod tests {
                 .flatten()
                 .next()
                 .and_then(|s| s.last_attempt))
+        }
+    }
+
+    #[async_trait]
+    impl HistoryStore for Arc<Counted> {
+        async fn history(&self, url: &FeedUrl) -> Result<Vec<HistoryEntry>, StoreError> {
+            self.inner.history(url).await
+        }
+
+        async fn history_items(
+            &self,
+            url: &FeedUrl,
+            entries: &[HistoryEntry],
+        ) -> Result<Vec<Option<Item>>, StoreError> {
+            self.inner.history_items(url, entries).await
+        }
+
+        async fn insert_history(
+            &self,
+            url: &FeedUrl,
+            items: &[StoredItem],
+        ) -> Result<usize, StoreError> {
+            self.inner.insert_history(url, items).await
+        }
+
+        async fn remove_history(&self, url: &FeedUrl, ids: &[String]) -> Result<usize, StoreError> {
+            self.inner.remove_history(url, ids).await
+        }
+
+        async fn subscribers(&self, url: &FeedUrl) -> Result<Vec<UserId>, StoreError> {
+            self.inner.subscribers(url).await
+        }
+
+        async fn feed_reading(
+            &self,
+            user: &UserId,
+            url: &FeedUrl,
+        ) -> Result<FeedReading, StoreError> {
+            self.inner.feed_reading(user, url).await
         }
     }
 
@@ -425,47 +537,5 @@ mod tests {
         let new = FeedUrl::parse("https://example.com/new.xml").expect("url");
         cache.move_feed(&url(), &new).await.expect("move");
         assert_eq!(title(&cache).await, None);
-    }
-}
-
-#[async_trait]
-impl<S: HistoryStore> HistoryStore for FeedCache<S> {
-    async fn history(&self, url: &FeedUrl) -> Result<Vec<HistoryEntry>, StoreError> {
-        self.inner.history(url).await
-    }
-
-    async fn history_items(
-        &self,
-        url: &FeedUrl,
-        entries: &[HistoryEntry],
-    ) -> Result<Vec<Option<Item>>, StoreError> {
-        self.inner.history_items(url, entries).await
-    }
-
-    async fn insert_history(
-        &self,
-        url: &FeedUrl,
-        items: &[StoredItem],
-    ) -> Result<usize, StoreError> {
-        self.inner.insert_history(url, items).await
-    }
-
-    async fn remove_history(&self, url: &FeedUrl, ids: &[String]) -> Result<usize, StoreError> {
-        self.inner.remove_history(url, ids).await
-    }
-
-    async fn subscribers(&self, url: &FeedUrl) -> Result<Vec<UserId>, StoreError> {
-        self.inner.subscribers(url).await
-    }
-
-    async fn feed_reading(&self, user: &UserId, url: &FeedUrl) -> Result<FeedReading, StoreError> {
-        self.inner.feed_reading(user, url).await
-    }
-}
-
-#[async_trait]
-impl<S: SearchStore> SearchStore for FeedCache<S> {
-    async fn search(&self, query: &SearchQuery) -> Result<Vec<SearchHit>, StoreError> {
-        self.inner.search(query).await
     }
 }

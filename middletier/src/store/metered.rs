@@ -165,11 +165,6 @@ impl<S: ReadingStore + ?Sized> ReadingStore for Metered<S> {
         self.observe("clear_reading", self.inner.clear_reading(user, feed))
             .await
     }
-
-    async fn prune_marks(&self, user: &UserId, feed: &CachedFeed) -> Result<usize, StoreError> {
-        self.observe("prune_marks", self.inner.prune_marks(user, feed))
-            .await
-    }
 }
 
 #[async_trait]
@@ -220,47 +215,6 @@ impl<S: AccountStore + ?Sized> AccountStore for Metered<S> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::store::{MemoryStore, Store};
-
-    #[tokio::test]
-    async fn every_call_is_counted_under_its_method_name_and_failures_as_errors() {
-        let store = Metered::new(Arc::new(MemoryStore::new()) as Arc<dyn Store>);
-        let metrics = Metrics::new("middletier");
-        store.register_metrics(&metrics);
-        let ann = UserId::parse("ann").expect("user");
-        let feed = FeedUrl::parse("https://example.com/feed.xml").expect("url");
-
-        store.subscribe(&ann, &feed, 500).await.expect("subscribe");
-        let refused = store
-            .mark_item(
-                &ann,
-                &FeedUrl::parse("https://example.com/other.xml").expect("url"),
-                "item",
-                MarkChange {
-                    read: Some(true),
-                    starred: None,
-                },
-                Utc::now(),
-            )
-            .await;
-        assert!(matches!(refused, Err(StoreError::NotSubscribed)));
-        store.scheduled_feeds().await.expect("schedule");
-
-        let text = metrics.encode();
-        for sample in [
-            r#"rss_store_duration_seconds_count{op="subscribe",outcome="ok"} 1"#,
-            r#"rss_store_duration_seconds_count{op="mark_item",outcome="error"} 1"#,
-            r#"rss_store_duration_seconds_count{op="scheduled_feeds",outcome="ok"} 1"#,
-            r#"rss_store_errors_total{op="mark_item"} 1"#,
-        ] {
-            assert!(text.contains(sample), "{sample} in\n{text}");
-        }
-    }
-}
-
 #[async_trait]
 impl<S: HistoryStore + ?Sized> HistoryStore for Metered<S> {
     async fn history(&self, url: &FeedUrl) -> Result<Vec<HistoryEntry>, StoreError> {
@@ -305,5 +259,46 @@ impl<S: HistoryStore + ?Sized> HistoryStore for Metered<S> {
 impl<S: SearchStore + ?Sized> SearchStore for Metered<S> {
     async fn search(&self, query: &SearchQuery) -> Result<Vec<SearchHit>, StoreError> {
         self.observe("search", self.inner.search(query)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{MemoryStore, Store};
+
+    #[tokio::test]
+    async fn every_call_is_counted_under_its_method_name_and_failures_as_errors() {
+        let store = Metered::new(Arc::new(MemoryStore::new()) as Arc<dyn Store>);
+        let metrics = Metrics::new("middletier");
+        store.register_metrics(&metrics);
+        let ann = UserId::parse("ann").expect("user");
+        let feed = FeedUrl::parse("https://example.com/feed.xml").expect("url");
+
+        store.subscribe(&ann, &feed, 500).await.expect("subscribe");
+        let refused = store
+            .mark_item(
+                &ann,
+                &FeedUrl::parse("https://example.com/other.xml").expect("url"),
+                "item",
+                MarkChange {
+                    read: Some(true),
+                    starred: None,
+                },
+                Utc::now(),
+            )
+            .await;
+        assert!(matches!(refused, Err(StoreError::NotSubscribed)));
+        store.scheduled_feeds().await.expect("schedule");
+
+        let text = metrics.encode();
+        for sample in [
+            r#"rss_store_duration_seconds_count{op="subscribe",outcome="ok"} 1"#,
+            r#"rss_store_duration_seconds_count{op="mark_item",outcome="error"} 1"#,
+            r#"rss_store_duration_seconds_count{op="scheduled_feeds",outcome="ok"} 1"#,
+            r#"rss_store_errors_total{op="mark_item"} 1"#,
+        ] {
+            assert!(text.contains(sample), "{sample} in\n{text}");
+        }
     }
 }

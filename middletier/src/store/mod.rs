@@ -3,7 +3,8 @@
 //!
 //! The service talks to one [`Store`] trait object, which is both a [`SubscriptionStore`]
 //! (who reads what) and a [`FeedStore`] (the nearline feed cache: each feed's latest items,
-//! status and schedule). Which implementation backs it is chosen by configuration
+//! status and schedule), with each feed's item history ([`HistoryStore`]: every item kept
+//! until retention removes it) and search over it ([`SearchStore`]). Which implementation backs it is chosen by configuration
 //! (`[store] kind`: `memory`, `sqlite` or `cassandra`). Every implementation must pass the same
 //! conformance tests (`tests/it/store_conformance.rs`).
 //!
@@ -133,84 +134,106 @@ impl FeedState {
     }
 }
 
-/// Where one item sits in its feed's river order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ItemOrder {
-    /// Sort time, Unix milliseconds: published, but never later than first seen (so a feed
-    /// dating its items in the future cannot pin them to the top), or first seen if undated.
-    pub time: i64,
-    /// When the item was first fetched, Unix milliseconds (what "read up to" compares).
-    pub seen: i64,
-    /// Index in `state.items`.
-    pub index: u32,
-}
-
-/// A feed state as page views use it: decoded once and shared (`Arc`), with its items' order
-/// computed once, so a river page over 500 feeds copies and parses nothing.
+/// A feed as page views use it: decoded once and shared (`Arc`), so a river page over 500
+/// feeds copies and parses nothing.
+///
+/// It holds the whole retained history as an index ([`HistoryEntry`]: id and times, no
+/// content), which is what the river merges, counts and filters over, and the content of the
+/// current document only: a user may read 500 feeds of 2,000 retained items each, and keeping
+/// their content here would cost gigabytes for what one page (50 items) shows. The content of
+/// an older item on a page is read from the store ([`HistoryStore::history_items`]).
 #[derive(Debug)]
 pub struct CachedFeed {
+    /// The feed's status and its current document.
     pub state: FeedState,
-    /// Newest first by `(time, id)` descending, the river's order.
-    pub newest_first: Vec<ItemOrder>,
-    /// Item id to index in `state.items`.
+    /// Every retained item, newest first by `(time, id)` descending: the river's order.
+    pub history: Vec<HistoryEntry>,
+    /// Item id to its index in `history`.
     pub by_id: HashMap<String, u32>,
-    /// When each item (by index in `state.items`) first arrived, Unix milliseconds.
+    /// Item id to its index in `state.items` (the items whose content is held here).
+    pub current: HashMap<String, u32>,
+    /// When each current item (by index in `state.items`) was first seen, Unix milliseconds.
     pub seen: Vec<i64>,
 }
 
 impl CachedFeed {
-    pub fn new(state: FeedState) -> Self {
+    /// The feed from its stored state and its history (in any order). Items of the current
+    /// document the history does not list yet (another middle tier's save not read back yet)
+    /// are indexed from the state, so the current document always shows.
+    pub fn new(state: FeedState, mut history: Vec<HistoryEntry>) -> Self {
         let fallback = state
             .last_success
             .or(state.last_attempt)
-            .unwrap_or_default()
-            .timestamp_millis();
-        let mut newest_first: Vec<ItemOrder> = state
-            .items
+            .unwrap_or_default();
+        let known: HashMap<String, usize> = history
             .iter()
             .enumerate()
-            .map(|(index, item)| {
-                let seen = state
-                    .first_seen
-                    .get(&item.id)
-                    .map_or(fallback, DateTime::timestamp_millis);
-                let published = item
-                    .published
-                    .as_deref()
-                    .and_then(|p| DateTime::parse_from_rfc3339(p).ok())
-                    .map(|p| p.timestamp_millis());
-                ItemOrder {
-                    time: published.map_or(seen, |p| p.min(seen)),
-                    seen,
-                    index: u32::try_from(index).unwrap_or(u32::MAX),
-                }
-            })
+            .map(|(index, entry)| (entry.id.clone(), index))
             .collect();
-        let mut seen = vec![0; newest_first.len()];
-        for order in &newest_first {
-            seen[order.index as usize] = order.seen;
+        let mut seen = Vec::with_capacity(state.items.len());
+        let mut current = HashMap::with_capacity(state.items.len());
+        for (index, item) in state.items.iter().enumerate() {
+            // The history's first-seen time is the kept one; a save never moves it.
+            let first_seen = match known.get(&item.id) {
+                Some(&at) => DateTime::from_timestamp_millis(history[at].seen),
+                None => state.first_seen.get(&item.id).copied(),
+            }
+            .unwrap_or(fallback);
+            // The current content decides the sort time (its date may have been corrected).
+            let entry = HistoryEntry::of(item, first_seen);
+            seen.push(entry.seen);
+            current.insert(item.id.clone(), u32::try_from(index).unwrap_or(u32::MAX));
+            match known.get(&item.id) {
+                Some(&at) => history[at] = entry,
+                None => history.push(entry),
+            }
         }
-        let items = &state.items;
-        newest_first.sort_by(|a, b| {
-            (b.time, &items[b.index as usize].id).cmp(&(a.time, &items[a.index as usize].id))
-        });
-        let by_id = state
-            .items
+        history.sort_by(|a, b| (b.time, &b.id).cmp(&(a.time, &a.id)));
+        let by_id = history
             .iter()
             .enumerate()
-            .map(|(index, item)| (item.id.clone(), u32::try_from(index).unwrap_or(u32::MAX)))
+            .map(|(index, entry)| (entry.id.clone(), u32::try_from(index).unwrap_or(u32::MAX)))
             .collect();
         Self {
             state,
-            newest_first,
+            history,
             by_id,
+            current,
             seen,
         }
     }
 
-    pub fn item(&self, order: &ItemOrder) -> &Item {
-        &self.state.items[order.index as usize]
+    /// The history entry of item `id`, if the feed holds it.
+    pub fn entry(&self, id: &str) -> Option<&HistoryEntry> {
+        self.by_id
+            .get(id)
+            .and_then(|&index| self.history.get(index as usize))
     }
+
+    /// The content of item `id` if it is in the current document (else it is in the store).
+    pub fn current_item(&self, id: &str) -> Option<&Item> {
+        self.current
+            .get(id)
+            .and_then(|&index| self.state.items.get(index as usize))
+    }
+}
+
+/// Reads and decodes `urls`' feeds (state and history index) from `store`, in the order of
+/// `urls`: [`FeedStore::cached_feeds`] for stores that keep no decoded copies themselves
+/// ([`FeedCache`] keeps them in front of those).
+pub(crate) async fn read_cached_feeds<S: FeedStore + HistoryStore>(
+    store: &S,
+    urls: &[FeedUrl],
+) -> Result<Vec<Option<Arc<CachedFeed>>>, StoreError> {
+    let states = store.feed_states(urls).await?;
+    let feeds = states.into_iter().map(|state| async move {
+        let Some(state) = state else {
+            return Ok(None);
+        };
+        let history = store.history(&state.url).await?;
+        Ok(Some(Arc::new(CachedFeed::new(state, history))))
+    });
+    futures::future::try_join_all(feeds).await
 }
 
 /// One feed somebody subscribes to, as the scheduler sees it.
@@ -230,8 +253,9 @@ pub trait FeedStore: Send + Sync + std::fmt::Debug + 'static {
 
     async fn save_feed_state(&self, state: &FeedState) -> Result<(), StoreError>;
 
-    /// The cached feeds for page views, in the order of `urls` (`None`: never fetched):
-    /// shared, not copied. Stores may serve them from a short-lived process cache.
+    /// The cached feeds for page views, in the order of `urls` (`None`: never fetched), each
+    /// with its history's index: shared, not copied. Stores may serve them from a short-lived
+    /// process cache.
     async fn cached_feeds(
         &self,
         urls: &[FeedUrl],
@@ -241,7 +265,8 @@ pub trait FeedStore: Send + Sync + std::fmt::Debug + 'static {
     async fn scheduled_feeds(&self) -> Result<Vec<Scheduled>, StoreError>;
 
     /// A permanent redirect: every subscriber of `from` now subscribes to `to` (keeping its
-    /// place in their list), and `from`'s cached state is dropped.
+    /// place in their list), `from`'s history and the marks on it move to `to` (items `to`
+    /// already holds are kept as they are), and `from`'s cached state is dropped.
     async fn move_feed(&self, from: &FeedUrl, to: &FeedUrl) -> Result<(), StoreError>;
 }
 
@@ -354,12 +379,6 @@ pub trait ReadingStore: Send + Sync + std::fmt::Debug + 'static {
 
     /// Forgets the user's reading state in `feed` (after unsubscribing).
     async fn clear_reading(&self, user: &UserId, feed: &FeedUrl) -> Result<(), StoreError>;
-
-    /// Forgets the user's marks on items `feed` no longer holds; returns how many. Items leave
-    /// a feed as new ones arrive, and their marks would otherwise be kept forever: pruned
-    /// whenever the user marks an item, a user's marks in a feed stay about as many as the
-    /// items it holds.
-    async fn prune_marks(&self, user: &UserId, feed: &CachedFeed) -> Result<usize, StoreError>;
 }
 
 /// A stored account. `password_hash` is the edge's PHC string, opaque here.

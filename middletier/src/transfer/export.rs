@@ -125,10 +125,7 @@ pub async fn export(
                     continue;
                 }
                 summary.stars += 1;
-                let content = feed.as_ref().and_then(|f| {
-                    let index = *f.by_id.get(&id)?;
-                    f.state.items.get(index as usize)
-                });
+                let content = feed.as_ref().and_then(|f| f.current_item(&id));
                 // A star on an item its feed no longer holds keeps its mark; today's feed
                 // cache has no content left to carry for it.
                 if let Some(item) = content {

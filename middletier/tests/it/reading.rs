@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::{SecondsFormat, Utc};
 use middletier::fetch::FetchSettings;
 use middletier::service::FeedService;
-use middletier::store::{FeedState, FeedStore, MemoryStore, SubscriptionStore};
+use middletier::store::{FeedState, FeedStore, HistoryStore, MemoryStore, SubscriptionStore};
 use middletier::testing::FeedPublisher;
 use middletier_api::{CallError, MiddletierClient};
 use middletier_api::{
@@ -362,6 +362,12 @@ async fn mark_all_read_covers_only_what_had_arrived_and_is_undoable_per_item() {
     for seen in state.first_seen.values_mut() {
         *seen = arrived;
     }
+    // The history keeps first-seen times; to backdate them, the items arrive anew.
+    let ids: Vec<String> = state.items.iter().map(|item| item.id.clone()).collect();
+    api.store
+        .remove_history(&state.url, &ids)
+        .await
+        .expect("remove");
     api.store.save_feed_state(&state).await.expect("save");
     let shown_at =
         (Utc::now() - chrono::Duration::minutes(5)).to_rfc3339_opts(SecondsFormat::Millis, true);
@@ -760,7 +766,7 @@ async fn large_opml_files_are_not_cut_by_the_small_json_body_limit() {
 }
 
 #[tokio::test]
-async fn marks_are_kept_only_for_items_the_feed_holds() {
+async fn marks_are_taken_only_for_items_the_history_holds_and_leave_with_them() {
     let publisher = FeedPublisher::start().await;
     let api = spawn_api().await;
     let feed = publisher.url("/switch.xml");
@@ -779,11 +785,9 @@ async fn marks_are_kept_only_for_items_the_feed_holds() {
         .set_item_state(&api.root, "ann", &mark("made-up-id-1"))
         .await;
     assert_eq!(rejected_status(unknown), StatusCode::NOT_FOUND);
-    api.mark("ann", &feed, "Old-0", Some(true), Some(true))
-        .await;
-    api.mark("ann", &feed, "Old-1", Some(true), None).await;
+    api.mark("ann", &feed, "Old-0", Some(true), None).await;
 
-    // The old items leave the feed; the next mark prunes theirs.
+    // The old items leave the document but stay in the history: still markable.
     publisher.set_switch(200, &big_feed("New", 2, None));
     let state = api.stored_state(&feed).await;
     api.service
@@ -791,6 +795,13 @@ async fn marks_are_kept_only_for_items_the_feed_holds() {
         .refresh_and_save(state)
         .await
         .expect("refresh");
+    api.mark("ann", &feed, "Old-1", Some(true), Some(true))
+        .await;
+
+    // Retention removes them: their marks go with them, and they can no longer be marked.
+    let url = middletier_api::domain::FeedUrl::parse(&feed).expect("url");
+    let old: Vec<String> = (0..3).map(|n| format!("Old-{n}")).collect();
+    api.store.remove_history(&url, &old).await.expect("remove");
     let gone = api
         .client
         .set_item_state(&api.root, "ann", &mark("Old-0"))
@@ -798,11 +809,10 @@ async fn marks_are_kept_only_for_items_the_feed_holds() {
     assert_eq!(
         rejected_status(gone),
         StatusCode::NOT_FOUND,
-        "it left the feed"
+        "it left the history"
     );
     api.mark("ann", &feed, "New-1", Some(true), None).await;
     let user = middletier_api::domain::UserId::parse("ann").expect("user");
-    let url = middletier_api::domain::FeedUrl::parse(&feed).expect("url");
     let reading = middletier::store::ReadingStore::reading(api.store.as_ref(), &user)
         .await
         .expect("reading");
@@ -810,7 +820,7 @@ async fn marks_are_kept_only_for_items_the_feed_holds() {
     assert_eq!(
         marked,
         ["New-1"],
-        "only marks of items the feed holds remain"
+        "only marks of items the history holds remain"
     );
 }
 

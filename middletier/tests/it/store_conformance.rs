@@ -1,4 +1,5 @@
-//! One conformance suite for every `Store` backend: subscriptions and the feed cache.
+//! One conformance suite for every `Store` backend: subscriptions, the feed cache, the item
+//! history, reading state and accounts.
 //!
 //! The SQLite backend runs on a new file per check, wrapped in the process feed cache as the
 //! middle tier runs it.
@@ -11,8 +12,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use middletier::store::{
-    AccountRecord, AccountStore, CachedFeed, FeedCache, FeedState, FeedStore, MarkChange,
-    MemoryStore, SessionRecord, SqliteStore, Store, StoreError, SubscriptionStore, UserReading,
+    AccountRecord, AccountStore, FeedCache, FeedReading, FeedState, FeedStore, HistoryEntry,
+    MarkChange, MemoryStore, SessionRecord, SqliteStore, Store, StoreError, StoredItem,
+    SubscriptionStore,
 };
 use middletier_api::Item;
 use middletier_api::domain::{FeedUrl, UserId};
@@ -184,8 +186,8 @@ async fn feed_cache_conformance(store: Arc<dyn Store>, prefix: &str) {
     let cached = cached[1].as_ref().expect("cached");
     assert_eq!(cached.state, state, "page views see what was saved");
     assert_eq!(
-        cached.newest_first[0].seen,
-        time(-60).timestamp_millis(),
+        cached.entry("urn:first").map(|entry| entry.seen),
+        Some(time(-60).timestamp_millis()),
         "first-seen times are kept"
     );
 
@@ -409,78 +411,309 @@ async fn reading_conformance(store: Arc<dyn Store>, prefix: &str) {
     assert!(!reading.feeds.contains_key(&moved), "and unread");
 }
 
-/// A feed as the refresher last saved it, holding items `ids`.
-fn holding(url: &FeedUrl, ids: &[&str]) -> CachedFeed {
-    let mut state = FeedState::new(url.clone(), time(0));
-    state.items = ids
-        .iter()
-        .map(|id| Item {
-            id: (*id).to_owned(),
-            title: (*id).to_owned(),
-            link: None,
-            description: String::new(),
-            published: None,
-            read: false,
-            starred: false,
-        })
-        .collect();
-    CachedFeed::new(state)
+/// An item as a feed gives it, published at `time(secs)`.
+fn item(id: &str, title: &str, secs: i64) -> Item {
+    Item {
+        id: id.to_owned(),
+        title: title.to_owned(),
+        link: Some(format!("https://example.com/{id}")),
+        description: format!("<p>{title}</p>"),
+        published: Some(time(secs).to_rfc3339()),
+        read: false,
+        starred: false,
+    }
 }
 
-/// Marks of items that left a feed are pruned, for that user and feed only.
-async fn pruning_conformance(store: Arc<dyn Store>, prefix: &str) {
+/// A successful fetch at `time(at)` whose document holds `items`, each first seen at the time
+/// given (the refresher keeps first-seen times of the current document).
+fn fetched(url: &FeedUrl, at: i64, items: &[(Item, i64)]) -> FeedState {
+    FeedState {
+        title: Some("History".into()),
+        items: items.iter().map(|(item, _)| item.clone()).collect(),
+        last_attempt: Some(time(at)),
+        last_success: Some(time(at)),
+        first_seen: items
+            .iter()
+            .map(|(item, seen)| (item.id.clone(), time(*seen)))
+            .collect(),
+        ..FeedState::new(url.clone(), time(at + 1800))
+    }
+}
+
+/// `url`'s history as `(id, seen)` pairs, sorted by id.
+async fn held(store: &Arc<dyn Store>, url: &FeedUrl) -> Vec<(String, i64)> {
+    let mut held: Vec<(String, i64)> = store
+        .history(url)
+        .await
+        .expect("history")
+        .into_iter()
+        .map(|entry| (entry.id, entry.seen))
+        .collect();
+    held.sort();
+    held
+}
+
+/// Saving a feed writes its current items into its history: items that leave the document
+/// stay, first-seen times are kept, content is refreshed; page views index the whole history.
+async fn history_conformance(store: Arc<dyn Store>, prefix: &str) {
+    let url = FeedUrl::parse(&format!("https://example.com/{prefix}history.xml")).expect("url");
     let ann = user(&format!("{prefix}ann"));
-    let bob = user(&format!("{prefix}bob"));
-    let url = FeedUrl::parse(&format!("https://example.com/{prefix}pruned.xml")).expect("url");
-    let other = FeedUrl::parse(&format!("https://example.com/{prefix}kept.xml")).expect("url");
-    let read = MarkChange {
+    store.subscribe(&ann, &url, MAX).await.expect("subscribe");
+    assert!(store.history(&url).await.expect("history").is_empty());
+
+    let (a, b) = (item("a", "A", 0), item("b", "B", 10));
+    store
+        .save_feed_state(&fetched(&url, 20, &[(a.clone(), 0), (b.clone(), 10)]))
+        .await
+        .expect("save");
+    let b2 = item("b", "B, corrected", 10);
+    let c = item("c", "C", 30);
+    // The refresher's next save: a left the document, b changed, c is new; the document's
+    // first-seen time for b is later than the history's (a restarted refresher), and is not
+    // taken.
+    store
+        .save_feed_state(&fetched(&url, 40, &[(b2.clone(), 35), (c.clone(), 30)]))
+        .await
+        .expect("save");
+    assert_eq!(
+        held(&store, &url).await,
+        [
+            ("a".to_owned(), time(0).timestamp_millis()),
+            ("b".to_owned(), time(10).timestamp_millis()),
+            ("c".to_owned(), time(30).timestamp_millis()),
+        ],
+        "items that left the document stay, with their first-seen time"
+    );
+
+    let history = store.history(&url).await.expect("history");
+    let entry = |id: &str| {
+        history
+            .iter()
+            .find(|entry| entry.id == id)
+            .cloned()
+            .expect("held")
+    };
+    let unknown = HistoryEntry {
+        id: "never".to_owned(),
+        time: 0,
+        seen: 0,
+    };
+    let contents = store
+        .history_items(&url, &[entry("c"), unknown, entry("a"), entry("b")])
+        .await
+        .expect("contents");
+    assert_eq!(
+        contents,
+        [Some(c.clone()), None, Some(a.clone()), Some(b2.clone())],
+        "in the order asked, None for an unknown id, the refreshed content of b"
+    );
+    assert_eq!(
+        entry("b"),
+        HistoryEntry::of(&b2, time(10)),
+        "entries order by the current content"
+    );
+
+    let cached = store
+        .cached_feeds(std::slice::from_ref(&url))
+        .await
+        .expect("read");
+    let cached = cached[0].as_ref().expect("cached");
+    let ids: Vec<&str> = cached.history.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["c", "b", "a"],
+        "page views index the whole history, newest first"
+    );
+    assert!(
+        cached.current_item("a").is_none(),
+        "content held for the document only"
+    );
+    assert_eq!(cached.current_item("c"), Some(&c));
+
+    let imported = [
+        StoredItem {
+            item: item("a", "A, imported", 0),
+            seen: time(-100),
+        },
+        StoredItem {
+            item: item("old", "Old", -200),
+            seen: time(-200),
+        },
+    ];
+    assert_eq!(
+        store.insert_history(&url, &imported).await.expect("insert"),
+        1,
+        "only the item not held is added"
+    );
+    assert_eq!(
+        store
+            .history_items(&url, &[entry("a")])
+            .await
+            .expect("content"),
+        [Some(a)],
+        "a held item is left as it was"
+    );
+    let old = store
+        .history(&url)
+        .await
+        .expect("history")
+        .into_iter()
+        .find(|e| e.id == "old")
+        .expect("imported");
+    assert_eq!(old, HistoryEntry::of(&imported[1].item, time(-200)));
+    let cached = store
+        .cached_feeds(std::slice::from_ref(&url))
+        .await
+        .expect("read");
+    assert!(
+        cached[0].as_ref().expect("cached").entry("old").is_some(),
+        "page views see imported items"
+    );
+}
+
+/// Removing items from a history removes every user's marks on them (and nothing else), and
+/// answers subscribers and one user's reading in one feed.
+async fn history_removal_conformance(store: Arc<dyn Store>, prefix: &str) {
+    let url = FeedUrl::parse(&format!("https://example.com/{prefix}retained.xml")).expect("url");
+    let other = FeedUrl::parse(&format!("https://example.com/{prefix}other.xml")).expect("url");
+    let (ann, bob, cid) = (
+        user(&format!("{prefix}ann")),
+        user(&format!("{prefix}bob")),
+        user(&format!("{prefix}cid")),
+    );
+    let items: Vec<(Item, i64)> = ["a", "b", "c"]
+        .iter()
+        .enumerate()
+        .map(|(n, id)| (item(id, id, n as i64), n as i64))
+        .collect();
+    for feed in [&url, &other] {
+        store
+            .save_feed_state(&fetched(feed, 10, &items))
+            .await
+            .expect("save");
+        // Retention removes what has left the document (the document would bring it back).
+        store
+            .save_feed_state(&fetched(feed, 20, &items[2..]))
+            .await
+            .expect("save");
+    }
+    let starred = MarkChange {
         read: Some(true),
         starred: Some(true),
     };
-    for reader in [&ann, &bob] {
+    for reader in [&bob, &ann] {
         for feed in [&url, &other] {
             store.subscribe(reader, feed, MAX).await.expect("subscribe");
             for id in ["a", "b", "c"] {
                 store
-                    .mark_item(reader, feed, id, read, time(1))
+                    .mark_item(reader, feed, id, starred, time(20))
                     .await
                     .expect("mark");
             }
         }
     }
-    let now_holding = holding(&url, &["c", "d"]);
-    assert_eq!(
-        store.prune_marks(&ann, &now_holding).await.expect("prune"),
-        2,
-        "a and b left the feed"
+    assert_eq!(store.subscribers(&url).await.expect("subscribers").len(), 2);
+    let mut subscribers = store.subscribers(&url).await.expect("subscribers");
+    subscribers.sort();
+    assert_eq!(subscribers, [ann.clone(), bob.clone()]);
+    assert!(
+        store
+            .feed_reading(&cid, &url)
+            .await
+            .expect("reading")
+            .marks
+            .is_empty(),
+        "no reading state: the default"
     );
+
+    let removed = store
+        .remove_history(&url, &["a".to_owned(), "b".to_owned(), "never".to_owned()])
+        .await
+        .expect("remove");
+    assert_eq!(removed, 2, "counts what it held");
     assert_eq!(
-        store.prune_marks(&ann, &now_holding).await.expect("prune"),
-        0,
-        "nothing left to prune"
+        held(&store, &url).await,
+        [("c".to_owned(), time(2).timestamp_millis())]
     );
-    let marked = |reading: &UserReading, feed: &FeedUrl| {
-        let mut ids: Vec<String> = reading
-            .feeds
-            .get(feed)
-            .map(|f| f.marks.keys().cloned().collect())
-            .unwrap_or_default();
+    let marked = |reading: FeedReading| {
+        let mut ids: Vec<String> = reading.marks.into_keys().collect();
         ids.sort();
         ids
     };
-    let ann_reading = store.reading(&ann).await.expect("read");
-    assert_eq!(marked(&ann_reading, &url), ["c"]);
-    assert_eq!(ann_reading.feeds[&url].state_of("c", 0), (true, true));
-    assert_eq!(
-        marked(&ann_reading, &other),
-        ["a", "b", "c"],
-        "other feeds untouched"
+    for reader in [&ann, &bob] {
+        assert_eq!(
+            marked(store.feed_reading(reader, &url).await.expect("reading")),
+            ["c"],
+            "every user's marks on removed items go"
+        );
+        assert_eq!(
+            marked(store.feed_reading(reader, &other).await.expect("reading")),
+            ["a", "b", "c"],
+            "other feeds untouched"
+        );
+        let reading = store.reading(reader).await.expect("reading");
+        assert_eq!(reading.feeds[&url].marks.len(), 1, "page views agree");
+    }
+    let cached = store
+        .cached_feeds(std::slice::from_ref(&url))
+        .await
+        .expect("read");
+    let cached = cached[0].as_ref().expect("cached");
+    assert!(
+        cached.entry("a").is_none() && cached.entry("c").is_some(),
+        "page views stop listing removed items"
     );
-    let bob_reading = store.reading(&bob).await.expect("read");
+}
+
+/// A permanent move carries the history and the marks on it, so stars survive a move.
+async fn history_move_conformance(store: Arc<dyn Store>, prefix: &str) {
+    let from = FeedUrl::parse(&format!("https://example.com/{prefix}from.xml")).expect("url");
+    let to = FeedUrl::parse(&format!("https://example.com/{prefix}to.xml")).expect("url");
+    let ann = user(&format!("{prefix}ann"));
+    store.subscribe(&ann, &from, MAX).await.expect("subscribe");
+    let old = item("old", "Old", 0);
+    store
+        .save_feed_state(&fetched(&from, 10, &[(old.clone(), 0)]))
+        .await
+        .expect("save");
+    // The document moves on: the starred item is only in the history now.
+    store
+        .save_feed_state(&fetched(&from, 20, &[(item("new", "New", 15), 15)]))
+        .await
+        .expect("save");
+    let star = MarkChange {
+        read: None,
+        starred: Some(true),
+    };
+    store
+        .mark_item(&ann, &from, "old", star, time(30))
+        .await
+        .expect("star");
+
+    store.move_feed(&from, &to).await.expect("move");
     assert_eq!(
-        marked(&bob_reading, &url),
-        ["a", "b", "c"],
-        "other users untouched"
+        held(&store, &to).await,
+        [
+            ("new".to_owned(), time(15).timestamp_millis()),
+            ("old".to_owned(), time(0).timestamp_millis()),
+        ],
+        "the history moved"
+    );
+    let entries = store.history(&to).await.expect("history");
+    let old_entry = entries.iter().find(|e| e.id == "old").expect("old");
+    assert_eq!(
+        store
+            .history_items(&to, std::slice::from_ref(old_entry))
+            .await
+            .expect("content"),
+        [Some(old)],
+        "with its content"
+    );
+    let reading = store.feed_reading(&ann, &to).await.expect("reading");
+    assert_eq!(
+        reading.state_of("old", old_entry.seen),
+        (false, true),
+        "the star moved with it"
     );
 }
 
@@ -646,7 +879,9 @@ async fn memory_store_conforms() {
     subscription_cap_conformance(Arc::new(MemoryStore::new()), "").await;
     feed_cache_conformance(Arc::new(MemoryStore::new()), "").await;
     reading_conformance(Arc::new(MemoryStore::new()), "").await;
-    pruning_conformance(Arc::new(MemoryStore::new()), "").await;
+    history_conformance(Arc::new(MemoryStore::new()), "").await;
+    history_removal_conformance(Arc::new(MemoryStore::new()), "").await;
+    history_move_conformance(Arc::new(MemoryStore::new()), "").await;
     account_conformance(Arc::new(MemoryStore::new()), "").await;
     session_cap_conformance(Arc::new(MemoryStore::new()), "").await;
     user_listing_conformance(Arc::new(MemoryStore::new()), "").await;
@@ -665,7 +900,9 @@ async fn sqlite_store_conforms() {
     subscription_cap_conformance(fresh("cap").await, "").await;
     feed_cache_conformance(fresh("feeds").await, "").await;
     reading_conformance(fresh("reading").await, "").await;
-    pruning_conformance(fresh("pruning").await, "").await;
+    history_conformance(fresh("history").await, "").await;
+    history_removal_conformance(fresh("removal").await, "").await;
+    history_move_conformance(fresh("move").await, "").await;
     account_conformance(fresh("accounts").await, "").await;
     session_cap_conformance(fresh("sessions").await, "").await;
     user_listing_conformance(fresh("users").await, "").await;
@@ -680,7 +917,9 @@ async fn cassandra_store_conforms() {
     subscription_cap_conformance(store.clone(), &middletier::testing::unique_prefix()).await;
     feed_cache_conformance(store.clone(), &middletier::testing::unique_prefix()).await;
     reading_conformance(store.clone(), &middletier::testing::unique_prefix()).await;
-    pruning_conformance(store.clone(), &middletier::testing::unique_prefix()).await;
+    history_conformance(store.clone(), &middletier::testing::unique_prefix()).await;
+    history_removal_conformance(store.clone(), &middletier::testing::unique_prefix()).await;
+    history_move_conformance(store.clone(), &middletier::testing::unique_prefix()).await;
     account_conformance(store.clone(), &middletier::testing::unique_prefix()).await;
     session_cap_conformance(store.clone(), &middletier::testing::unique_prefix()).await;
     user_listing_conformance(store, &middletier::testing::unique_prefix()).await;
@@ -789,7 +1028,7 @@ async fn cassandra_an_item_another_middle_tier_just_fetched_can_be_marked_at_onc
     let url = FeedUrl::parse(&format!("https://example.com/{prefix}fresh.xml")).expect("url");
     there.subscribe(&ann, &url, MAX).await.expect("subscribe");
     let mut state = FeedState::new(url.clone(), time(0));
-    state.items = holding(&url, &["old"]).state.items.clone();
+    state.items = vec![item("old", "Old", 0)];
     state.last_attempt = Some(time(0));
     here.save_feed_state(&state).await.expect("save");
     there
@@ -798,7 +1037,7 @@ async fn cassandra_an_item_another_middle_tier_just_fetched_can_be_marked_at_onc
         .expect("warm the other middle tier's cache");
 
     // Refreshed through this middle tier: the other one's cache does not have the item yet.
-    state.items = holding(&url, &["new", "old"]).state.items.clone();
+    state.items = vec![item("new", "New", 30), item("old", "Old", 0)];
     state.last_attempt = Some(time(60));
     here.save_feed_state(&state).await.expect("save");
     let service = middletier::testing::feed_service(

@@ -76,11 +76,7 @@ impl FeedStore for CassandraStore {
         &self,
         urls: &[FeedUrl],
     ) -> Result<Vec<Option<Arc<CachedFeed>>>, StoreError> {
-        let states = self.feed_states(urls).await?;
-        Ok(states
-            .into_iter()
-            .map(|state| state.map(|state| Arc::new(CachedFeed::new(state))))
-            .collect())
+        crate::store::read_cached_feeds(self, urls).await
     }
 
     async fn save_feed_state(&self, state: &FeedState) -> Result<(), StoreError> {

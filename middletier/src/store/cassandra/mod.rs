@@ -86,8 +86,6 @@ struct Connected {
     copy_mark: PreparedStatement,
     set_watermark: PreparedStatement,
     set_category: PreparedStatement,
-    select_marked_ids: PreparedStatement,
-    delete_mark: PreparedStatement,
     clear_marks: PreparedStatement,
     clear_watermark: PreparedStatement,
     insert_account: PreparedStatement,

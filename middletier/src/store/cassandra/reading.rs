@@ -15,7 +15,7 @@ use middletier_api::domain::{FeedUrl, UserId};
 use super::subscriptions::added_at;
 use super::{CassandraStore, Connected, query_failed, query_rows};
 use crate::store::{
-    CachedFeed, FeedReading, ItemMark, MarkChange, ReadingStore, StoreError, UserReading, Watermark,
+    FeedReading, ItemMark, MarkChange, ReadingStore, StoreError, UserReading, Watermark,
 };
 
 #[async_trait]
@@ -203,42 +203,6 @@ impl ReadingStore for CassandraStore {
             .and_then(Result::ok)
             .is_some_and(|(applied,)| applied);
         Ok(applied)
-    }
-
-    async fn prune_marks(&self, user: &UserId, feed: &CachedFeed) -> Result<usize, StoreError> {
-        let connected = self.connection()?;
-        let url = feed.state.url.as_str();
-        let marked: Vec<(String,)> = connected
-            .session
-            .execute_iter(connected.select_marked_ids.clone(), (user.as_str(), url))
-            .await
-            .map_err(query_failed)?
-            .rows_stream::<(String,)>()
-            .map_err(query_failed)?
-            .try_collect()
-            .await
-            .map_err(query_failed)?;
-        let gone: Vec<String> = marked
-            .into_iter()
-            .map(|(id,)| id)
-            .filter(|id| !feed.by_id.contains_key(id))
-            .collect();
-        // One partition (the user's), so one unlogged batch is one atomic write; in chunks so
-        // a user who never marked anything for a long time does not send one huge batch.
-        for chunk in gone.chunks(100) {
-            let mut batch = Batch::new(BatchType::Unlogged);
-            let mut values = Vec::with_capacity(chunk.len());
-            for id in chunk {
-                batch.append_statement(connected.delete_mark.clone());
-                values.push((user.as_str(), url, id.as_str()));
-            }
-            connected
-                .session
-                .batch(&batch, values)
-                .await
-                .map_err(query_failed)?;
-        }
-        Ok(gone.len())
     }
 
     async fn clear_reading(&self, user: &UserId, feed: &FeedUrl) -> Result<(), StoreError> {

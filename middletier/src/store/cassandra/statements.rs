@@ -108,14 +108,6 @@ pub(super) async fn prepare(session: Session) -> Result<Connected, StoreError> {
             "UPDATE subscriptions_by_user SET category = ? WHERE user_id = ? AND url = ? IF EXISTS",
         )
         .await?,
-        select_marked_ids: prepare(
-            "SELECT item_id FROM item_state_by_user WHERE user_id = ? AND feed_url = ?",
-        )
-        .await?,
-        delete_mark: prepare(
-            "DELETE FROM item_state_by_user WHERE user_id = ? AND feed_url = ? AND item_id = ?",
-        )
-        .await?,
         clear_marks: prepare("DELETE FROM item_state_by_user WHERE user_id = ? AND feed_url = ?")
             .await?,
         clear_watermark: prepare(

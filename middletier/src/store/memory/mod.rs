@@ -6,8 +6,10 @@
 //!
 //! Page views share what they read rather than copying it: feeds are kept decoded behind `Arc`
 //! ([`CachedFeed`]), and so is each user's reading state per feed, changed copy-on-write.
+//! Each feed's item history (`history`) is kept beside it, with the content of every item.
 
 mod history;
+mod search;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -34,6 +36,7 @@ struct Inner {
     categories: HashMap<UserId, HashMap<FeedUrl, String>>,
     reading: HashMap<UserId, HashMap<FeedUrl, Arc<FeedReading>>>,
     feeds: HashMap<FeedUrl, Arc<CachedFeed>>,
+    history: HashMap<FeedUrl, history::FeedHistory>,
     accounts: HashMap<UserId, AccountRecord>,
     sessions: HashMap<String, SessionRecord>,
 }
@@ -131,17 +134,20 @@ impl FeedStore for MemoryStore {
     }
 
     async fn save_feed_state(&self, state: &FeedState) -> Result<(), StoreError> {
-        // Decoded (sorted, indexed) outside the lock: page views keep reading meanwhile.
-        let cached = Arc::new(CachedFeed::new(state.clone()));
-        self.with(|inner| inner.feeds.insert(state.url.clone(), cached));
+        // The index is rebuilt under the lock, so a save and a retention pass on the same
+        // feed cannot interleave (sorting a few thousand entries takes well under a
+        // millisecond).
+        self.with(|inner| inner.save_with_history(state));
         Ok(())
     }
 
     async fn scheduled_feeds(&self) -> Result<Vec<Scheduled>, StoreError> {
         Ok(self.with(|inner| {
             let subscribed: HashSet<&FeedUrl> = inner.users.values().flatten().collect();
-            // Unsubscribed feeds' cache goes: nobody will read it.
+            // Unsubscribed feeds' cache and history go: nobody will read them (nobody has
+            // marks on them either: unsubscribing clears them).
             inner.feeds.retain(|url, _| subscribed.contains(url));
+            inner.history.retain(|url, _| subscribed.contains(url));
             subscribed
                 .into_iter()
                 .map(|url| {
@@ -180,6 +186,8 @@ impl FeedStore for MemoryStore {
                 }
             }
             inner.feeds.remove(from);
+            // Items ids are the feed's own, so the history (and stars on it) moves as is.
+            inner.move_history(from, to);
         });
         Ok(())
     }
@@ -276,29 +284,6 @@ impl ReadingStore for MemoryStore {
             }
         });
         Ok(())
-    }
-
-    async fn prune_marks(&self, user: &UserId, feed: &CachedFeed) -> Result<usize, StoreError> {
-        Ok(self.with(|inner| {
-            let Some(reading) = inner
-                .reading
-                .get_mut(user)
-                .and_then(|feeds| feeds.get_mut(&feed.state.url))
-            else {
-                return 0;
-            };
-            let gone = reading
-                .marks
-                .keys()
-                .filter(|id| !feed.by_id.contains_key(*id))
-                .count();
-            if gone > 0 {
-                Arc::make_mut(reading)
-                    .marks
-                    .retain(|id, _| feed.by_id.contains_key(id));
-            }
-            gone
-        }))
     }
 }
 

@@ -13,7 +13,7 @@ use middletier_api::domain::{FeedUrl, UserId};
 use super::subscriptions::subscribed;
 use super::{SqliteStore, from_millis, millis};
 use crate::store::{
-    CachedFeed, FeedReading, ItemMark, MarkChange, ReadingStore, StoreError, UserReading, Watermark,
+    FeedReading, ItemMark, MarkChange, ReadingStore, StoreError, UserReading, Watermark,
 };
 
 #[async_trait]
@@ -169,43 +169,6 @@ impl ReadingStore for SqliteStore {
             )?
             .execute([user.as_str(), feed.as_str()])?;
             Ok(())
-        })
-        .await
-    }
-
-    async fn prune_marks(&self, user: &UserId, feed: &CachedFeed) -> Result<usize, StoreError> {
-        let (owner, url) = (user.clone(), feed.state.url.clone());
-        let marked = self
-            .read(move |tx| {
-                let mut statement = tx.prepare_cached(
-                    "SELECT item_id FROM item_marks WHERE user_id = ?1 AND feed_url = ?2",
-                )?;
-                let ids = statement
-                    .query_map([owner.as_str(), url.as_str()], |row| {
-                        row.get::<_, String>(0)
-                    })?
-                    .collect::<Result<Vec<_>, _>>()?;
-                Ok(ids)
-            })
-            .await?;
-        let gone: Vec<String> = marked
-            .into_iter()
-            .filter(|id| !feed.by_id.contains_key(id))
-            .collect();
-        // Usually nothing left the feed: then nothing is written (no transaction, no fsync).
-        if gone.is_empty() {
-            return Ok(0);
-        }
-        let (user, url) = (user.clone(), feed.state.url.clone());
-        self.write(move |tx| {
-            let mut statement = tx.prepare_cached(
-                "DELETE FROM item_marks WHERE user_id = ?1 AND feed_url = ?2 AND item_id = ?3",
-            )?;
-            let mut removed = 0;
-            for id in &gone {
-                removed += statement.execute([user.as_str(), url.as_str(), id])?;
-            }
-            Ok(removed)
         })
         .await
     }

@@ -28,9 +28,11 @@
 mod accounts;
 mod feeds;
 mod history;
+mod items;
 mod open;
 mod reading;
 mod schema;
+mod search;
 mod subscriptions;
 
 use std::path::Path;

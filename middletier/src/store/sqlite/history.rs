@@ -129,10 +129,7 @@ impl HistoryStore for SqliteStore {
                      WHERE user_id = ?1 AND feed_url = ?2",
                 )?
                 .query_row([user.as_str(), url.as_str()], |row| {
-                    Ok((
-                        row.get::<_, Option<i64>>(0)?,
-                        row.get::<_, Option<i64>>(1)?,
-                    ))
+                    Ok((row.get::<_, Option<i64>>(0)?, row.get::<_, Option<i64>>(1)?))
                 })
                 .optional()?;
             if let Some((Some(up_to), set_at)) = watermark {

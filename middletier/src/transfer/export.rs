@@ -1,12 +1,15 @@
 //! Writing the file: one user at a time, read through the store traits, so memory holds one
-//! user's reading state and subscribed feeds, never the whole store.
+//! user's reading state and one feed's history entries at a time, never the whole store.
 
+use std::collections::HashMap;
 use std::io::Write;
 
 use chrono::{DateTime, Utc};
 
+use middletier_api::domain::FeedUrl;
+
 use super::{FORMAT, Header, ReadUpTo, Record, StarredContent, Summary, VERSION};
-use crate::store::{ItemMark, Store, StoreError};
+use crate::store::{FeedReading, HistoryEntry, ItemMark, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
@@ -20,7 +23,7 @@ pub enum ExportError {
 ///
 /// A "read up to" watermark compares items' first-seen times in the store that set it; the
 /// new store sees every item for the first time after the move, so the watermark alone would
-/// show read items as unread there. Items the watermark covers in the feed cache are therefore
+/// show read items as unread there. Items the watermark covers in the feed's history are therefore
 /// also written as explicit read marks, set when the watermark was, which keeps the reader's
 /// view the same on the new store.
 pub async fn export(
@@ -57,7 +60,6 @@ pub async fn export(
             .iter()
             .map(|(u, _)| u.clone())
             .collect();
-        let cached = store.cached_feeds(&urls).await?;
         for (url, category) in &reading.subscriptions {
             summary.subscriptions += 1;
             records += 1;
@@ -75,25 +77,32 @@ pub async fn export(
                 },
             )?;
         }
-        for (url, feed) in urls.iter().zip(&cached) {
+        for url in &urls {
             let Some(state) = reading.feeds.get(url) else {
                 continue;
+            };
+            let starred = state.marks.values().any(|mark| mark.starred);
+            // Only a watermark or a star needs the feed's history.
+            let history = if state.watermark.is_some() || starred {
+                store.history(url).await?
+            } else {
+                Vec::new()
             };
             let mut marks: Vec<(String, ItemMark)> = state
                 .marks
                 .iter()
                 .map(|(id, mark)| (id.clone(), *mark))
                 .collect();
-            if let (Some(watermark), Some(feed)) = (state.watermark, feed) {
-                for (index, item) in feed.state.items.iter().enumerate() {
-                    let (read, _) = state.state_of(&item.id, feed.seen[index]);
-                    let explicit = state.marks.get(&item.id).and_then(|m| m.read);
+            if let Some(watermark) = state.watermark {
+                for entry in &history {
+                    let (read, _) = state.state_of(&entry.id, entry.seen);
+                    let explicit = state.marks.get(&entry.id).and_then(|m| m.read);
                     if read && !matches!(explicit, Some((true, _))) {
                         let read = Some((true, watermark.set_at));
-                        match marks.iter_mut().find(|(id, _)| *id == item.id) {
+                        match marks.iter_mut().find(|(id, _)| *id == entry.id) {
                             Some((_, mark)) => mark.read = read,
                             None => marks.push((
-                                item.id.clone(),
+                                entry.id.clone(),
                                 ItemMark {
                                     read,
                                     starred: false,
@@ -103,6 +112,7 @@ pub async fn export(
                     }
                 }
             }
+            let contents = starred_contents(store, url, state, &history).await?;
             marks.sort_by(|a, b| a.0.cmp(&b.0));
             for (id, ItemMark { read, starred }) in marks {
                 if read.is_none() && !starred {
@@ -125,23 +135,16 @@ pub async fn export(
                     continue;
                 }
                 summary.stars += 1;
-                let content = feed.as_ref().and_then(|f| f.current_item(&id));
-                // A star on an item its feed no longer holds keeps its mark; today's feed
-                // cache has no content left to carry for it.
-                if let Some(item) = content {
+                // A star on an item retention or a move has already removed keeps its mark;
+                // there is no content left to carry for it.
+                if let Some(item) = contents.get(&id) {
                     records += 1;
                     line(
                         out,
                         &Record::StarredItem {
                             user: name.to_owned(),
                             feed: url.as_str().to_owned(),
-                            item: StarredContent {
-                                id: item.id.clone(),
-                                title: item.title.clone(),
-                                link: item.link.clone(),
-                                description: item.description.clone(),
-                                published: item.published.clone(),
-                            },
+                            item: item.clone(),
                         },
                     )?;
                 }
@@ -157,6 +160,41 @@ pub async fn export(
     )?;
     out.flush()?;
     Ok(summary)
+}
+
+/// The content and first-seen time of the items of `url` the user starred, by id, read in one
+/// call from the feed's history.
+async fn starred_contents(
+    store: &dyn Store,
+    url: &FeedUrl,
+    reading: &FeedReading,
+    history: &[HistoryEntry],
+) -> Result<HashMap<String, StarredContent>, StoreError> {
+    let entries: Vec<HistoryEntry> = history
+        .iter()
+        .filter(|entry| reading.marks.get(&entry.id).is_some_and(|m| m.starred))
+        .cloned()
+        .collect();
+    if entries.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let items = store.history_items(url, &entries).await?;
+    Ok(entries
+        .iter()
+        .zip(items)
+        .filter_map(|(entry, item)| {
+            let item = item?;
+            let content = StarredContent {
+                id: item.id,
+                title: item.title,
+                link: item.link,
+                description: item.description,
+                published: item.published,
+                seen: DateTime::from_timestamp_millis(entry.seen),
+            };
+            Some((entry.id.clone(), content))
+        })
+        .collect())
 }
 
 fn line(out: &mut dyn Write, value: &impl serde::Serialize) -> Result<(), ExportError> {

@@ -11,10 +11,13 @@ use std::io::BufRead;
 
 use chrono::{DateTime, Utc};
 
+use middletier_api::Item;
 use middletier_api::domain::{self, FeedUrl, UserId};
+use middletier_api::limits::MAX_TITLE_BYTES;
 
-use super::{FORMAT, Header, MAX_LINE_BYTES, Record, Summary, VERSION};
-use crate::store::{AccountRecord, MarkChange, Store, StoreError};
+use super::{FORMAT, Header, MAX_LINE_BYTES, Record, StarredContent, Summary, VERSION};
+use crate::feed::sanitize_html;
+use crate::store::{AccountRecord, MarkChange, Store, StoreError, StoredItem};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
@@ -187,6 +190,51 @@ impl Lines<'_> {
     }
 }
 
+/// A starred item's content as the store will serve it. The file is as untrusted as a feed:
+/// the description goes through the feed sanitizer again (a no-op on what export wrote), and a
+/// title, link or date a feed could not have given is refused.
+fn starred_item(
+    line: u64,
+    feed: &FeedUrl,
+    item: StarredContent,
+) -> Result<StoredItem, ImportError> {
+    domain::item_id(&item.id).map_err(|error| invalid(line, error.to_string()))?;
+    if item.title.len() > MAX_TITLE_BYTES {
+        return Err(invalid(
+            line,
+            format!("the title is longer than {MAX_TITLE_BYTES} bytes"),
+        ));
+    }
+    if let Some(link) = &item.link
+        && !url::Url::parse(link).is_ok_and(|link| matches!(link.scheme(), "http" | "https"))
+    {
+        return Err(invalid(
+            line,
+            "the link is not an absolute http(s) URL".to_owned(),
+        ));
+    }
+    if let Some(published) = &item.published
+        && DateTime::parse_from_rfc3339(published).is_err()
+    {
+        return Err(invalid(
+            line,
+            "'published' is not an RFC 3339 time".to_owned(),
+        ));
+    }
+    Ok(StoredItem {
+        item: Item {
+            description: sanitize_html(&item.description, feed.as_url()),
+            id: item.id,
+            title: item.title,
+            link: item.link,
+            published: item.published,
+            read: false,
+            starred: false,
+        },
+        seen: item.seen.unwrap_or_else(Utc::now),
+    })
+}
+
 fn invalid(line: u64, problem: String) -> ImportError {
     ImportError::Invalid { line, problem }
 }
@@ -214,6 +262,8 @@ struct Pending {
     account: Option<(u64, AccountRecord)>,
     subscriptions: Vec<Subscription>,
     marks: Vec<Mark>,
+    /// Starred items' content, for the feeds' histories.
+    starred_items: Vec<(u64, FeedUrl, StoredItem)>,
 }
 
 impl Pending {
@@ -224,6 +274,7 @@ impl Pending {
             account: None,
             subscriptions: Vec::new(),
             marks: Vec::new(),
+            starred_items: Vec::new(),
         }
     }
 
@@ -327,11 +378,9 @@ impl Pending {
                 });
             }
             Record::StarredItem { feed, item, .. } => {
-                self.subscribed(line, &feed)?;
-                domain::item_id(&item.id).map_err(|error| invalid(line, error.to_string()))?;
-                // Checked and kept in the file for stores that keep starred items' content;
-                // today's feed cache refills from the feed, so the star (a mark) is what is
-                // written.
+                let url = self.subscribed(line, &feed)?;
+                let stored = starred_item(line, &url, item)?;
+                self.starred_items.push((line, url, stored));
             }
             Record::End { .. } => unreachable!("the end line is handled by the caller"),
         }
@@ -405,6 +454,14 @@ impl Pending {
                 .map_err(failed(*line))?;
             summary.marks += 1;
             summary.stars += u64::from(*starred);
+        }
+        // Held items are left as they are (a feed's own copy is newer than a file's), so a
+        // second import changes nothing.
+        for (line, url, stored) in &self.starred_items {
+            store
+                .insert_history(url, std::slice::from_ref(stored))
+                .await
+                .map_err(failed(*line))?;
         }
         Ok(())
     }

@@ -70,8 +70,8 @@ pub enum Record {
         #[serde(default)]
         starred: bool,
     },
-    /// A starred item's content, taken from the feed cache, so the star keeps its article
-    /// once items are stored as rows and outlive their feed's history.
+    /// A starred item's content, taken from its feed's item history, so the star keeps its
+    /// article on the new store even when the feed no longer publishes it.
     StarredItem {
         user: String,
         feed: String,
@@ -111,6 +111,10 @@ pub struct StarredContent {
     pub description: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub published: Option<String>,
+    /// When the old store first saw it (what "read up to" and the river order compare);
+    /// absent in files written before items had a history: import then uses its own time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seen: Option<DateTime<Utc>>,
 }
 
 /// What was written or loaded, printed by the commands.

@@ -20,7 +20,8 @@
 //!   on a user's subscriptions; [`retention`]: the item history and its retention policy.
 //! - [`fetch`], [`wild_feeds`]: the fetcher against hostile publishers; odd and hostile feeds.
 //! - [`store_conformance`]: one suite for every store backend; [`sqlite`]: the embedded
-//!   store's file (restarts, permissions, paths it refuses); [`transfer`]: export and import
+//!   store's file (restarts, permissions, paths it refuses); [`sqlite_history`]: its item
+//!   history and search (the migration to items as rows, hostile queries); [`transfer`]: export and import
 //!   between stores, and the files import refuses.
 //! - [`ownership`], [`config_dynamic`], [`telemetry`], [`openapi`]: refresh sharing, dynamic
 //!   configuration, `/metrics`, the OpenAPI document.
@@ -44,6 +45,7 @@ mod proxy;
 mod reading;
 mod retention;
 mod sqlite;
+mod sqlite_history;
 mod store_conformance;
 mod subscription_cap;
 mod support;

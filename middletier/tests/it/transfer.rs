@@ -209,9 +209,9 @@ async fn exported(store: &dyn Store) -> Vec<u8> {
 #[tokio::test]
 async fn export_then_import_into_sqlite_keeps_everything_a_reader_sees() {
     let scratch = ScratchDir::new("transfer-round-trip");
-    let memory = MemoryStore::new();
-    populate(&memory).await;
-    let file = exported(&memory).await;
+    let source = sqlite(&scratch, "source").await;
+    populate(source.as_ref()).await;
+    let file = exported(source.as_ref()).await;
     let text = String::from_utf8(file.clone()).expect("utf-8");
     assert!(
         text.starts_with(r#"{"format":"rss-recipe-export","version":1,"#),
@@ -238,7 +238,7 @@ async fn export_then_import_into_sqlite_keeps_everything_a_reader_sees() {
             .await
             .expect("refresh");
     }
-    assert_eq!(view(target.as_ref()).await, view(&memory).await);
+    assert_eq!(view(target.as_ref()).await, view(source.as_ref()).await);
 
     let before = view(target.as_ref()).await;
     let readings: HashMap<_, _> = {
@@ -258,6 +258,95 @@ async fn export_then_import_into_sqlite_keeps_everything_a_reader_sees() {
         assert_eq!(target.reading(&u).await.expect("reading"), reading, "{u:?}");
     }
     assert_eq!(exported(target.as_ref()).await.len(), file.len());
+}
+
+#[tokio::test]
+async fn a_starred_item_keeps_its_content_and_first_seen_time_after_its_feed_drops_it() {
+    let scratch = ScratchDir::new("transfer-starred-history");
+    let source = sqlite(&scratch, "source").await;
+    populate(source.as_ref()).await;
+    // feed 3 no longer publishes the starred item-0: only its history holds it.
+    let mut later = feed_state(&feed(3), time(50));
+    later.items.retain(|item| item.id != "item-0");
+    later.first_seen.remove("item-0");
+    source.save_feed_state(&later).await.expect("refresh");
+
+    let file = exported(source.as_ref()).await;
+    let target = sqlite(&scratch, "target").await;
+    import(target.as_ref(), &file).await.expect("import");
+
+    let history = target.history(&feed(3)).await.expect("history");
+    assert_eq!(
+        history.len(),
+        1,
+        "the starred item, and only it: {history:?}"
+    );
+    assert_eq!(history[0].id, "item-0");
+    assert_eq!(
+        history[0].seen,
+        time(10).timestamp_millis(),
+        "first seen as before"
+    );
+    let content = target
+        .history_items(&feed(3), &history)
+        .await
+        .expect("items");
+    let item = content[0].as_ref().expect("content");
+    assert_eq!(item.description, "<p>Body 0</p>");
+    let reading = target
+        .feed_reading(&user("ann"), &feed(3))
+        .await
+        .expect("reading");
+    assert!(reading.marks["item-0"].starred);
+}
+
+#[tokio::test]
+async fn imported_starred_content_is_sanitized_and_a_bad_link_is_refused_naming_the_line() {
+    let item = |extra: &str| {
+        format!(
+            r#"{{"kind":"starred_item","user":"ann","feed":"https://feeds.example/1.xml","item":{{"id":"x","title":"T","description":"<p onclick=\"steal()\">Hi</p><script>steal()</script>"{extra}}}}}"#
+        )
+    };
+    let scratch = ScratchDir::new("transfer-hostile-starred");
+    let target = sqlite(&scratch, "target").await;
+    let file = file_of(&[subscription("ann", "https://feeds.example/1.xml"), item("")]);
+    import(target.as_ref(), &file).await.expect("import");
+    let history = target.history(&feed(1)).await.expect("history");
+    let content = target
+        .history_items(&feed(1), &history)
+        .await
+        .expect("items");
+    let description = &content[0].as_ref().expect("stored").description;
+    assert!(
+        !description.contains("script") && !description.contains("onclick"),
+        "the file's HTML is sanitized like a feed's: {description}"
+    );
+
+    for (extra, says) in [
+        (
+            r#","link":"javascript:steal()""#,
+            "not an absolute http(s) URL",
+        ),
+        (r#","published":"yesterday""#, "RFC 3339"),
+    ] {
+        let file = file_of(&[
+            subscription("bob", "https://feeds.example/1.xml"),
+            item(extra).replace(r#""user":"ann""#, r#""user":"bob""#),
+        ]);
+        let error = import(target.as_ref(), &file).await.expect_err("refused");
+        assert!(
+            matches!(&error, ImportError::Invalid { line: 3, problem } if problem.contains(says)),
+            "{error}"
+        );
+    }
+    assert!(
+        target
+            .subscriptions(&user("bob"))
+            .await
+            .expect("subs")
+            .is_empty(),
+        "the refused user is left untouched"
+    );
 }
 
 /// A file made of the header and `records`, with a correct end line.

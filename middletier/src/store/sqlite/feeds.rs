@@ -1,4 +1,6 @@
-//! `feeds`: the feed cache the refresher writes and page views read, one row per feed.
+//! `feeds`: the feed cache the refresher writes and page views read, one row per feed holding
+//! its current document; saving it also writes the document's items into the history
+//! (`items`) in the same transaction.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,7 +12,7 @@ use rusqlite::{OptionalExtension, Row, params};
 use middletier_api::Item;
 use middletier_api::domain::FeedUrl;
 
-use super::{SqliteStore, from_millis, millis};
+use super::{SqliteStore, from_millis, items, millis};
 use crate::store::{CachedFeed, FeedState, FeedStore, FeedVersions, Scheduled, StoreError};
 
 /// The columns [`state_from_row`] reads, in its order.
@@ -85,6 +87,7 @@ impl FeedStore for SqliteStore {
         let first_seen = serde_json::to_string(&first_seen)
             .map_err(|error| StoreError::Unavailable(format!("encoding items: {error}")))?;
         let state = state.clone();
+        let fallback = state.last_success.unwrap_or_else(Utc::now);
         self.write(move |tx| {
             tx.prepare_cached(&format!(
                 "INSERT OR REPLACE INTO feeds ({FEED_COLUMNS}) \
@@ -105,6 +108,13 @@ impl FeedStore for SqliteStore {
                 millis(state.next_refresh),
                 first_seen,
             ])?;
+            items::save_current(
+                tx,
+                state.url.as_str(),
+                &state.items,
+                &state.first_seen,
+                fallback,
+            )?;
             Ok(())
         })
         .await
@@ -112,7 +122,13 @@ impl FeedStore for SqliteStore {
 
     async fn scheduled_feeds(&self) -> Result<Vec<Scheduled>, StoreError> {
         self.write(|tx| {
-            // Unsubscribed feeds' cache goes: nobody will read it.
+            // Unsubscribed feeds' cache and history go: nobody will read them (through the
+            // feeds index, not a scan of every item).
+            tx.prepare_cached(
+                "DELETE FROM items WHERE feed_url IN (SELECT url FROM feeds \
+                 WHERE url NOT IN (SELECT feed_url FROM subscriptions))",
+            )?
+            .execute([])?;
             tx.prepare_cached(
                 "DELETE FROM feeds WHERE url NOT IN (SELECT feed_url FROM subscriptions)",
             )?
@@ -159,6 +175,12 @@ impl FeedStore for SqliteStore {
             // valid).
             tx.prepare_cached("UPDATE subscriptions SET feed_url = ?2 WHERE feed_url = ?1")?
                 .execute([from.as_str(), to.as_str()])?;
+            // The history moves too, so stars (marks above) keep their items; an item `to`
+            // holds already keeps `to`'s copy.
+            tx.prepare_cached("UPDATE OR IGNORE items SET feed_url = ?2 WHERE feed_url = ?1")?
+                .execute([from.as_str(), to.as_str()])?;
+            tx.prepare_cached("DELETE FROM items WHERE feed_url = ?1")?
+                .execute([from.as_str()])?;
             tx.prepare_cached("DELETE FROM feeds WHERE url = ?1")?
                 .execute([from.as_str()])?;
             Ok(())

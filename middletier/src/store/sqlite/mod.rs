@@ -5,7 +5,9 @@
 //! in `PRAGMA user_version`): `subscriptions` (one row per user and feed, with its place in
 //! the list, category and watermark), `item_marks` (reading state, which belongs to a
 //! subscription: a foreign key moves it with a moved feed and drops it on unsubscribe),
-//! `feeds` (the feed cache, one row per feed as in Cassandra), `accounts` and `sessions`.
+//! `feeds` (the feed cache, one row per feed as in Cassandra, holding its current document),
+//! `items` (the item history, one row per item, written with its feed's row) with its
+//! full-text index `items_search` (FTS5), `accounts` and `sessions`.
 //!
 //! rusqlite is blocking, so no statement runs on a tokio worker: each call runs on the
 //! blocking pool (`spawn_blocking`) with one of the store's connections. There is one writer
@@ -22,15 +24,19 @@
 //!   start-up errors ([`OpenError`]).
 //! - `schema`: the versioned migrations.
 //! - One file per table family, each implementing its store trait: `subscriptions`, `feeds`,
-//!   `reading` (`item_marks` and the subscriptions' categories and watermarks), `accounts`
-//!   (`accounts`, `sessions`).
+//!   `reading` (`item_marks` and the subscriptions' categories and watermarks), `history`
+//!   (`items` by feed), `search` (`items_search`), `accounts` (`accounts`, `sessions`).
+//! - `items`: writing history rows inside the callers' transactions (a feed's save, import,
+//!   the migration that first filled `items`).
 
 mod accounts;
 mod feeds;
 mod history;
+mod items;
 mod open;
 mod reading;
 mod schema;
+mod search;
 mod subscriptions;
 
 use std::path::Path;

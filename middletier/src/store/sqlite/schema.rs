@@ -3,20 +3,38 @@
 //!
 //! Each migration runs in one transaction together with the version it sets, so a middle tier
 //! killed half-way leaves the database at the previous version, and the next start applies it
-//! again from the beginning.
+//! again from the beginning. A migration that moves data SQL cannot transform runs a Rust
+//! step after its SQL, in the same transaction.
 
+use std::collections::HashMap;
 use std::path::Path;
 
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+
+use middletier_api::Item;
 
 use super::open::OpenError;
+use super::{from_millis, items};
+use crate::store::StoreError;
 
 /// Versioned schema files, applied in this order; never edit one that has shipped, add one.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "initial",
-    include_str!("../../../schema/sqlite/001_initial.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str, Option<Step>)] = &[
+    (
+        1,
+        "initial",
+        include_str!("../../../schema/sqlite/001_initial.sql"),
+        None,
+    ),
+    (
+        2,
+        "item_history",
+        include_str!("../../../schema/sqlite/002_item_history.sql"),
+        Some(copy_current_items_to_history),
+    ),
+];
+
+/// Data a migration moves after its SQL ran.
+type Step = fn(&Transaction<'_>) -> Result<(), StoreError>;
 
 /// The version this middle tier brings a database to.
 pub(super) const LATEST: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;
@@ -38,7 +56,7 @@ pub(super) fn migrate(connection: &mut Connection, path: &Path) -> Result<(), Op
             known: LATEST,
         });
     }
-    for &(version, name, sql) in MIGRATIONS.iter().filter(|(v, ..)| *v > found) {
+    for &(version, name, sql, step) in MIGRATIONS.iter().filter(|(v, ..)| *v > found) {
         let failed = |source| OpenError::Migration {
             path: path.to_owned(),
             version,
@@ -56,11 +74,47 @@ pub(super) fn migrate(connection: &mut Connection, path: &Path) -> Result<(), Op
             continue;
         }
         transaction.execute_batch(sql).map_err(failed)?;
+        if let Some(step) = step {
+            step(&transaction).map_err(|error| {
+                failed(rusqlite::Error::ToSqlConversionFailure(Box::new(error)))
+            })?;
+        }
         transaction
             .pragma_update(None, "user_version", version)
             .map_err(failed)?;
         transaction.commit().map_err(failed)?;
         tracing::info!(version, name, "applied schema migration");
+    }
+    Ok(())
+}
+
+/// 002: every item of every feed's current document (`feeds.items`) becomes a history row
+/// with its first-seen time (`feeds.first_seen`, else the feed's last success, as a save
+/// would). A row whose items no longer decode showed no items before and adds none now.
+fn copy_current_items_to_history(tx: &Transaction<'_>) -> Result<(), StoreError> {
+    let mut statement =
+        tx.prepare("SELECT url, items, first_seen, last_success, last_attempt FROM feeds")?;
+    let feeds = statement
+        .query_map([], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+                row.get::<_, Option<i64>>(3)?,
+                row.get::<_, Option<i64>>(4)?,
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    for (url, current, first_seen, last_success, last_attempt) in feeds {
+        let current: Vec<Item> = serde_json::from_str(&current).unwrap_or_default();
+        let first_seen: HashMap<String, i64> =
+            serde_json::from_str(&first_seen).unwrap_or_default();
+        let first_seen = first_seen
+            .into_iter()
+            .map(|(id, at)| (id, from_millis(at)))
+            .collect();
+        let fallback = from_millis(last_success.or(last_attempt).unwrap_or_default());
+        items::save_current(tx, &url, &current, &first_seen, fallback)?;
     }
     Ok(())
 }

@@ -1,0 +1,197 @@
+//! `items`: rows of the item history, written inside the callers' transactions (saving a
+//! feed's state, import, the migration that first filled it), so an item and the write that
+//! brought it commit together.
+//!
+//! Each row's `river_key` orders it in the river (see `002_item_history.sql`); this module is
+//! the only place that computes one.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, Transaction, params};
+
+use middletier_api::Item;
+
+use super::{from_millis, millis};
+use crate::feed::searchable_text;
+use crate::store::{HistoryEntry, StoreError, StoredItem, sort_time};
+
+/// Low bits of a `river_key` that tell apart items of the same millisecond.
+const SLOT_BITS: u32 = 20;
+
+/// River times beyond this (about ±139 years from 1970) are clamped, so a key never
+/// overflows; such dates are nonsense a feed made up, and only their order among themselves
+/// is lost.
+const TIME_LIMIT: i64 = 1 << 42;
+
+/// Writes the current document's items: new ones with their first-seen time from
+/// `first_seen` (else `fallback`), known ones with their content replaced and their first-seen
+/// time kept. Items whose content did not change are not written, so a refresh that found
+/// nothing new costs one lookup per item.
+pub(super) fn save_current(
+    tx: &Transaction<'_>,
+    url: &str,
+    items: &[Item],
+    first_seen: &HashMap<String, DateTime<Utc>>,
+    fallback: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let mut known = tx.prepare_cached(
+        "SELECT river_key, seen, time, title, link, description, published FROM items \
+         WHERE feed_url = ?1 AND item_id = ?2",
+    )?;
+    for item in items {
+        let row = known
+            .query_row(params![url, item.id], |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, i64>(1)?,
+                    row.get::<_, i64>(2)?,
+                    Content {
+                        title: row.get(3)?,
+                        link: row.get(4)?,
+                        description: row.get(5)?,
+                        published: row.get(6)?,
+                    },
+                ))
+            })
+            .optional()?;
+        let Some((key, seen, time, content)) = row else {
+            let seen = first_seen.get(&item.id).copied().unwrap_or(fallback);
+            insert(tx, url, item, seen)?;
+            continue;
+        };
+        if content == Content::of(item) {
+            continue;
+        }
+        // A changed publication date can move the item in the river: it then gets a new key.
+        let new_time = sort_time(item, from_millis(seen));
+        let new_key = if new_time == time {
+            key
+        } else {
+            allocate_key(tx, new_time)?
+        };
+        tx.prepare_cached(
+            "UPDATE items SET river_key = ?1, time = ?2, title = ?3, link = ?4, \
+             description = ?5, published = ?6, text = ?7 WHERE river_key = ?8",
+        )?
+        .execute(params![
+            new_key,
+            new_time,
+            item.title,
+            item.link,
+            item.description,
+            item.published,
+            searchable_text(&item.description),
+            key,
+        ])?;
+    }
+    Ok(())
+}
+
+/// Adds `item` first seen at `seen` unless the feed's history holds its id already; whether
+/// it did.
+pub(super) fn insert_new(
+    tx: &Transaction<'_>,
+    url: &str,
+    stored: &StoredItem,
+) -> Result<bool, StoreError> {
+    let held = tx
+        .prepare_cached("SELECT 1 FROM items WHERE feed_url = ?1 AND item_id = ?2")?
+        .query_row(params![url, stored.item.id], |_| Ok(()))
+        .optional()?
+        .is_some();
+    if held {
+        return Ok(false);
+    }
+    insert(tx, url, &stored.item, stored.seen)?;
+    Ok(true)
+}
+
+fn insert(
+    tx: &Transaction<'_>,
+    url: &str,
+    item: &Item,
+    seen: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let entry = HistoryEntry::of(item, seen);
+    let key = allocate_key(tx, entry.time)?;
+    tx.prepare_cached(
+        "INSERT INTO items (river_key, feed_url, item_id, seen, time, title, link, \
+         description, published, text) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?
+    .execute(params![
+        key,
+        url,
+        item.id,
+        millis(seen),
+        entry.time,
+        item.title,
+        item.link,
+        item.description,
+        item.published,
+        searchable_text(&item.description),
+    ])?;
+    Ok(())
+}
+
+/// The next free key at river time `time`: after every item already at that millisecond.
+fn allocate_key(tx: &Transaction<'_>, time: i64) -> Result<i64, StoreError> {
+    let base = time.clamp(-TIME_LIMIT, TIME_LIMIT - 1) << SLOT_BITS;
+    let last = base + (1 << SLOT_BITS) - 1;
+    let taken: Option<i64> = tx
+        .prepare_cached("SELECT max(river_key) FROM items WHERE river_key BETWEEN ?1 AND ?2")?
+        .query_row([base, last], |row| row.get(0))?;
+    match taken {
+        None => Ok(base),
+        Some(key) if key < last => Ok(key + 1),
+        Some(_) => Err(StoreError::Unavailable(format!(
+            "more than {} items at river time {time}",
+            1 << SLOT_BITS
+        ))),
+    }
+}
+
+/// What a refresh may change in an item the history holds.
+#[derive(PartialEq)]
+struct Content {
+    title: String,
+    link: Option<String>,
+    description: String,
+    published: Option<String>,
+}
+
+impl Content {
+    fn of(item: &Item) -> Self {
+        Self {
+            title: item.title.clone(),
+            link: item.link.clone(),
+            description: item.description.clone(),
+            published: item.published.clone(),
+        }
+    }
+
+    fn into_item(self, id: String) -> Item {
+        Item {
+            id,
+            title: self.title,
+            link: self.link,
+            description: self.description,
+            published: self.published,
+            read: false,
+            starred: false,
+        }
+    }
+}
+
+/// The columns [`item_from_row`] reads, from index `at` on.
+pub(super) const ITEM_COLUMNS: &str = "item_id, title, link, description, published";
+
+pub(super) fn item_from_row(row: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Item> {
+    let content = Content {
+        title: row.get(at + 1)?,
+        link: row.get(at + 2)?,
+        description: row.get(at + 3)?,
+        published: row.get(at + 4)?,
+    };
+    Ok(content.into_item(row.get(at)?))
+}

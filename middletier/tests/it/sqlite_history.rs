@@ -1,0 +1,466 @@
+//! The embedded store's item history and search: a database written by the previous schema
+//! keeps every item, time, mark and star; history is kept past the current document and goes
+//! only with its marks; search reads user text as words, never as FTS5 syntax or markup.
+
+use chrono::{DateTime, Utc};
+use middletier::store::{
+    FeedState, FeedStore, HistoryStore, MarkChange, ReadingStore, SearchOrder, SearchQuery,
+    SearchStore, SearchTerms, SqliteStore, StoredItem, SubscriptionStore,
+};
+use middletier_api::Item;
+use middletier_api::domain::{FeedUrl, UserId};
+
+use crate::support::ScratchDir;
+
+fn time(secs: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(1_750_000_000_000 + secs * 1000).expect("time")
+}
+
+fn url(name: &str) -> FeedUrl {
+    FeedUrl::parse(&format!("https://example.com/{name}.xml")).expect("url")
+}
+
+fn user(name: &str) -> UserId {
+    UserId::parse(name).expect("user")
+}
+
+fn item(id: &str, title: &str, description: &str) -> Item {
+    Item {
+        id: id.to_owned(),
+        title: title.to_owned(),
+        link: Some(format!("https://example.com/{id}")),
+        description: description.to_owned(),
+        published: None,
+        read: false,
+        starred: false,
+    }
+}
+
+/// `items` as `url`'s current document, first seen at `seen` seconds each.
+fn document(url: &FeedUrl, items: &[(Item, i64)]) -> FeedState {
+    FeedState {
+        items: items.iter().map(|(item, _)| item.clone()).collect(),
+        first_seen: items
+            .iter()
+            .map(|(item, seen)| (item.id.clone(), time(*seen)))
+            .collect(),
+        last_success: Some(time(1000)),
+        ..FeedState::new(url.clone(), time(0))
+    }
+}
+
+fn query(feeds: &[&FeedUrl], words: &[&str]) -> SearchQuery {
+    SearchQuery {
+        feeds: feeds.iter().map(|feed| (*feed).clone()).collect(),
+        terms: SearchTerms {
+            words: words.iter().map(|w| (*w).to_owned()).collect(),
+            ..SearchTerms::default()
+        },
+        order: SearchOrder::Newest,
+        offset: 0,
+        limit: 50,
+    }
+}
+
+async fn found(store: &SqliteStore, query: &SearchQuery) -> Vec<String> {
+    store
+        .search(query)
+        .await
+        .expect("search answers")
+        .into_iter()
+        .map(|hit| hit.entry.id)
+        .collect()
+}
+
+async fn scratch_store(name: &str) -> (ScratchDir, SqliteStore) {
+    let scratch = ScratchDir::new(name);
+    let store = SqliteStore::open(&scratch.join("rss.db"))
+        .await
+        .expect("open");
+    (scratch, store)
+}
+
+#[tokio::test]
+async fn a_database_of_the_first_schema_keeps_every_item_first_seen_time_mark_and_star() {
+    let scratch = ScratchDir::new("migrate-002");
+    let path = scratch.join("rss.db");
+    let feed = url("one");
+    let items = [
+        item("a", "Café opening", "<p>Fresh <b>coffee</b> &amp; cake</p>"),
+        item("b\"quoted'", "Second", "plain text"),
+        Item {
+            published: Some("2025-06-15T10:00:00+02:00".to_owned()),
+            ..item("c", "Dated", "<a href=\"https://example.com/x\">link</a>")
+        },
+    ];
+    {
+        // What the previous release wrote: its schema, version 1, a feed row with its items
+        // as JSON and their first-seen times, a subscription with a read and a starred item.
+        let db = rusqlite::Connection::open(&path).expect("create");
+        db.execute_batch(include_str!("../../schema/sqlite/001_initial.sql"))
+            .expect("schema 001");
+        db.pragma_update(None, "user_version", 1).expect("version");
+        let first_seen = serde_json::json!({"a": time(1).timestamp_millis(),
+            "b\"quoted'": time(2).timestamp_millis(), "c": time(3).timestamp_millis()});
+        db.execute(
+            "INSERT INTO feeds (url, title, items, consecutive_errors, gone, next_refresh, \
+             first_seen, last_success) VALUES (?1, 'One', ?2, 0, 0, 0, ?3, ?4)",
+            rusqlite::params![
+                feed.as_str(),
+                serde_json::to_string(&items).expect("items"),
+                first_seen.to_string(),
+                time(5).timestamp_millis(),
+            ],
+        )
+        .expect("feed");
+        db.execute_batch(&format!(
+            "INSERT INTO subscriptions (user_id, feed_url, position) VALUES ('ann', '{0}', 1);
+             INSERT INTO item_marks (user_id, feed_url, item_id, read, read_at, starred)
+                 VALUES ('ann', '{0}', 'a', 1, {1}, 0), ('ann', '{0}', 'c', NULL, NULL, 1);",
+            feed.as_str(),
+            time(9).timestamp_millis()
+        ))
+        .expect("reading state");
+    }
+
+    let store = SqliteStore::open(&path)
+        .await
+        .expect("the new code opens it");
+
+    let mut history = store.history(&feed).await.expect("history");
+    history.sort_by(|x, y| x.id.cmp(&y.id));
+    let seen: Vec<(&str, i64)> = history.iter().map(|e| (e.id.as_str(), e.seen)).collect();
+    assert_eq!(
+        seen,
+        [
+            ("a", time(1).timestamp_millis()),
+            ("b\"quoted'", time(2).timestamp_millis()),
+            ("c", time(3).timestamp_millis()),
+        ],
+        "every item with its first-seen time"
+    );
+    let dated = history.iter().find(|e| e.id == "c").expect("c");
+    assert_eq!(
+        dated.time,
+        DateTime::parse_from_rfc3339("2025-06-15T10:00:00+02:00")
+            .expect("date")
+            .timestamp_millis(),
+        "a dated item sorts by its publication time"
+    );
+    let content = store.history_items(&feed, &history).await.expect("content");
+    let mut expected: Vec<Item> = items.to_vec();
+    expected.sort_by(|x, y| x.id.cmp(&y.id));
+    assert_eq!(
+        content,
+        expected.into_iter().map(Some).collect::<Vec<_>>(),
+        "every item's content, nothing lost"
+    );
+    let reading = store
+        .feed_reading(&user("ann"), &feed)
+        .await
+        .expect("reading");
+    assert_eq!(reading.marks["a"].read.map(|(read, _)| read), Some(true));
+    assert!(reading.marks["c"].starred, "the star is kept");
+    assert_eq!(
+        found(&store, &query(&[&feed], &["cafe", "coffee"])).await,
+        ["a"],
+        "migrated items are searchable, diacritics and markup aside"
+    );
+    assert!(
+        found(&store, &query(&[&feed], &["href"])).await.is_empty(),
+        "markup is not indexed"
+    );
+}
+
+#[tokio::test]
+async fn history_keeps_items_that_left_the_document_with_their_first_seen_time() {
+    let (_scratch, store) = scratch_store("history-keeps").await;
+    let feed = url("keeps");
+    store
+        .save_feed_state(&document(&feed, &[(item("a", "Old", "first"), 1)]))
+        .await
+        .expect("save");
+    store
+        .save_feed_state(&document(
+            &feed,
+            &[
+                (item("a", "Old, edited", "second"), 50),
+                (item("b", "New", "x"), 60),
+            ],
+        ))
+        .await
+        .expect("save again");
+    store
+        .save_feed_state(&document(&feed, &[(item("b", "New", "x"), 60)]))
+        .await
+        .expect("a left the document");
+
+    let mut history = store.history(&feed).await.expect("history");
+    history.sort_by(|x, y| x.id.cmp(&y.id));
+    assert_eq!(history.len(), 2, "nothing is removed by a save");
+    assert_eq!(
+        history[0].seen,
+        time(1).timestamp_millis(),
+        "first-seen is kept"
+    );
+    let content = store
+        .history_items(&feed, &history[..1])
+        .await
+        .expect("content");
+    assert_eq!(
+        content[0].as_ref().map(|item| item.title.as_str()),
+        Some("Old, edited")
+    );
+    assert_eq!(
+        found(&store, &query(&[&feed], &["second"])).await,
+        ["a"],
+        "the index follows the content"
+    );
+    assert!(found(&store, &query(&[&feed], &["first"])).await.is_empty());
+}
+
+#[tokio::test]
+async fn removing_history_removes_every_users_marks_on_those_items() {
+    let (_scratch, store) = scratch_store("history-remove").await;
+    let feed = url("remove");
+    let (ann, bob) = (user("ann"), user("bob"));
+    store
+        .save_feed_state(&document(
+            &feed,
+            &[(item("a", "A", "x"), 1), (item("b", "B", "y"), 2)],
+        ))
+        .await
+        .expect("save");
+    let star = MarkChange {
+        read: Some(true),
+        starred: Some(true),
+    };
+    for who in [&ann, &bob] {
+        store.subscribe(who, &feed, 10).await.expect("subscribe");
+        for id in ["a", "b"] {
+            store
+                .mark_item(who, &feed, id, star, time(3))
+                .await
+                .expect("mark");
+        }
+    }
+
+    let removed = store
+        .remove_history(&feed, &["a".to_owned(), "missing".to_owned()])
+        .await
+        .expect("remove");
+
+    assert_eq!(removed, 1, "only what it held counts");
+    let ids: Vec<String> = store
+        .history(&feed)
+        .await
+        .expect("history")
+        .into_iter()
+        .map(|entry| entry.id)
+        .collect();
+    assert_eq!(ids, ["b"]);
+    for who in [&ann, &bob] {
+        let reading = store.feed_reading(who, &feed).await.expect("reading");
+        assert!(!reading.marks.contains_key("a"), "{who:?}'s mark went too");
+        assert!(reading.marks["b"].starred);
+    }
+    assert!(found(&store, &query(&[&feed], &["a"])).await.is_empty());
+    let gone = store
+        .history_items(&feed, &store.history(&feed).await.expect("h"))
+        .await
+        .expect("content");
+    assert_eq!(gone.len(), 1);
+}
+
+#[tokio::test]
+async fn a_moved_feed_keeps_its_history_and_stars() {
+    let (_scratch, store) = scratch_store("history-move").await;
+    let (from, to) = (url("from"), url("to"));
+    let ann = user("ann");
+    store
+        .save_feed_state(&document(&from, &[(item("a", "Starred", "keep me"), 1)]))
+        .await
+        .expect("save");
+    store.subscribe(&ann, &from, 10).await.expect("subscribe");
+    let star = MarkChange {
+        read: None,
+        starred: Some(true),
+    };
+    store
+        .mark_item(&ann, &from, "a", star, time(2))
+        .await
+        .expect("star");
+
+    store.move_feed(&from, &to).await.expect("move");
+
+    assert!(store.history(&from).await.expect("old").is_empty());
+    let history = store.history(&to).await.expect("new");
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].seen, time(1).timestamp_millis());
+    assert!(
+        store.feed_reading(&ann, &to).await.expect("reading").marks["a"].starred,
+        "the star followed"
+    );
+    assert_eq!(found(&store, &query(&[&to], &["keep"])).await, ["a"]);
+}
+
+#[tokio::test]
+async fn import_adds_only_items_the_history_does_not_hold() {
+    let (_scratch, store) = scratch_store("history-insert").await;
+    let feed = url("insert");
+    store
+        .save_feed_state(&document(&feed, &[(item("a", "Current", "now"), 5)]))
+        .await
+        .expect("save");
+    let stored = |id, title, seen| StoredItem {
+        item: item(id, title, "imported"),
+        seen: time(seen),
+    };
+
+    let added = store
+        .insert_history(
+            &feed,
+            &[stored("a", "Imported", 1), stored("old", "Old", 2)],
+        )
+        .await
+        .expect("insert");
+
+    assert_eq!(added, 1);
+    let mut history = store.history(&feed).await.expect("history");
+    history.sort_by(|x, y| x.id.cmp(&y.id));
+    let content = store.history_items(&feed, &history).await.expect("content");
+    assert_eq!(
+        content[0].as_ref().expect("a").title,
+        "Current",
+        "held: untouched"
+    );
+    assert_eq!(
+        history[1].seen,
+        time(2).timestamp_millis(),
+        "first-seen as given"
+    );
+    assert_eq!(content[1].as_ref().expect("old").title, "Old");
+}
+
+#[tokio::test]
+async fn search_is_scoped_to_the_feeds_given_and_pages_newest_first() {
+    let (_scratch, store) = scratch_store("search-scope").await;
+    let (mine, theirs) = (url("mine"), url("theirs"));
+    let items: Vec<(Item, i64)> = (0..5)
+        .map(|n| (item(&format!("m{n}"), "Rust news", "body"), n))
+        .collect();
+    store
+        .save_feed_state(&document(&mine, &items))
+        .await
+        .expect("save");
+    store
+        .save_feed_state(&document(&theirs, &[(item("t", "Rust news", "body"), 9)]))
+        .await
+        .expect("save");
+
+    let mut first = query(&[&mine], &["rust"]);
+    first.limit = 2;
+    let second = SearchQuery {
+        offset: 2,
+        ..first.clone()
+    };
+    assert_eq!(found(&store, &first).await, ["m4", "m3"]);
+    assert_eq!(found(&store, &second).await, ["m2", "m1"]);
+    assert!(
+        found(&store, &query(&[], &["rust"])).await.is_empty(),
+        "no feeds, no hits"
+    );
+}
+
+#[tokio::test]
+async fn relevance_ranks_a_title_match_above_a_text_match_and_excluded_words_exclude() {
+    let (_scratch, store) = scratch_store("search-rank").await;
+    let feed = url("rank");
+    store
+        .save_feed_state(&document(
+            &feed,
+            &[
+                (item("title", "Borrow checker", "about rust"), 1),
+                (item("text", "Newer", "the borrow checker, again"), 2),
+                (item("other", "Borrow", "go generics"), 3),
+            ],
+        ))
+        .await
+        .expect("save");
+    let mut relevance = query(&[&feed], &["borrow", "checker"]);
+    relevance.order = SearchOrder::Relevance;
+    assert_eq!(found(&store, &relevance).await, ["title", "text"]);
+
+    let mut phrase = query(&[&feed], &[]);
+    phrase.terms.phrases = vec![vec!["borrow".to_owned(), "checker".to_owned()]];
+    phrase.terms.excluded = vec!["rust".to_owned()];
+    assert_eq!(found(&store, &phrase).await, ["text"]);
+
+    let mut only_excluded = query(&[&feed], &[]);
+    only_excluded.terms.excluded = vec!["rust".to_owned()];
+    assert!(
+        found(&store, &only_excluded).await.is_empty(),
+        "nothing required: nothing found, not an error"
+    );
+}
+
+#[tokio::test]
+async fn fts5_syntax_in_search_words_is_searched_literally_never_an_error_or_injection() {
+    let (_scratch, store) = scratch_store("search-hostile").await;
+    let feed = url("hostile");
+    store
+        .save_feed_state(&document(
+            &feed,
+            &[
+                (item("near", "near and or not", "title text"), 1),
+                (item("secret", "Secret", "hidden"), 2),
+            ],
+        ))
+        .await
+        .expect("save");
+    let hostile = [
+        "\"",
+        "\"\"",
+        "*",
+        "a*",
+        "NEAR",
+        "NEAR(near and, 1)",
+        "AND",
+        "OR",
+        "NOT",
+        "-",
+        "-near",
+        ":",
+        "title:secret",
+        "text:hidden",
+        "^near",
+        "(",
+        ")",
+        "(near",
+        "near) OR (secret",
+        "\" OR \"secret",
+        "{title text}:secret",
+        "+",
+        "'",
+        "\\",
+        "\0",
+    ];
+    for word in hostile {
+        let hits = store
+            .search(&query(&[&feed], &[word]))
+            .await
+            .unwrap_or_else(|error| panic!("{word:?} is searched, not an error: {error}"));
+        assert!(
+            !hits.iter().any(|hit| hit.entry.id == "secret"),
+            "{word:?} must not reach the other item through query syntax"
+        );
+    }
+    assert_eq!(
+        found(&store, &query(&[&feed], &["NEAR", "AND", "NOT"])).await,
+        ["near"],
+        "operators are words like any other"
+    );
+    let mut phrase = query(&[&feed], &[]);
+    phrase.terms.phrases = vec![vec!["\"and".to_owned(), "or\"".to_owned()]];
+    assert_eq!(found(&store, &phrase).await, ["near"]);
+}

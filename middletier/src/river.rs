@@ -452,6 +452,49 @@ mod tests {
     }
 
     #[test]
+    fn older_items_are_paged_from_the_index_and_ones_gone_meanwhile_are_left_out() {
+        let url = FeedUrl::parse("https://example.com/feed").expect("url");
+        let mut state = FeedState::new(url.clone(), at(0));
+        let item = |n: i64| Item {
+            id: format!("i{n}"),
+            title: format!("{n}"),
+            link: None,
+            description: String::new(),
+            published: None,
+            read: false,
+            starred: false,
+        };
+        state.items = vec![item(3)];
+        state.first_seen.insert("i3".to_owned(), at(30));
+        // i0..i2 left the document: only their index is held.
+        let history = (0..3)
+            .map(|n| HistoryEntry::of(&item(n), at(n * 10)))
+            .collect();
+        let feed = Arc::new(CachedFeed::new(state, history));
+        let reading = UserReading {
+            subscriptions: vec![(url.clone(), None)],
+            feeds: Default::default(),
+        };
+        let page = river(&reading, &[Some(feed)], Scope::All, Filter::All, None, 3);
+        assert_eq!(page.unread, 4, "unread counts cover the history");
+        let ids: Vec<&str> = page.items.iter().map(|i| i.entry.id.as_str()).collect();
+        assert_eq!(ids, ["i3", "i2", "i1"]);
+        let missing = page.missing();
+        let wanted: Vec<&str> = missing[&url].iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(wanted, ["i2", "i1"], "only what the document does not hold");
+        // i1 was removed between the index read and the content read.
+        let read = [((url.clone(), "i2".to_owned()), item(2))].into();
+        let river = page.into_river("ann", read);
+        let shown: Vec<&str> = river.items.iter().map(|i| i.item.id.as_str()).collect();
+        assert_eq!(shown, ["i3", "i2"], "the page is one shorter, not an error");
+        let next = Cursor::decode(river.next.as_deref().expect("more")).expect("cursor");
+        assert_eq!(
+            next.item, "i1",
+            "and its cursor still follows on from the gap"
+        );
+    }
+
+    #[test]
     fn cursors_round_trip_and_reject_garbage() {
         let cursor = Cursor {
             time: 1_750_000_000_123,

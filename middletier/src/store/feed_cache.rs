@@ -530,6 +530,39 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn history_removed_through_this_process_is_no_longer_listed() {
+        let store = Arc::new(Counted::default());
+        let cache = FeedCache::new(store.clone());
+        let mut first = state("Feed", 0);
+        first.items = vec![Item {
+            id: "old".to_owned(),
+            title: "Old".to_owned(),
+            link: None,
+            description: String::new(),
+            published: None,
+            read: false,
+            starred: false,
+        }];
+        cache.save_feed_state(&first).await.expect("save");
+        let mut second = state("Feed", 60);
+        second.items.clear();
+        cache.save_feed_state(&second).await.expect("save");
+        let listed = |cache: &FeedCache<Arc<Counted>>| {
+            let cache = cache.clone();
+            async move {
+                let feeds = cache.cached_feeds(&[url()]).await.expect("read");
+                feeds[0].as_ref().is_some_and(|f| f.entry("old").is_some())
+            }
+        };
+        assert!(listed(&cache).await, "the saved copy indexes the history");
+        cache
+            .remove_history(&url(), &["old".to_owned()])
+            .await
+            .expect("remove");
+        assert!(!listed(&cache).await, "at once, not after revalidation");
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn a_feed_moved_through_this_process_is_no_longer_served() {
         let store = Arc::new(Counted::default());
         let cache = FeedCache::new(store.clone());

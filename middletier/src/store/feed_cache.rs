@@ -65,6 +65,12 @@ impl quick_cache::Weighter<FeedUrl, Entry> for ByEntries {
 #[async_trait]
 pub trait FeedVersions: FeedStore + HistoryStore {
     /// The `last_attempt` of `url`'s stored state (`None` when there is none, or it has none).
+    ///
+    /// Retention and import change a feed's history without a refresh; until the version
+    /// changes too, another middle tier's copy keeps listing removed items (its pages skip
+    /// them, as their content is gone, but its unread counts include them) and misses imported
+    /// ones. A store that can should answer the later of `last_attempt` and its history's last
+    /// change.
     async fn feed_version(&self, url: &FeedUrl) -> Result<Option<DateTime<Utc>>, StoreError>;
 }
 

@@ -103,9 +103,14 @@ impl<S> FeedCache<S> {
         }
     }
 
-    /// Keeps `feed` as `url`'s copy, current as of `checked`.
-    fn keep(&self, url: &FeedUrl, feed: Arc<CachedFeed>, checked: Instant) {
-        let version = feed.state.last_attempt;
+    /// Keeps `feed` as `url`'s copy, of store version `version`, current as of `checked`.
+    fn keep(
+        &self,
+        url: &FeedUrl,
+        feed: Arc<CachedFeed>,
+        version: Option<DateTime<Utc>>,
+        checked: Instant,
+    ) {
         self.feeds.insert(
             url.clone(),
             Entry {
@@ -135,14 +140,18 @@ impl<S: FeedVersions> FeedCache<S> {
         url: &FeedUrl,
         now: Instant,
     ) -> Result<Option<Arc<CachedFeed>>, StoreError> {
+        // The version the store answered, when it was asked: what the new copy is current as.
+        let mut version = None;
         if let Some(entry) = self.feeds.get(url) {
             if now.duration_since(entry.checked) < FEED_CACHE_FRESH_FOR {
                 return Ok(Some(entry.feed));
             }
-            if self.inner.feed_version(url).await? == entry.version {
+            let stored = self.inner.feed_version(url).await?;
+            if stored == entry.version {
                 self.touch(url, &entry.feed, now);
                 return Ok(Some(entry.feed));
             }
+            version = Some(stored);
         }
         // Both at once: a feed is almost always read because it exists.
         let (states, history) = futures::try_join!(
@@ -152,7 +161,8 @@ impl<S: FeedVersions> FeedCache<S> {
         match states.into_iter().next().flatten() {
             Some(state) => {
                 let feed = Arc::new(CachedFeed::new(state, history));
-                self.keep(url, feed.clone(), now);
+                let version = version.unwrap_or(feed.state.last_attempt);
+                self.keep(url, feed.clone(), version, now);
                 Ok(Some(feed))
             }
             None => {
@@ -181,7 +191,8 @@ impl<S: FeedVersions> FeedStore for FeedCache<S> {
             None => self.inner.history(&state.url).await?,
         };
         let feed = CachedFeed::new(state.clone(), history);
-        self.keep(&state.url, Arc::new(feed), Instant::now());
+        let version = state.last_attempt;
+        self.keep(&state.url, Arc::new(feed), version, Instant::now());
         Ok(())
     }
 

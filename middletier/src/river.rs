@@ -149,15 +149,39 @@ impl Ord for Head<'_> {
     }
 }
 
-/// The next item of `source` at or after `position` that `filter` shows.
+impl Source<'_> {
+    /// Positions in the history of the items this user starred, ascending: a starred page
+    /// walks these (a few marks) rather than the whole history (thousands of entries).
+    fn starred_positions(&self) -> Vec<usize> {
+        let Some(reading) = self.reading else {
+            return Vec::new();
+        };
+        let mut positions: Vec<usize> = reading
+            .marks
+            .iter()
+            .filter(|(_, mark)| mark.starred)
+            .filter_map(|(id, _)| self.feed.by_id.get(id).map(|&index| index as usize))
+            .collect();
+        positions.sort_unstable();
+        positions
+    }
+}
+
+/// The next item of `source` at or after `position` that `filter` shows; `starred`: the
+/// source's [`Source::starred_positions`] when the filter is [`Filter::Starred`].
 fn next_shown<'a>(
     sources: &[Source<'a>],
     index: usize,
     mut position: usize,
     filter: Filter,
+    starred: Option<&[usize]>,
 ) -> Option<Head<'a>> {
     let source = &sources[index];
     let entries = &source.feed.history;
+    if let Some(starred) = starred {
+        let next = starred.partition_point(|&p| p < position);
+        position = starred.get(next).copied()?;
+    }
     while let Some(entry) = entries.get(position) {
         if source.shows(entry, filter) {
             return Some(Head {
@@ -209,6 +233,11 @@ pub fn page(
     limit: usize,
 ) -> (Vec<PageItem>, Option<Cursor>) {
     let mut heap = BinaryHeap::with_capacity(sources.len());
+    let starred: Vec<Vec<usize>> = match filter {
+        Filter::Starred => sources.iter().map(Source::starred_positions).collect(),
+        Filter::All | Filter::Unread => Vec::new(),
+    };
+    let starred_of = |index: usize| starred.get(index).map(Vec::as_slice);
     for (index, source) in sources.iter().enumerate() {
         let url = source.url.as_str();
         let start = match cursor {
@@ -219,7 +248,7 @@ pub fn page(
                     >= (cursor.time, cursor.feed.as_str(), cursor.item.as_str())
             }),
         };
-        if let Some(head) = next_shown(sources, index, start, filter) {
+        if let Some(head) = next_shown(sources, index, start, filter, starred_of(index)) {
             heap.push(head);
         }
     }
@@ -246,7 +275,9 @@ pub fn page(
             feed: head.feed.to_owned(),
             item: head.item.to_owned(),
         });
-        if let Some(next) = next_shown(sources, head.source, head.position + 1, filter) {
+        let after = head.position + 1;
+        if let Some(next) = next_shown(sources, head.source, after, filter, starred_of(head.source))
+        {
             heap.push(next);
         }
     }
@@ -449,6 +480,122 @@ mod tests {
                 .count();
             assert_eq!(source.unread(), brute, "{watermark:?}");
         }
+    }
+
+    #[test]
+    fn older_items_are_paged_from_the_index_and_ones_gone_meanwhile_are_left_out() {
+        let url = FeedUrl::parse("https://example.com/feed").expect("url");
+        let mut state = FeedState::new(url.clone(), at(0));
+        let item = |n: i64| Item {
+            id: format!("i{n}"),
+            title: format!("{n}"),
+            link: None,
+            description: String::new(),
+            published: None,
+            read: false,
+            starred: false,
+        };
+        state.items = vec![item(3)];
+        state.first_seen.insert("i3".to_owned(), at(30));
+        // i0..i2 left the document: only their index is held.
+        let history = (0..3)
+            .map(|n| HistoryEntry::of(&item(n), at(n * 10)))
+            .collect();
+        let feed = Arc::new(CachedFeed::new(state, history));
+        let reading = UserReading {
+            subscriptions: vec![(url.clone(), None)],
+            feeds: Default::default(),
+        };
+        let page = river(&reading, &[Some(feed)], Scope::All, Filter::All, None, 3);
+        assert_eq!(page.unread, 4, "unread counts cover the history");
+        let ids: Vec<&str> = page.items.iter().map(|i| i.entry.id.as_str()).collect();
+        assert_eq!(ids, ["i3", "i2", "i1"]);
+        let missing = page.missing();
+        let wanted: Vec<&str> = missing[&url].iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(wanted, ["i2", "i1"], "only what the document does not hold");
+        // i1 was removed between the index read and the content read.
+        let read = [((url.clone(), "i2".to_owned()), item(2))].into();
+        let river = page.into_river("ann", read);
+        let shown: Vec<&str> = river.items.iter().map(|i| i.item.id.as_str()).collect();
+        assert_eq!(shown, ["i3", "i2"], "the page is one shorter, not an error");
+        let next = Cursor::decode(river.next.as_deref().expect("more")).expect("cursor");
+        assert_eq!(
+            next.item, "i1",
+            "and its cursor still follows on from the gap"
+        );
+    }
+
+    #[test]
+    fn starred_pages_walk_the_stars_and_match_a_scan_of_the_history() {
+        let item = |feed: usize, n: i64| Item {
+            id: format!("f{feed}-i{n}"),
+            title: String::new(),
+            link: None,
+            description: String::new(),
+            published: None,
+            read: false,
+            starred: false,
+        };
+        let urls: Vec<FeedUrl> = (0..3)
+            .map(|f| FeedUrl::parse(&format!("https://example.com/{f}")).expect("url"))
+            .collect();
+        let mut feeds = Vec::new();
+        let mut readings = Vec::new();
+        for (f, url) in urls.iter().enumerate() {
+            let history = (0..40)
+                .map(|n| HistoryEntry::of(&item(f, n), at(n * 7 + f as i64)))
+                .collect();
+            feeds.push(CachedFeed::new(FeedState::new(url.clone(), at(0)), history));
+            let marks = (0..40)
+                .filter(|n| (n + f as i64) % 6 == 0)
+                .map(|n| {
+                    let starred = ItemMark {
+                        read: None,
+                        starred: n % 4 != 1,
+                    };
+                    (format!("f{f}-i{n}"), starred)
+                })
+                .collect();
+            readings.push(FeedReading {
+                watermark: None,
+                marks,
+            });
+        }
+        let sources: Vec<Source<'_>> = urls
+            .iter()
+            .zip(&feeds)
+            .zip(&readings)
+            .map(|((url, feed), reading)| Source {
+                url,
+                feed,
+                reading: Some(reading),
+            })
+            .collect();
+        let mut expected: Vec<(i64, &str, &str)> = sources
+            .iter()
+            .flat_map(|source| {
+                source
+                    .feed
+                    .history
+                    .iter()
+                    .filter(|entry| source.state(entry).1)
+                    .map(|entry| (entry.time, source.url.as_str(), entry.id.as_str()))
+            })
+            .collect();
+        expected.sort_by(|a, b| b.cmp(a));
+        let mut paged = Vec::new();
+        let mut cursor = None;
+        loop {
+            let (items, next) = page(&sources, Filter::Starred, cursor.as_ref(), 4);
+            paged.extend(items.into_iter().map(|item| item.entry.id));
+            match next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        let expected: Vec<&str> = expected.iter().map(|(_, _, id)| *id).collect();
+        assert!(!expected.is_empty());
+        assert_eq!(paged, expected);
     }
 
     #[test]

@@ -65,6 +65,12 @@ impl quick_cache::Weighter<FeedUrl, Entry> for ByEntries {
 #[async_trait]
 pub trait FeedVersions: FeedStore + HistoryStore {
     /// The `last_attempt` of `url`'s stored state (`None` when there is none, or it has none).
+    ///
+    /// Retention and import change a feed's history without a refresh; until the version
+    /// changes too, another middle tier's copy keeps listing removed items (its pages skip
+    /// them, as their content is gone, but its unread counts include them) and misses imported
+    /// ones. A store that can should answer the later of `last_attempt` and its history's last
+    /// change.
     async fn feed_version(&self, url: &FeedUrl) -> Result<Option<DateTime<Utc>>, StoreError>;
 }
 
@@ -97,9 +103,14 @@ impl<S> FeedCache<S> {
         }
     }
 
-    /// Keeps `feed` as `url`'s copy, current as of `checked`.
-    fn keep(&self, url: &FeedUrl, feed: Arc<CachedFeed>, checked: Instant) {
-        let version = feed.state.last_attempt;
+    /// Keeps `feed` as `url`'s copy, of store version `version`, current as of `checked`.
+    fn keep(
+        &self,
+        url: &FeedUrl,
+        feed: Arc<CachedFeed>,
+        version: Option<DateTime<Utc>>,
+        checked: Instant,
+    ) {
         self.feeds.insert(
             url.clone(),
             Entry {
@@ -129,14 +140,18 @@ impl<S: FeedVersions> FeedCache<S> {
         url: &FeedUrl,
         now: Instant,
     ) -> Result<Option<Arc<CachedFeed>>, StoreError> {
+        // The version the store answered, when it was asked: what the new copy is current as.
+        let mut version = None;
         if let Some(entry) = self.feeds.get(url) {
             if now.duration_since(entry.checked) < FEED_CACHE_FRESH_FOR {
                 return Ok(Some(entry.feed));
             }
-            if self.inner.feed_version(url).await? == entry.version {
+            let stored = self.inner.feed_version(url).await?;
+            if stored == entry.version {
                 self.touch(url, &entry.feed, now);
                 return Ok(Some(entry.feed));
             }
+            version = Some(stored);
         }
         // Both at once: a feed is almost always read because it exists.
         let (states, history) = futures::try_join!(
@@ -146,7 +161,8 @@ impl<S: FeedVersions> FeedCache<S> {
         match states.into_iter().next().flatten() {
             Some(state) => {
                 let feed = Arc::new(CachedFeed::new(state, history));
-                self.keep(url, feed.clone(), now);
+                let version = version.unwrap_or(feed.state.last_attempt);
+                self.keep(url, feed.clone(), version, now);
                 Ok(Some(feed))
             }
             None => {
@@ -175,7 +191,8 @@ impl<S: FeedVersions> FeedStore for FeedCache<S> {
             None => self.inner.history(&state.url).await?,
         };
         let feed = CachedFeed::new(state.clone(), history);
-        self.keep(&state.url, Arc::new(feed), Instant::now());
+        let version = state.last_attempt;
+        self.keep(&state.url, Arc::new(feed), version, Instant::now());
         Ok(())
     }
 
@@ -527,6 +544,39 @@ mod tests {
         );
         assert_eq!(title(&here).await.as_deref(), Some("After"));
         assert_eq!(store.reads(), (2, 2), "and fresh again");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn history_removed_through_this_process_is_no_longer_listed() {
+        let store = Arc::new(Counted::default());
+        let cache = FeedCache::new(store.clone());
+        let mut first = state("Feed", 0);
+        first.items = vec![Item {
+            id: "old".to_owned(),
+            title: "Old".to_owned(),
+            link: None,
+            description: String::new(),
+            published: None,
+            read: false,
+            starred: false,
+        }];
+        cache.save_feed_state(&first).await.expect("save");
+        let mut second = state("Feed", 60);
+        second.items.clear();
+        cache.save_feed_state(&second).await.expect("save");
+        let listed = |cache: &FeedCache<Arc<Counted>>| {
+            let cache = cache.clone();
+            async move {
+                let feeds = cache.cached_feeds(&[url()]).await.expect("read");
+                feeds[0].as_ref().is_some_and(|f| f.entry("old").is_some())
+            }
+        };
+        assert!(listed(&cache).await, "the saved copy indexes the history");
+        cache
+            .remove_history(&url(), &["old".to_owned()])
+            .await
+            .expect("remove");
+        assert!(!listed(&cache).await, "at once, not after revalidation");
     }
 
     #[tokio::test(start_paused = true)]

@@ -12,7 +12,7 @@ use middletier::fetch::FetchSettings;
 use middletier::refresh::Ownership;
 use middletier::retention::{Removed, Retention, RetentionSettings};
 use middletier::service::FeedService;
-use middletier::store::{FeedStore, MemoryStore, Store};
+use middletier::store::{FeedStore, HistoryStore, MemoryStore, Store};
 use middletier::testing::FeedPublisher;
 use middletier_api::domain::FeedUrl;
 use middletier_api::{Filter, ItemQuery, ItemStateChange, MiddletierClient, RiverQuery};
@@ -335,4 +335,64 @@ async fn a_nonsense_retention_policy_stops_the_middle_tier_from_starting_naming_
         assert!(!output.status.success(), "started with {key}={value}");
         assert!(said.contains(expected), "{key}={value}: {said}");
     }
+}
+
+#[tokio::test]
+async fn the_running_middle_tier_applies_retention_and_counts_it_by_reason() {
+    let stop = platform::lifecycle::Shutdown::new();
+    let store = Arc::new(MemoryStore::new());
+    // A feed whose history holds two items, neither in its document any more.
+    let url = FeedUrl::parse("https://feeds.example/busy.xml").expect("url");
+    let ann = middletier_api::domain::UserId::parse("ann").expect("user");
+    middletier::store::SubscriptionStore::subscribe(store.as_ref(), &ann, &url, 10)
+        .await
+        .expect("subscribe");
+    let at = Utc::now();
+    let mut state = middletier::store::FeedState::new(url.clone(), at);
+    state.last_success = Some(at);
+    state.items = (0..2)
+        .map(|n| middletier_api::Item {
+            id: format!("item-{n}"),
+            title: format!("Item {n}"),
+            link: None,
+            description: String::new(),
+            published: Some(published(n).to_rfc3339()),
+            read: false,
+            starred: false,
+        })
+        .collect();
+    store.save_feed_state(&state).await.expect("save");
+    state.items.clear();
+    // Not due for an hour: the refresher leaves the feed alone.
+    state.next_refresh = at + chrono::Duration::hours(1);
+    store.save_feed_state(&state).await.expect("save");
+
+    let mut settings = middletier::Settings::default();
+    settings.server.port = 0;
+    settings.registry.url = crate::support::registry_for_middletier(&stop).await.into();
+    settings.retention.max_items_per_feed = 1;
+    settings.retention.interval = Duration::from_millis(50);
+    let app = middletier::Application::build_with_store(settings, store.clone())
+        .await
+        .expect("build");
+    let admin = app.admin_url();
+    tokio::spawn(app.run_until_stopped(stop.clone()));
+    let client = platform::http::client_builder().build().expect("http");
+    platform::testing::eventually(
+        "a retention pass removes the item over the cap",
+        Duration::from_secs(10),
+        || async {
+            let metrics = platform::testing::scrape_metrics(&client, &admin).await;
+            metrics.sum("rss_retention_removed_total", &[("reason", "over_cap")]) == 1.0
+                && metrics.sum("rss_retention_pass_duration_seconds_count", &[]) >= 1.0
+        },
+    )
+    .await;
+    let held = store.history(&url).await.expect("history");
+    assert_eq!(
+        held.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+        ["item-1"],
+        "the newest is kept"
+    );
+    stop.cancel();
 }

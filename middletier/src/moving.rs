@@ -71,7 +71,10 @@ pub async fn run(command: &str, args: &[String]) -> ExitCode {
             }
         };
         let mut input = input;
-        let limits = ImportLimits::for_cap(settings.accounts.max_subscriptions_per_user);
+        let limits = ImportLimits::for_cap(
+            settings.accounts.max_subscriptions_per_user,
+            settings.retention.max_items_per_feed,
+        );
         transfer::import(store.as_ref(), &mut input, limits)
             .await
             .map_err(|error| format!("{target}: {error}"))

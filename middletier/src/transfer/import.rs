@@ -42,12 +42,16 @@ pub struct ImportLimits {
 }
 
 impl ImportLimits {
-    /// Marks are bounded by the items feeds hold (pruned as items leave): 100 per feed today,
-    /// with room for a star on each item.
-    pub fn for_cap(max_subscriptions_per_user: usize) -> Self {
+    /// Marks are bounded by the items a feed's history keeps (retention's
+    /// `max_items_per_feed`, and they leave with their items): per subscription, room for a mark
+    /// and a starred item's content on each item it keeps.
+    pub fn for_cap(max_subscriptions_per_user: usize, max_items_per_feed: usize) -> Self {
+        let per_subscription = max_items_per_feed.saturating_mul(2).saturating_add(1);
         Self {
             max_subscriptions_per_user,
-            max_records_per_user: max_subscriptions_per_user.saturating_mul(250).max(10_000),
+            max_records_per_user: max_subscriptions_per_user
+                .saturating_mul(per_subscription)
+                .max(10_000),
         }
     }
 }

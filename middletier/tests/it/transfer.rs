@@ -195,7 +195,7 @@ async fn sqlite(scratch: &ScratchDir, name: &str) -> Arc<dyn Store> {
 }
 
 async fn import(store: &dyn Store, file: &[u8]) -> Result<transfer::Summary, ImportError> {
-    transfer::import(store, &mut &file[..], ImportLimits::for_cap(CAP)).await
+    transfer::import(store, &mut &file[..], ImportLimits::for_cap(CAP, 100)).await
 }
 
 async fn exported(store: &dyn Store) -> Vec<u8> {
@@ -511,13 +511,13 @@ async fn import_refuses_more_subscriptions_than_the_cap_and_writes_none_of_them(
     )
     .await;
     let marks: Vec<String> = std::iter::once(subscription("ann", "https://feeds.example/1.xml"))
-        .chain((0..ImportLimits::for_cap(CAP).max_records_per_user).map(|n| {
+        .chain((0..ImportLimits::for_cap(CAP, 100).max_records_per_user).map(|n| {
             format!(
                 r#"{{"kind":"mark","user":"ann","feed":"https://feeds.example/1.xml","item":"i{n}","starred":true}}"#
             )
         }))
         .collect();
-    let limit = ImportLimits::for_cap(CAP).max_records_per_user as u64;
+    let limit = ImportLimits::for_cap(CAP, 100).max_records_per_user as u64;
     refused(&file_of(&marks), 2 + limit, "more than", "ann").await;
 }
 

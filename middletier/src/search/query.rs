@@ -91,6 +91,8 @@ fn dedup<T: PartialEq>(list: &mut Vec<T>) {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
 
     fn terms(words: &[&str], phrases: &[&[&str]], excluded: &[&str]) -> SearchTerms {

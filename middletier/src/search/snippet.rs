@@ -123,6 +123,8 @@ fn word_end_after(text: &str, start: usize, length: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
     use crate::search::parse;
 

@@ -141,6 +141,8 @@ pub fn html_text(html: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
 
     fn all(text: &str) -> Vec<String> {

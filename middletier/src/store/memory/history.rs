@@ -1,4 +1,4 @@
-//! The memory store's item history and search (being built).
+//! The memory store's item history (being built).
 
 use async_trait::async_trait;
 
@@ -6,12 +6,9 @@ use middletier_api::Item;
 use middletier_api::domain::{FeedUrl, UserId};
 
 use super::MemoryStore;
-use crate::store::{
-    FeedReading, HistoryEntry, HistoryStore, SearchHit, SearchQuery, SearchStore, StoreError,
-    StoredItem,
-};
+use crate::store::{FeedReading, HistoryEntry, HistoryStore, StoreError, StoredItem};
 
-// Item history and search are not stored here yet: being built.
+// Item history is not stored here yet: being built.
 #[async_trait]
 impl HistoryStore for MemoryStore {
     async fn history(&self, _url: &FeedUrl) -> Result<Vec<HistoryEntry>, StoreError> {
@@ -47,13 +44,6 @@ impl HistoryStore for MemoryStore {
         _user: &UserId,
         _url: &FeedUrl,
     ) -> Result<FeedReading, StoreError> {
-        Err(not_yet())
-    }
-}
-
-#[async_trait]
-impl SearchStore for MemoryStore {
-    async fn search(&self, _query: &SearchQuery) -> Result<Vec<SearchHit>, StoreError> {
         Err(not_yet())
     }
 }

@@ -8,6 +8,7 @@
 //! ([`CachedFeed`]), and so is each user's reading state per feed, changed copy-on-write.
 
 mod history;
+mod search;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};

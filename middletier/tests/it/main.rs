@@ -17,7 +17,7 @@
 //!   bounds.
 //! - [`api`], [`reading`], [`opml_discovery`]: the REST API, reading state, feed discovery;
 //!   [`item_lookup`]: one item of a user's feed; [`subscription_cap`]: the configured cap
-//!   on a user's subscriptions.
+//!   on a user's subscriptions; [`search`]: search over the user's feeds.
 //! - [`fetch`], [`wild_feeds`]: the fetcher against hostile publishers; odd and hostile feeds.
 //! - [`store_conformance`]: one suite for every store backend; [`sqlite`]: the embedded
 //!   store's file (restarts, permissions, paths it refuses); [`transfer`]: export and import
@@ -42,6 +42,7 @@ mod opml_discovery;
 mod ownership;
 mod proxy;
 mod reading;
+mod search;
 mod sqlite;
 mod store_conformance;
 mod subscription_cap;

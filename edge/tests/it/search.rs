@@ -1,12 +1,15 @@
 //! Search at the edge over real HTTP on loopback: the search box on every reader page, the
 //! results page (matches in `<mark>`, feed text escaped), what a reader sees when no middle
-//! tier answers (a clear "unavailable", never stale results), and hostile input.
+//! tier answers (a clear "unavailable", never stale results), hostile input; and a reader
+//! searching in a real browser.
 
 #![allow(clippy::unwrap_used)]
 
 use middletier::testing::FeedPublisher;
 use reqwest::StatusCode;
+use serde_json::json;
 
+use crate::support::webdriver::{Error, Session};
 use crate::support::{Browser, System, eventually};
 
 async fn page(browser: &Browser, path: &str) -> (StatusCode, String) {
@@ -84,4 +87,94 @@ async fn results_mark_the_matched_words_and_show_feed_markup_as_text() {
 
     let (_, html) = page(&browser, "/search?q=zebra").await;
     assert!(html.contains("Nothing in your feeds matches"), "{html}");
+}
+
+/// The reader in headless Chromium (see [`crate::browser`]): `/` from the river goes to the
+/// search box, a typed query with a phrase and an excluded word finds only the right items,
+/// matched words highlighted, and a feed's markup in titles is shown as text, never run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the memory store's item history, being built alongside"]
+async fn a_reader_presses_slash_types_a_search_and_sees_only_the_matches_highlighted()
+-> Result<(), Error> {
+    let publisher = FeedPublisher::start().await;
+    let system = System::start(1).await;
+    let edge = system.edge.url();
+    let reader = Browser::new(&system.edge);
+    for feed in ["/rss.xml", "/atom.xml", "/xss.xml"] {
+        reader.subscribe(&publisher.url(feed)).await;
+    }
+    let browser = Session::start().await?;
+    browser.goto(&format!("{edge}/?filter=all")).await?;
+
+    browser.keys("/").await?;
+    assert_eq!(
+        browser.execute("return document.activeElement.id").await?,
+        json!("search-box"),
+        "/ focuses the search box"
+    );
+    browser.keys("story -plain \"rss first\"\u{E007}").await?;
+    eventually("the results page opens", || async {
+        browser
+            .current_url()
+            .await
+            .is_ok_and(|url| url.contains("/search?q="))
+    })
+    .await;
+    let titles = result_titles(&browser).await?;
+    assert_eq!(
+        titles,
+        ["RSS first story"],
+        "the phrase leaves out Atom story"
+    );
+    assert_eq!(marks(&browser).await?, ["RSS first", "story"]);
+    // Without the phrase, the excluded word still leaves out the item that has it.
+    browser
+        .goto(&format!("{edge}/search?q=story+-plain"))
+        .await?;
+    let mut titles = result_titles(&browser).await?;
+    titles.sort();
+    assert_eq!(titles, ["Atom story", "RSS first story"]);
+
+    // Hostile titles: shown as text, matched words still marked, nothing run.
+    browser.goto(&format!("{edge}/search?q=script")).await?;
+    let titles = result_titles(&browser).await?;
+    assert!(
+        titles.iter().any(|title| title.starts_with("XSS script")),
+        "{titles:?}"
+    );
+    assert!(
+        marks(&browser)
+            .await?
+            .iter()
+            .all(|mark| mark.eq_ignore_ascii_case("script"))
+    );
+    assert!(
+        browser
+            .find_all(".results script, .results img")
+            .await?
+            .is_empty()
+    );
+    assert_eq!(
+        browser
+            .execute("return [document.title.includes('pwned'), window.__xss === undefined]")
+            .await?,
+        json!([false, true])
+    );
+    Ok(())
+}
+
+async fn result_titles(browser: &Session) -> Result<Vec<String>, Error> {
+    let mut titles = Vec::new();
+    for title in browser.find_all(".results .item-title").await? {
+        titles.push(title.text().await?);
+    }
+    Ok(titles)
+}
+
+async fn marks(browser: &Session) -> Result<Vec<String>, Error> {
+    let mut marks = Vec::new();
+    for mark in browser.find_all(".results .item-title mark").await? {
+        marks.push(mark.text().await?);
+    }
+    Ok(marks)
 }

@@ -72,35 +72,37 @@ impl FeedService {
             Some(Filter::Unread) => !read,
             Some(Filter::Starred) => starred,
         };
-        // Asks for more than a page when filtering, as some hits will be dropped.
+        // Asks for more than a page when filtering, as some hits will be dropped; and for one
+        // more than it takes, to know whether anything is left after it.
         let batch = if query.filter.is_some() {
             2 * limit
         } else {
             limit
         };
+        let order = match query.order {
+            middletier_api::SearchOrder::Newest => store::SearchOrder::Newest,
+            middletier_api::SearchOrder::Relevance => store::SearchOrder::Relevance,
+        };
         let mut page: Vec<(SearchHit, (bool, bool))> = Vec::with_capacity(limit);
-        let mut more = !feeds.is_empty();
+        let mut exhausted = feeds.is_empty();
         let mut rounds = 0;
-        while more && page.len() < limit && rounds < MAX_ROUNDS {
+        while !exhausted && page.len() < limit && rounds < MAX_ROUNDS {
             rounds += 1;
             let hits = self
                 .store
                 .search(&store::SearchQuery {
                     feeds: feeds.clone(),
                     terms: terms.clone(),
-                    order: match query.order {
-                        middletier_api::SearchOrder::Newest => store::SearchOrder::Newest,
-                        middletier_api::SearchOrder::Relevance => store::SearchOrder::Relevance,
-                    },
+                    order,
                     offset,
-                    limit: batch,
+                    limit: batch + 1,
                 })
                 .await?;
-            more = hits.len() == batch;
-            for hit in hits {
+            exhausted = hits.len() <= batch;
+            for hit in hits.into_iter().take(batch) {
                 if page.len() == limit {
                     // Not consumed: the next page starts with it.
-                    more = true;
+                    exhausted = false;
                     break;
                 }
                 offset += 1;
@@ -114,7 +116,7 @@ impl FeedService {
         Ok(SearchResults {
             user: user.to_string(),
             results,
-            next: (more && offset <= MAX_OFFSET).then(|| encode_cursor(offset)),
+            next: (!exhausted && offset <= MAX_OFFSET).then(|| encode_cursor(offset)),
         })
     }
 

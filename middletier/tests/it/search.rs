@@ -10,7 +10,9 @@ use middletier::fetch::FetchSettings;
 use middletier::store::MemoryStore;
 use middletier::testing::FeedPublisher;
 use middletier_api::limits::MAX_QUERY_CHARS;
-use middletier_api::{CallError, Filter, MiddletierClient, SearchQuery, SearchResults};
+use middletier_api::{
+    CallError, Filter, ItemStateChange, MiddletierClient, SearchOrder, SearchQuery, SearchResults,
+};
 use reqwest::StatusCode;
 
 /// A middle tier on loopback over a memory store, and a user `ann` subscribed to `feed`.
@@ -108,6 +110,7 @@ async fn a_search_finds_the_users_items_with_matches_marked_and_pages_by_cursor(
         .await
         .expect("the next page");
     assert_eq!(second.results.len(), 1);
+    assert_eq!(second.next, None, "the last page says so");
     assert_ne!(first.results[0].item, second.results[0].item);
 
     let starred = client

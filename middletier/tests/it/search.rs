@@ -128,6 +128,82 @@ async fn a_search_finds_the_users_items_with_matches_marked_and_pages_by_cursor(
         starred.results.is_empty(),
         "nothing is starred: {starred:?}"
     );
+
+    // Star the second story: the starred filter finds it alone.
+    let second = words
+        .results
+        .iter()
+        .find(|r| r.item.item.title == "RSS second story")
+        .expect("the second story");
+    client
+        .set_item_state(
+            &root,
+            "ann",
+            &ItemStateChange {
+                feed: second.item.feed_url.clone(),
+                item: second.item.item.id.clone(),
+                read: None,
+                starred: Some(true),
+            },
+        )
+        .await
+        .expect("starred");
+    let starred = client
+        .search(
+            &root,
+            "ann",
+            &SearchQuery {
+                filter: Some(Filter::Starred),
+                ..query("story")
+            },
+        )
+        .await
+        .expect("results");
+    let titles: Vec<_> = starred
+        .results
+        .iter()
+        .map(|r| r.item.item.title.as_str())
+        .collect();
+    assert_eq!(titles, ["RSS second story"]);
+    assert!(starred.results[0].item.item.starred);
+
+    // By relevance too; a word found in the text alone is marked in the excerpt.
+    let best = client
+        .search(
+            &root,
+            "ann",
+            &SearchQuery {
+                order: SearchOrder::Relevance,
+                ..query("plain")
+            },
+        )
+        .await
+        .expect("results");
+    assert_eq!(best.results[0].item.item.title, "RSS second story");
+    assert_eq!(marked(&best), [["Plain"]]);
+
+    // One feed's scope: only that feed's items, though another feed has the word too.
+    client
+        .subscribe(&root, "ann", &publisher.url("/atom.xml"))
+        .await
+        .expect("subscribed");
+    let everywhere = client
+        .search(&root, "ann", &query("story"))
+        .await
+        .expect("results");
+    assert_eq!(everywhere.results.len(), 3, "{everywhere:?}");
+    let scoped = client
+        .search(
+            &root,
+            "ann",
+            &SearchQuery {
+                feed: Some(publisher.url("/rss.xml")),
+                ..query("story")
+            },
+        )
+        .await
+        .expect("results");
+    assert_eq!(scoped.results.len(), 2, "{scoped:?}");
 }
 
 #[tokio::test]

@@ -3,7 +3,8 @@
 // redirect back, and links navigate. With it:
 // - keyboard shortcuts: j/k next/previous item, o or Enter open, m read/unread, s star, ? help;
 // - the read and star forms are sent with fetch and the item updates in place (no reload);
-// - on a phone, the "Feeds list" link opens and closes the sidebar.
+// - on a phone, the "Feeds list" link opens and closes the sidebar;
+// - "/" goes to the search box in the header (not while typing in a field).
 "use strict";
 
 (function () {
@@ -184,6 +185,13 @@
       case "?":
         showHelp();
         break;
+      case "/": {
+        const search = document.querySelector("input[data-search]");
+        if (!search) return;
+        search.focus();
+        search.select();
+        break;
+      }
       default:
         return;
     }

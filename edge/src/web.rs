@@ -12,6 +12,8 @@
 //!   starred; one page at a time with the middle tier's cursor), the sidebar of feeds with
 //!   unread counts, opening an item (marks it read), read/unread and star forms, and "mark
 //!   all as read".
+//! - [`search`]: `/search`, the history of the reader's feeds searched, matches highlighted,
+//!   a page at a time; the search box in every page's header leads there.
 //! - [`manage`]: the "Manage feeds" page at `/subscriptions`: subscribe (a feed URL, or a web
 //!   page whose feeds are discovered, with a page to choose when it has several), each feed's
 //!   status, category and unsubscribe button, and OPML export and import.
@@ -20,6 +22,7 @@
 
 mod manage;
 mod reader;
+mod search;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -71,6 +74,7 @@ impl FromRef<WebState> for Arc<Accounts> {
 pub fn router(state: WebState) -> Router {
     Router::new()
         .route("/", get(reader::river))
+        .route("/search", get(search::search))
         .route("/items/open", get(reader::open_item))
         .route("/items/state", post(reader::set_item_state))
         .route("/items/read", post(reader::mark_all_read))

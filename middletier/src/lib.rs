@@ -20,6 +20,7 @@
 //! - [`store`]: the store traits, their implementations (memory, SQLite, Cassandra) and the layers
 //!   composed around them (metrics, the process feed cache); [`transfer`]: moving every
 //!   reader's data between stores through one file (`middletier export` / `import`).
+//! - [`search`]: the query language readers type and the highlighted snippets of each hit.
 //! - [`routes`]: the HTTP transport; [`openapi`]: its OpenAPI document at `/openapi.json`.
 //! - [`chaos`]: fault injection for demos and tests (off unless enabled in config).
 //! - [`settings`], the configuration.
@@ -35,6 +36,7 @@ pub mod refresh;
 pub mod retention;
 pub mod river;
 pub mod routes;
+pub mod search;
 pub mod service;
 pub mod settings;
 pub mod store;

@@ -25,6 +25,7 @@ use utoipa::{Modify, OpenApi};
         crate::routes::import_opml,
         crate::routes::river,
         crate::routes::item,
+        crate::routes::search,
         crate::routes::set_item_state,
         crate::routes::mark_read,
         crate::routes::set_category,

@@ -17,12 +17,13 @@ use middletier_api::domain::{FeedUrl, ParseError, UserId};
 use middletier_api::limits::MAX_OPML_BYTES;
 use middletier_api::{
     CategoryChange, ErrorBody, ItemQuery, ItemStateChange, MarkRead, NewAccount, NewSession,
-    RiverQuery, USER_PATH,
+    RiverQuery, SearchQuery, USER_PATH,
 };
 // Named only in the handlers' OpenAPI annotations.
 #[allow(unused_imports)]
 use middletier_api::{
-    Account, MarkedRead, OpmlImport, RiverItem, Session, SubscriptionChange, UserFeeds,
+    Account, MarkedRead, OpmlImport, RiverItem, SearchResults, Session, SubscriptionChange,
+    UserFeeds,
 };
 use platform::config::Secret;
 use platform::server::InternalError;
@@ -46,6 +47,7 @@ pub fn router(service: FeedService) -> Router {
         )
         .route(&format!("/{USER_PATH}/{{user}}/items"), get(river))
         .route(&format!("/{USER_PATH}/{{user}}/item"), get(item))
+        .route(&format!("/{USER_PATH}/{{user}}/search"), get(search))
         .route(
             &format!("/{USER_PATH}/{{user}}/items/state"),
             post(set_item_state),
@@ -233,6 +235,28 @@ pub(crate) async fn item(
     let user = UserId::parse(&user)?;
     let Query(query) = query.map_err(|e| ApiError::Body(e.body_text()))?;
     Ok(Json(service.item(&user, &query).await?).into_response())
+}
+
+#[utoipa::path(
+    get,
+    path = "/middletier/rss/user/{user}/search",
+    tag = "reading",
+    summary = "Search the user's feeds' item histories: words, \"phrases\", -excluded words",
+    params(UserPath, SearchQuery),
+    responses(
+        (status = 200, description = "A page of matching items, matches marked", body = SearchResults),
+        CommonErrors,
+        NotFound,
+    )
+)]
+pub(crate) async fn search(
+    State(service): State<FeedService>,
+    Path(user): Path<String>,
+    query: Result<Query<SearchQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let user = UserId::parse(&user)?;
+    let Query(query) = query.map_err(|e| ApiError::Body(e.body_text()))?;
+    Ok(Json(service.search(&user, &query).await?).into_response())
 }
 
 #[utoipa::path(
@@ -596,6 +620,9 @@ impl IntoResponse for ApiError {
                 (StatusCode::BAD_REQUEST, error.to_string(), Vec::new())
             }
             ApiError::Body(ref message) => (StatusCode::BAD_REQUEST, message.clone(), Vec::new()),
+            ApiError::Subscribe(ServiceError::Query(ref error)) => {
+                (StatusCode::BAD_REQUEST, error.to_string(), Vec::new())
+            }
             ApiError::Subscribe(ServiceError::NotSubscribed(_))
             | ApiError::Subscribe(ServiceError::NotFound(_))
             | ApiError::Subscribe(ServiceError::UnknownItem)

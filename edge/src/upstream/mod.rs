@@ -26,8 +26,8 @@ use std::time::Duration;
 
 use middletier_api::{
     Account, CallError, CategoryChange, ItemQuery, ItemStateChange, MarkRead, MarkedRead,
-    MiddletierClient, NewAccount, NewSession, OpmlImport, River, RiverItem, RiverQuery, Session,
-    SubscriptionChange, UserFeeds,
+    MiddletierClient, NewAccount, NewSession, OpmlImport, River, RiverItem, RiverQuery,
+    SearchQuery, SearchResults, Session, SubscriptionChange, UserFeeds,
 };
 use registry_client::Discovery;
 
@@ -84,6 +84,7 @@ pub struct Upstream {
     mark: Command,
     session: Command,
     account: Command,
+    search: Command,
     cache: ReadCache,
     rivers: RiverCache,
 }
@@ -120,11 +121,12 @@ impl Upstream {
             mark: command("RSSMark", |c| &c.mark),
             session: command("RSSSession", |c| &c.session),
             account: command("RSSAccount", |c| &c.account),
+            search: command("RSSSearch", |c| &c.search),
             rivers: RiverCache::new(settings.read_cache.river_budget()),
         }
     }
 
-    pub fn commands(&self) -> [&Command; 7] {
+    pub fn commands(&self) -> [&Command; 8] {
         [
             &self.get,
             &self.add,
@@ -133,6 +135,7 @@ impl Upstream {
             &self.mark,
             &self.session,
             &self.account,
+            &self.search,
         ]
     }
 
@@ -273,6 +276,20 @@ impl Upstream {
             self.client.item(&base, user, query).await
         });
         self.without_fallback(&self.get, call).await
+    }
+
+    /// A page of search results, through its own command (`RSSSearch`). No fallback: results
+    /// from an earlier answer would pretend to be this search's, so a failure is the caller's
+    /// to show ("search is unavailable right now").
+    pub async fn search(
+        &self,
+        user: &str,
+        query: &SearchQuery,
+    ) -> Result<SearchResults, UpstreamError> {
+        let call = self.retries.run(Idempotent, |base| async move {
+            self.client.search(&base, user, query).await
+        });
+        self.without_fallback(&self.search, call).await
     }
 
     /// Marks one item read or unread, starred or not. Idempotent, so retried like a read.

@@ -77,6 +77,14 @@ pub struct CommandsSettings {
     pub session: CommandSettings,
     /// Account creation and the account read at sign-in.
     pub account: CommandSettings,
+    /// Searches: a scan of whole histories on some stores, so kept apart from the page views
+    /// (`get`) that a burst of slow searches must not trip or starve.
+    #[serde(default = "default_search")]
+    pub search: CommandSettings,
+}
+
+fn default_search() -> CommandSettings {
+    CommandSettings::with_timeout(Duration::from_secs(5))
 }
 
 impl Default for CommandsSettings {
@@ -104,6 +112,7 @@ impl Default for CommandsSettings {
             mark: CommandSettings::with_timeout(Duration::from_secs(5)),
             session: CommandSettings::with_timeout(Duration::from_secs(2)),
             account: CommandSettings::with_timeout(Duration::from_secs(2)),
+            search: default_search(),
         }
     }
 }

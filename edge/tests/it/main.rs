@@ -24,6 +24,7 @@
 //! - [`accounts`]: signing up, in and out, sessions across edges, rate limits, and one user
 //!   never reaching another's data.
 //! - [`browser`]: the reader in headless Chromium, with its script and the real CSP.
+//! - [`search`]: the search page: highlighting, escaping, failure and hostile input.
 //! - [`resilience`], [`discovery`]: middle tiers killed, failing, joining and restarting under
 //!   load; the breaker, the Hystrix stream and the dashboard.
 //! - [`load`]: many readers against healthy middle tiers get real pages; overload is shed
@@ -53,6 +54,7 @@ mod end_to_end;
 mod interop_eureka;
 mod load;
 mod resilience;
+mod search;
 mod service_identity;
 mod support;
 mod telemetry;

@@ -19,8 +19,8 @@ use platform::config::Secret;
 
 use crate::wire::{
     Account, Candidate, CategoryChange, ErrorBody, ItemQuery, ItemStateChange, MarkRead,
-    MarkedRead, NewAccount, NewSession, OpmlImport, River, RiverItem, RiverQuery, Session,
-    SubscriptionChange, USER_PATH, UserFeeds,
+    MarkedRead, NewAccount, NewSession, OpmlImport, River, RiverItem, RiverQuery, SearchQuery,
+    SearchResults, Session, SubscriptionChange, USER_PATH, UserFeeds,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -210,6 +210,23 @@ impl MiddletierClient {
         query: &RiverQuery,
     ) -> Result<River, CallError> {
         let url = user_url(base, user, Some("items"))?;
+        let response = self
+            .request(Method::GET, url)
+            .query(query)
+            .send()
+            .await
+            .map_err(transport_error)?;
+        self.json(check(response).await?).await
+    }
+
+    /// A page of the items of the user's feeds matching a search.
+    pub async fn search(
+        &self,
+        base: &url::Url,
+        user: &str,
+        query: &SearchQuery,
+    ) -> Result<SearchResults, CallError> {
+        let url = user_url(base, user, Some("search"))?;
         let response = self
             .request(Method::GET, url)
             .query(query)

@@ -41,3 +41,10 @@ pub const MAX_OPML_OUTLINES: usize = 5_000;
 /// Deepest element nesting an OPML file may have (`<opml><body>` plus 30 levels of folders):
 /// far more than any reader produces.
 pub const MAX_OPML_DEPTH: usize = 32;
+
+/// Longest search query accepted, in characters: a few words and phrases, never a document.
+pub const MAX_QUERY_CHARS: usize = 256;
+
+/// Most words a search query may hold (required, in phrases and excluded together): each is a
+/// condition every candidate item is checked against.
+pub const MAX_QUERY_WORDS: usize = 16;

@@ -166,6 +166,83 @@ pub struct RiverItem {
     pub item: Item,
 }
 
+/// In which order search results come.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum SearchOrder {
+    /// Newest first, as the river.
+    #[default]
+    Newest,
+    /// Best match first (ties newest first).
+    Relevance,
+}
+
+/// Query of `GET /middletier/rss/user/{user}/search`: items of the user's feeds' histories
+/// matching `q`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema, utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+pub struct SearchQuery {
+    /// What the reader typed: words (all required), `"quoted phrases"`, `-excluded` words; at
+    /// most [`MAX_QUERY_CHARS`](crate::limits::MAX_QUERY_CHARS) characters and
+    /// [`MAX_QUERY_WORDS`](crate::limits::MAX_QUERY_WORDS) words.
+    pub q: String,
+    /// Only this feed (a subscribed feed URL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feed: Option<String>,
+    /// Only feeds in this category.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// Only unread or starred items; all when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", param(inline))]
+    pub filter: Option<Filter>,
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", param(inline))]
+    pub order: SearchOrder,
+    /// Opaque cursor from a previous page's `next`: the page after it (same query only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+    /// Results per page: default 20, at most 100.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
+}
+
+/// A page of search results.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SearchResults {
+    pub user: String,
+    pub results: Vec<SearchResult>,
+    /// Cursor of the next page; `None` on the last page.
+    #[serde(default)]
+    pub next: Option<String>,
+}
+
+/// One matching item, as the river shows it, with its matched words marked.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SearchResult {
+    #[serde(flatten)]
+    pub item: RiverItem,
+    /// The item's title, cut where matched words start and end.
+    pub title: Vec<Segment>,
+    /// A short passage of the item's text around its first match (plain text, cut the same
+    /// way); empty when the match is in the title only and the text is empty.
+    pub excerpt: Vec<Segment>,
+}
+
+/// A piece of plain text, and whether it is a matched word (shown highlighted). Text, never
+/// HTML: whoever renders it escapes it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Segment {
+    pub text: String,
+    #[serde(default)]
+    pub matched: bool,
+}
+
 /// Query of `GET /middletier/rss/user/{user}/item`: one item of a feed the user subscribes
 /// to, answered as a [`RiverItem`]. The edge opens items through it, so the address a reader
 /// is sent to comes from the feed, never from a link someone else wrote.

@@ -65,6 +65,7 @@ pub use item::item_id;
 pub use sanitize::{
     MAX_DESCRIPTION_INPUT_BYTES, MAX_HTML_DEPTH, sanitize_html, searchable_text, truncate_html,
 };
+pub(crate) use text::decode_entities;
 
 /// Most entries presented from one document, in document order (feeds list newest first);
 /// the rest are ignored before any sanitizing. An archive of every post ever is not a feed,

@@ -49,7 +49,7 @@ pub(super) fn escape_html(text: &str) -> String {
 }
 
 /// `text` with HTML character references (named, decimal, hex) decoded; unknown ones stay.
-pub(super) fn decode_entities(text: &str) -> Cow<'_, str> {
+pub(crate) fn decode_entities(text: &str) -> Cow<'_, str> {
     if !text.contains('&') {
         return Cow::Borrowed(text);
     }

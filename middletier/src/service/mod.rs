@@ -12,10 +12,12 @@
 //!   (what the edge opens).
 //! - `subscriptions`: subscribing (fetch and discovery), unsubscribing, categories, OPML.
 //! - `reading`: read and starred marks, "mark all as read".
+//! - `search`: search over the histories of the user's feeds.
 //! - `accounts`: accounts and sessions, stored for every edge.
 
 mod accounts;
 mod reading;
+mod search;
 mod subscriptions;
 mod views;
 
@@ -43,6 +45,9 @@ pub enum ServiceError {
     Choose(Vec<Candidate>),
     #[error(transparent)]
     BadRequest(#[from] ParseError),
+    /// A search query that cannot be run (400); the message names the limit.
+    #[error(transparent)]
+    Query(#[from] crate::search::QueryError),
     /// The user does not subscribe to the feed named (404: there is nothing of theirs there).
     #[error("not subscribed to {0}")]
     NotSubscribed(String),

@@ -23,6 +23,7 @@
 //! - [`FeedCache`] (`feed_cache`): decoded feeds kept in this process in front of a store that
 //!   decodes on every read (SQLite, Cassandra), revalidated every few seconds.
 //! - [`Metered`] (`metered`): every call timed and its failures counted (`rss_store_*`).
+//! - [`words`]: what a word is for search, the tokenizer every store indexes with.
 
 pub mod cassandra;
 mod feed_cache;
@@ -30,6 +31,7 @@ mod history;
 mod memory;
 mod metered;
 pub mod sqlite;
+pub mod words;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -17,7 +17,8 @@
 //!   bounds.
 //! - [`api`], [`reading`], [`opml_discovery`]: the REST API, reading state, feed discovery;
 //!   [`item_lookup`]: one item of a user's feed; [`subscription_cap`]: the configured cap
-//!   on a user's subscriptions; [`retention`]: the item history and its retention policy.
+//!   on a user's subscriptions; [`retention`]: the item history and its retention policy;
+//!   [`search`]: search over the user's feeds.
 //! - [`fetch`], [`wild_feeds`]: the fetcher against hostile publishers; odd and hostile feeds.
 //! - [`store_conformance`]: one suite for every store backend; [`sqlite`]: the embedded
 //!   store's file (restarts, permissions, paths it refuses); [`sqlite_history`]: its item
@@ -44,6 +45,7 @@ mod ownership;
 mod proxy;
 mod reading;
 mod retention;
+mod search;
 mod sqlite;
 mod sqlite_history;
 mod store_conformance;

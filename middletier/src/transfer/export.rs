@@ -1,7 +1,7 @@
 //! Writing the file: one user at a time, read through the store traits, so memory holds one
 //! user's reading state and one feed's history entries at a time, never the whole store.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 
 use chrono::{DateTime, Utc};
@@ -22,10 +22,13 @@ pub enum ExportError {
 /// Writes every user's data in `store` to `out` and returns what it wrote.
 ///
 /// A "read up to" watermark compares items' first-seen times in the store that set it; the
-/// new store sees every item for the first time after the move, so the watermark alone would
-/// show read items as unread there. Items the watermark covers in the feed's history are therefore
-/// also written as explicit read marks, set when the watermark was, which keeps the reader's
-/// view the same on the new store.
+/// new store fetches the feeds afresh and sees their current items for the first time after
+/// the move, so the watermark alone would show read items as unread there. Items of the
+/// current document the watermark covers are therefore also written as explicit read marks,
+/// set when the watermark was, which keeps the reader's view the same on the new store. Older
+/// items need none: the new store holds none of them but the starred ones, which arrive with
+/// their first-seen time for the watermark to compare (and marking every item of a long
+/// history would bloat the file past what import accepts per user).
 pub async fn export(
     store: &dyn Store,
     out: &mut dyn Write,
@@ -94,7 +97,14 @@ pub async fn export(
                 .map(|(id, mark)| (id.clone(), *mark))
                 .collect();
             if let Some(watermark) = state.watermark {
-                for entry in &history {
+                let current: HashSet<String> = store
+                    .feed_states(std::slice::from_ref(url))
+                    .await?
+                    .into_iter()
+                    .flatten()
+                    .flat_map(|feed| feed.items.into_iter().map(|item| item.id))
+                    .collect();
+                for entry in history.iter().filter(|entry| current.contains(&entry.id)) {
                     let (read, _) = state.state_of(&entry.id, entry.seen);
                     let explicit = state.marks.get(&entry.id).and_then(|m| m.read);
                     if read && !matches!(explicit, Some((true, _))) {

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 
 use middletier_api::Item;
 use middletier_api::domain::{self, FeedUrl, UserId};
-use middletier_api::limits::MAX_TITLE_BYTES;
+use middletier_api::limits::{MAX_TITLE_BYTES, MAX_URL_LEN};
 
 use super::{FORMAT, Header, MAX_LINE_BYTES, Record, StarredContent, Summary, VERSION};
 use crate::feed::sanitize_html;
@@ -39,6 +39,9 @@ pub struct ImportLimits {
     /// Records (subscriptions, marks, starred items) per user: import holds one user's in
     /// memory, so a hostile file cannot make it hold more.
     pub max_records_per_user: usize,
+    /// Bytes of starred items' content per user (held until the user's records are all
+    /// checked): each is at most a feed item's size, so this bounds their number times that.
+    pub max_starred_bytes_per_user: usize,
 }
 
 impl ImportLimits {
@@ -52,6 +55,8 @@ impl ImportLimits {
             max_records_per_user: max_subscriptions_per_user
                 .saturating_mul(per_subscription)
                 .max(10_000),
+            // Thousands of typical articles, and a bound on memory whatever the file says.
+            max_starred_bytes_per_user: 64 * 1024 * 1024,
         }
     }
 }
@@ -210,11 +215,12 @@ fn starred_item(
         ));
     }
     if let Some(link) = &item.link
-        && !url::Url::parse(link).is_ok_and(|link| matches!(link.scheme(), "http" | "https"))
+        && (link.len() > MAX_URL_LEN
+            || !url::Url::parse(link).is_ok_and(|link| matches!(link.scheme(), "http" | "https")))
     {
         return Err(invalid(
             line,
-            "the link is not an absolute http(s) URL".to_owned(),
+            format!("the link is not an absolute http(s) URL of at most {MAX_URL_LEN} bytes"),
         ));
     }
     if let Some(published) = &item.published
@@ -237,6 +243,15 @@ fn starred_item(
         },
         seen: item.seen.unwrap_or_else(Utc::now),
     })
+}
+
+/// What a starred item holds in memory, near enough to bound it.
+fn stored_size(item: &Item) -> usize {
+    item.id.len()
+        + item.title.len()
+        + item.description.len()
+        + item.link.as_ref().map_or(0, String::len)
+        + item.published.as_ref().map_or(0, String::len)
 }
 
 fn invalid(line: u64, problem: String) -> ImportError {
@@ -268,6 +283,7 @@ struct Pending {
     marks: Vec<Mark>,
     /// Starred items' content, for the feeds' histories.
     starred_items: Vec<(u64, FeedUrl, StoredItem)>,
+    starred_bytes: usize,
 }
 
 impl Pending {
@@ -279,6 +295,7 @@ impl Pending {
             subscriptions: Vec::new(),
             marks: Vec::new(),
             starred_items: Vec::new(),
+            starred_bytes: 0,
         }
     }
 
@@ -384,6 +401,17 @@ impl Pending {
             Record::StarredItem { feed, item, .. } => {
                 let url = self.subscribed(line, &feed)?;
                 let stored = starred_item(line, &url, item)?;
+                self.starred_bytes += stored_size(&stored.item);
+                if self.starred_bytes > limits.max_starred_bytes_per_user {
+                    return Err(invalid(
+                        line,
+                        format!(
+                            "user '{}' has more than {} MiB of starred items' content",
+                            self.user.as_str(),
+                            limits.max_starred_bytes_per_user / (1024 * 1024)
+                        ),
+                    ));
+                }
                 self.starred_items.push((line, url, stored));
             }
             Record::End { .. } => unreachable!("the end line is handled by the caller"),

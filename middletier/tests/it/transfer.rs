@@ -301,6 +301,40 @@ async fn a_starred_item_keeps_its_content_and_first_seen_time_after_its_feed_dro
 }
 
 #[tokio::test]
+async fn a_watermark_is_exported_as_read_marks_on_the_current_document_only() {
+    let scratch = ScratchDir::new("transfer-watermark-history");
+    let source = sqlite(&scratch, "source").await;
+    populate(source.as_ref()).await;
+    // feed 1's first five items left the document for five others, all before ann's
+    // watermark: the history holds ten covered items, the new store will fetch five.
+    let mut later = feed_state(&feed(1), time(15));
+    for item in &mut later.items {
+        item.id = item.id.replace("item", "new");
+    }
+    later.first_seen = later
+        .items
+        .iter()
+        .map(|item| (item.id.clone(), time(15)))
+        .collect();
+    source.save_feed_state(&later).await.expect("refresh");
+
+    let file = String::from_utf8(exported(source.as_ref()).await).expect("utf-8");
+    let read_marks: Vec<String> = file
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|record| {
+            record["kind"] == "mark" && record["feed"] == feed(1).as_str() && record["read"] == true
+        })
+        .filter_map(|record| record["item"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(
+        read_marks,
+        ["new-0", "new-1", "new-2", "new-3", "new-4"],
+        "the items the new store will see, not the whole history"
+    );
+}
+
+#[tokio::test]
 async fn imported_starred_content_is_sanitized_and_a_bad_link_is_refused_naming_the_line() {
     let item = |extra: &str| {
         format!(
@@ -328,6 +362,10 @@ async fn imported_starred_content_is_sanitized_and_a_bad_link_is_refused_naming_
             "not an absolute http(s) URL",
         ),
         (r#","published":"yesterday""#, "RFC 3339"),
+        (
+            &format!(r#","link":"https://feeds.example/{}""#, "a".repeat(3000)),
+            "at most 2048 bytes",
+        ),
     ] {
         let file = file_of(&[
             subscription("bob", "https://feeds.example/1.xml"),
@@ -346,6 +384,41 @@ async fn imported_starred_content_is_sanitized_and_a_bad_link_is_refused_naming_
             .expect("subs")
             .is_empty(),
         "the refused user is left untouched"
+    );
+}
+
+#[tokio::test]
+async fn import_refuses_more_starred_content_than_it_may_hold_for_one_user() {
+    let starred = |n: usize| {
+        format!(
+            r#"{{"kind":"starred_item","user":"ann","feed":"https://feeds.example/1.xml","item":{{"id":"i{n}","title":"T","description":"{}"}}}}"#,
+            "x".repeat(600)
+        )
+    };
+    let file = file_of(&[
+        subscription("ann", "https://feeds.example/1.xml"),
+        starred(0),
+        starred(1),
+    ]);
+    let limits = ImportLimits {
+        max_starred_bytes_per_user: 1000,
+        ..ImportLimits::for_cap(CAP, 100)
+    };
+    let store = MemoryStore::new();
+    let error = transfer::import(&store, &mut &file[..], limits)
+        .await
+        .expect_err("refused");
+    assert!(
+        matches!(&error, ImportError::Invalid { line: 4, problem } if problem.contains("starred")),
+        "{error}"
+    );
+    assert!(
+        store
+            .subscriptions(&user("ann"))
+            .await
+            .expect("subs")
+            .is_empty(),
+        "nothing of the user written"
     );
 }
 

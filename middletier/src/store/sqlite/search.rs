@@ -7,8 +7,12 @@
 //! contain, never read as syntax.
 //!
 //! Newest first is the index's own order (its rowid is the item's `river_key`), so a page of a
-//! common word's matches reads only that page's rows, not every match. Relevance ranks every
-//! match with bm25, titles weighing more than text.
+//! common word's matches reads only that page's rows, not every match; its hits' score is their
+//! river time, because bm25 would cost what this order avoids: before its first row it counts
+//! every match of each term, for their weight. Relevance ranks every match with bm25, titles
+//! weighing more than text, so its cost grows with the matches: measured on 1,000,000 items
+//! of 500 feeds, tens of milliseconds newest first even for a word in nearly every item, and
+//! about a second by relevance for a word in a third of them (milliseconds for a rare one).
 
 use async_trait::async_trait;
 use rusqlite::params;
@@ -20,8 +24,9 @@ use crate::store::{
 };
 use middletier_api::domain::FeedUrl;
 
-/// bm25 weights of the indexed columns, in order: a word in the title counts for more.
-const WEIGHTS: &str = "10.0, 1.0";
+/// Relevance: bm25 (lower is better, hence negated), its weights those of the indexed columns
+/// in order: a word in the title counts for more.
+const RELEVANCE: &str = "-bm25(items_search, 10.0, 1.0)";
 
 #[async_trait]
 impl SearchStore for SqliteStore {
@@ -37,15 +42,15 @@ impl SearchStore for SqliteStore {
         }
         let feeds: Vec<&str> = query.feeds.iter().map(FeedUrl::as_str).collect();
         let feeds = json_array(&feeds)?;
-        let order = match query.order {
-            SearchOrder::Newest => "items_search.rowid DESC",
-            SearchOrder::Relevance => "score DESC, items_search.rowid DESC",
+        let (score, order) = match query.order {
+            SearchOrder::Newest => ("items.time", "items_search.rowid DESC"),
+            SearchOrder::Relevance => (RELEVANCE, "score DESC, items_search.rowid DESC"),
         };
         // CROSS JOIN keeps the index the outer loop, so its order is the answer's and LIMIT
         // stops the walk; the feeds' filter is a probe into their (ephemeral) set per match.
         let sql = format!(
             "SELECT items.feed_url, items.item_id, items.time, items.seen, \
-             -bm25(items_search, {WEIGHTS}) AS score \
+             {score} AS score \
              FROM items_search CROSS JOIN items ON items.river_key = items_search.rowid \
              WHERE items_search MATCH ?1 \
              AND items.feed_url IN (SELECT value FROM json_each(?2)) \
@@ -64,6 +69,7 @@ impl SearchStore for SqliteStore {
                             time: row.get(2)?,
                             seen: row.get(3)?,
                         },
+                        // An integer (river time) newest first, a real by relevance.
                         row.get::<_, f64>(4)?,
                     ))
                 })?

@@ -1,5 +1,5 @@
 //! `feeds_by_url`: the feed cache the refresher writes and page views read, one partition per
-//! feed.
+//! feed; each save also writes the document's items into the feed's history (`history`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,8 +12,12 @@ use scylla::DeserializeRow;
 use middletier_api::Item;
 use middletier_api::domain::FeedUrl;
 
+use super::history::{ItemRow, drop_items, read_history, read_items, write_items};
+use super::reading::held_entries;
 use super::{CassandraStore, Connected, query_failed, query_rows};
-use crate::store::{CachedFeed, FeedState, FeedStore, FeedVersions, Scheduled, StoreError};
+use crate::store::{
+    CachedFeed, FeedState, FeedStore, FeedVersions, HistoryStore, Scheduled, StoreError, StoredItem,
+};
 
 /// One row of `feeds_by_url`, in the order of `statements::FEED_COLUMNS`.
 #[derive(DeserializeRow)]
@@ -85,6 +89,29 @@ impl FeedStore for CassandraStore {
 
     async fn save_feed_state(&self, state: &FeedState) -> Result<(), StoreError> {
         let connected = self.connection()?;
+        // Items already in the history keep their first-seen time (and so their month
+        // partition), whatever the state says.
+        let ids: Vec<String> = state.items.iter().map(|item| item.id.clone()).collect();
+        let held: HashMap<String, DateTime<Utc>> = held_entries(connected, &state.url, &ids)
+            .await?
+            .into_iter()
+            .map(|(id, seen, _)| (id, seen))
+            .collect();
+        let fallback = state.last_success.unwrap_or_else(Utc::now);
+        let rows = state
+            .items
+            .iter()
+            .map(|item| {
+                let seen = held
+                    .get(&item.id)
+                    .or_else(|| state.first_seen.get(&item.id))
+                    .copied()
+                    .unwrap_or(fallback);
+                ItemRow::new(item, seen)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        // The history before the feed's row: every item a reader can see is in the history.
+        write_items(connected, &state.url, &rows).await?;
         let items = serde_json::to_string(&state.items).map_err(query_failed)?;
         let values = (
             state.url.as_str(),
@@ -148,7 +175,29 @@ impl FeedStore for CassandraStore {
 
     async fn move_feed(&self, from: &FeedUrl, to: &FeedUrl) -> Result<(), StoreError> {
         let connected = self.connection()?;
+        // The history first, so the marks moved next point at items `to` holds.
+        let entries = read_history(connected, from).await?;
+        let contents = read_items(connected, from, &entries).await?;
+        let stored: Vec<StoredItem> = entries
+            .iter()
+            .zip(contents)
+            .filter_map(|(entry, item)| {
+                Some(StoredItem {
+                    item: item?,
+                    seen: DateTime::from_timestamp_millis(entry.seen)?,
+                })
+            })
+            .collect();
+        self.insert_history(to, &stored).await?;
         self.move_subscribers(connected, from, to).await?;
+        let held: Vec<(String, DateTime<Utc>)> = entries
+            .into_iter()
+            .map(|entry| {
+                let seen = DateTime::from_timestamp_millis(entry.seen).unwrap_or_default();
+                (entry.id, seen)
+            })
+            .collect();
+        drop_items(connected, from, &held).await?;
         connected
             .session
             .execute_unpaged(&connected.delete_feed, (from.as_str(),))

@@ -39,6 +39,7 @@ mod schema;
 mod settings;
 mod statements;
 mod subscriptions;
+mod upgrade;
 
 use std::sync::{Arc, OnceLock};
 
@@ -78,18 +79,27 @@ struct Connected {
     scan_schedule: PreparedStatement,
     feed_version: PreparedStatement,
     select_categorized: PreparedStatement,
-    select_marks: PreparedStatement,
-    select_feed_marks: PreparedStatement,
+    select_mark_months: PreparedStatement,
+    insert_mark_month: PreparedStatement,
+    select_month_marks: PreparedStatement,
+    select_month_feed_marks: PreparedStatement,
     select_watermarks: PreparedStatement,
+    select_watermark: PreparedStatement,
     mark_read: PreparedStatement,
     mark_starred: PreparedStatement,
     copy_mark: PreparedStatement,
     set_watermark: PreparedStatement,
     set_category: PreparedStatement,
-    select_marked_ids: PreparedStatement,
     delete_mark: PreparedStatement,
     clear_marks: PreparedStatement,
     clear_watermark: PreparedStatement,
+    select_index: PreparedStatement,
+    select_index_ids: PreparedStatement,
+    insert_index: PreparedStatement,
+    delete_index: PreparedStatement,
+    insert_item: PreparedStatement,
+    select_items: PreparedStatement,
+    delete_item: PreparedStatement,
     insert_account: PreparedStatement,
     select_account: PreparedStatement,
     insert_session: PreparedStatement,

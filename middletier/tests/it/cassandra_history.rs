@@ -1,12 +1,14 @@
 //! The item history on the real Cassandra: what the Cassandra store must get right beyond the
 //! conformance suite, because its rows are spread over bounded partitions (content by feed and
-//! month, marks by user and month): saves across months, long articles past Cassandra's batch
-//! limit, retention removing every subscriber's marks, and a move carrying stars.
+//! month, marks by user and month, search words by feed and word): saves across months, long
+//! articles past Cassandra's batch and key limits, retention removing every subscriber's marks,
+//! a move carrying stars, and search over the per-feed word index.
 
 use chrono::{DateTime, TimeZone, Utc};
 
 use middletier::store::{
-    FeedState, FeedStore, HistoryStore, MarkChange, ReadingStore, SubscriptionStore,
+    FeedState, FeedStore, HistoryStore, MarkChange, ReadingStore, SearchHit, SearchOrder,
+    SearchQuery, SearchStore, SearchTerms, SubscriptionStore,
 };
 use middletier::testing::{cassandra_store, unique_prefix};
 use middletier_api::Item;
@@ -160,7 +162,7 @@ async fn cassandra_a_feed_of_long_articles_past_the_batch_limit_is_saved_whole()
     let url =
         FeedUrl::parse(&format!("https://example.com/{}long.xml", unique_prefix())).expect("url");
     // 100 items of 64 KiB each: 6.4 MB, far past Cassandra's 50 KiB batch failure threshold,
-    // and each item alone past it too.
+    // each item alone past it too, and each one 64 KiB "word", past the largest partition key.
     let items: Vec<Item> = (0..100)
         .map(|n| item(&format!("long-{n}"), "x".repeat(64 * 1024)))
         .collect();
@@ -227,4 +229,156 @@ async fn cassandra_a_moved_feed_carries_its_history_and_stars() {
         "the star moved with its item"
     );
     assert!(!reading.feeds.contains_key(&from));
+}
+
+fn query(feeds: &[&FeedUrl], terms: SearchTerms, order: SearchOrder) -> SearchQuery {
+    SearchQuery {
+        feeds: feeds.iter().map(|&f| f.clone()).collect(),
+        terms,
+        order,
+        offset: 0,
+        limit: 10,
+    }
+}
+
+fn words(words: &[&str]) -> SearchTerms {
+    SearchTerms {
+        words: words.iter().map(|w| (*w).to_owned()).collect(),
+        ..SearchTerms::default()
+    }
+}
+
+fn ids(hits: &[SearchHit]) -> Vec<&str> {
+    hits.iter().map(|hit| hit.entry.id.as_str()).collect()
+}
+
+#[tokio::test]
+#[ignore = "needs Cassandra: deploy/test.sh starts one (or deploy/cassandra/run.sh start)"]
+async fn cassandra_search_finds_words_phrases_and_exclusions_in_the_feeds_searched_only() {
+    let _cassandra = cassandra_shared().await;
+    let store = cassandra_store().await;
+    let prefix = unique_prefix();
+    let one = FeedUrl::parse(&format!("https://example.com/{prefix}one.xml")).expect("url");
+    let two = FeedUrl::parse(&format!("https://example.com/{prefix}two.xml")).expect("url");
+    let text = |s: &str| format!("<p>{s}</p>");
+    store
+        .save_feed_state(&state(
+            &one,
+            vec![
+                item("rust-fast", text("Rust is fast and Rust is safe.")),
+                item("cafe", text("A Café in Zürich &amp; rust")),
+            ],
+            day(1),
+        ))
+        .await
+        .expect("save one");
+    store
+        .save_feed_state(&state(
+            &two,
+            vec![item("fast-rust", text("fast rust, slow go"))],
+            day(40),
+        ))
+        .await
+        .expect("save two");
+
+    let newest = store
+        .search(&query(&[&one, &two], words(&["RUST"]), SearchOrder::Newest))
+        .await
+        .expect("search");
+    assert_eq!(ids(&newest)[0], "fast-rust", "newest first: {newest:?}");
+    assert_eq!(newest.len(), 3);
+    let relevant = store
+        .search(&query(
+            &[&one, &two],
+            words(&["rust"]),
+            SearchOrder::Relevance,
+        ))
+        .await
+        .expect("search");
+    assert_eq!(ids(&relevant)[0], "rust-fast", "most occurrences first");
+
+    let only_one = store
+        .search(&query(&[&one], words(&["fast"]), SearchOrder::Newest))
+        .await
+        .expect("search");
+    assert_eq!(
+        ids(&only_one),
+        ["rust-fast"],
+        "a feed not searched is not found"
+    );
+
+    let folded = store
+        .search(&query(
+            &[&one],
+            words(&["cafe", "zurich"]),
+            SearchOrder::Newest,
+        ))
+        .await
+        .expect("search");
+    assert_eq!(ids(&folded), ["cafe"], "diacritics removed on both sides");
+    let entity = store
+        .search(&query(&[&one], words(&["amp"]), SearchOrder::Newest))
+        .await
+        .expect("search");
+    assert!(entity.is_empty(), "markup and entities are not words");
+
+    let phrase = SearchTerms {
+        phrases: vec![vec!["fast".to_owned(), "rust".to_owned()]],
+        ..SearchTerms::default()
+    };
+    let phrased = store
+        .search(&query(&[&one, &two], phrase, SearchOrder::Newest))
+        .await
+        .expect("search");
+    assert_eq!(ids(&phrased), ["fast-rust"], "words in that order only");
+    let excluding = SearchTerms {
+        words: vec!["rust".to_owned()],
+        excluded: vec!["go".to_owned()],
+        ..SearchTerms::default()
+    };
+    let excluded = store
+        .search(&query(&[&one, &two], excluding, SearchOrder::Newest))
+        .await
+        .expect("search");
+    assert_eq!(ids(&excluded), ["cafe", "rust-fast"]);
+
+    let mut paged = query(&[&one, &two], words(&["rust"]), SearchOrder::Newest);
+    paged.offset = 1;
+    paged.limit = 1;
+    let page = store.search(&paged).await.expect("search");
+    assert_eq!(ids(&page), [ids(&newest)[1]]);
+
+    // Content replaced: the old words go, the new ones come; removed items are not found.
+    store
+        .save_feed_state(&state(
+            &two,
+            vec![item("fast-rust", text("now about zig"))],
+            day(41),
+        ))
+        .await
+        .expect("save two again");
+    let stale = store
+        .search(&query(&[&two], words(&["go"]), SearchOrder::Newest))
+        .await
+        .expect("search");
+    assert!(stale.is_empty(), "{stale:?}");
+    let fresh = store
+        .search(&query(&[&two], words(&["zig"]), SearchOrder::Newest))
+        .await
+        .expect("search");
+    assert_eq!(ids(&fresh), ["fast-rust"]);
+    assert_eq!(
+        fresh[0].entry.seen,
+        day(40).timestamp_millis(),
+        "first seen kept"
+    );
+    store
+        .remove_history(&one, &["cafe".to_owned()])
+        .await
+        .expect("retention");
+    let gone = store
+        .search(&query(&[&one], words(&["cafe"]), SearchOrder::Newest))
+        .await
+        .expect("search");
+    assert!(gone.is_empty(), "{gone:?}");
 }

@@ -14,9 +14,11 @@ use middletier_api::domain::FeedUrl;
 
 use super::history::{ItemRow, drop_items, read_history, read_items, write_items};
 use super::reading::held_entries;
+use super::search::{delete_terms, term_counts};
 use super::{CassandraStore, Connected, query_failed, query_rows};
 use crate::store::{
-    CachedFeed, FeedState, FeedStore, FeedVersions, HistoryStore, Scheduled, StoreError, StoredItem,
+    CachedFeed, FeedState, FeedStore, FeedVersions, HistoryEntry, HistoryStore, Scheduled,
+    StoreError, StoredItem,
 };
 
 /// One row of `feeds_by_url`, in the order of `statements::FEED_COLUMNS`.
@@ -89,29 +91,7 @@ impl FeedStore for CassandraStore {
 
     async fn save_feed_state(&self, state: &FeedState) -> Result<(), StoreError> {
         let connected = self.connection()?;
-        // Items already in the history keep their first-seen time (and so their month
-        // partition), whatever the state says.
-        let ids: Vec<String> = state.items.iter().map(|item| item.id.clone()).collect();
-        let held: HashMap<String, DateTime<Utc>> = held_entries(connected, &state.url, &ids)
-            .await?
-            .into_iter()
-            .map(|(id, seen, _)| (id, seen))
-            .collect();
-        let fallback = state.last_success.unwrap_or_else(Utc::now);
-        let rows = state
-            .items
-            .iter()
-            .map(|item| {
-                let seen = held
-                    .get(&item.id)
-                    .or_else(|| state.first_seen.get(&item.id))
-                    .copied()
-                    .unwrap_or(fallback);
-                ItemRow::new(item, seen)
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        // The history before the feed's row: every item a reader can see is in the history.
-        write_items(connected, &state.url, &rows).await?;
+        write_document(connected, state).await?;
         let items = serde_json::to_string(&state.items).map_err(query_failed)?;
         let values = (
             state.url.as_str(),
@@ -205,6 +185,50 @@ impl FeedStore for CassandraStore {
             .map_err(query_failed)?;
         Ok(())
     }
+}
+
+/// Writes the items of `state`'s document into the feed's history: new ones with their first-seen
+/// time, changed ones with their content (and search words) replaced and their first-seen time
+/// kept, whatever the state says (it names the month partition). Unchanged ones are not
+/// rewritten, so a refresh that finds nothing new writes no item rows.
+async fn write_document(connected: &Connected, state: &FeedState) -> Result<(), StoreError> {
+    let ids: Vec<String> = state.items.iter().map(|item| item.id.clone()).collect();
+    let held: Vec<HistoryEntry> = held_entries(connected, &state.url, &ids)
+        .await?
+        .into_iter()
+        .map(|(id, seen, time)| HistoryEntry {
+            id,
+            time: time.timestamp_millis(),
+            seen: seen.timestamp_millis(),
+        })
+        .collect();
+    let before: HashMap<String, (DateTime<Utc>, Item)> = held
+        .iter()
+        .zip(read_items(connected, &state.url, &held).await?)
+        .filter_map(|(entry, item)| {
+            let seen = DateTime::from_timestamp_millis(entry.seen)?;
+            Some((entry.id.clone(), (seen, item?)))
+        })
+        .collect();
+    let fallback = state.last_success.unwrap_or_else(Utc::now);
+    let mut rows = Vec::new();
+    for item in &state.items {
+        let seen = match before.get(&item.id) {
+            Some((_, old)) if old == item => continue,
+            Some((seen, old)) => {
+                let new = term_counts(item);
+                let stale = term_counts(old)
+                    .into_keys()
+                    .filter(|term| !new.contains_key(term));
+                delete_terms(connected, &state.url, &item.id, stale).await?;
+                *seen
+            }
+            None => state.first_seen.get(&item.id).copied().unwrap_or(fallback),
+        };
+        rows.push(ItemRow::new(item, seen)?);
+    }
+    // The history before the feed's row: every item a reader can see is in the history.
+    write_items(connected, &state.url, &rows).await
 }
 
 /// One feed's cached state, read from its partition.

@@ -18,10 +18,10 @@ use middletier_api::Item;
 use middletier_api::domain::{FeedUrl, UserId};
 
 use super::reading::{feed_marks, held_entries, month_of};
+use super::search::{delete_terms, term_counts, write_terms};
 use super::{CassandraStore, Connected, query_failed, query_rows};
 use crate::store::{
-    FeedReading, HistoryEntry, HistoryStore, SearchHit, SearchQuery, SearchStore, StoreError,
-    StoredItem, Watermark, sort_time,
+    FeedReading, HistoryEntry, HistoryStore, StoreError, StoredItem, Watermark, sort_time,
 };
 
 /// The most content one batch carries: under Cassandra's default batch-size warning (5 KiB is
@@ -32,6 +32,7 @@ const BATCH_ROWS: usize = 100;
 
 /// One item ready to be written: where it goes and its serialized content.
 pub(super) struct ItemRow {
+    pub(super) item: Item,
     pub(super) id: String,
     pub(super) seen: DateTime<Utc>,
     pub(super) time: DateTime<Utc>,
@@ -42,6 +43,7 @@ impl ItemRow {
     pub(super) fn new(item: &Item, seen: DateTime<Utc>) -> Result<Self, StoreError> {
         let time = DateTime::from_timestamp_millis(sort_time(item, seen)).unwrap_or(seen);
         Ok(Self {
+            item: item.clone(),
             id: item.id.clone(),
             seen,
             time,
@@ -50,8 +52,8 @@ impl ItemRow {
     }
 }
 
-/// Writes `rows` into `url`'s history (content first, then the index that points at it, so an
-/// entry a page finds always has its content).
+/// Writes `rows` into `url`'s history (content and search terms first, then the index that
+/// points at them, so an entry a page finds always has its content).
 pub(super) async fn write_items(
     connected: &Connected,
     url: &FeedUrl,
@@ -85,6 +87,9 @@ pub(super) async fn write_items(
             ));
         }
         send(connected, &connected.insert_item, chunk).await?;
+    }
+    for row in rows {
+        write_terms(connected, url, &row.item, row.seen, row.time).await?;
     }
     let index: Vec<_> = rows
         .iter()
@@ -217,6 +222,16 @@ pub(super) async fn drop_items(
     url: &FeedUrl,
     held: &[(String, DateTime<Utc>)],
 ) -> Result<(), StoreError> {
+    // The words to unindex are the content's, so it is read before it goes.
+    let entries: Vec<HistoryEntry> = held
+        .iter()
+        .map(|(id, seen)| HistoryEntry {
+            id: id.clone(),
+            time: 0,
+            seen: seen.timestamp_millis(),
+        })
+        .collect();
+    let contents = read_items(connected, url, &entries).await?;
     let mut by_month: BTreeMap<i32, Vec<(&str, i32, &str)>> = BTreeMap::new();
     for (id, seen) in held {
         let month = month_of(*seen);
@@ -231,6 +246,11 @@ pub(super) async fn drop_items(
         .map(|(id, _)| (url.as_str(), id.as_str()))
         .collect();
     in_batches(connected, &connected.delete_index, index).await?;
+    for (entry, item) in entries.iter().zip(contents) {
+        if let Some(item) = item {
+            delete_terms(connected, url, &entry.id, term_counts(&item).into_keys()).await?;
+        }
+    }
     for (_, rows) in by_month {
         in_batches(connected, &connected.delete_item, rows).await?;
     }
@@ -352,14 +372,5 @@ impl HistoryStore for CassandraStore {
                 })
                 .collect(),
         })
-    }
-}
-
-#[async_trait]
-impl SearchStore for CassandraStore {
-    async fn search(&self, _query: &SearchQuery) -> Result<Vec<SearchHit>, StoreError> {
-        Err(StoreError::Unavailable(
-            "search is not stored here yet".to_owned(),
-        ))
     }
 }

@@ -36,6 +36,7 @@ mod feeds;
 mod history;
 mod reading;
 mod schema;
+mod search;
 mod settings;
 mod statements;
 mod subscriptions;
@@ -100,6 +101,9 @@ struct Connected {
     insert_item: PreparedStatement,
     select_items: PreparedStatement,
     delete_item: PreparedStatement,
+    insert_term: PreparedStatement,
+    select_term: PreparedStatement,
+    delete_term: PreparedStatement,
     insert_account: PreparedStatement,
     select_account: PreparedStatement,
     insert_session: PreparedStatement,

@@ -162,6 +162,20 @@ pub(super) async fn prepare(session: Session) -> Result<Connected, StoreError> {
             "DELETE FROM items_by_feed_month WHERE feed_url = ? AND month = ? AND item_id = ?",
         )
         .await?,
+        insert_term: prepare(
+            "INSERT INTO item_terms_by_feed (feed_url, term, item_id, seen, time, count) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .await?,
+        select_term: prepare(
+            "SELECT item_id, seen, time, count FROM item_terms_by_feed \
+             WHERE feed_url = ? AND term = ?",
+        )
+        .await?,
+        delete_term: prepare(
+            "DELETE FROM item_terms_by_feed WHERE feed_url = ? AND term = ? AND item_id = ?",
+        )
+        .await?,
         insert_account: prepare(
             "INSERT INTO accounts (user_id, password_hash, created) VALUES (?, ?, ?) IF NOT EXISTS",
         )

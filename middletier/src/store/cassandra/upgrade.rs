@@ -1,6 +1,6 @@
 //! The data migration to the item history: copies what the tables of schema versions 1–5 hold
-//! (each feed's item blob with its first-seen map, each user's marks) into the history and
-//! month-partitioned marks of version 6. `schema` runs it once, as version 7, and records it.
+//! (each feed's item blob with its first-seen map, each user's marks) into the history (with its
+//! search words) and month-partitioned marks of version 6. `schema` runs it once, as version 7, and records it.
 //!
 //! Safe to run twice, half-way or from two middle tiers starting at once: every row it writes is
 //! derived from the old tables alone (the same row each run) and written with a fixed write time
@@ -24,6 +24,7 @@ use middletier_api::Item;
 
 use super::history::ItemRow;
 use super::reading::month_of;
+use super::search::term_counts;
 use crate::store::StoreError;
 
 /// The write time (microseconds since the epoch) of every migrated row: older than any write
@@ -67,6 +68,11 @@ pub(super) async fn history_from_blobs(session: &Session) -> Result<(), StoreErr
     let insert_index = prepare(
         "INSERT INTO item_index_by_feed (feed_url, item_id, seen, time) \
          VALUES (?, ?, ?, ?) USING TIMESTAMP ?",
+    )
+    .await?;
+    let insert_term = prepare(
+        "INSERT INTO item_terms_by_feed (feed_url, term, item_id, seen, time, count) \
+         VALUES (?, ?, ?, ?, ?, ?) USING TIMESTAMP ?",
     )
     .await?;
     let insert_month =
@@ -129,7 +135,30 @@ pub(super) async fn history_from_blobs(session: &Session) -> Result<(), StoreErr
             .buffer_unordered(WRITES_AT_ONCE)
             .try_collect::<()>()
             .await?;
-        // The index after the content it points at.
+        let terms: Vec<_> = rows
+            .iter()
+            .flat_map(|row| {
+                term_counts(&row.item).into_iter().map(|(term, count)| {
+                    (
+                        feed.url.clone(),
+                        term,
+                        row.id.clone(),
+                        row.seen,
+                        row.time,
+                        count,
+                        MIGRATED_WRITE_TIME,
+                    )
+                })
+            })
+            .collect();
+        let terms = terms
+            .into_iter()
+            .map(|values| write(session, insert_term.clone(), values));
+        futures::stream::iter(terms)
+            .buffer_unordered(WRITES_AT_ONCE)
+            .try_collect::<()>()
+            .await?;
+        // The index after the content and words it points at.
         let index: Vec<_> = rows
             .iter()
             .map(|row| {

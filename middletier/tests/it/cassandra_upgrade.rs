@@ -155,7 +155,7 @@ async fn upgrading_a_previous_version_keyspace_keeps_every_item_first_seen_mark_
     )
     .await
     .expect("subscriber");
-    let marks: [(&str, Option<bool>, Option<bool>, DateTime<Utc>); 3] = [
+    let marks = [
         ("a", Some(true), None, at(40)),
         ("b", None, Some(true), at(41)),
         ("gone", Some(true), Some(true), at(42)),

@@ -14,7 +14,7 @@ use middletier_api::domain::FeedUrl;
 
 use super::history::{ItemRow, drop_items, read_history, read_items, write_items};
 use super::reading::held_entries;
-use super::search::{delete_terms, term_counts};
+use super::terms::{delete_terms, term_counts};
 use super::{CassandraStore, Connected, query_failed, query_rows};
 use crate::store::{
     CachedFeed, FeedState, FeedStore, FeedVersions, HistoryEntry, HistoryStore, Scheduled,

@@ -18,7 +18,7 @@ use middletier_api::Item;
 use middletier_api::domain::{FeedUrl, UserId};
 
 use super::reading::{feed_marks, held_entries, month_of};
-use super::search::{delete_terms, term_counts, write_terms};
+use super::terms::{delete_terms, term_counts, write_terms};
 use super::{CassandraStore, Connected, query_failed, query_rows};
 use crate::store::{
     FeedReading, HistoryEntry, HistoryStore, StoreError, StoredItem, Watermark, sort_time,

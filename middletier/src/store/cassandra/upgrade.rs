@@ -24,7 +24,7 @@ use middletier_api::Item;
 
 use super::history::ItemRow;
 use super::reading::month_of;
-use super::search::term_counts;
+use super::terms::term_counts;
 use crate::store::StoreError;
 
 /// The write time (microseconds since the epoch) of every migrated row: older than any write

@@ -310,7 +310,7 @@ async fn cassandra_search_finds_words_phrases_and_exclusions_in_the_feeds_search
     let folded = store
         .search(&query(
             &[&one],
-            words(&["cafe", "zurich"]),
+            words(&["cafe", "Zürich"]),
             SearchOrder::Newest,
         ))
         .await

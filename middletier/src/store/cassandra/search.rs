@@ -15,7 +15,9 @@ use middletier_api::domain::FeedUrl;
 use super::history::read_items;
 use super::terms::words;
 use super::{CassandraStore, Connected, query_failed};
-use crate::store::{HistoryEntry, SearchHit, SearchOrder, SearchQuery, SearchStore, StoreError};
+use crate::store::{
+    HistoryEntry, SearchHit, SearchOrder, SearchQuery, SearchStore, SearchTerms, StoreError,
+};
 
 /// How many index partitions a search reads at once.
 const READS_AT_ONCE: usize = 16;
@@ -54,7 +56,7 @@ async fn feed_hits(
     connected: &Connected,
     url: &FeedUrl,
     required: &[String],
-    query: &SearchQuery,
+    terms: &SearchTerms,
 ) -> Result<Vec<SearchHit>, StoreError> {
     let mut candidates: Option<HashMap<String, Posting>> = None;
     for term in required {
@@ -74,13 +76,13 @@ async fn feed_hits(
         }
     }
     let mut candidates = candidates.unwrap_or_default();
-    for term in &query.terms.excluded {
+    for term in &terms.excluded {
         for id in postings(connected, url, term).await?.keys() {
             candidates.remove(id);
         }
     }
     let mut hits: Vec<Posting> = candidates.into_values().collect();
-    if !query.terms.phrases.is_empty() && !hits.is_empty() {
+    if !terms.phrases.is_empty() && !hits.is_empty() {
         let entries: Vec<HistoryEntry> = hits.iter().map(|(entry, _)| entry.clone()).collect();
         let contents = read_items(connected, url, &entries).await?;
         let mut kept = Vec::new();
@@ -93,7 +95,7 @@ async fn feed_hits(
                     .iter()
                     .any(|words| words.windows(phrase.len()).any(|w| w == phrase.as_slice()))
             };
-            if query.terms.phrases.iter().all(has) {
+            if terms.phrases.iter().all(has) {
                 kept.push(hit);
             }
         }
@@ -113,19 +115,19 @@ async fn feed_hits(
 impl SearchStore for CassandraStore {
     async fn search(&self, query: &SearchQuery) -> Result<Vec<SearchHit>, StoreError> {
         let connected = self.connection()?;
+        // The query's words cut as the index cuts them, so "Café" finds what "cafe" finds.
+        let cut = |list: &[String]| -> Vec<String> { list.iter().flat_map(|w| words(w)).collect() };
+        let terms = SearchTerms {
+            words: cut(&query.terms.words),
+            phrases: query.terms.phrases.iter().map(|p| cut(p)).collect(),
+            excluded: cut(&query.terms.excluded),
+        };
         // Every word of a phrase is required too, so the index narrows phrases as well.
         let mut required: Vec<String> = Vec::new();
         let mut known = HashSet::new();
-        for word in query
-            .terms
-            .words
-            .iter()
-            .chain(query.terms.phrases.iter().flatten())
-        {
-            for word in words(word) {
-                if known.insert(word.clone()) {
-                    required.push(word);
-                }
+        for word in terms.words.iter().chain(terms.phrases.iter().flatten()) {
+            if known.insert(word.clone()) {
+                required.push(word.clone());
             }
         }
         // Nothing to look up: a search of only excluded words would be a scan of every item.
@@ -133,11 +135,11 @@ impl SearchStore for CassandraStore {
             return Ok(Vec::new());
         }
         let feeds: HashSet<FeedUrl> = query.feeds.iter().cloned().collect();
-        let required = &required;
+        let (required, terms) = (&required, &terms);
         let mut hits: Vec<SearchHit> = futures::stream::iter(
             feeds
                 .into_iter()
-                .map(|url| async move { feed_hits(connected, &url, required, query).await }),
+                .map(|url| async move { feed_hits(connected, &url, required, terms).await }),
         )
         .buffer_unordered(READS_AT_ONCE)
         .try_collect::<Vec<_>>()

@@ -59,14 +59,31 @@ pub(super) fn words(text: &str) -> Vec<String> {
 
 /// `c` without its diacritic, for the Latin letters feeds mostly carry.
 fn fold(c: char) -> char {
-    const FROM: &str =
-        "àáâãäåāăąçćĉċčďđèéêëēĕėęěĝğġģĥħìíîïĩīĭįıĵķĺļľŀłñńņňòóôõöøōŏőŕŗřśŝşšţťŧùúûüũūŭůűųŵýÿŷźżž";
-    const TO: &str =
-        "aaaaaaaaacccccddeeeeeeeeegggghhiiiiiiiiijklllllnnnnoooooooooorrrssssttttuuuuuuuuuuwyyyzzz";
-    FROM.chars()
-        .position(|from| from == c)
-        .and_then(|at| TO.chars().nth(at))
-        .unwrap_or(c)
+    const FOLDS: &[(&str, char)] = &[
+        ("àáâãäåāăą", 'a'),
+        ("çćĉċč", 'c'),
+        ("ďđ", 'd'),
+        ("èéêëēĕėęě", 'e'),
+        ("ĝğġģ", 'g'),
+        ("ĥħ", 'h'),
+        ("ìíîïĩīĭįı", 'i'),
+        ("ĵ", 'j'),
+        ("ķ", 'k'),
+        ("ĺļľŀł", 'l'),
+        ("ñńņň", 'n'),
+        ("òóôõöøōŏő", 'o'),
+        ("ŕŗř", 'r'),
+        ("śŝşš", 's'),
+        ("ţťŧ", 't'),
+        ("ùúûüũūŭůűų", 'u'),
+        ("ŵ", 'w'),
+        ("ýÿŷ", 'y'),
+        ("źżž", 'z'),
+    ];
+    FOLDS
+        .iter()
+        .find(|(from, _)| from.contains(c))
+        .map_or(c, |&(_, to)| to)
 }
 
 /// Each word of `item` (title and text) with how often it occurs.
@@ -145,6 +162,14 @@ mod tests {
         assert_eq!(
             words("<p class=\"x\">Café &amp; Déjà-Vu&#8217;s ÜBER</p> 42"),
             ["cafe", "deja", "vu", "s", "uber", "42"]
+        );
+    }
+
+    #[test]
+    fn latin_letters_fold_to_their_base_letter() {
+        assert_eq!(
+            words("Ŕíšøťžÿ Ångström Łódź"),
+            ["risotzy", "angstrom", "lodz"]
         );
     }
 

@@ -9,7 +9,10 @@ use chrono::{DateTime, TimeZone, Utc};
 use scylla::client::session::Session;
 use scylla::client::session_builder::SessionBuilder;
 
-use middletier::store::{CassandraStore, HistoryStore, MarkChange, ReadingStore};
+use middletier::store::{
+    CassandraStore, HistoryStore, MarkChange, ReadingStore, SearchOrder, SearchQuery, SearchStore,
+    SearchTerms,
+};
 use middletier::testing::cassandra_settings;
 use middletier_api::Item;
 use middletier_api::domain::{FeedUrl, UserId};
@@ -220,6 +223,20 @@ async fn upgrading_a_previous_version_keyspace_keeps_every_item_first_seen_mark_
         }
     };
     let reading = check(store.clone()).await;
+    let found = store
+        .search(&SearchQuery {
+            feeds: vec![feed.clone()],
+            terms: SearchTerms {
+                words: vec!["body".to_owned()],
+                ..SearchTerms::default()
+            },
+            order: SearchOrder::Newest,
+            offset: 0,
+            limit: 10,
+        })
+        .await
+        .expect("search");
+    assert_eq!(found.len(), 3, "migrated items are searchable: {found:?}");
     assert_eq!(reading.marks.len(), 3, "{reading:?}");
     assert_eq!(reading.marks["a"].read, Some((true, at(40))));
     assert!(!reading.marks["a"].starred);

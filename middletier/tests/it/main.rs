@@ -27,13 +27,17 @@
 //! - [`ownership`], [`config_dynamic`], [`telemetry`], [`openapi`]: refresh sharing, dynamic
 //!   configuration, `/metrics`, the OpenAPI document.
 //! - [`health`], [`cassandra`], [`crash`]: lifecycle and failures with real processes and a
-//!   real Cassandra; `kill -9` on the embedded store.
+//!   real Cassandra; `kill -9` on the embedded store; [`cassandra_upgrade`]: a keyspace of the
+//!   previous version migrated to the item history; [`cassandra_history`]: the item history
+//!   across Cassandra's bounded partitions.
 //! - [`admin_port`]: operator endpoints on the admin port only; [`proxy`]: proxy variables in
 //!   a real process's environment never route a fetch.
 
 mod admin_port;
 mod api;
 mod cassandra;
+mod cassandra_history;
+mod cassandra_upgrade;
 mod config_dynamic;
 mod crash;
 mod fetch;

@@ -1,5 +1,5 @@
 //! `feeds_by_url`: the feed cache the refresher writes and page views read, one partition per
-//! feed.
+//! feed; each save also writes the document's items into the feed's history (`history`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,8 +12,14 @@ use scylla::DeserializeRow;
 use middletier_api::Item;
 use middletier_api::domain::FeedUrl;
 
+use super::history::{ItemRow, drop_items, read_history, read_items, write_items};
+use super::reading::held_entries;
+use super::terms::{delete_terms, term_counts};
 use super::{CassandraStore, Connected, query_failed, query_rows};
-use crate::store::{CachedFeed, FeedState, FeedStore, FeedVersions, Scheduled, StoreError};
+use crate::store::{
+    CachedFeed, FeedState, FeedStore, FeedVersions, HistoryEntry, HistoryStore, Scheduled,
+    StoreError, StoredItem,
+};
 
 /// One row of `feeds_by_url`, in the order of `statements::FEED_COLUMNS`.
 #[derive(DeserializeRow)]
@@ -81,6 +87,7 @@ impl FeedStore for CassandraStore {
 
     async fn save_feed_state(&self, state: &FeedState) -> Result<(), StoreError> {
         let connected = self.connection()?;
+        write_document(connected, state).await?;
         let items = serde_json::to_string(&state.items).map_err(query_failed)?;
         let values = (
             state.url.as_str(),
@@ -144,7 +151,29 @@ impl FeedStore for CassandraStore {
 
     async fn move_feed(&self, from: &FeedUrl, to: &FeedUrl) -> Result<(), StoreError> {
         let connected = self.connection()?;
+        // The history first, so the marks moved next point at items `to` holds.
+        let entries = read_history(connected, from).await?;
+        let contents = read_items(connected, from, &entries).await?;
+        let stored: Vec<StoredItem> = entries
+            .iter()
+            .zip(contents)
+            .filter_map(|(entry, item)| {
+                Some(StoredItem {
+                    item: item?,
+                    seen: DateTime::from_timestamp_millis(entry.seen)?,
+                })
+            })
+            .collect();
+        self.insert_history(to, &stored).await?;
         self.move_subscribers(connected, from, to).await?;
+        let held: Vec<(String, DateTime<Utc>)> = entries
+            .into_iter()
+            .map(|entry| {
+                let seen = DateTime::from_timestamp_millis(entry.seen).unwrap_or_default();
+                (entry.id, seen)
+            })
+            .collect();
+        drop_items(connected, from, &held).await?;
         connected
             .session
             .execute_unpaged(&connected.delete_feed, (from.as_str(),))
@@ -152,6 +181,50 @@ impl FeedStore for CassandraStore {
             .map_err(query_failed)?;
         Ok(())
     }
+}
+
+/// Writes the items of `state`'s document into the feed's history: new ones with their first-seen
+/// time, changed ones with their content (and search words) replaced and their first-seen time
+/// kept, whatever the state says (it names the month partition). Unchanged ones are not
+/// rewritten, so a refresh that finds nothing new writes no item rows.
+async fn write_document(connected: &Connected, state: &FeedState) -> Result<(), StoreError> {
+    let ids: Vec<String> = state.items.iter().map(|item| item.id.clone()).collect();
+    let held: Vec<HistoryEntry> = held_entries(connected, &state.url, &ids)
+        .await?
+        .into_iter()
+        .map(|(id, seen, time)| HistoryEntry {
+            id,
+            time: time.timestamp_millis(),
+            seen: seen.timestamp_millis(),
+        })
+        .collect();
+    let before: HashMap<String, (DateTime<Utc>, Item)> = held
+        .iter()
+        .zip(read_items(connected, &state.url, &held).await?)
+        .filter_map(|(entry, item)| {
+            let seen = DateTime::from_timestamp_millis(entry.seen)?;
+            Some((entry.id.clone(), (seen, item?)))
+        })
+        .collect();
+    let fallback = state.last_success.unwrap_or_else(Utc::now);
+    let mut rows = Vec::new();
+    for item in &state.items {
+        let seen = match before.get(&item.id) {
+            Some((_, old)) if old == item => continue,
+            Some((seen, old)) => {
+                let new = term_counts(item);
+                let stale = term_counts(old)
+                    .into_keys()
+                    .filter(|term| !new.contains_key(term));
+                delete_terms(connected, &state.url, &item.id, stale).await?;
+                *seen
+            }
+            None => state.first_seen.get(&item.id).copied().unwrap_or(fallback),
+        };
+        rows.push(ItemRow::new(item, seen)?);
+    }
+    // The history before the feed's row: every item a reader can see is in the history.
+    write_items(connected, &state.url, &rows).await
 }
 
 /// One feed's cached state, read from its partition.

@@ -6,9 +6,15 @@
 //!   subscription list, read in one request per page view.
 //! - `subscribers_by_feed ((url), user_id)`: the same relation from the feed's side, written in
 //!   the same logged batch; its partition keys are the feeds that need refreshing.
-//! - `feeds_by_url ((url), ...)`: the feed cache: items, validators, status and schedule.
-//! - `item_state_by_user ((user_id), feed_url, item_id)` and `read_watermarks_by_user ((user_id),
-//!   feed_url)`: per-user reading state, two partition reads per page view.
+//! - `feeds_by_url ((url), ...)`: the feed cache: the current document, validators, status and
+//!   schedule.
+//! - The item history, every partition bounded: `items_by_feed_month ((feed_url, month),
+//!   item_id)` (content), `item_index_by_feed ((feed_url), item_id)` (what a page pages
+//!   through) and `item_terms_by_feed ((feed_url, term), item_id)` (search), written with each
+//!   save and removed together by retention.
+//! - `item_marks_by_user_month ((user_id, month), feed_url, item_id)`, listed by
+//!   `mark_months_by_user ((user_id), month)`, and `read_watermarks_by_user ((user_id),
+//!   feed_url)`: per-user reading state, a few partition reads per page view.
 //! - `accounts ((user_id))` and `sessions ((token_hash))`, the latter written with a TTL.
 //!
 //! Every read decodes what it reads. A middle tier keeps the feeds page views read decoded in
@@ -24,11 +30,15 @@
 //! # Layout
 //! - `settings`: the `[cassandra]` settings ([`CassandraSettings`]).
 //! - `connect`: connecting in the background, health probes.
-//! - `schema`: the versioned CQL files, applied at start-up.
+//! - `schema`: the versioned CQL files, applied at start-up; `upgrade`: the data migration from
+//!   the item blobs and per-user marks of earlier versions, one of its steps.
 //! - `statements`: every CQL statement the store runs, prepared once per session.
 //! - One file per table family, each implementing its store trait: `subscriptions`
-//!   (`subscriptions_by_user`, `subscribers_by_feed`), `feeds` (`feeds_by_url`), `reading`
-//!   (`item_state_by_user`, `read_watermarks_by_user`), `accounts` (`accounts`, `sessions`).
+//!   (`subscriptions_by_user`, `subscribers_by_feed`), `feeds` (`feeds_by_url`), `history`
+//!   (`items_by_feed_month`, `item_index_by_feed`), `terms` and `search` (`item_terms_by_feed`:
+//!   written, read), `reading`
+//!   (`item_marks_by_user_month`, `mark_months_by_user`, `read_watermarks_by_user`),
+//!   `accounts` (`accounts`, `sessions`).
 
 mod accounts;
 mod connect;
@@ -36,9 +46,12 @@ mod feeds;
 mod history;
 mod reading;
 mod schema;
+mod search;
 mod settings;
 mod statements;
 mod subscriptions;
+mod terms;
+mod upgrade;
 
 use std::sync::{Arc, OnceLock};
 
@@ -78,16 +91,30 @@ struct Connected {
     scan_schedule: PreparedStatement,
     feed_version: PreparedStatement,
     select_categorized: PreparedStatement,
-    select_marks: PreparedStatement,
-    select_feed_marks: PreparedStatement,
+    select_mark_months: PreparedStatement,
+    insert_mark_month: PreparedStatement,
+    select_month_marks: PreparedStatement,
+    select_month_feed_marks: PreparedStatement,
     select_watermarks: PreparedStatement,
+    select_watermark: PreparedStatement,
     mark_read: PreparedStatement,
     mark_starred: PreparedStatement,
     copy_mark: PreparedStatement,
     set_watermark: PreparedStatement,
     set_category: PreparedStatement,
+    delete_mark: PreparedStatement,
     clear_marks: PreparedStatement,
     clear_watermark: PreparedStatement,
+    select_index: PreparedStatement,
+    select_index_ids: PreparedStatement,
+    insert_index: PreparedStatement,
+    delete_index: PreparedStatement,
+    insert_item: PreparedStatement,
+    select_items: PreparedStatement,
+    delete_item: PreparedStatement,
+    insert_term: PreparedStatement,
+    select_term: PreparedStatement,
+    delete_term: PreparedStatement,
     insert_account: PreparedStatement,
     select_account: PreparedStatement,
     insert_session: PreparedStatement,

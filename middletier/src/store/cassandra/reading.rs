@@ -1,12 +1,14 @@
-//! `item_state_by_user` and `read_watermarks_by_user`: each user's marks and "read up to"
-//! watermarks, one partition per user, read with the subscriptions for every page view.
+//! `item_marks_by_user_month`, `mark_months_by_user` and `read_watermarks_by_user`: each user's
+//! marks and "read up to" watermarks. A page view reads the user's watermark partition, the list
+//! of months holding marks, then those month partitions concurrently: a few partitions per user
+//! however many feeds they read, none of which grows with the age of the account.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use futures::TryStreamExt;
+use chrono::{DateTime, Datelike, Utc};
+use futures::{StreamExt, TryStreamExt};
 use scylla::DeserializeRow;
 use scylla::statement::batch::{Batch, BatchType};
 
@@ -43,18 +45,7 @@ impl ReadingStore for CassandraStore {
             rows.sort();
             Ok::<_, StoreError>(rows)
         };
-        let marks = async {
-            connected
-                .session
-                .execute_iter(connected.select_marks.clone(), (user.as_str(),))
-                .await
-                .map_err(query_failed)?
-                .rows_stream::<UserMarkRow>()
-                .map_err(query_failed)?
-                .try_collect::<Vec<_>>()
-                .await
-                .map_err(query_failed)
-        };
+        let marks = all_marks(connected, user);
         let watermarks = async {
             let result = query_rows(
                 &connected.session,
@@ -71,22 +62,15 @@ impl ReadingStore for CassandraStore {
         let (subscriptions, marks, watermarks) =
             futures::future::try_join3(subscriptions, marks, watermarks).await?;
         let mut feeds: HashMap<FeedUrl, FeedReading> = HashMap::new();
-        for row in marks {
-            let Ok(url) = FeedUrl::parse(&row.feed_url) else {
+        for (feed_url, row) in marks {
+            let Ok(url) = FeedUrl::parse(&feed_url) else {
                 continue;
             };
-            let mark = MarkRow {
-                item_id: String::new(),
-                read: row.read,
-                starred: row.starred,
-                updated_at: row.updated_at,
-            }
-            .mark();
             feeds
                 .entry(url)
                 .or_default()
                 .marks
-                .insert(row.item_id, mark);
+                .insert(row.item_id.clone(), row.mark());
         }
         for (url, up_to, set_at) in watermarks {
             let (Ok(url), Some(up_to)) = (FeedUrl::parse(&url), up_to) else {
@@ -121,13 +105,26 @@ impl ReadingStore for CassandraStore {
         if added_at(connected, user, feed).await?.is_none() {
             return Err(StoreError::NotSubscribed);
         }
+        // The mark lives in the month its item was first seen, where retention finds it; an
+        // item not (yet) in the history is marked in the month of the change.
+        let month = item_months(connected, feed, &[item.to_owned()])
+            .await?
+            .get(item)
+            .copied()
+            .unwrap_or_else(|| month_of(at));
+        // The month is announced before the mark is written, so a page view never misses it.
+        connected
+            .session
+            .execute_unpaged(&connected.insert_mark_month, (user.as_str(), month))
+            .await
+            .map_err(query_failed)?;
         // Each flag is its own column write, so concurrent changes of the other flag survive.
         if let Some(read) = change.read {
             connected
                 .session
                 .execute_unpaged(
                     &connected.mark_read,
-                    (read, at, user.as_str(), feed.as_str(), item),
+                    (read, at, user.as_str(), month, feed.as_str(), item),
                 )
                 .await
                 .map_err(query_failed)?;
@@ -137,7 +134,7 @@ impl ReadingStore for CassandraStore {
                 .session
                 .execute_unpaged(
                     &connected.mark_starred,
-                    (starred, user.as_str(), feed.as_str(), item),
+                    (starred, user.as_str(), month, feed.as_str(), item),
                 )
                 .await
                 .map_err(query_failed)?;
@@ -207,13 +204,21 @@ impl ReadingStore for CassandraStore {
 
     async fn clear_reading(&self, user: &UserId, feed: &FeedUrl) -> Result<(), StoreError> {
         let connected = self.connection()?;
-        for statement in [&connected.clear_marks, &connected.clear_watermark] {
+        for month in mark_months(connected, user).await? {
             connected
                 .session
-                .execute_unpaged(statement, (user.as_str(), feed.as_str()))
+                .execute_unpaged(
+                    &connected.clear_marks,
+                    (user.as_str(), month, feed.as_str()),
+                )
                 .await
                 .map_err(query_failed)?;
         }
+        connected
+            .session
+            .execute_unpaged(&connected.clear_watermark, (user.as_str(), feed.as_str()))
+            .await
+            .map_err(query_failed)?;
         Ok(())
     }
 }
@@ -231,22 +236,12 @@ impl CassandraStore {
         if let Some((_, Some(category))) = reading.subscriptions.iter().find(|(u, _)| u == from) {
             self.set_category(user, to, Some(category)).await?;
         }
-        let rows: Vec<MarkRow> = connected
-            .session
-            .execute_iter(
-                connected.select_feed_marks.clone(),
-                (user.as_str(), from.as_str()),
-            )
-            .await
-            .map_err(query_failed)?
-            .rows_stream::<MarkRow>()
-            .map_err(query_failed)?
-            .try_collect()
-            .await
-            .map_err(query_failed)?;
-        for row in rows {
+        // Item ids are the feed's own and their first-seen months move with the history, so
+        // each mark keeps its month partition.
+        for (month, row) in feed_marks(connected, user, from).await? {
             let values = (
                 user.as_str(),
+                month,
                 to.as_str(),
                 row.item_id,
                 row.read,
@@ -272,12 +267,159 @@ impl CassandraStore {
     }
 }
 
+/// One mark, in the order of `statements::MARK_COLUMNS`.
 #[derive(DeserializeRow)]
-struct MarkRow {
-    item_id: String,
+pub(super) struct MarkRow {
+    pub(super) item_id: String,
     read: Option<bool>,
     starred: Option<bool>,
     updated_at: Option<DateTime<Utc>>,
+}
+
+impl MarkRow {
+    pub(super) fn mark(&self) -> ItemMark {
+        ItemMark {
+            read: self
+                .read
+                .map(|read| (read, self.updated_at.unwrap_or_default())),
+            starred: self.starred.unwrap_or(false),
+        }
+    }
+}
+
+/// How many month partitions a page view reads at once.
+const MONTHS_AT_ONCE: usize = 8;
+
+/// The month partition (`yyyymm`) of an item first seen at `seen`.
+pub(super) fn month_of(seen: DateTime<Utc>) -> i32 {
+    seen.year() * 100 + i32::try_from(seen.month()).unwrap_or(1)
+}
+
+/// The months holding marks of `user`.
+pub(super) async fn mark_months(
+    connected: &Connected,
+    user: &UserId,
+) -> Result<Vec<i32>, StoreError> {
+    query_rows(
+        &connected.session,
+        &connected.select_mark_months,
+        (user.as_str(),),
+    )
+    .await?
+    .rows::<(i32,)>()
+    .map_err(query_failed)?
+    .map(|row| row.map(|(month,)| month))
+    .collect::<Result<_, _>>()
+    .map_err(query_failed)
+}
+
+/// Every mark of `user`, with its feed: each month partition read whole, a few at once.
+async fn all_marks(
+    connected: &Connected,
+    user: &UserId,
+) -> Result<Vec<(String, MarkRow)>, StoreError> {
+    let months = mark_months(connected, user).await?;
+    let reads = months.into_iter().map(|month| async move {
+        connected
+            .session
+            .execute_iter(connected.select_month_marks.clone(), (user.as_str(), month))
+            .await
+            .map_err(query_failed)?
+            .rows_stream::<UserMarkRow>()
+            .map_err(query_failed)?
+            .map_ok(|row| {
+                let UserMarkRow {
+                    feed_url,
+                    item_id,
+                    read,
+                    starred,
+                    updated_at,
+                } = row;
+                let mark = MarkRow {
+                    item_id,
+                    read,
+                    starred,
+                    updated_at,
+                };
+                (feed_url, mark)
+            })
+            .try_collect::<Vec<_>>()
+            .await
+            .map_err(query_failed)
+    });
+    let per_month: Vec<Vec<_>> = futures::stream::iter(reads)
+        .buffer_unordered(MONTHS_AT_ONCE)
+        .try_collect()
+        .await?;
+    Ok(per_month.into_iter().flatten().collect())
+}
+
+/// `user`'s marks in `feed`, each with its month partition.
+pub(super) async fn feed_marks(
+    connected: &Connected,
+    user: &UserId,
+    feed: &FeedUrl,
+) -> Result<Vec<(i32, MarkRow)>, StoreError> {
+    let months = mark_months(connected, user).await?;
+    let reads = months.into_iter().map(|month| async move {
+        connected
+            .session
+            .execute_iter(
+                connected.select_month_feed_marks.clone(),
+                (user.as_str(), month, feed.as_str()),
+            )
+            .await
+            .map_err(query_failed)?
+            .rows_stream::<MarkRow>()
+            .map_err(query_failed)?
+            .map_ok(|row| (month, row))
+            .try_collect::<Vec<_>>()
+            .await
+            .map_err(query_failed)
+    });
+    let per_month: Vec<Vec<_>> = futures::stream::iter(reads)
+        .buffer_unordered(MONTHS_AT_ONCE)
+        .try_collect()
+        .await?;
+    Ok(per_month.into_iter().flatten().collect())
+}
+
+/// The first-seen month of each of `ids` that `feed`'s history holds.
+pub(super) async fn item_months(
+    connected: &Connected,
+    feed: &FeedUrl,
+    ids: &[String],
+) -> Result<HashMap<String, i32>, StoreError> {
+    Ok(held_entries(connected, feed, ids)
+        .await?
+        .into_iter()
+        .map(|(id, seen, _)| (id, month_of(seen)))
+        .collect())
+}
+
+/// Which of `ids` `feed`'s history holds: id, first seen, river time. In chunks, so an import
+/// of a long history does not send one huge `IN`.
+pub(super) async fn held_entries(
+    connected: &Connected,
+    feed: &FeedUrl,
+    ids: &[String],
+) -> Result<Vec<(String, DateTime<Utc>, DateTime<Utc>)>, StoreError> {
+    let mut held = Vec::new();
+    for chunk in ids.chunks(100) {
+        let result = query_rows(
+            &connected.session,
+            &connected.select_index_ids,
+            (feed.as_str(), chunk),
+        )
+        .await?;
+        for row in result
+            .rows::<(String, DateTime<Utc>, DateTime<Utc>)>()
+            .map_err(query_failed)?
+        {
+            held.push(row.map_err(query_failed)?);
+        }
+    }
+    Ok(held)
 }
 
 #[derive(DeserializeRow)]
@@ -287,15 +429,4 @@ struct UserMarkRow {
     read: Option<bool>,
     starred: Option<bool>,
     updated_at: Option<DateTime<Utc>>,
-}
-
-impl MarkRow {
-    fn mark(&self) -> ItemMark {
-        ItemMark {
-            read: self
-                .read
-                .map(|read| (read, self.updated_at.unwrap_or_default())),
-            starred: self.starred.unwrap_or(false),
-        }
-    }
 }

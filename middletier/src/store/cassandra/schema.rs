@@ -1,44 +1,66 @@
-//! The schema: versioned CQL files applied in order at start-up and recorded in
-//! `schema_version`, so every middle tier starting finds (or brings) the tables it needs.
+//! The schema: versioned CQL files (and data migrations, `upgrade`) applied in order at start-up
+//! and recorded in `schema_version`, so every middle tier starting finds (or brings) the tables
+//! and data it needs.
 
 use chrono::Utc;
 use scylla::client::session::Session;
 
 use super::settings::CassandraSettings;
+use super::upgrade;
 use crate::store::StoreError;
 
-/// Versioned schema files, applied in this order; never edit one that has shipped, add one.
-const MIGRATIONS: &[(i32, &str, &str)] = &[
+/// One versioned step: a CQL file, or a data migration written in Rust.
+enum Step {
+    Cql(&'static str),
+    /// `upgrade::history_from_blobs`.
+    HistoryFromBlobs,
+}
+
+/// Versioned steps, applied in this order; never edit one that has shipped, add one.
+const MIGRATIONS: &[(i32, &str, Step)] = &[
     (
         1,
         "subscriptions",
-        include_str!("../../../schema/cassandra/001_subscriptions.cql"),
+        Step::Cql(include_str!(
+            "../../../schema/cassandra/001_subscriptions.cql"
+        )),
     ),
     (
         2,
         "feed_cache",
-        include_str!("../../../schema/cassandra/002_feed_cache.cql"),
+        Step::Cql(include_str!("../../../schema/cassandra/002_feed_cache.cql")),
     ),
     (
         3,
         "item_state",
-        include_str!("../../../schema/cassandra/003_item_state.cql"),
+        Step::Cql(include_str!("../../../schema/cassandra/003_item_state.cql")),
     ),
     (
         4,
         "reading",
-        include_str!("../../../schema/cassandra/004_reading.cql"),
+        Step::Cql(include_str!("../../../schema/cassandra/004_reading.cql")),
     ),
     (
         5,
         "sessions_by_user",
-        include_str!("../../../schema/cassandra/005_sessions_by_user.cql"),
+        Step::Cql(include_str!(
+            "../../../schema/cassandra/005_sessions_by_user.cql"
+        )),
     ),
+    (
+        6,
+        "item_history",
+        Step::Cql(include_str!(
+            "../../../schema/cassandra/006_item_history.cql"
+        )),
+    ),
+    (7, "history_from_blobs", Step::HistoryFromBlobs),
 ];
 
 /// Creates the keyspace, switches the session to it, and applies every migration not yet
-/// recorded in `schema_version`. Every statement is idempotent (`IF NOT EXISTS`), so a
-/// migration interrupted half-way, or run by two middle tiers starting together, is safe to run
+/// recorded in `schema_version`. Every statement is idempotent (`IF NOT EXISTS`; the data
+/// migration as `upgrade` explains), so a migration interrupted half-way, or run by two middle
+/// tiers starting together, is safe to run
 /// again.
 pub(super) async fn migrate(
     session: &Session,
@@ -86,15 +108,20 @@ pub(super) async fn migrate(
         .map(|row| row.map(|(version,)| version))
         .collect::<Result<_, _>>()
         .map_err(|e| failed(&e))?;
-    for (version, name, cql) in MIGRATIONS {
+    for (version, name, step) in MIGRATIONS {
         if applied.contains(version) {
             continue;
         }
-        for statement in cql_statements(cql) {
-            session
-                .query_unpaged(statement, ())
-                .await
-                .map_err(|e| failed(&e))?;
+        match step {
+            Step::Cql(cql) => {
+                for statement in cql_statements(cql) {
+                    session
+                        .query_unpaged(statement, ())
+                        .await
+                        .map_err(|e| failed(&e))?;
+                }
+            }
+            Step::HistoryFromBlobs => upgrade::history_from_blobs(session).await?,
         }
         session
             .await_schema_agreement()
@@ -139,7 +166,8 @@ mod tests {
             statements,
             ["CREATE TABLE IF NOT EXISTS t (a int PRIMARY KEY)"]
         );
-        for (_, _, cql) in MIGRATIONS {
+        for (_, _, step) in MIGRATIONS {
+            let Step::Cql(cql) = step else { continue };
             assert!(
                 cql_statements(cql)
                     .iter()

@@ -13,6 +13,9 @@ const FEED_COLUMNS: &str = "url, title, items, etag, last_modified, http_status,
                             last_success, last_error, consecutive_errors, gone, next_refresh, \
                             first_seen";
 
+/// The columns of a mark in `item_marks_by_user_month`, in the order of `reading::MarkRow`.
+const MARK_COLUMNS: &str = "item_id, read, starred, updated_at";
+
 /// Prepares every statement on `session` (whose keyspace is set and schema up to date).
 pub(super) async fn prepare(session: Session) -> Result<Connected, StoreError> {
     let unavailable = |what: &str, error: &dyn std::fmt::Display| {
@@ -69,34 +72,44 @@ pub(super) async fn prepare(session: Session) -> Result<Connected, StoreError> {
             "SELECT url, added_at, category FROM subscriptions_by_user WHERE user_id = ?",
         )
         .await?,
-        select_marks: prepare(
-            "SELECT feed_url, item_id, read, starred, updated_at FROM item_state_by_user \
-             WHERE user_id = ?",
+        select_mark_months: prepare("SELECT month FROM mark_months_by_user WHERE user_id = ?")
+            .await?,
+        insert_mark_month: prepare(
+            "INSERT INTO mark_months_by_user (user_id, month) VALUES (?, ?)",
         )
         .await?,
-        select_feed_marks: prepare(
-            "SELECT item_id, read, starred, updated_at FROM item_state_by_user \
-             WHERE user_id = ? AND feed_url = ?",
-        )
+        select_month_marks: prepare(&format!(
+            "SELECT feed_url, {MARK_COLUMNS} FROM item_marks_by_user_month \
+             WHERE user_id = ? AND month = ?"
+        ))
+        .await?,
+        select_month_feed_marks: prepare(&format!(
+            "SELECT {MARK_COLUMNS} FROM item_marks_by_user_month \
+             WHERE user_id = ? AND month = ? AND feed_url = ?"
+        ))
         .await?,
         select_watermarks: prepare(
             "SELECT feed_url, up_to, set_at FROM read_watermarks_by_user WHERE user_id = ?",
         )
         .await?,
+        select_watermark: prepare(
+            "SELECT up_to, set_at FROM read_watermarks_by_user WHERE user_id = ? AND feed_url = ?",
+        )
+        .await?,
         mark_read: prepare(
-            "UPDATE item_state_by_user SET read = ?, updated_at = ? \
-             WHERE user_id = ? AND feed_url = ? AND item_id = ?",
+            "UPDATE item_marks_by_user_month SET read = ?, updated_at = ? \
+             WHERE user_id = ? AND month = ? AND feed_url = ? AND item_id = ?",
         )
         .await?,
         mark_starred: prepare(
-            "UPDATE item_state_by_user SET starred = ? \
-             WHERE user_id = ? AND feed_url = ? AND item_id = ?",
+            "UPDATE item_marks_by_user_month SET starred = ? \
+             WHERE user_id = ? AND month = ? AND feed_url = ? AND item_id = ?",
         )
         .await?,
-        copy_mark: prepare(
-            "INSERT INTO item_state_by_user (user_id, feed_url, item_id, read, starred, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?)",
-        )
+        copy_mark: prepare(&format!(
+            "INSERT INTO item_marks_by_user_month (user_id, month, feed_url, {MARK_COLUMNS}) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)"
+        ))
         .await?,
         set_watermark: prepare(
             "UPDATE read_watermarks_by_user SET up_to = ?, set_at = ? \
@@ -108,10 +121,59 @@ pub(super) async fn prepare(session: Session) -> Result<Connected, StoreError> {
             "UPDATE subscriptions_by_user SET category = ? WHERE user_id = ? AND url = ? IF EXISTS",
         )
         .await?,
-        clear_marks: prepare("DELETE FROM item_state_by_user WHERE user_id = ? AND feed_url = ?")
-            .await?,
+        delete_mark: prepare(
+            "DELETE FROM item_marks_by_user_month \
+             WHERE user_id = ? AND month = ? AND feed_url = ? AND item_id = ?",
+        )
+        .await?,
+        clear_marks: prepare(
+            "DELETE FROM item_marks_by_user_month WHERE user_id = ? AND month = ? AND feed_url = ?",
+        )
+        .await?,
         clear_watermark: prepare(
             "DELETE FROM read_watermarks_by_user WHERE user_id = ? AND feed_url = ?",
+        )
+        .await?,
+        select_index: prepare(
+            "SELECT item_id, seen, time FROM item_index_by_feed WHERE feed_url = ?",
+        )
+        .await?,
+        select_index_ids: prepare(
+            "SELECT item_id, seen, time FROM item_index_by_feed WHERE feed_url = ? AND item_id IN ?",
+        )
+        .await?,
+        insert_index: prepare(
+            "INSERT INTO item_index_by_feed (feed_url, item_id, seen, time) VALUES (?, ?, ?, ?)",
+        )
+        .await?,
+        delete_index: prepare("DELETE FROM item_index_by_feed WHERE feed_url = ? AND item_id = ?")
+            .await?,
+        insert_item: prepare(
+            "INSERT INTO items_by_feed_month (feed_url, month, item_id, seen, time, item) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .await?,
+        select_items: prepare(
+            "SELECT item_id, item FROM items_by_feed_month \
+             WHERE feed_url = ? AND month = ? AND item_id IN ?",
+        )
+        .await?,
+        delete_item: prepare(
+            "DELETE FROM items_by_feed_month WHERE feed_url = ? AND month = ? AND item_id = ?",
+        )
+        .await?,
+        insert_term: prepare(
+            "INSERT INTO item_terms_by_feed (feed_url, term, item_id, seen, time, count) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .await?,
+        select_term: prepare(
+            "SELECT item_id, seen, time, count FROM item_terms_by_feed \
+             WHERE feed_url = ? AND term = ?",
+        )
+        .await?,
+        delete_term: prepare(
+            "DELETE FROM item_terms_by_feed WHERE feed_url = ? AND term = ? AND item_id = ?",
         )
         .await?,
         insert_account: prepare(

@@ -1,0 +1,262 @@
+//! The data migration to the item history: copies what the tables of schema versions 1–5 hold
+//! (each feed's item blob with its first-seen map, each user's marks) into the history (with its
+//! search words) and month-partitioned marks of version 6. `schema` runs it once, as version 7, and records it.
+//!
+//! Safe to run twice, half-way or from two middle tiers starting at once: every row it writes is
+//! derived from the old tables alone (the same row each run) and written with a fixed write time
+//! far in the past ([`MIGRATED_WRITE_TIME`]), so anything the new code has written or deleted
+//! since (a newer mark, a refreshed item, retention's deletions) always wins over it.
+//!
+//! The old tables are left as they were: a middle tier of the previous version still running
+//! writes there, so an upgrade stops those first (or runs this again by deleting version 7 from
+//! `schema_version`, which is harmless for the reasons above).
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use futures::{StreamExt, TryStreamExt};
+use scylla::DeserializeRow;
+use scylla::client::session::Session;
+use scylla::serialize::row::SerializeRow;
+use scylla::statement::prepared::PreparedStatement;
+
+use middletier_api::Item;
+
+use super::history::ItemRow;
+use super::reading::month_of;
+use super::terms::term_counts;
+use crate::store::StoreError;
+
+/// The write time (microseconds since the epoch) of every migrated row: older than any write
+/// or deletion the new code makes, so a re-run never undoes one.
+const MIGRATED_WRITE_TIME: i64 = 1;
+
+/// How many rows are written at once.
+const WRITES_AT_ONCE: usize = 32;
+
+#[derive(DeserializeRow)]
+struct BlobRow {
+    url: String,
+    items: Option<String>,
+    first_seen: Option<HashMap<String, DateTime<Utc>>>,
+    last_success: Option<DateTime<Utc>>,
+    last_attempt: Option<DateTime<Utc>>,
+}
+
+#[derive(DeserializeRow)]
+struct OldMarkRow {
+    user_id: String,
+    feed_url: String,
+    item_id: String,
+    read: Option<bool>,
+    starred: Option<bool>,
+    updated_at: Option<DateTime<Utc>>,
+}
+
+/// Copies every feed's blob items into the history, then every mark into its month partition.
+pub(super) async fn history_from_blobs(session: &Session) -> Result<(), StoreError> {
+    let failed = |error: &dyn std::fmt::Display| {
+        StoreError::Unavailable(format!("history migration: {error}"))
+    };
+    let prepare =
+        |cql: &'static str| async move { session.prepare(cql).await.map_err(|e| failed(&e)) };
+    let insert_item = prepare(
+        "INSERT INTO items_by_feed_month (feed_url, month, item_id, seen, time, item) \
+         VALUES (?, ?, ?, ?, ?, ?) USING TIMESTAMP ?",
+    )
+    .await?;
+    let insert_index = prepare(
+        "INSERT INTO item_index_by_feed (feed_url, item_id, seen, time) \
+         VALUES (?, ?, ?, ?) USING TIMESTAMP ?",
+    )
+    .await?;
+    let insert_term = prepare(
+        "INSERT INTO item_terms_by_feed (feed_url, term, item_id, seen, time, count) \
+         VALUES (?, ?, ?, ?, ?, ?) USING TIMESTAMP ?",
+    )
+    .await?;
+    let insert_month =
+        prepare("INSERT INTO mark_months_by_user (user_id, month) VALUES (?, ?) USING TIMESTAMP ?")
+            .await?;
+    let insert_mark = prepare(
+        "INSERT INTO item_marks_by_user_month \
+         (user_id, month, feed_url, item_id, read, starred, updated_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?",
+    )
+    .await?;
+
+    // Each feed's items, and when each was first seen (what its marks' months follow).
+    let mut seen_by_feed: HashMap<String, HashMap<String, DateTime<Utc>>> = HashMap::new();
+    let mut feeds = session
+        .query_iter(
+            "SELECT url, items, first_seen, last_success, last_attempt FROM feeds_by_url",
+            (),
+        )
+        .await
+        .map_err(|e| failed(&e))?
+        .rows_stream::<BlobRow>()
+        .map_err(|e| failed(&e))?;
+    let mut items_copied = 0_usize;
+    while let Some(feed) = feeds.try_next().await.map_err(|e| failed(&e))? {
+        // A blob that no longer decodes showed no items before; it has none to copy.
+        let items: Vec<Item> = feed
+            .items
+            .as_deref()
+            .and_then(|json| serde_json::from_str(json).ok())
+            .unwrap_or_default();
+        let first_seen = feed.first_seen.unwrap_or_default();
+        let fallback = feed
+            .last_success
+            .or(feed.last_attempt)
+            .unwrap_or(DateTime::UNIX_EPOCH);
+        let mut rows = Vec::with_capacity(items.len());
+        for item in &items {
+            let seen = first_seen.get(&item.id).copied().unwrap_or(fallback);
+            rows.push(ItemRow::new(item, seen)?);
+        }
+        let content: Vec<_> = rows
+            .iter()
+            .map(|row| {
+                (
+                    feed.url.clone(),
+                    month_of(row.seen),
+                    row.id.clone(),
+                    row.seen,
+                    row.time,
+                    row.json.clone(),
+                    MIGRATED_WRITE_TIME,
+                )
+            })
+            .collect();
+        let content = content
+            .into_iter()
+            .map(|values| write(session, insert_item.clone(), values));
+        futures::stream::iter(content)
+            .buffer_unordered(WRITES_AT_ONCE)
+            .try_collect::<()>()
+            .await?;
+        let terms: Vec<_> = rows
+            .iter()
+            .flat_map(|row| {
+                term_counts(&row.item).into_iter().map(|(term, count)| {
+                    (
+                        feed.url.clone(),
+                        term,
+                        row.id.clone(),
+                        row.seen,
+                        row.time,
+                        count,
+                        MIGRATED_WRITE_TIME,
+                    )
+                })
+            })
+            .collect();
+        let terms = terms
+            .into_iter()
+            .map(|values| write(session, insert_term.clone(), values));
+        futures::stream::iter(terms)
+            .buffer_unordered(WRITES_AT_ONCE)
+            .try_collect::<()>()
+            .await?;
+        // The index after the content and words it points at.
+        let index: Vec<_> = rows
+            .iter()
+            .map(|row| {
+                (
+                    feed.url.clone(),
+                    row.id.clone(),
+                    row.seen,
+                    row.time,
+                    MIGRATED_WRITE_TIME,
+                )
+            })
+            .collect();
+        let index = index
+            .into_iter()
+            .map(|values| write(session, insert_index.clone(), values));
+        futures::stream::iter(index)
+            .buffer_unordered(WRITES_AT_ONCE)
+            .try_collect::<()>()
+            .await?;
+        let seen_here = rows.into_iter().map(|row| (row.id, row.seen)).collect();
+        items_copied += items.len();
+        seen_by_feed.insert(feed.url, seen_here);
+    }
+
+    // Each mark into the month its item was first seen; a mark on an item the blob no longer
+    // held (its content is gone) into the month it was made, so nothing is lost.
+    let mut marks = session
+        .query_iter(
+            "SELECT user_id, feed_url, item_id, read, starred, updated_at FROM item_state_by_user",
+            (),
+        )
+        .await
+        .map_err(|e| failed(&e))?
+        .rows_stream::<OldMarkRow>()
+        .map_err(|e| failed(&e))?;
+    let mut marks_copied = 0_usize;
+    let mut pending = Vec::new();
+    while let Some(mark) = marks.try_next().await.map_err(|e| failed(&e))? {
+        let seen = seen_by_feed
+            .get(&mark.feed_url)
+            .and_then(|feed| feed.get(&mark.item_id))
+            .copied()
+            .or(mark.updated_at)
+            .unwrap_or(DateTime::UNIX_EPOCH);
+        let month = month_of(seen);
+        // The month is announced before the mark, as the store does.
+        let announce = write(
+            session,
+            insert_month.clone(),
+            (mark.user_id.clone(), month, MIGRATED_WRITE_TIME),
+        );
+        let copy = write(
+            session,
+            insert_mark.clone(),
+            (
+                mark.user_id,
+                month,
+                mark.feed_url,
+                mark.item_id,
+                mark.read,
+                mark.starred,
+                mark.updated_at,
+                MIGRATED_WRITE_TIME,
+            ),
+        );
+        pending.push(async move {
+            announce.await?;
+            copy.await
+        });
+        marks_copied += 1;
+        if pending.len() >= WRITES_AT_ONCE * 8 {
+            futures::stream::iter(std::mem::take(&mut pending))
+                .buffer_unordered(WRITES_AT_ONCE)
+                .try_collect::<()>()
+                .await?;
+        }
+    }
+    futures::stream::iter(pending)
+        .buffer_unordered(WRITES_AT_ONCE)
+        .try_collect::<()>()
+        .await?;
+    tracing::info!(
+        items = items_copied,
+        marks = marks_copied,
+        "copied feed items and marks into the item history"
+    );
+    Ok(())
+}
+
+/// One migrated row written.
+async fn write(
+    session: &Session,
+    statement: PreparedStatement,
+    values: impl SerializeRow,
+) -> Result<(), StoreError> {
+    session
+        .execute_unpaged(&statement, values)
+        .await
+        .map(drop)
+        .map_err(|e| StoreError::Unavailable(format!("history migration: {e}")))
+}

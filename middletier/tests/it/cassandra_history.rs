@@ -1,0 +1,384 @@
+//! The item history on the real Cassandra: what the Cassandra store must get right beyond the
+//! conformance suite, because its rows are spread over bounded partitions (content by feed and
+//! month, marks by user and month, search words by feed and word): saves across months, long
+//! articles past Cassandra's batch and key limits, retention removing every subscriber's marks,
+//! a move carrying stars, and search over the per-feed word index.
+
+use chrono::{DateTime, TimeZone, Utc};
+
+use middletier::store::{
+    FeedState, FeedStore, HistoryStore, MarkChange, ReadingStore, SearchHit, SearchOrder,
+    SearchQuery, SearchStore, SearchTerms, SubscriptionStore,
+};
+use middletier::testing::{cassandra_store, unique_prefix};
+use middletier_api::Item;
+use middletier_api::domain::{FeedUrl, UserId};
+
+use crate::support::cassandra_shared;
+
+/// Day `day` of 2026 (so consecutive ones cross month partitions).
+fn day(day: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
+        .single()
+        .expect("time")
+        + chrono::Duration::days(day)
+}
+
+fn item(id: &str, description: String) -> Item {
+    Item {
+        id: id.to_owned(),
+        title: format!("Title {id}"),
+        link: None,
+        description,
+        published: None,
+        read: false,
+        starred: false,
+    }
+}
+
+fn state(url: &FeedUrl, items: Vec<Item>, now: DateTime<Utc>) -> FeedState {
+    let mut state = FeedState::new(url.clone(), now);
+    state.last_success = Some(now);
+    for item in &items {
+        state.first_seen.insert(item.id.clone(), now);
+    }
+    state.items = items;
+    state
+}
+
+const STAR: MarkChange = MarkChange {
+    read: None,
+    starred: Some(true),
+};
+const READ: MarkChange = MarkChange {
+    read: Some(true),
+    starred: None,
+};
+
+#[tokio::test]
+#[ignore = "needs Cassandra: deploy/test.sh starts one (or deploy/cassandra/run.sh start)"]
+async fn cassandra_history_spans_months_keeps_first_seen_and_retention_removes_every_readers_marks()
+{
+    let _cassandra = cassandra_shared().await;
+    let store = cassandra_store().await;
+    let prefix = unique_prefix();
+    let url = FeedUrl::parse(&format!("https://example.com/{prefix}feed.xml")).expect("url");
+    let ann = UserId::parse(&format!("{prefix}ann")).expect("user");
+    let bob = UserId::parse(&format!("{prefix}bob")).expect("user");
+    for user in [&ann, &bob] {
+        store.subscribe(user, &url, 100).await.expect("subscribe");
+    }
+
+    // January: a and b; February: b (its first-seen kept) and c; a has left the document.
+    let body = |id: &str| format!("<p>{id}</p>");
+    store
+        .save_feed_state(&state(
+            &url,
+            vec![item("a", body("a")), item("b", body("b"))],
+            day(3),
+        ))
+        .await
+        .expect("save january");
+    let mut february = state(
+        &url,
+        vec![item("b", body("b2")), item("c", body("c"))],
+        day(40),
+    );
+    february.first_seen.clear();
+    store
+        .save_feed_state(&february)
+        .await
+        .expect("save february");
+
+    let mut history = store.history(&url).await.expect("history");
+    history.sort_by(|x, y| x.id.cmp(&y.id));
+    let seen: Vec<(&str, i64)> = history.iter().map(|e| (e.id.as_str(), e.seen)).collect();
+    assert_eq!(
+        seen,
+        [
+            ("a", day(3).timestamp_millis()),
+            ("b", day(3).timestamp_millis()),
+            ("c", day(40).timestamp_millis()),
+        ],
+        "nothing leaves by a save; a known item keeps its first-seen month"
+    );
+    let content = store.history_items(&url, &history).await.expect("content");
+    let descriptions: Vec<Option<String>> = content
+        .into_iter()
+        .map(|item| item.map(|item| item.description))
+        .collect();
+    assert_eq!(
+        descriptions,
+        [Some(body("a")), Some(body("b2")), Some(body("c"))],
+        "a known item's content is replaced"
+    );
+
+    for user in [&ann, &bob] {
+        for id in ["a", "c"] {
+            store
+                .mark_item(user, &url, id, READ, day(41))
+                .await
+                .expect("mark");
+        }
+    }
+    store
+        .mark_item(&ann, &url, "b", STAR, day(41))
+        .await
+        .expect("star");
+    let removed = store
+        .remove_history(&url, &["a".to_owned(), "c".to_owned(), "never".to_owned()])
+        .await
+        .expect("retention");
+    assert_eq!(removed, 2, "only what it held");
+    for user in [&ann, &bob] {
+        let reading = store.feed_reading(user, &url).await.expect("reading");
+        assert!(
+            !reading.marks.contains_key("a") && !reading.marks.contains_key("c"),
+            "every subscriber's marks on removed items go with them: {reading:?}"
+        );
+        let page_view = store.reading(user).await.expect("reading");
+        let marks = page_view
+            .feeds
+            .get(&url)
+            .map(|f| f.marks.len())
+            .unwrap_or(0);
+        assert_eq!(marks, usize::from(user == &ann), "{page_view:?}");
+    }
+    let left: Vec<String> = store
+        .history(&url)
+        .await
+        .expect("history")
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(left, ["b"]);
+}
+
+#[tokio::test]
+#[ignore = "needs Cassandra: deploy/test.sh starts one (or deploy/cassandra/run.sh start)"]
+async fn cassandra_a_feed_of_long_articles_past_the_batch_limit_is_saved_whole() {
+    let _cassandra = cassandra_shared().await;
+    let store = cassandra_store().await;
+    let url =
+        FeedUrl::parse(&format!("https://example.com/{}long.xml", unique_prefix())).expect("url");
+    // 100 items of 64 KiB each: 6.4 MB, far past Cassandra's 50 KiB batch failure threshold,
+    // each item alone past it too, and each one 64 KiB "word", past the largest partition key.
+    let items: Vec<Item> = (0..100)
+        .map(|n| item(&format!("long-{n}"), "x".repeat(64 * 1024)))
+        .collect();
+    store
+        .save_feed_state(&state(&url, items, day(1)))
+        .await
+        .expect("a hostile feed's long articles are stored, not refused");
+    let history = store.history(&url).await.expect("history");
+    assert_eq!(history.len(), 100);
+    let content = store.history_items(&url, &history).await.expect("content");
+    assert!(content.iter().all(|item| {
+        item.as_ref()
+            .is_some_and(|i| i.description.len() == 64 * 1024)
+    }));
+}
+
+#[tokio::test]
+#[ignore = "needs Cassandra: deploy/test.sh starts one (or deploy/cassandra/run.sh start)"]
+async fn cassandra_a_moved_feed_carries_its_history_and_stars() {
+    let _cassandra = cassandra_shared().await;
+    let store = cassandra_store().await;
+    let prefix = unique_prefix();
+    let from = FeedUrl::parse(&format!("https://example.com/{prefix}old.xml")).expect("url");
+    let to = FeedUrl::parse(&format!("https://example.com/{prefix}new.xml")).expect("url");
+    let ann = UserId::parse(&format!("{prefix}ann")).expect("user");
+    store.subscribe(&ann, &from, 100).await.expect("subscribe");
+    store
+        .save_feed_state(&state(
+            &from,
+            vec![item("old", "<p>old</p>".to_owned())],
+            day(10),
+        ))
+        .await
+        .expect("save");
+    store
+        .save_feed_state(&state(
+            &from,
+            vec![item("new", "<p>new</p>".to_owned())],
+            day(50),
+        ))
+        .await
+        .expect("save");
+    store
+        .mark_item(&ann, &from, "old", STAR, day(51))
+        .await
+        .expect("star");
+
+    store.move_feed(&from, &to).await.expect("move");
+    assert!(store.history(&from).await.expect("history").is_empty());
+    let mut moved = store.history(&to).await.expect("history");
+    moved.sort_by(|x, y| x.id.cmp(&y.id));
+    let ids: Vec<&str> = moved.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["new", "old"],
+        "the whole history, not just the document"
+    );
+    assert_eq!(moved[1].seen, day(10).timestamp_millis());
+    let content = store.history_items(&to, &moved).await.expect("content");
+    assert!(content.iter().all(Option::is_some));
+    let reading = store.reading(&ann).await.expect("reading");
+    assert!(
+        reading.feeds[&to].marks["old"].starred,
+        "the star moved with its item"
+    );
+    assert!(!reading.feeds.contains_key(&from));
+}
+
+fn query(feeds: &[&FeedUrl], terms: SearchTerms, order: SearchOrder) -> SearchQuery {
+    SearchQuery {
+        feeds: feeds.iter().map(|&f| f.clone()).collect(),
+        terms,
+        order,
+        offset: 0,
+        limit: 10,
+    }
+}
+
+fn words(words: &[&str]) -> SearchTerms {
+    SearchTerms {
+        words: words.iter().map(|w| (*w).to_owned()).collect(),
+        ..SearchTerms::default()
+    }
+}
+
+fn ids(hits: &[SearchHit]) -> Vec<&str> {
+    hits.iter().map(|hit| hit.entry.id.as_str()).collect()
+}
+
+#[tokio::test]
+#[ignore = "needs Cassandra: deploy/test.sh starts one (or deploy/cassandra/run.sh start)"]
+async fn cassandra_search_finds_words_phrases_and_exclusions_in_the_feeds_searched_only() {
+    let _cassandra = cassandra_shared().await;
+    let store = cassandra_store().await;
+    let prefix = unique_prefix();
+    let one = FeedUrl::parse(&format!("https://example.com/{prefix}one.xml")).expect("url");
+    let two = FeedUrl::parse(&format!("https://example.com/{prefix}two.xml")).expect("url");
+    let text = |s: &str| format!("<p>{s}</p>");
+    store
+        .save_feed_state(&state(
+            &one,
+            vec![
+                item("rust-fast", text("Rust is fast and Rust is safe.")),
+                item("cafe", text("A Café in Zürich &amp; rust")),
+            ],
+            day(1),
+        ))
+        .await
+        .expect("save one");
+    store
+        .save_feed_state(&state(
+            &two,
+            vec![item("fast-rust", text("fast rust, slow go"))],
+            day(40),
+        ))
+        .await
+        .expect("save two");
+
+    let newest = store
+        .search(&query(&[&one, &two], words(&["RUST"]), SearchOrder::Newest))
+        .await
+        .expect("search");
+    assert_eq!(ids(&newest)[0], "fast-rust", "newest first: {newest:?}");
+    assert_eq!(newest.len(), 3);
+    let relevant = store
+        .search(&query(
+            &[&one, &two],
+            words(&["rust"]),
+            SearchOrder::Relevance,
+        ))
+        .await
+        .expect("search");
+    assert_eq!(ids(&relevant)[0], "rust-fast", "most occurrences first");
+
+    let only_one = store
+        .search(&query(&[&one], words(&["fast"]), SearchOrder::Newest))
+        .await
+        .expect("search");
+    assert_eq!(
+        ids(&only_one),
+        ["rust-fast"],
+        "a feed not searched is not found"
+    );
+
+    let folded = store
+        .search(&query(
+            &[&one],
+            words(&["cafe", "Zürich"]),
+            SearchOrder::Newest,
+        ))
+        .await
+        .expect("search");
+    assert_eq!(ids(&folded), ["cafe"], "diacritics removed on both sides");
+    let entity = store
+        .search(&query(&[&one], words(&["amp"]), SearchOrder::Newest))
+        .await
+        .expect("search");
+    assert!(entity.is_empty(), "markup and entities are not words");
+
+    let phrase = SearchTerms {
+        phrases: vec![vec!["fast".to_owned(), "rust".to_owned()]],
+        ..SearchTerms::default()
+    };
+    let phrased = store
+        .search(&query(&[&one, &two], phrase, SearchOrder::Newest))
+        .await
+        .expect("search");
+    assert_eq!(ids(&phrased), ["fast-rust"], "words in that order only");
+    let excluding = SearchTerms {
+        words: vec!["rust".to_owned()],
+        excluded: vec!["go".to_owned()],
+        ..SearchTerms::default()
+    };
+    let excluded = store
+        .search(&query(&[&one, &two], excluding, SearchOrder::Newest))
+        .await
+        .expect("search");
+    assert_eq!(ids(&excluded), ["cafe", "rust-fast"]);
+
+    let mut paged = query(&[&one, &two], words(&["rust"]), SearchOrder::Newest);
+    paged.offset = 1;
+    paged.limit = 1;
+    let page = store.search(&paged).await.expect("search");
+    assert_eq!(ids(&page), [ids(&newest)[1]]);
+
+    // Content replaced: the old words go, the new ones come; removed items are not found.
+    store
+        .save_feed_state(&state(
+            &two,
+            vec![item("fast-rust", text("now about zig"))],
+            day(41),
+        ))
+        .await
+        .expect("save two again");
+    let stale = store
+        .search(&query(&[&two], words(&["go"]), SearchOrder::Newest))
+        .await
+        .expect("search");
+    assert!(stale.is_empty(), "{stale:?}");
+    let fresh = store
+        .search(&query(&[&two], words(&["zig"]), SearchOrder::Newest))
+        .await
+        .expect("search");
+    assert_eq!(ids(&fresh), ["fast-rust"]);
+    assert_eq!(
+        fresh[0].entry.seen,
+        day(40).timestamp_millis(),
+        "first seen kept"
+    );
+    store
+        .remove_history(&one, &["cafe".to_owned()])
+        .await
+        .expect("retention");
+    let gone = store
+        .search(&query(&[&one], words(&["cafe"]), SearchOrder::Newest))
+        .await
+        .expect("search");
+    assert!(gone.is_empty(), "{gone:?}");
+}

@@ -1,0 +1,288 @@
+//! Upgrading a Cassandra keyspace written by the previous version (schema versions 1–5: items
+//! as one JSON blob per feed, every mark of a user in one partition) to the item history: the
+//! new code's versioned data migration copies every item, first-seen time, mark and star, runs
+//! once, can run again without undoing newer writes, and two middle tiers may start at once.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, TimeZone, Utc};
+use scylla::client::session::Session;
+use scylla::client::session_builder::SessionBuilder;
+
+use middletier::store::{
+    CassandraStore, HistoryStore, MarkChange, ReadingStore, SearchOrder, SearchQuery, SearchStore,
+    SearchTerms,
+};
+use middletier::testing::cassandra_settings;
+use middletier_api::Item;
+use middletier_api::domain::{FeedUrl, UserId};
+
+use crate::support::cassandra_shared;
+
+/// The schema files of the previous version, exactly as it applied them.
+const PREVIOUS_SCHEMA: &[(i32, &str, &str)] = &[
+    (
+        1,
+        "subscriptions",
+        include_str!("../../schema/cassandra/001_subscriptions.cql"),
+    ),
+    (
+        2,
+        "feed_cache",
+        include_str!("../../schema/cassandra/002_feed_cache.cql"),
+    ),
+    (
+        3,
+        "item_state",
+        include_str!("../../schema/cassandra/003_item_state.cql"),
+    ),
+    (
+        4,
+        "reading",
+        include_str!("../../schema/cassandra/004_reading.cql"),
+    ),
+    (
+        5,
+        "sessions_by_user",
+        include_str!("../../schema/cassandra/005_sessions_by_user.cql"),
+    ),
+];
+
+fn at(seconds: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(1_700_000_000 + seconds, 0)
+        .single()
+        .expect("time")
+}
+
+fn item(id: &str) -> Item {
+    Item {
+        id: id.to_owned(),
+        title: format!("Title {id}"),
+        link: Some(format!("https://example.com/{id}")),
+        description: format!("<p>Body of {id}</p>"),
+        published: None,
+        read: false,
+        starred: false,
+    }
+}
+
+async fn cql(session: &Session, statement: &str) {
+    session
+        .query_unpaged(statement, ())
+        .await
+        .unwrap_or_else(|e| panic!("{statement}: {e}"));
+}
+
+/// A keyspace of its own holding only the previous version's schema.
+async fn previous_version_keyspace(keyspace: &str) -> Session {
+    let session = SessionBuilder::new()
+        .known_node(cassandra_settings().nodes)
+        .build()
+        .await
+        .expect("connect");
+    cql(
+        &session,
+        &format!(
+            "CREATE KEYSPACE {keyspace} WITH replication = \
+             {{'class': 'SimpleStrategy', 'replication_factor': 1}}"
+        ),
+    )
+    .await;
+    session.use_keyspace(keyspace, false).await.expect("use");
+    cql(
+        &session,
+        "CREATE TABLE schema_version (version int PRIMARY KEY, name text, applied_at timestamp)",
+    )
+    .await;
+    for (version, name, file) in PREVIOUS_SCHEMA {
+        let without_comments: String = file
+            .lines()
+            .map(|line| line.split("--").next().unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join("\n");
+        for statement in without_comments.split(';').filter(|s| !s.trim().is_empty()) {
+            cql(&session, statement).await;
+        }
+        session
+            .query_unpaged(
+                "INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)",
+                (version, name, Utc::now()),
+            )
+            .await
+            .expect("record version");
+    }
+    session.await_schema_agreement().await.expect("agreement");
+    session
+}
+
+#[tokio::test]
+#[ignore = "needs Cassandra: deploy/test.sh starts one (or deploy/cassandra/run.sh start)"]
+async fn upgrading_a_previous_version_keyspace_keeps_every_item_first_seen_mark_and_star() {
+    let _cassandra = cassandra_shared().await;
+    let keyspace = format!(
+        "rss_upgrade_{}",
+        Utc::now().timestamp_nanos_opt().unwrap_or_default()
+    );
+    let old = previous_version_keyspace(&keyspace).await;
+    let feed = FeedUrl::parse("https://example.com/feed.xml").expect("url");
+    let ann = UserId::parse("ann").expect("user");
+
+    // What the previous version wrote: a blob of the current items with their first-seen
+    // times (one missing: it then fell back to the last success), and per-user marks, one on an
+    // item that had already left the blob.
+    let items = vec![item("a"), item("b"), item("c")];
+    let first_seen: HashMap<&str, DateTime<Utc>> = HashMap::from([("a", at(10)), ("b", at(20))]);
+    old.query_unpaged(
+        "INSERT INTO feeds_by_url (url, title, items, last_success, last_attempt, first_seen) \
+         VALUES (?, ?, ?, ?, ?, ?)",
+        (
+            feed.as_str(),
+            "Feed",
+            serde_json::to_string(&items).expect("json"),
+            at(30),
+            at(30),
+            &first_seen,
+        ),
+    )
+    .await
+    .expect("blob");
+    old.query_unpaged(
+        "INSERT INTO subscriptions_by_user (user_id, url, added_at) VALUES (?, ?, ?)",
+        (ann.as_str(), feed.as_str(), at(1)),
+    )
+    .await
+    .expect("subscription");
+    old.query_unpaged(
+        "INSERT INTO subscribers_by_feed (url, user_id) VALUES (?, ?)",
+        (feed.as_str(), ann.as_str()),
+    )
+    .await
+    .expect("subscriber");
+    let marks = [
+        ("a", Some(true), None, at(40)),
+        ("b", None, Some(true), at(41)),
+        ("gone", Some(true), Some(true), at(42)),
+    ];
+    for (id, read, starred, updated_at) in marks {
+        old.query_unpaged(
+            "INSERT INTO item_state_by_user (user_id, feed_url, item_id, read, starred, \
+             updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (ann.as_str(), feed.as_str(), id, read, starred, updated_at),
+        )
+        .await
+        .expect("mark");
+    }
+    old.query_unpaged(
+        "INSERT INTO read_watermarks_by_user (user_id, feed_url, up_to, set_at) \
+         VALUES (?, ?, ?, ?)",
+        (ann.as_str(), feed.as_str(), at(5), at(6)),
+    )
+    .await
+    .expect("watermark");
+
+    // Two middle tiers of the new version start at once on it.
+    let mut settings = cassandra_settings();
+    settings.keyspace = keyspace.clone();
+    let (store, _other) = futures::future::try_join(
+        CassandraStore::connect(&settings),
+        CassandraStore::connect(&settings),
+    )
+    .await
+    .expect("both open the old keyspace");
+
+    let check = |store: CassandraStore| {
+        let feed = feed.clone();
+        let ann = ann.clone();
+        let items = items.clone();
+        async move {
+            let mut history = store.history(&feed).await.expect("history");
+            history.sort_by(|x, y| x.id.cmp(&y.id));
+            let seen: Vec<(String, i64)> = history.iter().map(|e| (e.id.clone(), e.seen)).collect();
+            assert_eq!(
+                seen,
+                [
+                    ("a".to_owned(), at(10).timestamp_millis()),
+                    ("b".to_owned(), at(20).timestamp_millis()),
+                    ("c".to_owned(), at(30).timestamp_millis()),
+                ],
+                "every blob item, with its first-seen time (the last success when unknown)"
+            );
+            let content = store.history_items(&feed, &history).await.expect("items");
+            assert_eq!(content, items.into_iter().map(Some).collect::<Vec<_>>());
+
+            let reading = store.feed_reading(&ann, &feed).await.expect("feed reading");
+            let everything = store.reading(&ann).await.expect("reading");
+            assert_eq!(
+                everything.feeds.get(&feed).map(|f| (**f).clone()),
+                Some(reading.clone()),
+                "the page view's read finds what the per-feed read finds"
+            );
+            let watermark = reading.watermark.expect("watermark kept");
+            assert_eq!((watermark.up_to, watermark.set_at), (at(5), at(6)));
+            reading
+        }
+    };
+    let reading = check(store.clone()).await;
+    let found = store
+        .search(&SearchQuery {
+            feeds: vec![feed.clone()],
+            terms: SearchTerms {
+                words: vec!["body".to_owned()],
+                ..SearchTerms::default()
+            },
+            order: SearchOrder::Newest,
+            offset: 0,
+            limit: 10,
+        })
+        .await
+        .expect("search");
+    assert_eq!(found.len(), 3, "migrated items are searchable: {found:?}");
+    assert_eq!(reading.marks.len(), 3, "{reading:?}");
+    assert_eq!(reading.marks["a"].read, Some((true, at(40))));
+    assert!(!reading.marks["a"].starred);
+    assert!(reading.marks["b"].starred, "a star survives the move");
+    assert!(
+        reading.marks["gone"].starred,
+        "a star on an item gone from the blob is kept too"
+    );
+
+    // A newer write, then the migration run again (as if interrupted before it was recorded):
+    // nothing it copies undoes the newer write.
+    store
+        .mark_item(
+            &ann,
+            &feed,
+            "a",
+            MarkChange {
+                read: Some(false),
+                starred: None,
+            },
+            at(50),
+        )
+        .await
+        .expect("unread a");
+    store
+        .remove_history(&feed, &["c".to_owned()])
+        .await
+        .expect("retention removes c");
+    old.query_unpaged("DELETE FROM schema_version WHERE version = 7", ())
+        .await
+        .expect("forget version 7");
+    let again = CassandraStore::connect(&settings)
+        .await
+        .expect("reopens and migrates again");
+    let reading = again.feed_reading(&ann, &feed).await.expect("reading");
+    assert_eq!(
+        reading.marks["a"].read,
+        Some((false, at(50))),
+        "the newer mark wins over the copied one"
+    );
+    let history = again.history(&feed).await.expect("history");
+    assert!(
+        history.iter().all(|e| e.id != "c"),
+        "an item removed since stays removed"
+    );
+    assert_eq!(history.len(), 2);
+
+    cql(&old, &format!("DROP KEYSPACE {keyspace}")).await;
+}

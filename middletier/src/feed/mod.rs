@@ -62,9 +62,7 @@ use middletier_api::Item;
 
 pub use encoding::EncodingSource;
 pub use item::item_id;
-pub use sanitize::{
-    MAX_DESCRIPTION_INPUT_BYTES, MAX_HTML_DEPTH, sanitize_html, searchable_text, truncate_html,
-};
+pub use sanitize::{MAX_DESCRIPTION_INPUT_BYTES, MAX_HTML_DEPTH, sanitize_html, truncate_html};
 pub(crate) use text::decode_entities;
 
 /// Most entries presented from one document, in document order (feeds list newest first);

@@ -157,20 +157,6 @@ fn text_of_markup(html: &str) -> String {
     decode_entities(&text).into_owned()
 }
 
-/// The words of sanitized HTML as a search index sees them: each tag replaced by a space (so
-/// `<p>one</p><p>two</p>` stays two words), entities decoded, no markup left to match.
-pub fn searchable_text(html: &str) -> String {
-    let mut text = String::with_capacity(html.len() / 2);
-    let mut rest = html;
-    while let Some(at) = rest.find('<') {
-        text.push_str(&rest[..at]);
-        text.push(' ');
-        rest = rest[at..].find('>').map_or("", |end| &rest[at + end + 1..]);
-    }
-    text.push_str(rest);
-    decode_entities(&text).into_owned()
-}
-
 /// `html` cut to at most `max` bytes without breaking it: only between tags, entities and
 /// characters, with the elements open at the cut closed (their end tags count in `max`).
 ///

@@ -89,7 +89,7 @@ async fn feed_hits(
         for (hit, item) in hits.into_iter().zip(contents) {
             let Some(item) = item else { continue };
             let title = words(&item.title);
-            let text = words(&item.description);
+            let text = words(&crate::store::words::html_text(&item.description));
             let has = |phrase: &Vec<String>| {
                 [&title, &text]
                     .iter()

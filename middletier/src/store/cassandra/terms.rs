@@ -2,9 +2,9 @@
 //! the index rows written and removed with the items (`history`, `feeds`, `upgrade`), below the
 //! search that reads them (`search`).
 //!
-//! Words follow the search's rules: lower-case, diacritics removed, split on anything not a
-//! letter or digit. This is a small tokenizer of the store's own until the search's shared one
-//! replaces it.
+//! Words are cut by the tokenizer every store shares ([`crate::store::words`]): lower-case,
+//! diacritics removed, split on anything not a letter or digit; a description is indexed as its
+//! text, never its markup.
 
 use std::collections::HashMap;
 
@@ -23,67 +23,12 @@ const WRITES_AT_ONCE: usize = 32;
 /// searches for them, and a partition key must stay small.
 const LONGEST_TERM: usize = 64;
 
-/// The words of `text`, lower-case and without diacritics, tags and entities skipped.
+/// The words of `text` as every store indexes them ([`store::words`](crate::store::words)),
+/// without the overlong ones.
 pub(super) fn words(text: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut word = String::new();
-    let mut in_tag = false;
-    let mut in_entity = false;
-    let mut end_word = |word: &mut String| {
-        if !word.is_empty() && word.chars().count() <= LONGEST_TERM {
-            words.push(std::mem::take(word));
-        }
-        word.clear();
-    };
-    for c in text.chars() {
-        match c {
-            '<' => in_tag = true,
-            '>' if in_tag => in_tag = false,
-            '&' if !in_tag => in_entity = true,
-            ';' if in_entity => in_entity = false,
-            _ if in_tag || in_entity && c.is_ascii_alphanumeric() || c == '#' && in_entity => {}
-            _ if c.is_alphanumeric() => {
-                in_entity = false;
-                for lower in c.to_lowercase() {
-                    word.push(fold(lower));
-                }
-                continue;
-            }
-            _ => in_entity = false,
-        }
-        end_word(&mut word);
-    }
-    end_word(&mut word);
-    words
-}
-
-/// `c` without its diacritic, for the Latin letters feeds mostly carry.
-fn fold(c: char) -> char {
-    const FOLDS: &[(&str, char)] = &[
-        ("àáâãäåāăą", 'a'),
-        ("çćĉċč", 'c'),
-        ("ďđ", 'd'),
-        ("èéêëēĕėęě", 'e'),
-        ("ĝğġģ", 'g'),
-        ("ĥħ", 'h'),
-        ("ìíîïĩīĭįı", 'i'),
-        ("ĵ", 'j'),
-        ("ķ", 'k'),
-        ("ĺļľŀł", 'l'),
-        ("ñńņň", 'n'),
-        ("òóôõöøōŏő", 'o'),
-        ("ŕŗř", 'r'),
-        ("śŝşš", 's'),
-        ("ţťŧ", 't'),
-        ("ùúûüũūŭůűų", 'u'),
-        ("ŵ", 'w'),
-        ("ýÿŷ", 'y'),
-        ("źżž", 'z'),
-    ];
-    FOLDS
-        .iter()
-        .find(|(from, _)| from.contains(c))
-        .map_or(c, |&(_, to)| to)
+    crate::store::words::words(text)
+        .filter(|word| word.chars().count() <= LONGEST_TERM)
+        .collect()
 }
 
 /// Each word of `item` (title and text) with how often it occurs.
@@ -91,7 +36,7 @@ pub(super) fn term_counts(item: &Item) -> HashMap<String, i32> {
     let mut counts = HashMap::new();
     for word in words(&item.title)
         .into_iter()
-        .chain(words(&item.description))
+        .chain(words(&crate::store::words::html_text(&item.description)))
     {
         *counts.entry(word).or_insert(0) += 1;
     }
@@ -160,16 +105,10 @@ mod tests {
     #[test]
     fn words_are_lower_case_without_diacritics_tags_or_entities() {
         assert_eq!(
-            words("<p class=\"x\">Café &amp; Déjà-Vu&#8217;s ÜBER</p> 42"),
+            words(&crate::store::words::html_text(
+                "<p class=\"x\">Café &amp; Déjà-Vu&#8217;s ÜBER</p> 42"
+            )),
             ["cafe", "deja", "vu", "s", "uber", "42"]
-        );
-    }
-
-    #[test]
-    fn latin_letters_fold_to_their_base_letter() {
-        assert_eq!(
-            words("Ŕíšøťžÿ Ångström Łódź"),
-            ["risotzy", "angstrom", "lodz"]
         );
     }
 

@@ -13,7 +13,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use middletier_api::Item;
 
 use super::{from_millis, millis};
-use crate::feed::searchable_text;
+use crate::store::words::html_text;
 use crate::store::{HistoryEntry, StoreError, StoredItem, sort_time};
 
 /// Low bits of a `river_key` that tell apart items of the same millisecond.
@@ -81,7 +81,7 @@ pub(super) fn save_current(
             item.link,
             item.description,
             item.published,
-            searchable_text(&item.description),
+            html_text(&item.description),
             key,
         ])?;
     }
@@ -129,7 +129,7 @@ fn insert(
         item.link,
         item.description,
         item.published,
-        searchable_text(&item.description),
+        html_text(&item.description),
     ])?;
     Ok(())
 }

@@ -69,8 +69,9 @@ pub trait FeedVersions: FeedStore + HistoryStore {
     /// Retention and import change a feed's history without a refresh; until the version
     /// changes too, another middle tier's copy keeps listing removed items (its pages skip
     /// them, as their content is gone, but its unread counts include them) and misses imported
-    /// ones. A store that can should answer the later of `last_attempt` and its history's last
-    /// change.
+    /// ones. So a store shared by several middle tiers (Cassandra) answers the later of
+    /// `last_attempt` and its history's last change; SQLite has one middle tier, whose own
+    /// removals and imports go through this cache.
     async fn feed_version(&self, url: &FeedUrl) -> Result<Option<DateTime<Utc>>, StoreError>;
 }
 

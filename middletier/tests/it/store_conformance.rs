@@ -13,8 +13,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use middletier::store::{
     AccountRecord, AccountStore, FeedCache, FeedReading, FeedState, FeedStore, HistoryEntry,
-    MarkChange, MemoryStore, SessionRecord, SqliteStore, Store, StoreError, StoredItem,
-    SubscriptionStore,
+    HistoryStore, MarkChange, MemoryStore, SessionRecord, SqliteStore, Store, StoreError,
+    StoredItem, SubscriptionStore,
 };
 use middletier_api::Item;
 use middletier_api::domain::{FeedUrl, UserId};
@@ -1013,6 +1013,54 @@ async fn cassandra_feed_cache_shows_another_middle_tiers_refresh_within_seconds(
         "the other middle tier sees the refresh",
         deadline,
         || async { read(&there).await.as_deref() == Some("After") },
+    )
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "needs Cassandra: deploy/test.sh starts one (or deploy/cassandra/run.sh start)"]
+async fn cassandra_items_retention_removes_leave_every_middle_tiers_pages_within_seconds() {
+    let _cassandra = cassandra_shared().await;
+    // Retention removes items without refreshing the feed (a gone feed is never refreshed
+    // again): another middle tier's decoded copy must still drop them within seconds, or its
+    // unread counts would include them forever.
+    let here = middletier::testing::cassandra_store().await;
+    let there = middletier::testing::cassandra_store().await;
+    let prefix = middletier::testing::unique_prefix();
+    let url = FeedUrl::parse(&format!("https://example.com/{prefix}kept.xml")).expect("url");
+    let mut state = FeedState::new(url.clone(), time(0));
+    state.items = vec![item("new", "New", 30), item("old", "Old", 0)];
+    state.last_attempt = Some(time(0));
+    here.save_feed_state(&state).await.expect("save");
+    let held = |store: &middletier::store::FeedCache<middletier::store::CassandraStore>| {
+        let store = store.clone();
+        let url = url.clone();
+        async move {
+            let feeds = store.cached_feeds(&[url]).await.expect("read");
+            let mut ids: Vec<String> = feeds[0]
+                .as_ref()
+                .map(|f| f.history.iter().map(|e| e.id.clone()).collect())
+                .unwrap_or_default();
+            ids.sort();
+            ids
+        }
+    };
+    assert_eq!(held(&there).await, ["new", "old"], "warms the cache");
+
+    // The feed's document moved on (only "new" is current), then retention removes "old".
+    state.items = vec![item("new", "New", 30)];
+    here.save_feed_state(&state).await.expect("save");
+    assert_eq!(
+        here.remove_history(&url, &["old".to_owned()])
+            .await
+            .expect("remove"),
+        1
+    );
+    let deadline = middletier::store::FEED_CACHE_FRESH_FOR + std::time::Duration::from_secs(3);
+    platform::testing::eventually(
+        "the other middle tier stops listing the removed item",
+        deadline,
+        || async { held(&there).await == ["new"] },
     )
     .await;
 }

@@ -241,8 +241,8 @@ impl FeedVersions for CassandraStore {
         let result =
             query_rows(&connected.session, &connected.feed_version, (url.as_str(),)).await?;
         let row = result
-            .maybe_first_row::<(Option<DateTime<Utc>>,)>()
+            .maybe_first_row::<(Option<DateTime<Utc>>, Option<DateTime<Utc>>)>()
             .map_err(query_failed)?;
-        Ok(row.and_then(|(at,)| at))
+        Ok(row.and_then(|(attempt, changed)| attempt.max(changed)))
     }
 }

@@ -292,6 +292,9 @@ impl HistoryStore for CassandraStore {
             rows.push(ItemRow::new(&stored.item, stored.seen)?);
         }
         write_items(connected, url, &rows).await?;
+        if !rows.is_empty() {
+            history_changed(connected, url).await?;
+        }
         Ok(rows.len())
     }
 
@@ -322,6 +325,7 @@ impl HistoryStore for CassandraStore {
             }
         }
         drop_items(connected, url, &held).await?;
+        history_changed(connected, url).await?;
         Ok(held.len())
     }
 
@@ -373,4 +377,15 @@ impl HistoryStore for CassandraStore {
                 .collect(),
         })
     }
+}
+
+/// Records that `url`'s history changed without a refresh, so every middle tier's copy of the
+/// feed is read again at its next revalidation.
+async fn history_changed(connected: &Connected, url: &FeedUrl) -> Result<(), StoreError> {
+    connected
+        .session
+        .execute_unpaged(&connected.history_changed, (Utc::now(), url.as_str()))
+        .await
+        .map_err(query_failed)?;
+    Ok(())
 }

@@ -90,6 +90,7 @@ struct Connected {
     scan_subscribed: PreparedStatement,
     scan_schedule: PreparedStatement,
     feed_version: PreparedStatement,
+    history_changed: PreparedStatement,
     select_categorized: PreparedStatement,
     select_mark_months: PreparedStatement,
     insert_mark_month: PreparedStatement,

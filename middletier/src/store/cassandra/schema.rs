@@ -55,6 +55,13 @@ const MIGRATIONS: &[(i32, &str, Step)] = &[
         )),
     ),
     (7, "history_from_blobs", Step::HistoryFromBlobs),
+    (
+        8,
+        "history_changed",
+        Step::Cql(include_str!(
+            "../../../schema/cassandra/008_history_changed.cql"
+        )),
+    ),
 ];
 
 /// Creates the keyspace, switches the session to it, and applies every migration not yet

@@ -67,7 +67,15 @@ pub(super) async fn prepare(session: Session) -> Result<Connected, StoreError> {
         delete_feed: prepare("DELETE FROM feeds_by_url WHERE url = ?").await?,
         scan_subscribed: prepare("SELECT DISTINCT url FROM subscribers_by_feed").await?,
         scan_schedule: prepare("SELECT url, next_refresh, gone FROM feeds_by_url").await?,
-        feed_version: prepare("SELECT last_attempt FROM feeds_by_url WHERE url = ?").await?,
+        feed_version: prepare(
+            "SELECT last_attempt, history_changed FROM feeds_by_url WHERE url = ?",
+        )
+        .await?,
+        // Only a feed with a stored state has a version to change (never create a bare row).
+        history_changed: prepare(
+            "UPDATE feeds_by_url SET history_changed = ? WHERE url = ? IF EXISTS",
+        )
+        .await?,
         select_categorized: prepare(
             "SELECT url, added_at, category FROM subscriptions_by_user WHERE user_id = ?",
         )

@@ -44,7 +44,7 @@ async fn thirty_two_then_128_readers_against_one_healthy_middletier_get_only_rea
 }
 
 /// 512 readers against an edge whose `RSSGet` admits 8 in flight and 32 waiting (fixed), and
-/// a healthy middle tier that takes 20 ms per call (the chaos middleware's latency): a limit
+/// a healthy middle tier that takes 100 ms per call (the chaos middleware's latency): a limit
 /// lower than the adaptive defaults and a middle tier slower than on loopback, so that
 /// shedding is certain even when a debug build on a shared two-core machine, busy rendering,
 /// can't put hundreds of calls in flight at once.
@@ -56,7 +56,7 @@ async fn beyond_its_limit_the_edge_sheds_without_opening_the_breaker_and_then_re
         vec![Arc::new(middletier::store::MemoryStore::new())],
         |middletier| {
             middletier.chaos.enabled = true;
-            middletier.chaos.latency = std::time::Duration::from_millis(20);
+            middletier.chaos.latency = std::time::Duration::from_millis(100);
         },
         |edge| {
             let concurrency = &mut edge.commands.get.concurrency;

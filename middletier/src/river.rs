@@ -83,9 +83,10 @@ impl Source<'_> {
         }
     }
 
-    /// Unread items in this feed's history: what the watermark leaves unread (a comparison
-    /// per entry), corrected by the few items marked one by one (a lookup per mark, not per
-    /// entry).
+    /// Unread items in this feed's history: what the watermark leaves unread (a binary search
+    /// over the first-seen times, so a page over 500 feeds of 2,000 items each never walks a
+    /// million entries for its sidebar), corrected by the few items marked one by one (a
+    /// lookup per mark, not per entry).
     pub fn unread(&self) -> usize {
         let Some(reading) = self.reading else {
             return self.feed.history.len();
@@ -93,12 +94,7 @@ impl Source<'_> {
         let up_to = reading
             .watermark
             .map_or(i64::MIN, |w| w.up_to.timestamp_millis());
-        let mut unread = self
-            .feed
-            .history
-            .iter()
-            .filter(|entry| entry.seen > up_to)
-            .count();
+        let mut unread = self.feed.seen_after(up_to);
         for id in reading.marks.keys() {
             // Marks of items the history no longer holds count for nothing.
             let Some(entry) = self.feed.entry(id) else {

@@ -156,6 +156,9 @@ pub struct CachedFeed {
     pub current: HashMap<String, u32>,
     /// When each current item (by index in `state.items`) was first seen, Unix milliseconds.
     pub seen: Vec<i64>,
+    /// Every history entry's first-seen time, ascending: how many items arrived after a "read
+    /// up to" watermark is one binary search, not a walk of the whole history per page.
+    pub seen_ascending: Vec<i64>,
 }
 
 impl CachedFeed {
@@ -196,12 +199,15 @@ impl CachedFeed {
             .enumerate()
             .map(|(index, entry)| (entry.id.clone(), u32::try_from(index).unwrap_or(u32::MAX)))
             .collect();
+        let mut seen_ascending: Vec<i64> = history.iter().map(|entry| entry.seen).collect();
+        seen_ascending.sort_unstable();
         Self {
             state,
             history,
             by_id,
             current,
             seen,
+            seen_ascending,
         }
     }
 
@@ -210,6 +216,11 @@ impl CachedFeed {
         self.by_id
             .get(id)
             .and_then(|&index| self.history.get(index as usize))
+    }
+
+    /// How many items were first seen after `up_to` (Unix milliseconds).
+    pub fn seen_after(&self, up_to: i64) -> usize {
+        self.seen_ascending.len() - self.seen_ascending.partition_point(|&seen| seen <= up_to)
     }
 
     /// The content of item `id` if it is in the current document (else it is in the store).

@@ -11,7 +11,14 @@
 //! - `GET /` for `small`: the river of a one-feed user (the same page machinery, tiny data);
 //! - `GET /`, `/?filter=all`, `/?feed=<one of 500>` and the second page for `big`.
 //!
-//! It reports the median and p99 of each, and the page size. Run it with
+//! `-- --history N` gives each feed `N` older items that have left its current document and
+//! are only in its history (e.g. `--history 1900` for 500 feeds x 2,000 retained items, the
+//! default retention cap), loaded with `insert_history`: every page then merges and counts
+//! over the whole history.
+//!
+//! Every answer is checked: only a `200` page without a banner (the stale fallback and error
+//! pages carry one) that shows items counts as served and is timed; anything else is counted
+//! apart and reported. It reports the median and p99 of each, and the page size. Run it with
 //! `cargo bench -p edge --bench reader` (release build; loading takes a few seconds). Without
 //! `--bench` (e.g. `cargo test --all-targets`) it runs a small smoke version.
 
@@ -22,7 +29,9 @@ use std::time::{Duration, Instant};
 
 use chrono::{TimeDelta, Utc};
 
-use middletier::store::{FeedState, FeedStore, MemoryStore, Store, SubscriptionStore};
+use middletier::store::{
+    FeedState, FeedStore, HistoryStore, MemoryStore, Store, StoredItem, SubscriptionStore,
+};
 use middletier_api::Item;
 use middletier_api::domain::{FeedUrl, UserId};
 use platform::lifecycle::Shutdown;
@@ -32,6 +41,8 @@ use registry_client::ClientSettings;
 struct Config {
     feeds: usize,
     items_per_feed: usize,
+    /// Older items in each feed's history only.
+    history: usize,
     warmup: usize,
     requests: usize,
 }
@@ -41,6 +52,7 @@ impl Config {
         Self {
             feeds: 500,
             items_per_feed: 100,
+            history: history_arg().unwrap_or(0),
             warmup: 20,
             requests: 300,
         }
@@ -50,10 +62,19 @@ impl Config {
         Self {
             feeds: 20,
             items_per_feed: 20,
+            history: history_arg().unwrap_or(20),
             warmup: 2,
             requests: 10,
         }
     }
+}
+
+/// The number after `--history`, if given.
+fn history_arg() -> Option<usize> {
+    let args: Vec<String> = std::env::args().collect();
+    let at = args.iter().position(|arg| arg == "--history")?;
+    let value = args.get(at + 1).expect("--history takes a number of items");
+    Some(value.parse().expect("--history takes a number of items"))
 }
 
 fn main() {
@@ -92,8 +113,15 @@ async fn run(config: Config) {
 
     let store = Arc::new(MemoryStore::new());
     let loading = Instant::now();
-    let big_feeds = load(&store, "big", config.feeds, config.items_per_feed).await;
-    load(&store, "small", 1, config.items_per_feed).await;
+    let big_feeds = load(
+        &store,
+        "big",
+        config.feeds,
+        config.items_per_feed,
+        config.history,
+    )
+    .await;
+    load(&store, "small", 1, config.items_per_feed, 0).await;
     let loaded_in = loading.elapsed();
 
     // Mutual TLS between edge and middle tier, as deployed.
@@ -151,20 +179,25 @@ async fn run(config: Config) {
         ),
     ];
     println!(
-        "\nReader page latency: {} feeds x {} items = {} items for `big`; {} sequential requests per row after {} warm-up\n",
+        "\nReader page latency: {} feeds x ({} current + {} older) items = {} items for `big`; {} sequential requests per row after {} warm-up\n",
         config.feeds,
         config.items_per_feed,
-        config.feeds * config.items_per_feed,
+        config.history,
+        config.feeds * (config.items_per_feed + config.history),
         config.requests,
         config.warmup
     );
     println!("(store loaded in {loaded_in:.1?})\n");
-    println!("| request | median | p99 | max | page size |");
-    println!("|---|---|---|---|---|");
+    println!("| request | median | p99 | max | page size | not served |");
+    println!("|---|---|---|---|---|---|");
     for (name, base, path) in cases {
-        let (mut samples, size) = time(&http, &base, &path, config).await;
+        let (mut samples, size, failed) = time(&http, &base, &path, config).await;
+        if samples.is_empty() {
+            println!("| {name} | | | | | {failed} (all) |");
+            continue;
+        }
         println!(
-            "| {name} | {:.2} ms | {:.2} ms | {:.2} ms | {:.1} KB |",
+            "| {name} | {:.2} ms | {:.2} ms | {:.2} ms | {:.1} KB | {failed} |",
             millis(percentile(&mut samples, 50.0)),
             millis(percentile(&mut samples, 99.0)),
             millis(percentile(&mut samples, 100.0)),
@@ -175,8 +208,15 @@ async fn run(config: Config) {
 }
 
 /// Subscribes `user` to `feeds` feeds of `items` items each, written straight into the store
-/// as the refresher would leave them (fetched, not due again for a day).
-async fn load(store: &MemoryStore, name: &str, feeds: usize, items: usize) -> Vec<String> {
+/// as the refresher would leave them (fetched, not due again for a day), each with `history`
+/// older items that only its history holds.
+async fn load(
+    store: &MemoryStore,
+    name: &str,
+    feeds: usize,
+    items: usize,
+    history: usize,
+) -> Vec<String> {
     let user = UserId::parse(name).unwrap();
     let now = Utc::now();
     let max = middletier::service::AccountSettings::default().max_subscriptions_per_user;
@@ -191,26 +231,35 @@ async fn load(store: &MemoryStore, name: &str, feeds: usize, items: usize) -> Ve
         state.last_attempt = Some(now);
         state.http_status = Some(200);
         state.next_refresh = now + TimeDelta::days(1);
-        state.items = (0..items)
-            .map(|n| {
-                // Feeds interleave in time, as a river of many feeds does.
-                let minutes = i64::try_from(n * feeds + feed).unwrap();
-                Item {
-                    id: format!("urn:item:{feed}:{n}"),
-                    title: format!("Story {n} from feed {feed}: a headline of ordinary length"),
-                    link: Some(format!("https://feeds.example/{feed}/story/{n}")),
-                    description: format!(
-                        "<p>Paragraph one of story {n}, with <a href=\"https://example.com/{n}\">a link</a> \
+        // Feeds interleave in time, as a river of many feeds does.
+        let item = |n: usize| {
+            let minutes = i64::try_from(n * feeds + feed).unwrap();
+            Item {
+                id: format!("urn:item:{feed}:{n}"),
+                title: format!("Story {n} from feed {feed}: a headline of ordinary length"),
+                link: Some(format!("https://feeds.example/{feed}/story/{n}")),
+                description: format!(
+                    "<p>Paragraph one of story {n}, with <a href=\"https://example.com/{n}\">a link</a> \
                          and <em>some emphasis</em>, as blogs write them.</p><ul><li>one point</li>\
                          <li>another point</li></ul><p>A second paragraph closes the summary of \
                          this item, long enough to look like a real feed's description text.</p>"
-                    ),
-                    published: Some((now - TimeDelta::minutes(minutes)).to_rfc3339()),
-                    read: false,
-                    starred: false,
-                }
+                ),
+                published: Some((now - TimeDelta::minutes(minutes)).to_rfc3339()),
+                read: false,
+                starred: false,
+            }
+        };
+        let older: Vec<StoredItem> = (items..items + history)
+            .map(|n| {
+                let item = item(n);
+                let seen = chrono::DateTime::parse_from_rfc3339(item.published.as_deref().unwrap())
+                    .unwrap()
+                    .with_timezone(&Utc);
+                StoredItem { item, seen }
             })
             .collect();
+        store.insert_history(&state.url, &older).await.unwrap();
+        state.items = (0..items).map(item).collect();
         store.save_feed_state(&state).await.unwrap();
         urls.push(raw);
     }
@@ -272,31 +321,49 @@ async fn older_link(http: &reqwest::Client, edge: &str) -> String {
     html[start..end].replace("&amp;", "&")
 }
 
+/// The served answers' latencies, the last one's size, and how many answers were not the page
+/// asked for (an error, or a page with a banner: stale, or an error page).
 async fn time(
     http: &reqwest::Client,
     base: &str,
     path: &str,
     config: Config,
-) -> (Vec<Duration>, usize) {
+) -> (Vec<Duration>, usize, usize) {
     let url = format!("{base}{path}");
+    let page = path != "/health";
     let mut size = 0;
+    let mut failed = 0;
     for _ in 0..config.warmup {
         http.get(&url).send().await.unwrap().bytes().await.unwrap();
     }
     let mut samples = Vec::with_capacity(config.requests);
     for _ in 0..config.requests {
         let started = Instant::now();
-        let response = http.get(&url).send().await.unwrap();
-        assert!(
-            response.status().is_success(),
-            "{url}: {}",
-            response.status()
-        );
-        let body = response.bytes().await.unwrap();
-        samples.push(started.elapsed());
+        let Ok(response) = http.get(&url).send().await else {
+            failed += 1;
+            continue;
+        };
+        let ok = response.status().is_success();
+        let Ok(body) = response.bytes().await else {
+            failed += 1;
+            continue;
+        };
+        let took = started.elapsed();
+        if !ok || (page && !served(&body)) {
+            failed += 1;
+            continue;
+        }
+        samples.push(took);
         size = body.len();
     }
-    (samples, size)
+    (samples, size, failed)
+}
+
+/// A page as asked for: items shown, and no banner (what the stale fallback and error pages
+/// carry).
+fn served(body: &[u8]) -> bool {
+    let html = String::from_utf8_lossy(body);
+    html.contains("data-item") && !html.contains(r#"class="banner banner-"#)
 }
 
 fn encode(value: &str) -> String {

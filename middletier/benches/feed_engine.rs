@@ -6,6 +6,13 @@
 //! `FEED_ENGINE_CONCURRENCY=n` overrides the fetch concurrency. Without `--bench` (e.g.
 //! `cargo test --all-targets`) it runs a small smoke version of itself and writes nothing.
 //!
+//! `-- --store memory|sqlite|cassandra` picks the store the refresher writes to (default
+//! memory), composed as the middle tier composes it: SQLite on a fresh file in the temporary
+//! directory (WAL, `synchronous = FULL`, as `SqliteStore::open` sets it) behind the
+//! `FeedCache`; Cassandra on the test node (`RSS_TEST_CASSANDRA`, default `127.0.0.1:9042`)
+//! in a keyspace of its own, dropped at the end, behind the `FeedCache`. Every refresh writes
+//! each feed's items into its history, and every run checks that each item is there.
+//!
 //! The publisher's feeds are RSS 2.0, 50 items each, about 30 KB: a title, link, guid, date,
 //! category and about 300 bytes of HTML description (paragraphs, a link, emphasis, a list, an
 //! image) in a CDATA section, as WordPress writes them. The parse benchmark renders the same
@@ -14,13 +21,13 @@
 //! # How it measures
 //! The machine is shared and noisy, so every figure is the **median** of several runs, and each
 //! is set beside a **baseline measured in the same run** on the same machine state:
-//! - *cold refresh*: [`Refresher::run_once`] over a fresh [`MemoryStore`] holding every
+//! - *cold refresh*: [`Refresher::run_once`] over a fresh store holding every
 //!   subscription (all feeds due), beside a bare `reqwest` client making the same GETs at the same
 //!   concurrency and reading the bodies without parsing or storing them ("fetch only");
 //! - *304 refresh*: `run_once` again on the same store with `now` past `max_interval`, against a
 //!   publisher honouring `If-None-Match`, beside the same bare client's conditional GETs;
 //! - *parse*: [`feed::parse_with_content_type`] (charset detection, feed-rs, ammonia, plain-text
-//!   titles) beside `feed_rs::parser::parse` on the same 1,000-item documents, with a breakdown
+//!   titles) beside `feed_rs::parser::parse` on the same documents of `feed::MAX_ENTRIES` items, with a breakdown
 //!   of where our extra time goes;
 //! - *memory*: `VmHWM` of this process around the first cold refresh.
 //!
@@ -51,7 +58,7 @@ use futures::StreamExt;
 use middletier::feed;
 use middletier::fetch::{FetchSettings, Fetcher};
 use middletier::refresh::{Ownership, RefreshSettings, Refresher};
-use middletier::store::{FeedStore, MemoryStore, Store, SubscriptionStore};
+use middletier::store::{CassandraStore, FeedCache, FeedState, MemoryStore, SqliteStore, Store};
 use middletier_api::domain::{FeedUrl, UserId};
 
 /// Set in the child's environment: serve feeds instead of benchmarking.
@@ -76,6 +83,147 @@ struct Config {
     parse_runs: usize,
     /// `max_concurrent` and `max_per_host` alike: every feed is on the one loopback host.
     concurrency: usize,
+    store: StoreKind,
+}
+
+/// Where the refresher writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum StoreKind {
+    Memory,
+    Sqlite,
+    Cassandra,
+}
+
+impl StoreKind {
+    /// The name after `--store` (memory when none).
+    fn from_args() -> Self {
+        let args: Vec<String> = std::env::args().collect();
+        let Some(at) = args.iter().position(|arg| arg == "--store") else {
+            return Self::Memory;
+        };
+        match args.get(at + 1).map(String::as_str) {
+            Some("memory") => Self::Memory,
+            Some("sqlite") => Self::Sqlite,
+            Some("cassandra") => Self::Cassandra,
+            other => panic!("--store takes memory, sqlite or cassandra, not {other:?}"),
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Self::Memory => "memory",
+            Self::Sqlite => "SQLite",
+            Self::Cassandra => "Cassandra",
+        }
+    }
+
+    /// Cold-refresh goal, feeds/s: the memory store's is the engine's; a durable store's
+    /// counts every item written to disk.
+    fn cold_goal(self) -> f64 {
+        match self {
+            Self::Memory => 1_000.0,
+            Self::Sqlite | Self::Cassandra => 300.0,
+        }
+    }
+}
+
+/// A fresh store of one kind, and what to clean up after it.
+struct BenchStore {
+    store: Arc<dyn Store>,
+    /// SQLite's directory, removed on drop.
+    directory: Option<std::path::PathBuf>,
+    /// Cassandra's keyspace, dropped by [`BenchStore::remove`].
+    keyspace: Option<middletier::store::CassandraSettings>,
+}
+
+impl BenchStore {
+    async fn open(kind: StoreKind, round: usize) -> Self {
+        let unique = format!(
+            "{}_{}_{round}",
+            std::process::id(),
+            Utc::now().timestamp_millis() % 1_000_000
+        );
+        match kind {
+            StoreKind::Memory => Self {
+                store: Arc::new(MemoryStore::new()),
+                directory: None,
+                keyspace: None,
+            },
+            StoreKind::Sqlite => {
+                let directory =
+                    std::env::temp_dir().join(format!("middletier-feed-engine-{unique}"));
+                let store = SqliteStore::open(&directory.join("rss.db"))
+                    .await
+                    .expect("open SQLite");
+                Self {
+                    store: Arc::new(FeedCache::new(store)),
+                    directory: Some(directory),
+                    keyspace: None,
+                }
+            }
+            StoreKind::Cassandra => {
+                let base = middletier::testing::cassandra_settings();
+                // What an aborted run left behind goes first.
+                drop_bench_keyspaces(&base.nodes).await;
+                let settings = middletier::store::CassandraSettings {
+                    keyspace: format!("{BENCH_KEYSPACE}{unique}"),
+                    ..base
+                };
+                let store = CassandraStore::connect(&settings)
+                    .await
+                    .unwrap_or_else(|error| panic!("Cassandra at {}: {error}", settings.nodes));
+                Self {
+                    store: Arc::new(FeedCache::new(store)),
+                    directory: None,
+                    keyspace: Some(settings),
+                }
+            }
+        }
+    }
+
+    /// Drops the Cassandra keyspace (SQLite's file goes on drop).
+    async fn remove(mut self) {
+        if let Some(settings) = self.keyspace.take() {
+            drop_bench_keyspaces(&settings.nodes).await;
+        }
+    }
+}
+
+/// Every keyspace's name this bench makes starts with this.
+const BENCH_KEYSPACE: &str = "bench_feed_engine_";
+
+/// Drops every keyspace of this bench on the Cassandra at `nodes`.
+async fn drop_bench_keyspaces(nodes: &str) {
+    let session = scylla::client::session_builder::SessionBuilder::new()
+        .known_node(nodes)
+        .build()
+        .await
+        .unwrap_or_else(|error| panic!("Cassandra at {nodes}: {error}"));
+    let names: Vec<String> = session
+        .query_unpaged("SELECT keyspace_name FROM system_schema.keyspaces", ())
+        .await
+        .expect("list keyspaces")
+        .into_rows_result()
+        .expect("keyspace rows")
+        .rows::<(String,)>()
+        .expect("keyspace names")
+        .filter_map(|row| row.ok().map(|(name,)| name))
+        .filter(|name| name.starts_with(BENCH_KEYSPACE))
+        .collect();
+    for name in names {
+        session
+            .query_unpaged(format!("DROP KEYSPACE IF EXISTS {name}"), ())
+            .await
+            .expect("drop the bench keyspace");
+    }
+}
+
+impl Drop for BenchStore {
+    fn drop(&mut self) {
+        if let Some(directory) = &self.directory {
+            let _ = std::fs::remove_dir_all(directory);
+        }
+    }
 }
 
 impl Config {
@@ -85,10 +233,13 @@ impl Config {
             items_per_feed: 50,
             users: 10,
             runs: 5,
-            parse_items: 1_000,
+            // As many as a document presents (the rest are ignored before parsing them), so
+            // raw feed-rs parses no more than we do.
+            parse_items: feed::MAX_ENTRIES,
             parse_runs: 9,
             // Tuned: 4, 8, 16 and 64 cost the same CPU per feed within 3%; 16 was the lowest.
             concurrency: 16,
+            store: StoreKind::Memory,
         }
     }
 
@@ -102,6 +253,7 @@ impl Config {
             parse_items: 50,
             parse_runs: 1,
             concurrency: 16,
+            store: StoreKind::Memory,
         }
     }
 }
@@ -123,6 +275,7 @@ fn main() {
     {
         config.concurrency = concurrency;
     }
+    config.store = StoreKind::from_args();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -154,7 +307,7 @@ async fn run(config: &Config) -> Report {
     let mut report = Report::default();
     for round in 0..config.runs {
         let baseline = fetch_only(&urls, config.concurrency, publisher.pid).await;
-        let ours = refresh_rounds(config, &urls, publisher.pid, round == 0).await;
+        let ours = refresh_rounds(config, &urls, publisher.pid, round).await;
         eprintln!(
             "run {}/{}: cold {:.0} feeds/s (fetch only {:.0}), 304 {:.0} feeds/s (bare {:.0})",
             round + 1,
@@ -278,10 +431,12 @@ async fn refresh_rounds(
     config: &Config,
     urls: &[FeedUrl],
     publisher: u32,
-    record_memory: bool,
+    round: usize,
 ) -> Refreshes {
-    let store = Arc::new(MemoryStore::new());
-    subscribe_all(&store, urls, config.users).await;
+    let record_memory = round == 0;
+    let opened = BenchStore::open(config.store, round).await;
+    let store = Arc::clone(&opened.store);
+    subscribe_all(store.as_ref(), urls, config.users).await;
     let fetcher = Fetcher::new(FetchSettings {
         allow_private_networks: true,
         max_concurrent: config.concurrency,
@@ -291,12 +446,7 @@ async fn refresh_rounds(
     .expect("fetcher");
     let settings = RefreshSettings::default();
     let max_interval = settings.max_interval;
-    let refresher = Refresher::new(
-        Arc::clone(&store) as Arc<dyn Store>,
-        fetcher,
-        settings,
-        Ownership::solo(),
-    );
+    let refresher = Refresher::new(Arc::clone(&store), fetcher, settings, Ownership::solo());
 
     let reset = memory::reset_peak();
     let before = memory::peak_mib();
@@ -304,12 +454,19 @@ async fn refresh_rounds(
         measure("cold refresh", publisher, refresher.run_once(Utc::now())).await;
     let after = memory::peak_mib();
     let retained = memory::resident_mib();
-    assert_eq!(
-        refreshed.expect("cold refresh"),
-        urls.len(),
-        "every feed refreshed"
-    );
-    verify(&store, urls, config.items_per_feed, 200).await;
+    let refreshed = refreshed.expect("cold refresh");
+    if refreshed != urls.len() {
+        // The refresher logs why a save failed; the bench has no log, so it asks the store.
+        let probe = FeedState::new(urls[0].clone(), Utc::now());
+        let probe = store.save_feed_state(&probe).await;
+        drop((refresher, store));
+        opened.remove().await;
+        panic!(
+            "{refreshed} of {} feeds refreshed; saving a feed's state in this store: {probe:?}",
+            urls.len(),
+        );
+    }
+    verify(store.as_ref(), urls, config.items_per_feed, 200).await;
 
     // States keep their next refresh (now + interval); past max_interval every feed is due.
     let later = Utc::now() + max_interval + Duration::from_secs(3600);
@@ -322,7 +479,9 @@ async fn refresh_rounds(
         "every feed refreshed again"
     );
     let after_not_modified = memory::peak_mib();
-    verify(&store, urls, config.items_per_feed, 304).await;
+    verify(store.as_ref(), urls, config.items_per_feed, 304).await;
+    drop((refresher, store));
+    opened.remove().await;
 
     Refreshes {
         cold,
@@ -340,7 +499,7 @@ async fn refresh_rounds(
 }
 
 /// Spreads the feeds over `users` users (each within the default per-user limit).
-async fn subscribe_all(store: &MemoryStore, urls: &[FeedUrl], users: usize) {
+async fn subscribe_all(store: &dyn Store, urls: &[FeedUrl], users: usize) {
     let per_user = urls.len().div_ceil(users);
     let max = middletier::service::AccountSettings::default().max_subscriptions_per_user;
     assert!(per_user <= max);
@@ -350,14 +509,17 @@ async fn subscribe_all(store: &MemoryStore, urls: &[FeedUrl], users: usize) {
     }
 }
 
-/// Every feed was stored with all its items and the expected status (outside the timings).
-async fn verify(store: &MemoryStore, urls: &[FeedUrl], items: usize, status: u16) {
+/// Every feed was stored with all its items, each in its history, and the expected status
+/// (outside the timings).
+async fn verify(store: &dyn Store, urls: &[FeedUrl], items: usize, status: u16) {
     let states = store.feed_states(urls).await.expect("feed states");
     for (url, state) in urls.iter().zip(states) {
         let state = state.unwrap_or_else(|| panic!("{url} was not stored"));
         assert_eq!(state.last_error, None, "{url}");
         assert_eq!(state.http_status, Some(status), "{url}");
         assert_eq!(state.items.len(), items, "{url}");
+        let history = store.history(url).await.expect("history");
+        assert_eq!(history.len(), items, "{url}: every item in the history");
     }
 }
 
@@ -595,14 +757,17 @@ impl Report {
             out.push_str(&text);
             out.push('\n');
         };
+        let goal = config.store.cold_goal();
         line("## Feed engine benchmark".into());
         line(String::new());
         line(format!(
             "{feeds} distinct feeds of {} items (~{:.0} KB each) from a loopback publisher in a \
-             child process, subscribed by {} users; medians of {} runs (parse: {} runs); {}.",
+             child process, subscribed by {} users, stored in the {} store; medians of {} runs \
+             (parse: {} runs); {}.",
             config.items_per_feed,
             self.feed_bytes as f64 / 1000.0,
             config.users,
+            config.store.label(),
             config.runs,
             config.parse_runs,
             machine::describe(),
@@ -622,11 +787,11 @@ impl Report {
         line("|---|---:|---:|---:|---|---|".into());
         line(format!(
             "| Cold refresh ({feeds} feeds, `Refresher::run_once`) | {:.0} feeds/s | \
-             {:.0} feeds/s (fetch only) | {:.0}% | ≥ 1,000 feeds/s | {} |",
+             {:.0} feeds/s (fetch only) | {:.0}% | ≥ {goal:.0} feeds/s | {} |",
             cold.feeds_per_s,
             cold_base.feeds_per_s,
             100.0 * cold.feeds_per_s / cold_base.feeds_per_s,
-            met(cold.feeds_per_s >= 1000.0)
+            met(cold.feeds_per_s >= goal)
         ));
         line(format!(
             "| Refresh, all 304 ({feeds} feeds) | {:.0} feeds/s | {:.0} feeds/s (bare \
@@ -749,12 +914,16 @@ impl Report {
         out
     }
 
-    /// `target/bench/feed_engine.json`, next to this binary's `target/<profile>/deps`.
+    /// `target/bench/feed_engine.json` (`feed_engine-<store>.json` for a store other than
+    /// memory), next to this binary's `target/<profile>/deps`.
     fn write_json(&self, config: &Config) -> Option<std::path::PathBuf> {
         let exe = std::env::current_exe().ok()?;
         let directory = exe.parent()?.parent()?.parent()?.join("bench");
         std::fs::create_dir_all(&directory).ok()?;
-        let path = directory.join("feed_engine.json");
+        let path = directory.join(match config.store {
+            StoreKind::Memory => "feed_engine.json".to_owned(),
+            other => format!("feed_engine-{}.json", other.label().to_lowercase()),
+        });
         let feeds = config.feeds;
         let summary = |samples: &[Measured]| Summary::of(samples, feeds).json(samples);
         let json = serde_json::json!({
@@ -767,6 +936,7 @@ impl Report {
                 "runs": config.runs,
                 "max_concurrent": config.concurrency,
                 "max_per_host": config.concurrency,
+                "store": config.store.label(),
             },
             "cold_refresh": summary(&self.cold),
             "cold_baseline_fetch_only": summary(&self.cold_baseline),

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
 
-use middletier::feed::searchable_text;
+use middletier::store::words::html_text;
 use middletier::store::{
     FeedCache, MemoryStore, SearchHit, SearchOrder, SearchQuery, SearchTerms, SqliteStore, Store,
     StoreError, StoredItem,
@@ -54,13 +54,26 @@ struct Config {
     runs: usize,
 }
 
+/// The number after `name` on the command line, if given.
+fn number_arg(name: &str) -> Option<usize> {
+    let args: Vec<String> = std::env::args().collect();
+    let at = args.iter().position(|arg| arg == name)?;
+    let value = args.get(at + 1)?;
+    Some(
+        value
+            .parse()
+            .unwrap_or_else(|_| panic!("{name} takes a number, not {value:?}")),
+    )
+}
+
 fn main() {
     let full = std::env::args().any(|arg| arg == "--bench");
     let store = store_arg();
     let config = if full {
         Config {
             feeds: 500,
-            items_per_feed: 2_000,
+            // `-- --items-per-feed N` for a smaller history (a store slow to load a million).
+            items_per_feed: number_arg("--items-per-feed").unwrap_or(2_000),
             runs: 50,
         }
     } else {
@@ -627,7 +640,7 @@ async fn check(store: &dyn Store, kind: &Kind, answer: &[SearchHit]) {
         let items = store.history_items(feed, &entries).await.expect("content");
         for item in items {
             let item = item.expect("a hit is held");
-            let text = format!("{} {}", item.title, searchable_text(&item.description));
+            let text = format!("{} {}", item.title, html_text(&item.description));
             let tokens: Vec<String> = text
                 .split(|c: char| !c.is_alphanumeric())
                 .filter(|w| !w.is_empty())

@@ -226,10 +226,19 @@ impl Drop for BenchStore {
     }
 }
 
+/// The number after `--feeds`, if given.
+fn feeds_arg() -> Option<usize> {
+    let args: Vec<String> = std::env::args().collect();
+    let at = args.iter().position(|arg| arg == "--feeds")?;
+    let value = args.get(at + 1).expect("--feeds takes a number of feeds");
+    Some(value.parse().expect("--feeds takes a number of feeds"))
+}
+
 impl Config {
     fn full() -> Self {
         Self {
-            feeds: 5_000,
+            // `-- --feeds N` for fewer (a store too slow for 5,000 within the step limit).
+            feeds: feeds_arg().unwrap_or(5_000),
             items_per_feed: 50,
             users: 10,
             runs: 5,

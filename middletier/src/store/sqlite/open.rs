@@ -5,8 +5,9 @@
 //! fsynced, so an acknowledged write survives `kill -9` and also a power loss or kernel crash.
 //! `NORMAL` would also survive `kill -9` (the WAL is in the page cache, which outlives the
 //! process) and never corrupt the file, but a power loss could lose the last transactions
-//! acknowledged before it; writes here are a reader's clicks and feed refreshes, few enough
-//! that one fsync each is cheap.
+//! acknowledged before it. A reader's clicks are few; feed refreshes come many at once, and
+//! the writer commits those together, one fsync per group (see `writer`), so `FULL` stays
+//! cheap.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -181,7 +181,7 @@ fn commit_group(connection: &mut Connection, group: Vec<Box<dyn Queued>>) -> Vec
         None => tx.commit().map_err(|error| message(&error)),
     };
     for done in ran {
-        done.answer(committed.as_ref().map(|()| ()).map_err(String::as_str));
+        done.answer(committed.as_ref().copied().map_err(String::as_str));
     }
     left
 }

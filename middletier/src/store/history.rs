@@ -106,8 +106,40 @@ pub enum SearchOrder {
     /// By [`HistoryEntry::time`], newest first.
     #[default]
     Newest,
-    /// Best match first (ties newest first).
+    /// Best match first (ties newest first), among the [`RELEVANCE_WINDOW`] newest matches.
     Relevance,
+}
+
+/// How many matches "best match first" ranks: the newest this many, on every store. Ranking
+/// costs per match (scoring, sorting), so without a bound a word in a fifth of a million
+/// items took most of a second to rank; an older match of a common word past this many newer
+/// ones is still found newest first, or by a more precise query.
+pub const RELEVANCE_WINDOW: usize = 10_000;
+
+/// The page `query` asks for out of every hit in its scope (in any order): for stores that
+/// rank in the process, so they all apply the same order and [`RELEVANCE_WINDOW`].
+pub fn rank_hits(hits: Vec<SearchHit>, query: &SearchQuery) -> Vec<SearchHit> {
+    rank_within(hits, query, RELEVANCE_WINDOW)
+}
+
+fn rank_within(mut hits: Vec<SearchHit>, query: &SearchQuery, window: usize) -> Vec<SearchHit> {
+    let newest = |a: &SearchHit, b: &SearchHit| {
+        b.entry
+            .time
+            .cmp(&a.entry.time)
+            .then_with(|| a.feed.as_str().cmp(b.feed.as_str()))
+            .then_with(|| a.entry.id.cmp(&b.entry.id))
+    };
+    hits.sort_by(newest);
+    if query.order == SearchOrder::Relevance {
+        hits.truncate(window);
+        // Stable, so equal scores stay newest first.
+        hits.sort_by(|a, b| b.score.total_cmp(&a.score));
+    }
+    hits.into_iter()
+        .skip(query.offset)
+        .take(query.limit)
+        .collect()
 }
 
 /// One search over some feeds' histories (the caller resolves the user's scope to `feeds`).
@@ -135,4 +167,62 @@ pub struct SearchHit {
 pub trait SearchStore: Send + Sync + std::fmt::Debug + 'static {
     /// Up to `query.limit` hits after `query.offset`, in `query.order`.
     async fn search(&self, query: &SearchQuery) -> Result<Vec<SearchHit>, StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hit(id: &str, time: i64, score: f64) -> SearchHit {
+        SearchHit {
+            feed: FeedUrl::parse("https://example.com/feed").expect("url"),
+            entry: HistoryEntry {
+                id: id.to_owned(),
+                time,
+                seen: time,
+            },
+            score,
+        }
+    }
+
+    fn query(order: SearchOrder) -> SearchQuery {
+        SearchQuery {
+            feeds: Vec::new(),
+            terms: SearchTerms::default(),
+            order,
+            offset: 0,
+            limit: 10,
+        }
+    }
+
+    fn ids(hits: &[SearchHit]) -> Vec<&str> {
+        hits.iter().map(|hit| hit.entry.id.as_str()).collect()
+    }
+
+    #[test]
+    fn best_match_first_ranks_only_the_newest_matches_of_the_window() {
+        // The oldest match scores best, but three newer ones fill a window of three.
+        let hits = vec![
+            hit("old-best", 1, 9.0),
+            hit("a", 2, 1.0),
+            hit("b", 3, 3.0),
+            hit("c", 4, 2.0),
+        ];
+        let ranked = rank_within(hits.clone(), &query(SearchOrder::Relevance), 3);
+        assert_eq!(ids(&ranked), ["b", "c", "a"]);
+        let everything = rank_within(hits.clone(), &query(SearchOrder::Relevance), 4);
+        assert_eq!(ids(&everything), ["old-best", "b", "c", "a"]);
+        // Newest first is never cut: a page past the window still finds old matches.
+        let newest = rank_within(hits, &query(SearchOrder::Newest), 3);
+        assert_eq!(ids(&newest), ["c", "b", "a", "old-best"]);
+    }
+
+    #[test]
+    fn equal_scores_rank_newest_first_and_pages_follow_the_ranking() {
+        let hits = vec![hit("a", 1, 2.0), hit("b", 2, 2.0), hit("c", 3, 5.0)];
+        let mut second_page = query(SearchOrder::Relevance);
+        second_page.offset = 1;
+        second_page.limit = 1;
+        assert_eq!(ids(&rank_within(hits, &second_page, 10)), ["b"]);
+    }
 }

@@ -42,8 +42,8 @@ use chrono::{DateTime, Utc};
 pub use cassandra::{CassandraSettings, CassandraStore};
 pub use feed_cache::{FEED_CACHE_FRESH_FOR, FeedCache, FeedVersions};
 pub use history::{
-    HistoryEntry, HistoryStore, SearchHit, SearchOrder, SearchQuery, SearchStore, SearchTerms,
-    StoredItem, sort_time,
+    HistoryEntry, HistoryStore, RELEVANCE_WINDOW, SearchHit, SearchOrder, SearchQuery, SearchStore,
+    SearchTerms, StoredItem, rank_hits, sort_time,
 };
 pub use memory::MemoryStore;
 pub use metered::Metered;

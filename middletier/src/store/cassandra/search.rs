@@ -16,7 +16,7 @@ use super::history::read_items;
 use super::terms::words;
 use super::{CassandraStore, Connected, query_failed};
 use crate::store::{
-    HistoryEntry, SearchHit, SearchOrder, SearchQuery, SearchStore, SearchTerms, StoreError,
+    HistoryEntry, SearchHit, SearchQuery, SearchStore, SearchTerms, StoreError, rank_hits,
 };
 
 /// How many index partitions a search reads at once.
@@ -136,7 +136,7 @@ impl SearchStore for CassandraStore {
         }
         let feeds: HashSet<FeedUrl> = query.feeds.iter().cloned().collect();
         let (required, terms) = (&required, &terms);
-        let mut hits: Vec<SearchHit> = futures::stream::iter(
+        let hits: Vec<SearchHit> = futures::stream::iter(
             feeds
                 .into_iter()
                 .map(|url| async move { feed_hits(connected, &url, required, terms).await }),
@@ -147,23 +147,6 @@ impl SearchStore for CassandraStore {
         .into_iter()
         .flatten()
         .collect();
-        let newest = |a: &SearchHit, b: &SearchHit| {
-            b.entry
-                .time
-                .cmp(&a.entry.time)
-                .then_with(|| a.feed.as_str().cmp(b.feed.as_str()))
-                .then_with(|| a.entry.id.cmp(&b.entry.id))
-        };
-        match query.order {
-            SearchOrder::Newest => hits.sort_by(newest),
-            SearchOrder::Relevance => {
-                hits.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| newest(a, b)));
-            }
-        }
-        Ok(hits
-            .into_iter()
-            .skip(query.offset)
-            .take(query.limit)
-            .collect())
+        Ok(rank_hits(hits, query))
     }
 }

@@ -8,8 +8,6 @@
 //! word repeated cannot outweigh the others. No rarity or length weighting (BM25 adds both), so
 //! scores are comparable only within one answer, as [`SearchHit::score`] says.
 
-use std::cmp::Ordering;
-
 use async_trait::async_trait;
 
 use middletier_api::Item;
@@ -17,7 +15,7 @@ use middletier_api::Item;
 use super::MemoryStore;
 use crate::store::words::{html_text, phrase_starts, words};
 use crate::store::{
-    HistoryStore, SearchHit, SearchOrder, SearchQuery, SearchStore, SearchTerms, StoreError,
+    HistoryStore, SearchHit, SearchQuery, SearchStore, SearchTerms, StoreError, rank_hits,
 };
 
 /// How much more a match in the title counts than one in the text.
@@ -49,27 +47,7 @@ async fn scan(
             }
         }
     }
-    let newest = |a: &SearchHit, b: &SearchHit| {
-        b.entry
-            .time
-            .cmp(&a.entry.time)
-            .then_with(|| a.feed.as_str().cmp(b.feed.as_str()))
-            .then_with(|| a.entry.id.cmp(&b.entry.id))
-    };
-    match query.order {
-        SearchOrder::Newest => hits.sort_by(newest),
-        SearchOrder::Relevance => hits.sort_by(|a, b| {
-            b.score
-                .partial_cmp(&a.score)
-                .unwrap_or(Ordering::Equal)
-                .then_with(|| newest(a, b))
-        }),
-    }
-    Ok(hits
-        .into_iter()
-        .skip(query.offset)
-        .take(query.limit)
-        .collect())
+    Ok(rank_hits(hits, query))
 }
 
 /// `item`'s score for `terms`, or `None` when it does not match: a required word or phrase
@@ -117,6 +95,7 @@ mod tests {
 
     use super::*;
     use crate::search::parse;
+    use crate::store::SearchOrder;
     use crate::store::{FeedReading, HistoryEntry, StoredItem};
 
     /// Histories held as given: enough of a store to scan.

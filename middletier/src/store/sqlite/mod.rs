@@ -10,10 +10,11 @@
 //! full-text index `items_search` (FTS5), `accounts` and `sessions`.
 //!
 //! rusqlite is blocking, so no statement runs on a tokio worker: each call runs on the
-//! blocking pool (`spawn_blocking`) with one of the store's connections. There is one writer
-//! connection, so writes are serialized (each call's statements in one transaction, which
-//! also makes read-then-write checks such as the subscription cap race-free), and a few reader
-//! connections, which WAL lets read a consistent snapshot while the writer writes.
+//! blocking pool (`spawn_blocking`) or on the writer's thread. There is one writer connection,
+//! so writes are serialized (each call's statements as one unit, which also makes
+//! read-then-write checks such as the subscription cap race-free; the writer commits the
+//! writes queued together in one transaction, see `writer`), and a few reader connections,
+//! which WAL lets read a consistent snapshot while the writer writes.
 //!
 //! Like Cassandra, every read decodes what it reads; the application puts the process
 //! [`FeedCache`](super::FeedCache) in front, answering its version reads
@@ -23,6 +24,7 @@
 //! - `open`: the file, its permissions, connection settings (WAL, `synchronous=FULL`),
 //!   start-up errors ([`OpenError`]).
 //! - `schema`: the versioned migrations.
+//! - `writer`: the thread that owns the writer connection and commits queued writes in groups.
 //! - One file per table family, each implementing its store trait: `subscriptions`, `feeds`,
 //!   `reading` (`item_marks` and the subscriptions' categories and watermarks), `history`
 //!   (`items` by feed), `search` (`items_search`), `accounts` (`accounts`, `sessions`).
@@ -38,6 +40,7 @@ mod reading;
 mod schema;
 mod search;
 mod subscriptions;
+mod writer;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -61,9 +64,9 @@ pub struct SqliteStore {
 
 #[derive(Debug)]
 struct Connections {
-    /// The only connection that writes: SQLite allows one writer at a time anyway, and
-    /// waiting on this lock is cheaper than retrying on `SQLITE_BUSY`.
-    writer: Mutex<Connection>,
+    /// The only connection that writes, on its own thread: SQLite allows one writer at a time
+    /// anyway, and queueing for it is cheaper than retrying on `SQLITE_BUSY`.
+    writer: writer::Writer,
     readers: Vec<Mutex<Connection>>,
     /// Round-robin over `readers`.
     next_reader: AtomicUsize,
@@ -96,35 +99,24 @@ impl SqliteStore {
                 Ok(Mutex::new(reader))
             })
             .collect::<Result<_, OpenError>>()?;
+        let writer = writer::Writer::start(writer).map_err(OpenError::WriterThread)?;
         Ok(Self {
             connections: Arc::new(Connections {
-                writer: Mutex::new(writer),
+                writer,
                 readers,
                 next_reader: AtomicUsize::new(0),
             }),
         })
     }
 
-    /// Runs `work` in one immediate transaction on the writer connection, committed when it
-    /// returns `Ok` (and rolled back otherwise).
+    /// Runs `work` on the writer connection as one unit, kept when it returns `Ok` (and
+    /// rolled back otherwise), and answers once it is durable: committed, with the other
+    /// writes queued beside it.
     async fn write<R: Send + 'static>(
         &self,
         work: impl FnOnce(&Transaction<'_>) -> Result<R, StoreError> + Send + 'static,
     ) -> Result<R, StoreError> {
-        let connections = self.connections.clone();
-        blocking(move || {
-            // A panic mid-transaction rolls it back when the transaction drops, so the
-            // connection behind a poisoned lock is still consistent.
-            let mut writer = connections
-                .writer
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            let transaction = writer.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let result = work(&transaction)?;
-            transaction.commit()?;
-            Ok(result)
-        })
-        .await
+        self.connections.writer.write(work).await
     }
 
     /// Runs `work` in one read transaction (one consistent snapshot) on a reader connection.

@@ -9,10 +9,13 @@
 //! Newest first is the index's own order (its rowid is the item's `river_key`), so a page of a
 //! common word's matches reads only that page's rows, not every match; its hits' score is their
 //! river time, because bm25 would cost what this order avoids: before its first row it counts
-//! every match of each term, for their weight. Relevance ranks every match with bm25, titles
-//! weighing more than text, so its cost grows with the matches: measured on 1,000,000 items
-//! of 500 feeds, tens of milliseconds newest first even for a word in nearly every item, and
-//! about a second by relevance for a word in a third of them (milliseconds for a rare one).
+//! every match of each term, for their weight. Relevance ranks with bm25, titles weighing more
+//! than text, the newest [`RELEVANCE_WINDOW`] matches in scope only (as every store does): a
+//! first walk of the index newest first finds the river key of the last of them, and the
+//! ranking reads only matches from that key on (FTS5 takes the rowid bound into its walk).
+//! Scoring, reading each match's row and sorting cost per match, so this bounds them; bm25's
+//! count of each term's matches still reads the term's whole index entry, which is cheap
+//! beside them.
 
 use async_trait::async_trait;
 use rusqlite::params;
@@ -20,7 +23,8 @@ use rusqlite::params;
 use super::SqliteStore;
 use super::history::json_array;
 use crate::store::{
-    HistoryEntry, SearchHit, SearchOrder, SearchQuery, SearchStore, SearchTerms, StoreError,
+    HistoryEntry, RELEVANCE_WINDOW, SearchHit, SearchOrder, SearchQuery, SearchStore, SearchTerms,
+    StoreError,
 };
 use middletier_api::domain::FeedUrl;
 
@@ -42,20 +46,7 @@ impl SearchStore for SqliteStore {
         }
         let feeds: Vec<&str> = query.feeds.iter().map(FeedUrl::as_str).collect();
         let feeds = json_array(&feeds)?;
-        let (score, order) = match query.order {
-            SearchOrder::Newest => ("items.time", "items_search.rowid DESC"),
-            SearchOrder::Relevance => (RELEVANCE, "score DESC, items_search.rowid DESC"),
-        };
-        // CROSS JOIN keeps the index the outer loop, so its order is the answer's and LIMIT
-        // stops the walk; the feeds' filter is a probe into their (ephemeral) set per match.
-        let sql = format!(
-            "SELECT items.feed_url, items.item_id, items.time, items.seen, \
-             {score} AS score \
-             FROM items_search CROSS JOIN items ON items.river_key = items_search.rowid \
-             WHERE items_search MATCH ?1 \
-             AND items.feed_url IN (SELECT value FROM json_each(?2)) \
-             ORDER BY {order} LIMIT ?3 OFFSET ?4"
-        );
+        let sql = search_sql(query.order);
         let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
         let offset = i64::try_from(query.offset).unwrap_or(i64::MAX);
         self.read(move |tx| {
@@ -87,6 +78,33 @@ impl SearchStore for SqliteStore {
         })
         .await
     }
+}
+
+/// The search in `order`: `?1` the FTS5 query, `?2` the feeds (a JSON array), `?3` the limit,
+/// `?4` the offset; the columns are a hit's feed, id, time, seen and score.
+fn search_sql(order: SearchOrder) -> String {
+    // CROSS JOIN keeps the index the outer loop, so its order is the answer's and LIMIT stops
+    // the walk; the feeds' filter is a probe into their (ephemeral) set per match.
+    let matches = "FROM items_search CROSS JOIN items ON items.river_key = items_search.rowid \
+         WHERE items_search MATCH ?1 \
+         AND items.feed_url IN (SELECT value FROM json_each(?2))";
+    let (score, window, order) = match order {
+        SearchOrder::Newest => ("items.time", String::new(), "items_search.rowid DESC"),
+        SearchOrder::Relevance => (
+            RELEVANCE,
+            // No match in scope leaves the bound NULL, and the answer empty.
+            format!(
+                "AND items_search.rowid >= (SELECT min(key) FROM \
+                 (SELECT items_search.rowid AS key {matches} \
+                 ORDER BY items_search.rowid DESC LIMIT {RELEVANCE_WINDOW}))"
+            ),
+            "score DESC, items_search.rowid DESC",
+        ),
+    };
+    format!(
+        "SELECT items.feed_url, items.item_id, items.time, items.seen, {score} AS score \
+         {matches} {window} ORDER BY {order} LIMIT ?3 OFFSET ?4"
+    )
 }
 
 /// The FTS5 query for `terms`: every word and phrase required, then each excluded word
@@ -165,5 +183,42 @@ mod tests {
     fn a_query_with_nothing_required_matches_nothing() {
         assert_eq!(match_expression(&terms(&[], &[], &["go"])), None);
         assert_eq!(match_expression(&terms(&["*", "\"\""], &[], &[])), None);
+    }
+
+    /// The ranking must not read every match of a common word: its walk of the index starts
+    /// at the window's bound (FTS5 names a rowid lower bound `>` in its plan), and only the
+    /// window's own walk goes newest first to find it.
+    #[tokio::test]
+    async fn best_match_first_walks_the_index_only_from_the_newest_windows_bound() {
+        let dir =
+            std::env::temp_dir().join(format!("middletier-search-plan-{}", std::process::id()));
+        let store = SqliteStore::open(&dir.join("rss.db")).await.expect("open");
+        let sql = search_sql(SearchOrder::Relevance);
+        let plan = store
+            .read(move |tx| {
+                let mut statement = tx.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+                let rows = statement
+                    .query_map(params!["\"word\"", "[]", 20, 0], |row| {
+                        row.get::<_, String>(3)
+                    })?
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(rows)
+            })
+            .await
+            .expect("plan");
+        let _ = std::fs::remove_dir_all(&dir);
+        let scans: Vec<&String> = plan
+            .iter()
+            .filter(|step| step.starts_with("SCAN items_search"))
+            .collect();
+        assert_eq!(scans.len(), 2, "{plan:#?}");
+        assert!(
+            scans[0].ends_with('>'),
+            "ranking bounded by the window: {plan:#?}"
+        );
+        assert!(
+            plan.iter().any(|step| step.contains("SCALAR SUBQUERY")),
+            "the bound found once: {plan:#?}"
+        );
     }
 }

@@ -86,7 +86,7 @@ async fn the_admin_port_binds_loopback_even_when_the_readers_port_binds_every_in
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stream_client_that_reads_nothing_loses_its_place() {
-    let idle_timeout = Duration::from_millis(300);
+    let idle_timeout = Duration::from_secs(1);
     let system = System::start_tuned(
         vec![Arc::new(MemoryStore::new()) as Arc<dyn Store>],
         |_| {},

@@ -8,6 +8,11 @@
 //! for the other stores; `-- --items-per-feed N` for a smaller history. Without `--bench`
 //! (e.g. `cargo test --all-targets`) it runs a small smoke version of itself.
 //!
+//! Loading a million items into SQLite takes minutes, so `-- --keep PATH` loads into the file
+//! `PATH` and leaves it there, and `-- --reuse PATH` opens that file (copy it first: opening
+//! migrates it) and only times the queries; the same `--items-per-feed` both times, since the
+//! queries are chosen from the text the generator makes.
+//!
 //! The text is generated, not copied: titles of about 8 words and descriptions of about 60
 //! words of HTML (paragraphs, links, emphasis) drawn from a fixed vocabulary of 200,000 made-up
 //! words with a Zipf distribution, as natural language has: a few words are in almost every
@@ -91,14 +96,18 @@ fn main() {
             Some(store) => vec![store],
             None => vec!["sqlite"],
         };
+        let kept = kept_file();
         for name in stores {
             let scratch = Scratch::new();
             let store: Arc<dyn Store> = match name {
-                "sqlite" => Arc::new(FeedCache::new(
-                    SqliteStore::open(&scratch.0.join("rss.db"))
-                        .await
-                        .expect("open SQLite"),
-                )),
+                "sqlite" => {
+                    let path = kept
+                        .as_ref()
+                        .map_or_else(|| scratch.0.join("rss.db"), |kept| kept.path.clone());
+                    Arc::new(FeedCache::new(
+                        SqliteStore::open(&path).await.expect("open SQLite"),
+                    ))
+                }
                 "memory" => Arc::new(MemoryStore::new()),
                 "cassandra" => {
                     // A keyspace of its own: a million items stay out of the tests' keyspace.
@@ -114,7 +123,10 @@ fn main() {
                 }
                 other => panic!("--store takes memory, sqlite or cassandra, not {other}"),
             };
-            run(name, store, &config).await;
+            if kept.is_some() && name != "sqlite" {
+                panic!("--keep and --reuse are for --store sqlite");
+            }
+            run(name, store, &config, kept.as_ref()).await;
             if name == "cassandra" {
                 drop_bench_keyspaces().await;
             }
@@ -149,6 +161,37 @@ async fn drop_bench_keyspaces() {
             .query_unpaged(format!("DROP KEYSPACE IF EXISTS {name}"), ())
             .await
             .expect("drop the bench keyspace");
+    }
+}
+
+/// A SQLite file that outlives the run: loaded and kept, or reused as loaded before.
+struct Kept {
+    path: std::path::PathBuf,
+    /// Already loaded: time the queries only.
+    reuse: bool,
+}
+
+/// `--keep PATH` or `--reuse PATH`, if given.
+fn kept_file() -> Option<Kept> {
+    let args: Vec<String> = std::env::args().collect();
+    let path_after = |name: &str| {
+        let at = args.iter().position(|arg| arg == name)?;
+        Some(std::path::PathBuf::from(
+            args.get(at + 1)
+                .unwrap_or_else(|| panic!("{name} takes a path")),
+        ))
+    };
+    match (path_after("--keep"), path_after("--reuse")) {
+        (Some(_), Some(_)) => panic!("--keep or --reuse, not both"),
+        (Some(path), None) => {
+            assert!(!path.exists(), "--keep {path:?}: the file already exists");
+            Some(Kept { path, reuse: false })
+        }
+        (None, Some(path)) => {
+            assert!(path.exists(), "--reuse {path:?}: no such file");
+            Some(Kept { path, reuse: true })
+        }
+        (None, None) => None,
     }
 }
 
@@ -485,8 +528,12 @@ fn kinds(
     ]
 }
 
-async fn run(name: &str, store: Arc<dyn Store>, config: &Config) {
-    let prefix = middletier::testing::unique_prefix();
+async fn run(name: &str, store: Arc<dyn Store>, config: &Config, kept: Option<&Kept>) {
+    // A kept file's user and feeds are found again by name when it is reused.
+    let prefix = match kept {
+        Some(_) => "kept-".to_owned(),
+        None => middletier::testing::unique_prefix(),
+    };
     let user = UserId::parse(&format!("{prefix}-searcher")).expect("user");
     let now = Utc.timestamp_opt(1_800_000_000, 0).single().expect("time");
     let words = Words::new();
@@ -513,7 +560,8 @@ async fn run(name: &str, store: Arc<dyn Store>, config: &Config) {
     let mut generating = Duration::ZERO;
     let mut loading = Duration::ZERO;
     let mut bytes = 0usize;
-    for (n, url) in urls.iter().enumerate() {
+    let load = !kept.is_some_and(|kept| kept.reuse);
+    for (n, url) in urls.iter().enumerate().filter(|_| load) {
         store.subscribe(&user, url, max).await.expect("subscribe");
         if n < in_category {
             store
@@ -546,17 +594,28 @@ async fn run(name: &str, store: Arc<dyn Store>, config: &Config) {
         loading += started.elapsed();
     }
     let items = corpus.items;
-    assert_eq!(recount.items_with, corpus.items_with, "the same text twice");
+    if load {
+        assert_eq!(recount.items_with, corpus.items_with, "the same text twice");
+    }
     let most = corpus.items_with[0];
-    println!(
-        "Search on {name}: {} feeds x {} items = {items} items ({:.0} MB of title and \
-         description), generated in {generating:.1?}, loaded in {loading:.1?} ({:.0} items/s \
-         through insert_history, {BATCH} a call); the most frequent word is in {most} items\n",
-        config.feeds,
-        config.items_per_feed,
-        bytes as f64 / 1e6,
-        items as f64 / loading.as_secs_f64(),
-    );
+    if load {
+        println!(
+            "Search on {name}: {} feeds x {} items = {items} items ({:.0} MB of title and \
+             description), generated in {generating:.1?}, loaded in {loading:.1?} ({:.0} \
+             items/s through insert_history, {BATCH} a call); the most frequent word is in \
+             {most} items\n",
+            config.feeds,
+            config.items_per_feed,
+            bytes as f64 / 1e6,
+            items as f64 / loading.as_secs_f64(),
+        );
+    } else {
+        println!(
+            "Search on {name}: {} feeds x {} items = {items} items, reused as loaded before; \
+             the most frequent word is in {most} items\n",
+            config.feeds, config.items_per_feed,
+        );
+    }
 
     // The queries' scopes are what the search API resolves for this user: the subscriptions,
     // or one category's feeds.

@@ -4,8 +4,8 @@
 
 use chrono::{DateTime, Utc};
 use middletier::store::{
-    FeedState, FeedStore, HistoryStore, MarkChange, ReadingStore, SearchOrder, SearchQuery,
-    SearchStore, SearchTerms, SqliteStore, StoredItem, SubscriptionStore,
+    FeedState, FeedStore, HistoryStore, MarkChange, RELEVANCE_WINDOW, ReadingStore, SearchOrder,
+    SearchQuery, SearchStore, SearchTerms, SqliteStore, StoredItem, SubscriptionStore,
 };
 use middletier_api::Item;
 use middletier_api::domain::{FeedUrl, UserId};
@@ -401,6 +401,57 @@ async fn relevance_ranks_a_title_match_above_a_text_match_and_excluded_words_exc
     assert!(
         found(&store, &only_excluded).await.is_empty(),
         "nothing required: nothing found, not an error"
+    );
+}
+
+/// Relevance ranks the newest [`RELEVANCE_WINDOW`] matches in the searched feeds: newer
+/// matches in other feeds do not use up the window, and a match past it is not ranked.
+#[tokio::test]
+async fn relevance_ranks_the_newest_window_of_matches_in_the_searched_feeds_only() {
+    let (_scratch, store) = scratch_store("search-window").await;
+    let (mine, theirs) = (url("mine"), url("theirs"));
+    let stored = |id: String, title: &str, secs: i64| StoredItem {
+        item: item(&id, title, "plain words"),
+        seen: time(secs),
+    };
+    // The oldest of the window's matches is the best one.
+    let mut history = vec![stored("best".to_owned(), "Word word word", 0)];
+    history.extend((1..RELEVANCE_WINDOW).map(|n| {
+        stored(
+            format!("m{n}"),
+            "One word",
+            i64::try_from(n).expect("small"),
+        )
+    }));
+    for batch in history.chunks(500) {
+        store.insert_history(&mine, batch).await.expect("load");
+    }
+    let newer: Vec<StoredItem> = (0..100)
+        .map(|n| stored(format!("t{n}"), "Word", 100_000 + n))
+        .collect();
+    store.insert_history(&theirs, &newer).await.expect("load");
+
+    let mut relevance = query(&[&mine], &["word"]);
+    relevance.order = SearchOrder::Relevance;
+    relevance.limit = 1;
+    assert_eq!(
+        found(&store, &relevance).await,
+        ["best"],
+        "another feed's newer matches are not counted in the window"
+    );
+
+    store
+        .insert_history(&mine, &[stored("newest".to_owned(), "One word", 200_000)])
+        .await
+        .expect("one more");
+    let ranked = found(&store, &relevance).await;
+    assert_ne!(ranked, ["best"], "the oldest match left the window");
+    let mut newest = query(&[&mine], &["word"]);
+    newest.offset = RELEVANCE_WINDOW;
+    assert_eq!(
+        found(&store, &newest).await,
+        ["best"],
+        "newest first still finds it"
     );
 }
 

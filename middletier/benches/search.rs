@@ -5,7 +5,10 @@
 //! Run it with `cargo bench -p middletier --bench search` (SQLite on a fresh file in the
 //! temporary directory, opened as the middle tier opens it); `-- --store memory` or
 //! `-- --store cassandra` (the running test node, in a keyspace of its own dropped at the end)
-//! for the other stores; `-- --items-per-feed N` for a smaller history. Without `--bench`
+//! for the other stores; `-- --items-per-feed N` for a smaller history. On Cassandra, where
+//! loading a million items takes long, `-- --keyspace NAME` loads into that keyspace and keeps
+//! it, and a later run with `-- --keyspace NAME --reuse` (and the same `--items-per-feed`)
+//! skips the loading and only queries; `-- --keyspace NAME --drop` drops it. Without `--bench`
 //! (e.g. `cargo test --all-targets`) it runs a small smoke version of itself.
 //!
 //! The text is generated, not copied: titles of about 8 words and descriptions of about 60
@@ -51,6 +54,19 @@ struct Config {
     items_per_feed: usize,
     /// Timed queries of each kind.
     runs: usize,
+    /// The history is already in the store (a kept Cassandra keyspace): query only.
+    reuse: bool,
+}
+
+/// The word after `name` on the command line, if given.
+fn text_arg(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    let at = args.iter().position(|arg| arg == name)?;
+    Some(
+        args.get(at + 1)
+            .unwrap_or_else(|| panic!("{name} takes a value"))
+            .clone(),
+    )
 }
 
 /// The number after `name` on the command line, if given.
@@ -74,18 +90,32 @@ fn main() {
             // `-- --items-per-feed N` for a smaller history (a store slow to load a million).
             items_per_feed: number_arg("--items-per-feed").unwrap_or(2_000),
             runs: 50,
+            reuse: std::env::args().any(|arg| arg == "--reuse"),
         }
     } else {
         Config {
             feeds: 60,
             items_per_feed: 40,
             runs: 3,
+            reuse: false,
         }
     };
+    let kept = text_arg("--keyspace");
+    assert!(
+        !config.reuse || kept.is_some(),
+        "--reuse queries a kept keyspace: give it with --keyspace"
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("tokio runtime");
+    if let Some(name) = kept
+        .as_deref()
+        .filter(|_| std::env::args().any(|a| a == "--drop"))
+    {
+        runtime.block_on(drop_keyspaces(|keyspace| keyspace == name));
+        return;
+    }
     runtime.block_on(async {
         let stores: Vec<&str> = match store.as_deref() {
             Some(store) => vec![store],
@@ -102,9 +132,15 @@ fn main() {
                 "memory" => Arc::new(MemoryStore::new()),
                 "cassandra" => {
                     // A keyspace of its own: a million items stay out of the tests' keyspace.
-                    drop_bench_keyspaces().await;
+                    let keyspace = match &kept {
+                        Some(name) => name.clone(),
+                        None => {
+                            drop_bench_keyspaces().await;
+                            format!("{BENCH_KEYSPACE}{}", std::process::id())
+                        }
+                    };
                     let settings = middletier::store::CassandraSettings {
-                        keyspace: format!("{BENCH_KEYSPACE}{}", std::process::id()),
+                        keyspace,
                         ..middletier::testing::cassandra_settings()
                     };
                     let store = middletier::store::CassandraStore::connect(&settings)
@@ -114,8 +150,13 @@ fn main() {
                 }
                 other => panic!("--store takes memory, sqlite or cassandra, not {other}"),
             };
-            run(name, store, &config).await;
-            if name == "cassandra" {
+            // A kept keyspace's history is the same on every run: fixed user and feed names.
+            let prefix = match &kept {
+                Some(_) => "kept".to_owned(),
+                None => middletier::testing::unique_prefix(),
+            };
+            run(name, store, &config, &prefix).await;
+            if name == "cassandra" && kept.is_none() {
                 drop_bench_keyspaces().await;
             }
         }
@@ -125,8 +166,14 @@ fn main() {
 /// Every keyspace's name this bench makes on Cassandra starts with this.
 const BENCH_KEYSPACE: &str = "bench_search_";
 
-/// Drops every keyspace of this bench on the test Cassandra (an aborted run's too).
+/// Drops every keyspace of this bench on the test Cassandra (an aborted run's too), but not
+/// the kept ones (`--keyspace`).
 async fn drop_bench_keyspaces() {
+    drop_keyspaces(|name| name.starts_with(BENCH_KEYSPACE)).await;
+}
+
+/// Drops the keyspaces on the test Cassandra whose names `which` accepts.
+async fn drop_keyspaces(which: impl Fn(&str) -> bool) {
     let nodes = middletier::testing::cassandra_settings().nodes;
     let session = scylla::client::session_builder::SessionBuilder::new()
         .known_node(&nodes)
@@ -142,7 +189,7 @@ async fn drop_bench_keyspaces() {
         .rows::<(String,)>()
         .expect("keyspace names")
         .filter_map(|row| row.ok().map(|(name,)| name))
-        .filter(|name| name.starts_with(BENCH_KEYSPACE))
+        .filter(|name| which(name))
         .collect();
     for name in names {
         session
@@ -485,12 +532,11 @@ fn kinds(
     ]
 }
 
-async fn run(name: &str, store: Arc<dyn Store>, config: &Config) {
-    let prefix = middletier::testing::unique_prefix();
+async fn run(name: &str, store: Arc<dyn Store>, config: &Config, prefix: &str) {
     let user = UserId::parse(&format!("{prefix}-searcher")).expect("user");
     let now = Utc.timestamp_opt(1_800_000_000, 0).single().expect("time");
     let words = Words::new();
-    let urls: Vec<FeedUrl> = (0..config.feeds).map(|n| feed_url(&prefix, n)).collect();
+    let urls: Vec<FeedUrl> = (0..config.feeds).map(|n| feed_url(prefix, n)).collect();
     let in_category = CATEGORY_FEEDS.min(config.feeds / 2);
     // A first pass counts the words (the same seed makes the same text again below), so every
     // query is chosen, and known to be answerable, before the long load.
@@ -514,6 +560,9 @@ async fn run(name: &str, store: Arc<dyn Store>, config: &Config) {
     let mut loading = Duration::ZERO;
     let mut bytes = 0usize;
     for (n, url) in urls.iter().enumerate() {
+        if config.reuse {
+            break;
+        }
         store.subscribe(&user, url, max).await.expect("subscribe");
         if n < in_category {
             store
@@ -544,19 +593,34 @@ async fn run(name: &str, store: Arc<dyn Store>, config: &Config) {
             assert_eq!(added, batch.len(), "every item is new");
         }
         loading += started.elapsed();
+        if (n + 1) % 10 == 0 {
+            let so_far = (n + 1) * config.items_per_feed;
+            eprintln!(
+                "loaded {so_far} items in {loading:.0?} ({:.0} items/s)",
+                so_far as f64 / loading.as_secs_f64()
+            );
+        }
     }
     let items = corpus.items;
-    assert_eq!(recount.items_with, corpus.items_with, "the same text twice");
+    if !config.reuse {
+        assert_eq!(recount.items_with, corpus.items_with, "the same text twice");
+    }
     let most = corpus.items_with[0];
-    println!(
-        "Search on {name}: {} feeds x {} items = {items} items ({:.0} MB of title and \
+    if config.reuse {
+        println!(
+            "Search on {name}: {items} items already loaded; the most frequent word is in {most} items\n"
+        );
+    } else {
+        println!(
+            "Search on {name}: {} feeds x {} items = {items} items ({:.0} MB of title and \
          description), generated in {generating:.1?}, loaded in {loading:.1?} ({:.0} items/s \
          through insert_history, {BATCH} a call); the most frequent word is in {most} items\n",
-        config.feeds,
-        config.items_per_feed,
-        bytes as f64 / 1e6,
-        items as f64 / loading.as_secs_f64(),
-    );
+            config.feeds,
+            config.items_per_feed,
+            bytes as f64 / 1e6,
+            items as f64 / loading.as_secs_f64(),
+        );
+    }
 
     // The queries' scopes are what the search API resolves for this user: the subscriptions,
     // or one category's feeds.

@@ -60,8 +60,9 @@ pub(super) async fn write_terms<'a>(
     url: &FeedUrl,
     items: impl IntoIterator<Item = (&'a Item, DateTime<Utc>, DateTime<Utc>)>,
 ) -> Result<(), StoreError> {
-    let mut by_term: HashMap<String, Vec<(DateTime<Utc>, &str, DateTime<Utc>, i32)>> =
-        HashMap::new();
+    // Each word's postings: river time, item id, first seen, how often.
+    type Postings<'a> = Vec<(DateTime<Utc>, &'a str, DateTime<Utc>, i32)>;
+    let mut by_term: HashMap<String, Postings<'a>> = HashMap::new();
     for (item, seen, time) in items {
         for (term, count) in term_counts(item) {
             by_term

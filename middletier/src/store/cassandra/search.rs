@@ -366,7 +366,7 @@ mod tests {
     #[test]
     fn the_bound_is_the_time_of_the_last_hit_the_answer_needs() {
         let walks = [walk_with(&[9, 5, 1]), walk_with(&[8, 7])];
-        assert_eq!(bound(&walks, 3), Some(8));
+        assert_eq!(bound(&walks, 3), Some(7));
         assert_eq!(bound(&walks, 5), Some(1));
         // Fewer hits than needed: every feed walks on.
         assert_eq!(bound(&walks, 6), None);

@@ -8,10 +8,11 @@
 //! for the other stores; `-- --items-per-feed N` for a smaller history. Without `--bench`
 //! (e.g. `cargo test --all-targets`) it runs a small smoke version of itself.
 //!
-//! Loading a million items into SQLite takes minutes, so `-- --keep PATH` loads into the file
-//! `PATH` and leaves it there, and `-- --reuse PATH` opens that file (copy it first: opening
-//! migrates it) and only times the queries; the same `--items-per-feed` both times, since the
-//! queries are chosen from the text the generator makes.
+//! Loading a million items takes minutes on SQLite and hours on Cassandra, so `-- --keep PLACE`
+//! loads into `PLACE` and leaves it there, and `-- --reuse PLACE` opens it and only times the
+//! queries; the same `--items-per-feed` both times, since the queries are chosen from the text
+//! the generator makes. `PLACE` is a file for SQLite (copy it before reusing: opening migrates
+//! it) and a keyspace for Cassandra; `-- --drop KEYSPACE` drops a kept keyspace.
 //!
 //! The text is generated, not copied: titles of about 8 words and descriptions of about 60
 //! words of HTML (paragraphs, links, emphasis) drawn from a fixed vocabulary of 200,000 made-up
@@ -91,19 +92,24 @@ fn main() {
         .enable_all()
         .build()
         .expect("tokio runtime");
+    if let Some(keyspace) = text_arg("--drop") {
+        runtime.block_on(drop_keyspaces(|name| name == keyspace));
+        return;
+    }
+    let kept = kept_place(store.as_deref());
     runtime.block_on(async {
         let stores: Vec<&str> = match store.as_deref() {
             Some(store) => vec![store],
             None => vec!["sqlite"],
         };
-        let kept = kept_file();
         for name in stores {
             let scratch = Scratch::new();
             let store: Arc<dyn Store> = match name {
                 "sqlite" => {
-                    let path = kept
-                        .as_ref()
-                        .map_or_else(|| scratch.0.join("rss.db"), |kept| kept.path.clone());
+                    let path = kept.as_ref().map_or_else(
+                        || scratch.0.join("rss.db"),
+                        |kept| std::path::PathBuf::from(&kept.place),
+                    );
                     Arc::new(FeedCache::new(
                         SqliteStore::open(&path).await.expect("open SQLite"),
                     ))
@@ -111,9 +117,15 @@ fn main() {
                 "memory" => Arc::new(MemoryStore::new()),
                 "cassandra" => {
                     // A keyspace of its own: a million items stay out of the tests' keyspace.
-                    drop_bench_keyspaces().await;
+                    let keyspace = match &kept {
+                        Some(kept) => kept.place.clone(),
+                        None => {
+                            drop_bench_keyspaces().await;
+                            format!("{BENCH_KEYSPACE}{}", std::process::id())
+                        }
+                    };
                     let settings = middletier::store::CassandraSettings {
-                        keyspace: format!("{BENCH_KEYSPACE}{}", std::process::id()),
+                        keyspace,
                         ..middletier::testing::cassandra_settings()
                     };
                     let store = middletier::store::CassandraStore::connect(&settings)
@@ -123,11 +135,11 @@ fn main() {
                 }
                 other => panic!("--store takes memory, sqlite or cassandra, not {other}"),
             };
-            if kept.is_some() && name != "sqlite" {
-                panic!("--keep and --reuse are for --store sqlite");
+            if kept.is_some() && name == "memory" {
+                panic!("--keep and --reuse are for --store sqlite or cassandra");
             }
             run(name, store, &config, kept.as_ref()).await;
-            if name == "cassandra" {
+            if name == "cassandra" && kept.is_none() {
                 drop_bench_keyspaces().await;
             }
         }
@@ -137,8 +149,14 @@ fn main() {
 /// Every keyspace's name this bench makes on Cassandra starts with this.
 const BENCH_KEYSPACE: &str = "bench_search_";
 
-/// Drops every keyspace of this bench on the test Cassandra (an aborted run's too).
+/// Drops every keyspace of this bench on the test Cassandra (an aborted run's too), but not
+/// the kept ones (`--keep`).
 async fn drop_bench_keyspaces() {
+    drop_keyspaces(|name| name.starts_with(BENCH_KEYSPACE)).await;
+}
+
+/// Drops the keyspaces on the test Cassandra whose names `which` accepts.
+async fn drop_keyspaces(which: impl Fn(&str) -> bool) {
     let nodes = middletier::testing::cassandra_settings().nodes;
     let session = scylla::client::session_builder::SessionBuilder::new()
         .known_node(&nodes)
@@ -154,7 +172,7 @@ async fn drop_bench_keyspaces() {
         .rows::<(String,)>()
         .expect("keyspace names")
         .filter_map(|row| row.ok().map(|(name,)| name))
-        .filter(|name| name.starts_with(BENCH_KEYSPACE))
+        .filter(|name| which(name))
         .collect();
     for name in names {
         session
@@ -164,32 +182,47 @@ async fn drop_bench_keyspaces() {
     }
 }
 
-/// A SQLite file that outlives the run: loaded and kept, or reused as loaded before.
+/// A history that outlives the run: loaded and kept, or reused as loaded before.
 struct Kept {
-    path: std::path::PathBuf,
+    /// A SQLite file's path, or a Cassandra keyspace's name.
+    place: String,
     /// Already loaded: time the queries only.
     reuse: bool,
 }
 
-/// `--keep PATH` or `--reuse PATH`, if given.
-fn kept_file() -> Option<Kept> {
+/// The word after `name` on the command line, if given.
+fn text_arg(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
-    let path_after = |name: &str| {
-        let at = args.iter().position(|arg| arg == name)?;
-        Some(std::path::PathBuf::from(
-            args.get(at + 1)
-                .unwrap_or_else(|| panic!("{name} takes a path")),
-        ))
-    };
-    match (path_after("--keep"), path_after("--reuse")) {
+    let at = args.iter().position(|arg| arg == name)?;
+    Some(
+        args.get(at + 1)
+            .unwrap_or_else(|| panic!("{name} takes a value"))
+            .clone(),
+    )
+}
+
+/// `--keep PLACE` or `--reuse PLACE`, if given: a file for SQLite (the default store), a
+/// keyspace for Cassandra.
+fn kept_place(store: Option<&str>) -> Option<Kept> {
+    let file = store.is_none_or(|store| store == "sqlite");
+    match (text_arg("--keep"), text_arg("--reuse")) {
         (Some(_), Some(_)) => panic!("--keep or --reuse, not both"),
-        (Some(path), None) => {
-            assert!(!path.exists(), "--keep {path:?}: the file already exists");
-            Some(Kept { path, reuse: false })
+        (Some(place), None) => {
+            assert!(
+                !file || !std::path::Path::new(&place).exists(),
+                "--keep {place:?}: the file already exists"
+            );
+            Some(Kept {
+                place,
+                reuse: false,
+            })
         }
-        (None, Some(path)) => {
-            assert!(path.exists(), "--reuse {path:?}: no such file");
-            Some(Kept { path, reuse: true })
+        (None, Some(place)) => {
+            assert!(
+                !file || std::path::Path::new(&place).exists(),
+                "--reuse {place:?}: no such file"
+            );
+            Some(Kept { place, reuse: true })
         }
         (None, None) => None,
     }
@@ -592,6 +625,13 @@ async fn run(name: &str, store: Arc<dyn Store>, config: &Config, kept: Option<&K
             assert_eq!(added, batch.len(), "every item is new");
         }
         loading += started.elapsed();
+        if (n + 1) % 10 == 0 {
+            let so_far = (n + 1) * config.items_per_feed;
+            eprintln!(
+                "loaded {so_far} items in {loading:.0?} ({:.0} items/s)",
+                so_far as f64 / loading.as_secs_f64()
+            );
+        }
     }
     let items = corpus.items;
     if load {

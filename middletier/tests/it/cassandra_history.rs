@@ -382,3 +382,154 @@ async fn cassandra_search_finds_words_phrases_and_exclusions_in_the_feeds_search
         .expect("search");
     assert!(gone.is_empty(), "{gone:?}");
 }
+
+/// Item `i` of feed `f` in [`cassandra_search_answers_deep_pages_over_many_feeds_as_a_full_read_would`]:
+/// words in regular patterns, so the test knows every answer.
+fn patterned(f: usize, i: usize) -> (Item, DateTime<Utc>) {
+    let mut words = vec!["every"; i % 4 + 1];
+    words.push(if i.is_multiple_of(2) { "even" } else { "odd" });
+    if i.is_multiple_of(3) {
+        words.push("third");
+    }
+    if f == 2 && i.is_multiple_of(10) {
+        words.push("rare");
+    }
+    words.push(if i.is_multiple_of(5) {
+        "alpha beta"
+    } else {
+        "beta alpha"
+    });
+    let mut item = item(&format!("f{f}-i{i}"), format!("<p>{}</p>", words.join(" ")));
+    item.title = format!("Post {i}");
+    // Interleaved across feeds; some items share a river time with another feed's.
+    let seen = day(0) + chrono::Duration::minutes((i * 6 + f * 3) as i64);
+    (item, seen)
+}
+
+#[tokio::test]
+#[ignore = "needs Cassandra: deploy/test.sh starts one (or deploy/cassandra/run.sh start)"]
+async fn cassandra_search_answers_deep_pages_over_many_feeds_as_a_full_read_would() {
+    use middletier::store::StoredItem;
+    let _cassandra = cassandra_shared().await;
+    let store = cassandra_store().await;
+    let prefix = unique_prefix();
+    let feeds: Vec<FeedUrl> = (0..5)
+        .map(|f| FeedUrl::parse(&format!("https://example.com/{prefix}/{f}.xml")).expect("url"))
+        .collect();
+    // Each feed's items, with what a full read of every item would answer from.
+    let mut all: Vec<(FeedUrl, Item, i64)> = Vec::new();
+    for (f, url) in feeds.iter().enumerate() {
+        let items: Vec<StoredItem> = (0..60)
+            .map(|i| {
+                let (item, seen) = patterned(f, i);
+                all.push((url.clone(), item.clone(), seen.timestamp_millis()));
+                StoredItem { item, seen }
+            })
+            .collect();
+        store.insert_history(url, &items).await.expect("insert");
+    }
+    let expected = |terms: &SearchTerms, order: SearchOrder, offset: usize, limit: usize| {
+        let mut hits: Vec<(i64, String, String, usize)> = all
+            .iter()
+            .filter_map(|(url, item, time)| {
+                let text: Vec<String> = middletier::store::words::words(
+                    &middletier::store::words::html_text(&item.description),
+                )
+                .collect();
+                let has = |w: &String| text.contains(w);
+                let phrase_in = |p: &Vec<String>| text.windows(p.len()).any(|w| w == p.as_slice());
+                (terms.words.iter().all(has)
+                    && !terms.excluded.iter().any(has)
+                    && terms.phrases.iter().all(phrase_in))
+                .then(|| {
+                    let score = terms
+                        .words
+                        .iter()
+                        .chain(terms.phrases.iter().flatten())
+                        .collect::<std::collections::HashSet<_>>()
+                        .iter()
+                        .map(|w| text.iter().filter(|t| t == w).count())
+                        .sum();
+                    (*time, url.as_str().to_owned(), item.id.clone(), score)
+                })
+            })
+            .collect();
+        hits.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+        if order == SearchOrder::Relevance {
+            hits.sort_by_key(|hit| std::cmp::Reverse(hit.3));
+        }
+        hits.into_iter()
+            .skip(offset)
+            .take(limit)
+            .map(|(_, _, id, _)| id)
+            .collect::<Vec<_>>()
+    };
+    let term_sets = [
+        words(&["every"]),
+        words(&["rare"]),
+        words(&["third", "odd"]),
+        words(&["odd", "third"]),
+        SearchTerms {
+            words: vec!["every".to_owned()],
+            excluded: vec!["even".to_owned(), "third".to_owned()],
+            ..SearchTerms::default()
+        },
+        SearchTerms {
+            phrases: vec![vec!["alpha".to_owned(), "beta".to_owned()]],
+            ..SearchTerms::default()
+        },
+    ];
+    let everything: Vec<&FeedUrl> = feeds.iter().collect();
+    for terms in &term_sets {
+        for order in [SearchOrder::Newest, SearchOrder::Relevance] {
+            for (offset, limit) in [(0, 10), (0, 1), (45, 10), (95, 30), (290, 20), (0, 300)] {
+                let mut asked = query(&everything, terms.clone(), order);
+                asked.offset = offset;
+                asked.limit = limit;
+                let found = store.search(&asked).await.expect("search");
+                assert_eq!(
+                    ids(&found),
+                    expected(terms, order, offset, limit),
+                    "{terms:?} {order:?} from {offset}, {limit}"
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs Cassandra: deploy/test.sh starts one (or deploy/cassandra/run.sh start)"]
+async fn cassandra_an_item_whose_river_time_changes_is_found_once_at_its_new_time() {
+    let _cassandra = cassandra_shared().await;
+    let store = cassandra_store().await;
+    let prefix = unique_prefix();
+    let url = FeedUrl::parse(&format!("https://example.com/{prefix}moved.xml")).expect("url");
+    let mut dated = item("dated", "<p>retimed words</p>".to_owned());
+    dated.published = Some(day(3).to_rfc3339());
+    store
+        .save_feed_state(&state(&url, vec![dated.clone()], day(5)))
+        .await
+        .expect("save");
+    // The feed dates it again, earlier: its postings are keyed by river time, so all of them
+    // move, not only the words that changed.
+    dated.published = Some(day(2).to_rfc3339());
+    store
+        .save_feed_state(&state(&url, vec![dated], day(6)))
+        .await
+        .expect("save again");
+    let found = store
+        .search(&query(&[&url], words(&["retimed"]), SearchOrder::Newest))
+        .await
+        .expect("search");
+    assert_eq!(ids(&found), ["dated"], "once: {found:?}");
+    assert_eq!(found[0].entry.time, day(2).timestamp_millis());
+    store
+        .remove_history(&url, &["dated".to_owned()])
+        .await
+        .expect("retention");
+    let gone = store
+        .search(&query(&[&url], words(&["words"]), SearchOrder::Newest))
+        .await
+        .expect("search");
+    assert!(gone.is_empty(), "removed with its item: {gone:?}");
+}

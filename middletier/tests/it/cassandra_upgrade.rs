@@ -2,6 +2,9 @@
 //! as one JSON blob per feed, every mark of a user in one partition) to the item history: the
 //! new code's versioned data migration copies every item, first-seen time, mark and star, runs
 //! once, can run again without undoing newer writes, and two middle tiers may start at once.
+//! And a keyspace of version 8, whose search index is clustered by item: its postings are
+//! copied newest first, found and paged as before, and a second copy never revives a removed
+//! item.
 
 use std::collections::HashMap;
 
@@ -283,6 +286,132 @@ async fn upgrading_a_previous_version_keyspace_keeps_every_item_first_seen_mark_
         "an item removed since stays removed"
     );
     assert_eq!(history.len(), 2);
+
+    cql(&old, &format!("DROP KEYSPACE {keyspace}")).await;
+}
+
+/// The schema files of the version before newest-first postings (1–8; 7 was a data step).
+const VERSION_8_SCHEMA: &[(i32, &str, &str)] = &[
+    (
+        6,
+        "item_history",
+        include_str!("../../schema/cassandra/006_item_history.cql"),
+    ),
+    (7, "history_from_blobs", ""),
+    (
+        8,
+        "history_changed",
+        include_str!("../../schema/cassandra/008_history_changed.cql"),
+    ),
+];
+
+#[tokio::test]
+#[ignore = "needs Cassandra: deploy/test.sh starts one (or deploy/cassandra/run.sh start)"]
+async fn upgrading_a_version_8_keyspace_copies_its_search_index_newest_first() {
+    let _cassandra = cassandra_shared().await;
+    let keyspace = format!(
+        "rss_upgrade8_{}",
+        Utc::now().timestamp_nanos_opt().unwrap_or_default()
+    );
+    let old = previous_version_keyspace(&keyspace).await;
+    for (version, name, file) in VERSION_8_SCHEMA {
+        let without_comments: String = file
+            .lines()
+            .map(|line| line.split("--").next().unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join("\n");
+        for statement in without_comments.split(';').filter(|s| !s.trim().is_empty()) {
+            cql(&old, statement).await;
+        }
+        old.query_unpaged(
+            "INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)",
+            (version, name, Utc::now()),
+        )
+        .await
+        .expect("record version");
+    }
+    old.await_schema_agreement().await.expect("agreement");
+    // What version 8 wrote for three items: content, index and the search index by item id.
+    let feed = FeedUrl::parse("https://example.com/feed.xml").expect("url");
+    for (n, id) in ["a", "b", "c"].into_iter().enumerate() {
+        let seen = at(100 * n as i64);
+        let item = item(id);
+        old.query_unpaged(
+            "INSERT INTO items_by_feed_month (feed_url, month, item_id, seen, time, item) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                feed.as_str(),
+                seen.format("%Y%m")
+                    .to_string()
+                    .parse::<i32>()
+                    .expect("month"),
+                id,
+                seen,
+                seen,
+                serde_json::to_string(&item).expect("json"),
+            ),
+        )
+        .await
+        .expect("content");
+        old.query_unpaged(
+            "INSERT INTO item_index_by_feed (feed_url, item_id, seen, time) VALUES (?, ?, ?, ?)",
+            (feed.as_str(), id, seen, seen),
+        )
+        .await
+        .expect("index");
+        for term in ["title", "body", "of", id] {
+            old.query_unpaged(
+                "INSERT INTO item_terms_by_feed (feed_url, term, item_id, seen, time, count) \
+                 VALUES (?, ?, ?, ?, ?, ?)",
+                (feed.as_str(), term, id, seen, seen, 1),
+            )
+            .await
+            .expect("term");
+        }
+    }
+
+    let mut settings = cassandra_settings();
+    settings.keyspace = keyspace.clone();
+    let store = CassandraStore::connect(&settings)
+        .await
+        .expect("opens the version 8 keyspace");
+    let search = |store: CassandraStore, word: &'static str, offset: usize| async move {
+        let found = store
+            .search(&SearchQuery {
+                feeds: vec![FeedUrl::parse("https://example.com/feed.xml").expect("url")],
+                terms: SearchTerms {
+                    words: vec![word.to_owned()],
+                    ..SearchTerms::default()
+                },
+                order: SearchOrder::Newest,
+                offset,
+                limit: 2,
+            })
+            .await
+            .expect("search");
+        found
+            .into_iter()
+            .map(|hit| hit.entry.id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(search(store.clone(), "body", 0).await, ["c", "b"]);
+    assert_eq!(search(store.clone(), "body", 2).await, ["a"], "paged");
+    assert_eq!(search(store.clone(), "b", 0).await, ["b"]);
+
+    // Retention after the upgrade, then the copy run again (as if interrupted before it was
+    // recorded): the removed item's postings stay removed.
+    store
+        .remove_history(&feed, &["c".to_owned()])
+        .await
+        .expect("retention removes c");
+    old.query_unpaged("DELETE FROM schema_version WHERE version = 10", ())
+        .await
+        .expect("forget version 10");
+    let again = CassandraStore::connect(&settings)
+        .await
+        .expect("reopens and copies again");
+    assert_eq!(search(again.clone(), "body", 0).await, ["b", "a"]);
+    assert!(search(again, "c", 0).await.is_empty());
 
     cql(&old, &format!("DROP KEYSPACE {keyspace}")).await;
 }

@@ -14,11 +14,11 @@ use middletier_api::domain::FeedUrl;
 
 use super::history::{ItemRow, drop_items, read_history, read_items, write_items};
 use super::reading::held_entries;
-use super::terms::{delete_terms, term_counts};
+use super::terms::{Unindexed, delete_terms, term_counts};
 use super::{CassandraStore, Connected, query_failed, query_rows};
 use crate::store::{
     CachedFeed, FeedState, FeedStore, FeedVersions, HistoryEntry, HistoryStore, Scheduled,
-    StoreError, StoredItem,
+    StoreError, StoredItem, sort_time,
 };
 
 /// One row of `feeds_by_url`, in the order of `statements::FEED_COLUMNS`.
@@ -208,23 +208,41 @@ async fn write_document(connected: &Connected, state: &FeedState) -> Result<(), 
         .collect();
     let fallback = state.last_success.unwrap_or_else(Utc::now);
     let mut rows = Vec::new();
+    let mut stale = Vec::new();
     for item in &state.items {
         let seen = match before.get(&item.id) {
             Some((_, old)) if old == item => continue,
             Some((seen, old)) => {
-                let new = term_counts(item);
-                let stale = term_counts(old)
-                    .into_keys()
-                    .filter(|term| !new.contains_key(term));
-                delete_terms(connected, &state.url, &item.id, stale).await?;
+                stale.push(stale_postings(old, item, *seen));
                 *seen
             }
             None => state.first_seen.get(&item.id).copied().unwrap_or(fallback),
         };
         rows.push(ItemRow::new(item, seen)?);
     }
+    delete_terms(connected, &state.url, &stale).await?;
     // The history before the feed's row: every item a reader can see is in the history.
     write_items(connected, &state.url, &rows).await
+}
+
+/// The postings of `old` that its changed content `new` does not rewrite: the words it lost, or
+/// every word when its river time changed (the time is part of a posting's key).
+fn stale_postings(old: &Item, new: &Item, seen: DateTime<Utc>) -> Unindexed {
+    let at = |item: &Item| DateTime::from_timestamp_millis(sort_time(item, seen)).unwrap_or(seen);
+    let time = at(old);
+    let kept = if time == at(new) {
+        term_counts(new)
+    } else {
+        HashMap::new()
+    };
+    Unindexed {
+        id: old.id.clone(),
+        time,
+        terms: term_counts(old)
+            .into_keys()
+            .filter(|term| !kept.contains_key(term))
+            .collect(),
+    }
 }
 
 /// One feed's cached state, read from its partition.

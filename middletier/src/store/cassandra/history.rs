@@ -1,24 +1,23 @@
 //! `items_by_feed_month` and `item_index_by_feed`: each feed's item history, written with every
 //! save of the feed and removed only by retention (with every user's marks on the items).
 //!
-//! Writes go one partition at a time: a feed's index rows in unlogged batches of its one
-//! partition, its items' content in unlogged batches per month partition, each kept under
-//! Cassandra's batch-size warning so a feed with long articles never trips its limit.
+//! Writes go one partition at a time (`batches`): a feed's index rows in unlogged batches of its
+//! one partition, its items' content in unlogged batches per month partition, each kept under
+//! Cassandra's batch-size warning so a feed with long articles never trips its limit, and their
+//! search postings per (feed, word) partition (`terms`).
 
 use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
-use scylla::serialize::row::SerializeRow;
-use scylla::statement::batch::{Batch, BatchType};
-use scylla::statement::prepared::PreparedStatement;
 
 use middletier_api::Item;
 use middletier_api::domain::{FeedUrl, UserId};
 
+use super::batches::{BATCH_ROWS, in_batches, send};
 use super::reading::{feed_marks, held_entries, month_of};
-use super::terms::{delete_terms, term_counts, write_terms};
+use super::terms::{Unindexed, delete_terms, term_counts, write_terms};
 use super::{CassandraStore, Connected, query_failed, query_rows};
 use crate::store::{
     FeedReading, HistoryEntry, HistoryStore, StoreError, StoredItem, Watermark, sort_time,
@@ -27,8 +26,6 @@ use crate::store::{
 /// The most content one batch carries: under Cassandra's default batch-size warning (5 KiB is
 /// the warning, 50 KiB the failure), rounded down to leave room for keys.
 const BATCH_CONTENT_BYTES: usize = 40 * 1024;
-/// The most rows one batch of small rows (index entries, deletions) carries.
-const BATCH_ROWS: usize = 100;
 
 /// One item ready to be written: where it goes and its serialized content.
 pub(super) struct ItemRow {
@@ -88,62 +85,17 @@ pub(super) async fn write_items(
         }
         send(connected, &connected.insert_item, chunk).await?;
     }
-    for row in rows {
-        write_terms(connected, url, &row.item, row.seen, row.time).await?;
-    }
+    write_terms(
+        connected,
+        url,
+        rows.iter().map(|row| (&row.item, row.seen, row.time)),
+    )
+    .await?;
     let index: Vec<_> = rows
         .iter()
         .map(|row| (url.as_str(), row.id.as_str(), row.seen, row.time))
         .collect();
     in_batches(connected, &connected.insert_index, index).await
-}
-
-/// Runs `statement` for each of `rows`, all in one partition, in unlogged batches of
-/// [`BATCH_ROWS`].
-pub(super) async fn in_batches<V: SerializeRow>(
-    connected: &Connected,
-    statement: &PreparedStatement,
-    mut rows: Vec<V>,
-) -> Result<(), StoreError> {
-    while !rows.is_empty() {
-        let rest = rows.split_off(rows.len().min(BATCH_ROWS));
-        send(connected, statement, rows).await?;
-        rows = rest;
-    }
-    Ok(())
-}
-
-/// One same-partition write: a single row as a plain statement, several as one unlogged batch
-/// (atomic and isolated within the partition, without the batch log's cost).
-async fn send<V: SerializeRow>(
-    connected: &Connected,
-    statement: &PreparedStatement,
-    mut rows: Vec<V>,
-) -> Result<(), StoreError> {
-    match rows.len() {
-        0 => Ok(()),
-        1 => {
-            let row = rows.pop().expect("one row");
-            connected
-                .session
-                .execute_unpaged(statement, row)
-                .await
-                .map(drop)
-                .map_err(query_failed)
-        }
-        n => {
-            let mut batch = Batch::new(BatchType::Unlogged);
-            for _ in 0..n {
-                batch.append_statement(statement.clone());
-            }
-            connected
-                .session
-                .batch(&batch, rows)
-                .await
-                .map(drop)
-                .map_err(query_failed)
-        }
-    }
 }
 
 /// Every entry of `url`'s history (its one index partition, paged).
@@ -246,11 +198,21 @@ pub(super) async fn drop_items(
         .map(|(id, _)| (url.as_str(), id.as_str()))
         .collect();
     in_batches(connected, &connected.delete_index, index).await?;
-    for (entry, item) in entries.iter().zip(contents) {
-        if let Some(item) = item {
-            delete_terms(connected, url, &entry.id, term_counts(&item).into_keys()).await?;
-        }
-    }
+    // A posting's key holds the item's river time, derived from the content as it was written.
+    let unindexed: Vec<Unindexed> = held
+        .iter()
+        .zip(contents)
+        .filter_map(|((id, seen), item)| {
+            let item = item?;
+            let time = DateTime::from_timestamp_millis(sort_time(&item, *seen))?;
+            Some(Unindexed {
+                id: id.clone(),
+                time,
+                terms: term_counts(&item).into_keys().collect(),
+            })
+        })
+        .collect();
+    delete_terms(connected, url, &unindexed).await?;
     for (_, rows) in by_month {
         in_batches(connected, &connected.delete_item, rows).await?;
     }

@@ -10,8 +10,8 @@
 //!   schedule.
 //! - The item history, every partition bounded: `items_by_feed_month ((feed_url, month),
 //!   item_id)` (content), `item_index_by_feed ((feed_url), item_id)` (what a page pages
-//!   through) and `item_terms_by_feed ((feed_url, term), item_id)` (search), written with each
-//!   save and removed together by retention.
+//!   through) and `item_postings_by_feed ((feed_url, term), time desc, item_id)` (search,
+//!   newest first), written with each save and removed together by retention.
 //! - `item_marks_by_user_month ((user_id, month), feed_url, item_id)`, listed by
 //!   `mark_months_by_user ((user_id), month)`, and `read_watermarks_by_user ((user_id),
 //!   feed_url)`: per-user reading state, a few partition reads per page view.
@@ -30,17 +30,20 @@
 //! # Layout
 //! - `settings`: the `[cassandra]` settings ([`CassandraSettings`]).
 //! - `connect`: connecting in the background, health probes.
-//! - `schema`: the versioned CQL files, applied at start-up; `upgrade`: the data migration from
-//!   the item blobs and per-user marks of earlier versions, one of its steps.
-//! - `statements`: every CQL statement the store runs, prepared once per session.
+//! - `schema`: the versioned CQL files, applied at start-up; `upgrade`: the data migrations
+//!   (the item blobs and per-user marks of earlier versions into the history, the search index
+//!   into newest-first postings), some of its steps.
+//! - `statements`: every CQL statement the store runs, prepared once per session; `batches`:
+//!   same-partition writes in bounded unlogged batches.
 //! - One file per table family, each implementing its store trait: `subscriptions`
 //!   (`subscriptions_by_user`, `subscribers_by_feed`), `feeds` (`feeds_by_url`), `history`
-//!   (`items_by_feed_month`, `item_index_by_feed`), `terms` and `search` (`item_terms_by_feed`:
+//!   (`items_by_feed_month`, `item_index_by_feed`), `terms` and `search` (`item_postings_by_feed`:
 //!   written, read), `reading`
 //!   (`item_marks_by_user_month`, `mark_months_by_user`, `read_watermarks_by_user`),
 //!   `accounts` (`accounts`, `sessions`).
 
 mod accounts;
+mod batches;
 mod connect;
 mod feeds;
 mod history;
@@ -113,9 +116,10 @@ struct Connected {
     insert_item: PreparedStatement,
     select_items: PreparedStatement,
     delete_item: PreparedStatement,
-    insert_term: PreparedStatement,
-    select_term: PreparedStatement,
-    delete_term: PreparedStatement,
+    insert_posting: PreparedStatement,
+    select_postings: PreparedStatement,
+    select_postings_of: PreparedStatement,
+    delete_posting: PreparedStatement,
     insert_account: PreparedStatement,
     select_account: PreparedStatement,
     insert_session: PreparedStatement,

@@ -14,6 +14,8 @@ enum Step {
     Cql(&'static str),
     /// `upgrade::history_from_blobs`.
     HistoryFromBlobs,
+    /// `upgrade::postings_from_terms`.
+    PostingsFromTerms,
 }
 
 /// Versioned steps, applied in this order; never edit one that has shipped, add one.
@@ -62,6 +64,14 @@ const MIGRATIONS: &[(i32, &str, Step)] = &[
             "../../../schema/cassandra/008_history_changed.cql"
         )),
     ),
+    (
+        9,
+        "item_postings",
+        Step::Cql(include_str!(
+            "../../../schema/cassandra/009_item_postings.cql"
+        )),
+    ),
+    (10, "postings_from_terms", Step::PostingsFromTerms),
 ];
 
 /// Creates the keyspace, switches the session to it, and applies every migration not yet
@@ -129,6 +139,7 @@ pub(super) async fn migrate(
                 }
             }
             Step::HistoryFromBlobs => upgrade::history_from_blobs(session).await?,
+            Step::PostingsFromTerms => upgrade::postings_from_terms(session).await?,
         }
         session
             .await_schema_agreement()

@@ -170,18 +170,27 @@ pub(super) async fn prepare(session: Session) -> Result<Connected, StoreError> {
             "DELETE FROM items_by_feed_month WHERE feed_url = ? AND month = ? AND item_id = ?",
         )
         .await?,
-        insert_term: prepare(
-            "INSERT INTO item_terms_by_feed (feed_url, term, item_id, seen, time, count) \
+        insert_posting: prepare(
+            "INSERT INTO item_postings_by_feed (feed_url, term, time, item_id, seen, count) \
              VALUES (?, ?, ?, ?, ?, ?)",
         )
         .await?,
-        select_term: prepare(
-            "SELECT item_id, seen, time, count FROM item_terms_by_feed \
+        // Newest first, a page at a time (the caller sets the page size and keeps the paging
+        // state), so a search reads a partition only as far back as it needs.
+        select_postings: prepare(
+            "SELECT time, item_id, seen, count FROM item_postings_by_feed \
              WHERE feed_url = ? AND term = ?",
         )
         .await?,
-        delete_term: prepare(
-            "DELETE FROM item_terms_by_feed WHERE feed_url = ? AND term = ? AND item_id = ?",
+        // Some items' postings of one word, by key: how a search checks its other words.
+        select_postings_of: prepare(
+            "SELECT item_id, count FROM item_postings_by_feed \
+             WHERE feed_url = ? AND term = ? AND (time, item_id) IN ?",
+        )
+        .await?,
+        delete_posting: prepare(
+            "DELETE FROM item_postings_by_feed \
+             WHERE feed_url = ? AND term = ? AND time = ? AND item_id = ?",
         )
         .await?,
         insert_account: prepare(

@@ -1,15 +1,18 @@
-//! The data migration to the item history: copies what the tables of schema versions 1–5 hold
-//! (each feed's item blob with its first-seen map, each user's marks) into the history (with its
-//! search words) and month-partitioned marks of version 6. `schema` runs it once, as version 7, and records it.
+//! The data migrations `schema` runs once each and records:
+//! - version 7, [`history_from_blobs`]: copies what the tables of schema versions 1–5 hold (each
+//!   feed's item blob with its first-seen map, each user's marks) into the history (with its
+//!   search words) and month-partitioned marks of version 6;
+//! - version 10, [`postings_from_terms`]: copies the search index of versions 6–8, clustered by
+//!   item, into the newest-first postings of version 9.
 //!
-//! Safe to run twice, half-way or from two middle tiers starting at once: every row it writes is
+//! Each is safe to run twice, half-way or from two middle tiers starting at once: every row it writes is
 //! derived from the old tables alone (the same row each run) and written with a fixed write time
 //! far in the past ([`MIGRATED_WRITE_TIME`]), so anything the new code has written or deleted
 //! since (a newer mark, a refreshed item, retention's deletions) always wins over it.
 //!
 //! The old tables are left as they were: a middle tier of the previous version still running
-//! writes there, so an upgrade stops those first (or runs this again by deleting version 7 from
-//! `schema_version`, which is harmless for the reasons above).
+//! writes there, so an upgrade stops those first (or runs a step again by deleting its version
+//! from `schema_version`, which is harmless for the reasons above).
 
 use std::collections::HashMap;
 
@@ -18,6 +21,7 @@ use futures::{StreamExt, TryStreamExt};
 use scylla::DeserializeRow;
 use scylla::client::session::Session;
 use scylla::serialize::row::SerializeRow;
+use scylla::statement::batch::{Batch, BatchType};
 use scylla::statement::prepared::PreparedStatement;
 
 use middletier_api::Item;
@@ -246,6 +250,105 @@ pub(super) async fn history_from_blobs(session: &Session) -> Result<(), StoreErr
         "copied feed items and marks into the item history"
     );
     Ok(())
+}
+
+#[derive(DeserializeRow)]
+struct TermRow {
+    feed_url: String,
+    term: String,
+    item_id: String,
+    seen: Option<DateTime<Utc>>,
+    time: Option<DateTime<Utc>>,
+    count: Option<i32>,
+}
+
+/// The most postings one migrated batch carries (all of one partition).
+const POSTINGS_PER_BATCH: usize = 100;
+
+/// Copies every row of `item_terms_by_feed` into `item_postings_by_feed`. The scan returns a
+/// partition's rows together, so they go in unlogged batches of that one partition.
+pub(super) async fn postings_from_terms(session: &Session) -> Result<(), StoreError> {
+    let failed = |error: &dyn std::fmt::Display| {
+        StoreError::Unavailable(format!("postings migration: {error}"))
+    };
+    let insert = session
+        .prepare(
+            "INSERT INTO item_postings_by_feed (feed_url, term, time, item_id, seen, count) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .await
+        .map_err(|e| failed(&e))?;
+    let mut rows = session
+        .query_iter(
+            "SELECT feed_url, term, item_id, seen, time, count FROM item_terms_by_feed",
+            (),
+        )
+        .await
+        .map_err(|e| failed(&e))?
+        .rows_stream::<TermRow>()
+        .map_err(|e| failed(&e))?;
+    type Posting = (String, String, DateTime<Utc>, String, DateTime<Utc>, i32);
+    let mut batch: Vec<Posting> = Vec::new();
+    let mut pending = Vec::new();
+    let mut copied = 0_usize;
+    while let Some(row) = rows.try_next().await.map_err(|e| failed(&e))? {
+        // Every row the store wrote has its times; one without has no place in the new key.
+        let (Some(time), Some(seen)) = (row.time, row.seen) else {
+            continue;
+        };
+        let same_partition = batch
+            .last()
+            .is_some_and(|last| last.0 == row.feed_url && last.1 == row.term);
+        if !same_partition || batch.len() >= POSTINGS_PER_BATCH {
+            pending.push(write_batch(session, &insert, std::mem::take(&mut batch)));
+        }
+        batch.push((
+            row.feed_url,
+            row.term,
+            time,
+            row.item_id,
+            seen,
+            row.count.unwrap_or(1),
+        ));
+        copied += 1;
+        if pending.len() >= WRITES_AT_ONCE * 8 {
+            futures::stream::iter(std::mem::take(&mut pending))
+                .buffer_unordered(WRITES_AT_ONCE)
+                .try_collect::<()>()
+                .await?;
+        }
+    }
+    pending.push(write_batch(session, &insert, batch));
+    futures::stream::iter(pending)
+        .buffer_unordered(WRITES_AT_ONCE)
+        .try_collect::<()>()
+        .await?;
+    tracing::info!(
+        postings = copied,
+        "copied the search index into newest-first postings"
+    );
+    Ok(())
+}
+
+/// Migrated rows of one partition written in one unlogged batch.
+async fn write_batch(
+    session: &Session,
+    statement: &PreparedStatement,
+    rows: Vec<impl SerializeRow>,
+) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut batch = Batch::new(BatchType::Unlogged);
+    for _ in &rows {
+        batch.append_statement(statement.clone());
+    }
+    batch.set_timestamp(Some(MIGRATED_WRITE_TIME));
+    session
+        .batch(&batch, rows)
+        .await
+        .map(drop)
+        .map_err(|e| StoreError::Unavailable(format!("postings migration: {e}")))
 }
 
 /// One migrated row written.

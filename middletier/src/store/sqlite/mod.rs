@@ -5,8 +5,9 @@
 //! in `PRAGMA user_version`): `subscriptions` (one row per user and feed, with its place in
 //! the list, category and watermark), `item_marks` (reading state, which belongs to a
 //! subscription: a foreign key moves it with a moved feed and drops it on unsubscribe),
-//! `feeds` (the feed cache, one row per feed as in Cassandra, holding its current document),
-//! `items` (the item history, one row per item, written with its feed's row) with its
+//! `feeds` (the feed cache, one row per feed as in Cassandra, holding its fetch state and the
+//! ids of its current document's items), `items` (the item history, one row per item, written
+//! with its feed's row, and the current document's content) with its
 //! full-text index `items_search` (FTS5), `accounts` and `sessions`.
 //!
 //! rusqlite is blocking, so no statement runs on a tokio worker: each call runs on the

@@ -31,6 +31,12 @@ const MIGRATIONS: &[(i64, &str, &str, Option<Step>)] = &[
         include_str!("../../../schema/sqlite/002_item_history.sql"),
         Some(copy_current_items_to_history),
     ),
+    (
+        3,
+        "current_ids",
+        include_str!("../../../schema/sqlite/003_current_ids.sql"),
+        None,
+    ),
 ];
 
 /// Data a migration moves after its SQL ran.

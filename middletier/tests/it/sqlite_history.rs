@@ -176,6 +176,8 @@ async fn a_database_of_the_first_schema_keeps_every_item_first_seen_time_mark_an
         Some(&items[..]),
         "the current document, in its order"
     );
+    drop(store);
+    assert_index_matches_rows(&path);
 }
 
 #[tokio::test]
@@ -291,6 +293,70 @@ async fn a_database_of_the_second_schema_loads_every_current_document_in_order_f
         4,
         "the item that left the document stays in the history"
     );
+}
+
+/// Fails unless the full-text index holds exactly the entries of the rows (FTS5's own check:
+/// a row indexed twice, or not at all, or an entry left after its row changed).
+fn assert_index_matches_rows(path: &std::path::Path) {
+    rusqlite::Connection::open(path)
+        .expect("open")
+        .execute(
+            "INSERT INTO items_search (items_search, rank) VALUES ('integrity-check', 1)",
+            [],
+        )
+        .expect("the index matches the rows");
+}
+
+#[tokio::test]
+async fn every_saved_imported_and_edited_item_is_indexed_exactly_once() {
+    let (scratch, store) = scratch_store("index-once").await;
+    let feed = url("once");
+    store
+        .save_feed_state(&document(
+            &feed,
+            &[
+                (item("a", "Alpha", "first words"), 1),
+                (item("b", "Beta", "more words"), 2),
+            ],
+        ))
+        .await
+        .expect("save");
+    // An id twice in one document (the second copy edited), an edited item, a new one and
+    // the unchanged one, then an import beside them.
+    store
+        .save_feed_state(&document(
+            &feed,
+            &[
+                (item("c", "Gamma", "twice"), 3),
+                (item("c", "Gamma", "twice, edited"), 3),
+                (item("a", "Alpha", "first words, edited"), 1),
+                (item("b", "Beta", "more words"), 2),
+            ],
+        ))
+        .await
+        .expect("save again");
+    store
+        .insert_history(
+            &feed,
+            &[StoredItem {
+                item: item("d", "Delta", "imported"),
+                seen: time(4),
+            }],
+        )
+        .await
+        .expect("import");
+    drop(store);
+    assert_index_matches_rows(&scratch.join("rss.db"));
+
+    let store = SqliteStore::open(&scratch.join("rss.db"))
+        .await
+        .expect("open");
+    assert_eq!(
+        found(&store, &query(&[&feed], &["edited"])).await,
+        ["c", "a"]
+    );
+    assert_eq!(found(&store, &query(&[&feed], &["imported"])).await, ["d"]);
+    assert_eq!(found(&store, &query(&[&feed], &["beta"])).await, ["b"]);
 }
 
 #[tokio::test]

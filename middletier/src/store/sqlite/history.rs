@@ -68,14 +68,8 @@ impl HistoryStore for SqliteStore {
         stored: &[StoredItem],
     ) -> Result<usize, StoreError> {
         let (url, stored) = (url.clone(), stored.to_vec());
-        self.write(move |tx| {
-            let mut added = 0;
-            for item in &stored {
-                added += usize::from(items::insert_new(tx, url.as_str(), item)?);
-            }
-            Ok(added)
-        })
-        .await
+        self.write(move |tx| items::insert_new(tx, url.as_str(), &stored))
+            .await
     }
 
     async fn remove_history(&self, url: &FeedUrl, ids: &[String]) -> Result<usize, StoreError> {

@@ -170,7 +170,10 @@ async fn a_database_of_the_first_schema_keeps_every_item_first_seen_time_mark_an
         found(&store, &query(&[&feed], &["href"])).await.is_empty(),
         "markup is not indexed"
     );
-    let state = store.feed_states(&[feed.clone()]).await.expect("state");
+    let state = store
+        .feed_states(std::slice::from_ref(&feed))
+        .await
+        .expect("state");
     assert_eq!(
         state[0].as_ref().map(|state| &state.items[..]),
         Some(&items[..]),
@@ -284,7 +287,10 @@ async fn a_database_of_the_second_schema_loads_every_current_document_in_order_f
         .save_feed_state(&next)
         .await
         .expect("save a new document");
-    let reloaded = store.feed_states(&[feed.clone()]).await.expect("states");
+    let reloaded = store
+        .feed_states(std::slice::from_ref(&feed))
+        .await
+        .expect("states");
     let reloaded = reloaded[0].as_ref().expect("state");
     assert_eq!(reloaded.items, next.items);
     assert_eq!(reloaded.first_seen, next.first_seen);

@@ -11,9 +11,8 @@ use rusqlite::{OptionalExtension, Row, Transaction, params};
 
 use middletier_api::domain::FeedUrl;
 
-use super::history::json_array;
 use super::items::{self, ITEM_COLUMNS, item_from_row};
-use super::{SqliteStore, from_millis, millis};
+use super::{SqliteStore, from_millis, json_array, millis};
 use crate::store::{CachedFeed, FeedState, FeedStore, FeedVersions, Scheduled, StoreError};
 
 /// The columns [`state_from_row`] reads, in its order.

@@ -13,8 +13,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 
 use middletier_api::Item;
 
-use super::history::json_array;
-use super::{from_millis, millis};
+use super::{from_millis, json_array, millis};
 use crate::store::words::html_text;
 use crate::store::{HistoryEntry, StoreError, StoredItem, sort_time};
 

@@ -163,6 +163,12 @@ fn from_millis(millis: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(millis).unwrap_or_default()
 }
 
+/// Many values bound as one parameter (`json_each(?)`), whatever their number.
+fn json_array<T: serde::Serialize>(values: &[T]) -> Result<String, StoreError> {
+    serde_json::to_string(values)
+        .map_err(|error| StoreError::Unavailable(format!("encoding a parameter: {error}")))
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::mpsc;

@@ -366,6 +366,43 @@ async fn every_saved_imported_and_edited_item_is_indexed_exactly_once() {
 }
 
 #[tokio::test]
+async fn saving_an_unchanged_document_again_rewrites_no_item_row_nor_index_entry() {
+    let (scratch, store) = scratch_store("unchanged").await;
+    let feed = url("same");
+    let state = document(
+        &feed,
+        &[
+            (item("a", "Alpha", "first words"), 1),
+            (item("b", "Beta", "more words"), 2),
+        ],
+    );
+    store.save_feed_state(&state).await.expect("save");
+    // Counts every write to an item row from here on (what a 304 refresh saves again).
+    rusqlite::Connection::open(scratch.join("rss.db"))
+        .expect("open")
+        .execute_batch(
+            "CREATE TABLE rewrites (n INTEGER);
+             CREATE TRIGGER count_updates AFTER UPDATE ON items
+                 BEGIN INSERT INTO rewrites VALUES (1); END;
+             CREATE TRIGGER count_inserts AFTER INSERT ON items
+                 BEGIN INSERT INTO rewrites VALUES (1); END;",
+        )
+        .expect("counting triggers");
+
+    store.save_feed_state(&state).await.expect("save again");
+
+    let rewrites: i64 = rusqlite::Connection::open(scratch.join("rss.db"))
+        .expect("open")
+        .query_row("SELECT count(*) FROM rewrites", [], |row| row.get(0))
+        .expect("count");
+    assert_eq!(rewrites, 0, "unchanged items are left as they are");
+    assert_eq!(
+        found(&store, &query(&[&feed], &["words"])).await,
+        ["b", "a"]
+    );
+}
+
+#[tokio::test]
 async fn history_keeps_items_that_left_the_document_with_their_first_seen_time() {
     let (_scratch, store) = scratch_store("history-keeps").await;
     let feed = url("keeps");

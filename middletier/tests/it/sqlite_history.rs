@@ -1,5 +1,5 @@
-//! The embedded store's item history and search: a database written by the previous schema
-//! keeps every item, time, mark and star; history is kept past the current document and goes
+//! The embedded store's item history and search: a database written by an earlier schema
+//! keeps every item, time, mark and star, and every feed's current document; history is kept past the current document and goes
 //! only with its marks; search reads user text as words, never as FTS5 syntax or markup.
 
 use chrono::{DateTime, Utc};
@@ -169,6 +169,236 @@ async fn a_database_of_the_first_schema_keeps_every_item_first_seen_time_mark_an
     assert!(
         found(&store, &query(&[&feed], &["href"])).await.is_empty(),
         "markup is not indexed"
+    );
+    let state = store
+        .feed_states(std::slice::from_ref(&feed))
+        .await
+        .expect("state");
+    assert_eq!(
+        state[0].as_ref().map(|state| &state.items[..]),
+        Some(&items[..]),
+        "the current document, in its order"
+    );
+    drop(store);
+    assert_index_matches_rows(&path);
+}
+
+#[tokio::test]
+async fn a_database_of_the_second_schema_loads_every_current_document_in_order_from_its_history() {
+    let scratch = ScratchDir::new("migrate-004");
+    let path = scratch.join("rss.db");
+    let feed = url("two");
+    let broken = url("broken");
+    // Document order is not id order nor time order: the load must keep it.
+    let items = [
+        item("c", "Third letter", "<p>gamma</p>"),
+        item("a", "First letter", "alpha"),
+        item("b\"quoted'", "Second letter", "beta"),
+    ];
+    {
+        // What the previous release wrote: schema 2, the current document as JSON in the feed
+        // row beside its first-seen times, and every item as a history row with its kept
+        // first-seen time (here earlier than the row's map says: the history's wins).
+        let db = rusqlite::Connection::open(&path).expect("create");
+        db.execute_batch(include_str!("../../schema/sqlite/001_initial.sql"))
+            .expect("schema 001");
+        db.execute_batch(include_str!("../../schema/sqlite/002_item_history.sql"))
+            .expect("schema 002");
+        db.pragma_update(None, "user_version", 2).expect("version");
+        let first_seen: serde_json::Map<String, serde_json::Value> = items
+            .iter()
+            .map(|item| (item.id.clone(), time(100).timestamp_millis().into()))
+            .collect();
+        let row = "INSERT INTO feeds (url, title, items, consecutive_errors, gone, \
+                   next_refresh, first_seen, last_success, etag) \
+                   VALUES (?1, 'Two', ?2, 0, 0, 0, ?3, ?4, 'v1')";
+        db.execute(
+            row,
+            rusqlite::params![
+                feed.as_str(),
+                serde_json::to_string(&items).expect("items"),
+                serde_json::Value::Object(first_seen).to_string(),
+                time(5).timestamp_millis(),
+            ],
+        )
+        .expect("feed");
+        db.execute(
+            row,
+            rusqlite::params![
+                broken.as_str(),
+                "{not json",
+                "{}",
+                time(5).timestamp_millis()
+            ],
+        )
+        .expect("a row whose document no longer decodes");
+        for (n, item) in (1_i64..).zip(&items) {
+            let at = time(n).timestamp_millis();
+            db.execute(
+                "INSERT INTO items (river_key, feed_url, item_id, seen, time, title, link, \
+                 description, published, text) VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7, NULL, ?7)",
+                rusqlite::params![
+                    at << 20,
+                    feed.as_str(),
+                    item.id,
+                    at,
+                    item.title,
+                    item.link,
+                    item.description,
+                ],
+            )
+            .expect("history row");
+        }
+    }
+
+    let store = SqliteStore::open(&path)
+        .await
+        .expect("the new code opens it");
+
+    let states = store
+        .feed_states(&[feed.clone(), broken.clone()])
+        .await
+        .expect("states");
+    let state = states[0].as_ref().expect("the feed's state");
+    assert_eq!(state.items, items, "the whole document, in its order");
+    assert_eq!(state.etag.as_deref(), Some("v1"), "the fetch state is kept");
+    for (n, item) in (1..).zip(&items) {
+        assert_eq!(
+            state.first_seen.get(&item.id),
+            Some(&time(n)),
+            "{}: the history's first-seen time",
+            item.id
+        );
+    }
+    let broken_state = states[1].as_ref().expect("the broken row still loads");
+    assert!(
+        broken_state.items.is_empty(),
+        "an undecodable document lists nothing"
+    );
+
+    // Saving the loaded state again changes nothing, and a new document replaces the list.
+    store.save_feed_state(state).await.expect("save as loaded");
+    let mut next = state.clone();
+    next.items.remove(0);
+    next.first_seen.remove("c");
+    next.items.push(item("d", "Fourth letter", "delta"));
+    next.first_seen.insert("d".to_owned(), time(200));
+    store
+        .save_feed_state(&next)
+        .await
+        .expect("save a new document");
+    let reloaded = store
+        .feed_states(std::slice::from_ref(&feed))
+        .await
+        .expect("states");
+    let reloaded = reloaded[0].as_ref().expect("state");
+    assert_eq!(reloaded.items, next.items);
+    assert_eq!(reloaded.first_seen, next.first_seen);
+    assert_eq!(
+        store.history(&feed).await.expect("history").len(),
+        4,
+        "the item that left the document stays in the history"
+    );
+}
+
+/// Fails unless the full-text index holds exactly the entries of the rows (FTS5's own check:
+/// a row indexed twice, or not at all, or an entry left after its row changed).
+fn assert_index_matches_rows(path: &std::path::Path) {
+    rusqlite::Connection::open(path)
+        .expect("open")
+        .execute(
+            "INSERT INTO items_search (items_search, rank) VALUES ('integrity-check', 1)",
+            [],
+        )
+        .expect("the index matches the rows");
+}
+
+#[tokio::test]
+async fn every_saved_imported_and_edited_item_is_indexed_exactly_once() {
+    let (scratch, store) = scratch_store("index-once").await;
+    let feed = url("once");
+    store
+        .save_feed_state(&document(
+            &feed,
+            &[
+                (item("a", "Alpha", "first words"), 1),
+                (item("b", "Beta", "more words"), 2),
+            ],
+        ))
+        .await
+        .expect("save");
+    // An id twice in one document (the second copy edited), an edited item, a new one and
+    // the unchanged one, then an import beside them.
+    store
+        .save_feed_state(&document(
+            &feed,
+            &[
+                (item("c", "Gamma", "twice"), 3),
+                (item("c", "Gamma", "twice, edited"), 3),
+                (item("a", "Alpha", "first words, edited"), 1),
+                (item("b", "Beta", "more words"), 2),
+            ],
+        ))
+        .await
+        .expect("save again");
+    store
+        .insert_history(
+            &feed,
+            &[StoredItem {
+                item: item("d", "Delta", "imported"),
+                seen: time(4),
+            }],
+        )
+        .await
+        .expect("import");
+    drop(store);
+    assert_index_matches_rows(&scratch.join("rss.db"));
+
+    let store = SqliteStore::open(&scratch.join("rss.db"))
+        .await
+        .expect("open");
+    assert_eq!(
+        found(&store, &query(&[&feed], &["edited"])).await,
+        ["c", "a"]
+    );
+    assert_eq!(found(&store, &query(&[&feed], &["imported"])).await, ["d"]);
+    assert_eq!(found(&store, &query(&[&feed], &["beta"])).await, ["b"]);
+}
+
+#[tokio::test]
+async fn saving_an_unchanged_document_again_rewrites_no_item_row_nor_index_entry() {
+    let (scratch, store) = scratch_store("unchanged").await;
+    let feed = url("same");
+    let state = document(
+        &feed,
+        &[
+            (item("a", "Alpha", "first words"), 1),
+            (item("b", "Beta", "more words"), 2),
+        ],
+    );
+    store.save_feed_state(&state).await.expect("save");
+    // Counts every write to an item row from here on (what a 304 refresh saves again).
+    rusqlite::Connection::open(scratch.join("rss.db"))
+        .expect("open")
+        .execute_batch(
+            "CREATE TABLE rewrites (n INTEGER);
+             CREATE TRIGGER count_updates AFTER UPDATE ON items
+                 BEGIN INSERT INTO rewrites VALUES (1); END;
+             CREATE TRIGGER count_inserts AFTER INSERT ON items
+                 BEGIN INSERT INTO rewrites VALUES (1); END;",
+        )
+        .expect("counting triggers");
+
+    store.save_feed_state(&state).await.expect("save again");
+
+    let rewrites: i64 = rusqlite::Connection::open(scratch.join("rss.db"))
+        .expect("open")
+        .query_row("SELECT count(*) FROM rewrites", [], |row| row.get(0))
+        .expect("count");
+    assert_eq!(rewrites, 0, "unchanged items are left as they are");
+    assert_eq!(
+        found(&store, &query(&[&feed], &["words"])).await,
+        ["b", "a"]
     );
 }
 

@@ -1,37 +1,33 @@
 //! `feeds`: the feed cache the refresher writes and page views read, one row per feed holding
-//! its current document; saving it also writes the document's items into the history
-//! (`items`) in the same transaction.
+//! its fetch state and the ids of its current document's items; the items themselves are
+//! history rows (`items`), which saving the state writes in the same transaction and loading
+//! it reads back in document order.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, Row, params};
+use rusqlite::{OptionalExtension, Row, Transaction, params};
 
-use middletier_api::Item;
 use middletier_api::domain::FeedUrl;
 
-use super::{SqliteStore, from_millis, items, millis};
+use super::items::{self, ITEM_COLUMNS, item_from_row};
+use super::{SqliteStore, from_millis, json_array, millis};
 use crate::store::{CachedFeed, FeedState, FeedStore, FeedVersions, Scheduled, StoreError};
 
 /// The columns [`state_from_row`] reads, in its order.
-const FEED_COLUMNS: &str = "url, title, items, etag, last_modified, http_status, last_attempt, \
-     last_success, last_error, consecutive_errors, gone, next_refresh, first_seen";
+const FEED_COLUMNS: &str = "url, title, item_ids, etag, last_modified, http_status, \
+     last_attempt, last_success, last_error, consecutive_errors, gone, next_refresh";
 
-fn state_from_row(row: &Row<'_>) -> rusqlite::Result<Option<FeedState>> {
+/// A feed's state without its items, and the ids of its current document's items.
+fn state_from_row(row: &Row<'_>) -> rusqlite::Result<Option<(FeedState, String)>> {
     let Ok(url) = FeedUrl::parse(&row.get::<_, String>(0)?) else {
         return Ok(None);
     };
-    // Items were serialized by us; a row that no longer decodes shows no items until the next
-    // refresh rewrites it.
-    let items: Vec<Item> = serde_json::from_str(&row.get::<_, String>(2)?).unwrap_or_default();
-    let first_seen: HashMap<String, i64> =
-        serde_json::from_str(&row.get::<_, String>(12)?).unwrap_or_default();
-    Ok(Some(FeedState {
+    let state = FeedState {
         url,
         title: row.get(1)?,
-        items,
+        items: Vec::new(),
         etag: row.get(3)?,
         last_modified: row.get(4)?,
         http_status: row
@@ -43,11 +39,31 @@ fn state_from_row(row: &Row<'_>) -> rusqlite::Result<Option<FeedState>> {
         consecutive_errors: u32::try_from(row.get::<_, i64>(9)?).unwrap_or(0),
         gone: row.get(10)?,
         next_refresh: from_millis(row.get(11)?),
-        first_seen: first_seen
-            .into_iter()
-            .map(|(id, at)| (id, from_millis(at)))
-            .collect(),
-    }))
+        first_seen: std::collections::HashMap::new(),
+    };
+    Ok(Some((state, row.get(2)?)))
+}
+
+/// Fills `state`'s current document from the history rows of `ids` (a JSON array, in
+/// document order), each with its kept first-seen time. The ids were written by us; ids that
+/// no longer decode list no items until the next save rewrites them.
+fn load_current(tx: &Transaction<'_>, state: &mut FeedState, ids: &str) -> rusqlite::Result<()> {
+    // The ids drive the join (CROSS JOIN keeps them outside), each found through the
+    // `(feed_url, item_id)` unique index.
+    let mut statement = tx.prepare_cached(&format!(
+        "SELECT {ITEM_COLUMNS}, seen FROM json_each(iif(json_valid(?2), ?2, '[]')) AS current \
+         CROSS JOIN items ON items.feed_url = ?1 AND items.item_id = current.value \
+         ORDER BY current.key"
+    ))?;
+    let mut rows = statement.query(params![state.url.as_str(), ids])?;
+    while let Some(row) = rows.next()? {
+        let item = item_from_row(row, 0)?;
+        state
+            .first_seen
+            .insert(item.id.clone(), from_millis(row.get(5)?));
+        state.items.push(item);
+    }
+    Ok(())
 }
 
 #[async_trait]
@@ -59,10 +75,15 @@ impl FeedStore for SqliteStore {
                 tx.prepare_cached(&format!("SELECT {FEED_COLUMNS} FROM feeds WHERE url = ?1"))?;
             urls.iter()
                 .map(|url| {
-                    Ok(statement
+                    let found = statement
                         .query_row([url.as_str()], state_from_row)
                         .optional()?
-                        .flatten())
+                        .flatten();
+                    let Some((mut state, ids)) = found else {
+                        return Ok(None);
+                    };
+                    load_current(tx, &mut state, &ids)?;
+                    Ok(Some(state))
                 })
                 .collect()
         })
@@ -77,26 +98,19 @@ impl FeedStore for SqliteStore {
     }
 
     async fn save_feed_state(&self, state: &FeedState) -> Result<(), StoreError> {
-        let items = serde_json::to_string(&state.items)
-            .map_err(|error| StoreError::Unavailable(format!("encoding items: {error}")))?;
-        let first_seen: HashMap<&str, i64> = state
-            .first_seen
-            .iter()
-            .map(|(id, at)| (id.as_str(), millis(*at)))
-            .collect();
-        let first_seen = serde_json::to_string(&first_seen)
-            .map_err(|error| StoreError::Unavailable(format!("encoding items: {error}")))?;
+        let ids: Vec<&str> = state.items.iter().map(|item| item.id.as_str()).collect();
+        let ids = json_array(&ids)?;
         let state = state.clone();
         let fallback = state.last_success.unwrap_or_else(Utc::now);
         self.write(move |tx| {
             tx.prepare_cached(&format!(
                 "INSERT OR REPLACE INTO feeds ({FEED_COLUMNS}) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
             ))?
             .execute(params![
                 state.url.as_str(),
                 state.title,
-                items,
+                ids,
                 state.etag,
                 state.last_modified,
                 state.http_status,
@@ -106,7 +120,6 @@ impl FeedStore for SqliteStore {
                 state.consecutive_errors,
                 state.gone,
                 millis(state.next_refresh),
-                first_seen,
             ])?;
             items::save_current(
                 tx,

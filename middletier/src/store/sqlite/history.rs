@@ -8,6 +8,8 @@ use middletier_api::Item;
 use middletier_api::domain::{FeedUrl, UserId};
 
 use super::items::{self, ITEM_COLUMNS, item_from_row};
+// Kept here too: the search module binds its scopes with it.
+pub(super) use super::json_array;
 use super::{SqliteStore, from_millis};
 use crate::store::{
     FeedReading, HistoryEntry, HistoryStore, ItemMark, StoreError, StoredItem, Watermark,
@@ -68,14 +70,8 @@ impl HistoryStore for SqliteStore {
         stored: &[StoredItem],
     ) -> Result<usize, StoreError> {
         let (url, stored) = (url.clone(), stored.to_vec());
-        self.write(move |tx| {
-            let mut added = 0;
-            for item in &stored {
-                added += usize::from(items::insert_new(tx, url.as_str(), item)?);
-            }
-            Ok(added)
-        })
-        .await
+        self.write(move |tx| items::insert_new(tx, url.as_str(), &stored))
+            .await
     }
 
     async fn remove_history(&self, url: &FeedUrl, ids: &[String]) -> Result<usize, StoreError> {
@@ -157,10 +153,4 @@ impl HistoryStore for SqliteStore {
         })
         .await
     }
-}
-
-/// Many values bound as one parameter (`json_each(?)`), whatever their number.
-pub(super) fn json_array<T: serde::Serialize>(values: &[T]) -> Result<String, StoreError> {
-    serde_json::to_string(values)
-        .map_err(|error| StoreError::Unavailable(format!("encoding a parameter: {error}")))
 }

@@ -3,7 +3,8 @@
 //! brought it commit together.
 //!
 //! Each row's `river_key` orders it in the river (see `002_item_history.sql`); this module is
-//! the only place that computes one.
+//! the only place that computes one. It also indexes the rows it inserts (`items_search`), all
+//! of a call's at once (see `004_current_ids.sql` for why no trigger does).
 
 use std::collections::HashMap;
 
@@ -12,7 +13,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 
 use middletier_api::Item;
 
-use super::{from_millis, millis};
+use super::{from_millis, json_array, millis};
 use crate::store::words::html_text;
 use crate::store::{HistoryEntry, StoreError, StoredItem, sort_time};
 
@@ -39,6 +40,7 @@ pub(super) fn save_current(
         "SELECT river_key, seen, time, title, link, description, published FROM items \
          WHERE feed_url = ?1 AND item_id = ?2",
     )?;
+    let mut unindexed = Vec::new();
     for item in items {
         let row = known
             .query_row(params![url, item.id], |row| {
@@ -57,12 +59,15 @@ pub(super) fn save_current(
             .optional()?;
         let Some((key, seen, time, content)) = row else {
             let seen = first_seen.get(&item.id).copied().unwrap_or(fallback);
-            insert(tx, url, item, seen)?;
+            unindexed.push(insert(tx, url, item, seen)?);
             continue;
         };
         if content == Content::of(item) {
             continue;
         }
+        // The update's trigger replaces the row's index entry, which must exist by then (an
+        // id twice in one document updates a row inserted above).
+        index(tx, &mut unindexed)?;
         // A changed publication date can move the item in the river: it then gets a new key.
         let new_time = sort_time(item, from_millis(seen));
         let new_key = if new_time == time {
@@ -85,34 +90,39 @@ pub(super) fn save_current(
             key,
         ])?;
     }
-    Ok(())
+    index(tx, &mut unindexed)
 }
 
-/// Adds `item` first seen at `seen` unless the feed's history holds its id already; whether
-/// it did.
+/// Adds each of `stored` the feed's history does not hold yet (by id), first seen at its
+/// `seen`; how many it added.
 pub(super) fn insert_new(
     tx: &Transaction<'_>,
     url: &str,
-    stored: &StoredItem,
-) -> Result<bool, StoreError> {
-    let held = tx
-        .prepare_cached("SELECT 1 FROM items WHERE feed_url = ?1 AND item_id = ?2")?
-        .query_row(params![url, stored.item.id], |_| Ok(()))
-        .optional()?
-        .is_some();
-    if held {
-        return Ok(false);
+    stored: &[StoredItem],
+) -> Result<usize, StoreError> {
+    let mut held = tx.prepare_cached("SELECT 1 FROM items WHERE feed_url = ?1 AND item_id = ?2")?;
+    let mut unindexed = Vec::new();
+    for stored in stored {
+        let known = held
+            .query_row(params![url, stored.item.id], |_| Ok(()))
+            .optional()?
+            .is_some();
+        if !known {
+            unindexed.push(insert(tx, url, &stored.item, stored.seen)?);
+        }
     }
-    insert(tx, url, &stored.item, stored.seen)?;
-    Ok(true)
+    let added = unindexed.len();
+    index(tx, &mut unindexed)?;
+    Ok(added)
 }
 
+/// Inserts `item`'s row, not yet indexed; its key.
 fn insert(
     tx: &Transaction<'_>,
     url: &str,
     item: &Item,
     seen: DateTime<Utc>,
-) -> Result<(), StoreError> {
+) -> Result<i64, StoreError> {
     let entry = HistoryEntry::of(item, seen);
     let key = allocate_key(tx, entry.time)?;
     tx.prepare_cached(
@@ -131,6 +141,26 @@ fn insert(
         item.published,
         html_text(&item.description),
     ])?;
+    Ok(key)
+}
+
+/// Indexes the rows of `keys` (inserted by this call) in one statement, and empties `keys`.
+///
+/// One statement per call, not one per row: FTS5 writes the entries it holds in memory out as
+/// a new segment whenever a statement that may roll back on its own starts (each row's insert
+/// once a trigger indexed it), so indexing row by row wrote a segment per item and merged
+/// them again and again; now a save's items make one segment.
+fn index(tx: &Transaction<'_>, keys: &mut Vec<i64>) -> Result<(), StoreError> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    tx.prepare_cached(
+        "INSERT INTO items_search (rowid, title, text) \
+         SELECT river_key, title, text FROM items \
+         WHERE river_key IN (SELECT value FROM json_each(?1))",
+    )?
+    .execute([json_array(keys)?])?;
+    keys.clear();
     Ok(())
 }
 

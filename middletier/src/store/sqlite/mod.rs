@@ -5,8 +5,9 @@
 //! in `PRAGMA user_version`): `subscriptions` (one row per user and feed, with its place in
 //! the list, category and watermark), `item_marks` (reading state, which belongs to a
 //! subscription: a foreign key moves it with a moved feed and drops it on unsubscribe),
-//! `feeds` (the feed cache, one row per feed as in Cassandra, holding its current document),
-//! `items` (the item history, one row per item, written with its feed's row) with its
+//! `feeds` (the feed cache, one row per feed as in Cassandra, holding its fetch state and the
+//! ids of its current document's items), `items` (the item history, one row per item, written
+//! with its feed's row, and the current document's content) with its
 //! full-text index `items_search` (FTS5), `accounts` and `sessions`.
 //!
 //! rusqlite is blocking, so no statement runs on a tokio worker: each call runs on the
@@ -160,6 +161,12 @@ fn millis(time: DateTime<Utc>) -> i64 {
 
 fn from_millis(millis: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(millis).unwrap_or_default()
+}
+
+/// Many values bound as one parameter (`json_each(?)`), whatever their number.
+fn json_array<T: serde::Serialize>(values: &[T]) -> Result<String, StoreError> {
+    serde_json::to_string(values)
+        .map_err(|error| StoreError::Unavailable(format!("encoding a parameter: {error}")))
 }
 
 #[cfg(test)]

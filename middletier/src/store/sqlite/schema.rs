@@ -37,6 +37,12 @@ const MIGRATIONS: &[(i64, &str, &str, Option<Step>)] = &[
         include_str!("../../../schema/sqlite/003_search_scope.sql"),
         None,
     ),
+    (
+        4,
+        "current_ids",
+        include_str!("../../../schema/sqlite/004_current_ids.sql"),
+        None,
+    ),
 ];
 
 /// Data a migration moves after its SQL ran.
@@ -122,6 +128,10 @@ fn copy_current_items_to_history(tx: &Transaction<'_>) -> Result<(), StoreError>
         let fallback = from_millis(last_success.or(last_attempt).unwrap_or_default());
         items::save_current(tx, &url, &current, &first_seen, fallback)?;
     }
+    // The index as of 002 has the trigger that indexes each inserted row, and `save_current`
+    // indexes what it inserts too (as of 004, which drops that trigger): rebuilt from the
+    // rows, each is indexed once. The rows are only the current documents, so it is quick.
+    tx.execute_batch("INSERT INTO items_search (items_search) VALUES ('rebuild')")?;
     Ok(())
 }
 

@@ -533,3 +533,65 @@ async fn cassandra_an_item_whose_river_time_changes_is_found_once_at_its_new_tim
         .expect("search");
     assert!(gone.is_empty(), "removed with its item: {gone:?}");
 }
+
+#[tokio::test]
+#[ignore = "needs Cassandra: deploy/test.sh starts one (or deploy/cassandra/run.sh start)"]
+async fn cassandra_a_phrase_is_found_where_its_words_are_adjacent_in_the_title_or_the_text_only() {
+    let _cassandra = cassandra_shared().await;
+    let store = cassandra_store().await;
+    let prefix = unique_prefix();
+    let url = FeedUrl::parse(&format!("https://example.com/{prefix}phrases.xml")).expect("url");
+    let titled = |id: &str, title: &str, text: &str| {
+        let mut item = item(id, format!("<p>{text}</p>"));
+        item.title = title.to_owned();
+        item
+    };
+    let items = vec![
+        titled("in-title", "The brown fox", "runs"),
+        titled(
+            "in-text",
+            "Nothing",
+            "a <em>brown</em> fox, twice: brown fox",
+        ),
+        // The title's last word and the text's first are not adjacent, as the shared
+        // tokenizer cuts title and text apart on every store.
+        titled("across", "Quick brown", "fox jumps"),
+        titled("reversed", "Fox", "fox brown"),
+        titled("apart", "Brown", "brown big fox"),
+        titled("repeated", "Brown brown", "brown brown fox fox"),
+    ];
+    store
+        .save_feed_state(&state(&url, items, day(1)))
+        .await
+        .expect("save");
+    let phrase = |words: &[&str]| SearchTerms {
+        phrases: vec![words.iter().map(|w| (*w).to_owned()).collect()],
+        ..SearchTerms::default()
+    };
+    let found = |terms: SearchTerms| {
+        let store = store.clone();
+        let asked = query(&[&url], terms, SearchOrder::Newest);
+        async move {
+            let mut found: Vec<String> = store
+                .search(&asked)
+                .await
+                .expect("search")
+                .into_iter()
+                .map(|hit| hit.entry.id)
+                .collect();
+            found.sort();
+            found
+        }
+    };
+    assert_eq!(
+        found(phrase(&["brown", "fox"])).await,
+        ["in-text", "in-title", "repeated"]
+    );
+    assert_eq!(found(phrase(&["fox", "brown"])).await, ["reversed"]);
+    assert_eq!(
+        found(phrase(&["brown", "brown", "fox"])).await,
+        ["repeated"]
+    );
+    assert_eq!(found(phrase(&["fox", "jumps"])).await, ["across"]);
+    assert!(found(phrase(&["quick", "brown", "fox"])).await.is_empty());
+}

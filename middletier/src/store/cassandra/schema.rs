@@ -72,6 +72,13 @@ const MIGRATIONS: &[(i32, &str, Step)] = &[
         )),
     ),
     (10, "postings_from_terms", Step::PostingsFromTerms),
+    (
+        11,
+        "posting_positions",
+        Step::Cql(include_str!(
+            "../../../schema/cassandra/011_posting_positions.cql"
+        )),
+    ),
 ];
 
 /// Creates the keyspace, switches the session to it, and applies every migration not yet

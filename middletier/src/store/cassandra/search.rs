@@ -6,7 +6,10 @@
 //! - each feed walks the postings of its rarest searched word (the one whose first page reaches
 //!   furthest back), a page at a time, and looks up the page's items in its other words' and
 //!   excluded words' partitions by key;
-//! - phrases are checked against the content of those candidates only;
+//! - phrases are checked from where each word is (the postings' positions, read with the
+//!   postings); only postings written without positions send a candidate to its content;
+//! - the other required words' first pages settle the candidates they reach, so only older
+//!   ones are looked up;
 //! - after each round, once the hits found hold as many as the answer needs (the page's end
 //!   newest first, [`RELEVANCE_WINDOW`] by relevance), the river time of the last one needed
 //!   is a bound: a feed whose walk is already older than it cannot add a hit and stops; the
@@ -37,11 +40,48 @@ const FEEDS_AT_ONCE: usize = 32;
 /// The fewest and most postings one page of a walk reads.
 const SMALLEST_PAGE: usize = 8;
 const LARGEST_PAGE: usize = 4_000;
+/// How many times larger a phrase search's first pages are than a word search's.
+const PHRASE_RARITY: usize = 8;
 /// How many items one lookup in another word's partition names.
 const LOOKUPS_AT_ONCE: usize = 100;
 
-/// One item a word occurs in: its entry and how often.
-type Posting = (HistoryEntry, i32);
+/// How often a word occurs in one item, and where when its posting holds the positions.
+#[derive(Clone)]
+struct Occurrences {
+    count: i32,
+    positions: Option<Vec<i32>>,
+}
+
+impl Occurrences {
+    /// A posting row's occurrences; its positions only if the write that set its count wrote
+    /// them too (a writer that does not know them leaves an older list behind).
+    fn of_row(
+        count: i32,
+        positions: Option<Vec<i32>>,
+        count_written: Option<i64>,
+        positions_written: Option<i64>,
+    ) -> Self {
+        let current = count_written.is_some() && count_written == positions_written;
+        Self {
+            count,
+            positions: positions.filter(|_| current),
+        }
+    }
+}
+
+/// One item a word occurs in.
+type Posting = (HistoryEntry, Occurrences);
+
+/// A posting row as `select_postings` reads it.
+type PostingRow = (
+    DateTime<Utc>,
+    String,
+    DateTime<Utc>,
+    i32,
+    Option<Vec<i32>>,
+    Option<i64>,
+    Option<i64>,
+);
 
 /// A page of one (feed, word) partition, newest first, and where the next one starts.
 struct Page {
@@ -63,20 +103,23 @@ async fn read_page(
         .execute_single_page(&statement, (url.as_str(), term), from)
         .await
         .map_err(query_failed)?;
-    let postings = result
+    let postings: Vec<Posting> = result
         .into_rows_result()
         .map_err(query_failed)?
-        .rows::<(DateTime<Utc>, String, DateTime<Utc>, i32)>()
+        .rows::<PostingRow>()
         .map_err(query_failed)?
         .map(|row| {
-            row.map(|(time, id, seen, count)| {
-                let entry = HistoryEntry {
-                    id,
-                    time: time.timestamp_millis(),
-                    seen: seen.timestamp_millis(),
-                };
-                (entry, count)
-            })
+            row.map(
+                |(time, id, seen, count, positions, count_at, positions_at)| {
+                    let entry = HistoryEntry {
+                        id,
+                        time: time.timestamp_millis(),
+                        seen: seen.timestamp_millis(),
+                    };
+                    let found = Occurrences::of_row(count, positions, count_at, positions_at);
+                    (entry, found)
+                },
+            )
         })
         .collect::<Result<_, _>>()
         .map_err(query_failed)?;
@@ -87,17 +130,18 @@ async fn read_page(
     Ok(Page { postings, next })
 }
 
-/// How often `term` occurs in each of `postings`' items that hold it (looked up by key).
-async fn counts_in(
+/// How often and where `term` occurs in each of the `entries`' items that hold it (looked up
+/// by key).
+async fn occurrences_in(
     connected: &Connected,
     url: &FeedUrl,
     term: &str,
-    postings: &[Posting],
-) -> Result<HashMap<String, i32>, StoreError> {
-    let lookups = postings.chunks(LOOKUPS_AT_ONCE).map(|chunk| async move {
+    entries: &[&HistoryEntry],
+) -> Result<HashMap<String, Occurrences>, StoreError> {
+    let lookups = entries.chunks(LOOKUPS_AT_ONCE).map(|chunk| async move {
         let keys: Vec<(DateTime<Utc>, &str)> = chunk
             .iter()
-            .filter_map(|(entry, _)| {
+            .filter_map(|entry| {
                 Some((
                     DateTime::from_timestamp_millis(entry.time)?,
                     entry.id.as_str(),
@@ -110,9 +154,18 @@ async fn counts_in(
             (url.as_str(), term, keys),
         )
         .await?;
+        type Row = (String, i32, Option<Vec<i32>>, Option<i64>, Option<i64>);
         result
-            .rows::<(String, i32)>()
+            .rows::<Row>()
             .map_err(query_failed)?
+            .map(|row| {
+                row.map(|(id, count, positions, count_at, positions_at)| {
+                    (
+                        id,
+                        Occurrences::of_row(count, positions, count_at, positions_at),
+                    )
+                })
+            })
             .collect::<Result<Vec<_>, _>>()
             .map_err(query_failed)
     });
@@ -123,6 +176,50 @@ async fn counts_in(
         .collect())
 }
 
+/// An item a walk found: its entry, how often the searched words occur in it (its score), and
+/// where each of them does, as far as the postings tell.
+struct Candidate {
+    entry: HistoryEntry,
+    count: i32,
+    positions: HashMap<String, Option<Vec<i32>>>,
+}
+
+impl Candidate {
+    fn new(term: &str, (entry, found): Posting) -> Self {
+        let mut candidate = Self {
+            entry,
+            count: 0,
+            positions: HashMap::new(),
+        };
+        candidate.add(term, found);
+        candidate
+    }
+
+    fn add(&mut self, term: &str, found: Occurrences) {
+        self.count = self.count.saturating_add(found.count);
+        self.positions.insert(term.to_owned(), found.positions);
+    }
+
+    /// Whether the item holds `phrase`, its words in order, if the postings tell where each
+    /// word is; `None` sends it to the content check.
+    fn holds(&self, phrase: &[String]) -> Option<bool> {
+        let lists = phrase
+            .iter()
+            .map(|word| self.positions.get(word)?.as_deref())
+            .collect::<Option<Vec<&[i32]>>>()?;
+        let Some((first, rest)) = lists.split_first() else {
+            return Some(true);
+        };
+        Some(first.iter().any(|&start| {
+            rest.iter().zip(1..).all(|(list, offset)| {
+                start
+                    .checked_add(offset)
+                    .is_some_and(|at| list.contains(&at))
+            })
+        }))
+    }
+}
+
 /// What a search looks for, cut as the index cuts words.
 struct Wanted {
     /// Every word an item must hold (a phrase's words too), each once.
@@ -130,11 +227,47 @@ struct Wanted {
     terms: SearchTerms,
 }
 
+/// What the first page of a word's partition settles: the postings newer than its oldest
+/// (the partition is newest first), or all of them when the page is the whole partition.
+struct Known {
+    postings: HashMap<String, Occurrences>,
+    /// Items newer than this are in `postings` if they hold the word; `None`: every item is.
+    newer_than: Option<i64>,
+}
+
+impl Known {
+    fn from_page(page: &Page) -> Self {
+        let postings = page
+            .postings
+            .iter()
+            .map(|(entry, found)| (entry.id.clone(), found.clone()))
+            .collect();
+        // Postings at the oldest time may go on past the page (ties sort by item id), so only
+        // strictly newer ones are settled.
+        let newer_than = page.next.as_ref().map(|_| {
+            page.postings
+                .last()
+                .map_or(i64::MAX, |(entry, _)| entry.time)
+        });
+        Self {
+            postings,
+            newer_than,
+        }
+    }
+
+    fn covers(&self, time: i64) -> bool {
+        self.newer_than.is_none_or(|oldest| time > oldest)
+    }
+}
+
 /// One feed's walk through its postings.
 struct Walk {
     url: FeedUrl,
     /// The word walked (chosen on the first page) and where its next page starts.
     driver: Option<(String, Option<PagingState>)>,
+    /// The first pages of the required words not walked: the lookups in those words'
+    /// partitions skip the items these pages already settle.
+    known: HashMap<String, Known>,
     /// The river time of the oldest posting walked so far.
     reached: i64,
     done: bool,
@@ -146,6 +279,7 @@ impl Walk {
         Self {
             url,
             driver: None,
+            known: HashMap::new(),
             reached: i64::MAX,
             done: false,
             hits: Vec::new(),
@@ -173,23 +307,27 @@ impl Walk {
         };
         self.done = page.next.is_none();
         self.driver = Some((driver.clone(), page.next));
-        let mut candidates = page.postings;
-        let Some((oldest, _)) = candidates.last() else {
+        let Some((oldest, _)) = page.postings.last() else {
             return Ok(self);
         };
         self.reached = oldest.time;
+        let mut candidates: Vec<Candidate> = page
+            .postings
+            .into_iter()
+            .map(|posting| Candidate::new(&driver, posting))
+            .collect();
         if let Some(bound) = bound {
-            candidates.retain(|(entry, _)| entry.time >= bound);
+            candidates.retain(|candidate| candidate.entry.time >= bound);
             self.done |= self.reached < bound;
         }
         for term in wanted.required.iter().filter(|term| **term != driver) {
             if candidates.is_empty() {
                 break;
             }
-            let counts = counts_in(connected, &self.url, term, &candidates).await?;
-            candidates.retain_mut(|(entry, count)| match counts.get(&entry.id) {
+            let mut found = self.occurrences_of(connected, term, &candidates).await?;
+            candidates.retain_mut(|candidate| match found.remove(&candidate.entry.id) {
                 Some(more) => {
-                    *count += more;
+                    candidate.add(term, more);
                     true
                 }
                 None => false,
@@ -199,31 +337,61 @@ impl Walk {
             if candidates.is_empty() {
                 break;
             }
-            let counts = counts_in(connected, &self.url, term, &candidates).await?;
-            candidates.retain(|(entry, _)| !counts.contains_key(&entry.id));
+            let found = self.occurrences_of(connected, term, &candidates).await?;
+            candidates.retain(|candidate| !found.contains_key(&candidate.entry.id));
         }
         if !wanted.terms.phrases.is_empty() && !candidates.is_empty() {
             candidates = with_phrases(connected, &self.url, &wanted.terms, candidates).await?;
         }
         self.hits
-            .extend(candidates.into_iter().map(|(entry, count)| SearchHit {
+            .extend(candidates.into_iter().map(|candidate| SearchHit {
                 feed: self.url.clone(),
-                entry,
-                score: f64::from(count),
+                entry: candidate.entry,
+                score: f64::from(candidate.count),
             }));
         Ok(self)
     }
 
-    /// The first page of every required word; the walk goes on with the one reaching furthest
-    /// back (all of a partition, the smallest such), the rarest word in this feed.
-    async fn first_page(
+    /// How often and where `term` occurs in each of `candidates`' items that hold it: from
+    /// the word's first page where it reaches that far back, looked up by key for the rest.
+    async fn occurrences_of(
         &self,
+        connected: &Connected,
+        term: &str,
+        candidates: &[Candidate],
+    ) -> Result<HashMap<String, Occurrences>, StoreError> {
+        let known = self.known.get(term);
+        let (settled, unsettled): (Vec<&HistoryEntry>, Vec<&HistoryEntry>) = candidates
+            .iter()
+            .map(|candidate| &candidate.entry)
+            .partition(|entry| known.is_some_and(|known| known.covers(entry.time)));
+        let mut found = if unsettled.is_empty() {
+            HashMap::new()
+        } else {
+            occurrences_in(connected, &self.url, term, &unsettled).await?
+        };
+        if let Some(known) = known {
+            for entry in settled {
+                if let Some(occurrences) = known.postings.get(&entry.id) {
+                    found.insert(entry.id.clone(), occurrences.clone());
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// The first page of every required word; the walk goes on with the one reaching furthest
+    /// back (all of a partition, the smallest such), the rarest word in this feed, and keeps
+    /// the others' pages to settle what they can of its lookups.
+    async fn first_page(
+        &mut self,
         connected: &Connected,
         wanted: &Wanted,
         size: usize,
     ) -> Result<(String, Page), StoreError> {
+        let url = &self.url;
         let pages = futures::future::try_join_all(wanted.required.iter().map(|term| async move {
-            let page = read_page(connected, &self.url, term, size, PagingState::start()).await?;
+            let page = read_page(connected, url, term, size, PagingState::start()).await?;
             Ok::<_, StoreError>((term.clone(), page))
         }))
         .await?;
@@ -231,38 +399,70 @@ impl Walk {
             None => (0, page.postings.len() as i64),
             Some(_) => (1, page.postings.last().map_or(i64::MAX, |(e, _)| e.time)),
         };
-        pages
-            .into_iter()
-            .min_by_key(|(_, page)| reach(page))
-            .ok_or_else(|| StoreError::Unavailable("a search without words".to_owned()))
+        let mut pages = pages;
+        let driver = (0..pages.len())
+            .min_by_key(|&at| reach(&pages[at].1))
+            .ok_or_else(|| StoreError::Unavailable("a search without words".to_owned()))?;
+        let walked = pages.swap_remove(driver);
+        self.known = pages
+            .iter()
+            .map(|(term, page)| (term.clone(), Known::from_page(page)))
+            .collect();
+        Ok(walked)
     }
 }
 
-/// The `candidates` whose content holds every phrase, its words in order.
+/// The `candidates` that hold every phrase, its words in order: told by the postings'
+/// positions, or for postings written without them, by the candidate's content.
 async fn with_phrases(
     connected: &Connected,
     url: &FeedUrl,
     terms: &SearchTerms,
-    candidates: Vec<Posting>,
-) -> Result<Vec<Posting>, StoreError> {
-    let entries: Vec<HistoryEntry> = candidates.iter().map(|(entry, _)| entry.clone()).collect();
+    candidates: Vec<Candidate>,
+) -> Result<Vec<Candidate>, StoreError> {
+    let mut held = Vec::new();
+    let mut unsettled = Vec::new();
+    for candidate in candidates {
+        let mut holds = Some(true);
+        for phrase in &terms.phrases {
+            match candidate.holds(phrase) {
+                Some(true) => {}
+                Some(false) => {
+                    holds = Some(false);
+                    break;
+                }
+                None => holds = None,
+            }
+        }
+        match holds {
+            Some(true) => held.push(candidate),
+            Some(false) => {}
+            None => unsettled.push(candidate),
+        }
+    }
+    if unsettled.is_empty() {
+        return Ok(held);
+    }
+    let entries: Vec<HistoryEntry> = unsettled.iter().map(|c| c.entry.clone()).collect();
     let contents = read_items(connected, url, &entries).await?;
-    Ok(candidates
-        .into_iter()
-        .zip(contents)
-        .filter(|(_, item)| {
-            let Some(item) = item else { return false };
-            let title = words(&item.title);
-            let text = words(&crate::store::words::html_text(&item.description));
-            let has = |phrase: &Vec<String>| {
-                [&title, &text]
-                    .iter()
-                    .any(|words| words.windows(phrase.len()).any(|w| w == phrase.as_slice()))
-            };
-            terms.phrases.iter().all(has)
-        })
-        .map(|(hit, _)| hit)
-        .collect())
+    held.extend(
+        unsettled
+            .into_iter()
+            .zip(contents)
+            .filter(|(_, item)| {
+                let Some(item) = item else { return false };
+                let title = words(&item.title);
+                let text = words(&crate::store::words::html_text(&item.description));
+                let has = |phrase: &Vec<String>| {
+                    [&title, &text]
+                        .iter()
+                        .any(|words| words.windows(phrase.len()).any(|w| w == phrase.as_slice()))
+                };
+                terms.phrases.iter().all(has)
+            })
+            .map(|(candidate, _)| candidate),
+    );
+    Ok(held)
 }
 
 /// The river time of the `need`th newest of `walks`' hits, once they hold that many: no hit
@@ -311,8 +511,18 @@ impl SearchStore for CassandraStore {
         let mut walks: Vec<Walk> = feeds.into_iter().map(Walk::new).collect();
         // The first pages together hold about twice what the answer needs, if the matches
         // spread evenly over the feeds; each later round doubles the pages.
-        let mut size =
-            (need.saturating_mul(2) / walks.len().max(1)).clamp(SMALLEST_PAGE, LARGEST_PAGE);
+        // A phrase's matches are a small part of the items holding all its words, so its first
+        // pages are larger still: a feed whose words' partitions fit in them settles every
+        // candidate (positions included) from those pages, in one round and no lookups.
+        let rarity = if wanted.terms.phrases.is_empty() {
+            1
+        } else {
+            PHRASE_RARITY
+        };
+        let mut size = (need.saturating_mul(2) / walks.len().max(1))
+            .clamp(SMALLEST_PAGE, LARGEST_PAGE)
+            .saturating_mul(rarity)
+            .min(LARGEST_PAGE);
         let mut bound_at = None;
         loop {
             let (walking, mut finished): (Vec<Walk>, Vec<Walk>) = walks
@@ -361,6 +571,51 @@ mod tests {
             })
             .collect();
         walk
+    }
+
+    fn candidate(positions: &[(&str, Option<Vec<i32>>)]) -> Candidate {
+        Candidate {
+            entry: HistoryEntry {
+                id: "item".to_owned(),
+                time: 1,
+                seen: 1,
+            },
+            count: 0,
+            positions: positions
+                .iter()
+                .map(|(term, at)| ((*term).to_owned(), at.clone()))
+                .collect(),
+        }
+    }
+
+    fn phrase(words: &[&str]) -> Vec<String> {
+        words.iter().map(|word| (*word).to_owned()).collect()
+    }
+
+    #[test]
+    fn a_phrase_is_held_where_its_words_follow_each_other() {
+        let item = candidate(&[("brown", Some(vec![1, 5])), ("fox", Some(vec![3, 6]))]);
+        assert_eq!(item.holds(&phrase(&["brown", "fox"])), Some(true));
+        assert_eq!(item.holds(&phrase(&["fox", "brown"])), Some(false));
+        assert_eq!(item.holds(&phrase(&["brown", "brown"])), Some(false));
+        let edge = candidate(&[("a", Some(vec![i32::MAX])), ("b", Some(vec![0]))]);
+        assert_eq!(edge.holds(&phrase(&["a", "b"])), Some(false), "no wrap");
+    }
+
+    #[test]
+    fn a_posting_without_positions_leaves_the_phrase_to_the_content() {
+        let item = candidate(&[("brown", Some(vec![1])), ("fox", None)]);
+        assert_eq!(item.holds(&phrase(&["brown", "fox"])), None);
+    }
+
+    #[test]
+    fn positions_are_trusted_only_from_the_write_that_set_the_count() {
+        let same = Occurrences::of_row(1, Some(vec![4]), Some(10), Some(10));
+        assert_eq!(same.positions, Some(vec![4]));
+        let older = Occurrences::of_row(1, Some(vec![4]), Some(11), Some(10));
+        assert_eq!(older.positions, None);
+        let none = Occurrences::of_row(1, None, Some(11), None);
+        assert_eq!(none.positions, None);
     }
 
     #[test]

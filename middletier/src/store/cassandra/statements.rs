@@ -171,21 +171,21 @@ pub(super) async fn prepare(session: Session) -> Result<Connected, StoreError> {
         )
         .await?,
         insert_posting: prepare(
-            "INSERT INTO item_postings_by_feed (feed_url, term, time, item_id, seen, count) \
-             VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO item_postings_by_feed \
+             (feed_url, term, time, item_id, seen, count, positions) VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
         .await?,
         // Newest first, a page at a time (the caller sets the page size and keeps the paging
         // state), so a search reads a partition only as far back as it needs.
         select_postings: prepare(
-            "SELECT time, item_id, seen, count FROM item_postings_by_feed \
-             WHERE feed_url = ? AND term = ?",
+            "SELECT time, item_id, seen, count, positions, WRITETIME(count), WRITETIME(positions) \
+             FROM item_postings_by_feed WHERE feed_url = ? AND term = ?",
         )
         .await?,
         // Some items' postings of one word, by key: how a search checks its other words.
         select_postings_of: prepare(
-            "SELECT item_id, count FROM item_postings_by_feed \
-             WHERE feed_url = ? AND term = ? AND (time, item_id) IN ?",
+            "SELECT item_id, count, positions, WRITETIME(count), WRITETIME(positions) \
+             FROM item_postings_by_feed WHERE feed_url = ? AND term = ? AND (time, item_id) IN ?",
         )
         .await?,
         delete_posting: prepare(

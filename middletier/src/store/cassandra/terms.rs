@@ -34,14 +34,31 @@ pub(super) fn words(text: &str) -> Vec<String> {
 
 /// Each word of `item` (title and text) with how often it occurs.
 pub(super) fn term_counts(item: &Item) -> HashMap<String, i32> {
-    let mut counts = HashMap::new();
-    for word in words(&item.title)
+    term_positions(item)
         .into_iter()
-        .chain(words(&crate::store::words::html_text(&item.description)))
-    {
-        *counts.entry(word).or_insert(0) += 1;
+        .map(|(term, at)| (term, i32::try_from(at.len()).unwrap_or(i32::MAX)))
+        .collect()
+}
+
+/// Each word of `item` with where it occurs, ascending: the title's words from 0, the text's
+/// after a gap of one, so words are adjacent exactly where the content check finds them
+/// adjacent (within the title or within the text, never across).
+pub(super) fn term_positions(item: &Item) -> HashMap<String, Vec<i32>> {
+    let title = words(&item.title);
+    let text = words(&crate::store::words::html_text(&item.description));
+    let text_from = title.len() + 1;
+    let mut positions: HashMap<String, Vec<i32>> = HashMap::new();
+    let placed = title.into_iter().enumerate().chain(
+        text.into_iter()
+            .enumerate()
+            .map(|(at, word)| (text_from + at, word)),
+    );
+    for (at, word) in placed {
+        // An item of more than two thousand million words has its tail unplaced, not wrapped.
+        let Ok(at) = i32::try_from(at) else { break };
+        positions.entry(word).or_default().push(at);
     }
-    counts
+    positions
 }
 
 /// The postings of one item to remove: its id, its river time (part of each posting's key) and
@@ -60,15 +77,15 @@ pub(super) async fn write_terms<'a>(
     url: &FeedUrl,
     items: impl IntoIterator<Item = (&'a Item, DateTime<Utc>, DateTime<Utc>)>,
 ) -> Result<(), StoreError> {
-    // Each word's postings: river time, item id, first seen, how often.
-    type Postings<'a> = Vec<(DateTime<Utc>, &'a str, DateTime<Utc>, i32)>;
+    // Each word's postings: river time, item id, first seen, where it occurs.
+    type Postings<'a> = Vec<(DateTime<Utc>, &'a str, DateTime<Utc>, Vec<i32>)>;
     let mut by_term: HashMap<String, Postings<'a>> = HashMap::new();
     for (item, seen, time) in items {
-        for (term, count) in term_counts(item) {
+        for (term, positions) in term_positions(item) {
             by_term
                 .entry(term)
                 .or_default()
-                .push((time, item.id.as_str(), seen, count));
+                .push((time, item.id.as_str(), seen, positions));
         }
     }
     let partitions: Vec<Vec<_>> = by_term
@@ -76,8 +93,17 @@ pub(super) async fn write_terms<'a>(
         .map(|(term, postings)| {
             postings
                 .iter()
-                .map(|&(time, id, seen, count)| {
-                    (url.as_str(), term.as_str(), time, id, seen, count)
+                .map(|(time, id, seen, positions)| {
+                    let count = i32::try_from(positions.len()).unwrap_or(i32::MAX);
+                    (
+                        url.as_str(),
+                        term.as_str(),
+                        *time,
+                        *id,
+                        *seen,
+                        count,
+                        positions,
+                    )
                 })
                 .collect()
         })
@@ -139,6 +165,23 @@ mod tests {
             )),
             ["cafe", "deja", "vu", "s", "uber", "42"]
         );
+    }
+
+    #[test]
+    fn text_positions_follow_the_title_after_a_gap() {
+        let item = Item {
+            id: "i".to_owned(),
+            title: "Brown fox".to_owned(),
+            link: None,
+            description: "<p>fox <b>brown</b></p>".to_owned(),
+            published: None,
+            read: false,
+            starred: false,
+        };
+        let positions = term_positions(&item);
+        assert_eq!(positions["brown"], [0, 4]);
+        assert_eq!(positions["fox"], [1, 3]);
+        assert_eq!(term_counts(&item)["fox"], 2);
     }
 
     #[test]

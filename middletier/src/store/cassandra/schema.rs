@@ -2,8 +2,11 @@
 //! and recorded in `schema_version`, so every middle tier starting finds (or brings) the tables
 //! and data it needs.
 
+use std::time::Duration;
+
 use chrono::Utc;
 use scylla::client::session::Session;
+use scylla::statement::Statement;
 
 use super::settings::CassandraSettings;
 use super::upgrade;
@@ -81,6 +84,18 @@ const MIGRATIONS: &[(i32, &str, Step)] = &[
     ),
 ];
 
+/// How long one schema change may take. A schema change is written, flushed and announced by
+/// every node before it is answered, which on a busy node takes far longer than the reads and
+/// writes `request_timeout` is set for; and it runs once, at start-up.
+const SCHEMA_CHANGE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// `cql`, a schema change, with its own longer timeout.
+fn schema_change(cql: impl Into<String>) -> Statement {
+    let mut statement = Statement::new(cql.into());
+    statement.set_request_timeout(Some(SCHEMA_CHANGE_TIMEOUT));
+    statement
+}
+
 /// Creates the keyspace, switches the session to it, and applies every migration not yet
 /// recorded in `schema_version`. Every statement is idempotent (`IF NOT EXISTS`; the data
 /// migration as `upgrade` explains), so a migration interrupted half-way, or run by two middle
@@ -98,7 +113,7 @@ pub(super) async fn migrate(
         settings.replication()?
     );
     session
-        .query_unpaged(create_keyspace, ())
+        .query_unpaged(schema_change(create_keyspace), ())
         .await
         .map_err(|e| failed(&e))?;
     session
@@ -111,8 +126,10 @@ pub(super) async fn migrate(
         .map_err(|e| failed(&e))?;
     session
         .query_unpaged(
-            "CREATE TABLE IF NOT EXISTS schema_version \
-             (version int PRIMARY KEY, name text, applied_at timestamp)",
+            schema_change(
+                "CREATE TABLE IF NOT EXISTS schema_version \
+                 (version int PRIMARY KEY, name text, applied_at timestamp)",
+            ),
             (),
         )
         .await
@@ -140,7 +157,7 @@ pub(super) async fn migrate(
             Step::Cql(cql) => {
                 for statement in cql_statements(cql) {
                     session
-                        .query_unpaged(statement, ())
+                        .query_unpaged(schema_change(statement), ())
                         .await
                         .map_err(|e| failed(&e))?;
                 }

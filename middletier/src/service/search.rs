@@ -5,11 +5,11 @@
 
 use std::collections::HashMap;
 
-use middletier_api::domain::{self, FeedUrl, ParseError, UserId};
+use middletier_api::domain::{FeedUrl, ParseError, UserId};
 use middletier_api::{Filter, Item, RiverItem, SearchQuery, SearchResult, SearchResults};
 
 use super::{FeedService, ServiceError};
-use crate::river::{self, Scope};
+use crate::river;
 use crate::search::{self, snippet};
 use crate::store::{self, SearchHit, words::html_text};
 
@@ -44,15 +44,10 @@ impl FeedService {
             .map(decode_cursor)
             .transpose()?
             .unwrap_or(0);
-        let feed = query.feed.as_deref().map(FeedUrl::parse).transpose()?;
-        let category = domain::category(query.category.as_deref())?;
-        let scope = Scope::of(feed.as_ref(), category.as_deref());
-        let reading = self.store.reading(user).await?;
-        if let Some(feed) = &feed
-            && !reading.subscriptions.iter().any(|(url, _)| url == feed)
-        {
-            return Err(ServiceError::NotSubscribed(feed.to_string()));
-        }
+        let scoped = self
+            .scoped(user, query.feed.as_deref(), query.category.as_deref())
+            .await?;
+        let (reading, scope) = (&scoped.reading, scoped.scope());
         let feeds: Vec<FeedUrl> = reading
             .subscriptions
             .iter()

@@ -6,6 +6,7 @@
 //! current document from the store, one read per feed per page.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
@@ -16,9 +17,46 @@ use middletier_api::{
 
 use super::{FeedService, ServiceError, rfc3339};
 use crate::river::{self, Cursor, RiverPage, Scope, Source};
-use crate::store::{CachedFeed, FeedState, HistoryEntry, StoreError};
+use crate::store::{CachedFeed, FeedState, HistoryEntry, StoreError, UserReading};
+
+/// What a view asks for (one feed, one category or everything) beside the user's reading
+/// state; a feed the user does not subscribe to is refused before anything is read.
+pub(super) struct Scoped {
+    pub(super) reading: Arc<UserReading>,
+    feed: Option<FeedUrl>,
+    category: Option<String>,
+}
+
+impl Scoped {
+    pub(super) fn scope(&self) -> Scope<'_> {
+        Scope::of(self.feed.as_ref(), self.category.as_deref())
+    }
+}
 
 impl FeedService {
+    /// The river's and search's shared start: the query's feed and category checked, and the
+    /// user's reading state.
+    pub(super) async fn scoped(
+        &self,
+        user: &UserId,
+        feed: Option<&str>,
+        category: Option<&str>,
+    ) -> Result<Scoped, ServiceError> {
+        let feed = feed.map(FeedUrl::parse).transpose()?;
+        let category = domain::category(category)?;
+        let reading = self.store.reading(user).await?;
+        if let Some(feed) = &feed
+            && !reading.subscriptions.iter().any(|(url, _)| url == feed)
+        {
+            return Err(ServiceError::NotSubscribed(feed.to_string()));
+        }
+        Ok(Scoped {
+            reading,
+            feed,
+            category,
+        })
+    }
+
     pub async fn user_feeds(&self, user: &UserId) -> Result<UserFeeds, StoreError> {
         let reading = self.store.reading(user).await?;
         let urls: Vec<FeedUrl> = reading
@@ -71,15 +109,10 @@ impl FeedService {
             return Err(ParseError::Limit(river::MAX_LIMIT).into());
         }
         let cursor = query.before.as_deref().map(Cursor::decode).transpose()?;
-        let feed = query.feed.as_deref().map(FeedUrl::parse).transpose()?;
-        let category = domain::category(query.category.as_deref())?;
-        let scope = Scope::of(feed.as_ref(), category.as_deref());
-        let reading = self.store.reading(user).await?;
-        if let Some(feed) = &feed
-            && !reading.subscriptions.iter().any(|(url, _)| url == feed)
-        {
-            return Err(ServiceError::NotSubscribed(feed.to_string()));
-        }
+        let scoped = self
+            .scoped(user, query.feed.as_deref(), query.category.as_deref())
+            .await?;
+        let reading = &scoped.reading;
         let urls: Vec<FeedUrl> = reading
             .subscriptions
             .iter()
@@ -87,9 +120,9 @@ impl FeedService {
             .collect();
         let feeds = self.store.cached_feeds(&urls).await?;
         let page = river::river(
-            &reading,
+            reading,
             &feeds,
-            scope,
+            scoped.scope(),
             query.filter,
             cursor.as_ref(),
             limit,

@@ -8,9 +8,7 @@ use middletier_api::Item;
 use middletier_api::domain::{FeedUrl, UserId};
 
 use super::items::{self, ITEM_COLUMNS, item_from_row};
-// Kept here too: the search module binds its scopes with it.
-pub(super) use super::json_array;
-use super::{SqliteStore, from_millis};
+use super::{SqliteStore, from_millis, json_array};
 use crate::store::{
     FeedReading, HistoryEntry, HistoryStore, ItemMark, StoreError, StoredItem, Watermark,
 };

@@ -22,8 +22,7 @@
 use async_trait::async_trait;
 use rusqlite::params;
 
-use super::SqliteStore;
-use super::history::json_array;
+use super::{SqliteStore, json_array};
 use crate::store::{
     HistoryEntry, RELEVANCE_WINDOW, SearchHit, SearchOrder, SearchQuery, SearchStore, SearchTerms,
     StoreError,

@@ -12,7 +12,8 @@
 //!
 //! # Layout
 //! Lower layers import nothing from higher ones:
-//! `resilience` ← `balancer` ← `upstream` ← {`export`, `stream`, `dashboard`, `web`, `accounts`}.
+//! `resilience` ← `balancer` ← `upstream` ← {`export`, `stream`, `dashboard`, `web`, `accounts`,
+//! `apps`}.
 //!
 //! - [`web`]: the HTML UI (askama templates in `templates/` at the workspace root).
 //! - [`accounts`]: who is asking, below the pages that ask: [`accounts::CurrentUser`] (the only
@@ -24,6 +25,8 @@
 //! - [`dashboard`]: the live resilience dashboard and `/hystrix.stream`; [`stream`]:
 //!   Server-Sent Events in the Hystrix stream format. Both on the admin port
 //!   ([`platform::admin`]), with `/metrics` and `/admin/config`; never on the readers' port.
+//! - [`apps`]: the Google Reader and Fever APIs sync apps read with, authenticated by app
+//!   password only.
 //! - [`export`]: the commands' and the balancer's Prometheus metrics (`/metrics`).
 //! - [`upstream`]: calling the middle tier: one command per operation, Ribbon's retries within
 //!   the retry budget, the read cache (the feed list) and the stale-read fallbacks; the
@@ -38,6 +41,7 @@
 //! - [`settings`], the configuration.
 
 pub mod accounts;
+pub mod apps;
 pub mod balancer;
 pub mod cache_budget;
 pub mod dashboard;
@@ -298,6 +302,10 @@ impl platform::service::Service for Application {
 /// The edge's public routes (readers' pages and health) with their browser-facing protections.
 pub fn router(web: web::WebState, health: &Health) -> Router {
     let accounts = web.accounts.clone();
+    let apps = apps::router(apps::AppsState {
+        upstream: web.upstream.clone(),
+        accounts: accounts.clone(),
+    });
     web::router(web)
         .merge(accounts::router(accounts.clone()))
         // Rejects cross-site form posts (Sec-Fetch-Site / Origin checks; no tokens needed).
@@ -325,6 +333,8 @@ pub fn router(web: web::WebState, health: &Health) -> Router {
             header::CACHE_CONTROL,
             HeaderValue::from_static("private, no-store"),
         ))
+        // Apps authenticate by token, never by cookie: outside the browser protections.
+        .merge(apps)
         .merge(health.router())
 }
 

@@ -439,6 +439,7 @@ impl Accounts {
                 token_hash: hash.clone(),
                 user: user.to_owned(),
                 expires: expires.to_rfc3339(),
+                app_password: None,
             })
             .await?;
         self.sessions.put(&hash, user, expires);

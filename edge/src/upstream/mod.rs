@@ -15,7 +15,9 @@
 //! - `retries`: Ribbon's retry loop over the balancer, within the retry budget.
 //! - `cache`: the read cache (the feed list) and the river's fallback pages.
 //! - `error`: [`UpstreamError`], and how a middle-tier error counts in a command.
+//! - `apps`: the calls sync apps make (Google Reader and Fever APIs), in their own commands.
 
+mod apps;
 mod cache;
 mod error;
 mod retries;
@@ -85,6 +87,8 @@ pub struct Upstream {
     session: Command,
     account: Command,
     search: Command,
+    app_read: Command,
+    app_write: Command,
     cache: ReadCache,
     rivers: RiverCache,
 }
@@ -122,11 +126,13 @@ impl Upstream {
             session: command("RSSSession", |c| &c.session),
             account: command("RSSAccount", |c| &c.account),
             search: command("RSSSearch", |c| &c.search),
+            app_read: command("AppRead", |c| &c.app_read),
+            app_write: command("AppWrite", |c| &c.app_write),
             rivers: RiverCache::new(settings.read_cache.river_budget()),
         }
     }
 
-    pub fn commands(&self) -> [&Command; 8] {
+    pub fn commands(&self) -> [&Command; 10] {
         [
             &self.get,
             &self.add,
@@ -136,6 +142,8 @@ impl Upstream {
             &self.session,
             &self.account,
             &self.search,
+            &self.app_read,
+            &self.app_write,
         ]
     }
 
@@ -388,7 +396,7 @@ impl Upstream {
 
     /// Runs a call that has no fallback answer (accounts, sessions, OPML export): a failure is
     /// the caller's to show.
-    async fn without_fallback<T>(
+    pub(crate) async fn without_fallback<T>(
         &self,
         command: &Command,
         call: impl Future<Output = Result<T, CallError>>,

@@ -81,6 +81,22 @@ pub struct CommandsSettings {
     /// (`get`) that a burst of slow searches must not trip or starve.
     #[serde(default = "default_search")]
     pub search: CommandSettings,
+    /// Sync apps' reads (Google Reader and Fever APIs): item lists of up to a thousand items,
+    /// unread counts. Apart from the pages, so an app's full sync can't trip the reader.
+    #[serde(default = "default_app_read")]
+    pub app_read: CommandSettings,
+    /// Sync apps' writes: read and starred marks on up to thousands of items, subscriptions,
+    /// titles and categories; app passwords.
+    #[serde(default = "default_app_write")]
+    pub app_write: CommandSettings,
+}
+
+fn default_app_read() -> CommandSettings {
+    CommandSettings::with_timeout(Duration::from_secs(10))
+}
+
+fn default_app_write() -> CommandSettings {
+    CommandSettings::with_timeout(Duration::from_secs(5))
 }
 
 fn default_search() -> CommandSettings {
@@ -113,6 +129,8 @@ impl Default for CommandsSettings {
             session: CommandSettings::with_timeout(Duration::from_secs(2)),
             account: CommandSettings::with_timeout(Duration::from_secs(2)),
             search: default_search(),
+            app_read: default_app_read(),
+            app_write: default_app_write(),
         }
     }
 }

@@ -11,14 +11,18 @@
 //!   feature they derive `utoipa::ToSchema` for the server's OpenAPI document.
 //! - `client` (re-exported at the root): [`MiddletierClient`], the typed client, and
 //!   [`CallError`], which classifies failures the way a load balancer needs.
+//! - `apps` (re-exported at the root): what sync apps need (item numbers, [`AppItemsQuery`],
+//!   bulk state changes, app passwords).
 //! - [`domain`]: [`domain::UserId`] and [`domain::FeedUrl`], parsed once at the boundary, and
 //!   the parsers for the other inputs.
 //! - [`limits`]: the bounds the middle tier enforces (OPML size, item id and category length...).
 
+mod apps;
 mod client;
 pub mod domain;
 pub mod limits;
 mod wire;
 
+pub use apps::*;
 pub use client::{CallError, DEFAULT_MAX_ANSWER_BYTES, MiddletierClient};
 pub use wire::*;

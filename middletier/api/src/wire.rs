@@ -372,6 +372,11 @@ pub struct NewSession {
     pub user: String,
     /// RFC 3339; the session is gone after it.
     pub expires: String,
+    /// Set for an app's token (Google Reader's ClientLogin): the id of the app password it
+    /// was issued for; revoking that password ends the session. Web sessions have none, and
+    /// the two never stand in for each other.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_password: Option<String>,
 }
 
 /// `GET /middletier/sessions/{token_hash}`.
@@ -380,6 +385,9 @@ pub struct NewSession {
 pub struct Session {
     pub user: String,
     pub expires: String,
+    /// As [`NewSession::app_password`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_password: Option<String>,
 }
 
 /// A feed a page links to (or that a common path serves): what subscribing to a web page

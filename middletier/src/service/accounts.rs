@@ -54,6 +54,7 @@ impl FeedService {
             Some(session) => Ok(Session {
                 user: session.user.to_string(),
                 expires: rfc3339(session.expires),
+                app_password: None,
             }),
             None => Err(ServiceError::NotFound("session")),
         }

@@ -241,6 +241,7 @@ async fn everything_acknowledged_survives_kill_9_of_a_middletier_on_sqlite() {
         token_hash: token_hash.clone(),
         user: "ann".to_owned(),
         expires,
+        app_password: None,
     };
     client
         .create_session(&base, &session)

@@ -912,6 +912,7 @@ async fn signing_out_everywhere_ends_every_session_of_the_user_and_sign_ins_are_
         token_hash: token(who, n),
         user: who.to_owned(),
         expires: expires.clone(),
+        app_password: None,
     };
     // One sign-in past the cap: the first session is ended to make room.
     for n in 0..=max {
@@ -995,6 +996,7 @@ async fn accounts_and_sessions() {
                 token_hash: token_hash.clone(),
                 user: "ann".to_owned(),
                 expires: expires.to_rfc3339(),
+                app_password: None,
             },
         )
         .await
@@ -1024,6 +1026,7 @@ async fn accounts_and_sessions() {
                 token_hash: short.clone(),
                 user: "ann".to_owned(),
                 expires: (Utc::now() + chrono::Duration::milliseconds(1500)).to_rfc3339(),
+                app_password: None,
             },
         )
         .await
@@ -1049,6 +1052,7 @@ async fn accounts_and_sessions() {
                     token_hash,
                     user: "ann".to_owned(),
                     expires: expires.to_rfc3339(),
+                    app_password: None,
                 },
             )
             .await;

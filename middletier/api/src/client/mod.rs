@@ -10,6 +10,8 @@
 //! kilobytes on the wire could otherwise inflate to gigabytes in the caller's memory. An
 //! answer over the cap is the instance's failure ([`CallError::TooLarge`]), like a 5xx.
 
+mod apps;
+
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};

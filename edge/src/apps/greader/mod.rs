@@ -1,0 +1,9 @@
+//! The Google Reader API, FreshRSS's dialect.
+
+use axum::Router;
+
+use super::AppsState;
+
+pub(super) fn router(state: AppsState) -> Router {
+    Router::new().with_state(state)
+}

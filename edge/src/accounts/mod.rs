@@ -91,6 +91,23 @@ impl Accounts {
         })
     }
 
+    /// The accounts settings: the sync APIs issue their tokens for the same lifetime and
+    /// cache them for as long as sessions.
+    pub fn settings(&self) -> &AccountsSettings {
+        &self.settings
+    }
+
+    /// Failed sign-ins: the sync APIs' ClientLogin counts its failures here too, so an app
+    /// password is guessed no faster than an account password.
+    pub fn limiter(&self) -> &SignInLimiter {
+        &self.limiter
+    }
+
+    /// The client's address as sign-in counts it (behind a trusted proxy, the proxy's word).
+    pub fn client_ip(&self, parts: &Parts) -> Option<std::net::IpAddr> {
+        session::client_ip(parts, self.settings.trust_proxy)
+    }
+
     /// How the session cookie is written for this request: `Secure` (and so `__Host-`
     /// prefixed) when the edge is configured for HTTPS or a trusted proxy says it was used.
     fn cookie_policy(&self, parts: &Parts) -> CookiePolicy {

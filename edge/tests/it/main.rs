@@ -29,6 +29,8 @@
 //!   load; the breaker, the Hystrix stream and the dashboard.
 //! - [`load`]: many readers against healthy middle tiers get real pages; overload is shed
 //!   deliberately and recovered from.
+//! - [`greader`]: the Google Reader API apps sync with, endpoint by endpoint, and newsboat
+//!   driving it for real.
 //! - [`interop_eureka`], [`cassandra`]: a middle tier registered by py-eureka-client; two middle
 //!   tiers sharing one real Cassandra.
 //! - [`config_files`], [`config_keys`], [`config_dynamic`]: the shipped configuration, the
@@ -51,6 +53,7 @@ mod config_files;
 mod config_keys;
 mod discovery;
 mod end_to_end;
+mod greader;
 mod interop_eureka;
 mod load;
 mod resilience;

@@ -39,10 +39,10 @@ pub(super) fn parse_item(raw: &str) -> Option<u64> {
     }) {
         return hex.and_then(parse_hex);
     }
-    if raw.len() == 16 {
-        if let Some(number) = parse_hex(raw) {
-            return Some(number);
-        }
+    if raw.len() == 16
+        && let Some(number) = parse_hex(raw)
+    {
+        return Some(number);
     }
     if raw.len() > 20 {
         return None;

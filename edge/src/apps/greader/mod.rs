@@ -1,8 +1,8 @@
 //! The Google Reader API, FreshRSS's dialect: what Reeder, NetNewsWire, ReadYou, FeedMe,
 //! Fluent Reader and newsboat speak.
 //!
-//! Apps are told a server URL and append `/accounts/ClientLogin` and `/reader/api/0/...` to
-//! it. FreshRSS's users are told `https://host/api/greader.php`, others `https://host/`, and
+//! Apps are told a server URL and append `/accounts/ClientLogin` and `/reader/api/0/...` (or
+//! `/reader/atom/...`) to it. FreshRSS's users are told `https://host/api/greader.php`, others `https://host/`, and
 //! some apps add a slash of their own (newsboat asks for `//reader/api/0/...`): every one of
 //! those forms reaches the same routes ([`normalise`]).
 //!
@@ -19,9 +19,11 @@
 //! - [`subscriptions`]: `subscription/*`, `tag/list`, `rename-tag`, `disable-tag`,
 //!   `unread-count`.
 //! - [`edit`]: `edit-tag` and `mark-all-as-read`.
-//! - [`json`]: the answers' shapes.
+//! - [`json`]: the answers' shapes; [`atom`]: a stream as Google Reader's Atom output (what
+//!   clients written for FeedHQ read, newsboat among them).
 //! - [`error`]: statuses and bodies apps act on.
 
+mod atom;
 mod auth;
 mod edit;
 mod error;
@@ -116,6 +118,8 @@ fn api(state: GreaderState) -> Router {
             &format!("{API}/stream/items/contents"),
             get(streams::items).post(streams::items),
         )
+        .route("/reader/atom", get(atom::stream))
+        .route("/reader/atom/{*stream}", get(atom::stream))
         .route(&format!("{API}/edit-tag"), post(edit::edit_tag))
         .route(
             &format!("{API}/mark-all-as-read"),

@@ -31,10 +31,13 @@ const MAX_CONTINUATION_CHARS: usize = 1024;
 /// The path the stream of `stream/contents` follows.
 const CONTENTS_PATH: &str = "/reader/api/0/stream/contents";
 
+/// The path the stream of the Atom output follows.
+pub(super) const ATOM_PATH: &str = "/reader/atom";
+
 /// A query for the middle tier and what is left to filter here.
 #[derive(Debug, PartialEq)]
-struct Selection {
-    query: AppItemsQuery,
+pub(super) struct Selection {
+    pub query: AppItemsQuery,
     /// Keep only read items (`it=…/read`, or the read stream itself).
     read_only: bool,
     /// Leave starred items out (`xt=…/starred`).
@@ -42,7 +45,12 @@ struct Selection {
 }
 
 impl Selection {
-    fn new(stream: &Stream, params: &Params, user: &str, max: usize) -> Result<Self, ApiError> {
+    pub(super) fn new(
+        stream: &Stream,
+        params: &Params,
+        user: &str,
+        max: usize,
+    ) -> Result<Self, ApiError> {
         let mut selection = Selection {
             query: AppItemsQuery::default(),
             read_only: false,
@@ -104,7 +112,7 @@ impl Selection {
     }
 
     /// Whether an item of a page stays in the answer.
-    fn keeps(&self, item: &AppItem) -> bool {
+    pub(super) fn keeps(&self, item: &AppItem) -> bool {
         (!self.read_only || item.read) && (!self.no_starred || !item.starred)
     }
 }
@@ -120,12 +128,18 @@ fn seconds(params: &Params, key: &str) -> Result<Option<i64>, ApiError> {
     }
 }
 
-/// The stream of a `stream/contents` request: the rest of its path (percent-decoded, as
-/// newsboat sends it whole in one segment), else `s=`, else the reading list.
-fn contents_stream(uri: &Uri, params: &Params, user: &str) -> Result<Stream, ApiError> {
+/// The stream of a `stream/contents` (or Atom) request: the rest of its path after `prefix`
+/// (percent-decoded, as newsboat sends it whole in one segment), else `s=`, else the
+/// reading list.
+pub(super) fn path_stream(
+    prefix: &str,
+    uri: &Uri,
+    params: &Params,
+    user: &str,
+) -> Result<Stream, ApiError> {
     let rest = uri
         .path()
-        .strip_prefix(CONTENTS_PATH)
+        .strip_prefix(prefix)
         .unwrap_or("")
         .trim_start_matches('/');
     let raw = if rest.is_empty() {
@@ -165,7 +179,7 @@ pub(super) async fn contents(
     uri: Uri,
 ) -> Result<Json<StreamContents>, ApiError> {
     let params = Params::read(&uri, &[])?;
-    let stream = contents_stream(&uri, &params, &user.name)?;
+    let stream = path_stream(CONTENTS_PATH, &uri, &params, &user.name)?;
     let selection = Selection::new(&stream, &params, &user.name, MAX_APP_ITEMS)?;
     let page = state
         .apps
@@ -333,19 +347,19 @@ mod tests {
                 .parse()
                 .expect("uri");
         assert_eq!(
-            contents_stream(&uri, &params(""), "ann").expect("stream"),
+            path_stream(CONTENTS_PATH, &uri, &params(""), "ann").expect("stream"),
             Stream::Feed("http://a.example/f?x=1+2".into())
         );
         let plain: Uri = "/reader/api/0/stream/contents/user/-/label/Tech%20news"
             .parse()
             .expect("uri");
         assert_eq!(
-            contents_stream(&plain, &params(""), "ann").expect("stream"),
+            path_stream(CONTENTS_PATH, &plain, &params(""), "ann").expect("stream"),
             Stream::Label("Tech news".into())
         );
         let bare: Uri = "/reader/api/0/stream/contents".parse().expect("uri");
         assert_eq!(
-            contents_stream(&bare, &params(""), "ann").expect("stream"),
+            path_stream(CONTENTS_PATH, &bare, &params(""), "ann").expect("stream"),
             Stream::ReadingList
         );
         assert_eq!(percent_decode("%zz"), None);

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond Rust, JDK 17, Maven, Python and Node (which the
-# machine has): Debian's chromium and chromium-driver, which edge/tests/it/browser.rs drives over
+# machine has): Debian's newsboat and tmux, a real Google Reader client that
+# edge/tests/it/greader/newsboat.rs runs headless and in a terminal; Debian's chromium and
+# chromium-driver, which edge/tests/it/browser.rs drives over
 # WebDriver, docker-compose, which validates deploy/docker-compose.yml, the real Eureka
 # clients registry/tests/it/interop/ and edge/tests/it/interop_eureka.rs drive (py-eureka-client from
 # PyPI, eureka-js-client from npm, Netflix's and Spring Cloud's Java clients from Maven Central),
@@ -13,6 +15,8 @@ packages=()
 [[ -x /usr/bin/chromium ]] || packages+=(chromium)
 [[ -x /usr/bin/chromedriver ]] || packages+=(chromium-driver)
 command -v docker-compose >/dev/null || packages+=(docker-compose)
+[[ -x /usr/bin/newsboat ]] || packages+=(newsboat)
+[[ -x /usr/bin/tmux ]] || packages+=(tmux)
 
 if ((${#packages[@]} > 0)); then
   if ((EUID != 0)); then
@@ -30,6 +34,8 @@ fi
 /usr/bin/chromium --version 2>/dev/null
 /usr/bin/chromedriver --version
 docker-compose --version
+/usr/bin/newsboat --version | sed -n 1p
+/usr/bin/tmux -V
 
 # The real Eureka clients the interop tests drive (registry/tests/it/interop/, edge/tests/it/interop_eureka.rs):
 # py-eureka-client in a virtualenv, eureka-js-client in a node_modules, both pinned and cached

@@ -13,15 +13,18 @@
 //! - `subscriptions`: subscribing (fetch and discovery), unsubscribing, categories, OPML.
 //! - `reading`: read and starred marks, "mark all as read".
 //! - `search`: search over the histories of the user's feeds.
+//! - `apps`: what sync apps read and change: item selections, items by number, bulk marks.
 //! - `accounts`: accounts and sessions, stored for every edge.
 
 mod accounts;
+mod apps;
 mod reading;
 mod search;
 mod subscriptions;
 mod views;
 
 pub use accounts::AccountSettings;
+pub use apps::DEFAULT_APP_ITEMS;
 
 use std::sync::Arc;
 
@@ -51,6 +54,9 @@ pub enum ServiceError {
     /// The user does not subscribe to the feed named (404: there is nothing of theirs there).
     #[error("not subscribed to {0}")]
     NotSubscribed(String),
+    /// A request the API's limits refuse (400); the message names the limit.
+    #[error("{0}")]
+    Invalid(String),
     /// An account with this name exists (409).
     #[error("the name is taken")]
     Taken,

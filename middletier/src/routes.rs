@@ -1,4 +1,10 @@
 //! HTTP transport for the recipe's REST API; all behaviour lives in [`crate::service`].
+//!
+//! # Layout
+//! - This file: the recipe's routes, the service token, the errors' one mapping to statuses.
+//! - `app_accounts`: app passwords, the user's own feed titles, category renames.
+
+pub(crate) mod app_accounts;
 
 use std::collections::HashMap;
 
@@ -60,6 +66,7 @@ pub fn router(service: FeedService) -> Router {
             &format!("/{USER_PATH}/{{user}}/category"),
             put(set_category),
         )
+        .merge(app_accounts::routes())
         .route("/middletier/accounts", post(create_account))
         .route("/middletier/accounts/{user}", get(account))
         .route(
@@ -630,7 +637,7 @@ impl IntoResponse for ApiError {
             | ApiError::Subscribe(ServiceError::Store(StoreError::NotSubscribed)) => {
                 (StatusCode::NOT_FOUND, self.to_string(), Vec::new())
             }
-            ApiError::Subscribe(ServiceError::Taken) => {
+            ApiError::Subscribe(ServiceError::Taken | ServiceError::Conflict(_)) => {
                 (StatusCode::CONFLICT, self.to_string(), Vec::new())
             }
             ApiError::Store(ref error @ StoreError::TooManySubscriptions(_))

@@ -33,6 +33,7 @@ async fn reopening_the_file_keeps_every_account_subscription_category_mark_star_
     let session = SessionRecord {
         user: ann.clone(),
         expires: Utc::now() + chrono::Duration::hours(1),
+        app_password: None,
     };
     let hash = "cd".repeat(32);
     let feed = FeedState {

@@ -10,8 +10,8 @@ use middletier::store::MemoryStore;
 use middletier::testing::{FeedPublisher, feed_service, serve_api};
 use middletier_api::{
     AppPassword, AppPasswordOwner, CallError, CategoryChange, CategoryChanged, CategoryRename,
-    MAX_APP_PASSWORDS, MiddletierClient, NewAccount, NewAppPassword, NewSession, RiverQuery,
-    TitleChange,
+    ItemQuery, MAX_APP_PASSWORDS, MiddletierClient, NewAccount, NewAppPassword, NewSession,
+    RiverQuery, SearchQuery, TitleChange,
 };
 use reqwest::StatusCode;
 
@@ -379,6 +379,39 @@ async fn a_users_own_title_shows_wherever_they_see_the_feed_and_nobody_elses() {
         river.items.iter().all(|item| item.feed_title == mine),
         "every item of the river"
     );
+    let found = client
+        .search(
+            &base,
+            "ann",
+            &SearchQuery {
+                q: "story".to_owned(),
+                feed: None,
+                category: None,
+                filter: None,
+                order: Default::default(),
+                cursor: None,
+                limit: None,
+            },
+        )
+        .await
+        .expect("search");
+    assert!(!found.results.is_empty());
+    assert!(
+        found.results.iter().all(|r| r.item.feed_title == mine),
+        "search results"
+    );
+    let one = client
+        .item(
+            &base,
+            "ann",
+            &ItemQuery {
+                feed: feed.clone(),
+                item: river.items[0].item.id.clone(),
+            },
+        )
+        .await
+        .expect("item");
+    assert_eq!(one.feed_title, mine, "one item opened");
     let opml = client.export_opml(&base, "ann").await.expect("opml");
     assert!(
         opml.contains("text=\"My &lt;b&gt;daily&lt;/b&gt; news\""),

@@ -227,6 +227,9 @@ impl FeedService {
                     count.newest = feed.history.first().map(|entry| entry.time);
                     count.updated = feed.state.last_success.map(|at| at.timestamp());
                 }
+                if let Some(title) = reading.titles.get(url) {
+                    count.title = title.clone();
+                }
                 count
             })
             .collect();
@@ -281,7 +284,15 @@ impl FeedService {
                     None => read.remove(&(picked.source, entry.id.clone()))?,
                 };
                 let mut item = reference(sources, picked);
-                item.feed_title = Some(river::title_of(source.url, source.feed));
+                // The user's own title when they renamed the feed, as the river shows it.
+                item.feed_title = Some(
+                    feeds
+                        .reading
+                        .titles
+                        .get(source.url)
+                        .cloned()
+                        .unwrap_or_else(|| river::title_of(source.url, source.feed)),
+                );
                 item.category = feeds.feeds[picked.source].1.clone();
                 item.content = Some(Item {
                     read: item.read,

@@ -220,6 +220,18 @@ async fn subscriptions_labels_and_counts_through_the_api_show_in_the_reader() {
     assert_eq!(second["url"], two);
     assert_eq!(second["categories"][0]["id"], "user/-/label/Tech");
     assert_eq!(second["categories"][0]["label"], "Tech");
+    // Items carry the user's title for their feed too.
+    let items = app
+        .json(&format!("stream/contents/feed/{}?n=5", encode(&two)))
+        .await;
+    assert_eq!(
+        items["items"][0]["origin"]["title"], "My second feed",
+        "{items}"
+    );
+    assert_eq!(
+        items["items"][0]["origin"]["streamId"],
+        format!("feed/{two}")
+    );
     let tags = app.json("tag/list?output=json").await;
     assert_eq!(tags["tags"][0]["id"], STARRED);
     assert!(

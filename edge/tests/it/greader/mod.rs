@@ -76,6 +76,35 @@ async fn apps_sign_in_with_an_app_password_never_the_account_password() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn single_user_mode_still_needs_an_app_password() {
+    // Every visitor of the pages acts as `default` without signing in; apps do not.
+    let feeds = Feeds::start().await;
+    let system = System::start(1).await;
+    let edge = system.edge.url();
+    // The middle tier knows the single user by their feeds (there is no account).
+    let browser = Browser::new(&system.edge);
+    assert_eq!(
+        browser.subscribe(&feeds.url(4, 1)).await.status,
+        StatusCode::OK
+    );
+    let response = http()
+        .get(format!("{edge}/reader/api/0/subscription/list"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let (status, _) = client_login(&edge, "/accounts/ClientLogin", "default", "").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (password, _) = app_password(&system, "default", "phone").await;
+    let app = App::sign_in(&system.edge, "default", &password).await;
+    let items = app.json("stream/contents").await;
+    assert_eq!(
+        titles(items["items"].as_array().unwrap()),
+        ["Feed 4 story 0"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn app_tokens_and_browser_cookies_never_stand_in_for_each_other() {
     let system = System::start_with_accounts(1).await;
     let browser = Browser::signed_up(&system.edge, "ann").await;

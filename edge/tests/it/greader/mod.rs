@@ -791,3 +791,84 @@ async fn without_a_middle_tier_apps_get_an_error_to_retry_never_an_old_list() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Cassandra: deploy/test.sh starts one (or deploy/cassandra/run.sh start)"]
+async fn on_cassandra_ids_and_marks_are_the_same_through_every_middle_tier() {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use middletier::store::Store;
+    use middletier::testing::{cassandra_store, unique_prefix};
+    use middletier_api::AppItemsQuery;
+
+    let feeds = Feeds::start().await;
+    // Two middle tiers, each with its own session: they share only what is in Cassandra.
+    let first: Arc<dyn Store> = Arc::new(cassandra_store().await);
+    let second: Arc<dyn Store> = Arc::new(cassandra_store().await);
+    let system = System::start_tuned(
+        vec![first, second],
+        |_| {},
+        |edge| edge.accounts.single_user = false,
+    )
+    .await;
+    let name = format!("{}ann", unique_prefix());
+    let browser = Browser::signed_up(&system.edge, &name).await;
+    let url = format!("{}?run={}", feeds.url(8, 3), unique_prefix());
+    assert_eq!(browser.subscribe(&url).await.status, StatusCode::OK);
+    let (password, _) = app_password(&system, &name, "phone").await;
+    let app = App::sign_in(&system.edge, &name, &password).await;
+
+    let page = app.json("stream/contents?n=10").await;
+    let items = page["items"].as_array().unwrap().clone();
+    assert_eq!(
+        titles(&items),
+        ["Feed 8 story 0", "Feed 8 story 1", "Feed 8 story 2"]
+    );
+    let long = items[0]["id"].as_str().unwrap().to_owned();
+    let refs = app
+        .json(&format!("stream/items/ids?s={}", encode(READING_LIST)))
+        .await;
+    let decimal = refs["itemRefs"][1]["id"].as_str().unwrap().to_owned();
+    let (status, _) = app.write("edit-tag", &[("i", &long), ("a", READ)]).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = app
+        .write("edit-tag", &[("i", &decimal), ("a", STARRED)])
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    // Each middle tier reads the same numbers and the same marks from Cassandra.
+    let client = crate::support::middletier_api(Duration::from_secs(10));
+    for middletier in &system.middletiers {
+        let base = url::Url::parse(&format!("{}/", middletier.url())).unwrap();
+        let answer = client
+            .app_items(
+                &base,
+                &name,
+                &AppItemsQuery {
+                    limit: Some(10),
+                    ..AppItemsQuery::default()
+                },
+            )
+            .await
+            .unwrap();
+        let states: Vec<(String, bool, bool)> = answer
+            .items
+            .iter()
+            .map(|item| (format!("{:016x}", item.number), item.read, item.starred))
+            .collect();
+        let number = |id: &str| id.rsplit('/').next().unwrap().to_owned();
+        let starred_hex = format!("{:016x}", decimal.parse::<i64>().unwrap());
+        assert_eq!(
+            states,
+            [
+                (number(&long), true, false),
+                (starred_hex, false, true),
+                (number(items[2]["id"].as_str().unwrap()), false, false),
+            ],
+            "middle tier on port {}",
+            middletier.port
+        );
+    }
+    assert_eq!(app.json("unread-count").await["max"], 2);
+}

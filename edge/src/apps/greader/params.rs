@@ -15,9 +15,18 @@ pub(super) const MAX_PAIRS: usize = MAX_APP_NUMBERS + 100;
 pub(super) const MAX_VALUE_BYTES: usize = 4 * 1024;
 
 /// The pairs of the query string, then those of the body.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(super) struct Params {
     pairs: Vec<(String, String)>,
+}
+
+/// Keys only: values include ClientLogin's `Passwd`.
+impl std::fmt::Debug for Params {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.pairs.iter().map(|(key, _)| key))
+            .finish()
+    }
 }
 
 impl Params {
@@ -79,6 +88,7 @@ mod tests {
             ["1", "tag:google.com,2005:reader/item/2"]
         );
         assert_eq!(params.get("missing"), None);
+        assert_eq!(format!("{params:?}"), r#"["s", "output", "i", "i", "s"]"#);
     }
 
     #[test]

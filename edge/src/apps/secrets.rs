@@ -120,7 +120,11 @@ mod tests {
         assert_ne!(one.password, two.password);
         assert_ne!(one.id, two.id);
         assert_eq!(one.id.len(), 16);
-        assert!(one.id.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+        assert!(
+            one.id
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        );
         let groups: Vec<&str> = one.password.split('-').collect();
         assert_eq!(groups.len(), GROUPS);
         for group in groups {

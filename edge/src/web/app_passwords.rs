@@ -310,10 +310,11 @@ pub(super) async fn revoke(
     // sent on into a URL path).
     let valid = id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit());
     let failure = if valid {
-        match state.upstream.revoke_app_password(&user.name, id).await {
-            Ok(()) => None,
-            Err(error) => Some(error),
-        }
+        state
+            .upstream
+            .revoke_app_password(&user.name, id)
+            .await
+            .err()
     } else {
         Some(UpstreamError::BadRequest(
             "There is no such app password.".to_owned(),

@@ -35,7 +35,11 @@ const MAX_NUMBER_DIGITS: usize = 20;
 /// an entry and empty entries (a trailing comma) are tolerated; anything else is refused.
 pub(super) fn parse_numbers(list: &str, max: usize) -> Result<Vec<u64>, String> {
     let mut numbers = Vec::new();
-    for entry in list.split(',').map(str::trim).filter(|entry| !entry.is_empty()) {
+    for entry in list
+        .split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+    {
         if numbers.len() == max {
             return Err(format!("at most {max} item ids per call"));
         }
@@ -83,11 +87,16 @@ mod tests {
     fn id_lists_are_bounded_and_strict() {
         assert_eq!(parse_numbers("1, 2,3,", 50), Ok(vec![1, 2, 3]));
         assert_eq!(parse_numbers("", 50), Ok(vec![]));
-        assert_eq!(
-            parse_numbers("18446744073709551615", 1),
-            Ok(vec![u64::MAX])
-        );
-        for bad in ["x", "-1", "1;2", "18446744073709551616", "+1", "0x10", "1 2"] {
+        assert_eq!(parse_numbers("18446744073709551615", 1), Ok(vec![u64::MAX]));
+        for bad in [
+            "x",
+            "-1",
+            "1;2",
+            "18446744073709551616",
+            "+1",
+            "0x10",
+            "1 2",
+        ] {
             assert!(parse_numbers(bad, 50).is_err(), "{bad:?}");
         }
         let many = (0..51).map(|n| n.to_string()).collect::<Vec<_>>().join(",");

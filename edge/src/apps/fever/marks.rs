@@ -23,7 +23,10 @@ pub(super) async fn apply(
     };
     let bad = |message: &str| FeverError::BadRequest(message.to_owned());
     let as_ = params.get("as").ok_or_else(|| bad("mark needs as"))?;
-    let id = params.get("id").map(str::trim).ok_or_else(|| bad("mark needs id"))?;
+    let id = params
+        .get("id")
+        .map(str::trim)
+        .ok_or_else(|| bad("mark needs id"))?;
     match target.to_ascii_lowercase().as_str() {
         "item" => {
             let number = ids::parse_number(id).ok_or_else(|| bad("id must be an item id"))?;
@@ -112,7 +115,12 @@ mod tests {
         );
         assert!(up_to(None).ok().flatten().is_some());
         assert!(up_to(Some("0")).ok().flatten().is_some());
-        for bad in ["yesterday", "1e9", "99999999999999999999", "9223372036854775807"] {
+        for bad in [
+            "yesterday",
+            "1e9",
+            "99999999999999999999",
+            "9223372036854775807",
+        ] {
             assert!(up_to(Some(bad)).is_err(), "{bad:?}");
         }
     }

@@ -17,10 +17,10 @@
 //!
 //! # Layout
 //! - here: the router, reading a request's parameters (bounded), and errors as answers.
-//! - [`auth`]: `api_key` to user, within the sign-in limits.
-//! - [`reads`]: the answers that read (groups, feeds, items, id lists).
-//! - [`marks`]: `mark=item|feed|group`.
-//! - [`ids`]: Fever's numbers for feeds and groups, and id lists.
+//! - [`auth`] turns an `api_key` into a user, within the sign-in limits.
+//! - [`reads`] answers what is read (groups, feeds, items, id lists).
+//! - [`marks`] applies `mark=item|feed|group`.
+//! - [`ids`] has Fever's numbers for feeds and groups, and parses id lists.
 
 mod auth;
 mod ids;
@@ -120,8 +120,8 @@ impl Params {
         let query = parts.uri.query().unwrap_or_default().as_bytes();
         let mut pairs = Vec::new();
         // The form first, so its value is found first.
-        for (name, value) in url::form_urlencoded::parse(&form)
-            .chain(url::form_urlencoded::parse(query))
+        for (name, value) in
+            url::form_urlencoded::parse(&form).chain(url::form_urlencoded::parse(query))
         {
             if pairs.len() == MAX_PARAMS {
                 return Err(FeverError::BadRequest(format!(
@@ -182,7 +182,8 @@ impl IntoResponse for FeverError {
                 failed(format!("the form is larger than {MAX_FORM_BYTES} bytes")),
             )
                 .into_response(),
-            FeverError::BadRequest(error) | FeverError::Upstream(UpstreamError::BadRequest(error)) => {
+            FeverError::BadRequest(error)
+            | FeverError::Upstream(UpstreamError::BadRequest(error)) => {
                 (StatusCode::BAD_REQUEST, failed(error)).into_response()
             }
             FeverError::Upstream(error) => (

@@ -6,8 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value, json};
 
 use middletier_api::{
-    AppCounts, AppFeedCount, AppItem, AppItems, AppItemsQuery, AppOrder, ItemNumbers,
-    MAX_APP_REFS,
+    AppCounts, AppFeedCount, AppItem, AppItems, AppItemsQuery, AppOrder, ItemNumbers, MAX_APP_REFS,
 };
 
 use super::ids::{self, feed_id, group_id};
@@ -177,9 +176,8 @@ async fn items(
         params
             .get(name)
             .map(|text| {
-                ids::parse_number(text.trim()).ok_or_else(|| {
-                    FeverError::BadRequest(format!("{name} must be an item id"))
-                })
+                ids::parse_number(text.trim())
+                    .ok_or_else(|| FeverError::BadRequest(format!("{name} must be an item id")))
             })
             .transpose()
     };

@@ -16,7 +16,8 @@
 //! marking items from an old list.
 //!
 //! # Layout
-//! - here: the router, reading a request's parameters (bounded), and errors as answers.
+//! - here: the router, and errors as answers.
+//! - [`params`] reads a request's parameters, bounded: the query's and the form's.
 //! - [`auth`] turns an `api_key` into a user, within the sign-in limits.
 //! - [`reads`] answers what is read (groups, feeds, items, id lists).
 //! - [`marks`] applies `mark=item|feed|group`.
@@ -25,25 +26,19 @@
 mod auth;
 mod ids;
 mod marks;
+mod params;
 mod reads;
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
 use serde_json::{Map, Value, json};
 
 use super::AppsState;
 use crate::upstream::{UpstreamError, retry_after_header};
-
-/// Largest form a client may post: `with_ids` of 50 numbers and a key take about 1 KiB.
-const MAX_FORM_BYTES: usize = 16 * 1024;
-
-/// Most parameters read from the query and the form together.
-const MAX_PARAMS: usize = 64;
+use params::{MAX_FORM_BYTES, Params};
 
 /// The version of the Fever API served (the last one Fever had).
 const API_VERSION: u32 = 3;
@@ -87,62 +82,6 @@ async fn answer(state: &AppsState, request: Request) -> Result<Map<String, Value
     let changed = marks::apply(state, &user, &params, &feeds).await?;
     reads::answer(state, &user, &params, &feeds, changed, &mut fields).await?;
     Ok(fields)
-}
-
-/// A request's parameters: the query's and the form's (a field in both: the form's wins), as
-/// PHP's `$_REQUEST` gives them to Fever and FreshRSS.
-#[derive(Debug, Default)]
-struct Params {
-    pairs: Vec<(String, String)>,
-}
-
-impl Params {
-    async fn read(parts: &Parts, body: Body) -> Result<Self, FeverError> {
-        let form = axum::body::to_bytes(body, MAX_FORM_BYTES)
-            .await
-            .map_err(|_| FeverError::TooLarge)?;
-        let is_form = form.is_empty()
-            || parts
-                .headers
-                .get(header::CONTENT_TYPE)
-                .and_then(|value| value.to_str().ok())
-                .is_some_and(|value| {
-                    value
-                        .trim_start()
-                        .to_ascii_lowercase()
-                        .starts_with("application/x-www-form-urlencoded")
-                });
-        if !is_form {
-            return Err(FeverError::BadRequest(
-                "send the parameters as application/x-www-form-urlencoded".to_owned(),
-            ));
-        }
-        let query = parts.uri.query().unwrap_or_default().as_bytes();
-        let mut pairs = Vec::new();
-        // The form first, so its value is found first.
-        for (name, value) in
-            url::form_urlencoded::parse(&form).chain(url::form_urlencoded::parse(query))
-        {
-            if pairs.len() == MAX_PARAMS {
-                return Err(FeverError::BadRequest(format!(
-                    "at most {MAX_PARAMS} parameters"
-                )));
-            }
-            pairs.push((name.into_owned(), value.into_owned()));
-        }
-        Ok(Self { pairs })
-    }
-
-    fn get(&self, name: &str) -> Option<&str> {
-        self.pairs
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
-    }
-
-    fn has(&self, name: &str) -> bool {
-        self.get(name).is_some()
-    }
 }
 
 /// Why a request got no answer, as Fever clients are told.

@@ -405,6 +405,32 @@ async fn a_fever_client_reads_groups_feeds_items_and_id_lists() {
     assert_eq!(body["auth"], json!(1));
     assert_eq!(body["feeds"].as_array().unwrap().len(), 2);
     assert_eq!(split_ids(&body["unread_item_ids"]), ascending);
+
+    // Some apps post the form as multipart/form-data.
+    let response = multipart(&reading, "unread_item_ids", &fever.key).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(split_ids(&body["unread_item_ids"]), ascending);
+}
+
+/// A multipart/form-data post of `api_key`, with `flags` in the query.
+async fn multipart(reading: &Reading, flags: &str, key: &str) -> reqwest::Response {
+    let boundary = "fever-form-boundary";
+    http()
+        .post(format!(
+            "{}/api/fever.php?api&{flags}",
+            reading.system.edge.url()
+        ))
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"api_key\"\r\n\r\n{key}\r\n--{boundary}--\r\n"
+        ))
+        .send()
+        .await
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -762,6 +788,15 @@ async fn hostile_fever_input_is_refused_with_a_clear_error() {
         .post(format!("{}/api/fever.php?api", reading.system.edge.url()))
         .header("content-type", "application/json")
         .body(format!(r#"{{"api_key":"{}"}}"#, fever.key))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), bad);
+    // A multipart form that never ends.
+    let response = http()
+        .post(format!("{}/api/fever.php?api", reading.system.edge.url()))
+        .header("content-type", "multipart/form-data; boundary=b")
+        .body("--b\r\nContent-Disposition: form-data; name=\"api_key\"\r\n\r\nabc")
         .send()
         .await
         .unwrap();

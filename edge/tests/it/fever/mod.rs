@@ -831,3 +831,76 @@ async fn with_no_middle_tier_fever_calls_fail_for_the_app_to_retry_never_with_ol
         .await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
 }
+
+/// An RSS feed of `n` items, each with its own guid.
+fn feed_of(n: usize) -> String {
+    let items: String = (0..n)
+        .map(|i| {
+            format!(
+                "<item><title>Story {i}</title><guid>story-{i}</guid>\
+                 <link>http://publisher.test/story/{i}</link><description>Story {i}</description></item>"
+            )
+        })
+        .collect();
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>Many</title><link>http://publisher.test/</link><description>Many</description>{items}</channel></rss>"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fever_client_pages_through_every_item_by_since_id_and_by_max_id() {
+    let publisher = FeedPublisher::start().await;
+    publisher.set_switch(200, &feed_of(120));
+    let system = System::start_with_accounts(1).await;
+    let ann = Browser::signed_up(&system.edge, "ann").await;
+    assert_eq!(
+        ann.subscribe(&publisher.url("/switch.xml")).await.status,
+        StatusCode::OK
+    );
+    let fever = Fever::new(
+        &system.edge,
+        "ann",
+        &create_app_password(&ann, "phone").await,
+    );
+    let page_ids = |body: &Value| -> Vec<u64> {
+        body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|item| item["id"].as_u64().unwrap())
+            .collect()
+    };
+
+    // As apps sync: since_id from 0, 50 at a time, until a short page.
+    let (mut forward, mut since): (Vec<u64>, u64) = (Vec::new(), 0);
+    loop {
+        let body = fever.ok("items", &[("since_id", &since.to_string())]).await;
+        assert_eq!(body["total_items"], json!(120));
+        let page = page_ids(&body);
+        assert!(page.len() <= 50);
+        forward.extend(&page);
+        if page.len() < 50 {
+            break;
+        }
+        since = *page.last().unwrap();
+    }
+    assert_eq!(forward.len(), 120);
+    assert!(
+        forward.windows(2).all(|w| w[0] < w[1]),
+        "ascending, no repeats"
+    );
+
+    // And backwards from the newest with max_id.
+    let mut backward = page_ids(&fever.ok("items", &[]).await);
+    loop {
+        let below = backward.last().unwrap().to_string();
+        let page = page_ids(&fever.ok("items", &[("max_id", &below)]).await);
+        if page.is_empty() {
+            break;
+        }
+        backward.extend(page);
+    }
+    backward.reverse();
+    assert_eq!(backward, forward);
+    assert_eq!(fever.ids("unread_item_ids").await, forward);
+}

@@ -94,3 +94,82 @@ impl Params {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn read(uri: &str, content_type: Option<&str>, body: &str) -> Result<Params, FeverError> {
+        let mut request = Request::builder().method("POST").uri(uri);
+        if let Some(content_type) = content_type {
+            request = request.header(header::CONTENT_TYPE, content_type);
+        }
+        let (parts, body) = request
+            .body(Body::from(body.to_owned()))
+            .expect("a request")
+            .into_parts();
+        Params::read(&parts, body).await
+    }
+
+    const FORM: Option<&str> = Some("application/x-www-form-urlencoded");
+
+    #[tokio::test]
+    async fn the_form_wins_over_the_query_and_flags_have_no_value() {
+        let params = read(
+            "/fever/?api&items&id=1&api_key=query",
+            FORM,
+            "api_key=form&as=read",
+        )
+        .await
+        .expect("read");
+        assert_eq!(params.get("api_key"), Some("form"));
+        assert_eq!(params.get("id"), Some("1"));
+        assert_eq!(params.get("as"), Some("read"));
+        assert!(params.has("items") && params.has("api"));
+        assert!(!params.has("feeds"));
+        // No body at all (a GET, or a POST with everything in the query) needs no type.
+        let params = read("/fever/?api&api_key=k", None, "").await.expect("read");
+        assert_eq!(params.get("api_key"), Some("k"));
+    }
+
+    #[tokio::test]
+    async fn multipart_forms_are_read_and_broken_ones_refused() {
+        let body = "--b\r\nContent-Disposition: form-data; name=\"api_key\"\r\n\r\nk\r\n--b--\r\n";
+        let params = read("/fever/?api", Some("multipart/form-data; boundary=b"), body)
+            .await
+            .expect("read");
+        assert_eq!(params.get("api_key"), Some("k"));
+        let broken = read(
+            "/fever/?api",
+            Some("multipart/form-data; boundary=b"),
+            "--b\r\nContent-Disposition: form-data; name=\"api_key\"\r\n\r\nk",
+        )
+        .await;
+        assert!(
+            matches!(broken, Err(FeverError::BadRequest(_))),
+            "{broken:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn forms_are_bounded_in_size_count_and_kind() {
+        let huge = format!("api_key={}", "k".repeat(MAX_FORM_BYTES));
+        assert!(matches!(
+            read("/fever/?api", FORM, &huge).await,
+            Err(FeverError::TooLarge)
+        ));
+        let many: String = (0..MAX_PARAMS).map(|n| format!("f{n}=1&")).collect();
+        assert!(matches!(
+            read("/fever/?api", FORM, &many).await,
+            Err(FeverError::BadRequest(_))
+        ));
+        assert!(
+            read("/fever/", FORM, &many).await.is_ok(),
+            "exactly the most"
+        );
+        assert!(matches!(
+            read("/fever/?api", Some("application/json"), "{}").await,
+            Err(FeverError::BadRequest(_))
+        ));
+    }
+}

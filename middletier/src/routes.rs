@@ -1,4 +1,12 @@
 //! HTTP transport for the recipe's REST API; all behaviour lives in [`crate::service`].
+//!
+//! # Layout
+//! - This file: the recipe's routes, the service token, the errors' one mapping to statuses.
+//! - `apps`: what sync apps read and change: item selections, items by number, bulk marks.
+//! - `app_accounts`: app passwords, the user's own feed titles, category renames.
+
+pub(crate) mod app_accounts;
+pub(crate) mod apps;
 
 use std::collections::HashMap;
 
@@ -60,6 +68,7 @@ pub fn router(service: FeedService) -> Router {
             &format!("/{USER_PATH}/{{user}}/category"),
             put(set_category),
         )
+        .merge(app_accounts::routes())
         .route("/middletier/accounts", post(create_account))
         .route("/middletier/accounts/{user}", get(account))
         .route(
@@ -71,7 +80,9 @@ pub fn router(service: FeedService) -> Router {
             "/middletier/sessions/{token_hash}",
             get(session).delete(delete_session),
         )
-        // JSON bodies here are a few hundred bytes; OPML keeps its own larger limit.
+        .merge(apps::router())
+        // JSON bodies here are a few hundred bytes; OPML and the bulk routes of `apps` keep
+        // their own larger limits.
         .layer(DefaultBodyLimit::max(64 * 1024))
         .with_state(service)
 }
@@ -597,10 +608,16 @@ pub enum ApiError {
     /// A body or query string that does not parse.
     #[error("{0}")]
     Body(String),
+    /// A body past the route's size limit, refused before it is parsed.
+    #[error("the request body is too large")]
+    TooLarge,
 }
 
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return ApiError::TooLarge;
+        }
         ApiError::Body(rejection.body_text())
     }
 }
@@ -620,6 +637,10 @@ impl IntoResponse for ApiError {
                 (StatusCode::BAD_REQUEST, error.to_string(), Vec::new())
             }
             ApiError::Body(ref message) => (StatusCode::BAD_REQUEST, message.clone(), Vec::new()),
+            ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, self.to_string(), Vec::new()),
+            ApiError::Subscribe(ServiceError::Invalid(ref message)) => {
+                (StatusCode::BAD_REQUEST, message.clone(), Vec::new())
+            }
             ApiError::Subscribe(ServiceError::Query(ref error)) => {
                 (StatusCode::BAD_REQUEST, error.to_string(), Vec::new())
             }
@@ -630,7 +651,7 @@ impl IntoResponse for ApiError {
             | ApiError::Subscribe(ServiceError::Store(StoreError::NotSubscribed)) => {
                 (StatusCode::NOT_FOUND, self.to_string(), Vec::new())
             }
-            ApiError::Subscribe(ServiceError::Taken) => {
+            ApiError::Subscribe(ServiceError::Taken | ServiceError::Conflict(_)) => {
                 (StatusCode::CONFLICT, self.to_string(), Vec::new())
             }
             ApiError::Store(ref error @ StoreError::TooManySubscriptions(_))

@@ -39,9 +39,22 @@ impl FeedService {
         if expires <= now || expires > now + chrono::Duration::days(MAX_SESSION_DAYS) {
             return Err(ParseError::SessionExpiry.into());
         }
+        let user = UserId::parse(&new.user)?;
+        let app_password = match new.app_password.as_deref() {
+            Some(id) => {
+                let id = domain::app_password_id(id)?;
+                // A password revoked meanwhile must not open a session that outlives it.
+                if !self.holds_app_password(&user, id).await? {
+                    return Err(ServiceError::NotFound("app password"));
+                }
+                Some(id.to_owned())
+            }
+            None => None,
+        };
         let session = SessionRecord {
-            user: UserId::parse(&new.user)?,
+            user,
             expires: millis(expires),
+            app_password,
         };
         let max = self.accounts.max_sessions_per_user;
         Ok(self.store.create_session(token_hash, &session, max).await?)
@@ -54,7 +67,7 @@ impl FeedService {
             Some(session) => Ok(Session {
                 user: session.user.to_string(),
                 expires: rfc3339(session.expires),
-                app_password: None,
+                app_password: session.app_password,
             }),
             None => Err(ServiceError::NotFound("session")),
         }
@@ -65,7 +78,8 @@ impl FeedService {
         Ok(self.store.delete_session(token_hash).await?)
     }
 
-    /// Ends every session of `user` ("sign out everywhere"); returns how many there were.
+    /// Ends every session of `user` ("sign out everywhere"), apps' included; returns how many
+    /// there were.
     pub async fn delete_sessions_of(&self, user: &UserId) -> Result<usize, ServiceError> {
         let ended = self.store.delete_sessions_of(user).await?;
         tracing::info!(%user, ended, "signed out everywhere");

@@ -8,8 +8,9 @@
 //! (`[store] kind`: `memory`, `sqlite` or `cassandra`). Every implementation must pass the same
 //! conformance tests (`tests/it/store_conformance.rs`).
 //!
-//! It is also a [`ReadingStore`] (per-user read/starred marks, "read up to" watermarks and
-//! categories) and an [`AccountStore`] (accounts and sessions).
+//! It is also a [`ReadingStore`] (per-user read/starred marks, "read up to" watermarks,
+//! categories and the user's own feed titles), an [`AccountStore`] (accounts and sessions) and
+//! an [`AppPasswordStore`] (the passwords sync apps sign in with).
 //!
 //! Cross-cutting concerns are layers that implement the same traits around a store, composed
 //! once where the application builds its store (`Metered<FeedCache<CassandraStore>>`,
@@ -25,6 +26,7 @@
 //! - [`Metered`] (`metered`): every call timed and its failures counted (`rss_store_*`).
 //! - [`words`]: what a word is for search, the tokenizer every store indexes with.
 
+mod app_passwords;
 pub mod cassandra;
 mod feed_cache;
 mod history;
@@ -39,6 +41,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+pub use app_passwords::{AppPasswordCreated, AppPasswordRecord, AppPasswordStore};
 pub use cassandra::{CassandraSettings, CassandraStore};
 pub use feed_cache::{FEED_CACHE_FRESH_FOR, FeedCache, FeedVersions};
 pub use history::{
@@ -159,6 +162,9 @@ pub struct CachedFeed {
     /// Every history entry's first-seen time, ascending: how many items arrived after a "read
     /// up to" watermark is one binary search, not a walk of the whole history per page.
     pub seen_ascending: Vec<i64>,
+    /// Positions in `history`, by first-seen time ascending: sync apps page in item-number
+    /// order, whose high bits are the first-seen second.
+    pub by_seen: Vec<u32>,
 }
 
 impl CachedFeed {
@@ -199,8 +205,14 @@ impl CachedFeed {
             .enumerate()
             .map(|(index, entry)| (entry.id.clone(), u32::try_from(index).unwrap_or(u32::MAX)))
             .collect();
-        let mut seen_ascending: Vec<i64> = history.iter().map(|entry| entry.seen).collect();
-        seen_ascending.sort_unstable();
+        let mut by_seen: Vec<u32> = (0..history.len())
+            .map(|index| u32::try_from(index).unwrap_or(u32::MAX))
+            .collect();
+        by_seen.sort_by_key(|&index| history[index as usize].seen);
+        let seen_ascending: Vec<i64> = by_seen
+            .iter()
+            .map(|&index| history[index as usize].seen)
+            .collect();
         Self {
             state,
             history,
@@ -208,6 +220,7 @@ impl CachedFeed {
             current,
             seen,
             seen_ascending,
+            by_seen,
         }
     }
 
@@ -346,6 +359,23 @@ pub struct UserReading {
     pub subscriptions: Vec<(FeedUrl, Option<String>)>,
     /// Only feeds with any state are present.
     pub feeds: HashMap<FeedUrl, Arc<FeedReading>>,
+    /// The user's own titles of subscribed feeds (renamed in an app or the reader); only feeds
+    /// the user renamed are present.
+    pub titles: HashMap<FeedUrl, String>,
+}
+
+impl UserReading {
+    /// The title this user sees for `url`: their own if they set one, else the feed's, else
+    /// its host while it has none (never fetched, or a feed without a title). Every answer
+    /// that names a user's feed (their feed list, the river and its sidebar, search results,
+    /// OPML export, what apps are told) takes it from here.
+    pub fn feed_title(&self, url: &FeedUrl, feed: Option<&CachedFeed>) -> String {
+        if let Some(title) = self.titles.get(url) {
+            return title.clone();
+        }
+        feed.and_then(|feed| feed.state.title.clone())
+            .unwrap_or_else(|| url.host_label())
+    }
 }
 
 /// A change to one item's marks; `None` leaves that flag as it is.
@@ -353,6 +383,15 @@ pub struct UserReading {
 pub struct MarkChange {
     pub read: Option<bool>,
     pub starred: Option<bool>,
+}
+
+/// One item a bulk change names: its feed, its id and when it was first seen (Cassandra keeps
+/// each mark in the month partition of its item's first-seen time, where retention finds it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MarkTarget {
+    pub feed: FeedUrl,
+    pub item: String,
+    pub seen: DateTime<Utc>,
 }
 
 /// Per-user reading state and categories.
@@ -368,6 +407,17 @@ pub trait ReadingStore: Send + Sync + std::fmt::Debug + 'static {
         user: &UserId,
         feed: &FeedUrl,
         item: &str,
+        change: MarkChange,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Sets the user's mark on each of `targets` as [`mark_item`](Self::mark_item) would, all
+    /// as of `at`, in as few writes as the store allows (sync apps mark a thousand items in
+    /// one call). Targets in feeds the user does not subscribe to are skipped.
+    async fn mark_items(
+        &self,
+        user: &UserId,
+        targets: &[MarkTarget],
         change: MarkChange,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError>;
@@ -392,6 +442,15 @@ pub trait ReadingStore: Send + Sync + std::fmt::Debug + 'static {
 
     /// Forgets the user's reading state in `feed` (after unsubscribing).
     async fn clear_reading(&self, user: &UserId, feed: &FeedUrl) -> Result<(), StoreError>;
+
+    /// Sets (`Some`) or clears the user's own title of a subscription, kept beside its
+    /// category; `Ok(false)` if not subscribed.
+    async fn set_title(
+        &self,
+        user: &UserId,
+        feed: &FeedUrl,
+        title: Option<&str>,
+    ) -> Result<bool, StoreError>;
 }
 
 /// A stored account. `password_hash` is the edge's PHC string, opaque here.
@@ -415,6 +474,9 @@ impl std::fmt::Debug for AccountRecord {
 pub struct SessionRecord {
     pub user: UserId,
     pub expires: DateTime<Utc>,
+    /// The app password (its id) a sync app signed in with; `None`: a browser session.
+    /// Revoking the password ends the session.
+    pub app_password: Option<String>,
 }
 
 /// Accounts and sessions, shared by every edge through the middle tier.
@@ -456,11 +518,23 @@ pub trait AccountStore: Send + Sync + std::fmt::Debug + 'static {
 
 /// Every part, as one trait object for the service.
 pub trait Store:
-    SubscriptionStore + FeedStore + HistoryStore + SearchStore + ReadingStore + AccountStore
+    SubscriptionStore
+    + FeedStore
+    + HistoryStore
+    + SearchStore
+    + ReadingStore
+    + AccountStore
+    + AppPasswordStore
 {
 }
 
 impl<T> Store for T where
-    T: SubscriptionStore + FeedStore + HistoryStore + SearchStore + ReadingStore + AccountStore
+    T: SubscriptionStore
+        + FeedStore
+        + HistoryStore
+        + SearchStore
+        + ReadingStore
+        + AccountStore
+        + AppPasswordStore
 {
 }

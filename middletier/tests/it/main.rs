@@ -16,10 +16,13 @@
 //! - [`support`]: what several modules share: an HTTP client, the Cassandra guard, wall-clock
 //!   bounds.
 //! - [`api`], [`reading`], [`opml_discovery`]: the REST API, reading state, feed discovery;
+//!   [`app_items`]: what sync apps read and change (selections, numbers, bulk marks);
 //!   [`item_lookup`]: one item of a user's feed; [`subscription_cap`]: the configured cap
 //!   on a user's subscriptions; [`retention`]: the item history and its retention policy;
 //!   [`search`]: search over the user's feeds.
 //! - [`fetch`], [`wild_feeds`]: the fetcher against hostile publishers; odd and hostile feeds.
+//! - [`app_accounts`]: app passwords and the sessions bound to them, users' own feed titles,
+//!   category renames, over HTTP; [`app_accounts_conformance`]: the same on every store.
 //! - [`store_conformance`]: one suite for every store backend; [`sqlite`]: the embedded
 //!   store's file (restarts, permissions, paths it refuses); [`sqlite_history`]: its item
 //!   history and search (the migration to items as rows, hostile queries); [`transfer`]: export and import
@@ -35,6 +38,9 @@
 
 mod admin_port;
 mod api;
+mod app_accounts;
+mod app_accounts_conformance;
+mod app_items;
 mod cassandra;
 mod cassandra_history;
 mod cassandra_upgrade;

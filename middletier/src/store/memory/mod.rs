@@ -8,6 +8,7 @@
 //! ([`CachedFeed`]), and so is each user's reading state per feed, changed copy-on-write.
 //! Each feed's item history (`history`) is kept beside it, with the content of every item.
 
+mod app_passwords;
 mod history;
 mod search;
 
@@ -20,9 +21,9 @@ use chrono::{DateTime, Utc};
 use middletier_api::domain::{FeedUrl, UserId};
 
 use super::{
-    AccountRecord, AccountStore, CachedFeed, FeedReading, FeedState, FeedStore, ItemMark,
-    MarkChange, ReadingStore, Scheduled, SessionRecord, StoreError, SubscriptionStore, UserReading,
-    Watermark,
+    AccountRecord, AccountStore, AppPasswordRecord, CachedFeed, FeedReading, FeedState, FeedStore,
+    ItemMark, MarkChange, MarkTarget, ReadingStore, Scheduled, SessionRecord, StoreError,
+    SubscriptionStore, UserReading, Watermark,
 };
 
 #[derive(Clone, Debug, Default)]
@@ -34,11 +35,15 @@ pub struct MemoryStore {
 struct Inner {
     users: HashMap<UserId, Vec<FeedUrl>>,
     categories: HashMap<UserId, HashMap<FeedUrl, String>>,
+    /// The users' own feed titles, beside their categories.
+    titles: HashMap<UserId, HashMap<FeedUrl, String>>,
     reading: HashMap<UserId, HashMap<FeedUrl, Arc<FeedReading>>>,
     feeds: HashMap<FeedUrl, Arc<CachedFeed>>,
     history: HashMap<FeedUrl, history::FeedHistory>,
     accounts: HashMap<UserId, AccountRecord>,
     sessions: HashMap<String, SessionRecord>,
+    /// By owner and id; found by hash with a scan (a test store holds a handful).
+    app_passwords: HashMap<(UserId, String), AppPasswordRecord>,
 }
 
 impl Inner {
@@ -46,6 +51,25 @@ impl Inner {
         self.users
             .get(user)
             .is_some_and(|feeds| feeds.contains(feed))
+    }
+
+    /// Merges `change` into the user's mark on `item`: each flag set alone.
+    fn mark(
+        &mut self,
+        user: &UserId,
+        feed: &FeedUrl,
+        item: &str,
+        change: MarkChange,
+        at: DateTime<Utc>,
+    ) {
+        let reading = self.reading_mut(user, feed);
+        let mark: &mut ItemMark = reading.marks.entry(item.to_owned()).or_default();
+        if let Some(read) = change.read {
+            mark.read = Some((read, at));
+        }
+        if let Some(starred) = change.starred {
+            mark.starred = starred;
+        }
     }
 
     /// The user's reading state in `feed`, to change (copied only if a page view holds it).
@@ -106,6 +130,9 @@ impl SubscriptionStore for MemoryStore {
             }
             if let Some(categories) = inner.categories.get_mut(user) {
                 categories.remove(url);
+            }
+            if let Some(titles) = inner.titles.get_mut(user) {
+                titles.remove(url);
             }
             removed
         }))
@@ -177,6 +204,11 @@ impl FeedStore for MemoryStore {
                         {
                             categories.insert(to.clone(), category);
                         }
+                        if let Some(titles) = inner.titles.get_mut(user)
+                            && let Some(title) = titles.remove(from)
+                        {
+                            titles.insert(to.clone(), title);
+                        }
                         if let Some(reading) = inner.reading.get_mut(user)
                             && let Some(state) = reading.remove(from)
                         {
@@ -211,6 +243,7 @@ impl ReadingStore for MemoryStore {
             Arc::new(UserReading {
                 subscriptions,
                 feeds: inner.reading.get(user).cloned().unwrap_or_default(),
+                titles: inner.titles.get(user).cloned().unwrap_or_default(),
             })
         }))
     }
@@ -227,16 +260,26 @@ impl ReadingStore for MemoryStore {
             if !inner.subscribes(user, feed) {
                 return Err(StoreError::NotSubscribed);
             }
-            let reading = inner.reading_mut(user, feed);
-            let mark: &mut ItemMark = reading.marks.entry(item.to_owned()).or_default();
-            if let Some(read) = change.read {
-                mark.read = Some((read, at));
-            }
-            if let Some(starred) = change.starred {
-                mark.starred = starred;
-            }
+            inner.mark(user, feed, item, change, at);
             Ok(())
         })
+    }
+
+    async fn mark_items(
+        &self,
+        user: &UserId,
+        targets: &[MarkTarget],
+        change: MarkChange,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.with(|inner| {
+            for target in targets {
+                if inner.subscribes(user, &target.feed) {
+                    inner.mark(user, &target.feed, &target.item, change, at);
+                }
+            }
+        });
+        Ok(())
     }
 
     async fn mark_read_up_to(
@@ -284,6 +327,25 @@ impl ReadingStore for MemoryStore {
             }
         });
         Ok(())
+    }
+
+    async fn set_title(
+        &self,
+        user: &UserId,
+        feed: &FeedUrl,
+        title: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        Ok(self.with(|inner| {
+            if !inner.subscribes(user, feed) {
+                return false;
+            }
+            let titles = inner.titles.entry(user.clone()).or_default();
+            match title {
+                Some(title) => titles.insert(feed.clone(), title.to_owned()),
+                None => titles.remove(feed),
+            };
+            true
+        }))
     }
 }
 

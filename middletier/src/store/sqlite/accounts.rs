@@ -1,4 +1,5 @@
-//! `accounts` and `sessions`: accounts created once, sessions kept until they expire.
+//! `accounts` and `sessions`: accounts created once, sessions kept until they expire (or the
+//! app password an app's session was signed in with is revoked, `app_passwords`).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -77,13 +78,14 @@ impl AccountStore for SqliteStore {
             tx.prepare_cached("DELETE FROM sessions WHERE expires <= ?1")?
                 .execute([now])?;
             tx.prepare_cached(
-                "INSERT OR REPLACE INTO sessions (token_hash, user_id, expires) \
-                 VALUES (?1, ?2, ?3)",
+                "INSERT OR REPLACE INTO sessions (token_hash, user_id, expires, app_password) \
+                 VALUES (?1, ?2, ?3, ?4)",
             )?
             .execute(params![
                 token_hash,
                 session.user.as_str(),
-                millis(session.expires)
+                millis(session.expires),
+                session.app_password,
             ])?;
             // The ones that would expire first make room.
             tx.prepare_cached(
@@ -106,14 +108,21 @@ impl AccountStore for SqliteStore {
         let row = self
             .read(move |tx| {
                 Ok(tx
-                    .prepare_cached("SELECT user_id, expires FROM sessions WHERE token_hash = ?1")?
+                    .prepare_cached(
+                        "SELECT user_id, expires, app_password FROM sessions \
+                         WHERE token_hash = ?1",
+                    )?
                     .query_row([hash], |row| {
-                        Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+                        Ok((
+                            row.get::<_, String>(0)?,
+                            row.get::<_, i64>(1)?,
+                            row.get::<_, Option<String>>(2)?,
+                        ))
                     })
                     .optional()?)
             })
             .await?;
-        let Some((user, expires)) = row else {
+        let Some((user, expires, app_password)) = row else {
             return Ok(None);
         };
         let expires = from_millis(expires);
@@ -121,9 +130,11 @@ impl AccountStore for SqliteStore {
             self.delete_session(token_hash).await?;
             return Ok(None);
         }
-        Ok(UserId::parse(&user)
-            .ok()
-            .map(|user| SessionRecord { user, expires }))
+        Ok(UserId::parse(&user).ok().map(|user| SessionRecord {
+            user,
+            expires,
+            app_password,
+        }))
     }
 
     async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {

@@ -1,4 +1,4 @@
-//! `item_marks` and the subscriptions' categories and watermarks: each user's reading state,
+//! `item_marks` and the subscriptions' categories, own titles and watermarks: each user's reading state,
 //! read with their subscriptions for every page view.
 
 use std::collections::HashMap;
@@ -13,7 +13,7 @@ use middletier_api::domain::{FeedUrl, UserId};
 use super::subscriptions::subscribed;
 use super::{SqliteStore, from_millis, millis};
 use crate::store::{
-    FeedReading, ItemMark, MarkChange, ReadingStore, StoreError, UserReading, Watermark,
+    FeedReading, ItemMark, MarkChange, MarkTarget, ReadingStore, StoreError, UserReading, Watermark,
 };
 
 #[async_trait]
@@ -23,10 +23,11 @@ impl ReadingStore for SqliteStore {
         // Two queries in one read transaction: subscriptions and marks from one snapshot.
         self.read(move |tx| {
             let mut subscriptions = Vec::new();
+            let mut titles = HashMap::new();
             let mut feeds: HashMap<FeedUrl, FeedReading> = HashMap::new();
             let mut statement = tx.prepare_cached(
-                "SELECT feed_url, category, read_up_to, read_up_to_set_at FROM subscriptions \
-                 WHERE user_id = ?1 ORDER BY position",
+                "SELECT feed_url, category, read_up_to, read_up_to_set_at, title \
+                 FROM subscriptions WHERE user_id = ?1 ORDER BY position",
             )?;
             let mut rows = statement.query([user.as_str()])?;
             while let Some(row) = rows.next()? {
@@ -38,6 +39,9 @@ impl ReadingStore for SqliteStore {
                     let set_at = row.get::<_, Option<i64>>(3)?.map_or(up_to, from_millis);
                     feeds.entry(url.clone()).or_default().watermark =
                         Some(Watermark { up_to, set_at });
+                }
+                if let Some(title) = row.get::<_, Option<String>>(4)? {
+                    titles.insert(url.clone(), title);
                 }
                 subscriptions.push((url, row.get::<_, Option<String>>(1)?));
             }
@@ -68,6 +72,7 @@ impl ReadingStore for SqliteStore {
                     .into_iter()
                     .map(|(url, reading)| (url, Arc::new(reading)))
                     .collect(),
+                titles,
             }))
         })
         .await
@@ -86,27 +91,34 @@ impl ReadingStore for SqliteStore {
             if !subscribed(tx, &user, &feed)? {
                 return Err(StoreError::NotSubscribed);
             }
-            // Each flag is its own upsert, so the other flag's value is kept.
-            if let Some(read) = change.read {
-                tx.prepare_cached(
-                    "INSERT INTO item_marks (user_id, feed_url, item_id, read, read_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO UPDATE \
-                     SET read = excluded.read, read_at = excluded.read_at",
-                )?
-                .execute(params![
-                    user.as_str(),
-                    feed.as_str(),
-                    item,
-                    read,
-                    millis(at)
-                ])?;
-            }
-            if let Some(starred) = change.starred {
-                tx.prepare_cached(
-                    "INSERT INTO item_marks (user_id, feed_url, item_id, starred) \
-                     VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO UPDATE SET starred = excluded.starred",
-                )?
-                .execute(params![user.as_str(), feed.as_str(), item, starred])?;
+            write_mark(tx, &user, &feed, &item, change, millis(at))
+        })
+        .await
+    }
+
+    async fn mark_items(
+        &self,
+        user: &UserId,
+        targets: &[MarkTarget],
+        change: MarkChange,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let (user, targets) = (user.clone(), targets.to_vec());
+        // One transaction through the writer: a thousand marks cost one commit.
+        self.write(move |tx| {
+            let mut subscribed_to: HashMap<FeedUrl, bool> = HashMap::new();
+            for target in &targets {
+                let subscribed = match subscribed_to.get(&target.feed) {
+                    Some(&known) => known,
+                    None => {
+                        let known = subscribed(tx, &user, &target.feed)?;
+                        subscribed_to.insert(target.feed.clone(), known);
+                        known
+                    }
+                };
+                if subscribed {
+                    write_mark(tx, &user, &target.feed, &target.item, change, millis(at))?;
+                }
             }
             Ok(())
         })
@@ -158,6 +170,25 @@ impl ReadingStore for SqliteStore {
         .await
     }
 
+    async fn set_title(
+        &self,
+        user: &UserId,
+        feed: &FeedUrl,
+        title: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let (user, feed) = (user.clone(), feed.clone());
+        let title = title.map(str::to_owned);
+        self.write(move |tx| {
+            let changed = tx
+                .prepare_cached(
+                    "UPDATE subscriptions SET title = ?1 WHERE user_id = ?2 AND feed_url = ?3",
+                )?
+                .execute(params![title, user.as_str(), feed.as_str()])?;
+            Ok(changed > 0)
+        })
+        .await
+    }
+
     async fn clear_reading(&self, user: &UserId, feed: &FeedUrl) -> Result<(), StoreError> {
         let (user, feed) = (user.clone(), feed.clone());
         self.write(move |tx| {
@@ -172,4 +203,32 @@ impl ReadingStore for SqliteStore {
         })
         .await
     }
+}
+
+/// Merges `change` into the user's mark on `item`: each flag is its own upsert, so the other
+/// flag's value is kept.
+fn write_mark(
+    tx: &rusqlite::Transaction<'_>,
+    user: &UserId,
+    feed: &FeedUrl,
+    item: &str,
+    change: MarkChange,
+    at: i64,
+) -> Result<(), StoreError> {
+    if let Some(read) = change.read {
+        tx.prepare_cached(
+            "INSERT INTO item_marks (user_id, feed_url, item_id, read, read_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO UPDATE \
+             SET read = excluded.read, read_at = excluded.read_at",
+        )?
+        .execute(params![user.as_str(), feed.as_str(), item, read, at])?;
+    }
+    if let Some(starred) = change.starred {
+        tx.prepare_cached(
+            "INSERT INTO item_marks (user_id, feed_url, item_id, starred) \
+             VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO UPDATE SET starred = excluded.starred",
+        )?
+        .execute(params![user.as_str(), feed.as_str(), item, starred])?;
+    }
+    Ok(())
 }

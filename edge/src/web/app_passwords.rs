@@ -254,6 +254,15 @@ pub(super) async fn create(
             )
             .await;
         }
+        // Single-user mode's reader has no account: the middle tier knows them by their feeds.
+        Err(UpstreamError::BadRequest(message)) if message == "account not found" => {
+            return failed(
+                page,
+                StatusCode::BAD_REQUEST,
+                "No app password was created: subscribe to a feed first.".to_owned(),
+            )
+            .await;
+        }
         Err(UpstreamError::BadRequest(message)) => {
             return failed(page, StatusCode::BAD_REQUEST, message).await;
         }

@@ -113,7 +113,7 @@ impl<'a> FeedIndex<'a> {
                     "favicon_id": 0,
                     "title": feed.title,
                     "url": feed.url,
-                    "site_url": feed.site.as_deref().unwrap_or_default(),
+                    "site_url": feed.site.clone().unwrap_or_else(|| site_of(&feed.url)),
                     "is_spark": 0,
                     "last_updated_on_time": feed.updated.unwrap_or(0),
                 })
@@ -121,6 +121,14 @@ impl<'a> FeedIndex<'a> {
             .collect();
         Value::Array(feeds)
     }
+}
+
+/// A feed's web site when the middle tier knows none: the root of the feed's own host, where
+/// a site almost always is, and the address apps look for a site's icon on.
+fn site_of(feed_url: &str) -> String {
+    url::Url::parse(feed_url)
+        .map(|url| format!("{}/", url.origin().ascii_serialization()))
+        .unwrap_or_default()
 }
 
 /// Adds what `params` asks to read to `fields`; `changed` adds the list a mark changed.

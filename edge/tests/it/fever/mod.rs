@@ -5,7 +5,8 @@
 //! # Layout
 //! - here: a Fever client ([`Fever`]), a reader with feeds and an app password ([`Reading`]),
 //!   and the reader's river page read as a list of items ([`river`]).
-//! - [`reads`], [`marks`], [`refusals`]: the protocol tests.
+//! - [`reads`], [`marks`], [`refusals`]: the protocol tests; [`stores`]: numbers and marks
+//!   across a restart on SQLite and across two middle tiers on Cassandra.
 //! - [`client`]: the real third-party client `freshrss-api` syncing.
 
 #![allow(clippy::unwrap_used)]
@@ -14,6 +15,7 @@ mod client;
 mod marks;
 mod reads;
 mod refusals;
+mod stores;
 
 use middletier::testing::FeedPublisher;
 use reqwest::StatusCode;
@@ -224,7 +226,12 @@ impl Reading {
     }
 
     async fn on(publisher: FeedPublisher, system: System) -> Reading {
-        let ann = Browser::signed_up(&system.edge, "ann").await;
+        Reading::as_user(publisher, system, "ann").await
+    }
+
+    /// As [`Reading::on`], for `user` (a shared Cassandra keyspace needs fresh names).
+    async fn as_user(publisher: FeedPublisher, system: System, user: &str) -> Reading {
+        let ann = Browser::signed_up(&system.edge, user).await;
         assert_eq!(
             ann.subscribe(&publisher.url("/rss.xml")).await.status,
             StatusCode::OK
@@ -235,7 +242,7 @@ impl Reading {
         );
         set_category(&ann, &publisher.url("/rss.xml"), "News").await;
         let password = create_app_password(&ann, "Fever app").await;
-        let fever = Fever::new(&system.edge, "ann", &password);
+        let fever = Fever::new(&system.edge, user, &password);
         Reading {
             publisher,
             system,

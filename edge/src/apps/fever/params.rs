@@ -16,9 +16,18 @@ pub(super) const MAX_FORM_BYTES: usize = 16 * 1024;
 /// Most parameters read from the query and the form together.
 const MAX_PARAMS: usize = 64;
 
-#[derive(Debug, Default)]
+/// The parameters by name. `Debug` shows the names only: `api_key` is as good as a password.
+#[derive(Default)]
 pub(super) struct Params {
     pairs: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for Params {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.pairs.iter().map(|(name, _)| name))
+            .finish()
+    }
 }
 
 impl Params {
@@ -127,6 +136,10 @@ mod tests {
         assert_eq!(params.get("as"), Some("read"));
         assert!(params.has("items") && params.has("api"));
         assert!(!params.has("feeds"));
+        assert!(
+            !format!("{params:?}").contains("form"),
+            "values are never shown"
+        );
         // No body at all (a GET, or a POST with everything in the query) needs no type.
         let params = read("/fever/?api&api_key=k", None, "").await.expect("read");
         assert_eq!(params.get("api_key"), Some("k"));

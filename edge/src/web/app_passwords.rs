@@ -64,10 +64,19 @@ struct AppPasswordsPage {
     max_name: usize,
 }
 
-#[derive(Debug)]
+/// `Debug` hides the password.
 struct Created {
     name: String,
     password: String,
+}
+
+impl std::fmt::Debug for Created {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Created")
+            .field("name", &self.name)
+            .field("password", &"[redacted]")
+            .finish()
+    }
 }
 
 #[derive(Debug)]

@@ -94,7 +94,7 @@ impl Accounts {
 
     /// The failed sign-in counts. The sync APIs' sign-ins (an app password, a Fever key) count
     /// in them too, so guessing through an API costs what guessing at the sign-in page does.
-    pub fn sign_in_limiter(&self) -> &SignInLimiter {
+    pub fn limiter(&self) -> &SignInLimiter {
         &self.limiter
     }
 

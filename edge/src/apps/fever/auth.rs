@@ -25,7 +25,7 @@ pub(super) async fn user(
     // The limiter keeps a name to its first characters, so a long key costs no memory.
     let key = key.to_ascii_lowercase();
     let ip = state.accounts.client_ip(parts);
-    let limiter = state.accounts.sign_in_limiter();
+    let limiter = state.accounts.limiter();
     limiter.check(&key, ip).map_err(FeverError::TooMany)?;
     let plausible = key.len() == KEY_CHARS && key.bytes().all(|b| b.is_ascii_hexdigit());
     let owner = if plausible {

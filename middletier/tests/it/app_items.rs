@@ -785,3 +785,51 @@ async fn on_cassandra_apps_page_mark_and_count_as_on_the_other_stores() {
     continuation_while_items_arrive(store.clone(), &middletier::testing::unique_prefix()).await;
     filters_numbers_and_bulk_marks(store, &middletier::testing::unique_prefix()).await;
 }
+
+#[tokio::test]
+async fn app_counts_and_items_carry_the_users_own_feed_title() {
+    let seeded = seed(Arc::new(MemoryStore::new()), "", 2, 3).await;
+    let (client, root, ann) = (&seeded.client, &seeded.root, seeded.ann.as_str());
+    let renamed = seeded.feeds[0].to_string();
+    client
+        .set_title(
+            root,
+            ann,
+            &middletier_api::TitleChange {
+                url: renamed.clone(),
+                title: Some("My own name".to_owned()),
+            },
+        )
+        .await
+        .expect("title");
+    let counts = client.app_counts(root, ann).await.expect("counts");
+    let titles: Vec<(&str, &str)> = counts
+        .feeds
+        .iter()
+        .map(|feed| (feed.url.as_str(), feed.title.as_str()))
+        .collect();
+    assert!(
+        titles.contains(&(renamed.as_str(), "My own name")),
+        "{titles:?}"
+    );
+    assert!(
+        titles.contains(&(seeded.feeds[1].as_str(), "Feed 1")),
+        "{titles:?}"
+    );
+    let page = client
+        .app_items(
+            root,
+            ann,
+            &AppItemsQuery {
+                feed: Some(renamed.clone()),
+                limit: Some(10),
+                ..AppItemsQuery::default()
+            },
+        )
+        .await
+        .expect("items");
+    assert!(!page.items.is_empty());
+    for item in &page.items {
+        assert_eq!(item.feed_title.as_deref(), Some("My own name"));
+    }
+}

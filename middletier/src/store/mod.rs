@@ -458,8 +458,9 @@ pub trait AccountStore: Send + Sync + std::fmt::Debug + 'static {
     async fn account(&self, user: &UserId) -> Result<Option<AccountRecord>, StoreError>;
 
     /// Every user the store knows, sorted: those with an account and those who only have
-    /// subscriptions (single-user mode's user). A full scan of the accounts and subscriptions
-    /// tables, for offline tools (`middletier export`), never for a request.
+    /// subscriptions or app passwords (single-user mode's user). A full scan of the accounts,
+    /// subscriptions and app passwords tables, for offline tools (`middletier export`), never
+    /// for a request.
     async fn users(&self) -> Result<Vec<UserId>, StoreError>;
 
     /// Stores a session under the hash of its token; it is gone after `expires`. The user

@@ -60,6 +60,7 @@ impl AccountStore for CassandraStore {
         for cql in [
             "SELECT user_id FROM accounts",
             "SELECT DISTINCT user_id FROM subscriptions_by_user",
+            "SELECT DISTINCT user_id FROM app_passwords_by_user",
         ] {
             let rows: Vec<(String,)> = connected
                 .session

@@ -342,6 +342,7 @@ impl AccountStore for MemoryStore {
                 .accounts
                 .keys()
                 .chain(inner.users.keys())
+                .chain(inner.app_passwords.keys().map(|(user, _)| user))
                 .cloned()
                 .collect();
             users.into_iter().collect()

@@ -52,7 +52,7 @@ impl AccountStore for SqliteStore {
         self.read(|tx| {
             let mut statement = tx.prepare_cached(
                 "SELECT user_id FROM accounts UNION SELECT user_id FROM subscriptions \
-                 ORDER BY user_id",
+                 UNION SELECT user_id FROM app_passwords ORDER BY user_id",
             )?;
             let names = statement
                 .query_map([], |row| row.get::<_, String>(0))?

@@ -12,6 +12,7 @@
 //! - [`service`]: the behaviour (read feeds, subscribe, unsubscribe, reading state, accounts),
 //!   online.
 //! - [`river`]: the river of news: pages merged from every feed, unread counts.
+//! - [`app_items`]: sync apps' selections of items, in river-time or item-number order.
 //! - [`refresh`]: nearline refresh: scheduling, sharing feeds among middle tiers, the cache.
 //! - [`retention`]: the background job bounding each feed's item history (starred items stay).
 //! - [`fetch`]: HTTP fetching with timeouts, size cap and SSRF guard.
@@ -26,6 +27,7 @@
 //! - [`settings`], the configuration.
 //! - `testing` (feature `test-support`): a loopback feed publisher for tests.
 
+pub mod app_items;
 pub mod chaos;
 pub mod discover;
 pub mod feed;

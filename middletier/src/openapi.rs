@@ -42,14 +42,19 @@ use utoipa::{Modify, OpenApi};
         crate::routes::app_accounts::app_passwords,
         crate::routes::app_accounts::revoke_app_password,
         crate::routes::app_accounts::app_password_by_secret,
-        crate::routes::app_accounts::app_password_by_fever
+        crate::routes::app_accounts::app_password_by_fever,
+        crate::routes::apps::app_items,
+        crate::routes::apps::app_items_by_number,
+        crate::routes::apps::set_numbers_state,
+        crate::routes::apps::app_counts
     ),
     modifiers(&ServiceToken),
     security(("token" = [])),
     tags(
         (name = "subscriptions", description = "The recipe's API: a user's feeds"),
         (name = "reading", description = "The river of news and reading state"),
-        (name = "accounts", description = "Accounts, sessions and app passwords (the edge hashes passwords and tokens)")
+        (name = "accounts", description = "Accounts, sessions and app passwords (the edge hashes passwords and tokens)"),
+        (name = "apps", description = "What sync apps read and change (the edge's Google Reader and Fever APIs)")
     )
 )]
 pub struct MiddletierApi;

@@ -148,7 +148,7 @@ impl Ord for Head<'_> {
 impl Source<'_> {
     /// Positions in the history of the items this user starred, ascending: a starred page
     /// walks these (a few marks) rather than the whole history (thousands of entries).
-    fn starred_positions(&self) -> Vec<usize> {
+    pub(crate) fn starred_positions(&self) -> Vec<usize> {
         let Some(reading) = self.reading else {
             return Vec::new();
         };

@@ -2,9 +2,11 @@
 //!
 //! # Layout
 //! - This file: the recipe's routes, the service token, the errors' one mapping to statuses.
+//! - `apps`: the routes sync apps need to read and change items.
 //! - `app_accounts`: app passwords, the user's own feed titles, category renames.
 
 pub(crate) mod app_accounts;
+pub(crate) mod apps;
 
 use std::collections::HashMap;
 
@@ -78,7 +80,9 @@ pub fn router(service: FeedService) -> Router {
             "/middletier/sessions/{token_hash}",
             get(session).delete(delete_session),
         )
-        // JSON bodies here are a few hundred bytes; OPML keeps its own larger limit.
+        .merge(apps::router())
+        // JSON bodies here are a few hundred bytes; OPML and the bulk routes of `apps` keep
+        // their own larger limits.
         .layer(DefaultBodyLimit::max(64 * 1024))
         .with_state(service)
 }
@@ -604,10 +608,16 @@ pub enum ApiError {
     /// A body or query string that does not parse.
     #[error("{0}")]
     Body(String),
+    /// A body past the route's size limit, refused before it is parsed.
+    #[error("the request body is too large")]
+    TooLarge,
 }
 
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return ApiError::TooLarge;
+        }
         ApiError::Body(rejection.body_text())
     }
 }
@@ -627,6 +637,10 @@ impl IntoResponse for ApiError {
                 (StatusCode::BAD_REQUEST, error.to_string(), Vec::new())
             }
             ApiError::Body(ref message) => (StatusCode::BAD_REQUEST, message.clone(), Vec::new()),
+            ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, self.to_string(), Vec::new()),
+            ApiError::Subscribe(ServiceError::Invalid(ref message)) => {
+                (StatusCode::BAD_REQUEST, message.clone(), Vec::new())
+            }
             ApiError::Subscribe(ServiceError::Query(ref error)) => {
                 (StatusCode::BAD_REQUEST, error.to_string(), Vec::new())
             }

@@ -14,11 +14,13 @@
 //! - `reading`: read and starred marks, "mark all as read".
 //! - `search`: search over the histories of the user's feeds.
 //! - `renames`: the user's own feed titles, renaming and removing categories.
+//! - `apps`: what sync apps read and change: item selections, items by number, bulk marks.
 //! - `accounts`: accounts and sessions, stored for every edge.
 //! - `app_passwords`: the passwords sync apps sign in with, and their last use.
 
 mod accounts;
 mod app_passwords;
+mod apps;
 mod reading;
 mod renames;
 mod search;
@@ -27,6 +29,7 @@ mod views;
 
 pub use accounts::AccountSettings;
 pub use app_passwords::AppSecret;
+pub use apps::DEFAULT_APP_ITEMS;
 
 use std::sync::Arc;
 
@@ -56,6 +59,9 @@ pub enum ServiceError {
     /// The user does not subscribe to the feed named (404: there is nothing of theirs there).
     #[error("not subscribed to {0}")]
     NotSubscribed(String),
+    /// A request the API's limits refuse (400); the message names the limit.
+    #[error("{0}")]
+    Invalid(String),
     /// An account with this name exists (409).
     #[error("the name is taken")]
     Taken,

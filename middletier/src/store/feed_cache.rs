@@ -34,8 +34,8 @@ use middletier_api::Item;
 use super::{
     AccountRecord, AccountStore, AppPasswordCreated, AppPasswordRecord, AppPasswordStore,
     CachedFeed, FeedReading, FeedState, FeedStore, HistoryEntry, HistoryStore, MarkChange,
-    ReadingStore, Scheduled, SearchHit, SearchQuery, SearchStore, SessionRecord, StoreError,
-    StoredItem, SubscriptionStore, UserReading,
+    MarkTarget, ReadingStore, Scheduled, SearchHit, SearchQuery, SearchStore, SessionRecord,
+    StoreError, StoredItem, SubscriptionStore, UserReading,
 };
 
 /// How long a decoded feed is served from this process's cache before it is revalidated.
@@ -254,6 +254,16 @@ impl<S: ReadingStore> ReadingStore for FeedCache<S> {
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         self.inner.mark_item(user, feed, item, change, at).await
+    }
+
+    async fn mark_items(
+        &self,
+        user: &UserId,
+        targets: &[MarkTarget],
+        change: MarkChange,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.inner.mark_items(user, targets, change, at).await
     }
 
     async fn mark_read_up_to(

@@ -23,8 +23,8 @@ use middletier_api::Item;
 use super::{
     AccountRecord, AccountStore, AppPasswordCreated, AppPasswordRecord, AppPasswordStore,
     CachedFeed, FeedReading, FeedState, FeedStore, HistoryEntry, HistoryStore, MarkChange,
-    ReadingStore, Scheduled, SearchHit, SearchQuery, SearchStore, SessionRecord, StoreError,
-    StoredItem, SubscriptionStore, UserReading,
+    MarkTarget, ReadingStore, Scheduled, SearchHit, SearchQuery, SearchStore, SessionRecord,
+    StoreError, StoredItem, SubscriptionStore, UserReading,
 };
 
 /// A store whose every call is timed and, when it fails, counted.
@@ -131,6 +131,20 @@ impl<S: ReadingStore + ?Sized> ReadingStore for Metered<S> {
         self.observe(
             "mark_item",
             self.inner.mark_item(user, feed, item, change, at),
+        )
+        .await
+    }
+
+    async fn mark_items(
+        &self,
+        user: &UserId,
+        targets: &[MarkTarget],
+        change: MarkChange,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.observe(
+            "mark_items",
+            self.inner.mark_items(user, targets, change, at),
         )
         .await
     }

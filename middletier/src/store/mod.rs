@@ -162,6 +162,9 @@ pub struct CachedFeed {
     /// Every history entry's first-seen time, ascending: how many items arrived after a "read
     /// up to" watermark is one binary search, not a walk of the whole history per page.
     pub seen_ascending: Vec<i64>,
+    /// Positions in `history`, by first-seen time ascending: sync apps page in item-number
+    /// order, whose high bits are the first-seen second.
+    pub by_seen: Vec<u32>,
 }
 
 impl CachedFeed {
@@ -202,8 +205,14 @@ impl CachedFeed {
             .enumerate()
             .map(|(index, entry)| (entry.id.clone(), u32::try_from(index).unwrap_or(u32::MAX)))
             .collect();
-        let mut seen_ascending: Vec<i64> = history.iter().map(|entry| entry.seen).collect();
-        seen_ascending.sort_unstable();
+        let mut by_seen: Vec<u32> = (0..history.len())
+            .map(|index| u32::try_from(index).unwrap_or(u32::MAX))
+            .collect();
+        by_seen.sort_by_key(|&index| history[index as usize].seen);
+        let seen_ascending: Vec<i64> = by_seen
+            .iter()
+            .map(|&index| history[index as usize].seen)
+            .collect();
         Self {
             state,
             history,
@@ -211,6 +220,7 @@ impl CachedFeed {
             current,
             seen,
             seen_ascending,
+            by_seen,
         }
     }
 
@@ -375,6 +385,15 @@ pub struct MarkChange {
     pub starred: Option<bool>,
 }
 
+/// One item a bulk change names: its feed, its id and when it was first seen (Cassandra keeps
+/// each mark in the month partition of its item's first-seen time, where retention finds it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MarkTarget {
+    pub feed: FeedUrl,
+    pub item: String,
+    pub seen: DateTime<Utc>,
+}
+
 /// Per-user reading state and categories.
 #[async_trait]
 pub trait ReadingStore: Send + Sync + std::fmt::Debug + 'static {
@@ -388,6 +407,17 @@ pub trait ReadingStore: Send + Sync + std::fmt::Debug + 'static {
         user: &UserId,
         feed: &FeedUrl,
         item: &str,
+        change: MarkChange,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Sets the user's mark on each of `targets` as [`mark_item`](Self::mark_item) would, all
+    /// as of `at`, in as few writes as the store allows (sync apps mark a thousand items in
+    /// one call). Targets in feeds the user does not subscribe to are skipped.
+    async fn mark_items(
+        &self,
+        user: &UserId,
+        targets: &[MarkTarget],
         change: MarkChange,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError>;

@@ -16,6 +16,7 @@
 //! - [`support`]: what several modules share: an HTTP client, the Cassandra guard, wall-clock
 //!   bounds.
 //! - [`api`], [`reading`], [`opml_discovery`]: the REST API, reading state, feed discovery;
+//!   [`app_items`]: what sync apps read and change (selections, numbers, bulk marks);
 //!   [`item_lookup`]: one item of a user's feed; [`subscription_cap`]: the configured cap
 //!   on a user's subscriptions; [`retention`]: the item history and its retention policy;
 //!   [`search`]: search over the user's feeds.
@@ -39,6 +40,7 @@ mod admin_port;
 mod api;
 mod app_accounts;
 mod app_accounts_conformance;
+mod app_items;
 mod cassandra;
 mod cassandra_history;
 mod cassandra_upgrade;

@@ -13,8 +13,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use middletier::store::{
     AccountRecord, AccountStore, FeedCache, FeedReading, FeedState, FeedStore, HistoryEntry,
-    HistoryStore, MarkChange, MemoryStore, SessionRecord, SqliteStore, Store, StoreError,
-    StoredItem, SubscriptionStore,
+    HistoryStore, MarkChange, MarkTarget, MemoryStore, SessionRecord, SqliteStore, Store,
+    StoreError, StoredItem, SubscriptionStore,
 };
 use middletier_api::Item;
 use middletier_api::domain::{FeedUrl, UserId};
@@ -409,6 +409,95 @@ async fn reading_conformance(store: Arc<dyn Store>, prefix: &str) {
         "a new subscription starts uncategorised"
     );
     assert!(!reading.feeds.contains_key(&moved), "and unread");
+}
+
+/// Marking many items at once (what sync apps do) is marking each as `mark_item` would: each
+/// flag on its own, after a watermark it wins, in feeds the user does not subscribe to it
+/// changes nothing, and other users' marks are untouched.
+async fn bulk_marking_conformance(store: Arc<dyn Store>, prefix: &str) {
+    let ann = user(&format!("{prefix}ann"));
+    let bob = user(&format!("{prefix}bob"));
+    let feed_url = |name: &str| {
+        FeedUrl::parse(&format!("https://example.com/{prefix}{name}.xml")).expect("url")
+    };
+    let (one, two, never) = (
+        feed_url("bulk-one"),
+        feed_url("bulk-two"),
+        feed_url("bulk-never"),
+    );
+    for url in [&one, &two] {
+        store.subscribe(&ann, url, MAX).await.expect("subscribe");
+    }
+    store.subscribe(&bob, &one, MAX).await.expect("subscribe");
+    // Items first seen across two months, so Cassandra writes two month partitions.
+    let target = |feed: &FeedUrl, n: usize| MarkTarget {
+        feed: feed.clone(),
+        item: format!("i{n}"),
+        seen: time(i64::try_from(n).expect("n") * 86_400),
+    };
+    let mut targets: Vec<MarkTarget> = (0..150).map(|n| target(&one, n)).collect();
+    targets.extend((0..30).map(|n| target(&two, n)));
+    targets.push(target(&never, 1));
+    let read = MarkChange {
+        read: Some(true),
+        starred: None,
+    };
+    store
+        .mark_items(&ann, &targets, read, time(10))
+        .await
+        .expect("bulk read");
+    let star = MarkChange {
+        read: None,
+        starred: Some(true),
+    };
+    let starred: Vec<MarkTarget> = targets.iter().step_by(3).cloned().collect();
+    store
+        .mark_items(&ann, &starred, star, time(11))
+        .await
+        .expect("bulk star");
+    let reading = store.reading(&ann).await.expect("read");
+    let (in_one, in_two) = (&reading.feeds[&one], &reading.feeds[&two]);
+    assert_eq!(in_one.marks.len(), 150, "every item of the first feed");
+    assert_eq!(in_two.marks.len(), 30, "and of the second");
+    assert!(
+        !reading.feeds.contains_key(&never),
+        "not subscribed: skipped"
+    );
+    assert_eq!(in_one.marks["i0"].read, Some((true, time(10))));
+    assert!(in_one.marks["i0"].starred, "starring kept the read mark");
+    assert_eq!(in_one.state_of("i1", 0), (true, false));
+    assert_eq!(in_one.state_of("i3", 0), (true, true));
+    assert!(
+        store.reading(&bob).await.expect("read").feeds.is_empty(),
+        "ann's marks are not bob's"
+    );
+
+    // After a watermark, a bulk unread wins, as an item's own mark does.
+    store
+        .mark_read_up_to(&ann, std::slice::from_ref(&one), time(20), time(30))
+        .await
+        .expect("mark all");
+    let unread = MarkChange {
+        read: Some(false),
+        starred: Some(false),
+    };
+    store
+        .mark_items(&ann, &targets[..2], unread, time(40))
+        .await
+        .expect("bulk unread");
+    let reading = store.reading(&ann).await.expect("read");
+    let in_one = &reading.feeds[&one];
+    assert_eq!(
+        in_one.state_of("i0", 0),
+        (false, false),
+        "unread and unstarred"
+    );
+    assert_eq!(in_one.state_of("i2", 0), (true, false), "others untouched");
+    assert_eq!(in_one.state_of("i3", 0), (true, true));
+    store
+        .mark_items(&ann, &[], read, time(50))
+        .await
+        .expect("nothing to mark is no error");
 }
 
 /// An item as a feed gives it, published at `time(secs)`.
@@ -881,6 +970,7 @@ async fn memory_store_conforms() {
     subscription_cap_conformance(Arc::new(MemoryStore::new()), "").await;
     feed_cache_conformance(Arc::new(MemoryStore::new()), "").await;
     reading_conformance(Arc::new(MemoryStore::new()), "").await;
+    bulk_marking_conformance(Arc::new(MemoryStore::new()), "").await;
     history_conformance(Arc::new(MemoryStore::new()), "").await;
     history_removal_conformance(Arc::new(MemoryStore::new()), "").await;
     history_move_conformance(Arc::new(MemoryStore::new()), "").await;
@@ -902,6 +992,7 @@ async fn sqlite_store_conforms() {
     subscription_cap_conformance(fresh("cap").await, "").await;
     feed_cache_conformance(fresh("feeds").await, "").await;
     reading_conformance(fresh("reading").await, "").await;
+    bulk_marking_conformance(fresh("bulk").await, "").await;
     history_conformance(fresh("history").await, "").await;
     history_removal_conformance(fresh("removal").await, "").await;
     history_move_conformance(fresh("move").await, "").await;
@@ -919,6 +1010,7 @@ async fn cassandra_store_conforms() {
     subscription_cap_conformance(store.clone(), &middletier::testing::unique_prefix()).await;
     feed_cache_conformance(store.clone(), &middletier::testing::unique_prefix()).await;
     reading_conformance(store.clone(), &middletier::testing::unique_prefix()).await;
+    bulk_marking_conformance(store.clone(), &middletier::testing::unique_prefix()).await;
     history_conformance(store.clone(), &middletier::testing::unique_prefix()).await;
     history_removal_conformance(store.clone(), &middletier::testing::unique_prefix()).await;
     history_move_conformance(store.clone(), &middletier::testing::unique_prefix()).await;

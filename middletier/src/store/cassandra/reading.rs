@@ -3,7 +3,7 @@
 //! of months holding marks, then those month partitions concurrently: a few partitions per user
 //! however many feeds they read, none of which grows with the age of the account.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -14,10 +14,12 @@ use scylla::statement::batch::{Batch, BatchType};
 
 use middletier_api::domain::{FeedUrl, UserId};
 
+use super::batches::in_batches;
 use super::subscriptions::added_at;
 use super::{CassandraStore, Connected, applied, query_failed, query_rows};
 use crate::store::{
-    FeedReading, ItemMark, MarkChange, ReadingStore, StoreError, UserReading, Watermark,
+    FeedReading, ItemMark, MarkChange, MarkTarget, ReadingStore, StoreError, SubscriptionStore,
+    UserReading, Watermark,
 };
 
 #[async_trait]
@@ -127,34 +129,38 @@ impl ReadingStore for CassandraStore {
             .get(item)
             .copied()
             .unwrap_or_else(|| month_of(at));
-        // The month is announced before the mark is written, so a page view never misses it.
-        connected
-            .session
-            .execute_unpaged(&connected.insert_mark_month, (user.as_str(), month))
-            .await
-            .map_err(query_failed)?;
-        // Each flag is its own column write, so concurrent changes of the other flag survive.
-        if let Some(read) = change.read {
-            connected
-                .session
-                .execute_unpaged(
-                    &connected.mark_read,
-                    (read, at, user.as_str(), month, feed.as_str(), item),
+        write_marks(
+            connected,
+            user,
+            vec![(month, feed.as_str(), item)],
+            change,
+            at,
+        )
+        .await
+    }
+
+    async fn mark_items(
+        &self,
+        user: &UserId,
+        targets: &[MarkTarget],
+        change: MarkChange,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let connected = self.connection()?;
+        // One read of the user's subscriptions partition, not one per target's feed.
+        let subscribed: HashSet<FeedUrl> = self.subscriptions(user).await?.into_iter().collect();
+        let marks = targets
+            .iter()
+            .filter(|target| subscribed.contains(&target.feed))
+            .map(|target| {
+                (
+                    month_of(target.seen),
+                    target.feed.as_str(),
+                    target.item.as_str(),
                 )
-                .await
-                .map_err(query_failed)?;
-        }
-        if let Some(starred) = change.starred {
-            connected
-                .session
-                .execute_unpaged(
-                    &connected.mark_starred,
-                    (starred, user.as_str(), month, feed.as_str(), item),
-                )
-                .await
-                .map_err(query_failed)?;
-        }
-        Ok(())
+            })
+            .collect();
+        write_marks(connected, user, marks, change, at).await
     }
 
     async fn mark_read_up_to(
@@ -312,6 +318,62 @@ impl MarkRow {
             starred: self.starred.unwrap_or(false),
         }
     }
+}
+
+/// Merges `change` into `user`'s marks on `marks` (month partition, feed, item). Each month
+/// is announced before its marks are written, so a page view never misses one; each flag is
+/// its own column write, so concurrent changes of the other flag survive. Marks go in
+/// unlogged batches per month partition, a few partitions at once.
+async fn write_marks(
+    connected: &Connected,
+    user: &UserId,
+    marks: Vec<(i32, &str, &str)>,
+    change: MarkChange,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    // Owned, as the writes run as futures of their own.
+    let mut by_month: BTreeMap<i32, Vec<(String, String)>> = BTreeMap::new();
+    for (month, feed, item) in marks {
+        by_month
+            .entry(month)
+            .or_default()
+            .push((feed.to_owned(), item.to_owned()));
+    }
+    let months: Vec<i32> = by_month.keys().copied().collect();
+    let announce = months.into_iter().map(|month| async move {
+        connected
+            .session
+            .execute_unpaged(&connected.insert_mark_month, (user.as_str(), month))
+            .await
+            .map(drop)
+            .map_err(query_failed)
+    });
+    futures::stream::iter(announce)
+        .buffer_unordered(MONTHS_AT_ONCE)
+        .try_collect::<Vec<()>>()
+        .await?;
+    let writes = by_month.into_iter().map(|(month, items)| async move {
+        if let Some(read) = change.read {
+            let rows = items
+                .iter()
+                .map(|(feed, item)| (read, at, user.as_str(), month, feed.as_str(), item.as_str()))
+                .collect();
+            in_batches(connected, &connected.mark_read, rows).await?;
+        }
+        if let Some(starred) = change.starred {
+            let rows = items
+                .iter()
+                .map(|(feed, item)| (starred, user.as_str(), month, feed.as_str(), item.as_str()))
+                .collect();
+            in_batches(connected, &connected.mark_starred, rows).await?;
+        }
+        Ok::<_, StoreError>(())
+    });
+    futures::stream::iter(writes)
+        .buffer_unordered(MONTHS_AT_ONCE)
+        .try_collect::<Vec<()>>()
+        .await?;
+    Ok(())
 }
 
 /// How many month partitions a page view reads at once.

@@ -22,8 +22,8 @@ use middletier_api::domain::{FeedUrl, UserId};
 
 use super::{
     AccountRecord, AccountStore, AppPasswordRecord, CachedFeed, FeedReading, FeedState, FeedStore,
-    ItemMark, MarkChange, ReadingStore, Scheduled, SessionRecord, StoreError, SubscriptionStore,
-    UserReading, Watermark,
+    ItemMark, MarkChange, MarkTarget, ReadingStore, Scheduled, SessionRecord, StoreError,
+    SubscriptionStore, UserReading, Watermark,
 };
 
 #[derive(Clone, Debug, Default)]
@@ -51,6 +51,25 @@ impl Inner {
         self.users
             .get(user)
             .is_some_and(|feeds| feeds.contains(feed))
+    }
+
+    /// Merges `change` into the user's mark on `item`: each flag set alone.
+    fn mark(
+        &mut self,
+        user: &UserId,
+        feed: &FeedUrl,
+        item: &str,
+        change: MarkChange,
+        at: DateTime<Utc>,
+    ) {
+        let reading = self.reading_mut(user, feed);
+        let mark: &mut ItemMark = reading.marks.entry(item.to_owned()).or_default();
+        if let Some(read) = change.read {
+            mark.read = Some((read, at));
+        }
+        if let Some(starred) = change.starred {
+            mark.starred = starred;
+        }
     }
 
     /// The user's reading state in `feed`, to change (copied only if a page view holds it).
@@ -241,16 +260,26 @@ impl ReadingStore for MemoryStore {
             if !inner.subscribes(user, feed) {
                 return Err(StoreError::NotSubscribed);
             }
-            let reading = inner.reading_mut(user, feed);
-            let mark: &mut ItemMark = reading.marks.entry(item.to_owned()).or_default();
-            if let Some(read) = change.read {
-                mark.read = Some((read, at));
-            }
-            if let Some(starred) = change.starred {
-                mark.starred = starred;
-            }
+            inner.mark(user, feed, item, change, at);
             Ok(())
         })
+    }
+
+    async fn mark_items(
+        &self,
+        user: &UserId,
+        targets: &[MarkTarget],
+        change: MarkChange,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.with(|inner| {
+            for target in targets {
+                if inner.subscribes(user, &target.feed) {
+                    inner.mark(user, &target.feed, &target.item, change, at);
+                }
+            }
+        });
+        Ok(())
     }
 
     async fn mark_read_up_to(

@@ -13,7 +13,7 @@ use middletier_api::domain::{FeedUrl, UserId};
 use super::subscriptions::subscribed;
 use super::{SqliteStore, from_millis, millis};
 use crate::store::{
-    FeedReading, ItemMark, MarkChange, ReadingStore, StoreError, UserReading, Watermark,
+    FeedReading, ItemMark, MarkChange, MarkTarget, ReadingStore, StoreError, UserReading, Watermark,
 };
 
 #[async_trait]
@@ -91,27 +91,34 @@ impl ReadingStore for SqliteStore {
             if !subscribed(tx, &user, &feed)? {
                 return Err(StoreError::NotSubscribed);
             }
-            // Each flag is its own upsert, so the other flag's value is kept.
-            if let Some(read) = change.read {
-                tx.prepare_cached(
-                    "INSERT INTO item_marks (user_id, feed_url, item_id, read, read_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO UPDATE \
-                     SET read = excluded.read, read_at = excluded.read_at",
-                )?
-                .execute(params![
-                    user.as_str(),
-                    feed.as_str(),
-                    item,
-                    read,
-                    millis(at)
-                ])?;
-            }
-            if let Some(starred) = change.starred {
-                tx.prepare_cached(
-                    "INSERT INTO item_marks (user_id, feed_url, item_id, starred) \
-                     VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO UPDATE SET starred = excluded.starred",
-                )?
-                .execute(params![user.as_str(), feed.as_str(), item, starred])?;
+            write_mark(tx, &user, &feed, &item, change, millis(at))
+        })
+        .await
+    }
+
+    async fn mark_items(
+        &self,
+        user: &UserId,
+        targets: &[MarkTarget],
+        change: MarkChange,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let (user, targets) = (user.clone(), targets.to_vec());
+        // One transaction through the writer: a thousand marks cost one commit.
+        self.write(move |tx| {
+            let mut subscribed_to: HashMap<FeedUrl, bool> = HashMap::new();
+            for target in &targets {
+                let subscribed = match subscribed_to.get(&target.feed) {
+                    Some(&known) => known,
+                    None => {
+                        let known = subscribed(tx, &user, &target.feed)?;
+                        subscribed_to.insert(target.feed.clone(), known);
+                        known
+                    }
+                };
+                if subscribed {
+                    write_mark(tx, &user, &target.feed, &target.item, change, millis(at))?;
+                }
             }
             Ok(())
         })
@@ -196,4 +203,32 @@ impl ReadingStore for SqliteStore {
         })
         .await
     }
+}
+
+/// Merges `change` into the user's mark on `item`: each flag is its own upsert, so the other
+/// flag's value is kept.
+fn write_mark(
+    tx: &rusqlite::Transaction<'_>,
+    user: &UserId,
+    feed: &FeedUrl,
+    item: &str,
+    change: MarkChange,
+    at: i64,
+) -> Result<(), StoreError> {
+    if let Some(read) = change.read {
+        tx.prepare_cached(
+            "INSERT INTO item_marks (user_id, feed_url, item_id, read, read_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO UPDATE \
+             SET read = excluded.read, read_at = excluded.read_at",
+        )?
+        .execute(params![user.as_str(), feed.as_str(), item, read, at])?;
+    }
+    if let Some(starred) = change.starred {
+        tx.prepare_cached(
+            "INSERT INTO item_marks (user_id, feed_url, item_id, starred) \
+             VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO UPDATE SET starred = excluded.starred",
+        )?
+        .execute(params![user.as_str(), feed.as_str(), item, starred])?;
+    }
+    Ok(())
 }

@@ -494,9 +494,11 @@ pub trait AccountStore: Send + Sync + std::fmt::Debug + 'static {
     async fn users(&self) -> Result<Vec<UserId>, StoreError>;
 
     /// Stores a session under the hash of its token; it is gone after `expires`. The user
-    /// keeps at most `max_per_user` sessions: the ones that would expire first (the oldest,
-    /// as sessions share one lifetime) are ended to make room, so signing in again and again
-    /// cannot grow the store without bound.
+    /// keeps at most `max_per_user` sessions of each kind (browsers', and each app
+    /// password's): the ones of its kind that would expire first (the oldest, as sessions of
+    /// a kind share one lifetime) are ended to make room, so signing in again and again cannot
+    /// grow the store without bound, and an app that signs in on every start never signs the
+    /// user's browsers out.
     async fn create_session(
         &self,
         token_hash: &str,

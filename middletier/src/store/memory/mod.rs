@@ -395,7 +395,7 @@ impl AccountStore for MemoryStore {
             let mut theirs: Vec<(DateTime<Utc>, String)> = inner
                 .sessions
                 .iter()
-                .filter(|(_, s)| s.user == session.user)
+                .filter(|(_, s)| s.user == session.user && s.app_password == session.app_password)
                 .map(|(hash, s)| (s.expires, hash.clone()))
                 .collect();
             if theirs.len() > max_per_user {

@@ -87,13 +87,15 @@ impl AccountStore for SqliteStore {
                 millis(session.expires),
                 session.app_password,
             ])?;
-            // The ones that would expire first make room.
+            // The ones of its kind that would expire first make room (`IS`: NULL, a
+            // browser's, matches NULL).
             tx.prepare_cached(
-                "DELETE FROM sessions WHERE user_id = ?1 AND token_hash NOT IN \
-                 (SELECT token_hash FROM sessions WHERE user_id = ?1 \
+                "DELETE FROM sessions WHERE user_id = ?1 AND app_password IS ?3 \
+                 AND token_hash NOT IN \
+                 (SELECT token_hash FROM sessions WHERE user_id = ?1 AND app_password IS ?3 \
                   ORDER BY expires DESC, token_hash DESC LIMIT ?2)",
             )?
-            .execute(params![session.user.as_str(), keep])?;
+            .execute(params![session.user.as_str(), keep, session.app_password])?;
             Ok(())
         })
         .await

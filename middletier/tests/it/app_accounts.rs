@@ -1,5 +1,6 @@
 //! The routes sync apps' accounts need, over real HTTP: app passwords and the sessions bound
-//! to them (on the real binary with its SQLite store, through the typed client the edge uses),
+//! to them (on the real binary with its SQLite store, and on Cassandra, through the typed
+//! client the edge uses),
 //! the user's own feed titles wherever the user sees the feed, category renames and removals,
 //! and the hostile inputs each refuses.
 

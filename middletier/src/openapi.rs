@@ -35,6 +35,10 @@ use utoipa::{Modify, OpenApi};
         crate::routes::session,
         crate::routes::delete_session,
         crate::routes::delete_sessions_of,
+        crate::routes::apps::app_items,
+        crate::routes::apps::app_items_by_number,
+        crate::routes::apps::set_numbers_state,
+        crate::routes::apps::app_counts,
         crate::routes::app_accounts::set_title,
         crate::routes::app_accounts::rename_category,
         crate::routes::app_accounts::delete_category,
@@ -42,11 +46,7 @@ use utoipa::{Modify, OpenApi};
         crate::routes::app_accounts::app_passwords,
         crate::routes::app_accounts::revoke_app_password,
         crate::routes::app_accounts::app_password_by_secret,
-        crate::routes::app_accounts::app_password_by_fever,
-        crate::routes::apps::app_items,
-        crate::routes::apps::app_items_by_number,
-        crate::routes::apps::set_numbers_state,
-        crate::routes::apps::app_counts
+        crate::routes::app_accounts::app_password_by_fever
     ),
     modifiers(&ServiceToken),
     security(("token" = [])),

@@ -2,7 +2,7 @@
 //!
 //! # Layout
 //! - This file: the recipe's routes, the service token, the errors' one mapping to statuses.
-//! - `apps`: the routes sync apps need to read and change items.
+//! - `apps`: what sync apps read and change: item selections, items by number, bulk marks.
 //! - `app_accounts`: app passwords, the user's own feed titles, category renames.
 
 pub(crate) mod app_accounts;

@@ -13,8 +13,8 @@
 //! - `subscriptions`: subscribing (fetch and discovery), unsubscribing, categories, OPML.
 //! - `reading`: read and starred marks, "mark all as read".
 //! - `search`: search over the histories of the user's feeds.
-//! - `renames`: the user's own feed titles, renaming and removing categories.
 //! - `apps`: what sync apps read and change: item selections, items by number, bulk marks.
+//! - `renames`: the user's own feed titles, renaming and removing categories.
 //! - `accounts`: accounts and sessions, stored for every edge.
 //! - `app_passwords`: the passwords sync apps sign in with, and their last use.
 

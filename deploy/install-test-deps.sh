@@ -4,7 +4,7 @@
 # WebDriver, docker-compose, which validates deploy/docker-compose.yml, the real Eureka
 # clients registry/tests/it/interop/ and edge/tests/it/interop_eureka.rs drive (py-eureka-client from
 # PyPI, eureka-js-client from npm, Netflix's and Spring Cloud's Java clients from Maven Central),
-# and schemathesis (PyPI) for the OpenAPI tests. Cassandra's jars are fetched by deploy/cassandra/run.sh on first start. Idempotent:
+# schemathesis (PyPI) for the OpenAPI tests, and freshrss-api (PyPI), a real Fever client. Cassandra's jars are fetched by deploy/cassandra/run.sh on first start. Idempotent:
 # installs only what is missing.
 set -euo pipefail
 
@@ -87,3 +87,16 @@ if ! "$st_venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.v
   "$st_venv/bin/python" -m pip install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS"
 fi
 "$st_venv/bin/schemathesis" --version
+
+# freshrss-api, the real Fever client edge/tests/it/fever/client.rs drives: pinned, in its own
+# virtualenv beside the others. 2.0.5 imports loguru without declaring it, so loguru is pinned
+# here too. The test runs exactly this one and fails, never skips, when it is missing.
+FRESHRSS_API=2.0.5
+LOGURU=0.7.3
+fr_venv="${RSS_CACHE_DIR:-$HOME/.cache/rss-recipe}/freshrss-api/venv"
+if ! "$fr_venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('freshrss-api') != '$FRESHRSS_API' or m.version('loguru') != '$LOGURU')" 2>/dev/null; then
+  echo "installing freshrss-api $FRESHRSS_API into $fr_venv"
+  python3 -m venv "$fr_venv"
+  "$fr_venv/bin/python" -m pip install --quiet --disable-pip-version-check "freshrss-api==$FRESHRSS_API" "loguru==$LOGURU"
+fi
+"$fr_venv/bin/python" -c "import freshrss_api; print('freshrss-api', freshrss_api.FreshRSSAPI.VERSION)"

@@ -38,14 +38,22 @@ use utoipa::{Modify, OpenApi};
         crate::routes::apps::app_items,
         crate::routes::apps::app_items_by_number,
         crate::routes::apps::set_numbers_state,
-        crate::routes::apps::app_counts
+        crate::routes::apps::app_counts,
+        crate::routes::app_accounts::set_title,
+        crate::routes::app_accounts::rename_category,
+        crate::routes::app_accounts::delete_category,
+        crate::routes::app_accounts::create_app_password,
+        crate::routes::app_accounts::app_passwords,
+        crate::routes::app_accounts::revoke_app_password,
+        crate::routes::app_accounts::app_password_by_secret,
+        crate::routes::app_accounts::app_password_by_fever
     ),
     modifiers(&ServiceToken),
     security(("token" = [])),
     tags(
         (name = "subscriptions", description = "The recipe's API: a user's feeds"),
         (name = "reading", description = "The river of news and reading state"),
-        (name = "accounts", description = "Accounts and sessions (the edge hashes passwords and tokens)"),
+        (name = "accounts", description = "Accounts, sessions and app passwords (the edge hashes passwords and tokens)"),
         (name = "apps", description = "What sync apps read and change (the edge's Google Reader and Fever APIs)")
     )
 )]

@@ -280,7 +280,8 @@ pub fn page(
     (page, None)
 }
 
-/// The feed's own title, or its host while it has none.
+/// The feed's own title, or its host while it has none; where a user's own title may apply,
+/// [`UserReading::feed_title`] is the one to use.
 pub(crate) fn title_of(url: &FeedUrl, feed: &CachedFeed) -> String {
     feed.state.title.clone().unwrap_or_else(|| url.host_label())
 }
@@ -393,9 +394,13 @@ pub fn river(
                 if may_show && scope.includes(url, category.as_deref()) {
                     sources.push(source);
                 }
-                (title_of(url, feed), feed.state.last_error.clone(), unread)
+                (
+                    reading.feed_title(url, Some(feed)),
+                    feed.state.last_error.clone(),
+                    unread,
+                )
             }
-            None => (url.host_label(), None, 0),
+            None => (reading.feed_title(url, None), None, 0),
         };
         total += unread;
         summaries.push(FeedSummary {
@@ -406,7 +411,12 @@ pub fn river(
             error,
         });
     }
-    let (items, next) = page(&sources, filter, cursor, limit);
+    let (mut items, next) = page(&sources, filter, cursor, limit);
+    for item in &mut items {
+        if let Some(title) = reading.titles.get(&item.feed) {
+            item.feed_title.clone_from(title);
+        }
+    }
     RiverPage {
         items,
         next,
@@ -500,7 +510,7 @@ mod tests {
         let feed = Arc::new(CachedFeed::new(state, history));
         let reading = UserReading {
             subscriptions: vec![(url.clone(), None)],
-            feeds: Default::default(),
+            ..Default::default()
         };
         let page = river(&reading, &[Some(feed)], Scope::All, Filter::All, None, 3);
         assert_eq!(page.unread, 4, "unread counts cover the history");

@@ -1,6 +1,11 @@
 //! HTTP transport for the recipe's REST API; all behaviour lives in [`crate::service`].
-//! The routes sync apps need are in `apps`.
+//!
+//! # Layout
+//! - This file: the recipe's routes, the service token, the errors' one mapping to statuses.
+//! - `apps`: what sync apps read and change: item selections, items by number, bulk marks.
+//! - `app_accounts`: app passwords, the user's own feed titles, category renames.
 
+pub(crate) mod app_accounts;
 pub(crate) mod apps;
 
 use std::collections::HashMap;
@@ -63,6 +68,7 @@ pub fn router(service: FeedService) -> Router {
             &format!("/{USER_PATH}/{{user}}/category"),
             put(set_category),
         )
+        .merge(app_accounts::routes())
         .route("/middletier/accounts", post(create_account))
         .route("/middletier/accounts/{user}", get(account))
         .route(
@@ -645,7 +651,7 @@ impl IntoResponse for ApiError {
             | ApiError::Subscribe(ServiceError::Store(StoreError::NotSubscribed)) => {
                 (StatusCode::NOT_FOUND, self.to_string(), Vec::new())
             }
-            ApiError::Subscribe(ServiceError::Taken) => {
+            ApiError::Subscribe(ServiceError::Taken | ServiceError::Conflict(_)) => {
                 (StatusCode::CONFLICT, self.to_string(), Vec::new())
             }
             ApiError::Store(ref error @ StoreError::TooManySubscriptions(_))

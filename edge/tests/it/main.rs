@@ -38,12 +38,16 @@
 //! - [`telemetry`]: request ids through both services' logs, `/metrics`, readiness.
 //! - [`untrusted_input`]: hostile input at the edge: the open redirect, sign-up enumeration,
 //!   lock-outs from elsewhere, oversized middle-tier answers, the cookie prefix and HSTS.
+//! - [`fever`]: the Fever API: every endpoint, marks between apps and the reader, keys and
+//!   lock-outs, isolation between users, hostile input, no middle tier; and the real Fever
+//!   client `freshrss-api` syncing. [`app_passwords`]: the Apps page, in a real browser too.
 //! - [`admin_port`]: operator pages on the admin port only, bound to loopback; a stream
 //!   client that reads nothing losing its place.
 
 mod accounts;
 mod adding_feeds;
 mod admin_port;
+mod app_passwords;
 mod browser;
 mod cassandra;
 mod config_dynamic;
@@ -51,6 +55,7 @@ mod config_files;
 mod config_keys;
 mod discovery;
 mod end_to_end;
+mod fever;
 mod interop_eureka;
 mod load;
 mod resilience;

@@ -4,9 +4,10 @@
 
 use std::fmt;
 
+use crate::apps::MAX_APP_PASSWORD_NAME;
 use crate::limits::{
-    MAX_CATEGORY_LEN, MAX_ITEM_ID_LEN, MAX_PASSWORD_HASH_LEN, MAX_SESSION_DAYS, MAX_URL_LEN,
-    MAX_USER_LEN,
+    MAX_CATEGORY_LEN, MAX_ITEM_ID_LEN, MAX_PASSWORD_HASH_LEN, MAX_SESSION_DAYS, MAX_TITLE_BYTES,
+    MAX_URL_LEN, MAX_USER_LEN,
 };
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -27,7 +28,10 @@ pub enum ParseError {
     UrlCredentials,
     #[error("item id must be 1 to {MAX_ITEM_ID_LEN} characters without control characters")]
     ItemId,
-    #[error("category must be at most {MAX_CATEGORY_LEN} characters without control characters")]
+    #[error(
+        "category must be at most {MAX_CATEGORY_LEN} characters without control characters, \
+         and not '.' or '..'"
+    )]
     Category,
     #[error("'{0}' is not an RFC 3339 time (like 2025-06-10T04:00:00Z)")]
     Time(String),
@@ -41,6 +45,17 @@ pub enum ParseError {
     PasswordHash,
     #[error("session expiry must be in the future and at most {MAX_SESSION_DAYS} days away")]
     SessionExpiry,
+    #[error("app password id must be 16 lower-case hex characters")]
+    AppPasswordId,
+    #[error("app password hashes must be 64 lower-case hex characters (SHA-256)")]
+    AppPasswordHash,
+    #[error(
+        "app password name must be 1 to {MAX_APP_PASSWORD_NAME} characters without control \
+         characters"
+    )]
+    AppPasswordName,
+    #[error("feed title must be at most {MAX_TITLE_BYTES} bytes without control characters")]
+    Title,
 }
 
 /// An item id as the client sends it back (the middle tier's `feed::item_id` makes them).
@@ -56,7 +71,13 @@ pub fn category(raw: Option<&str>) -> Result<Option<String>, ParseError> {
     let Some(raw) = raw.map(str::trim).filter(|raw| !raw.is_empty()) else {
         return Ok(None);
     };
-    if raw.chars().count() > MAX_CATEGORY_LEN || raw.chars().any(char::is_control) {
+    // `.` and `..` cannot be a URL path segment (URLs resolve them away), and a category is
+    // one in `DELETE …/categories/{name}`.
+    if raw.chars().count() > MAX_CATEGORY_LEN
+        || raw.chars().any(char::is_control)
+        || raw == "."
+        || raw == ".."
+    {
         return Err(ParseError::Category);
     }
     Ok(Some(raw.to_owned()))
@@ -76,6 +97,51 @@ pub fn token_hash(raw: &str) -> Result<&str, ParseError> {
     } else {
         Err(ParseError::TokenHash)
     }
+}
+
+/// `len` lower-case hex digits.
+fn lower_hex(raw: &str, len: usize) -> bool {
+    raw.len() == len && raw.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// An app password's id, chosen by the edge: 16 lower-case hex characters, so it is safe in a
+/// path segment and a key as it is.
+pub fn app_password_id(raw: &str) -> Result<&str, ParseError> {
+    lower_hex(raw, 16)
+        .then_some(raw)
+        .ok_or(ParseError::AppPasswordId)
+}
+
+/// SHA-256 hex of an app password or of its Fever key: the only forms in which they reach the
+/// middle tier.
+pub fn app_password_hash(raw: &str) -> Result<&str, ParseError> {
+    lower_hex(raw, 64)
+        .then_some(raw)
+        .ok_or(ParseError::AppPasswordHash)
+}
+
+/// An app password's name as its owner typed it ("Phone", "Reeder on the iPad"), trimmed.
+pub fn app_password_name(raw: &str) -> Result<String, ParseError> {
+    let name = raw.trim();
+    if name.is_empty()
+        || name.chars().count() > MAX_APP_PASSWORD_NAME
+        || name.chars().any(char::is_control)
+    {
+        return Err(ParseError::AppPasswordName);
+    }
+    Ok(name.to_owned())
+}
+
+/// A user's own title for a feed, trimmed; `None` for none (absent or blank: the feed's own
+/// title shows again).
+pub fn feed_title(raw: Option<&str>) -> Result<Option<String>, ParseError> {
+    let Some(raw) = raw.map(str::trim).filter(|raw| !raw.is_empty()) else {
+        return Ok(None);
+    };
+    if raw.len() > MAX_TITLE_BYTES || raw.chars().any(char::is_control) {
+        return Err(ParseError::Title);
+    }
+    Ok(Some(raw.to_owned()))
 }
 
 /// An opaque password hash (the edge's argon2 PHC string).

@@ -39,9 +39,22 @@ impl FeedService {
         if expires <= now || expires > now + chrono::Duration::days(MAX_SESSION_DAYS) {
             return Err(ParseError::SessionExpiry.into());
         }
+        let user = UserId::parse(&new.user)?;
+        let app_password = match new.app_password.as_deref() {
+            Some(id) => {
+                let id = domain::app_password_id(id)?;
+                // A password revoked meanwhile must not open a session that outlives it.
+                if !self.holds_app_password(&user, id).await? {
+                    return Err(ServiceError::NotFound("app password"));
+                }
+                Some(id.to_owned())
+            }
+            None => None,
+        };
         let session = SessionRecord {
-            user: UserId::parse(&new.user)?,
+            user,
             expires: millis(expires),
+            app_password,
         };
         let max = self.accounts.max_sessions_per_user;
         Ok(self.store.create_session(token_hash, &session, max).await?)
@@ -54,7 +67,7 @@ impl FeedService {
             Some(session) => Ok(Session {
                 user: session.user.to_string(),
                 expires: rfc3339(session.expires),
-                app_password: None,
+                app_password: session.app_password,
             }),
             None => Err(ServiceError::NotFound("session")),
         }
@@ -65,7 +78,8 @@ impl FeedService {
         Ok(self.store.delete_session(token_hash).await?)
     }
 
-    /// Ends every session of `user` ("sign out everywhere"); returns how many there were.
+    /// Ends every session of `user` ("sign out everywhere"), apps' included; returns how many
+    /// there were.
     pub async fn delete_sessions_of(&self, user: &UserId) -> Result<usize, ServiceError> {
         let ended = self.store.delete_sessions_of(user).await?;
         tracing::info!(%user, ended, "signed out everywhere");
@@ -77,8 +91,9 @@ impl FeedService {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct AccountSettings {
-    /// Most sessions one user keeps (browsers and devices signed in at once); signing in past
-    /// it ends the oldest. Bounds what repeated sign-ins can store.
+    /// Most sessions one user keeps of each kind (browsers signed in at once, and each app
+    /// password's sync apps); signing in past it ends the oldest of its kind. Bounds what
+    /// repeated sign-ins can store (at most this times one more than the app passwords).
     pub max_sessions_per_user: usize,
     /// Most feeds one user subscribes to. Every page view reads all of a user's
     /// subscriptions (and the river merges their feeds), so this bounds what one user makes

@@ -20,7 +20,7 @@ use middletier_api::{
 
 use super::{FeedService, ServiceError};
 use crate::app_items::{self, Continuation, Filters, Picked, number_of, number_second};
-use crate::river::{self, Source};
+use crate::river::Source;
 use crate::store::{CachedFeed, HistoryEntry, MarkChange, MarkTarget, StoreError, UserReading};
 
 /// Items per page when the app does not say.
@@ -37,6 +37,7 @@ impl Feeds {
     /// The feeds `keep` keeps, as merge sources with their categories.
     fn sources(&self, keep: impl Fn(&Source<'_>) -> bool) -> Sources<'_> {
         let mut sources = Sources {
+            reading: &self.reading,
             sources: Vec::with_capacity(self.feeds.len()),
             categories: Vec::with_capacity(self.feeds.len()),
         };
@@ -55,8 +56,10 @@ impl Feeds {
     }
 }
 
-/// Merge sources (what [`Picked::source`] indexes) and each one's category.
+/// Merge sources (what [`Picked::source`] indexes) and each one's category, with the user's
+/// reading state (which holds the user's own feed titles).
 struct Sources<'f> {
+    reading: &'f UserReading,
     sources: Vec<Source<'f>>,
     categories: Vec<Option<&'f str>>,
 }
@@ -228,7 +231,7 @@ impl FeedService {
             .map(|((url, category), feed)| {
                 let mut count = AppFeedCount {
                     url: url.to_string(),
-                    title: url.host_label(),
+                    title: reading.feed_title(url, None),
                     // The store keeps no feed's web site yet; apps fall back to the URL.
                     site: None,
                     category: category.clone(),
@@ -242,7 +245,7 @@ impl FeedService {
                         feed: &feed,
                         reading: reading.feeds.get(url).map(AsRef::as_ref),
                     };
-                    count.title = river::title_of(url, &feed);
+                    count.title = reading.feed_title(url, Some(&feed));
                     count.unread = source.unread();
                     // The history runs newest first.
                     count.newest = feed.history.first().map(|entry| entry.time);
@@ -262,7 +265,8 @@ impl FeedService {
         sources: &Sources<'_>,
         picked: &[Picked],
     ) -> Result<Vec<AppItem>, StoreError> {
-        let (categories, sources) = (&sources.categories, sources.sources.as_slice());
+        let (reading, categories) = (sources.reading, &sources.categories);
+        let sources = sources.sources.as_slice();
         let mut missing: HashMap<usize, Vec<HistoryEntry>> = HashMap::new();
         for picked in picked {
             let source = &sources[picked.source];
@@ -302,7 +306,7 @@ impl FeedService {
                     None => read.remove(&(picked.source, entry.id.clone()))?,
                 };
                 let mut item = reference(sources, picked);
-                item.feed_title = Some(river::title_of(source.url, source.feed));
+                item.feed_title = Some(reading.feed_title(source.url, Some(source.feed)));
                 item.category = categories[picked.source].map(str::to_owned);
                 item.content = Some(Item {
                     read: item.read,

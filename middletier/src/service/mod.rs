@@ -14,16 +14,21 @@
 //! - `reading`: read and starred marks, "mark all as read".
 //! - `search`: search over the histories of the user's feeds.
 //! - `apps`: what sync apps read and change: item selections, items by number, bulk marks.
+//! - `renames`: the user's own feed titles, renaming and removing categories.
 //! - `accounts`: accounts and sessions, stored for every edge.
+//! - `app_passwords`: the passwords sync apps sign in with, and their last use.
 
 mod accounts;
+mod app_passwords;
 mod apps;
 mod reading;
+mod renames;
 mod search;
 mod subscriptions;
 mod views;
 
 pub use accounts::AccountSettings;
+pub use app_passwords::AppSecret;
 pub use apps::DEFAULT_APP_ITEMS;
 
 use std::sync::Arc;
@@ -60,6 +65,9 @@ pub enum ServiceError {
     /// An account with this name exists (409).
     #[error("the name is taken")]
     Taken,
+    /// The change conflicts with what is stored (409); the message says what, for the user.
+    #[error("{0}")]
+    Conflict(String),
     /// The feed's history holds no item with this id (404): it never did, or retention has
     /// removed it.
     #[error("this feed holds no such item (old items are removed after a while)")]

@@ -9,9 +9,8 @@ use middletier_api::domain::{FeedUrl, ParseError, UserId};
 use middletier_api::{Filter, Item, RiverItem, SearchQuery, SearchResult, SearchResults};
 
 use super::{FeedService, ServiceError};
-use crate::river;
 use crate::search::{self, snippet};
-use crate::store::{self, SearchHit, words::html_text};
+use crate::store::{self, SearchHit, UserReading, words::html_text};
 
 /// Results per page when the caller does not say.
 pub const DEFAULT_LIMIT: usize = 20;
@@ -107,7 +106,7 @@ impl FeedService {
                 }
             }
         }
-        let results = self.results(page, &terms).await?;
+        let results = self.results(reading, page, &terms).await?;
         Ok(SearchResults {
             user: user.to_string(),
             results,
@@ -118,6 +117,7 @@ impl FeedService {
     /// The hits' content (read per feed, one store call each), as river items with snippets.
     async fn results(
         &self,
+        reading: &UserReading,
         page: Vec<(SearchHit, (bool, bool))>,
         terms: &store::SearchTerms,
     ) -> Result<Vec<SearchResult>, ServiceError> {
@@ -135,10 +135,7 @@ impl FeedService {
                 content[at] = item;
             }
             let cached = self.store.cached_feeds(std::slice::from_ref(feed)).await?;
-            let title = match cached.into_iter().next().flatten() {
-                Some(cached) => river::title_of(feed, &cached),
-                None => feed.host_label(),
-            };
+            let title = reading.feed_title(feed, cached.into_iter().next().flatten().as_deref());
             titles.insert(feed, title);
         }
         Ok(page

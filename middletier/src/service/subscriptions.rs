@@ -131,9 +131,7 @@ impl FeedService {
             .zip(feeds)
             .map(|((url, category), feed)| opml::ExportFeed {
                 url: url.to_string(),
-                title: feed
-                    .and_then(|feed| feed.state.title.clone())
-                    .unwrap_or_else(|| url.host_label()),
+                title: reading.feed_title(url, feed.as_deref()),
                 category: category.clone(),
             })
             .collect();

@@ -93,6 +93,9 @@ impl FeedService {
                     },
                 };
                 subscription.category = category.clone();
+                if let Some(title) = reading.titles.get(url) {
+                    subscription.title = title.clone();
+                }
                 subscription
             })
             .collect();
@@ -177,7 +180,7 @@ impl FeedService {
         };
         Ok(RiverItem {
             feed_url: feed.to_string(),
-            feed_title: river::title_of(&feed, &cached),
+            feed_title: reading.feed_title(&feed, Some(&cached)),
             item: Item {
                 read,
                 starred,

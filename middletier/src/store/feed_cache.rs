@@ -32,9 +32,10 @@ use middletier_api::domain::{FeedUrl, UserId};
 use middletier_api::Item;
 
 use super::{
-    AccountRecord, AccountStore, CachedFeed, FeedReading, FeedState, FeedStore, HistoryEntry,
-    HistoryStore, MarkChange, MarkTarget, ReadingStore, Scheduled, SearchHit, SearchQuery,
-    SearchStore, SessionRecord, StoreError, StoredItem, SubscriptionStore, UserReading,
+    AccountRecord, AccountStore, AppPasswordCreated, AppPasswordRecord, AppPasswordStore,
+    CachedFeed, FeedReading, FeedState, FeedStore, HistoryEntry, HistoryStore, MarkChange,
+    MarkTarget, ReadingStore, Scheduled, SearchHit, SearchQuery, SearchStore, SessionRecord,
+    StoreError, StoredItem, SubscriptionStore, UserReading,
 };
 
 /// How long a decoded feed is served from this process's cache before it is revalidated.
@@ -286,6 +287,57 @@ impl<S: ReadingStore> ReadingStore for FeedCache<S> {
 
     async fn clear_reading(&self, user: &UserId, feed: &FeedUrl) -> Result<(), StoreError> {
         self.inner.clear_reading(user, feed).await
+    }
+
+    async fn set_title(
+        &self,
+        user: &UserId,
+        feed: &FeedUrl,
+        title: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        self.inner.set_title(user, feed, title).await
+    }
+}
+
+#[async_trait]
+impl<S: AppPasswordStore> AppPasswordStore for FeedCache<S> {
+    async fn create_app_password(
+        &self,
+        password: &AppPasswordRecord,
+        max_per_user: usize,
+    ) -> Result<AppPasswordCreated, StoreError> {
+        self.inner.create_app_password(password, max_per_user).await
+    }
+
+    async fn app_passwords(&self, user: &UserId) -> Result<Vec<AppPasswordRecord>, StoreError> {
+        self.inner.app_passwords(user).await
+    }
+
+    async fn revoke_app_password(&self, user: &UserId, id: &str) -> Result<bool, StoreError> {
+        self.inner.revoke_app_password(user, id).await
+    }
+
+    async fn app_password_by_secret(
+        &self,
+        secret_hash: &str,
+    ) -> Result<Option<AppPasswordRecord>, StoreError> {
+        self.inner.app_password_by_secret(secret_hash).await
+    }
+
+    async fn app_password_by_fever(
+        &self,
+        fever_hash: &str,
+    ) -> Result<Option<AppPasswordRecord>, StoreError> {
+        self.inner.app_password_by_fever(fever_hash).await
+    }
+
+    async fn touch_app_password(
+        &self,
+        user: &UserId,
+        id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.inner.touch_app_password(user, id, at).await
     }
 }
 

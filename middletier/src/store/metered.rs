@@ -21,9 +21,10 @@ use middletier_api::domain::{FeedUrl, UserId};
 use middletier_api::Item;
 
 use super::{
-    AccountRecord, AccountStore, CachedFeed, FeedReading, FeedState, FeedStore, HistoryEntry,
-    HistoryStore, MarkChange, MarkTarget, ReadingStore, Scheduled, SearchHit, SearchQuery,
-    SearchStore, SessionRecord, StoreError, StoredItem, SubscriptionStore, UserReading,
+    AccountRecord, AccountStore, AppPasswordCreated, AppPasswordRecord, AppPasswordStore,
+    CachedFeed, FeedReading, FeedState, FeedStore, HistoryEntry, HistoryStore, MarkChange,
+    MarkTarget, ReadingStore, Scheduled, SearchHit, SearchQuery, SearchStore, SessionRecord,
+    StoreError, StoredItem, SubscriptionStore, UserReading,
 };
 
 /// A store whose every call is timed and, when it fails, counted.
@@ -178,6 +179,79 @@ impl<S: ReadingStore + ?Sized> ReadingStore for Metered<S> {
     async fn clear_reading(&self, user: &UserId, feed: &FeedUrl) -> Result<(), StoreError> {
         self.observe("clear_reading", self.inner.clear_reading(user, feed))
             .await
+    }
+
+    async fn set_title(
+        &self,
+        user: &UserId,
+        feed: &FeedUrl,
+        title: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        self.observe("set_title", self.inner.set_title(user, feed, title))
+            .await
+    }
+}
+
+#[async_trait]
+impl<S: AppPasswordStore + ?Sized> AppPasswordStore for Metered<S> {
+    async fn create_app_password(
+        &self,
+        password: &AppPasswordRecord,
+        max_per_user: usize,
+    ) -> Result<AppPasswordCreated, StoreError> {
+        self.observe(
+            "create_app_password",
+            self.inner.create_app_password(password, max_per_user),
+        )
+        .await
+    }
+
+    async fn app_passwords(&self, user: &UserId) -> Result<Vec<AppPasswordRecord>, StoreError> {
+        self.observe("app_passwords", self.inner.app_passwords(user))
+            .await
+    }
+
+    async fn revoke_app_password(&self, user: &UserId, id: &str) -> Result<bool, StoreError> {
+        self.observe(
+            "revoke_app_password",
+            self.inner.revoke_app_password(user, id),
+        )
+        .await
+    }
+
+    async fn app_password_by_secret(
+        &self,
+        secret_hash: &str,
+    ) -> Result<Option<AppPasswordRecord>, StoreError> {
+        self.observe(
+            "app_password_by_secret",
+            self.inner.app_password_by_secret(secret_hash),
+        )
+        .await
+    }
+
+    async fn app_password_by_fever(
+        &self,
+        fever_hash: &str,
+    ) -> Result<Option<AppPasswordRecord>, StoreError> {
+        self.observe(
+            "app_password_by_fever",
+            self.inner.app_password_by_fever(fever_hash),
+        )
+        .await
+    }
+
+    async fn touch_app_password(
+        &self,
+        user: &UserId,
+        id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.observe(
+            "touch_app_password",
+            self.inner.touch_app_password(user, id, at),
+        )
+        .await
     }
 }
 

@@ -8,8 +8,9 @@
 //! (`[store] kind`: `memory`, `sqlite` or `cassandra`). Every implementation must pass the same
 //! conformance tests (`tests/it/store_conformance.rs`).
 //!
-//! It is also a [`ReadingStore`] (per-user read/starred marks, "read up to" watermarks and
-//! categories) and an [`AccountStore`] (accounts and sessions).
+//! It is also a [`ReadingStore`] (per-user read/starred marks, "read up to" watermarks,
+//! categories and the user's own feed titles), an [`AccountStore`] (accounts and sessions) and
+//! an [`AppPasswordStore`] (the passwords sync apps sign in with).
 //!
 //! Cross-cutting concerns are layers that implement the same traits around a store, composed
 //! once where the application builds its store (`Metered<FeedCache<CassandraStore>>`,
@@ -25,6 +26,7 @@
 //! - [`Metered`] (`metered`): every call timed and its failures counted (`rss_store_*`).
 //! - [`words`]: what a word is for search, the tokenizer every store indexes with.
 
+mod app_passwords;
 pub mod cassandra;
 mod feed_cache;
 mod history;
@@ -39,6 +41,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+pub use app_passwords::{AppPasswordCreated, AppPasswordRecord, AppPasswordStore};
 pub use cassandra::{CassandraSettings, CassandraStore};
 pub use feed_cache::{FEED_CACHE_FRESH_FOR, FeedCache, FeedVersions};
 pub use history::{
@@ -356,6 +359,23 @@ pub struct UserReading {
     pub subscriptions: Vec<(FeedUrl, Option<String>)>,
     /// Only feeds with any state are present.
     pub feeds: HashMap<FeedUrl, Arc<FeedReading>>,
+    /// The user's own titles of subscribed feeds (renamed in an app or the reader); only feeds
+    /// the user renamed are present.
+    pub titles: HashMap<FeedUrl, String>,
+}
+
+impl UserReading {
+    /// The title this user sees for `url`: their own if they set one, else the feed's, else
+    /// its host while it has none (never fetched, or a feed without a title). Every answer
+    /// that names a user's feed (their feed list, the river and its sidebar, search results,
+    /// OPML export, what apps are told) takes it from here.
+    pub fn feed_title(&self, url: &FeedUrl, feed: Option<&CachedFeed>) -> String {
+        if let Some(title) = self.titles.get(url) {
+            return title.clone();
+        }
+        feed.and_then(|feed| feed.state.title.clone())
+            .unwrap_or_else(|| url.host_label())
+    }
 }
 
 /// A change to one item's marks; `None` leaves that flag as it is.
@@ -422,6 +442,15 @@ pub trait ReadingStore: Send + Sync + std::fmt::Debug + 'static {
 
     /// Forgets the user's reading state in `feed` (after unsubscribing).
     async fn clear_reading(&self, user: &UserId, feed: &FeedUrl) -> Result<(), StoreError>;
+
+    /// Sets (`Some`) or clears the user's own title of a subscription, kept beside its
+    /// category; `Ok(false)` if not subscribed.
+    async fn set_title(
+        &self,
+        user: &UserId,
+        feed: &FeedUrl,
+        title: Option<&str>,
+    ) -> Result<bool, StoreError>;
 }
 
 /// A stored account. `password_hash` is the edge's PHC string, opaque here.
@@ -445,6 +474,9 @@ impl std::fmt::Debug for AccountRecord {
 pub struct SessionRecord {
     pub user: UserId,
     pub expires: DateTime<Utc>,
+    /// The app password (its id) a sync app signed in with; `None`: a browser session.
+    /// Revoking the password ends the session.
+    pub app_password: Option<String>,
 }
 
 /// Accounts and sessions, shared by every edge through the middle tier.
@@ -456,14 +488,17 @@ pub trait AccountStore: Send + Sync + std::fmt::Debug + 'static {
     async fn account(&self, user: &UserId) -> Result<Option<AccountRecord>, StoreError>;
 
     /// Every user the store knows, sorted: those with an account and those who only have
-    /// subscriptions (single-user mode's user). A full scan of the accounts and subscriptions
-    /// tables, for offline tools (`middletier export`), never for a request.
+    /// subscriptions or app passwords (single-user mode's user). A full scan of the accounts,
+    /// subscriptions and app passwords tables, for offline tools (`middletier export`), never
+    /// for a request.
     async fn users(&self) -> Result<Vec<UserId>, StoreError>;
 
     /// Stores a session under the hash of its token; it is gone after `expires`. The user
-    /// keeps at most `max_per_user` sessions: the ones that would expire first (the oldest,
-    /// as sessions share one lifetime) are ended to make room, so signing in again and again
-    /// cannot grow the store without bound.
+    /// keeps at most `max_per_user` sessions of each kind (browsers', and each app
+    /// password's): the ones of its kind that would expire first (the oldest, as sessions of
+    /// a kind share one lifetime) are ended to make room, so signing in again and again cannot
+    /// grow the store without bound, and an app that signs in on every start never signs the
+    /// user's browsers out.
     async fn create_session(
         &self,
         token_hash: &str,
@@ -486,11 +521,23 @@ pub trait AccountStore: Send + Sync + std::fmt::Debug + 'static {
 
 /// Every part, as one trait object for the service.
 pub trait Store:
-    SubscriptionStore + FeedStore + HistoryStore + SearchStore + ReadingStore + AccountStore
+    SubscriptionStore
+    + FeedStore
+    + HistoryStore
+    + SearchStore
+    + ReadingStore
+    + AccountStore
+    + AppPasswordStore
 {
 }
 
 impl<T> Store for T where
-    T: SubscriptionStore + FeedStore + HistoryStore + SearchStore + ReadingStore + AccountStore
+    T: SubscriptionStore
+        + FeedStore
+        + HistoryStore
+        + SearchStore
+        + ReadingStore
+        + AccountStore
+        + AppPasswordStore
 {
 }

@@ -507,3 +507,130 @@ async fn positions_a_previous_version_left_behind_when_it_rewrote_a_posting_are_
     assert!(found.is_empty(), "the content decides: {found:?}");
     cql(&session, &format!("DROP KEYSPACE {keyspace}")).await;
 }
+
+/// The schema files after version 8 up to the last one before app passwords (10 was a data
+/// step).
+const VERSION_11_SCHEMA: &[(i32, &str, &str)] = &[
+    (
+        9,
+        "item_postings",
+        include_str!("../../schema/cassandra/009_item_postings.cql"),
+    ),
+    (10, "postings_from_terms", ""),
+    (
+        11,
+        "posting_positions",
+        include_str!("../../schema/cassandra/011_posting_positions.cql"),
+    ),
+];
+
+#[tokio::test]
+#[ignore = "needs Cassandra: deploy/test.sh starts one (or deploy/cassandra/run.sh start)"]
+async fn a_keyspace_from_before_app_passwords_keeps_its_sessions_and_categories_and_gains_them() {
+    use middletier::store::{
+        AccountStore, AppPasswordCreated, AppPasswordRecord, AppPasswordStore,
+    };
+
+    let _cassandra = cassandra_shared().await;
+    let keyspace = format!(
+        "rss_upgrade11_{}",
+        Utc::now().timestamp_nanos_opt().unwrap_or_default()
+    );
+    let old = previous_version_keyspace(&keyspace).await;
+    for (version, name, file) in VERSION_8_SCHEMA.iter().chain(VERSION_11_SCHEMA) {
+        let without_comments: String = file
+            .lines()
+            .map(|line| line.split("--").next().unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join("\n");
+        for statement in without_comments.split(';').filter(|s| !s.trim().is_empty()) {
+            cql(&old, statement).await;
+        }
+        old.query_unpaged(
+            "INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)",
+            (version, name, Utc::now()),
+        )
+        .await
+        .expect("record version");
+    }
+    old.await_schema_agreement().await.expect("agreement");
+    // What version 11 wrote: a categorised subscription and a browser session.
+    let ann = UserId::parse("ann").expect("user");
+    let feed = FeedUrl::parse("https://example.com/feed.xml").expect("url");
+    old.query_unpaged(
+        "INSERT INTO subscriptions_by_user (user_id, url, added_at, category) VALUES (?, ?, ?, ?)",
+        ("ann", feed.as_str(), at(0), "News"),
+    )
+    .await
+    .expect("subscription");
+    old.query_unpaged(
+        "INSERT INTO subscribers_by_feed (url, user_id) VALUES (?, ?)",
+        (feed.as_str(), "ann"),
+    )
+    .await
+    .expect("subscriber");
+    let token_hash = "ab".repeat(32);
+    let expires = Utc::now() + chrono::Duration::hours(1);
+    let expires = DateTime::from_timestamp_millis(expires.timestamp_millis()).expect("time");
+    old.query_unpaged(
+        "INSERT INTO sessions (token_hash, user_id, expires) VALUES (?, ?, ?) USING TTL 3600",
+        (token_hash.as_str(), "ann", expires),
+    )
+    .await
+    .expect("session");
+
+    let mut settings = cassandra_settings();
+    settings.keyspace = keyspace.clone();
+    let store = CassandraStore::connect(&settings)
+        .await
+        .expect("opens the version 11 keyspace");
+    let session = store
+        .session(&token_hash, Utc::now())
+        .await
+        .expect("read")
+        .expect("the session lives on");
+    assert_eq!(session.user, ann);
+    assert_eq!(session.app_password, None, "a browser's");
+    let reading = store.reading(&ann).await.expect("read");
+    assert_eq!(
+        reading.subscriptions,
+        [(feed.clone(), Some("News".to_owned()))]
+    );
+    assert!(reading.titles.is_empty(), "no title of the user's own yet");
+
+    // And what the new schema adds works on it.
+    assert!(
+        store
+            .set_title(&ann, &feed, Some("Mine"))
+            .await
+            .expect("title")
+    );
+    assert_eq!(
+        store.reading(&ann).await.expect("read").titles.get(&feed),
+        Some(&"Mine".to_owned())
+    );
+    let password = AppPasswordRecord {
+        user: ann.clone(),
+        id: "0123456789abcdef".to_owned(),
+        name: "Phone".to_owned(),
+        secret_hash: "cd".repeat(32),
+        fever_hash: "ef".repeat(32),
+        created: at(0),
+        last_used: None,
+    };
+    assert_eq!(
+        store
+            .create_app_password(&password, 20)
+            .await
+            .expect("create"),
+        AppPasswordCreated::Created
+    );
+    assert_eq!(
+        store
+            .app_password_by_secret(&password.secret_hash)
+            .await
+            .expect("find"),
+        Some(password)
+    );
+    cql(&old, &format!("DROP KEYSPACE {keyspace}")).await;
+}

@@ -21,6 +21,8 @@
 //!   on a user's subscriptions; [`retention`]: the item history and its retention policy;
 //!   [`search`]: search over the user's feeds.
 //! - [`fetch`], [`wild_feeds`]: the fetcher against hostile publishers; odd and hostile feeds.
+//! - [`app_accounts`]: app passwords and the sessions bound to them, users' own feed titles,
+//!   category renames, over HTTP; [`app_accounts_conformance`]: the same on every store.
 //! - [`store_conformance`]: one suite for every store backend; [`sqlite`]: the embedded
 //!   store's file (restarts, permissions, paths it refuses); [`sqlite_history`]: its item
 //!   history and search (the migration to items as rows, hostile queries); [`transfer`]: export and import
@@ -36,6 +38,8 @@
 
 mod admin_port;
 mod api;
+mod app_accounts;
+mod app_accounts_conformance;
 mod app_items;
 mod cassandra;
 mod cassandra_history;

@@ -70,6 +70,14 @@ async fn the_openapi_document_describes_every_route() {
         ("/middletier/sessions", "post"),
         ("/middletier/sessions/{token_hash}", "get"),
         ("/middletier/sessions/{token_hash}", "delete"),
+        ("/middletier/rss/user/{user}/title", "put"),
+        ("/middletier/rss/user/{user}/categories/rename", "post"),
+        ("/middletier/rss/user/{user}/categories/{name}", "delete"),
+        ("/middletier/accounts/{user}/app-passwords", "get"),
+        ("/middletier/accounts/{user}/app-passwords", "post"),
+        ("/middletier/accounts/{user}/app-passwords/{id}", "delete"),
+        ("/middletier/app-passwords/by-secret/{hash}", "get"),
+        ("/middletier/app-passwords/by-fever/{hash}", "get"),
     ] {
         assert!(
             paths.get(path).and_then(|p| p.get(method)).is_some(),

@@ -33,6 +33,7 @@ async fn reopening_the_file_keeps_every_account_subscription_category_mark_star_
     let session = SessionRecord {
         user: ann.clone(),
         expires: Utc::now() + chrono::Duration::hours(1),
+        app_password: None,
     };
     let hash = "cd".repeat(32);
     let feed = FeedState {
@@ -252,4 +253,90 @@ async fn a_bad_store_path_stops_the_middle_tier_from_starting_with_its_reason() 
         assert!(!output.status.success(), "started on {path:?}");
         assert!(said.contains(expected), "{path:?}: {said}");
     }
+}
+
+#[tokio::test]
+async fn a_database_from_before_app_passwords_keeps_its_sessions_and_categories_and_gains_them() {
+    use middletier::store::{AppPasswordCreated, AppPasswordRecord, AppPasswordStore};
+
+    let scratch = ScratchDir::new("migrate-006");
+    let path = scratch.join("rss.db");
+    let ann = UserId::parse("ann").expect("user");
+    let feed = FeedUrl::parse("https://example.com/one.xml").expect("url");
+    let token_hash = "ab".repeat(32);
+    let expires = time(0) + chrono::Duration::days(3650);
+    {
+        // What the release before wrote: schema 4, a categorised subscription and a browser
+        // session.
+        let db = rusqlite::Connection::open(&path).expect("create");
+        for schema in [
+            include_str!("../../schema/sqlite/001_initial.sql"),
+            include_str!("../../schema/sqlite/002_item_history.sql"),
+            include_str!("../../schema/sqlite/003_search_scope.sql"),
+            include_str!("../../schema/sqlite/004_current_ids.sql"),
+        ] {
+            db.execute_batch(schema).expect("schema");
+        }
+        db.pragma_update(None, "user_version", 4).expect("version");
+        db.execute(
+            "INSERT INTO subscriptions (user_id, feed_url, position, category) \
+             VALUES ('ann', ?1, 0, 'News')",
+            [feed.as_str()],
+        )
+        .expect("subscription");
+        db.execute(
+            "INSERT INTO sessions (token_hash, user_id, expires) VALUES (?1, 'ann', ?2)",
+            rusqlite::params![token_hash, expires.timestamp_millis()],
+        )
+        .expect("session");
+    }
+
+    let store = SqliteStore::open(&path).await.expect("opens the old file");
+    let session = store
+        .session(&token_hash, time(0))
+        .await
+        .expect("read")
+        .expect("the session lives on");
+    assert_eq!(session.user, ann);
+    assert_eq!(session.app_password, None, "a browser's");
+    let reading = store.reading(&ann).await.expect("read");
+    assert_eq!(
+        reading.subscriptions,
+        [(feed.clone(), Some("News".to_owned()))]
+    );
+    assert!(reading.titles.is_empty(), "no title of the user's own yet");
+
+    assert!(
+        store
+            .set_title(&ann, &feed, Some("Mine"))
+            .await
+            .expect("title")
+    );
+    assert_eq!(
+        store.reading(&ann).await.expect("read").titles.get(&feed),
+        Some(&"Mine".to_owned())
+    );
+    let password = AppPasswordRecord {
+        user: ann.clone(),
+        id: "0123456789abcdef".to_owned(),
+        name: "Phone".to_owned(),
+        secret_hash: "cd".repeat(32),
+        fever_hash: "ef".repeat(32),
+        created: time(0),
+        last_used: None,
+    };
+    assert_eq!(
+        store
+            .create_app_password(&password, 20)
+            .await
+            .expect("create"),
+        AppPasswordCreated::Created
+    );
+    assert_eq!(
+        store
+            .app_password_by_fever(&password.fever_hash)
+            .await
+            .expect("find"),
+        Some(password)
+    );
 }

@@ -846,6 +846,7 @@ async fn account_conformance(store: Arc<dyn Store>, prefix: &str) {
     let session = SessionRecord {
         user: ann.clone(),
         expires,
+        app_password: None,
     };
     store
         .create_session(&hash, &session, 50)
@@ -892,6 +893,7 @@ async fn session_cap_conformance(store: Arc<dyn Store>, prefix: &str) {
             (now + chrono::Duration::minutes(60 + minutes)).timestamp_millis(),
         )
         .expect("time"),
+        app_password: None,
     };
     let hash = |who: &str, n: i64| token_hash(&format!("{prefix}{who}{n}"));
     let max = 3;
@@ -1027,6 +1029,7 @@ async fn cassandra_sessions_expire_by_themselves() {
     let session = SessionRecord {
         user: user(&format!("{}ann", middletier::testing::unique_prefix())),
         expires: Utc::now() + chrono::Duration::seconds(1),
+        app_password: None,
     };
     store
         .create_session(&hash, &session, 50)

@@ -60,6 +60,7 @@ impl AccountStore for CassandraStore {
         for cql in [
             "SELECT user_id FROM accounts",
             "SELECT DISTINCT user_id FROM subscriptions_by_user",
+            "SELECT DISTINCT user_id FROM app_passwords_by_user",
         ] {
             let rows: Vec<(String,)> = connected
                 .session
@@ -90,15 +91,23 @@ impl AccountStore for CassandraStore {
             .session
             .execute_unpaged(
                 &connected.insert_session,
-                (token_hash, session.user.as_str(), session.expires, ttl),
+                (
+                    token_hash,
+                    session.user.as_str(),
+                    session.expires,
+                    session.app_password.as_deref(),
+                    ttl,
+                ),
             )
             .await
             .map_err(query_failed)?;
         let mut theirs = self.sessions_of(&session.user).await?;
+        // Only sessions of its kind make room for it.
+        theirs.retain(|(_, _, app_password)| *app_password == session.app_password);
         if theirs.len() > max_per_user {
             theirs.sort();
             let excess = theirs.len() - max_per_user;
-            for (_, hash) in &theirs[..excess] {
+            for (_, hash, _) in &theirs[..excess] {
                 self.delete_session(hash).await?;
             }
         }
@@ -114,9 +123,9 @@ impl AccountStore for CassandraStore {
         let result =
             query_rows(&connected.session, &connected.select_session, (token_hash,)).await?;
         let row = result
-            .maybe_first_row::<(Option<String>, Option<DateTime<Utc>>)>()
+            .maybe_first_row::<(Option<String>, Option<DateTime<Utc>>, Option<String>)>()
             .map_err(query_failed)?;
-        let Some((Some(user), Some(expires))) = row else {
+        let Some((Some(user), Some(expires), app_password)) = row else {
             return Ok(None);
         };
         if expires <= now {
@@ -124,14 +133,16 @@ impl AccountStore for CassandraStore {
             self.delete_session(token_hash).await?;
             return Ok(None);
         }
-        Ok(UserId::parse(&user)
-            .ok()
-            .map(|user| SessionRecord { user, expires }))
+        Ok(UserId::parse(&user).ok().map(|user| SessionRecord {
+            user,
+            expires,
+            app_password,
+        }))
     }
 
     async fn delete_sessions_of(&self, user: &UserId) -> Result<usize, StoreError> {
         let theirs = self.sessions_of(user).await?;
-        for (_, hash) in &theirs {
+        for (_, hash, _) in &theirs {
             self.delete_session(hash).await?;
         }
         Ok(theirs.len())
@@ -149,24 +160,30 @@ impl AccountStore for CassandraStore {
 }
 
 impl CassandraStore {
-    /// Every live session of `user`, as `(expires, token_hash)`: through the secondary index on
-    /// `sessions.user_id`, which covers sessions created before it existed (a lookup table
-    /// would not) and is only read on sign-in and "sign out everywhere", never per page.
-    async fn sessions_of(&self, user: &UserId) -> Result<Vec<(DateTime<Utc>, String)>, StoreError> {
+    /// Every live session of `user`, as `(expires, token_hash, app_password)`: through the
+    /// secondary index on `sessions.user_id`, which covers sessions created before it existed
+    /// (a lookup table would not) and is only read on sign-in, "sign out everywhere" and
+    /// revoking an app password, never per page. A user keeps at most
+    /// `max_sessions_per_user` of them.
+    pub(super) async fn sessions_of(
+        &self,
+        user: &UserId,
+    ) -> Result<Vec<(DateTime<Utc>, String, Option<String>)>, StoreError> {
         let connected = self.connection()?;
-        let rows: Vec<(String, Option<DateTime<Utc>>)> = connected
+        type Row = (String, Option<DateTime<Utc>>, Option<String>);
+        let rows: Vec<Row> = connected
             .session
             .execute_iter(connected.select_user_sessions.clone(), (user.as_str(),))
             .await
             .map_err(query_failed)?
-            .rows_stream::<(String, Option<DateTime<Utc>>)>()
+            .rows_stream::<Row>()
             .map_err(query_failed)?
             .try_collect()
             .await
             .map_err(query_failed)?;
         Ok(rows
             .into_iter()
-            .map(|(hash, expires)| (expires.unwrap_or_default(), hash))
+            .map(|(hash, expires, app_password)| (expires.unwrap_or_default(), hash, app_password))
             .collect())
     }
 }

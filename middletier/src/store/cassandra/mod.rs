@@ -16,6 +16,9 @@
 //!   `mark_months_by_user ((user_id), month)`, and `read_watermarks_by_user ((user_id),
 //!   feed_url)`: per-user reading state, a few partition reads per page view.
 //! - `accounts ((user_id))` and `sessions ((token_hash))`, the latter written with a TTL.
+//! - `app_passwords_by_user ((user_id), id)` (the truth, listed on the settings page) and the
+//!   lookup tables `app_passwords_by_secret ((secret_hash))` and `app_passwords_by_fever
+//!   ((fever_hash))`, each hash claimed with a lightweight transaction.
 //!
 //! Every read decodes what it reads. A middle tier keeps the feeds page views read decoded in
 //! front of this store ([`FeedCache`](super::FeedCache)), revalidating them with the small
@@ -40,9 +43,10 @@
 //!   (`items_by_feed_month`, `item_index_by_feed`), `terms` and `search` (`item_postings_by_feed`:
 //!   written, read), `reading`
 //!   (`item_marks_by_user_month`, `mark_months_by_user`, `read_watermarks_by_user`),
-//!   `accounts` (`accounts`, `sessions`).
+//!   `accounts` (`accounts`, `sessions`), `app_passwords` (the three `app_passwords_by_*`).
 
 mod accounts;
+mod app_passwords;
 mod batches;
 mod connect;
 mod feeds;
@@ -106,6 +110,7 @@ struct Connected {
     copy_mark: PreparedStatement,
     set_watermark: PreparedStatement,
     set_category: PreparedStatement,
+    set_title: PreparedStatement,
     delete_mark: PreparedStatement,
     clear_marks: PreparedStatement,
     clear_watermark: PreparedStatement,
@@ -126,6 +131,17 @@ struct Connected {
     select_session: PreparedStatement,
     delete_session: PreparedStatement,
     select_user_sessions: PreparedStatement,
+    insert_app_password: PreparedStatement,
+    claim_secret: PreparedStatement,
+    claim_fever: PreparedStatement,
+    select_app_passwords: PreparedStatement,
+    select_app_password: PreparedStatement,
+    select_by_secret: PreparedStatement,
+    select_by_fever: PreparedStatement,
+    delete_app_password: PreparedStatement,
+    release_secret: PreparedStatement,
+    release_fever: PreparedStatement,
+    touch_app_password: PreparedStatement,
 }
 
 /// The store on Cassandra: cheap to clone (every clone shares one session).
@@ -145,6 +161,17 @@ impl CassandraStore {
 
 fn query_failed(error: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(error.to_string())
+}
+
+/// Whether a lightweight transaction was applied. Its answer is `[applied]` alone when it
+/// was, and `[applied]` followed by the row in the way when it was not.
+fn applied(result: &QueryRowsResult) -> bool {
+    result
+        .rows::<(bool,)>()
+        .ok()
+        .and_then(|mut rows| rows.next())
+        .and_then(Result::ok)
+        .is_some_and(|(applied,)| applied)
 }
 
 /// Runs `statement` for one page and reads its rows: the shape of every read here.

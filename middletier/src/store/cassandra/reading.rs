@@ -16,7 +16,7 @@ use middletier_api::domain::{FeedUrl, UserId};
 
 use super::batches::in_batches;
 use super::subscriptions::added_at;
-use super::{CassandraStore, Connected, query_failed, query_rows};
+use super::{CassandraStore, Connected, applied, query_failed, query_rows};
 use crate::store::{
     FeedReading, ItemMark, MarkChange, MarkTarget, ReadingStore, StoreError, SubscriptionStore,
     UserReading, Watermark,
@@ -34,12 +34,18 @@ impl ReadingStore for CassandraStore {
                 (user.as_str(),),
             )
             .await?;
-            let mut rows: Vec<(DateTime<Utc>, String, Option<String>)> = result
-                .rows::<(String, Option<DateTime<Utc>>, Option<String>)>()
+            type Row = (
+                String,
+                Option<DateTime<Utc>>,
+                Option<String>,
+                Option<String>,
+            );
+            let mut rows: Vec<(DateTime<Utc>, String, Option<String>, Option<String>)> = result
+                .rows::<Row>()
                 .map_err(query_failed)?
                 .map(|row| {
-                    row.map(|(url, added_at, category)| {
-                        (added_at.unwrap_or_default(), url, category)
+                    row.map(|(url, added_at, category, title)| {
+                        (added_at.unwrap_or_default(), url, category, title)
                     })
                 })
                 .collect::<Result<_, _>>()
@@ -83,15 +89,24 @@ impl ReadingStore for CassandraStore {
                 set_at: set_at.unwrap_or(up_to),
             });
         }
+        let mut titles = HashMap::new();
+        let subscriptions = subscriptions
+            .into_iter()
+            .filter_map(|(_, url, category, title)| {
+                let url = FeedUrl::parse(&url).ok()?;
+                if let Some(title) = title {
+                    titles.insert(url.clone(), title);
+                }
+                Some((url, category))
+            })
+            .collect();
         Ok(Arc::new(UserReading {
-            subscriptions: subscriptions
-                .into_iter()
-                .filter_map(|(_, url, category)| Some((FeedUrl::parse(&url).ok()?, category)))
-                .collect(),
+            subscriptions,
             feeds: feeds
                 .into_iter()
                 .map(|(url, reading)| (url, Arc::new(reading)))
                 .collect(),
+            titles,
         }))
     }
 
@@ -198,14 +213,23 @@ impl ReadingStore for CassandraStore {
             (category, user.as_str(), feed.as_str()),
         )
         .await?;
-        // A lightweight transaction answers `[applied]` first.
-        let applied = result
-            .rows::<(bool,)>()
-            .ok()
-            .and_then(|mut rows| rows.next())
-            .and_then(Result::ok)
-            .is_some_and(|(applied,)| applied);
-        Ok(applied)
+        Ok(applied(&result))
+    }
+
+    async fn set_title(
+        &self,
+        user: &UserId,
+        feed: &FeedUrl,
+        title: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let connected = self.connection()?;
+        let result = query_rows(
+            &connected.session,
+            &connected.set_title,
+            (title, user.as_str(), feed.as_str()),
+        )
+        .await?;
+        Ok(applied(&result))
     }
 
     async fn clear_reading(&self, user: &UserId, feed: &FeedUrl) -> Result<(), StoreError> {
@@ -230,7 +254,7 @@ impl ReadingStore for CassandraStore {
 }
 
 impl CassandraStore {
-    /// Copies `user`'s category, marks and watermark of `from` to `to`.
+    /// Copies `user`'s category, own title, marks and watermark of `from` to `to`.
     pub(super) async fn move_reading(
         &self,
         connected: &Connected,
@@ -241,6 +265,9 @@ impl CassandraStore {
         let reading = self.reading(user).await?;
         if let Some((_, Some(category))) = reading.subscriptions.iter().find(|(u, _)| u == from) {
             self.set_category(user, to, Some(category)).await?;
+        }
+        if let Some(title) = reading.titles.get(from) {
+            self.set_title(user, to, Some(title)).await?;
         }
         // Item ids are the feed's own and their first-seen months move with the history, so
         // each mark keeps its month partition.

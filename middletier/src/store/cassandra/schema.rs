@@ -82,6 +82,20 @@ const MIGRATIONS: &[(i32, &str, Step)] = &[
             "../../../schema/cassandra/011_posting_positions.cql"
         )),
     ),
+    (
+        14,
+        "app_passwords",
+        Step::Cql(include_str!(
+            "../../../schema/cassandra/014_app_passwords.cql"
+        )),
+    ),
+    (
+        15,
+        "subscription_titles",
+        Step::Cql(include_str!(
+            "../../../schema/cassandra/015_subscription_titles.cql"
+        )),
+    ),
 ];
 
 /// How long one schema change may take. A schema change is written, flushed and announced by

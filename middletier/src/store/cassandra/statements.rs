@@ -16,6 +16,10 @@ const FEED_COLUMNS: &str = "url, title, items, etag, last_modified, http_status,
 /// The columns of a mark in `item_marks_by_user_month`, in the order of `reading::MarkRow`.
 const MARK_COLUMNS: &str = "item_id, read, starred, updated_at";
 
+/// The columns of `app_passwords_by_user`, in the order of `app_passwords::Row`.
+pub(super) const APP_PASSWORD_COLUMNS: &str =
+    "user_id, id, name, secret_hash, fever_hash, created, last_used";
+
 /// Prepares every statement on `session` (whose keyspace is set and schema up to date).
 pub(super) async fn prepare(session: Session) -> Result<Connected, StoreError> {
     let unavailable = |what: &str, error: &dyn std::fmt::Display| {
@@ -77,7 +81,7 @@ pub(super) async fn prepare(session: Session) -> Result<Connected, StoreError> {
         )
         .await?,
         select_categorized: prepare(
-            "SELECT url, added_at, category FROM subscriptions_by_user WHERE user_id = ?",
+            "SELECT url, added_at, category, title FROM subscriptions_by_user WHERE user_id = ?",
         )
         .await?,
         select_mark_months: prepare("SELECT month FROM mark_months_by_user WHERE user_id = ?")
@@ -127,6 +131,10 @@ pub(super) async fn prepare(session: Session) -> Result<Connected, StoreError> {
         // A lightweight transaction: an unsubscribe racing this cannot leave a half row behind.
         set_category: prepare(
             "UPDATE subscriptions_by_user SET category = ? WHERE user_id = ? AND url = ? IF EXISTS",
+        )
+        .await?,
+        set_title: prepare(
+            "UPDATE subscriptions_by_user SET title = ? WHERE user_id = ? AND url = ? IF EXISTS",
         )
         .await?,
         delete_mark: prepare(
@@ -202,14 +210,61 @@ pub(super) async fn prepare(session: Session) -> Result<Connected, StoreError> {
         )
         .await?,
         insert_session: prepare(
-            "INSERT INTO sessions (token_hash, user_id, expires) VALUES (?, ?, ?) USING TTL ?",
+            "INSERT INTO sessions (token_hash, user_id, expires, app_password) \
+             VALUES (?, ?, ?, ?) USING TTL ?",
         )
         .await?,
-        select_session: prepare("SELECT user_id, expires FROM sessions WHERE token_hash = ?")
-            .await?,
+        select_session: prepare(
+            "SELECT user_id, expires, app_password FROM sessions WHERE token_hash = ?",
+        )
+        .await?,
         delete_session: prepare("DELETE FROM sessions WHERE token_hash = ?").await?,
-        select_user_sessions: prepare("SELECT token_hash, expires FROM sessions WHERE user_id = ?")
+        select_user_sessions: prepare(
+            "SELECT token_hash, expires, app_password FROM sessions WHERE user_id = ?",
+        )
+        .await?,
+        // Lightweight transactions: each hash and each (user, id) is claimed once (rare writes).
+        insert_app_password: prepare(&format!(
+            "INSERT INTO app_passwords_by_user ({APP_PASSWORD_COLUMNS}) \
+             VALUES (?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS"
+        ))
+        .await?,
+        claim_secret: prepare(
+            "INSERT INTO app_passwords_by_secret (secret_hash, user_id, id) VALUES (?, ?, ?) \
+             IF NOT EXISTS",
+        )
+        .await?,
+        claim_fever: prepare(
+            "INSERT INTO app_passwords_by_fever (fever_hash, user_id, id) VALUES (?, ?, ?) \
+             IF NOT EXISTS",
+        )
+        .await?,
+        select_app_passwords: prepare(&format!(
+            "SELECT {APP_PASSWORD_COLUMNS} FROM app_passwords_by_user WHERE user_id = ?"
+        ))
+        .await?,
+        select_app_password: prepare(&format!(
+            "SELECT {APP_PASSWORD_COLUMNS} FROM app_passwords_by_user WHERE user_id = ? AND id = ?"
+        ))
+        .await?,
+        select_by_secret: prepare(
+            "SELECT user_id, id FROM app_passwords_by_secret WHERE secret_hash = ?",
+        )
+        .await?,
+        select_by_fever: prepare("SELECT user_id, id FROM app_passwords_by_fever WHERE fever_hash = ?")
             .await?,
+        delete_app_password: prepare(
+            "DELETE FROM app_passwords_by_user WHERE user_id = ? AND id = ?",
+        )
+        .await?,
+        release_secret: prepare("DELETE FROM app_passwords_by_secret WHERE secret_hash = ?")
+            .await?,
+        release_fever: prepare("DELETE FROM app_passwords_by_fever WHERE fever_hash = ?").await?,
+        // Never recreates a revoked password's row as a bare `last_used`.
+        touch_app_password: prepare(
+            "UPDATE app_passwords_by_user SET last_used = ? WHERE user_id = ? AND id = ? IF EXISTS",
+        )
+        .await?,
         session,
     })
 }

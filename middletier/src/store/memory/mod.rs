@@ -8,6 +8,7 @@
 //! ([`CachedFeed`]), and so is each user's reading state per feed, changed copy-on-write.
 //! Each feed's item history (`history`) is kept beside it, with the content of every item.
 
+mod app_passwords;
 mod history;
 mod search;
 
@@ -20,9 +21,9 @@ use chrono::{DateTime, Utc};
 use middletier_api::domain::{FeedUrl, UserId};
 
 use super::{
-    AccountRecord, AccountStore, CachedFeed, FeedReading, FeedState, FeedStore, ItemMark,
-    MarkChange, MarkTarget, ReadingStore, Scheduled, SessionRecord, StoreError, SubscriptionStore,
-    UserReading, Watermark,
+    AccountRecord, AccountStore, AppPasswordRecord, CachedFeed, FeedReading, FeedState, FeedStore,
+    ItemMark, MarkChange, MarkTarget, ReadingStore, Scheduled, SessionRecord, StoreError,
+    SubscriptionStore, UserReading, Watermark,
 };
 
 #[derive(Clone, Debug, Default)]
@@ -34,11 +35,15 @@ pub struct MemoryStore {
 struct Inner {
     users: HashMap<UserId, Vec<FeedUrl>>,
     categories: HashMap<UserId, HashMap<FeedUrl, String>>,
+    /// The users' own feed titles, beside their categories.
+    titles: HashMap<UserId, HashMap<FeedUrl, String>>,
     reading: HashMap<UserId, HashMap<FeedUrl, Arc<FeedReading>>>,
     feeds: HashMap<FeedUrl, Arc<CachedFeed>>,
     history: HashMap<FeedUrl, history::FeedHistory>,
     accounts: HashMap<UserId, AccountRecord>,
     sessions: HashMap<String, SessionRecord>,
+    /// By owner and id; found by hash with a scan (a test store holds a handful).
+    app_passwords: HashMap<(UserId, String), AppPasswordRecord>,
 }
 
 impl Inner {
@@ -126,6 +131,9 @@ impl SubscriptionStore for MemoryStore {
             if let Some(categories) = inner.categories.get_mut(user) {
                 categories.remove(url);
             }
+            if let Some(titles) = inner.titles.get_mut(user) {
+                titles.remove(url);
+            }
             removed
         }))
     }
@@ -196,6 +204,11 @@ impl FeedStore for MemoryStore {
                         {
                             categories.insert(to.clone(), category);
                         }
+                        if let Some(titles) = inner.titles.get_mut(user)
+                            && let Some(title) = titles.remove(from)
+                        {
+                            titles.insert(to.clone(), title);
+                        }
                         if let Some(reading) = inner.reading.get_mut(user)
                             && let Some(state) = reading.remove(from)
                         {
@@ -230,6 +243,7 @@ impl ReadingStore for MemoryStore {
             Arc::new(UserReading {
                 subscriptions,
                 feeds: inner.reading.get(user).cloned().unwrap_or_default(),
+                titles: inner.titles.get(user).cloned().unwrap_or_default(),
             })
         }))
     }
@@ -314,6 +328,25 @@ impl ReadingStore for MemoryStore {
         });
         Ok(())
     }
+
+    async fn set_title(
+        &self,
+        user: &UserId,
+        feed: &FeedUrl,
+        title: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        Ok(self.with(|inner| {
+            if !inner.subscribes(user, feed) {
+                return false;
+            }
+            let titles = inner.titles.entry(user.clone()).or_default();
+            match title {
+                Some(title) => titles.insert(feed.clone(), title.to_owned()),
+                None => titles.remove(feed),
+            };
+            true
+        }))
+    }
 }
 
 #[async_trait]
@@ -338,6 +371,7 @@ impl AccountStore for MemoryStore {
                 .accounts
                 .keys()
                 .chain(inner.users.keys())
+                .chain(inner.app_passwords.keys().map(|(user, _)| user))
                 .cloned()
                 .collect();
             users.into_iter().collect()
@@ -361,7 +395,7 @@ impl AccountStore for MemoryStore {
             let mut theirs: Vec<(DateTime<Utc>, String)> = inner
                 .sessions
                 .iter()
-                .filter(|(_, s)| s.user == session.user)
+                .filter(|(_, s)| s.user == session.user && s.app_password == session.app_password)
                 .map(|(hash, s)| (s.expires, hash.clone()))
                 .collect();
             if theirs.len() > max_per_user {

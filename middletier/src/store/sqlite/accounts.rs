@@ -1,4 +1,5 @@
-//! `accounts` and `sessions`: accounts created once, sessions kept until they expire.
+//! `accounts` and `sessions`: accounts created once, sessions kept until they expire (or the
+//! app password an app's session was signed in with is revoked, `app_passwords`).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -51,7 +52,7 @@ impl AccountStore for SqliteStore {
         self.read(|tx| {
             let mut statement = tx.prepare_cached(
                 "SELECT user_id FROM accounts UNION SELECT user_id FROM subscriptions \
-                 ORDER BY user_id",
+                 UNION SELECT user_id FROM app_passwords ORDER BY user_id",
             )?;
             let names = statement
                 .query_map([], |row| row.get::<_, String>(0))?
@@ -77,21 +78,24 @@ impl AccountStore for SqliteStore {
             tx.prepare_cached("DELETE FROM sessions WHERE expires <= ?1")?
                 .execute([now])?;
             tx.prepare_cached(
-                "INSERT OR REPLACE INTO sessions (token_hash, user_id, expires) \
-                 VALUES (?1, ?2, ?3)",
+                "INSERT OR REPLACE INTO sessions (token_hash, user_id, expires, app_password) \
+                 VALUES (?1, ?2, ?3, ?4)",
             )?
             .execute(params![
                 token_hash,
                 session.user.as_str(),
-                millis(session.expires)
+                millis(session.expires),
+                session.app_password,
             ])?;
-            // The ones that would expire first make room.
+            // The ones of its kind that would expire first make room (`IS`: NULL, a
+            // browser's, matches NULL).
             tx.prepare_cached(
-                "DELETE FROM sessions WHERE user_id = ?1 AND token_hash NOT IN \
-                 (SELECT token_hash FROM sessions WHERE user_id = ?1 \
+                "DELETE FROM sessions WHERE user_id = ?1 AND app_password IS ?3 \
+                 AND token_hash NOT IN \
+                 (SELECT token_hash FROM sessions WHERE user_id = ?1 AND app_password IS ?3 \
                   ORDER BY expires DESC, token_hash DESC LIMIT ?2)",
             )?
-            .execute(params![session.user.as_str(), keep])?;
+            .execute(params![session.user.as_str(), keep, session.app_password])?;
             Ok(())
         })
         .await
@@ -106,14 +110,21 @@ impl AccountStore for SqliteStore {
         let row = self
             .read(move |tx| {
                 Ok(tx
-                    .prepare_cached("SELECT user_id, expires FROM sessions WHERE token_hash = ?1")?
+                    .prepare_cached(
+                        "SELECT user_id, expires, app_password FROM sessions \
+                         WHERE token_hash = ?1",
+                    )?
                     .query_row([hash], |row| {
-                        Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+                        Ok((
+                            row.get::<_, String>(0)?,
+                            row.get::<_, i64>(1)?,
+                            row.get::<_, Option<String>>(2)?,
+                        ))
                     })
                     .optional()?)
             })
             .await?;
-        let Some((user, expires)) = row else {
+        let Some((user, expires, app_password)) = row else {
             return Ok(None);
         };
         let expires = from_millis(expires);
@@ -121,9 +132,11 @@ impl AccountStore for SqliteStore {
             self.delete_session(token_hash).await?;
             return Ok(None);
         }
-        Ok(UserId::parse(&user)
-            .ok()
-            .map(|user| SessionRecord { user, expires }))
+        Ok(UserId::parse(&user).ok().map(|user| SessionRecord {
+            user,
+            expires,
+            app_password,
+        }))
     }
 
     async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {

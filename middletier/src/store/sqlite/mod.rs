@@ -3,12 +3,12 @@
 //!
 //! Data model (SQL in `middletier/schema/sqlite/`, applied in order at open, the version kept
 //! in `PRAGMA user_version`): `subscriptions` (one row per user and feed, with its place in
-//! the list, category and watermark), `item_marks` (reading state, which belongs to a
+//! the list, category, the user's own title and watermark), `item_marks` (reading state, which belongs to a
 //! subscription: a foreign key moves it with a moved feed and drops it on unsubscribe),
 //! `feeds` (the feed cache, one row per feed as in Cassandra, holding its fetch state and the
 //! ids of its current document's items), `items` (the item history, one row per item, written
 //! with its feed's row, and the current document's content) with its
-//! full-text index `items_search` (FTS5), `accounts` and `sessions`.
+//! full-text index `items_search` (FTS5), `accounts`, `sessions` and `app_passwords`.
 //!
 //! rusqlite is blocking, so no statement runs on a tokio worker: each call runs on the
 //! blocking pool (`spawn_blocking`) or on the writer's thread. There is one writer connection,
@@ -28,11 +28,13 @@
 //! - `writer`: the thread that owns the writer connection and commits queued writes in groups.
 //! - One file per table family, each implementing its store trait: `subscriptions`, `feeds`,
 //!   `reading` (`item_marks` and the subscriptions' categories and watermarks), `history`
-//!   (`items` by feed), `search` (`items_search`), `accounts` (`accounts`, `sessions`).
+//!   (`items` by feed), `search` (`items_search`), `accounts` (`accounts`, `sessions`),
+//!   `app_passwords`.
 //! - `items`: writing history rows inside the callers' transactions (a feed's save, import,
 //!   the migration that first filled `items`).
 
 mod accounts;
+mod app_passwords;
 mod feeds;
 mod history;
 mod items;

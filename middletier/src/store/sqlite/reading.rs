@@ -1,4 +1,4 @@
-//! `item_marks` and the subscriptions' categories and watermarks: each user's reading state,
+//! `item_marks` and the subscriptions' categories, own titles and watermarks: each user's reading state,
 //! read with their subscriptions for every page view.
 
 use std::collections::HashMap;
@@ -23,10 +23,11 @@ impl ReadingStore for SqliteStore {
         // Two queries in one read transaction: subscriptions and marks from one snapshot.
         self.read(move |tx| {
             let mut subscriptions = Vec::new();
+            let mut titles = HashMap::new();
             let mut feeds: HashMap<FeedUrl, FeedReading> = HashMap::new();
             let mut statement = tx.prepare_cached(
-                "SELECT feed_url, category, read_up_to, read_up_to_set_at FROM subscriptions \
-                 WHERE user_id = ?1 ORDER BY position",
+                "SELECT feed_url, category, read_up_to, read_up_to_set_at, title \
+                 FROM subscriptions WHERE user_id = ?1 ORDER BY position",
             )?;
             let mut rows = statement.query([user.as_str()])?;
             while let Some(row) = rows.next()? {
@@ -38,6 +39,9 @@ impl ReadingStore for SqliteStore {
                     let set_at = row.get::<_, Option<i64>>(3)?.map_or(up_to, from_millis);
                     feeds.entry(url.clone()).or_default().watermark =
                         Some(Watermark { up_to, set_at });
+                }
+                if let Some(title) = row.get::<_, Option<String>>(4)? {
+                    titles.insert(url.clone(), title);
                 }
                 subscriptions.push((url, row.get::<_, Option<String>>(1)?));
             }
@@ -68,6 +72,7 @@ impl ReadingStore for SqliteStore {
                     .into_iter()
                     .map(|(url, reading)| (url, Arc::new(reading)))
                     .collect(),
+                titles,
             }))
         })
         .await
@@ -160,6 +165,25 @@ impl ReadingStore for SqliteStore {
                     "UPDATE subscriptions SET category = ?1 WHERE user_id = ?2 AND feed_url = ?3",
                 )?
                 .execute(params![category, user.as_str(), feed.as_str()])?;
+            Ok(changed > 0)
+        })
+        .await
+    }
+
+    async fn set_title(
+        &self,
+        user: &UserId,
+        feed: &FeedUrl,
+        title: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let (user, feed) = (user.clone(), feed.clone());
+        let title = title.map(str::to_owned);
+        self.write(move |tx| {
+            let changed = tx
+                .prepare_cached(
+                    "UPDATE subscriptions SET title = ?1 WHERE user_id = ?2 AND feed_url = ?3",
+                )?
+                .execute(params![title, user.as_str(), feed.as_str()])?;
             Ok(changed > 0)
         })
         .await

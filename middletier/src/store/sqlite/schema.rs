@@ -43,6 +43,18 @@ const MIGRATIONS: &[(i64, &str, &str, Option<Step>)] = &[
         include_str!("../../../schema/sqlite/004_current_ids.sql"),
         None,
     ),
+    (
+        5,
+        "app_passwords",
+        include_str!("../../../schema/sqlite/005_app_passwords.sql"),
+        None,
+    ),
+    (
+        6,
+        "subscription_titles",
+        include_str!("../../../schema/sqlite/006_subscription_titles.sql"),
+        None,
+    ),
 ];
 
 /// Data a migration moves after its SQL ran.

@@ -17,8 +17,9 @@ use super::streams::item_numbers;
 use super::subscriptions::ok;
 
 /// `POST /reader/api/0/edit-tag` with many `i` (any id form, up to 10,000) and `a`/`r` of
-/// `user/-/state/com.google/read` and `…/starred`. Other tags (newsboat's `kept-unread`,
-/// item labels) are passed over. Ids of no item of the user's change nothing.
+/// `user/-/state/com.google/read` and `…/starred`. Item labels are refused (a label is a
+/// feed's folder here); other state tags (newsboat's `kept-unread`) are passed over. Ids of no
+/// item of the user's change nothing.
 pub(super) async fn edit_tag(
     State(state): State<GreaderState>,
     user: AppUser,
@@ -38,6 +39,13 @@ pub(super) async fn edit_tag(
                 Ok(Stream::Read) => read = Some(value),
                 Ok(Stream::Unread) => read = Some(!value),
                 Ok(Stream::Starred) => starred = Some(value),
+                // Refused, not passed over: an app told "OK" would believe the label kept.
+                Ok(Stream::Label(_)) => {
+                    return Err(ApiError::BadRequest(
+                        "labels on single items are not supported: a label is a feed's folder"
+                            .to_owned(),
+                    ));
+                }
                 _ => {}
             }
         }

@@ -697,6 +697,11 @@ async fn hostile_input_gets_a_clear_refusal() {
             "not an item id",
         ),
         (
+            "edit-tag",
+            "i=1&a=user/-/label/Later",
+            "labels on single items",
+        ),
+        (
             "mark-all-as-read",
             "s=user/-/state/com.google/starred",
             "reading list",

@@ -375,6 +375,15 @@ struct ContentRow {
     item: Option<String>,
 }
 
+/// One stored item, as its pairs' postings need it.
+struct Stored {
+    feed: String,
+    id: String,
+    seen: DateTime<Utc>,
+    time: DateTime<Utc>,
+    item: Item,
+}
+
 /// How many items' pairs are grouped by partition before they are written.
 const ITEMS_AT_ONCE: usize = 500;
 
@@ -412,7 +421,13 @@ pub(super) async fn pairs_from_content(session: &Session) -> Result<(), StoreErr
         let Ok(item) = serde_json::from_str::<Item>(&json) else {
             continue;
         };
-        items.push((row.feed_url, row.item_id, seen, time, item));
+        items.push(Stored {
+            feed: row.feed_url,
+            id: row.item_id,
+            seen,
+            time,
+            item,
+        });
         indexed += 1;
         if items.len() >= ITEMS_AT_ONCE {
             write_pairs(session, &insert, std::mem::take(&mut items)).await?;
@@ -426,12 +441,11 @@ pub(super) async fn pairs_from_content(session: &Session) -> Result<(), StoreErr
     Ok(())
 }
 
-/// The pair postings of `items` (feed, id, first seen, river time, content), one partition's
-/// rows to a batch.
+/// The pair postings of `items`, one partition's rows to a batch.
 async fn write_pairs(
     session: &Session,
     insert: &PreparedStatement,
-    items: Vec<(String, String, DateTime<Utc>, DateTime<Utc>, Item)>,
+    items: Vec<Stored>,
 ) -> Result<(), StoreError> {
     type Posting = (
         String,
@@ -443,7 +457,14 @@ async fn write_pairs(
         Vec<i32>,
     );
     let mut by_partition: HashMap<(String, String), Vec<Posting>> = HashMap::new();
-    for (feed, id, seen, time, item) in items {
+    for Stored {
+        feed,
+        id,
+        seen,
+        time,
+        item,
+    } in items
+    {
         for (pair, positions) in pair_positions(&item) {
             let count = i32::try_from(positions.len()).unwrap_or(i32::MAX);
             by_partition

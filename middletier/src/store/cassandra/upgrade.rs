@@ -8,7 +8,8 @@
 //!   every item stored before they were indexed.
 //!
 //! Each is safe to run twice, half-way or from two middle tiers starting at once: every row it writes is
-//! derived from the old tables alone (the same row each run) and written with a fixed write time
+//! derived from what is stored alone (the old tables; for version 12, the items' content: the
+//! same row each run) and written with a fixed write time
 //! far in the past ([`MIGRATED_WRITE_TIME`]), so anything the new code has written or deleted
 //! since (a newer mark, a refreshed item, retention's deletions) always wins over it.
 //!

@@ -17,9 +17,11 @@
 //! - [`manage`]: the "Manage feeds" page at `/subscriptions`: subscribe (a feed URL, or a web
 //!   page whose feeds are discovered, with a page to choose when it has several), each feed's
 //!   status, category and unsubscribe button, and OPML export and import.
+//! - `icons`: `/icons/{hash}`, feed icons served as images only, cached for a year.
 //! - here: the router and its state, the static assets, and what both pages share (banners,
 //!   the message page, description sanitizing and its [`SanitizedCache`]).
 
+mod icons;
 mod manage;
 mod reader;
 mod search;
@@ -87,6 +89,7 @@ pub fn router(state: WebState) -> Router {
             // The OPML cap plus room for the multipart envelope.
             post(manage::import_opml).layer(DefaultBodyLimit::max(MAX_OPML_BYTES + 64 * 1024)),
         )
+        .route("/icons/{hash}", get(icons::icon))
         .route("/static/style.css", get(style))
         .route("/static/reader.js", get(script))
         .with_state(state)

@@ -32,6 +32,7 @@ use registry_client::Discovery;
 
 use crate::feed::{self, FeedError, ParsedFeed};
 use crate::fetch::{CacheHints, FetchError, Fetched, Fetcher, Validators};
+use crate::icons::Icons;
 use crate::store::{FeedState, Store, StoreError};
 
 /// `[refresh]` settings.
@@ -205,6 +206,8 @@ pub enum FirstFetch {
 pub struct Refresher {
     store: Arc<dyn Store>,
     fetcher: Fetcher,
+    /// Each feed's icon, looked for after a successful parse (never on a page view).
+    icons: Icons,
     /// Live (dynamic properties): every scan and every schedule reads the current values.
     settings: Dynamic<RefreshSettings>,
     ownership: Ownership,
@@ -221,6 +224,7 @@ impl Refresher {
         ownership: Ownership,
     ) -> Self {
         Self {
+            icons: Icons::new(Arc::clone(&store), fetcher.clone()),
             store,
             fetcher,
             settings: Dynamic::fixed(settings),
@@ -363,7 +367,14 @@ impl Refresher {
         })
         .await;
         match parsed {
-            Ok((Ok(parsed), _)) => (self.succeeded_with(state, now, &fetched, parsed), None),
+            Ok((Ok(parsed), _)) => {
+                match self.icons.icon_for(&state.url, &parsed, now).await {
+                    Ok(icon) => state.icon = icon,
+                    // The icon it had stays; the next refresh looks again.
+                    Err(error) => tracing::warn!(url = %state.url, %error, "cannot store icon"),
+                }
+                (self.succeeded_with(state, now, &fetched, parsed), None)
+            }
             Ok((Err(FeedError::HtmlPage), body)) => {
                 let message = FeedError::HtmlPage.to_string();
                 let url = fetched.final_url.clone();

@@ -27,7 +27,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use middletier_api::{
-    Account, CallError, CategoryChange, ItemQuery, ItemStateChange, MarkRead, MarkedRead,
+    Account, CallError, CategoryChange, IconFile, ItemQuery, ItemStateChange, MarkRead, MarkedRead,
     MiddletierClient, NewAccount, NewSession, OpmlImport, River, RiverItem, RiverQuery,
     SearchQuery, SearchResults, Session, SubscriptionChange, UserFeeds,
 };
@@ -282,6 +282,15 @@ impl Upstream {
     pub async fn item(&self, user: &str, query: &ItemQuery) -> Result<RiverItem, UpstreamError> {
         let call = self.retries.run(Idempotent, |base| async move {
             self.client.item(&base, user, query).await
+        });
+        self.without_fallback(&self.get, call).await
+    }
+
+    /// A feed icon by content hash; `None`: the middle tier has none by that hash. A read
+    /// (`RSSGet`) without a fallback; browsers keep what it answers for a year.
+    pub async fn icon(&self, hash: &str) -> Result<Option<IconFile>, UpstreamError> {
+        let call = self.retries.run(Idempotent, |base| async move {
+            self.client.icon(&base, hash).await
         });
         self.without_fallback(&self.get, call).await
     }

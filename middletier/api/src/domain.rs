@@ -56,6 +56,8 @@ pub enum ParseError {
     AppPasswordName,
     #[error("feed title must be at most {MAX_TITLE_BYTES} bytes without control characters")]
     Title,
+    #[error("icon hash must be 64 lower-case hex characters (SHA-256)")]
+    IconHash,
 }
 
 /// An item id as the client sends it back (the middle tier's `feed::item_id` makes them).
@@ -118,6 +120,14 @@ pub fn app_password_hash(raw: &str) -> Result<&str, ParseError> {
     lower_hex(raw, 64)
         .then_some(raw)
         .ok_or(ParseError::AppPasswordHash)
+}
+
+/// SHA-256 hex of a feed icon's bytes: how icons are named, so the name is safe in a path
+/// segment and a key as it is, and a cached copy never goes stale.
+pub fn icon_hash(raw: &str) -> Result<&str, ParseError> {
+    lower_hex(raw, 64)
+        .then_some(raw)
+        .ok_or(ParseError::IconHash)
 }
 
 /// An app password's name as its owner typed it ("Phone", "Reeder on the iPad"), trimmed.

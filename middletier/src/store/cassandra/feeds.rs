@@ -37,6 +37,7 @@ struct FeedRow {
     gone: Option<bool>,
     next_refresh: Option<DateTime<Utc>>,
     first_seen: Option<HashMap<String, DateTime<Utc>>>,
+    icon: Option<String>,
 }
 
 impl FeedRow {
@@ -65,6 +66,7 @@ impl FeedRow {
             gone: self.gone.unwrap_or(false),
             next_refresh: self.next_refresh.unwrap_or_default(),
             first_seen: self.first_seen.unwrap_or_default(),
+            icon: self.icon,
         })
     }
 }
@@ -103,6 +105,7 @@ impl FeedStore for CassandraStore {
             state.gone,
             state.next_refresh,
             &state.first_seen,
+            state.icon.as_deref(),
         );
         connected
             .session

@@ -44,7 +44,7 @@
 
 mod site;
 
-pub use site::{Answer, Site};
+pub use site::{Answer, PNG_16, Site};
 
 use std::collections::HashMap;
 use std::convert::Infallible;

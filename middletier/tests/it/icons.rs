@@ -18,8 +18,8 @@ use middletier_api::domain::{FeedUrl, UserId};
 
 use crate::support::{ScratchDir, assert_bounded, cassandra_shared};
 
-/// A 1x1 PNG (its header is what the refresher sniffs).
-const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89\0\0\0\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82";
+/// A real PNG (its header is what the refresher sniffs).
+const PNG: &[u8] = testing::PNG_16;
 const GIF: &[u8] = b"GIF89a\x01\0\x01\0\x80\0\0\0\0\0\xff\xff\xff!\xf9\x04\x01\0\0\0\0,\0\0\0\0\x01\0\x01\0\0\x02\x02D\x01\0;";
 /// An ICO directory of one 16x16 image (enough for the sniffer; browsers are not shown it).
 const ICO: &[u8] = &[

@@ -194,8 +194,9 @@ fn weight(member: &str, key: &str) -> u64 {
 #[derive(Debug)]
 pub enum FirstFetch {
     /// A feed (possibly failing for a transient reason): subscribe with this state, under
-    /// `state.url` (the URL it permanently moved to, if it did).
-    Feed(FeedState),
+    /// `state.url` (the URL it permanently moved to, if it did). Boxed: a feed's state is far
+    /// larger than the other answers.
+    Feed(Box<FeedState>),
     /// An HTML page: look for feed links in it.
     Html { body: Vec<u8>, url: url::Url },
     /// Not something one can subscribe to; the message says why.
@@ -318,9 +319,9 @@ impl Refresher {
     pub async fn fetch_new(&self, url: &FeedUrl) -> FirstFetch {
         let (state, failure) = self.refresh(FeedState::new(url.clone(), Utc::now())).await;
         match failure {
-            None => FirstFetch::Feed(state),
+            None => FirstFetch::Feed(Box::new(state)),
             Some(Failure::Html { body, url }) => FirstFetch::Html { body, url },
-            Some(Failure::Transient) => FirstFetch::Feed(state),
+            Some(Failure::Transient) => FirstFetch::Feed(Box::new(state)),
             Some(Failure::Definitive(message)) => FirstFetch::Refused(message),
         }
     }

@@ -32,7 +32,7 @@ use registry_client::Discovery;
 
 use crate::feed::{self, FeedError, ParsedFeed};
 use crate::fetch::{CacheHints, FetchError, Fetched, Fetcher, Validators};
-use crate::icons::Icons;
+use crate::icons::{Icons, Waiting};
 use crate::store::{FeedState, Store, StoreError};
 
 /// `[refresh]` settings.
@@ -306,7 +306,7 @@ impl Refresher {
     /// Fetches, parses and stores one feed now, whatever its schedule.
     pub async fn refresh_and_save(&self, state: FeedState) -> Result<FeedState, StoreError> {
         let old_url = state.url.clone();
-        let (state, _) = self.refresh(state).await;
+        let (state, _) = self.refresh(state, Waiting::Refresh).await;
         if state.url != old_url {
             tracing::info!(from = %old_url, to = %state.url, "feed moved permanently");
             self.store.move_feed(&old_url, &state.url).await?;
@@ -317,7 +317,9 @@ impl Refresher {
 
     /// The first fetch of a URL a user typed (nothing is stored).
     pub async fn fetch_new(&self, url: &FeedUrl) -> FirstFetch {
-        let (state, failure) = self.refresh(FeedState::new(url.clone(), Utc::now())).await;
+        let (state, failure) = self
+            .refresh(FeedState::new(url.clone(), Utc::now()), Waiting::Subscribe)
+            .await;
         match failure {
             None => FirstFetch::Feed(Box::new(state)),
             Some(Failure::Html { body, url }) => FirstFetch::Html { body, url },
@@ -326,8 +328,13 @@ impl Refresher {
         }
     }
 
-    /// One attempt: the feed's new state, and how it failed if it did.
-    async fn refresh(&self, mut state: FeedState) -> (FeedState, Option<Failure>) {
+    /// One attempt: the feed's new state, and how it failed if it did. `waiting` bounds the
+    /// look for its icon.
+    async fn refresh(
+        &self,
+        mut state: FeedState,
+        waiting: Waiting,
+    ) -> (FeedState, Option<Failure>) {
         let now = Utc::now();
         state.last_attempt = Some(now);
         let validators = Validators {
@@ -369,7 +376,7 @@ impl Refresher {
         .await;
         match parsed {
             Ok((Ok(parsed), _)) => {
-                match self.icons.icon_for(&state.url, &parsed, now).await {
+                match self.icons.icon_for(&state.url, &parsed, now, waiting).await {
                     Ok(icon) => state.icon = icon,
                     // The icon it had stays; the next refresh looks again.
                     Err(error) => tracing::warn!(url = %state.url, %error, "cannot store icon"),

@@ -49,6 +49,22 @@ pub const RECHECK_AFTER: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 /// pages finish within a few kilobytes.
 pub const MAX_PAGE_BYTES: u64 = 256 * 1024;
 
+/// How long a subscribe waits for the new feed's icon: the reader is waiting for the answer
+/// (the edge gives up on a subscribe after 5 s), so a slow site costs the feed its icon until
+/// a later refresh, not the subscription.
+pub const SUBSCRIBE_BUDGET: Duration = Duration::from_secs(2);
+
+/// Who is waiting for a look, which decides how long it may take.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Waiting {
+    /// The scheduled refresh: the look may take the fetch timeout, and a timeout is remembered
+    /// like any other failure.
+    Refresh,
+    /// A reader subscribing: at most [`SUBSCRIBE_BUDGET`]; a look cut short records nothing,
+    /// so the next refresh that parses the feed looks again.
+    Subscribe,
+}
+
 /// Finds, stores and names feeds' icons.
 #[derive(Clone, Debug)]
 pub struct Icons {
@@ -69,6 +85,7 @@ impl Icons {
         feed_url: &FeedUrl,
         parsed: &ParsedFeed,
         now: DateTime<Utc>,
+        waiting: Waiting,
     ) -> Result<Option<String>, StoreError> {
         let image = parsed
             .image
@@ -88,10 +105,16 @@ impl Icons {
         {
             return Ok(known.hash);
         }
-        let budget = self.fetcher.settings().timeout;
-        let looked = tokio::time::timeout(budget, self.look(image.as_ref(), &site))
-            .await
-            .unwrap_or_else(|_| Err("the site did not answer in time".to_owned()));
+        let timeout = self.fetcher.settings().timeout;
+        let budget = match waiting {
+            Waiting::Refresh => timeout,
+            Waiting::Subscribe => SUBSCRIBE_BUDGET.min(timeout),
+        };
+        let looked = match tokio::time::timeout(budget, self.look(image.as_ref(), &site)).await {
+            Ok(looked) => looked,
+            Err(_) if waiting == Waiting::Subscribe => return Ok(None),
+            Err(_) => Err("the site did not answer in time".to_owned()),
+        };
         let (record, icon) = match looked {
             Ok(icon) => {
                 let hash = sha256_hex(&icon.bytes);

@@ -423,6 +423,37 @@ async fn a_slow_icon_server_is_given_up_on_within_the_fetch_timeout() {
     assert!(state.last_error.is_none());
 }
 
+#[tokio::test]
+async fn subscribing_waits_for_a_slow_icon_only_briefly_and_leaves_the_look_to_the_refresh() {
+    let site = Site::start(|base| {
+        vec![
+            ("/feed.xml", rss(&format!("{base}/"), None)),
+            ("/", Answer::Slow),
+            ("/favicon.ico", Answer::Slow),
+        ]
+    })
+    .await;
+    let store = memory();
+    let service = testing::feed_service(store.clone(), loopback());
+    let started = Instant::now();
+    let url = FeedUrl::parse(&site.url("/feed.xml")).expect("url");
+    let change = service
+        .subscribe(&reader(), &url)
+        .await
+        .expect("subscribed");
+    assert!(change.changed);
+    assert_bounded(
+        "a subscribe with a slow site",
+        started.elapsed(),
+        Duration::from_secs(10),
+    );
+    let feeds = service.user_feeds(&reader()).await.expect("feeds");
+    assert_eq!(feeds.subscriptions[0].icon, None);
+    assert_eq!(feeds.subscriptions[0].items.len(), 1);
+    // Cut short, the look is not remembered as a failure: the next refresh looks again.
+    assert_eq!(store.icon_source(&site.url("")).await.expect("read"), None);
+}
+
 // --- Store conformance -------------------------------------------------------------------
 
 fn now_millis() -> DateTime<Utc> {

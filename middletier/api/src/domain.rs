@@ -268,6 +268,16 @@ mod tests {
         assert!(matches!(time("yesterday"), Err(ParseError::Time(_))));
         assert!(password_hash("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA").is_ok());
         assert_eq!(password_hash(""), Err(ParseError::PasswordHash));
+        assert!(icon_hash(&"0f".repeat(32)).is_ok());
+        for bad in [
+            "",
+            "../icons",
+            &"0F".repeat(32),
+            &"0f".repeat(33),
+            &"zz".repeat(32),
+        ] {
+            assert_eq!(icon_hash(bad), Err(ParseError::IconHash), "{bad:?}");
+        }
     }
 
     #[test]

@@ -561,6 +561,44 @@ async fn sqlite_store_keeps_icons() {
 }
 
 #[tokio::test]
+async fn a_sqlite_file_from_before_icons_keeps_its_feeds_and_gains_icons() {
+    let scratch = ScratchDir::new("migrate-008");
+    let path = scratch.join("rss.db");
+    let url = FeedUrl::parse("https://example.com/feed.xml").expect("url");
+    {
+        // What the release before wrote: schema 6, one fetched feed.
+        let db = rusqlite::Connection::open(&path).expect("create");
+        for schema in [
+            include_str!("../../schema/sqlite/001_initial.sql"),
+            include_str!("../../schema/sqlite/002_item_history.sql"),
+            include_str!("../../schema/sqlite/003_search_scope.sql"),
+            include_str!("../../schema/sqlite/004_current_ids.sql"),
+            include_str!("../../schema/sqlite/005_app_passwords.sql"),
+            include_str!("../../schema/sqlite/006_subscription_titles.sql"),
+        ] {
+            db.execute_batch(schema).expect("schema");
+        }
+        db.pragma_update(None, "user_version", 6).expect("version");
+        db.execute(
+            "INSERT INTO feeds (url, title, consecutive_errors, gone, next_refresh) \
+             VALUES (?1, 'Old feed', 0, 0, 0)",
+            [url.as_str()],
+        )
+        .expect("feed");
+    }
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).await.expect("opens"));
+    let state = store
+        .feed_states(std::slice::from_ref(&url))
+        .await
+        .expect("read")
+        .remove(0)
+        .expect("the feed lives on");
+    assert_eq!(state.title.as_deref(), Some("Old feed"));
+    assert_eq!(state.icon, None, "no icon until a refresh finds one");
+    icon_conformance(store, "").await;
+}
+
+#[tokio::test]
 #[ignore = "needs Cassandra: deploy/test.sh starts one (or deploy/cassandra/run.sh start)"]
 async fn cassandra_store_keeps_icons() {
     let _cassandra = cassandra_shared().await;

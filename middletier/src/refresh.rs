@@ -32,7 +32,7 @@ use registry_client::Discovery;
 
 use crate::feed::{self, FeedError, ParsedFeed};
 use crate::fetch::{CacheHints, FetchError, Fetched, Fetcher, Validators};
-use crate::icons::{Icons, Waiting};
+use crate::icons::{self, Icons, Settled, Waiting};
 use crate::store::{FeedState, Store, StoreError};
 
 /// `[refresh]` settings.
@@ -376,10 +376,16 @@ impl Refresher {
         .await;
         match parsed {
             Ok((Ok(parsed), _)) => {
-                match self.icons.icon_for(&state.url, &parsed, now, waiting).await {
-                    Ok(icon) => state.icon = icon,
-                    // The icon it had stays; the next refresh looks again.
-                    Err(error) => tracing::warn!(url = %state.url, %error, "cannot store icon"),
+                if icons::due(state.icon_checked, now) {
+                    match self.icons.icon_for(&state.url, &parsed, now, waiting).await {
+                        Ok(Settled::Icon(icon)) => {
+                            state.icon = icon;
+                            state.icon_checked = Some(now);
+                        }
+                        Ok(Settled::Unsettled) => {}
+                        // The icon it had stays; the next refresh looks again.
+                        Err(error) => tracing::warn!(url = %state.url, %error, "cannot store icon"),
+                    }
                 }
                 (self.succeeded_with(state, now, &fetched, parsed), None)
             }

@@ -13,3 +13,5 @@ CREATE TABLE icons (
     bytes        BLOB NOT NULL
 );
 ALTER TABLE feeds ADD COLUMN icon TEXT;
+-- When the feed's icon was last settled (Unix ms): looked at again a week later.
+ALTER TABLE feeds ADD COLUMN icon_checked INTEGER;

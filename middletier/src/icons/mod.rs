@@ -13,7 +13,9 @@
 //! bounded by the fetch timeout, so a slow site cannot hold a refresh much longer than a slow
 //! feed would.
 //!
-//! What a look found is kept per source (the image URL, or the site's origin) with when it
+//! A feed is looked at when it is [`due`]: a week after its icon was last settled (kept in its
+//! state), so a feed that changes its image URL or site link on every refresh still costs at
+//! most one look a week. What a look found is kept per source (the image URL, or the site's origin) with when it
 //! looked ([`IconSource`]), found or not, and the source is not looked at again for
 //! [`RECHECK_AFTER`]: every feed of a site shares one look, and a site without an icon is not
 //! asked on every refresh. An icon's bytes are stored once, by SHA-256; the feed's state names
@@ -65,6 +67,20 @@ pub enum Waiting {
     Subscribe,
 }
 
+/// What [`Icons::icon_for`] settled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Settled {
+    /// The feed's icon hash; `None`: it has none.
+    Icon(Option<String>),
+    /// Nothing: a subscribe's look was cut short; the next refresh looks again.
+    Unsettled,
+}
+
+/// Whether a feed whose icon was last settled at `checked` is due for another look at `now`.
+pub fn due(checked: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+    checked.is_none_or(|at| now.signed_duration_since(at).to_std().ok() >= Some(RECHECK_AFTER))
+}
+
 /// Finds, stores and names feeds' icons.
 #[derive(Clone, Debug)]
 pub struct Icons {
@@ -79,14 +95,14 @@ impl Icons {
 
     /// The hash of the icon of the feed at `feed_url`, just parsed as `parsed`: what its source
     /// was found to have within [`RECHECK_AFTER`] of `now`, else what a look finds now (and
-    /// records). `Ok(None)`: it has none.
+    /// records). The refresher asks only when the feed is [`due`].
     pub async fn icon_for(
         &self,
         feed_url: &FeedUrl,
         parsed: &ParsedFeed,
         now: DateTime<Utc>,
         waiting: Waiting,
-    ) -> Result<Option<String>, StoreError> {
+    ) -> Result<Settled, StoreError> {
         let image = parsed
             .image
             .as_deref()
@@ -103,7 +119,7 @@ impl Icons {
         if let Some(known) = self.store.icon_source(&source).await?
             && now.signed_duration_since(known.checked).to_std().ok() < Some(RECHECK_AFTER)
         {
-            return Ok(known.hash);
+            return Ok(Settled::Icon(known.hash));
         }
         let timeout = self.fetcher.settings().timeout;
         let budget = match waiting {
@@ -112,7 +128,7 @@ impl Icons {
         };
         let looked = match tokio::time::timeout(budget, self.look(image.as_ref(), &site)).await {
             Ok(looked) => looked,
-            Err(_) if waiting == Waiting::Subscribe => return Ok(None),
+            Err(_) if waiting == Waiting::Subscribe => return Ok(Settled::Unsettled),
             Err(_) => Err("the site did not answer in time".to_owned()),
         };
         let (record, icon) = match looked {
@@ -138,7 +154,7 @@ impl Icons {
             }
         };
         self.store.save_icon_source(&record, icon.as_ref()).await?;
-        Ok(record.hash)
+        Ok(Settled::Icon(record.hash))
     }
 
     /// The first accepted icon among the candidates, or why there is none (the last reason).

@@ -122,6 +122,10 @@ pub struct FeedState {
     /// SHA-256 (hex) of the feed's icon ([`IconStore`]), kept with the feed so page views show
     /// it without another read; `None`: none found (yet).
     pub icon: Option<String>,
+    /// When the refresher last settled the feed's icon: it looks again only a week later
+    /// (`icons::RECHECK_AFTER`), however often the feed changes or whatever its image and site
+    /// links say, so a feed cannot make the middle tier fetch or store icons without bound.
+    pub icon_checked: Option<DateTime<Utc>>,
 }
 
 impl FeedState {
@@ -142,6 +146,7 @@ impl FeedState {
             next_refresh: now,
             first_seen: HashMap::new(),
             icon: None,
+            icon_checked: None,
         }
     }
 }

@@ -240,14 +240,16 @@ async fn a_site_is_looked_at_once_per_week_for_all_its_feeds_and_failures_are_re
     // A week on (the record dated back, as the refresher reads the clock), the site is looked
     // at again, and an icon it has since added is found.
     site.set("/favicon.ico", Answer::Body("image/x-icon", ICO.to_vec()));
+    let week_ago = Utc::now() - chrono::Duration::days(8);
     let week_old = IconSource {
-        checked: Utc::now() - chrono::Duration::days(8),
+        checked: week_ago,
         ..record_again(&store, &site).await
     };
     store
         .save_icon_source(&week_old, None)
         .await
         .expect("date back");
+    date_back_feeds(&store, &feeds, week_ago).await;
     assert_eq!(
         refresh_at(
             &store,
@@ -257,6 +259,66 @@ async fn a_site_is_looked_at_once_per_week_for_all_its_feeds_and_failures_are_re
         )
         .await,
         [Some(sha256_hex(ICO)), Some(sha256_hex(ICO))]
+    );
+}
+
+/// Dates the feeds' last icon look back to `at`, as if that long had passed.
+async fn date_back_feeds(store: &Arc<dyn Store>, feeds: &[String], at: DateTime<Utc>) {
+    for feed in feeds {
+        let url = FeedUrl::parse(feed).expect("url");
+        let mut state = store
+            .feed_states(std::slice::from_ref(&url))
+            .await
+            .expect("read")
+            .remove(0)
+            .expect("state");
+        state.icon_checked = Some(at);
+        store.save_feed_state(&state).await.expect("save");
+    }
+}
+
+#[tokio::test]
+async fn a_feed_changing_its_image_on_every_refresh_is_looked_at_once_a_week() {
+    let site = Site::start(|base| {
+        vec![
+            ("/feed.xml", rss(&format!("{base}/"), Some("/a.png"))),
+            ("/a.png", Answer::Body("image/png", PNG.to_vec())),
+            ("/b.png", Answer::Body("image/gif", GIF.to_vec())),
+        ]
+    })
+    .await;
+    let store = memory();
+    let feeds = [site.url("/feed.xml")];
+    let start = Utc::now();
+    assert_eq!(
+        refresh_at(&store, loopback(), &feeds, start).await,
+        [Some(sha256_hex(PNG))]
+    );
+    let home = site.url("/");
+    site.set("/feed.xml", rss(&home, Some("/b.png")));
+    refresh_at(
+        &store,
+        loopback(),
+        &feeds,
+        start + chrono::Duration::hours(1),
+    )
+    .await;
+    assert_eq!(site.requests("/feed.xml"), 2);
+    assert_eq!(
+        site.requests("/b.png"),
+        0,
+        "a new image URL waits for the feed's week"
+    );
+    date_back_feeds(&store, &feeds, start - chrono::Duration::days(8)).await;
+    assert_eq!(
+        refresh_at(
+            &store,
+            loopback(),
+            &feeds,
+            start + chrono::Duration::hours(2)
+        )
+        .await,
+        [Some(sha256_hex(GIF))]
     );
 }
 
@@ -527,6 +589,7 @@ async fn icon_conformance(store: Arc<dyn Store>, prefix: &str) {
         .expect("subscribe");
     let mut state = FeedState::new(url.clone(), now_millis());
     state.icon = Some(hash.clone());
+    state.icon_checked = Some(now_millis());
     store.save_feed_state(&state).await.expect("save");
     let read = store
         .feed_states(std::slice::from_ref(&url))
@@ -535,6 +598,10 @@ async fn icon_conformance(store: Arc<dyn Store>, prefix: &str) {
     assert_eq!(
         read[0].as_ref().and_then(|s| s.icon.clone()),
         Some(hash.clone())
+    );
+    assert_eq!(
+        read[0].as_ref().and_then(|s| s.icon_checked),
+        state.icon_checked
     );
     let cached = store
         .cached_feeds(std::slice::from_ref(&url))

@@ -38,6 +38,7 @@ struct FeedRow {
     next_refresh: Option<DateTime<Utc>>,
     first_seen: Option<HashMap<String, DateTime<Utc>>>,
     icon: Option<String>,
+    icon_checked: Option<DateTime<Utc>>,
 }
 
 impl FeedRow {
@@ -67,6 +68,7 @@ impl FeedRow {
             next_refresh: self.next_refresh.unwrap_or_default(),
             first_seen: self.first_seen.unwrap_or_default(),
             icon: self.icon,
+            icon_checked: self.icon_checked,
         })
     }
 }
@@ -106,6 +108,7 @@ impl FeedStore for CassandraStore {
             state.next_refresh,
             &state.first_seen,
             state.icon.as_deref(),
+            state.icon_checked,
         );
         connected
             .session

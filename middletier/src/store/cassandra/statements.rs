@@ -11,7 +11,7 @@ use crate::store::StoreError;
 /// The columns of `feeds_by_url`, in the order of `feeds::FeedRow` and of `insert_feed`'s values.
 const FEED_COLUMNS: &str = "url, title, items, etag, last_modified, http_status, last_attempt, \
                             last_success, last_error, consecutive_errors, gone, next_refresh, \
-                            first_seen, icon";
+                            first_seen, icon, icon_checked";
 
 /// The columns of a mark in `item_marks_by_user_month`, in the order of `reading::MarkRow`.
 const MARK_COLUMNS: &str = "item_id, read, starred, updated_at";
@@ -65,7 +65,7 @@ pub(super) async fn prepare(session: Session) -> Result<Connected, StoreError> {
         ))
         .await?,
         insert_feed: prepare(&format!(
-            "INSERT INTO feeds_by_url ({FEED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            "INSERT INTO feeds_by_url ({FEED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         ))
         .await?,
         delete_feed: prepare("DELETE FROM feeds_by_url WHERE url = ?").await?,

@@ -20,10 +20,12 @@
 //! - [`app_passwords`]: the "Apps" page at `/settings/app-passwords`: app passwords for the
 //!   sync APIs (created and shown once, listed with their last use, revoked), and the server
 //!   addresses apps ask for.
+//! - `icons`: `/icons/{hash}`, feed icons served as images only, cached for a year.
 //! - here: the router and its state, the static assets, and what both pages share (banners,
 //!   the message page, description sanitizing and its [`SanitizedCache`]).
 
 mod app_passwords;
+mod icons;
 mod manage;
 mod reader;
 mod search;
@@ -96,6 +98,7 @@ pub fn router(state: WebState) -> Router {
             get(app_passwords::page).post(app_passwords::create),
         )
         .route(app_passwords::REVOKE, post(app_passwords::revoke))
+        .route("/icons/{hash}", get(icons::icon))
         .route("/static/style.css", get(style))
         .route("/static/reader.js", get(script))
         .with_state(state)

@@ -209,7 +209,7 @@ async fn probe(fetcher: &Fetcher, url: FeedUrl) -> Option<Candidate> {
     }
 }
 
-fn truncate_at_char_boundary(text: &str, max: usize) -> &str {
+pub(crate) fn truncate_at_char_boundary(text: &str, max: usize) -> &str {
     if text.len() <= max {
         return text;
     }
@@ -227,14 +227,15 @@ fn clean_title(raw: &str) -> Option<String> {
 
 /// What the scanner keeps of a page: the first `<base href>` and every `<link>` tag.
 #[derive(Debug, Default)]
-struct LinkTags {
-    base_href: Option<String>,
-    links: Vec<Tag>,
+pub(crate) struct LinkTags {
+    pub(crate) base_href: Option<String>,
+    pub(crate) links: Vec<Tag>,
 }
 
 /// The `<link>` tags and the first `<base href>` of `html`, as html5ever's tokenizer reads them
-/// (names lower-cased, values entity-decoded, later duplicates of an attribute dropped).
-fn link_tags(html: &str) -> LinkTags {
+/// (names lower-cased, values entity-decoded, later duplicates of an attribute dropped). Feed
+/// discovery and icon discovery (`icons`) both read pages through it.
+pub(crate) fn link_tags(html: &str) -> LinkTags {
     let tokenizer = Tokenizer::new(LinkSink::default(), TokenizerOpts::default());
     let input = BufferQueue::default();
     input.push_back(StrTendril::from_slice(html));
@@ -306,7 +307,7 @@ impl TokenSink for LinkSink {
 
 /// The value of `tag`'s attribute `name` (lower case; the tokenizer keeps the first of
 /// duplicates, as browsers do).
-fn attr<'t>(tag: &'t Tag, name: &str) -> Option<&'t str> {
+pub(crate) fn attr<'t>(tag: &'t Tag, name: &str) -> Option<&'t str> {
     tag.attrs
         .iter()
         .find(|attribute| &*attribute.name.local == name)

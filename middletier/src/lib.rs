@@ -17,6 +17,8 @@
 //! - [`retention`]: the background job bounding each feed's item history (starred items stay).
 //! - [`fetch`]: HTTP fetching with timeouts, size cap and SSRF guard.
 //! - [`feed`]: parsing with feed-rs and making content safe.
+//! - [`icons`]: finding each feed's icon at refresh (the feed's image, the site's links,
+//!   `/favicon.ico`), checked and stored once by hash.
 //! - [`discover`]: finding the feeds a web page links to; [`opml`]: OPML import and export.
 //! - [`store`]: the store traits, their implementations (memory, SQLite, Cassandra) and the layers
 //!   composed around them (metrics, the process feed cache); [`transfer`]: moving every
@@ -32,6 +34,7 @@ pub mod chaos;
 pub mod discover;
 pub mod feed;
 pub mod fetch;
+pub mod icons;
 pub mod openapi;
 pub mod opml;
 pub mod refresh;

@@ -46,7 +46,8 @@ use utoipa::{Modify, OpenApi};
         crate::routes::app_accounts::app_passwords,
         crate::routes::app_accounts::revoke_app_password,
         crate::routes::app_accounts::app_password_by_secret,
-        crate::routes::app_accounts::app_password_by_fever
+        crate::routes::app_accounts::app_password_by_fever,
+        crate::routes::icons::icon
     ),
     modifiers(&ServiceToken),
     security(("token" = [])),
@@ -54,7 +55,8 @@ use utoipa::{Modify, OpenApi};
         (name = "subscriptions", description = "The recipe's API: a user's feeds"),
         (name = "reading", description = "The river of news and reading state"),
         (name = "accounts", description = "Accounts, sessions and app passwords (the edge hashes passwords and tokens)"),
-        (name = "apps", description = "What sync apps read and change (the edge's Google Reader and Fever APIs)")
+        (name = "apps", description = "What sync apps read and change (the edge's Google Reader and Fever APIs)"),
+        (name = "icons", description = "Feed icons, found at refresh, by content hash")
     )
 )]
 pub struct MiddletierApi;

@@ -32,6 +32,7 @@ use registry_client::Discovery;
 
 use crate::feed::{self, FeedError, ParsedFeed};
 use crate::fetch::{CacheHints, FetchError, Fetched, Fetcher, Validators};
+use crate::icons::{self, Icons, Settled, Waiting};
 use crate::store::{FeedState, Store, StoreError};
 
 /// `[refresh]` settings.
@@ -193,8 +194,9 @@ fn weight(member: &str, key: &str) -> u64 {
 #[derive(Debug)]
 pub enum FirstFetch {
     /// A feed (possibly failing for a transient reason): subscribe with this state, under
-    /// `state.url` (the URL it permanently moved to, if it did).
-    Feed(FeedState),
+    /// `state.url` (the URL it permanently moved to, if it did). Boxed: a feed's state is far
+    /// larger than the other answers.
+    Feed(Box<FeedState>),
     /// An HTML page: look for feed links in it.
     Html { body: Vec<u8>, url: url::Url },
     /// Not something one can subscribe to; the message says why.
@@ -205,6 +207,8 @@ pub enum FirstFetch {
 pub struct Refresher {
     store: Arc<dyn Store>,
     fetcher: Fetcher,
+    /// Each feed's icon, looked for after a successful parse (never on a page view).
+    icons: Icons,
     /// Live (dynamic properties): every scan and every schedule reads the current values.
     settings: Dynamic<RefreshSettings>,
     ownership: Ownership,
@@ -221,6 +225,7 @@ impl Refresher {
         ownership: Ownership,
     ) -> Self {
         Self {
+            icons: Icons::new(Arc::clone(&store), fetcher.clone()),
             store,
             fetcher,
             settings: Dynamic::fixed(settings),
@@ -301,7 +306,7 @@ impl Refresher {
     /// Fetches, parses and stores one feed now, whatever its schedule.
     pub async fn refresh_and_save(&self, state: FeedState) -> Result<FeedState, StoreError> {
         let old_url = state.url.clone();
-        let (state, _) = self.refresh(state).await;
+        let (state, _) = self.refresh(state, Waiting::Refresh).await;
         if state.url != old_url {
             tracing::info!(from = %old_url, to = %state.url, "feed moved permanently");
             self.store.move_feed(&old_url, &state.url).await?;
@@ -312,17 +317,24 @@ impl Refresher {
 
     /// The first fetch of a URL a user typed (nothing is stored).
     pub async fn fetch_new(&self, url: &FeedUrl) -> FirstFetch {
-        let (state, failure) = self.refresh(FeedState::new(url.clone(), Utc::now())).await;
+        let (state, failure) = self
+            .refresh(FeedState::new(url.clone(), Utc::now()), Waiting::Subscribe)
+            .await;
         match failure {
-            None => FirstFetch::Feed(state),
+            None => FirstFetch::Feed(Box::new(state)),
             Some(Failure::Html { body, url }) => FirstFetch::Html { body, url },
-            Some(Failure::Transient) => FirstFetch::Feed(state),
+            Some(Failure::Transient) => FirstFetch::Feed(Box::new(state)),
             Some(Failure::Definitive(message)) => FirstFetch::Refused(message),
         }
     }
 
-    /// One attempt: the feed's new state, and how it failed if it did.
-    async fn refresh(&self, mut state: FeedState) -> (FeedState, Option<Failure>) {
+    /// One attempt: the feed's new state, and how it failed if it did. `waiting` bounds the
+    /// look for its icon.
+    async fn refresh(
+        &self,
+        mut state: FeedState,
+        waiting: Waiting,
+    ) -> (FeedState, Option<Failure>) {
         let now = Utc::now();
         state.last_attempt = Some(now);
         let validators = Validators {
@@ -363,7 +375,20 @@ impl Refresher {
         })
         .await;
         match parsed {
-            Ok((Ok(parsed), _)) => (self.succeeded_with(state, now, &fetched, parsed), None),
+            Ok((Ok(parsed), _)) => {
+                if icons::due(state.icon_checked, now) {
+                    match self.icons.icon_for(&state.url, &parsed, now, waiting).await {
+                        Ok(Settled::Icon(icon)) => {
+                            state.icon = icon;
+                            state.icon_checked = Some(now);
+                        }
+                        Ok(Settled::Unsettled) => {}
+                        // The icon it had stays; the next refresh looks again.
+                        Err(error) => tracing::warn!(url = %state.url, %error, "cannot store icon"),
+                    }
+                }
+                (self.succeeded_with(state, now, &fetched, parsed), None)
+            }
             Ok((Err(FeedError::HtmlPage), body)) => {
                 let message = FeedError::HtmlPage.to_string();
                 let url = fetched.final_url.clone();

@@ -409,6 +409,7 @@ pub fn river(
             category: category.clone(),
             unread,
             error,
+            icon: feed.as_ref().and_then(|feed| feed.state.icon.clone()),
         });
     }
     let (mut items, next) = page(&sources, filter, cursor, limit);

@@ -7,6 +7,7 @@
 
 pub(crate) mod app_accounts;
 pub(crate) mod apps;
+pub(crate) mod icons;
 
 use std::collections::HashMap;
 
@@ -81,6 +82,7 @@ pub fn router(service: FeedService) -> Router {
             get(session).delete(delete_session),
         )
         .merge(apps::router())
+        .merge(icons::routes())
         // JSON bodies here are a few hundred bytes; OPML and the bulk routes of `apps` keep
         // their own larger limits.
         .layer(DefaultBodyLimit::max(64 * 1024))

@@ -421,6 +421,7 @@ mod tests {
                 status: middletier_api::FeedStatus::default(),
                 category: None,
                 unread: 1,
+                icon: None,
             }],
         })
     }

@@ -27,7 +27,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use middletier_api::{
-    Account, CallError, CategoryChange, ItemQuery, ItemStateChange, MarkRead, MarkedRead,
+    Account, CallError, CategoryChange, IconFile, ItemQuery, ItemStateChange, MarkRead, MarkedRead,
     MiddletierClient, NewAccount, NewSession, OpmlImport, River, RiverItem, RiverQuery,
     SearchQuery, SearchResults, Session, SubscriptionChange, UserFeeds,
 };
@@ -89,6 +89,7 @@ pub struct Upstream {
     search: Command,
     app_read: Command,
     app_write: Command,
+    icon: Command,
     cache: ReadCache,
     rivers: RiverCache,
 }
@@ -128,11 +129,12 @@ impl Upstream {
             search: command("RSSSearch", |c| &c.search),
             app_read: command("AppRead", |c| &c.app_read),
             app_write: command("AppWrite", |c| &c.app_write),
+            icon: command("RSSIcon", |c| &c.icon),
             rivers: RiverCache::new(settings.read_cache.river_budget()),
         }
     }
 
-    pub fn commands(&self) -> [&Command; 10] {
+    pub fn commands(&self) -> [&Command; 11] {
         [
             &self.get,
             &self.add,
@@ -144,6 +146,7 @@ impl Upstream {
             &self.search,
             &self.app_read,
             &self.app_write,
+            &self.icon,
         ]
     }
 
@@ -284,6 +287,15 @@ impl Upstream {
             self.client.item(&base, user, query).await
         });
         self.without_fallback(&self.get, call).await
+    }
+
+    /// A feed icon by content hash; `None`: the middle tier has none by that hash. Through its
+    /// own command (`RSSIcon`), without a fallback; browsers keep what it answers for a year.
+    pub async fn icon(&self, hash: &str) -> Result<Option<IconFile>, UpstreamError> {
+        let call = self.retries.run(Idempotent, |base| async move {
+            self.client.icon(&base, hash).await
+        });
+        self.without_fallback(&self.icon, call).await
     }
 
     /// A page of search results, through its own command (`RSSSearch`). No fallback: results

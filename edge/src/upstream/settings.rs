@@ -89,6 +89,14 @@ pub struct CommandsSettings {
     /// titles and categories; app passwords.
     #[serde(default = "default_app_write")]
     pub app_write: CommandSettings,
+    /// Feed icons: a reader's first visit loads one per feed (then never again, for a year),
+    /// a burst kept apart from the pages' `get` so it can't trip or starve them.
+    #[serde(default = "default_icon")]
+    pub icon: CommandSettings,
+}
+
+fn default_icon() -> CommandSettings {
+    CommandSettings::with_timeout(Duration::from_secs(2))
 }
 
 fn default_app_read() -> CommandSettings {
@@ -131,6 +139,7 @@ impl Default for CommandsSettings {
             search: default_search(),
             app_read: default_app_read(),
             app_write: default_app_write(),
+            icon: default_icon(),
         }
     }
 }

@@ -387,6 +387,8 @@ impl From<Candidate> for CandidateView {
 struct FeedView {
     url: String,
     title: String,
+    /// `/icons/<hash>`; `None`: no icon is shown.
+    icon: Option<String>,
     /// The feed's own river.
     view_href: String,
     category: String,
@@ -432,6 +434,7 @@ impl From<&Subscription> for FeedView {
             view_href: view_href(Some(&feed.url), None, Filter::All, None),
             url: feed.url.clone(),
             title: feed.title.clone(),
+            icon: super::icons::icon_href(feed.icon.as_deref()),
             category: feed.category.clone().unwrap_or_default(),
             error,
             freshness,

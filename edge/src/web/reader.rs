@@ -21,6 +21,7 @@ use serde_json::json;
 use middletier_api::{Filter, ItemQuery, ItemStateChange, MarkRead, River, RiverItem, RiverQuery};
 use platform::server::InternalError;
 
+use super::icons::icon_href;
 use super::{
     Banner, MessagePage, Published, SanitizedCache, WebState, back_to, encode, not_saved,
     wants_json, web_link,
@@ -210,6 +211,8 @@ struct SidebarGroup {
 #[derive(Debug)]
 struct SidebarFeed {
     title: String,
+    /// `/icons/<hash>`; `None`: no icon is shown.
+    icon: Option<String>,
     href: String,
     unread: usize,
     error: Option<String>,
@@ -222,6 +225,7 @@ struct ItemView<'a> {
     feed_url: &'a str,
     feed_title: &'a str,
     feed_href: Arc<str>,
+    feed_icon: Option<Arc<str>>,
     id: &'a str,
     title: &'a str,
     /// Through `/items/open`, which marks the item read; `None` when it has no link.
@@ -240,13 +244,16 @@ struct FeedLinks {
     href: Arc<str>,
     /// The feed's address as a query-string value.
     encoded_url: String,
+    /// The feed's icon (`/icons/<hash>`), if it has one.
+    icon: Option<Arc<str>>,
 }
 
 impl FeedLinks {
-    fn new(feed_url: &str) -> Self {
+    fn new(feed_url: &str, icon: Option<&str>) -> Self {
         Self {
             href: view_href(Some(feed_url), None, Filter::Unread, None).into(),
             encoded_url: encode(feed_url),
+            icon: icon_href(icon).map(Into::into),
         }
     }
 }
@@ -264,6 +271,7 @@ impl<'a> ItemView<'a> {
         });
         Self {
             feed_href: links.href.clone(),
+            feed_icon: links.icon.clone(),
             feed_url: &entry.feed_url,
             feed_title: &entry.feed_title,
             id: &item.id,
@@ -319,12 +327,18 @@ impl<'a> RiverPage<'a> {
         .collect();
         let entries = river.map_or(&[][..], |river| &river.items[..]);
         let mut links: HashMap<&str, FeedLinks> = HashMap::new();
+        let icon_of = |url: &str| {
+            summaries
+                .iter()
+                .find(|summary| summary.url == url)
+                .and_then(|summary| summary.icon.as_deref())
+        };
         let items: Vec<ItemView> = entries
             .iter()
             .map(|entry| {
                 let links = links
                     .entry(&entry.feed_url)
-                    .or_insert_with(|| FeedLinks::new(&entry.feed_url));
+                    .or_insert_with(|| FeedLinks::new(&entry.feed_url, icon_of(&entry.feed_url)));
                 ItemView::new(entry, links, sanitized)
             })
             .collect();
@@ -439,6 +453,7 @@ fn sidebar(summaries: &[middletier_api::FeedSummary], query: &RiverQuery) -> Sid
         group.unread += summary.unread;
         group.feeds.push(SidebarFeed {
             title: summary.title.clone(),
+            icon: icon_href(summary.icon.as_deref()),
             href: view_href(Some(&summary.url), None, Filter::Unread, None),
             unread: summary.unread,
             error: summary.error.clone(),

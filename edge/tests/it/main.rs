@@ -24,6 +24,8 @@
 //! - [`accounts`]: signing up, in and out, sessions across edges, rate limits, and one user
 //!   never reaching another's data.
 //! - [`browser`]: the reader in headless Chromium, with its script and the real CSP.
+//! - [`icons`]: feed icons beside each feed, served as cached images only, loaded by a real
+//!   browser.
 //! - [`search`]: the search page: highlighting, escaping, failure and hostile input.
 //! - [`resilience`], [`discovery`]: middle tiers killed, failing, joining and restarting under
 //!   load; the breaker, the Hystrix stream and the dashboard.
@@ -59,6 +61,7 @@ mod discovery;
 mod end_to_end;
 mod fever;
 mod greader;
+mod icons;
 mod interop_eureka;
 mod load;
 mod resilience;

@@ -56,6 +56,8 @@ pub enum ParseError {
     AppPasswordName,
     #[error("feed title must be at most {MAX_TITLE_BYTES} bytes without control characters")]
     Title,
+    #[error("icon hash must be 64 lower-case hex characters (SHA-256)")]
+    IconHash,
 }
 
 /// An item id as the client sends it back (the middle tier's `feed::item_id` makes them).
@@ -118,6 +120,14 @@ pub fn app_password_hash(raw: &str) -> Result<&str, ParseError> {
     lower_hex(raw, 64)
         .then_some(raw)
         .ok_or(ParseError::AppPasswordHash)
+}
+
+/// SHA-256 hex of a feed icon's bytes: how icons are named, so the name is safe in a path
+/// segment and a key as it is, and a cached copy never goes stale.
+pub fn icon_hash(raw: &str) -> Result<&str, ParseError> {
+    lower_hex(raw, 64)
+        .then_some(raw)
+        .ok_or(ParseError::IconHash)
 }
 
 /// An app password's name as its owner typed it ("Phone", "Reeder on the iPad"), trimmed.
@@ -258,6 +268,16 @@ mod tests {
         assert!(matches!(time("yesterday"), Err(ParseError::Time(_))));
         assert!(password_hash("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA").is_ok());
         assert_eq!(password_hash(""), Err(ParseError::PasswordHash));
+        assert!(icon_hash(&"0f".repeat(32)).is_ok());
+        for bad in [
+            "",
+            "../icons",
+            &"0F".repeat(32),
+            &"0f".repeat(33),
+            &"zz".repeat(32),
+        ] {
+            assert_eq!(icon_hash(bad), Err(ParseError::IconHash), "{bad:?}");
+        }
     }
 
     #[test]

@@ -48,3 +48,18 @@ pub const MAX_QUERY_CHARS: usize = 256;
 /// Most words a search query may hold (required, in phrases and excluded together): each is a
 /// condition every candidate item is checked against.
 pub const MAX_QUERY_WORDS: usize = 16;
+
+/// Largest feed icon kept, in bytes. Favicons are a few kilobytes; 64 KiB allows a large
+/// touch icon and bounds what one site can make every store hold and every edge serve.
+pub const MAX_ICON_BYTES: usize = 64 * 1024;
+
+/// The only image types a feed icon may be (sniffed from its bytes by the middle tier, and
+/// checked again by the edge before serving). SVG is not among them: it is a document that can
+/// carry script.
+pub const ICON_TYPES: &[&str] = &[
+    "image/png",
+    "image/gif",
+    "image/jpeg",
+    "image/x-icon",
+    "image/webp",
+];

@@ -40,6 +40,10 @@ pub struct Subscription {
     /// How many of `items` this user has not read.
     #[serde(default)]
     pub unread: usize,
+    /// The feed's icon, by content hash: `GET /middletier/icons/{hash}` serves its bytes.
+    /// `None`: none found (yet), so nothing is shown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub icon: Option<String>,
 }
 
 /// A feed's refresh status. Times are RFC 3339.
@@ -281,6 +285,9 @@ pub struct FeedSummary {
     pub unread: usize,
     #[serde(default)]
     pub error: Option<String>,
+    /// The feed's icon, by content hash (see [`Subscription::icon`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub icon: Option<String>,
 }
 
 /// `POST /middletier/rss/user/{user}/items/state`: mark one item read/unread, starred or not.

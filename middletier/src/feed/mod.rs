@@ -79,6 +79,10 @@ pub struct ParsedFeed {
     pub ttl: Option<Duration>,
     /// The feed's home page (RSS `<link>`, Atom `rel="alternate"`, JSON `home_page_url`).
     pub site_url: Option<String>,
+    /// The feed's own image, absolute: Atom `<icon>` or JSON `favicon` (small, square) before
+    /// RSS `<image>`, Atom `<logo>` or JSON `icon`. Where the refresher looks for its icon
+    /// first (`icons`).
+    pub image: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -235,6 +239,10 @@ fn present(document: Document, base: &url::Url) -> Inspected {
         .iter()
         .filter(|link| link.rel.as_deref().is_none_or(|rel| rel == "alternate"))
         .find_map(|link| item::web_url(base, &link.href));
+    let image = [&feed.icon, &feed.logo]
+        .into_iter()
+        .flatten()
+        .find_map(|image| item::web_url(base, image.uri.trim()));
     Inspected {
         feed: ParsedFeed {
             title: feed
@@ -247,6 +255,7 @@ fn present(document: Document, base: &url::Url) -> Inspected {
                 .ttl
                 .map(|minutes| Duration::from_secs(u64::from(minutes) * 60)),
             site_url,
+            image,
         },
         format: match feed.feed_type {
             FeedType::Atom => FeedFormat::Atom,

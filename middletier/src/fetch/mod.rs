@@ -171,6 +171,17 @@ impl FetchError {
     }
 }
 
+/// How much of a body is read, past the fetcher's own `max_body_bytes` (which always applies).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyLimit {
+    /// The whole body, or [`FetchError::TooLarge`] past `max_body_bytes` (feeds).
+    Settings,
+    /// The whole body, or [`FetchError::TooLarge`] past this many bytes (icons).
+    Refuse(u64),
+    /// The first this many bytes, the rest left unread (a page scanned for links in its head).
+    Prefix(u64),
+}
+
 /// A successfully downloaded feed document, or the news that it has not changed.
 #[derive(Debug)]
 pub struct Fetched {
@@ -262,8 +273,20 @@ impl Fetcher {
         url: &FeedUrl,
         validators: &Validators,
     ) -> Result<Fetched, FetchError> {
+        self.fetch_limited(url, validators, BodyLimit::Settings)
+            .await
+    }
+
+    /// Fetches `url` as [`Fetcher::fetch_conditional`] does, reading at most `limit` of the
+    /// body: what icons and the pages linking them use, with their own smaller caps.
+    pub async fn fetch_limited(
+        &self,
+        url: &FeedUrl,
+        validators: &Validators,
+        limit: BodyLimit,
+    ) -> Result<Fetched, FetchError> {
         let started = Instant::now();
-        let result = self.fetch_unmeasured(url, validators).await;
+        let result = self.fetch_unmeasured(url, validators, limit).await;
         self.metrics.record(&result, started.elapsed());
         result
     }
@@ -272,6 +295,7 @@ impl Fetcher {
         &self,
         url: &FeedUrl,
         validators: &Validators,
+        limit: BodyLimit,
     ) -> Result<Fetched, FetchError> {
         let mut current = url.as_url().clone();
         let mut host_permit = self.hosts.acquire(host_key(&current)).await;
@@ -332,7 +356,7 @@ impl Fetcher {
             let body = if status == StatusCode::NOT_MODIFIED {
                 Vec::new()
             } else {
-                tokio::time::timeout_at(deadline, self.read_body(response))
+                tokio::time::timeout_at(deadline, self.read_body(response, limit))
                     .await
                     .map_err(timed_out)??
             };
@@ -380,21 +404,37 @@ impl Fetcher {
         }
     }
 
-    /// Reads the body, giving up as soon as it passes `max_body_bytes` (after decompression,
-    /// so a small gzip bomb is cut off too).
-    async fn read_body(&self, mut response: reqwest::Response) -> Result<Vec<u8>, FetchError> {
-        let limit = self.settings.max_body_bytes;
+    /// Reads the body, giving up as soon as it passes `max_body_bytes` or the smaller `limit`
+    /// (after decompression, so a small gzip bomb is cut off too); a prefix limit keeps what
+    /// it read up to its size instead.
+    async fn read_body(
+        &self,
+        mut response: reqwest::Response,
+        limit: BodyLimit,
+    ) -> Result<Vec<u8>, FetchError> {
+        let most = self.settings.max_body_bytes;
+        let (limit, truncate) = match limit {
+            BodyLimit::Settings => (most, false),
+            BodyLimit::Refuse(bytes) => (bytes.min(most), false),
+            BodyLimit::Prefix(bytes) => (bytes.min(most), true),
+        };
         let too_large = || FetchError::TooLarge(limit / (1024 * 1024));
-        if response
-            .content_length()
-            .is_some_and(|length| length > limit)
+        if !truncate
+            && response
+                .content_length()
+                .is_some_and(|length| length > limit)
         {
             return Err(too_large());
         }
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(|e| self.classify(e))? {
             if (body.len() + chunk.len()) as u64 > limit {
-                return Err(too_large());
+                if !truncate {
+                    return Err(too_large());
+                }
+                let room = usize::try_from(limit).unwrap_or(usize::MAX) - body.len();
+                body.extend_from_slice(&chunk[..room]);
+                break;
             }
             body.extend_from_slice(&chunk);
         }

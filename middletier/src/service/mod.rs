@@ -21,6 +21,7 @@
 mod accounts;
 mod app_passwords;
 mod apps;
+mod icons;
 mod reading;
 mod renames;
 mod search;

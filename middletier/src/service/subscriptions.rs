@@ -19,7 +19,7 @@ impl FeedService {
         url: &FeedUrl,
     ) -> Result<SubscriptionChange, ServiceError> {
         let state = match self.refresher.fetch_new(url).await {
-            FirstFetch::Feed(state) => state,
+            FirstFetch::Feed(state) => *state,
             FirstFetch::Refused(message) => return Err(ServiceError::Refused(message)),
             FirstFetch::Html { body, url: page } => {
                 let page = FeedUrl::parse(page.as_str()).unwrap_or_else(|_| url.clone());
@@ -35,7 +35,7 @@ impl FeedService {
                         let only = FeedUrl::parse(&candidates.remove(0).url)
                             .map_err(|e| ServiceError::Refused(e.to_string()))?;
                         match self.refresher.fetch_new(&only).await {
-                            FirstFetch::Feed(state) => state,
+                            FirstFetch::Feed(state) => *state,
                             FirstFetch::Refused(message) => {
                                 return Err(ServiceError::Refused(message));
                             }

@@ -90,6 +90,7 @@ impl FeedService {
                         status: FeedStatus::default(),
                         category: None,
                         unread: 0,
+                        icon: None,
                     },
                 };
                 subscription.category = category.clone();
@@ -235,6 +236,7 @@ fn subscription(state: &FeedState) -> Subscription {
         },
         category: None,
         unread: 0,
+        icon: state.icon.clone(),
     }
 }
 

@@ -33,9 +33,9 @@ use middletier_api::Item;
 
 use super::{
     AccountRecord, AccountStore, AppPasswordCreated, AppPasswordRecord, AppPasswordStore,
-    CachedFeed, FeedReading, FeedState, FeedStore, HistoryEntry, HistoryStore, MarkChange,
-    MarkTarget, ReadingStore, Scheduled, SearchHit, SearchQuery, SearchStore, SessionRecord,
-    StoreError, StoredItem, SubscriptionStore, UserReading,
+    CachedFeed, FeedReading, FeedState, FeedStore, HistoryEntry, HistoryStore, IconSource,
+    IconStore, MarkChange, MarkTarget, ReadingStore, Scheduled, SearchHit, SearchQuery,
+    SearchStore, SessionRecord, StoreError, StoredIcon, StoredItem, SubscriptionStore, UserReading,
 };
 
 /// How long a decoded feed is served from this process's cache before it is revalidated.
@@ -429,6 +429,26 @@ impl<S: HistoryStore> HistoryStore for FeedCache<S> {
 impl<S: SearchStore> SearchStore for FeedCache<S> {
     async fn search(&self, query: &SearchQuery) -> Result<Vec<SearchHit>, StoreError> {
         self.inner.search(query).await
+    }
+}
+
+/// Icons are read by hash, rarely (browsers cache them for a year): nothing to cache here.
+#[async_trait]
+impl<S: IconStore> IconStore for FeedCache<S> {
+    async fn icon_source(&self, source: &str) -> Result<Option<IconSource>, StoreError> {
+        self.inner.icon_source(source).await
+    }
+
+    async fn save_icon_source(
+        &self,
+        record: &IconSource,
+        icon: Option<&StoredIcon>,
+    ) -> Result<(), StoreError> {
+        self.inner.save_icon_source(record, icon).await
+    }
+
+    async fn icon(&self, hash: &str) -> Result<Option<StoredIcon>, StoreError> {
+        self.inner.icon(hash).await
     }
 }
 

@@ -22,9 +22,9 @@ use middletier_api::Item;
 
 use super::{
     AccountRecord, AccountStore, AppPasswordCreated, AppPasswordRecord, AppPasswordStore,
-    CachedFeed, FeedReading, FeedState, FeedStore, HistoryEntry, HistoryStore, MarkChange,
-    MarkTarget, ReadingStore, Scheduled, SearchHit, SearchQuery, SearchStore, SessionRecord,
-    StoreError, StoredItem, SubscriptionStore, UserReading,
+    CachedFeed, FeedReading, FeedState, FeedStore, HistoryEntry, HistoryStore, IconSource,
+    IconStore, MarkChange, MarkTarget, ReadingStore, Scheduled, SearchHit, SearchQuery,
+    SearchStore, SessionRecord, StoreError, StoredIcon, StoredItem, SubscriptionStore, UserReading,
 };
 
 /// A store whose every call is timed and, when it fails, counted.
@@ -347,6 +347,30 @@ impl<S: HistoryStore + ?Sized> HistoryStore for Metered<S> {
 impl<S: SearchStore + ?Sized> SearchStore for Metered<S> {
     async fn search(&self, query: &SearchQuery) -> Result<Vec<SearchHit>, StoreError> {
         self.observe("search", self.inner.search(query)).await
+    }
+}
+
+#[async_trait]
+impl<S: IconStore + ?Sized> IconStore for Metered<S> {
+    async fn icon_source(&self, source: &str) -> Result<Option<IconSource>, StoreError> {
+        self.observe("icon_source", self.inner.icon_source(source))
+            .await
+    }
+
+    async fn save_icon_source(
+        &self,
+        record: &IconSource,
+        icon: Option<&StoredIcon>,
+    ) -> Result<(), StoreError> {
+        self.observe(
+            "save_icon_source",
+            self.inner.save_icon_source(record, icon),
+        )
+        .await
+    }
+
+    async fn icon(&self, hash: &str) -> Result<Option<StoredIcon>, StoreError> {
+        self.observe("icon", self.inner.icon(hash)).await
     }
 }
 

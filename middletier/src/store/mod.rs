@@ -10,7 +10,8 @@
 //!
 //! It is also a [`ReadingStore`] (per-user read/starred marks, "read up to" watermarks,
 //! categories and the user's own feed titles), an [`AccountStore`] (accounts and sessions) and
-//! an [`AppPasswordStore`] (the passwords sync apps sign in with).
+//! an [`AppPasswordStore`] (the passwords sync apps sign in with), and an [`IconStore`] (feed
+//! icons, found by the refresher, served by hash).
 //!
 //! Cross-cutting concerns are layers that implement the same traits around a store, composed
 //! once where the application builds its store (`Metered<FeedCache<CassandraStore>>`,
@@ -30,6 +31,7 @@ mod app_passwords;
 pub mod cassandra;
 mod feed_cache;
 mod history;
+mod icons;
 mod memory;
 mod metered;
 pub mod sqlite;
@@ -48,6 +50,7 @@ pub use history::{
     HistoryEntry, HistoryStore, RELEVANCE_WINDOW, SearchHit, SearchOrder, SearchQuery, SearchStore,
     SearchTerms, StoredItem, rank_hits, sort_time,
 };
+pub use icons::{IconSource, IconStore, StoredIcon};
 pub use memory::MemoryStore;
 pub use metered::Metered;
 pub use sqlite::{OpenError, SqliteStore};
@@ -116,6 +119,13 @@ pub struct FeedState {
     /// When each current item (by id) was first fetched: "mark all as read up to T" covers
     /// only items that had arrived by T, and undated items sort by it.
     pub first_seen: HashMap<String, DateTime<Utc>>,
+    /// SHA-256 (hex) of the feed's icon ([`IconStore`]), kept with the feed so page views show
+    /// it without another read; `None`: none found (yet).
+    pub icon: Option<String>,
+    /// When the refresher last settled the feed's icon: it looks again only a week later
+    /// (`icons::RECHECK_AFTER`), however often the feed changes or whatever its image and site
+    /// links say, so a feed cannot make the middle tier fetch or store icons without bound.
+    pub icon_checked: Option<DateTime<Utc>>,
 }
 
 impl FeedState {
@@ -135,6 +145,8 @@ impl FeedState {
             gone: false,
             next_refresh: now,
             first_seen: HashMap::new(),
+            icon: None,
+            icon_checked: None,
         }
     }
 }
@@ -528,6 +540,7 @@ pub trait Store:
     + ReadingStore
     + AccountStore
     + AppPasswordStore
+    + IconStore
 {
 }
 
@@ -539,5 +552,6 @@ impl<T> Store for T where
         + ReadingStore
         + AccountStore
         + AppPasswordStore
+        + IconStore
 {
 }

@@ -21,6 +21,8 @@
 //!   on a user's subscriptions; [`retention`]: the item history and its retention policy;
 //!   [`search`]: search over the user's feeds.
 //! - [`fetch`], [`wild_feeds`]: the fetcher against hostile publishers; odd and hostile feeds.
+//! - [`icons`]: feed icons found at refresh (and the hostile ones refused), served by hash,
+//!   kept on every store.
 //! - [`app_accounts`]: app passwords and the sessions bound to them, users' own feed titles,
 //!   category renames, over HTTP; [`app_accounts_conformance`]: the same on every store.
 //! - [`store_conformance`]: one suite for every store backend; [`sqlite`]: the embedded
@@ -48,6 +50,7 @@ mod config_dynamic;
 mod crash;
 mod fetch;
 mod health;
+mod icons;
 mod item_lookup;
 mod openapi;
 mod opml_discovery;

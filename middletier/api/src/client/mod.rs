@@ -11,6 +11,7 @@
 //! answer over the cap is the instance's failure ([`CallError::TooLarge`]), like a 5xx.
 
 mod apps;
+mod icons;
 
 use std::time::Duration;
 
@@ -18,6 +19,8 @@ use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 
 use platform::config::Secret;
+
+pub use icons::IconFile;
 
 use crate::wire::{
     Account, Candidate, CategoryChange, ErrorBody, ItemQuery, ItemStateChange, MarkRead,

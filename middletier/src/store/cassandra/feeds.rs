@@ -37,6 +37,8 @@ struct FeedRow {
     gone: Option<bool>,
     next_refresh: Option<DateTime<Utc>>,
     first_seen: Option<HashMap<String, DateTime<Utc>>>,
+    icon: Option<String>,
+    icon_checked: Option<DateTime<Utc>>,
 }
 
 impl FeedRow {
@@ -65,6 +67,8 @@ impl FeedRow {
             gone: self.gone.unwrap_or(false),
             next_refresh: self.next_refresh.unwrap_or_default(),
             first_seen: self.first_seen.unwrap_or_default(),
+            icon: self.icon,
+            icon_checked: self.icon_checked,
         })
     }
 }
@@ -103,6 +107,8 @@ impl FeedStore for CassandraStore {
             state.gone,
             state.next_refresh,
             &state.first_seen,
+            state.icon.as_deref(),
+            state.icon_checked,
         );
         connected
             .session

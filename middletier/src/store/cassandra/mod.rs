@@ -20,6 +20,8 @@
 //! - `app_passwords_by_user ((user_id), id)` (the truth, listed on the settings page) and the
 //!   lookup tables `app_passwords_by_secret ((secret_hash))` and `app_passwords_by_fever
 //!   ((fever_hash))`, each hash claimed with a lightweight transaction.
+//! - `icon_sources ((source))` and `icons ((hash))`: feed icons, found by the refresher and
+//!   stored once by content hash.
 //!
 //! Every read decodes what it reads. A middle tier keeps the feeds page views read decoded in
 //! front of this store ([`FeedCache`](super::FeedCache)), revalidating them with the small
@@ -45,7 +47,8 @@
 //!   (`items_by_feed_month`, `item_index_by_feed`), `terms` and `search` (`item_postings_by_feed`:
 //!   written, read), `reading`
 //!   (`item_marks_by_user_month`, `mark_months_by_user`, `read_watermarks_by_user`),
-//!   `accounts` (`accounts`, `sessions`), `app_passwords` (the three `app_passwords_by_*`).
+//!   `accounts` (`accounts`, `sessions`), `app_passwords` (the three `app_passwords_by_*`),
+//!   `icons` (`icon_sources`, `icons`).
 
 mod accounts;
 mod app_passwords;
@@ -53,6 +56,7 @@ mod batches;
 mod connect;
 mod feeds;
 mod history;
+mod icons;
 mod reading;
 mod schema;
 mod search;
@@ -144,6 +148,10 @@ struct Connected {
     release_secret: PreparedStatement,
     release_fever: PreparedStatement,
     touch_app_password: PreparedStatement,
+    select_icon_source: PreparedStatement,
+    insert_icon_source: PreparedStatement,
+    insert_icon: PreparedStatement,
+    select_icon: PreparedStatement,
 }
 
 /// The store on Cassandra: cheap to clone (every clone shares one session).

@@ -99,6 +99,11 @@ const MIGRATIONS: &[(i32, &str, Step)] = &[
             "../../../schema/cassandra/015_subscription_titles.cql"
         )),
     ),
+    (
+        16,
+        "feed_icons",
+        Step::Cql(include_str!("../../../schema/cassandra/016_feed_icons.cql")),
+    ),
 ];
 
 /// How long one schema change may take. A schema change is written, flushed and announced by

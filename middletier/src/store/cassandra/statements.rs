@@ -11,7 +11,7 @@ use crate::store::StoreError;
 /// The columns of `feeds_by_url`, in the order of `feeds::FeedRow` and of `insert_feed`'s values.
 const FEED_COLUMNS: &str = "url, title, items, etag, last_modified, http_status, last_attempt, \
                             last_success, last_error, consecutive_errors, gone, next_refresh, \
-                            first_seen";
+                            first_seen, icon, icon_checked";
 
 /// The columns of a mark in `item_marks_by_user_month`, in the order of `reading::MarkRow`.
 const MARK_COLUMNS: &str = "item_id, read, starred, updated_at";
@@ -65,7 +65,7 @@ pub(super) async fn prepare(session: Session) -> Result<Connected, StoreError> {
         ))
         .await?,
         insert_feed: prepare(&format!(
-            "INSERT INTO feeds_by_url ({FEED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            "INSERT INTO feeds_by_url ({FEED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         ))
         .await?,
         delete_feed: prepare("DELETE FROM feeds_by_url WHERE url = ?").await?,
@@ -265,6 +265,19 @@ pub(super) async fn prepare(session: Session) -> Result<Connected, StoreError> {
             "UPDATE app_passwords_by_user SET last_used = ? WHERE user_id = ? AND id = ? IF EXISTS",
         )
         .await?,
+        select_icon_source: prepare(
+            "SELECT source, hash, checked, error FROM icon_sources WHERE source = ?",
+        )
+        .await?,
+        insert_icon_source: prepare(
+            "INSERT INTO icon_sources (source, hash, checked, error) VALUES (?, ?, ?, ?)",
+        )
+        .await?,
+        insert_icon: prepare(
+            "INSERT INTO icons (hash, content_type, bytes) VALUES (?, ?, ?) IF NOT EXISTS",
+        )
+        .await?,
+        select_icon: prepare("SELECT content_type, bytes FROM icons WHERE hash = ?").await?,
         session,
     })
 }

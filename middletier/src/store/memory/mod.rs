@@ -10,6 +10,7 @@
 
 mod app_passwords;
 mod history;
+mod icons;
 mod search;
 
 use std::collections::{HashMap, HashSet};
@@ -44,6 +45,9 @@ struct Inner {
     sessions: HashMap<String, SessionRecord>,
     /// By owner and id; found by hash with a scan (a test store holds a handful).
     app_passwords: HashMap<(UserId, String), AppPasswordRecord>,
+    icon_sources: HashMap<String, super::IconSource>,
+    /// By SHA-256 (hex) of their bytes.
+    icons: HashMap<String, super::StoredIcon>,
 }
 
 impl Inner {

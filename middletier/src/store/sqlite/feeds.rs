@@ -17,7 +17,8 @@ use crate::store::{CachedFeed, FeedState, FeedStore, FeedVersions, Scheduled, St
 
 /// The columns [`state_from_row`] reads, in its order.
 const FEED_COLUMNS: &str = "url, title, item_ids, etag, last_modified, http_status, \
-     last_attempt, last_success, last_error, consecutive_errors, gone, next_refresh";
+     last_attempt, last_success, last_error, consecutive_errors, gone, next_refresh, icon, \
+     icon_checked";
 
 /// A feed's state without its items, and the ids of its current document's items.
 fn state_from_row(row: &Row<'_>) -> rusqlite::Result<Option<(FeedState, String)>> {
@@ -40,6 +41,8 @@ fn state_from_row(row: &Row<'_>) -> rusqlite::Result<Option<(FeedState, String)>
         gone: row.get(10)?,
         next_refresh: from_millis(row.get(11)?),
         first_seen: std::collections::HashMap::new(),
+        icon: row.get(12)?,
+        icon_checked: row.get::<_, Option<i64>>(13)?.map(from_millis),
     };
     Ok(Some((state, row.get(2)?)))
 }
@@ -105,7 +108,7 @@ impl FeedStore for SqliteStore {
         self.write(move |tx| {
             tx.prepare_cached(&format!(
                 "INSERT OR REPLACE INTO feeds ({FEED_COLUMNS}) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
             ))?
             .execute(params![
                 state.url.as_str(),
@@ -120,6 +123,8 @@ impl FeedStore for SqliteStore {
                 state.consecutive_errors,
                 state.gone,
                 millis(state.next_refresh),
+                state.icon,
+                state.icon_checked.map(millis),
             ])?;
             items::save_current(
                 tx,

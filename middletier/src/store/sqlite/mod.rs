@@ -37,6 +37,7 @@ mod accounts;
 mod app_passwords;
 mod feeds;
 mod history;
+mod icons;
 mod items;
 mod open;
 mod reading;

@@ -38,6 +38,13 @@
 //! a sanitizer that makes links absolute against a long feed URL turns into megabytes.
 //!
 //! Every request is counted by path: [`FeedPublisher::requests`].
+//!
+//! [`Site`] (`site`) is a website whose every answer the test chooses: a feed with its home
+//! page and icons, or hostile answers where an icon should be.
+
+mod site;
+
+pub use site::{Answer, PNG_16, Site};
 
 use std::collections::HashMap;
 use std::convert::Infallible;

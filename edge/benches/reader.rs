@@ -247,6 +247,8 @@ async fn load(
                 published: Some((now - TimeDelta::minutes(minutes)).to_rfc3339()),
                 read: false,
                 starred: false,
+                author: None,
+                enclosures: Vec::new(),
             }
         };
         let older: Vec<StoredItem> = (items..items + history)

@@ -61,6 +61,8 @@ pub(super) fn item(entry: &Entry, base: &url::Url) -> Item {
         published,
         read: false,
         starred: false,
+        author: super::media::author(entry),
+        enclosures: super::media::enclosures(entry, base),
     }
 }
 

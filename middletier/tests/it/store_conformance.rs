@@ -158,6 +158,8 @@ async fn feed_cache_conformance(store: Arc<dyn Store>, prefix: &str) {
             published: Some("2025-06-10T04:00:00+00:00".into()),
             read: false,
             starred: false,
+            author: None,
+            enclosures: Vec::new(),
         }],
         etag: Some("\"v1\"".into()),
         last_modified: Some("Tue, 10 Jun 2025 04:00:00 GMT".into()),
@@ -510,6 +512,8 @@ fn item(id: &str, title: &str, secs: i64) -> Item {
         published: Some(time(secs).to_rfc3339()),
         read: false,
         starred: false,
+        author: None,
+        enclosures: Vec::new(),
     }
 }
 

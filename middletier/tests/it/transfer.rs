@@ -54,6 +54,8 @@ fn feed_state(url: &FeedUrl, seen: DateTime<Utc>) -> FeedState {
             published: Some(time(n).to_rfc3339()),
             read: false,
             starred: false,
+            author: None,
+            enclosures: Vec::new(),
         });
     }
     state

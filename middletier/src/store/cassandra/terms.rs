@@ -177,6 +177,8 @@ mod tests {
             published: None,
             read: false,
             starred: false,
+            author: None,
+            enclosures: Vec::new(),
         };
         let positions = term_positions(&item);
         assert_eq!(positions["brown"], [0, 4]);

@@ -53,6 +53,7 @@ mod discovery;
 mod end_to_end;
 mod interop_eureka;
 mod load;
+mod reading;
 mod resilience;
 mod search;
 mod service_identity;

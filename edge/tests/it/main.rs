@@ -45,6 +45,7 @@ mod accounts;
 mod adding_feeds;
 mod admin_port;
 mod browser;
+mod browser_reading;
 mod cassandra;
 mod config_dynamic;
 mod config_files;

@@ -9,7 +9,7 @@ use crate::support::{Browser, Service, System, answer, eventually};
 
 /// Three episodes, newest first; the second with a hostile author and title, the first with
 /// an enclosure whose address is `javascript:`.
-const PODCAST: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+pub(crate) const PODCAST: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 <rss version="2.0" xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd"><channel>
   <title>Loopback Pod</title><link>http://publisher.test/</link><description>Pod</description>
   <item><title>Episode three</title><link>http://publisher.test/e3</link><guid>e3</guid>

@@ -294,7 +294,10 @@ mod tests {
             filter: Filter::All,
             ..View::default()
         };
-        assert_eq!(view.item_href(42), "/items/42?category=Dev+%26+Ops&filter=all");
+        assert_eq!(
+            view.item_href(42),
+            "/items/42?category=Dev+%26+Ops&filter=all"
+        );
         assert_eq!(View::default().item_href(7), "/items/7");
     }
 }

@@ -43,9 +43,9 @@ pub(super) async fn set_list_style(
     Form(form): Form<ListStyleForm>,
 ) -> Response {
     let cookie = match form.view.as_str() {
-        "compact" => format!(
-            "{COOKIE}=compact; Path=/; Max-Age={MAX_AGE_SECS}; HttpOnly; SameSite=Lax"
-        ),
+        "compact" => {
+            format!("{COOKIE}=compact; Path=/; Max-Age={MAX_AGE_SECS}; HttpOnly; SameSite=Lax")
+        }
         "full" => format!("{COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax"),
         _ => {
             let message = "There is no such list style: use compact or full.";
@@ -69,7 +69,10 @@ mod tests {
     fn only_the_view_cookie_saying_compact_chooses_the_compact_list() {
         let with = |cookie: &str| {
             let mut headers = HeaderMap::new();
-            headers.insert(header::COOKIE, HeaderValue::from_str(cookie).unwrap());
+            headers.insert(
+                header::COOKIE,
+                HeaderValue::from_str(cookie).expect("ascii"),
+            );
             compact_list(&headers)
         };
         assert!(with("session=abc; view=compact"));

@@ -23,8 +23,7 @@ use platform::server::InternalError;
 use super::items::{FeedLinks, ItemView, View};
 use super::list_style::compact_list;
 use super::{
-    Banner, MessagePage, SanitizedCache, WebState, back_to, encode, not_saved, wants_json,
-    web_link,
+    Banner, MessagePage, SanitizedCache, WebState, back_to, encode, not_saved, wants_json, web_link,
 };
 use crate::accounts::{CurrentUser, Viewer};
 use crate::upstream::RiverOutcome;
@@ -502,7 +501,11 @@ pub(super) fn from_this_site(headers: &HeaderMap) -> bool {
 }
 
 /// An item that can't be opened: why, and the way back to the river.
-pub(super) fn home_link(user: crate::accounts::Viewer, status: StatusCode, message: String) -> Response {
+pub(super) fn home_link(
+    user: crate::accounts::Viewer,
+    status: StatusCode,
+    message: String,
+) -> Response {
     let page = MessagePage {
         user,
         heading: "The item can't be opened".to_owned(),

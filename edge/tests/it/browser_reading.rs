@@ -20,8 +20,14 @@ async fn heading(browser: &Session) -> String {
 /// Waits until the reading view of the item titled `title` is shown.
 async fn reading(browser: &Session, title: &str) {
     eventually(&format!("the reading view of {title:?}"), || async {
-        browser.current_url().await.is_ok_and(|url| url.contains("/items/"))
-            && browser.find_all("article[data-reading]").await.is_ok_and(|a| a.len() == 1)
+        browser
+            .current_url()
+            .await
+            .is_ok_and(|url| url.contains("/items/"))
+            && browser
+                .find_all("article[data-reading]")
+                .await
+                .is_ok_and(|a| a.len() == 1)
             && heading(browser).await == title
     })
     .await;
@@ -29,7 +35,9 @@ async fn reading(browser: &Session, title: &str) {
 
 async fn shown(browser: &Session, selector: &str) -> Value {
     browser
-        .execute(&format!("return !document.querySelector('{selector}').hidden"))
+        .execute(&format!(
+            "return !document.querySelector('{selector}').hidden"
+        ))
         .await
         .unwrap()
 }
@@ -53,8 +61,14 @@ async fn the_reading_view_moves_with_j_and_k_marks_with_m_stars_with_s_and_plays
     // In the river, o reads the current item here.
     browser.keys("jo").await?;
     reading(&browser, "Episode three").await;
-    assert!(browser.current_url().await?.ends_with("?filter=all"), "the list comes along");
-    assert!(browser.find_all("audio").await?.is_empty(), "its javascript: file is not shown");
+    assert!(
+        browser.current_url().await?.ends_with("?filter=all"),
+        "the list comes along"
+    );
+    assert!(
+        browser.find_all("audio").await?.is_empty(),
+        "its javascript: file is not shown"
+    );
 
     // j: the next item of the list, with its player.
     browser.keys("j").await?;
@@ -71,7 +85,11 @@ async fn the_reading_view_moves_with_j_and_k_marks_with_m_stars_with_s_and_plays
         json!({ "src": "https://cdn.pod.example/e2.mp3?a=1&b=2", "controls": true,
                 "preload": "none", "author": "Ann \"the host\"" })
     );
-    assert_eq!(shown(&browser, ".state-unread").await, json!(false), "opened: read");
+    assert_eq!(
+        shown(&browser, ".state-unread").await,
+        json!(false),
+        "opened: read"
+    );
 
     // k goes back, j forward again.
     browser.keys("k").await?;
@@ -91,8 +109,18 @@ async fn the_reading_view_moves_with_j_and_k_marks_with_m_stars_with_s_and_plays
     })
     .await;
     let unread = reader.home().await.html;
-    assert!(unread.contains("Episode &#60;b&#62;two"), "unread on the server: {unread}");
-    let starred = reader.get("/?filter=starred").send().await.unwrap().text().await.unwrap();
+    assert!(
+        unread.contains("Episode &#60;b&#62;two"),
+        "unread on the server: {unread}"
+    );
+    let starred = reader
+        .get("/?filter=starred")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert_eq!(starred.matches("data-item").count(), 1, "{starred}");
     let errors: Vec<_> = browser
         .console()
@@ -100,7 +128,10 @@ async fn the_reading_view_moves_with_j_and_k_marks_with_m_stars_with_s_and_plays
         .into_iter()
         .filter(|entry| entry.level == "SEVERE")
         .collect();
-    assert!(errors.is_empty(), "the reading view logged errors: {errors:#?}");
+    assert!(
+        errors.is_empty(),
+        "the reading view logged errors: {errors:#?}"
+    );
 
     // v opens the original article.
     browser.keys("v").await?;
@@ -128,22 +159,42 @@ async fn the_compact_list_toggle_shows_titles_and_a_line_each_until_switched_bac
     .await;
     let browser = Session::start().await?;
     browser.goto(&format!("{}/", system.edge.url())).await?;
-    assert_eq!(browser.find_all("ol.items audio").await?.len(), 1, "the river plays audio");
+    assert_eq!(
+        browser.find_all("ol.items audio").await?.len(),
+        1,
+        "the river plays audio"
+    );
 
-    browser.find("form.list-style button").await?.click().await?;
+    browser
+        .find("form.list-style button")
+        .await?
+        .click()
+        .await?;
     eventually("the compact list", || async {
-        browser.find_all("ol.items.compact").await.is_ok_and(|l| l.len() == 1)
+        browser
+            .find_all("ol.items.compact")
+            .await
+            .is_ok_and(|l| l.len() == 1)
     })
     .await;
     assert_eq!(browser.find_all(".excerpt").await?.len(), 3);
     assert!(browser.find_all("ol.items .description").await?.is_empty());
     // It sticks: a new visit shows the compact list too.
-    browser.goto(&format!("{}/?filter=all", system.edge.url())).await?;
+    browser
+        .goto(&format!("{}/?filter=all", system.edge.url()))
+        .await?;
     assert_eq!(browser.find_all("ol.items.compact").await?.len(), 1);
 
-    browser.find("form.list-style button").await?.click().await?;
+    browser
+        .find("form.list-style button")
+        .await?
+        .click()
+        .await?;
     eventually("full items again", || async {
-        browser.find_all("ol.items .description").await.is_ok_and(|d| d.len() == 3)
+        browser
+            .find_all("ol.items .description")
+            .await
+            .is_ok_and(|d| d.len() == 3)
     })
     .await;
     Ok(())

@@ -2,6 +2,8 @@
 //! registry, middle tier and edge on loopback, with a podcast feed whose author, title and
 //! enclosures are hostile.
 
+#![allow(clippy::unwrap_used)]
+
 use middletier::testing::FeedPublisher;
 use reqwest::StatusCode;
 
@@ -81,8 +83,14 @@ async fn the_reading_view_shows_the_whole_item_escaped_with_its_player_and_marks
         html.contains(r#"<span class="item-author">Ann &#34;the host&#34;</span>"#),
         "the author is plain, escaped text: {html}"
     );
-    assert!(!html.contains("alert("), "no script from the feed reaches the page");
-    assert!(html.contains("Show <b>notes</b>"), "the whole sanitized description");
+    assert!(
+        !html.contains("alert("),
+        "no script from the feed reaches the page"
+    );
+    assert!(
+        html.contains("Show <b>notes</b>"),
+        "the whole sanitized description"
+    );
     assert!(
         html.contains(
             r#"<audio controls preload="none" src="https://cdn.pod.example/e2.mp3?a=1&#38;b=2"></audio>"#
@@ -90,7 +98,10 @@ async fn the_reading_view_shows_the_whole_item_escaped_with_its_player_and_marks
         "an audio player for the episode: {html}"
     );
     assert!(html.contains("12.3 MB · 1:02:03"), "its size and length");
-    assert!(html.contains("/items/open?"), "the original, through the reader");
+    assert!(
+        html.contains("/items/open?"),
+        "the original, through the reader"
+    );
     // Opening it marked it read: the unread river lists the two others.
     let home = ann.home().await.html;
     assert_eq!(home.matches("data-item").count(), 2, "{home}");
@@ -110,7 +121,12 @@ async fn another_users_item_number_is_not_found_and_changes_nothing() {
     let (_publisher, system, ann) = ann_with_podcast().await;
     let links = reading_links(&ann.home().await.html);
     let bob = Browser::signed_up(&system.edge, "bob").await;
-    for path in [links[0].as_str(), "/items/1", "/items/not-a-number", "/items/-1"] {
+    for path in [
+        links[0].as_str(),
+        "/items/1",
+        "/items/not-a-number",
+        "/items/-1",
+    ] {
         let page = open(&system.edge, &bob, path).await;
         assert_eq!(page.status, StatusCode::NOT_FOUND, "{path}");
         assert!(page.html.contains("no such item"), "{path}: {}", page.html);
@@ -121,22 +137,29 @@ async fn another_users_item_number_is_not_found_and_changes_nothing() {
         "bob's look marked nothing of ann's read"
     );
     // Signed out: the sign-in page, not the item.
-    let anonymous = answer(crate::support::no_redirects().get(format!(
-        "{}{}",
-        system.edge.url(),
-        links[0]
-    )))
-    .await;
+    let anonymous =
+        answer(crate::support::no_redirects().get(format!("{}{}", system.edge.url(), links[0])))
+            .await;
     assert!(anonymous.status.is_redirection(), "{}", anonymous.status);
 }
 
 #[tokio::test]
 async fn previous_and_next_follow_the_list_the_item_was_opened_from() {
     let (_publisher, system, ann) = ann_with_podcast().await;
-    let all = ann.get("/?filter=all").send().await.unwrap().text().await.unwrap();
+    let all = ann
+        .get("/?filter=all")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let links = reading_links(&all);
     assert_eq!(links.len(), 3, "{links:?}");
-    assert!(links.iter().all(|link| link.ends_with("?filter=all")), "{links:?}");
+    assert!(
+        links.iter().all(|link| link.ends_with("?filter=all")),
+        "{links:?}"
+    );
 
     let middle = open(&system.edge, &ann, &links[1]).await.html;
     let escaped = |link: &str| link.replace('&', "&#38;");
@@ -148,9 +171,15 @@ async fn previous_and_next_follow_the_list_the_item_was_opened_from() {
         middle.contains(&format!(r#"href="{}" rel="next""#, escaped(&links[2]))),
         "next is the older episode: {middle}"
     );
-    assert!(middle.contains(r#"href="/?filter=all" data-list"#), "{middle}");
+    assert!(
+        middle.contains(r#"href="/?filter=all" data-list"#),
+        "{middle}"
+    );
     let last = open(&system.edge, &ann, &links[2]).await.html;
-    assert!(!last.contains(r#"rel="next""#), "the last item has no next: {last}");
+    assert!(
+        !last.contains(r#"rel="next""#),
+        "the last item has no next: {last}"
+    );
     assert!(last.contains(r#"rel="prev""#), "{last}");
 }
 
@@ -158,7 +187,10 @@ async fn previous_and_next_follow_the_list_the_item_was_opened_from() {
 async fn the_compact_list_is_a_choice_the_browser_keeps() {
     let (_publisher, system, ann) = ann_with_podcast().await;
     let full = ann.home().await.html;
-    assert!(full.contains("<audio controls preload=\"none\""), "the river plays audio");
+    assert!(
+        full.contains("<audio controls preload=\"none\""),
+        "the river plays audio"
+    );
     assert!(!full.contains("items compact"));
 
     let chosen = answer(
@@ -177,7 +209,10 @@ async fn the_compact_list_is_a_choice_the_browser_keeps() {
         .iter()
         .find(|c| c.starts_with("view=compact"))
         .expect("the choice is kept in a cookie");
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
 
     let compact = Browser {
         cookie: Some(format!("{}; view=compact", ann.cookie.clone().unwrap())),
@@ -185,9 +220,15 @@ async fn the_compact_list_is_a_choice_the_browser_keeps() {
     };
     let html = compact.home().await.html;
     assert!(html.contains("items compact"), "{html}");
-    assert!(html.contains(r#"<p class="excerpt">Show notes</p>"#), "one line of text: {html}");
+    assert!(
+        html.contains(r#"<p class="excerpt">Show notes</p>"#),
+        "one line of text: {html}"
+    );
     assert!(!html.contains("<audio"), "no players in the compact list");
-    assert!(!html.contains("<b>notes</b>"), "no markup in the compact list");
+    assert!(
+        !html.contains("<b>notes</b>"),
+        "no markup in the compact list"
+    );
 
     let refused = answer(
         crate::support::no_redirects()

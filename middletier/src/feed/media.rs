@@ -101,7 +101,11 @@ pub(super) fn enclosures(entry: &Entry, base: &url::Url) -> Vec<Enclosure> {
             let candidate = enclosure(
                 base,
                 url.as_str(),
-                content.content_type.as_ref().map(|t| t.to_string()).as_deref(),
+                content
+                    .content_type
+                    .as_ref()
+                    .map(|t| t.to_string())
+                    .as_deref(),
                 content.size,
                 content.duration.map(|d| d.as_secs()),
             );
@@ -236,7 +240,10 @@ mod tests {
         let item = &parse(atom, &base()).expect("parses").items[0];
         assert_eq!(item.author.as_deref(), Some("Grace, Linus"));
         assert_eq!(item.enclosures.len(), 1);
-        assert_eq!(item.enclosures[0].url, "https://pod.example/media/talk.webm");
+        assert_eq!(
+            item.enclosures[0].url,
+            "https://pod.example/media/talk.webm"
+        );
         assert_eq!(item.enclosures[0].media_type.as_deref(), Some("video/webm"));
         assert_eq!(item.enclosures[0].length, Some(99));
     }

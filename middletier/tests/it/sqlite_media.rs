@@ -89,14 +89,21 @@ async fn a_database_from_before_item_media_keeps_its_items_and_then_stores_autho
         author: None,
         enclosures: Vec::new(),
     };
-    assert_eq!(state.items, [old.clone()], "the item as it was, with no media");
+    assert_eq!(
+        state.items,
+        std::slice::from_ref(&old),
+        "the item as it was, with no media"
+    );
 
     // A refresh brings the old item with an author now and a new episode with its file.
     let mut next = FeedState {
-        items: vec![episode("new"), Item {
-            author: Some("Ada".to_owned()),
-            ..old.clone()
-        }],
+        items: vec![
+            episode("new"),
+            Item {
+                author: Some("Ada".to_owned()),
+                ..old.clone()
+            },
+        ],
         ..state.clone()
     };
     next.first_seen.insert("new".to_owned(), time(10));
@@ -109,7 +116,10 @@ async fn a_database_from_before_item_media_keeps_its_items_and_then_stores_autho
         .await
         .expect("states");
     let reloaded = states[0].as_ref().expect("state");
-    assert_eq!(reloaded.items, next.items, "authors and enclosures are kept");
+    assert_eq!(
+        reloaded.items, next.items,
+        "authors and enclosures are kept"
+    );
     let history = store.history(&feed).await.expect("history");
     let items = store.history_items(&feed, &history).await.expect("items");
     assert!(

@@ -209,7 +209,7 @@ impl PageItem {
     /// The item as the river shows it, given its content.
     pub fn shown(self, content: Item) -> RiverItem {
         RiverItem {
-            number: Some(crate::app_items::number_of(self.feed.as_str(), &self.entry)),
+            number: Some(crate::store::number_of(self.feed.as_str(), &self.entry)),
             feed_url: self.feed.to_string(),
             feed_title: self.feed_title,
             item: Item {

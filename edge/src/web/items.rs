@@ -7,8 +7,36 @@ use std::sync::Arc;
 
 use middletier_api::{Enclosure, Filter, MediaKind, RiverItem};
 
-use super::reader::view_href;
 use super::{Published, SanitizedCache, encode, web_link};
+
+/// The river's address for a view; the default filter (unread) is left out.
+pub(super) fn view_href(
+    feed: Option<&str>,
+    category: Option<&str>,
+    filter: Filter,
+    before: Option<&str>,
+) -> String {
+    let mut query = Vec::new();
+    if let Some(feed) = feed {
+        query.push(format!("feed={}", encode(feed)));
+    }
+    if let Some(category) = category {
+        query.push(format!("category={}", encode(category)));
+    }
+    match filter {
+        Filter::Unread => {}
+        Filter::All => query.push("filter=all".to_owned()),
+        Filter::Starred => query.push("filter=starred".to_owned()),
+    }
+    if let Some(before) = before {
+        query.push(format!("before={}", encode(before)));
+    }
+    if query.is_empty() {
+        "/".to_owned()
+    } else {
+        format!("/?{}", query.join("&"))
+    }
+}
 
 /// Which list an item was opened from: the reading view's previous and next come from it,
 /// and "back to the list" returns to it.

@@ -20,10 +20,10 @@ use serde_json::json;
 use middletier_api::{Filter, ItemQuery, ItemStateChange, MarkRead, River, RiverQuery};
 use platform::server::InternalError;
 
-use super::items::{FeedLinks, ItemView, View};
+use super::items::{FeedLinks, ItemView, View, view_href};
 use super::list_style::compact_list;
 use super::{
-    Banner, MessagePage, SanitizedCache, WebState, back_to, encode, not_saved, wants_json, web_link,
+    Banner, MessagePage, SanitizedCache, WebState, back_to, not_saved, wants_json, web_link,
 };
 use crate::accounts::{CurrentUser, Viewer};
 use crate::upstream::RiverOutcome;
@@ -31,35 +31,6 @@ use crate::upstream::UpstreamError;
 
 /// Items on one page: enough to read for a while, few enough to render in a millisecond or two.
 const PAGE_SIZE: usize = 50;
-
-/// The river's address for a view; the default filter (unread) is left out.
-pub(super) fn view_href(
-    feed: Option<&str>,
-    category: Option<&str>,
-    filter: Filter,
-    before: Option<&str>,
-) -> String {
-    let mut query = Vec::new();
-    if let Some(feed) = feed {
-        query.push(format!("feed={}", encode(feed)));
-    }
-    if let Some(category) = category {
-        query.push(format!("category={}", encode(category)));
-    }
-    match filter {
-        Filter::Unread => {}
-        Filter::All => query.push("filter=all".to_owned()),
-        Filter::Starred => query.push("filter=starred".to_owned()),
-    }
-    if let Some(before) = before {
-        query.push(format!("before={}", encode(before)));
-    }
-    if query.is_empty() {
-        "/".to_owned()
-    } else {
-        format!("/?{}", query.join("&"))
-    }
-}
 
 #[derive(Debug, Default, Deserialize)]
 pub(super) struct RiverParams {

@@ -16,8 +16,7 @@ use feed_rs::model::Entry;
 use middletier_api::Enclosure;
 use middletier_api::limits::{MAX_AUTHOR_BYTES, MAX_ENCLOSURES, MAX_MEDIA_TYPE_LEN};
 
-use super::item::web_url;
-use super::text::{decode_entities, floor_char_boundary};
+use super::text::{decode_entities, floor_char_boundary, web_url};
 
 /// The entry's authors' names (else their e-mail addresses) as one line of plain text.
 pub(super) fn author(entry: &Entry) -> Option<String> {

@@ -238,7 +238,7 @@ fn present(document: Document, base: &url::Url) -> Inspected {
         .links
         .iter()
         .filter(|link| link.rel.as_deref().is_none_or(|rel| rel == "alternate"))
-        .find_map(|link| item::web_url(base, &link.href));
+        .find_map(|link| text::web_url(base, &link.href));
     Inspected {
         feed: ParsedFeed {
             title: feed

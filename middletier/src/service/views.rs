@@ -181,7 +181,7 @@ impl FeedService {
         Ok(RiverItem {
             number: cached
                 .entry(id)
-                .map(|entry| crate::app_items::number_of(feed.as_str(), entry)),
+                .map(|entry| crate::store::number_of(feed.as_str(), entry)),
             feed_url: feed.to_string(),
             feed_title: reading.feed_title(&feed, Some(&cached)),
             item: Item {

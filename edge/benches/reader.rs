@@ -9,7 +9,12 @@
 //!
 //! - `GET /health` on the edge: the baseline, the cheapest request it serves;
 //! - `GET /` for `small`: the river of a one-feed user (the same page machinery, tiny data);
-//! - `GET /`, `/?filter=all`, `/?feed=<one of 500>` and the second page for `big`.
+//! - `GET /`, `/?filter=all`, `/?feed=<one of 500>` and the second page for `big`;
+//! - the reading view of an item in the middle of `big`'s `/?filter=all` page
+//!   (`/items/<number>?filter=all&keep_unread=1`: the item by number and the list's page for
+//!   its neighbours), to compare with the river page in the same run.
+//!
+//! Every item has an author; every fifth an audio enclosure (a podcast episode).
 //!
 //! `-- --history N` gives each feed `N` older items that have left its current document and
 //! are only in its history (e.g. `--history 1900` for 500 feeds x 2,000 retained items, the
@@ -148,6 +153,7 @@ async fn run(config: Config) {
     }
 
     let second_page = older_link(&http, &big).await;
+    let reading = format!("{}&keep_unread=1", reading_link(&http, &big).await);
     let one_feed = format!("/?feed={}", encode(&big_feeds[big_feeds.len() / 2]));
     let feeds = config.feeds;
     let cases: Vec<(String, String, String)> = vec![
@@ -176,6 +182,11 @@ async fn run(config: Config) {
             "second page (`before=` cursor)".into(),
             big.clone(),
             second_page,
+        ),
+        (
+            "reading view `/items/<number>?filter=all`".into(),
+            big.clone(),
+            reading,
         ),
     ];
     println!(
@@ -247,8 +258,18 @@ async fn load(
                 published: Some((now - TimeDelta::minutes(minutes)).to_rfc3339()),
                 read: false,
                 starred: false,
-                author: None,
-                enclosures: Vec::new(),
+                author: Some(format!("Writer {feed}")),
+                enclosures: if n % 5 == 0 {
+                    vec![middletier_api::Enclosure {
+                        url: format!("https://cdn.example/{feed}/{n}.mp3"),
+                        media_type: Some("audio/mpeg".to_owned()),
+                        length: Some(24_000_000),
+                        duration: Some(1800),
+                        image: None,
+                    }]
+                } else {
+                    Vec::new()
+                },
             }
         };
         let older: Vec<StoredItem> = (items..items + history)
@@ -321,6 +342,26 @@ async fn older_link(http: &reqwest::Client, edge: &str) -> String {
         + r#"href=""#.len();
     let end = start + html[start..].find('"').unwrap();
     html[start..end].replace("&amp;", "&")
+}
+
+/// The reading view of the middle item of the first `/?filter=all` page, as its link there.
+async fn reading_link(http: &reqwest::Client, edge: &str) -> String {
+    let html = http
+        .get(format!("{edge}/?filter=all"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let links: Vec<&str> = html
+        .split(r#"href=""#)
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .filter(|href| href.starts_with("/items/") && !href.starts_with("/items/open"))
+        .collect();
+    assert!(!links.is_empty(), "the river links its items' reading views");
+    links[links.len() / 2].replace("&#38;", "&").replace("&amp;", "&")
 }
 
 /// The served answers' latencies, the last one's size, and how many answers were not the page

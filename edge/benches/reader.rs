@@ -14,7 +14,9 @@
 //!   (`/items/<number>?filter=all&keep_unread=1`: the item by number and the list's page for
 //!   its neighbours), to compare with the river page in the same run.
 //!
-//! Every item has an author; every fifth an audio enclosure (a podcast episode).
+//! Every item has an author; every fifth an audio enclosure (a podcast episode). Items are
+//! first seen when published; `-- --same-second` makes every current item first seen in the
+//! same second instead (the worst case for finding an item by its number).
 //!
 //! `-- --history N` gives each feed `N` older items that have left its current document and
 //! are only in its history (e.g. `--history 1900` for 500 feeds x 2,000 retained items, the
@@ -72,6 +74,11 @@ impl Config {
             requests: 10,
         }
     }
+}
+
+/// `--same-second`: every current item first seen in the same second (see [`load`]).
+fn same_second() -> bool {
+    std::env::args().any(|arg| arg == "--same-second")
 }
 
 /// The number after `--history`, if given.
@@ -283,6 +290,19 @@ async fn load(
             .collect();
         store.insert_history(&state.url, &older).await.unwrap();
         state.items = (0..items).map(item).collect();
+        // Each item first seen when it was published, as a feed refreshed over time leaves
+        // them: an item's number encodes its first-seen second, and the middle tier finds a
+        // number among the items first seen in that second (`--same-second` puts every
+        // current item in one second, as right after subscribing to all 500 at once).
+        if !same_second() {
+            for item in &state.items {
+                let published = item.published.as_deref().unwrap();
+                let seen = chrono::DateTime::parse_from_rfc3339(published).unwrap();
+                state
+                    .first_seen
+                    .insert(item.id.clone(), seen.with_timezone(&Utc));
+            }
+        }
         store.save_feed_state(&state).await.unwrap();
         urls.push(raw);
     }
@@ -360,8 +380,13 @@ async fn reading_link(http: &reqwest::Client, edge: &str) -> String {
         .filter_map(|rest| rest.split('"').next())
         .filter(|href| href.starts_with("/items/") && !href.starts_with("/items/open"))
         .collect();
-    assert!(!links.is_empty(), "the river links its items' reading views");
-    links[links.len() / 2].replace("&#38;", "&").replace("&amp;", "&")
+    assert!(
+        !links.is_empty(),
+        "the river links its items' reading views"
+    );
+    links[links.len() / 2]
+        .replace("&#38;", "&")
+        .replace("&amp;", "&")
 }
 
 /// The served answers' latencies, the last one's size, and how many answers were not the page

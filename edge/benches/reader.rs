@@ -266,7 +266,7 @@ async fn load(
                 read: false,
                 starred: false,
                 author: Some(format!("Writer {feed}")),
-                enclosures: if n % 5 == 0 {
+                enclosures: if n.is_multiple_of(5) {
                     vec![middletier_api::Enclosure {
                         url: format!("https://cdn.example/{feed}/{n}.mp3"),
                         media_type: Some("audio/mpeg".to_owned()),

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond Rust, JDK 17, Maven, Python and Node (which the
-# machine has): Debian's chromium and chromium-driver, which edge/tests/it/browser.rs drives over
+# machine has): Debian's newsboat and tmux, a real Google Reader client that
+# edge/tests/it/greader/newsboat.rs runs headless and in a terminal; Debian's chromium and
+# chromium-driver, which edge/tests/it/browser.rs drives over
 # WebDriver, docker-compose, which validates deploy/docker-compose.yml, the real Eureka
 # clients registry/tests/it/interop/ and edge/tests/it/interop_eureka.rs drive (py-eureka-client from
 # PyPI, eureka-js-client from npm, Netflix's and Spring Cloud's Java clients from Maven Central),
-# and schemathesis (PyPI) for the OpenAPI tests. Cassandra's jars are fetched by deploy/cassandra/run.sh on first start. Idempotent:
+# schemathesis (PyPI) for the OpenAPI tests, and freshrss-api (PyPI), a real Fever client. Cassandra's jars are fetched by deploy/cassandra/run.sh on first start. Idempotent:
 # installs only what is missing.
 set -euo pipefail
 
@@ -13,6 +15,8 @@ packages=()
 [[ -x /usr/bin/chromium ]] || packages+=(chromium)
 [[ -x /usr/bin/chromedriver ]] || packages+=(chromium-driver)
 command -v docker-compose >/dev/null || packages+=(docker-compose)
+[[ -x /usr/bin/newsboat ]] || packages+=(newsboat)
+[[ -x /usr/bin/tmux ]] || packages+=(tmux)
 
 if ((${#packages[@]} > 0)); then
   if ((EUID != 0)); then
@@ -30,6 +34,8 @@ fi
 /usr/bin/chromium --version 2>/dev/null
 /usr/bin/chromedriver --version
 docker-compose --version
+/usr/bin/newsboat --version | sed -n 1p
+/usr/bin/tmux -V
 
 # The real Eureka clients the interop tests drive (registry/tests/it/interop/, edge/tests/it/interop_eureka.rs):
 # py-eureka-client in a virtualenv, eureka-js-client in a node_modules, both pinned and cached
@@ -87,3 +93,16 @@ if ! "$st_venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.v
   "$st_venv/bin/python" -m pip install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS"
 fi
 "$st_venv/bin/schemathesis" --version
+
+# freshrss-api, the real Fever client edge/tests/it/fever/client.rs drives: pinned, in its own
+# virtualenv beside the others. 2.0.5 imports loguru without declaring it, so loguru is pinned
+# here too. The test runs exactly this one and fails, never skips, when it is missing.
+FRESHRSS_API=2.0.5
+LOGURU=0.7.3
+fr_venv="${RSS_CACHE_DIR:-$HOME/.cache/rss-recipe}/freshrss-api/venv"
+if ! "$fr_venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('freshrss-api') != '$FRESHRSS_API' or m.version('loguru') != '$LOGURU')" 2>/dev/null; then
+  echo "installing freshrss-api $FRESHRSS_API into $fr_venv"
+  python3 -m venv "$fr_venv"
+  "$fr_venv/bin/python" -m pip install --quiet --disable-pip-version-check "freshrss-api==$FRESHRSS_API" "loguru==$LOGURU"
+fi
+"$fr_venv/bin/python" -c "import freshrss_api; print('freshrss-api', freshrss_api.FreshRSSAPI.VERSION)"

@@ -21,9 +21,13 @@
 //! - [`manage`]: the "Manage feeds" page at `/subscriptions`: subscribe (a feed URL, or a web
 //!   page whose feeds are discovered, with a page to choose when it has several), each feed's
 //!   status, category and unsubscribe button, and OPML export and import.
+//! - [`app_passwords`]: the "Apps" page at `/settings/app-passwords`: app passwords for the
+//!   sync APIs (created and shown once, listed with their last use, revoked), and the server
+//!   addresses apps ask for.
 //! - here: the router and its state, the static assets, and what both pages share (banners,
 //!   the message page, description sanitizing and its [`SanitizedCache`]).
 
+mod app_passwords;
 mod items;
 mod list_style;
 mod manage;
@@ -96,6 +100,11 @@ pub fn router(state: WebState) -> Router {
             // The OPML cap plus room for the multipart envelope.
             post(manage::import_opml).layer(DefaultBodyLimit::max(MAX_OPML_BYTES + 64 * 1024)),
         )
+        .route(
+            app_passwords::PAGE,
+            get(app_passwords::page).post(app_passwords::create),
+        )
+        .route(app_passwords::REVOKE, post(app_passwords::revoke))
         .route("/static/style.css", get(style))
         .route("/static/reader.js", get(script))
         .with_state(state)

@@ -133,6 +133,12 @@ impl Accounts {
             });
         }
         match self.upstream.session(&hash).await {
+            // An app's token (from the Google Reader API's ClientLogin) is never a browser's
+            // session: whoever holds it may sync, not use the pages or change the account.
+            Ok(Some(found)) if found.app_password.is_some() => {
+                self.sessions.forget(&hash);
+                Err(sign_in(true))
+            }
             Ok(Some(found)) => {
                 let expires = DateTime::parse_from_rfc3339(&found.expires)
                     .map(|at| at.to_utc())

@@ -33,6 +33,7 @@ mod limiter;
 mod pages;
 mod passwords;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
@@ -89,6 +90,30 @@ impl Accounts {
             settings,
             default_user,
         })
+    }
+
+    /// The accounts settings: the Google Reader API issues its tokens for the same lifetime
+    /// and caches them for as long as sessions.
+    pub fn settings(&self) -> &AccountsSettings {
+        &self.settings
+    }
+
+    /// The failed sign-in counts. The sync APIs' sign-ins (an app password, a Fever key) count
+    /// in them too, so guessing through an API costs what guessing at the sign-in page does.
+    pub fn limiter(&self) -> &SignInLimiter {
+        &self.limiter
+    }
+
+    /// The client's address as the sign-in limits count it (behind a trusted proxy, the
+    /// address it forwards).
+    pub fn client_ip(&self, parts: &Parts) -> Option<IpAddr> {
+        session::client_ip(parts, self.settings.trust_proxy)
+    }
+
+    /// Whether this request came over HTTPS as far as the edge can tell (its setting, or a
+    /// trusted proxy's word): the scheme of the addresses a page tells apps to use.
+    pub fn is_https(&self, parts: &Parts) -> bool {
+        self.cookie_policy(parts).secure
     }
 
     /// How the session cookie is written for this request: `Secure` (and so `__Host-`

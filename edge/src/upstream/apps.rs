@@ -6,9 +6,9 @@
 //! user's cached feed list, so the reader's pages show an app's marks at once.
 
 use middletier_api::{
-    AppCounts, AppItems, AppItemsQuery, AppPassword, AppPasswordOwner, CategoryChanged,
-    CategoryRename, ItemNumbers, MarkRead, MarkedRead, NewAppPassword, NumbersStateChange,
-    NumbersStateChanged, SubscriptionChange, TitleChange,
+    AppCounts, AppItems, AppItemsQuery, AppPassword, AppPasswordOwner, CategoryChange,
+    CategoryChanged, CategoryRename, ItemNumbers, MarkRead, MarkedRead, NewAppPassword,
+    NumbersStateChange, NumbersStateChanged, SubscriptionChange, TitleChange,
 };
 
 use super::retries::Idempotence::{Idempotent, NotIdempotent};
@@ -126,6 +126,19 @@ impl Upstream {
     pub async fn set_title(&self, user: &str, change: &TitleChange) -> Result<(), UpstreamError> {
         let call = self.retries.run(Idempotent, |base| async move {
             self.client.set_title(&base, user, change).await
+        });
+        self.write(&self.app_write, user, call).await
+    }
+
+    /// Files a subscription under a category, or clears it, for an app (a Google Reader
+    /// label added to or removed from a feed).
+    pub async fn app_set_category(
+        &self,
+        user: &str,
+        change: &CategoryChange,
+    ) -> Result<(), UpstreamError> {
+        let call = self.retries.run(Idempotent, |base| async move {
+            self.client.set_category(&base, user, change).await
         });
         self.write(&self.app_write, user, call).await
     }

@@ -488,7 +488,7 @@ async fn on_a_phone_the_sidebar_folds_away_and_the_page_starts_with_a_skip_link(
 }
 
 /// Signs up `name` through the sign-up form; returns on the page it leads to.
-async fn sign_up(browser: &Session, edge: &str, name: &str) -> Result<(), Error> {
+pub(crate) async fn sign_up(browser: &Session, edge: &str, name: &str) -> Result<(), Error> {
     browser.goto(&format!("{edge}/signup")).await?;
     browser.find("#name").await?.send_keys(name).await?;
     browser
@@ -623,7 +623,7 @@ const LOW_CONTRAST: &str = r#"
 "#;
 
 /// Screenshots of the page in the light and the dark theme (the system setting, emulated).
-async fn shoot(browser: &Session, name: &str) -> Result<(), Error> {
+pub(crate) async fn shoot(browser: &Session, name: &str) -> Result<(), Error> {
     for (scheme, background) in [("light", LIGHT_BACKGROUND), ("dark", DARK_BACKGROUND)] {
         browser
             .cdp(

@@ -29,6 +29,8 @@
 //!   load; the breaker, the Hystrix stream and the dashboard.
 //! - [`load`]: many readers against healthy middle tiers get real pages; overload is shed
 //!   deliberately and recovered from.
+//! - [`greader`]: the Google Reader API apps sync with, endpoint by endpoint, and newsboat
+//!   driving it for real.
 //! - [`interop_eureka`], [`cassandra`]: a middle tier registered by py-eureka-client; two middle
 //!   tiers sharing one real Cassandra.
 //! - [`config_files`], [`config_keys`], [`config_dynamic`]: the shipped configuration, the
@@ -38,12 +40,16 @@
 //! - [`telemetry`]: request ids through both services' logs, `/metrics`, readiness.
 //! - [`untrusted_input`]: hostile input at the edge: the open redirect, sign-up enumeration,
 //!   lock-outs from elsewhere, oversized middle-tier answers, the cookie prefix and HSTS.
+//! - [`fever`]: the Fever API: every endpoint, marks between apps and the reader, keys and
+//!   lock-outs, isolation between users, hostile input, no middle tier; and the real Fever
+//!   client `freshrss-api` syncing. [`app_passwords`]: the Apps page, in a real browser too.
 //! - [`admin_port`]: operator pages on the admin port only, bound to loopback; a stream
 //!   client that reads nothing losing its place.
 
 mod accounts;
 mod adding_feeds;
 mod admin_port;
+mod app_passwords;
 mod browser;
 mod browser_reading;
 mod cassandra;
@@ -52,6 +58,8 @@ mod config_files;
 mod config_keys;
 mod discovery;
 mod end_to_end;
+mod fever;
+mod greader;
 mod interop_eureka;
 mod load;
 mod reading;

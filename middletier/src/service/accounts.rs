@@ -91,8 +91,9 @@ impl FeedService {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct AccountSettings {
-    /// Most sessions one user keeps (browsers and devices signed in at once); signing in past
-    /// it ends the oldest. Bounds what repeated sign-ins can store.
+    /// Most sessions one user keeps of each kind (browsers signed in at once, and each app
+    /// password's sync apps); signing in past it ends the oldest of its kind. Bounds what
+    /// repeated sign-ins can store (at most this times one more than the app passwords).
     pub max_sessions_per_user: usize,
     /// Most feeds one user subscribes to. Every page view reads all of a user's
     /// subscriptions (and the river merges their feeds), so this bounds what one user makes

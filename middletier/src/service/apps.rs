@@ -20,7 +20,7 @@ use middletier_api::{
 
 use super::{FeedService, ServiceError};
 use crate::app_items::{self, Continuation, Filters, Picked, number_of, number_second};
-use crate::river::{self, Source};
+use crate::river::Source;
 use crate::store::{CachedFeed, HistoryEntry, MarkChange, MarkTarget, StoreError, UserReading};
 
 /// Items per page when the app does not say.
@@ -34,16 +34,34 @@ struct Feeds {
 }
 
 impl Feeds {
-    fn sources(&self) -> Vec<Source<'_>> {
-        self.feeds
-            .iter()
-            .map(|(url, _, feed)| Source {
+    /// The feeds `keep` keeps, as merge sources with their categories.
+    fn sources(&self, keep: impl Fn(&Source<'_>) -> bool) -> Sources<'_> {
+        let mut sources = Sources {
+            reading: &self.reading,
+            sources: Vec::with_capacity(self.feeds.len()),
+            categories: Vec::with_capacity(self.feeds.len()),
+        };
+        for (url, category, feed) in &self.feeds {
+            let source = Source {
                 url,
                 feed,
                 reading: self.reading.feeds.get(url).map(AsRef::as_ref),
-            })
-            .collect()
+            };
+            if keep(&source) {
+                sources.sources.push(source);
+                sources.categories.push(category.as_deref());
+            }
+        }
+        sources
     }
+}
+
+/// Merge sources (what [`Picked::source`] indexes) and each one's category, with the user's
+/// reading state (which holds the user's own feed titles).
+struct Sources<'f> {
+    reading: &'f UserReading,
+    sources: Vec<Source<'f>>,
+    categories: Vec<Option<&'f str>>,
 }
 
 impl FeedService {
@@ -108,16 +126,22 @@ impl FeedService {
         let feeds = self
             .app_feeds(user, query.feed.as_deref(), query.category.as_deref())
             .await?;
-        let sources = feeds.sources();
-        let (picked, next) =
-            app_items::select(&sources, query.order, filters, after.as_ref(), limit);
+        // Feeds with nothing unread are left out of an unread selection rather than walked.
+        let sources = feeds.sources(|source| !query.unread || source.unread() > 0);
+        let (picked, next) = app_items::select(
+            &sources.sources,
+            query.order,
+            filters,
+            after.as_ref(),
+            limit,
+        );
         let items = if query.refs_only {
             picked
                 .iter()
-                .map(|picked| reference(&sources, picked))
+                .map(|picked| reference(&sources.sources, picked))
                 .collect()
         } else {
-            self.with_content(&feeds, &sources, &picked).await?
+            self.with_content(&sources, &picked).await?
         };
         Ok(AppItems {
             items,
@@ -134,8 +158,8 @@ impl FeedService {
     ) -> Result<AppItems, ServiceError> {
         check_count(numbers.numbers.len())?;
         let feeds = self.app_feeds(user, None, None).await?;
-        let sources = feeds.sources();
-        let found = find_numbers(&sources, &numbers.numbers);
+        let sources = feeds.sources(|_| true);
+        let found = find_numbers(&sources.sources, &numbers.numbers);
         let mut shown = HashSet::new();
         let picked: Vec<Picked> = numbers
             .numbers
@@ -144,7 +168,7 @@ impl FeedService {
             .filter_map(|number| found.get(number).copied())
             .collect();
         Ok(AppItems {
-            items: self.with_content(&feeds, &sources, &picked).await?,
+            items: self.with_content(&sources, &picked).await?,
             continuation: None,
         })
     }
@@ -159,14 +183,14 @@ impl FeedService {
         check_count(change.numbers.len())?;
         let now = chrono::Utc::now();
         let feeds = self.app_feeds(user, None, None).await?;
-        let sources = feeds.sources();
-        let found = find_numbers(&sources, &change.numbers);
+        let sources = feeds.sources(|_| true);
+        let found = find_numbers(&sources.sources, &change.numbers);
         let wanted: HashSet<u64> = change.numbers.iter().copied().collect();
         let unknown = wanted.len() - found.len();
         let mut changed = 0;
         let mut targets = Vec::with_capacity(found.len());
         for picked in found.values() {
-            let source = &sources[picked.source];
+            let source = &sources.sources[picked.source];
             let entry = &source.feed.history[picked.position];
             let (read, starred) = source.state(entry);
             if change.read.is_some_and(|want| want != read)
@@ -207,7 +231,7 @@ impl FeedService {
             .map(|((url, category), feed)| {
                 let mut count = AppFeedCount {
                     url: url.to_string(),
-                    title: url.host_label(),
+                    title: reading.feed_title(url, None),
                     // The store keeps no feed's web site yet; apps fall back to the URL.
                     site: None,
                     category: category.clone(),
@@ -221,7 +245,7 @@ impl FeedService {
                         feed: &feed,
                         reading: reading.feeds.get(url).map(AsRef::as_ref),
                     };
-                    count.title = river::title_of(url, &feed);
+                    count.title = reading.feed_title(url, Some(&feed));
                     count.unread = source.unread();
                     // The history runs newest first.
                     count.newest = feed.history.first().map(|entry| entry.time);
@@ -238,10 +262,11 @@ impl FeedService {
     /// since the index was read) is left out.
     async fn with_content(
         &self,
-        feeds: &Feeds,
-        sources: &[Source<'_>],
+        sources: &Sources<'_>,
         picked: &[Picked],
     ) -> Result<Vec<AppItem>, StoreError> {
+        let (reading, categories) = (sources.reading, &sources.categories);
+        let sources = sources.sources.as_slice();
         let mut missing: HashMap<usize, Vec<HistoryEntry>> = HashMap::new();
         for picked in picked {
             let source = &sources[picked.source];
@@ -281,8 +306,8 @@ impl FeedService {
                     None => read.remove(&(picked.source, entry.id.clone()))?,
                 };
                 let mut item = reference(sources, picked);
-                item.feed_title = Some(river::title_of(source.url, source.feed));
-                item.category = feeds.feeds[picked.source].1.clone();
+                item.feed_title = Some(reading.feed_title(source.url, Some(source.feed)));
+                item.category = categories[picked.source].map(str::to_owned);
                 item.content = Some(Item {
                     read: item.read,
                     starred: item.starred,

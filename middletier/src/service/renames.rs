@@ -5,7 +5,12 @@
 use middletier_api::domain::{self, FeedUrl, UserId};
 use middletier_api::{CategoryChanged, CategoryRename, TitleChange};
 
+use futures::{StreamExt as _, TryStreamExt as _};
+
 use super::{FeedService, ServiceError};
+
+/// Subscriptions moved at once by a rename or removal of a category.
+const CONCURRENT_MOVES: usize = 8;
 
 impl FeedService {
     /// Sets the user's own title of a subscription, or goes back to the feed's (`None`, blank).
@@ -52,13 +57,19 @@ impl FeedService {
             return Ok(CategoryChanged { changed: 0 });
         }
         let reading = self.store.reading(user).await?;
-        let mut changed = 0;
+        let mut moves = Vec::new();
         for (url, category) in &reading.subscriptions {
-            // Unsubscribed since the read: nothing to move.
-            if category.as_deref() == Some(from) && self.store.set_category(user, url, to).await? {
-                changed += 1;
+            if category.as_deref() == Some(from) {
+                moves.push(self.store.set_category(user, url, to));
             }
         }
+        // A few at once: on Cassandra each is a lightweight transaction, a round trip or more.
+        let moved: Vec<bool> = futures::stream::iter(moves)
+            .buffer_unordered(CONCURRENT_MOVES)
+            .try_collect()
+            .await?;
+        // `false`: unsubscribed since the read, nothing to move.
+        let changed = moved.into_iter().filter(|&moved| moved).count();
         Ok(CategoryChanged { changed })
     }
 }

@@ -488,14 +488,17 @@ pub trait AccountStore: Send + Sync + std::fmt::Debug + 'static {
     async fn account(&self, user: &UserId) -> Result<Option<AccountRecord>, StoreError>;
 
     /// Every user the store knows, sorted: those with an account and those who only have
-    /// subscriptions (single-user mode's user). A full scan of the accounts and subscriptions
-    /// tables, for offline tools (`middletier export`), never for a request.
+    /// subscriptions or app passwords (single-user mode's user). A full scan of the accounts,
+    /// subscriptions and app passwords tables, for offline tools (`middletier export`), never
+    /// for a request.
     async fn users(&self) -> Result<Vec<UserId>, StoreError>;
 
     /// Stores a session under the hash of its token; it is gone after `expires`. The user
-    /// keeps at most `max_per_user` sessions: the ones that would expire first (the oldest,
-    /// as sessions share one lifetime) are ended to make room, so signing in again and again
-    /// cannot grow the store without bound.
+    /// keeps at most `max_per_user` sessions of each kind (browsers', and each app
+    /// password's): the ones of its kind that would expire first (the oldest, as sessions of
+    /// a kind share one lifetime) are ended to make room, so signing in again and again cannot
+    /// grow the store without bound, and an app that signs in on every start never signs the
+    /// user's browsers out.
     async fn create_session(
         &self,
         token_hash: &str,

@@ -57,6 +57,23 @@ pub async fn export(
                 },
             )?;
         }
+        // Oldest first, so an import's "newest first" list comes out the same.
+        for password in store.app_passwords(&user).await?.into_iter().rev() {
+            summary.app_passwords += 1;
+            records += 1;
+            line(
+                out,
+                &Record::AppPassword {
+                    user: name.to_owned(),
+                    id: password.id,
+                    name: password.name,
+                    secret_hash: password.secret_hash,
+                    fever_hash: password.fever_hash,
+                    created: password.created,
+                    last_used: password.last_used,
+                },
+            )?;
+        }
         let reading = store.reading(&user).await?;
         let urls: Vec<_> = reading
             .subscriptions
@@ -73,6 +90,7 @@ pub async fn export(
                     user: name.to_owned(),
                     feed: url.as_str().to_owned(),
                     category: category.clone(),
+                    title: reading.titles.get(url).cloned(),
                     read_up_to: state.and_then(|s| s.watermark).map(|w| ReadUpTo {
                         up_to: w.up_to,
                         set_at: w.set_at,

@@ -11,13 +11,15 @@ use std::io::BufRead;
 
 use chrono::{DateTime, Utc};
 
-use middletier_api::Item;
 use middletier_api::domain::{self, FeedUrl, UserId};
 use middletier_api::limits::{MAX_TITLE_BYTES, MAX_URL_LEN};
+use middletier_api::{Item, MAX_APP_PASSWORDS};
 
-use super::{FORMAT, Header, MAX_LINE_BYTES, Record, StarredContent, Summary, VERSION};
+use super::{FORMAT, Header, MAX_LINE_BYTES, READS, Record, StarredContent, Summary};
 use crate::feed::{author_text, clean_enclosures, sanitize_html};
-use crate::store::{AccountRecord, MarkChange, Store, StoreError, StoredItem};
+use crate::store::{
+    AccountRecord, AppPasswordCreated, AppPasswordRecord, MarkChange, Store, StoreError, StoredItem,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
@@ -87,11 +89,11 @@ pub async fn import(
             format!("format '{}' is not '{FORMAT}'", header.format),
         ));
     }
-    if header.version != VERSION {
+    if !READS.contains(&header.version) {
         return Err(invalid(
             first,
             format!(
-                "version {} is not supported (this build reads version {VERSION})",
+                "version {} is not supported (this build reads versions {READS:?})",
                 header.version
             ),
         ));
@@ -257,6 +259,37 @@ fn stored_size(item: &Item) -> usize {
         + item.published.as_ref().map_or(0, String::len)
 }
 
+/// An app password record's fields, checked as the API checks a new one.
+fn app_password(
+    line: u64,
+    user: &UserId,
+    id: String,
+    name: String,
+    secret_hash: String,
+    fever_hash: String,
+) -> Result<AppPasswordRecord, ImportError> {
+    let bad = |error: domain::ParseError| invalid(line, error.to_string());
+    domain::app_password_id(&id).map_err(bad)?;
+    domain::app_password_hash(&secret_hash).map_err(bad)?;
+    domain::app_password_hash(&fever_hash).map_err(bad)?;
+    Ok(AppPasswordRecord {
+        user: user.clone(),
+        id,
+        name: domain::app_password_name(&name).map_err(bad)?,
+        secret_hash,
+        fever_hash,
+        created: DateTime::default(),
+        last_used: None,
+    })
+}
+
+/// Whether `held` is `imported` (a second import of one file), whatever its use since.
+fn same_password(held: &AppPasswordRecord, imported: &AppPasswordRecord) -> bool {
+    held.id == imported.id
+        && held.secret_hash == imported.secret_hash
+        && held.fever_hash == imported.fever_hash
+}
+
 fn invalid(line: u64, problem: String) -> ImportError {
     ImportError::Invalid { line, problem }
 }
@@ -265,6 +298,7 @@ struct Subscription {
     line: u64,
     url: FeedUrl,
     category: Option<String>,
+    title: Option<String>,
     /// "Read up to" and when it was set.
     watermark: Option<(DateTime<Utc>, DateTime<Utc>)>,
 }
@@ -282,6 +316,7 @@ struct Pending {
     user: UserId,
     records: usize,
     account: Option<(u64, AccountRecord)>,
+    app_passwords: Vec<(u64, AppPasswordRecord)>,
     subscriptions: Vec<Subscription>,
     marks: Vec<Mark>,
     /// Starred items' content, for the feeds' histories.
@@ -295,6 +330,7 @@ impl Pending {
             user,
             records: 0,
             account: None,
+            app_passwords: Vec::new(),
             subscriptions: Vec::new(),
             marks: Vec::new(),
             starred_items: Vec::new(),
@@ -344,9 +380,42 @@ impl Pending {
                 };
                 self.account = Some((line, account));
             }
+            Record::AppPassword {
+                id,
+                name,
+                secret_hash,
+                fever_hash,
+                created,
+                last_used,
+                ..
+            } => {
+                let password = app_password(line, &self.user, id, name, secret_hash, fever_hash)?;
+                if self.app_passwords.iter().any(|(_, p)| p.id == password.id) {
+                    return Err(invalid(
+                        line,
+                        format!("app password '{}' twice", password.id),
+                    ));
+                }
+                if self.app_passwords.len() >= MAX_APP_PASSWORDS {
+                    return Err(invalid(
+                        line,
+                        format!(
+                            "user '{}' has more than {MAX_APP_PASSWORDS} app passwords",
+                            self.user.as_str()
+                        ),
+                    ));
+                }
+                let password = AppPasswordRecord {
+                    created,
+                    last_used,
+                    ..password
+                };
+                self.app_passwords.push((line, password));
+            }
             Record::Subscription {
                 feed,
                 category,
+                title,
                 read_up_to,
                 ..
             } => {
@@ -368,11 +437,14 @@ impl Pending {
                 }
                 let category = domain::category(category.as_deref())
                     .map_err(|error| invalid(line, error.to_string()))?;
+                let title = domain::feed_title(title.as_deref())
+                    .map_err(|error| invalid(line, error.to_string()))?;
                 let watermark = read_up_to.map(|w| (w.up_to, w.set_at));
                 self.subscriptions.push(Subscription {
                     line,
                     url,
                     category,
+                    title,
                     watermark,
                 });
             }
@@ -447,10 +519,40 @@ impl Pending {
             }
             summary.accounts += 1;
         }
+        for (line, password) in &self.app_passwords {
+            match store
+                .create_app_password(password, MAX_APP_PASSWORDS)
+                .await
+                .map_err(failed(*line))?
+            {
+                AppPasswordCreated::Created => {}
+                // Imported before: the same password, with the same hashes.
+                _ if store
+                    .app_passwords(user)
+                    .await
+                    .map_err(failed(*line))?
+                    .iter()
+                    .any(|held| same_password(held, password)) => {}
+                AppPasswordCreated::TooMany | AppPasswordCreated::Taken => {
+                    return Err(invalid(
+                        *line,
+                        format!(
+                            "the target store refused app password '{}' of '{}': the user has \
+                             {MAX_APP_PASSWORDS} already, or another password has its id or \
+                             hashes",
+                            password.id,
+                            user.as_str()
+                        ),
+                    ));
+                }
+            }
+            summary.app_passwords += 1;
+        }
         for Subscription {
             line,
             url,
             category,
+            title,
             watermark,
         } in &self.subscriptions
         {
@@ -460,6 +562,10 @@ impl Pending {
                 .map_err(failed(*line))?;
             store
                 .set_category(user, url, category.as_deref())
+                .await
+                .map_err(failed(*line))?;
+            store
+                .set_title(user, url, title.as_deref())
                 .await
                 .map_err(failed(*line))?;
             if let Some((up_to, set_at)) = watermark {

@@ -1,8 +1,9 @@
 //! Moving a reader's data between stores: `middletier export` writes everything a reader keeps
 //! to one versioned file ([`export`]), `middletier import` loads it into any store
-//! ([`import`]). The file is defined by what a reader keeps (accounts, subscriptions in order
-//! with their category and "read up to" watermark, item marks, starred items with their
-//! content), not by any store's tables, so it outlives schema changes.
+//! ([`import`]). The file is defined by what a reader keeps (accounts, app passwords,
+//! subscriptions in order with their category, own title and "read up to" watermark, item
+//! marks, starred items with their content), not by any store's tables, so it outlives schema
+//! changes.
 //!
 //! # Format (`docs/operations.md`, "Moving to another store")
 //! JSON lines: a [`Header`] line, then one [`Record`] per line, user by user (one user's
@@ -11,6 +12,13 @@
 //!
 //! Sessions are not exported: they are bearer credentials bound to the store that issued them,
 //! and signing in again on the new store is cheaper than carrying live credentials in a file.
+//! App passwords are (as their hashes, like the account's): apps keep syncing after a move
+//! with the passwords they were given, signing in again by themselves.
+//!
+//! # Versions
+//! - 1: accounts, subscriptions, marks, starred items.
+//! - 2: subscriptions may carry the user's own `title`; `app_password` records. A version 1
+//!   file is a version 2 file without them, so both are read.
 
 pub mod export;
 pub mod import;
@@ -23,8 +31,10 @@ pub use import::{ImportError, ImportLimits, import};
 
 /// The header's `format`: what this file is.
 pub const FORMAT: &str = "rss-recipe-export";
-/// The version this build writes and reads; a reader refuses any other.
-pub const VERSION: u32 = 1;
+/// The version this build writes.
+pub const VERSION: u32 = 2;
+/// The versions this build reads; a reader refuses any other.
+pub const READS: &[u32] = &[1, 2];
 /// Longest line import accepts: a starred item's sanitized content fits many times over, and a
 /// hostile file cannot make import buffer more than this per line.
 pub const MAX_LINE_BYTES: usize = 1024 * 1024;
@@ -48,12 +58,27 @@ pub enum Record {
         password_hash: String,
         created: DateTime<Utc>,
     },
-    /// One subscription, in the user's order, with its category and mark-all-read watermark.
+    /// An app password a sync app signs in with: SHA-256 of it and of its Fever key, exactly
+    /// as stored, never the password.
+    AppPassword {
+        user: String,
+        id: String,
+        name: String,
+        secret_hash: String,
+        fever_hash: String,
+        created: DateTime<Utc>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        last_used: Option<DateTime<Utc>>,
+    },
+    /// One subscription, in the user's order, with its category, the user's own title and
+    /// mark-all-read watermark.
     Subscription {
         user: String,
         feed: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         category: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        title: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         read_up_to: Option<ReadUpTo>,
     },
@@ -86,6 +111,7 @@ impl Record {
     pub fn user(&self) -> Option<&str> {
         match self {
             Self::Account { user, .. }
+            | Self::AppPassword { user, .. }
             | Self::Subscription { user, .. }
             | Self::Mark { user, .. }
             | Self::StarredItem { user, .. } => Some(user),
@@ -127,6 +153,7 @@ pub struct StarredContent {
 pub struct Summary {
     pub users: u64,
     pub accounts: u64,
+    pub app_passwords: u64,
     pub subscriptions: u64,
     pub marks: u64,
     pub stars: u64,
@@ -136,8 +163,14 @@ impl std::fmt::Display for Summary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} users ({} accounts), {} subscriptions, {} item marks, {} starred",
-            self.users, self.accounts, self.subscriptions, self.marks, self.stars
+            "{} users ({} accounts, {} app passwords), {} subscriptions, {} item marks, \
+             {} starred",
+            self.users,
+            self.accounts,
+            self.app_passwords,
+            self.subscriptions,
+            self.marks,
+            self.stars
         )
     }
 }

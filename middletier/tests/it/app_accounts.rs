@@ -1,5 +1,6 @@
 //! The routes sync apps' accounts need, over real HTTP: app passwords and the sessions bound
-//! to them (on the real binary with its SQLite store, through the typed client the edge uses),
+//! to them (on the real binary with its SQLite store, and on Cassandra, through the typed
+//! client the edge uses),
 //! the user's own feed titles wherever the user sees the feed, category renames and removals,
 //! and the hostile inputs each refuses.
 
@@ -7,17 +8,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use middletier::store::MemoryStore;
-use middletier::testing::{FeedPublisher, feed_service, serve_api};
+use middletier::testing::{FeedPublisher, feed_service, serve_api, unique_prefix};
 use middletier_api::{
-    AppPassword, AppPasswordOwner, CallError, CategoryChange, CategoryChanged, CategoryRename,
-    ItemQuery, MAX_APP_PASSWORDS, MiddletierClient, NewAccount, NewAppPassword, NewSession,
-    RiverQuery, SearchQuery, TitleChange,
+    AppItemsQuery, AppPassword, AppPasswordOwner, CallError, CategoryChange, CategoryChanged,
+    CategoryRename, ItemQuery, MAX_APP_PASSWORDS, MiddletierClient, NewAccount, NewAppPassword,
+    NewSession, RiverQuery, SearchQuery, TitleChange,
 };
 use reqwest::StatusCode;
 
 use crate::app_accounts_conformance::sha256_hex;
 use crate::crash::{Backend, MiddletierProcess, free_port};
-use crate::support::{ScratchDir, http};
+use crate::support::{ScratchDir, cassandra_shared, http};
 
 fn client() -> MiddletierClient {
     MiddletierClient::new(Duration::from_secs(2), Duration::from_secs(10)).expect("client")
@@ -46,9 +47,28 @@ async fn app_passwords_sign_apps_in_and_revoking_one_signs_its_apps_out_on_the_r
     let _middletier =
         MiddletierProcess::start(port, &Backend::Sqlite(scratch.join("rss.db"))).await;
     let base = url::Url::parse(&format!("http://127.0.0.1:{port}/")).expect("url");
+    app_passwords_round_trip(&base, "ann").await;
+}
+
+#[tokio::test]
+#[ignore = "needs Cassandra: deploy/test.sh starts one (or deploy/cassandra/run.sh start)"]
+async fn app_passwords_sign_apps_in_and_revoking_one_signs_its_apps_out_on_cassandra() {
+    let _cassandra = cassandra_shared().await;
+    let port = free_port();
+    let _middletier = MiddletierProcess::start(port, &Backend::Cassandra).await;
+    let base = url::Url::parse(&format!("http://127.0.0.1:{port}/")).expect("url");
+    // The keyspace outlives the test, and hashes are unique across users: a user of its own.
+    let ann = format!("{}ann", unique_prefix());
+    app_passwords_round_trip(&base, &ann).await;
+}
+
+/// Create, list, look up (recording the use), bind sessions, revoke (ending the app's
+/// sessions only), and the cap of 20, as the edge does it through the typed client.
+async fn app_passwords_round_trip(base: &url::Url, ann: &str) {
+    let base = base.clone();
     let client = client();
     let account = NewAccount {
-        user: "ann".to_owned(),
+        user: ann.to_owned(),
         password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".to_owned(),
     };
     assert!(
@@ -59,21 +79,21 @@ async fn app_passwords_sign_apps_in_and_revoking_one_signs_its_apps_out_on_the_r
             .is_some()
     );
 
-    let phone = new_password("ann", 1);
+    let phone = new_password(ann, 1);
     assert!(
         client
-            .create_app_password(&base, "ann", &phone)
+            .create_app_password(&base, ann, &phone)
             .await
             .expect("create")
     );
-    let listed: Vec<AppPassword> = client.app_passwords(&base, "ann").await.expect("list");
+    let listed: Vec<AppPassword> = client.app_passwords(&base, ann).await.expect("list");
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].name, "Phone 1");
     assert_eq!(listed[0].last_used, None, "never used yet");
 
     // An app signs in with it (ClientLogin by the password, Fever by its key).
     let owner = AppPasswordOwner {
-        user: "ann".to_owned(),
+        user: ann.to_owned(),
         id: phone.id.clone(),
     };
     assert_eq!(
@@ -90,7 +110,7 @@ async fn app_passwords_sign_apps_in_and_revoking_one_signs_its_apps_out_on_the_r
             .expect("find"),
         Some(owner)
     );
-    let listed = client.app_passwords(&base, "ann").await.expect("list");
+    let listed = client.app_passwords(&base, ann).await.expect("list");
     assert!(listed[0].last_used.is_some(), "the use is recorded");
     assert_eq!(
         client
@@ -102,10 +122,11 @@ async fn app_passwords_sign_apps_in_and_revoking_one_signs_its_apps_out_on_the_r
     );
 
     // Its session names it; the browser's does not.
+    let token_hash = |token: &str| sha256_hex(&format!("{ann} {token}"));
     let expires = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
     let session = |token: &str, app_password: Option<&str>| NewSession {
-        token_hash: sha256_hex(token),
-        user: "ann".to_owned(),
+        token_hash: token_hash(token),
+        user: ann.to_owned(),
         expires: expires.clone(),
         app_password: app_password.map(str::to_owned),
     };
@@ -116,7 +137,7 @@ async fn app_passwords_sign_apps_in_and_revoking_one_signs_its_apps_out_on_the_r
             .expect("session");
     }
     let found = client
-        .session(&base, &sha256_hex("app"))
+        .session(&base, &token_hash("app"))
         .await
         .expect("session")
         .expect("live");
@@ -130,12 +151,12 @@ async fn app_passwords_sign_apps_in_and_revoking_one_signs_its_apps_out_on_the_r
     assert_eq!(rejected_status(&stray), Some(StatusCode::NOT_FOUND));
 
     client
-        .revoke_app_password(&base, "ann", &phone.id)
+        .revoke_app_password(&base, ann, &phone.id)
         .await
         .expect("revoke");
     assert_eq!(
         client
-            .session(&base, &sha256_hex("app"))
+            .session(&base, &token_hash("app"))
             .await
             .expect("session"),
         None,
@@ -143,7 +164,7 @@ async fn app_passwords_sign_apps_in_and_revoking_one_signs_its_apps_out_on_the_r
     );
     assert!(
         client
-            .session(&base, &sha256_hex("browser"))
+            .session(&base, &token_hash("browser"))
             .await
             .expect("session")
             .is_some(),
@@ -158,7 +179,7 @@ async fn app_passwords_sign_apps_in_and_revoking_one_signs_its_apps_out_on_the_r
         "the password no longer signs in"
     );
     client
-        .revoke_app_password(&base, "ann", &phone.id)
+        .revoke_app_password(&base, ann, &phone.id)
         .await
         .expect("revoking twice is fine");
     let late = client
@@ -171,29 +192,29 @@ async fn app_passwords_sign_apps_in_and_revoking_one_signs_its_apps_out_on_the_r
     for n in 0..u32::try_from(MAX_APP_PASSWORDS).expect("small") {
         assert!(
             client
-                .create_app_password(&base, "ann", &new_password("ann", 100 + n))
+                .create_app_password(&base, ann, &new_password(ann, 100 + n))
                 .await
                 .expect("create")
         );
     }
-    let one_too_many = new_password("ann", 999);
+    let one_too_many = new_password(ann, 999);
     assert!(
         !client
-            .create_app_password(&base, "ann", &one_too_many)
+            .create_app_password(&base, ann, &one_too_many)
             .await
             .expect("create"),
         "the 21st is refused"
     );
-    let listed = client.app_passwords(&base, "ann").await.expect("list");
+    let listed = client.app_passwords(&base, ann).await.expect("list");
     assert_eq!(listed.len(), MAX_APP_PASSWORDS);
     assert_eq!(listed[0].id, format!("{:016x}", 100 + 19), "newest first");
     client
-        .revoke_app_password(&base, "ann", &listed[0].id)
+        .revoke_app_password(&base, ann, &listed[0].id)
         .await
         .expect("revoke");
     assert!(
         client
-            .create_app_password(&base, "ann", &one_too_many)
+            .create_app_password(&base, ann, &one_too_many)
             .await
             .expect("create")
     );
@@ -203,12 +224,12 @@ async fn app_passwords_sign_apps_in_and_revoking_one_signs_its_apps_out_on_the_r
         ..one_too_many.clone()
     };
     client
-        .revoke_app_password(&base, "ann", &listed[1].id)
+        .revoke_app_password(&base, ann, &listed[1].id)
         .await
         .expect("room for one");
     assert!(
         !client
-            .create_app_password(&base, "ann", &copy)
+            .create_app_password(&base, ann, &copy)
             .await
             .expect("create")
     );
@@ -416,6 +437,27 @@ async fn a_users_own_title_shows_wherever_they_see_the_feed_and_nobody_elses() {
         .await
         .expect("item");
     assert_eq!(one.feed_title, mine, "one item opened");
+    let counts = client.app_counts(&base, "ann").await.expect("counts");
+    assert_eq!(counts.feeds[0].title, mine, "what sync apps list");
+    let app_items = client
+        .app_items(
+            &base,
+            "ann",
+            &AppItemsQuery {
+                limit: Some(5),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("app items");
+    assert!(!app_items.items.is_empty());
+    assert!(
+        app_items
+            .items
+            .iter()
+            .all(|item| item.feed_title.as_deref() == Some(mine)),
+        "what sync apps download"
+    );
     let opml = client.export_opml(&base, "ann").await.expect("opml");
     assert!(
         opml.contains("text=\"My &lt;b&gt;daily&lt;/b&gt; news\""),

@@ -1,6 +1,7 @@
 //! What every store backend must do for sync apps' accounts: app passwords (unique hashes, a
 //! cap per user, lookups by either hash, last use), revoking one ends the sessions apps signed
-//! in with it and nothing else, and the user's own feed titles beside their categories.
+//! in with it and nothing else, the session cap holds per kind of session, and the user's own
+//! feed titles beside their categories.
 
 use std::sync::Arc;
 
@@ -295,6 +296,63 @@ async fn app_session_conformance(store: Arc<dyn Store>, prefix: &str) {
     assert!(live("bob").await);
 }
 
+/// The session cap holds per kind: an app signing in again and again ends its own oldest
+/// sessions, never the browsers' nor another app password's.
+async fn app_session_cap_conformance(store: Arc<dyn Store>, prefix: &str) {
+    let ann = user(&format!("{prefix}ann"));
+    let start = now_millis();
+    let phone = password(&ann, prefix, 1, start);
+    let tablet = password(&ann, prefix, 2, start);
+    for created in [&phone, &tablet] {
+        assert_eq!(
+            store
+                .create_app_password(created, 20)
+                .await
+                .expect("create"),
+            AppPasswordCreated::Created
+        );
+    }
+    let max = 2;
+    let hash = |name: String| sha256_hex(&format!("{prefix}token {name}"));
+    let sign_in = async |name: String, app: Option<&AppPasswordRecord>, minutes: i64| {
+        let session = SessionRecord {
+            user: ann.clone(),
+            expires: start + chrono::Duration::minutes(60 + minutes),
+            app_password: app.map(|p| p.id.clone()),
+        };
+        store
+            .create_session(&hash(name), &session, max)
+            .await
+            .expect("create");
+    };
+    sign_in("browser".to_owned(), None, 0).await;
+    sign_in("tablet".to_owned(), Some(&tablet), 1).await;
+    for n in 0..5 {
+        sign_in(format!("phone {n}"), Some(&phone), 10 + n).await;
+    }
+    let live = async |name: String| {
+        store
+            .session(&hash(name), start)
+            .await
+            .expect("read")
+            .is_some()
+    };
+    let mut phones = Vec::new();
+    for n in 0..5 {
+        phones.push(live(format!("phone {n}")).await);
+    }
+    assert_eq!(
+        phones,
+        [false, false, false, true, true],
+        "the phone's oldest ended"
+    );
+    assert!(
+        live("browser".to_owned()).await,
+        "the browser stays signed in"
+    );
+    assert!(live("tablet".to_owned()).await, "so does the tablet");
+}
+
 /// The user's own title sits beside the category: set, changed, cleared; per user; only on a
 /// subscription; gone with it.
 async fn title_conformance(store: Arc<dyn Store>, prefix: &str) {
@@ -372,6 +430,7 @@ async fn title_conformance(store: Arc<dyn Store>, prefix: &str) {
 async fn memory_store_keeps_app_passwords_app_sessions_and_titles() {
     app_password_conformance(Arc::new(MemoryStore::new()), "").await;
     app_session_conformance(Arc::new(MemoryStore::new()), "").await;
+    app_session_cap_conformance(Arc::new(MemoryStore::new()), "").await;
     title_conformance(Arc::new(MemoryStore::new()), "").await;
 }
 
@@ -387,6 +446,7 @@ async fn sqlite_store_keeps_app_passwords_app_sessions_and_titles() {
     };
     app_password_conformance(fresh("passwords").await, "").await;
     app_session_conformance(fresh("sessions").await, "").await;
+    app_session_cap_conformance(fresh("cap").await, "").await;
     title_conformance(fresh("titles").await, "").await;
 }
 
@@ -397,5 +457,6 @@ async fn cassandra_store_keeps_app_passwords_app_sessions_and_titles() {
     let store = Arc::new(middletier::testing::cassandra_store().await);
     app_password_conformance(store.clone(), &middletier::testing::unique_prefix()).await;
     app_session_conformance(store.clone(), &middletier::testing::unique_prefix()).await;
+    app_session_cap_conformance(store.clone(), &middletier::testing::unique_prefix()).await;
     title_conformance(store, &middletier::testing::unique_prefix()).await;
 }

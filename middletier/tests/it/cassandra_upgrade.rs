@@ -5,7 +5,9 @@
 //! And a keyspace of version 8, whose search index is clustered by item: its postings are
 //! copied newest first, found and paged as before, and a second copy never revives a removed
 //! item. Postings without word positions (so copied, or written by a version that did not know
-//! them) still answer phrases, by the content.
+//! them) still answer phrases, by the content. And a keyspace of version 11, whose phrases were
+//! looked up by their words: the word pairs phrases are now looked up by are indexed for every
+//! item it holds.
 
 use std::collections::HashMap;
 
@@ -400,7 +402,8 @@ async fn upgrading_a_version_8_keyspace_copies_its_search_index_newest_first() {
     assert_eq!(search(store.clone(), "body", 0).await, ["c", "b"]);
     assert_eq!(search(store.clone(), "body", 2).await, ["a"], "paged");
     assert_eq!(search(store.clone(), "b", 0).await, ["b"]);
-    // The copied postings have no positions: a phrase is checked against the content.
+    // The copied postings have no positions or pairs: the pairs a phrase is looked up by are
+    // indexed from the content (version 12).
     let phrase = |store: CassandraStore, words: &'static [&'static str]| async move {
         let found = store
             .search(&SearchQuery {
@@ -455,7 +458,8 @@ async fn positions_a_previous_version_left_behind_when_it_rewrote_a_posting_are_
     let store = CassandraStore::connect(&settings).await.expect("connect");
     let feed = FeedUrl::parse("https://example.com/feed.xml").expect("url");
     let mut apart = item("apart");
-    apart.description = "<p>brown big fox</p>".to_owned();
+    // Text words from 3: "quick brown" at 3, "brown fox" at 6, so no "quick brown fox".
+    apart.description = "<p>quick brown x brown fox</p>".to_owned();
     store
         .insert_history(
             &feed,
@@ -472,10 +476,11 @@ async fn positions_a_previous_version_left_behind_when_it_rewrote_a_posting_are_
         .await
         .expect("connect");
     session.use_keyspace(&keyspace, false).await.expect("use");
-    // Positions that once made "brown fox" adjacent, then a rewrite of the count alone, as a
-    // middle tier of the previous version writes a posting.
+    // Positions that once made "quick brown fox" a phrase of the item, then a rewrite of the
+    // count alone, as a writer that does not know positions (a middle tier of the version
+    // before them) writes a posting.
     let written = Utc::now().timestamp_micros();
-    for (term, position) in [("brown", 3), ("fox", 4)] {
+    for (term, position) in [("brown fox", 4)] {
         session
             .query_unpaged(
                 "UPDATE item_postings_by_feed USING TIMESTAMP ? SET positions = ? \
@@ -497,7 +502,11 @@ async fn positions_a_previous_version_left_behind_when_it_rewrote_a_posting_are_
         .search(&SearchQuery {
             feeds: vec![feed.clone()],
             terms: SearchTerms {
-                phrases: vec![vec!["brown".to_owned(), "fox".to_owned()]],
+                phrases: vec![vec![
+                    "quick".to_owned(),
+                    "brown".to_owned(),
+                    "fox".to_owned(),
+                ]],
                 ..SearchTerms::default()
             },
             order: SearchOrder::Newest,
@@ -510,8 +519,8 @@ async fn positions_a_previous_version_left_behind_when_it_rewrote_a_posting_are_
     cql(&session, &format!("DROP KEYSPACE {keyspace}")).await;
 }
 
-/// The schema files after version 8 up to the last one before app passwords (10 was a data
-/// step).
+/// The schema files from the newest-first postings to word positions (9–11; 10 was a data
+/// step), the last version before phrases were indexed by word pairs.
 const VERSION_11_SCHEMA: &[(i32, &str, &str)] = &[
     (
         9,
@@ -525,6 +534,243 @@ const VERSION_11_SCHEMA: &[(i32, &str, &str)] = &[
         include_str!("../../schema/cassandra/011_posting_positions.cql"),
     ),
 ];
+
+/// Applies `steps` (CQL files, or data steps with nothing to apply) and records each.
+async fn apply(session: &Session, steps: &[(i32, &str, &str)]) {
+    for (version, name, file) in steps {
+        let without_comments: String = file
+            .lines()
+            .map(|line| line.split("--").next().unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join("\n");
+        for statement in without_comments.split(';').filter(|s| !s.trim().is_empty()) {
+            cql(session, statement).await;
+        }
+        session
+            .query_unpaged(
+                "INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)",
+                (version, name, Utc::now()),
+            )
+            .await
+            .expect("record version");
+    }
+    session.await_schema_agreement().await.expect("agreement");
+}
+
+/// What version 11 wrote for one item: its content, its index entry, and a posting with
+/// positions for each of its words (title words from 0, text words after a gap of one), but
+/// no pairs.
+async fn version_11_item(session: &Session, feed: &FeedUrl, item: &Item, seen: DateTime<Utc>) {
+    let month: i32 = seen.format("%Y%m").to_string().parse().expect("month");
+    session
+        .query_unpaged(
+            "INSERT INTO items_by_feed_month (feed_url, month, item_id, seen, time, item) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                feed.as_str(),
+                month,
+                &item.id,
+                seen,
+                seen,
+                serde_json::to_string(item).expect("json"),
+            ),
+        )
+        .await
+        .expect("content");
+    session
+        .query_unpaged(
+            "INSERT INTO item_index_by_feed (feed_url, item_id, seen, time) VALUES (?, ?, ?, ?)",
+            (feed.as_str(), &item.id, seen, seen),
+        )
+        .await
+        .expect("index");
+    let cut = |text: &str| -> Vec<String> {
+        text.split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty() && *w != "p")
+            .map(str::to_lowercase)
+            .collect()
+    };
+    let title = cut(&item.title);
+    let text = cut(&item.description);
+    let mut positions: HashMap<String, Vec<i32>> = HashMap::new();
+    let placed = title.iter().enumerate().chain(
+        text.iter()
+            .enumerate()
+            .map(|(at, word)| (at + title.len() + 1, word)),
+    );
+    for (at, word) in placed {
+        positions
+            .entry(word.clone())
+            .or_default()
+            .push(i32::try_from(at).expect("small"));
+    }
+    for (term, at) in positions {
+        session
+            .query_unpaged(
+                "INSERT INTO item_postings_by_feed \
+                 (feed_url, term, time, item_id, seen, count, positions) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    feed.as_str(),
+                    term,
+                    seen,
+                    &item.id,
+                    seen,
+                    i32::try_from(at.len()).expect("small"),
+                    at,
+                ),
+            )
+            .await
+            .expect("posting");
+    }
+}
+
+/// The ids `store` finds in `feed` for `phrases` (and `words`), newest first.
+async fn found(
+    store: &CassandraStore,
+    feed: &FeedUrl,
+    words: &[&str],
+    phrases: &[&[&str]],
+) -> Vec<String> {
+    let owned = |list: &[&str]| list.iter().map(|w| (*w).to_owned()).collect::<Vec<_>>();
+    store
+        .search(&SearchQuery {
+            feeds: vec![feed.clone()],
+            terms: SearchTerms {
+                words: owned(words),
+                phrases: phrases.iter().map(|p| owned(p)).collect(),
+                ..SearchTerms::default()
+            },
+            order: SearchOrder::Newest,
+            offset: 0,
+            limit: 1_000,
+        })
+        .await
+        .expect("search")
+        .into_iter()
+        .map(|hit| hit.entry.id)
+        .collect()
+}
+
+#[tokio::test]
+#[ignore = "needs Cassandra: deploy/test.sh starts one (or deploy/cassandra/run.sh start)"]
+async fn upgrading_a_version_11_keyspace_indexes_the_word_pairs_phrases_are_found_by() {
+    use middletier::store::StoredItem;
+    let _cassandra = cassandra_shared().await;
+    let keyspace = format!(
+        "rss_upgrade11_{}",
+        Utc::now().timestamp_nanos_opt().unwrap_or_default()
+    );
+    let old = previous_version_keyspace(&keyspace).await;
+    apply(&old, VERSION_8_SCHEMA).await;
+    apply(&old, VERSION_11_SCHEMA).await;
+    let feed = FeedUrl::parse("https://example.com/feed.xml").expect("url");
+    let mut fox = item("fox");
+    fox.title = "Quick brown fox".to_owned();
+    fox.description = "<p>jumps over the lazy dog</p>".to_owned();
+    let mut dog = item("dog");
+    dog.title = "The brown dog".to_owned();
+    dog.description = "<p>the fox jumps over</p>".to_owned();
+    version_11_item(&old, &feed, &fox, at(0)).await;
+    version_11_item(&old, &feed, &dog, at(10)).await;
+    // More items than the migration groups at once, all holding one phrase.
+    let many: Vec<Item> = (0..510)
+        .map(|n| {
+            let mut many = item(&format!("many{n:03}"));
+            many.description = format!("<p>one shared phrase {n}</p>");
+            many
+        })
+        .collect();
+    for (n, item) in many.iter().enumerate() {
+        version_11_item(&old, &feed, item, at(20 + n as i64)).await;
+    }
+
+    let mut settings = cassandra_settings();
+    settings.keyspace = keyspace.clone();
+    let store = CassandraStore::connect(&settings)
+        .await
+        .expect("opens the version 11 keyspace");
+    assert_eq!(
+        found(&store, &feed, &[], &[&["brown", "fox"]]).await,
+        ["fox"]
+    );
+    assert_eq!(
+        found(&store, &feed, &[], &[&["brown", "dog"]]).await,
+        ["dog"]
+    );
+    assert_eq!(
+        found(&store, &feed, &[], &[&["jumps", "over", "the"]]).await,
+        ["fox"]
+    );
+    assert_eq!(
+        found(&store, &feed, &[], &[&["fox", "jumps", "over"]]).await,
+        ["dog"]
+    );
+    assert!(
+        found(&store, &feed, &[], &[&["fox", "jumps"], &["lazy", "dog"]])
+            .await
+            .is_empty(),
+        "no item holds both phrases"
+    );
+    assert!(
+        found(&store, &feed, &[], &[&["fox", "jumps", "the"]])
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        found(&store, &feed, &["quick"], &[&["lazy", "dog"]]).await,
+        ["fox"]
+    );
+    assert_eq!(
+        found(&store, &feed, &[], &[&["one", "shared", "phrase"]])
+            .await
+            .len(),
+        many.len(),
+        "every item stored before has its pairs"
+    );
+
+    // Written after the upgrade: its pairs are written with it.
+    let mut after = item("after");
+    after.description = "<p>a lazy dog sleeps</p>".to_owned();
+    store
+        .insert_history(
+            &feed,
+            &[StoredItem {
+                item: after,
+                seen: at(1_000),
+            }],
+        )
+        .await
+        .expect("insert");
+    assert_eq!(
+        found(&store, &feed, &[], &[&["lazy", "dog"]]).await,
+        ["after", "fox"]
+    );
+
+    // Retention after the upgrade, then the migration run again (as if interrupted before it
+    // was recorded): the removed item's pairs stay removed.
+    store
+        .remove_history(&feed, &["fox".to_owned()])
+        .await
+        .expect("retention removes fox");
+    old.query_unpaged("DELETE FROM schema_version WHERE version = 12", ())
+        .await
+        .expect("forget version 12");
+    let again = CassandraStore::connect(&settings)
+        .await
+        .expect("reopens and indexes again");
+    assert_eq!(
+        found(&again, &feed, &[], &[&["lazy", "dog"]]).await,
+        ["after"]
+    );
+    assert!(
+        found(&again, &feed, &[], &[&["brown", "fox"]])
+            .await
+            .is_empty()
+    );
+
+    cql(&old, &format!("DROP KEYSPACE {keyspace}")).await;
+}
 
 #[tokio::test]
 #[ignore = "needs Cassandra: deploy/test.sh starts one (or deploy/cassandra/run.sh start)"]

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone as _, Utc};
 use middletier::store::{
-    AccountRecord, AccountStore as _, FeedState, MarkChange, MemoryStore, SqliteStore, Store,
+    AccountRecord, AccountStore as _, AppPasswordCreated, AppPasswordRecord, AppPasswordStore as _,
+    FeedState, MarkChange, MemoryStore, ReadingStore as _, SqliteStore, Store,
     SubscriptionStore as _,
 };
 use middletier::testing::{FeedPublisher, unique_prefix};
@@ -96,6 +97,28 @@ async fn populate(store: &dyn Store) {
         .await
         .expect("category");
     store
+        .set_title(&ann, &feed(1), Some("Ann's own name for it"))
+        .await
+        .expect("title");
+    for (who, n) in [("ann", 1), ("ann", 2), ("reader", 3)] {
+        let password = AppPasswordRecord {
+            user: user(who),
+            id: format!("{n:016x}"),
+            name: format!("App {n}"),
+            secret_hash: format!("{n:064x}"),
+            fever_hash: format!("{:064x}", 100 + n),
+            created: time(n),
+            last_used: (n == 2).then(|| time(50)),
+        };
+        assert_eq!(
+            store
+                .create_app_password(&password, 20)
+                .await
+                .expect("app password"),
+            AppPasswordCreated::Created
+        );
+    }
+    store
         .mark_read_up_to(&ann, &[feed(1)], time(20), time(21))
         .await
         .expect("watermark");
@@ -146,12 +169,15 @@ async fn populate(store: &dyn Store) {
 }
 
 /// Everything a reader sees, per user: account hash, subscriptions in order with categories,
-/// and each cached item's (read, starred), plus stars on items no longer cached.
+/// and each cached item's (read, starred), plus stars on items no longer cached; their own
+/// feed titles and app passwords.
 type View = Vec<(
     String,
     Option<String>,
     Vec<(String, Option<String>)>,
     Vec<(String, String, bool, bool)>,
+    Vec<(String, String)>,
+    Vec<AppPasswordRecord>,
 )>;
 
 async fn view(store: &dyn Store) -> View {
@@ -180,6 +206,12 @@ async fn view(store: &dyn Store) -> View {
             }
         }
         items.sort();
+        let mut titles: Vec<(String, String)> = reading
+            .titles
+            .iter()
+            .map(|(url, title)| (url.as_str().to_owned(), title.clone()))
+            .collect();
+        titles.sort();
         out.push((
             user.as_str().to_owned(),
             account.map(|a| a.password_hash),
@@ -189,6 +221,8 @@ async fn view(store: &dyn Store) -> View {
                 .map(|(u, c)| (u.as_str().to_owned(), c.clone()))
                 .collect(),
             items,
+            titles,
+            store.app_passwords(&user).await.expect("app passwords"),
         ));
     }
     out
@@ -222,7 +256,7 @@ async fn export_then_import_into_sqlite_keeps_everything_a_reader_sees() {
     let file = exported(source.as_ref()).await;
     let text = String::from_utf8(file.clone()).expect("utf-8");
     assert!(
-        text.starts_with(r#"{"format":"rss-recipe-export","version":1,"#),
+        text.starts_with(r#"{"format":"rss-recipe-export","version":2,"#),
         "{text}"
     );
     assert!(!text.contains("session"), "sessions are not exported");
@@ -233,10 +267,15 @@ async fn export_then_import_into_sqlite_keeps_everything_a_reader_sees() {
 
     let target = sqlite(&scratch, "target").await;
     let summary = import(target.as_ref(), &file).await.expect("import");
+    assert!(
+        text.contains(r#""title":"Ann's own name for it""#),
+        "titles are carried: {text}"
+    );
     assert_eq!(
         (summary.users, summary.accounts, summary.subscriptions),
         (3, 2, 4)
     );
+    assert_eq!(summary.app_passwords, 3);
     assert_eq!(summary.stars, 3);
     // The new store fetches every feed afresh: its items are first seen after the move, later
     // than any watermark the old store set.
@@ -480,7 +519,12 @@ async fn refused(file: &[u8], line: u64, says: &str, bad_user: &str) {
                 .account(&user(bad_user))
                 .await
                 .expect("read")
-                .is_none(),
+                .is_none()
+            && store
+                .app_passwords(&user(bad_user))
+                .await
+                .expect("read")
+                .is_empty(),
         "nothing of {bad_user} written: {message}"
     );
 }
@@ -490,8 +534,8 @@ async fn import_refuses_another_format_or_version_naming_the_line() {
     let other = br#"{"format":"opml","version":1,"exported_at":"2026-01-01T00:00:00Z"}"#;
     refused(other, 1, "format 'opml'", "ann").await;
     let newer =
-        br#"{"format":"rss-recipe-export","version":2,"exported_at":"2026-01-01T00:00:00Z"}"#;
-    refused(newer, 1, "version 2 is not supported", "ann").await;
+        br#"{"format":"rss-recipe-export","version":3,"exported_at":"2026-01-01T00:00:00Z"}"#;
+    refused(newer, 1, "version 3 is not supported", "ann").await;
     refused(b"<opml/>\n", 1, "not an export header", "ann").await;
     refused(b"", 1, "empty", "ann").await;
 }
@@ -750,7 +794,7 @@ async fn the_binary_moves_a_populated_sqlite_store_to_cassandra_and_readers_see_
     let (ok, stderr) = tool(&sqlite, &["export", file_arg]);
     assert!(ok, "{stderr}");
     assert!(
-        stderr.contains("2 users (1 accounts), 4 subscriptions"),
+        stderr.contains("2 users (1 accounts, 0 app passwords), 4 subscriptions"),
         "{stderr}"
     );
     use std::os::unix::fs::PermissionsExt as _;
@@ -824,5 +868,99 @@ async fn the_binary_pipes_an_export_into_an_import_and_overwrites_only_with_forc
         mode & 0o777,
         0o600,
         "an overwritten file is narrowed to its owner"
+    );
+}
+
+#[tokio::test]
+async fn a_version_1_file_still_imports_without_titles_or_app_passwords() {
+    let file = file_of(&[
+        r#"{"kind":"account","user":"ann","password_hash":"$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA","created":"2026-01-01T00:00:00Z"}"#
+            .to_owned(),
+        r#"{"kind":"subscription","user":"ann","feed":"https://feeds.example/1.xml","category":"News"}"#
+            .to_owned(),
+    ]);
+    assert!(
+        String::from_utf8_lossy(&file).starts_with(r#"{"format":"rss-recipe-export","version":1,"#)
+    );
+    let store = MemoryStore::new();
+    let summary = import(&store, &file).await.expect("import");
+    assert_eq!((summary.accounts, summary.subscriptions), (1, 1));
+    assert_eq!(summary.app_passwords, 0);
+    let reading = store.reading(&user("ann")).await.expect("read");
+    assert_eq!(reading.subscriptions, [(feed(1), Some("News".to_owned()))]);
+    assert!(reading.titles.is_empty());
+}
+
+fn app_password(user: &str, id: &str, secret: &str, fever: &str, name: &str) -> String {
+    format!(
+        r#"{{"kind":"app_password","user":"{user}","id":"{id}","name":"{name}","secret_hash":"{secret}","fever_hash":"{fever}","created":"2026-01-01T00:00:00Z"}}"#
+    )
+}
+
+#[tokio::test]
+async fn import_refuses_bad_app_passwords_and_titles_naming_the_line() {
+    let (id, secret, fever) = ("0123456789abcdef", "a".repeat(64), "b".repeat(64));
+    let cases = [
+        (app_password("ann", "../../x", &secret, &fever, "Phone"), "id"),
+        (app_password("ann", id, "00", &fever, "Phone"), "hashes"),
+        (app_password("ann", id, &secret, &"B".repeat(64), "Phone"), "hashes"),
+        (app_password("ann", id, &secret, &fever, ""), "name"),
+        (app_password("ann", id, &secret, &fever, "tab\\there"), "name"),
+        (app_password("ann", id, &secret, &fever, &"x".repeat(101)), "name"),
+        (
+            r#"{"kind":"subscription","user":"ann","feed":"https://feeds.example/1.xml","title":"bell\u0007"}"#
+                .to_owned(),
+            "title",
+        ),
+    ];
+    for (record, says) in cases {
+        refused(&file_of(&[record]), 2, says, "ann").await;
+    }
+    let twice = file_of(&[
+        app_password("ann", id, &secret, &fever, "Phone"),
+        app_password("ann", id, &"c".repeat(64), &"d".repeat(64), "Tablet"),
+    ]);
+    refused(&twice, 3, "twice", "ann").await;
+    let too_many: Vec<String> = (0..=20)
+        .map(|n| {
+            app_password(
+                "ann",
+                &format!("{n:016x}"),
+                &format!("{n:064x}"),
+                &format!("{:064x}", n + 100),
+                "Phone",
+            )
+        })
+        .collect();
+    refused(&file_of(&too_many), 22, "more than 20 app passwords", "ann").await;
+
+    // A hash another user holds in the target store: refused, that user's data untouched.
+    let store = MemoryStore::new();
+    import(
+        &store,
+        &file_of(&[app_password("bob", id, &secret, &fever, "Bob's")]),
+    )
+    .await
+    .expect("bob");
+    let error = import(
+        &store,
+        &file_of(&[app_password("ann", id, &secret, &"e".repeat(64), "Ann's")]),
+    )
+    .await
+    .expect_err("taken");
+    assert!(
+        error.to_string().contains("refused app password"),
+        "{error}"
+    );
+    assert!(
+        store
+            .app_passwords(&user("ann"))
+            .await
+            .expect("read")
+            .is_empty()
+    );
+    assert_eq!(
+        store.app_passwords(&user("bob")).await.expect("read").len(),
+        1
     );
 }

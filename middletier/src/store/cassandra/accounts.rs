@@ -60,6 +60,7 @@ impl AccountStore for CassandraStore {
         for cql in [
             "SELECT user_id FROM accounts",
             "SELECT DISTINCT user_id FROM subscriptions_by_user",
+            "SELECT DISTINCT user_id FROM app_passwords_by_user",
         ] {
             let rows: Vec<(String,)> = connected
                 .session
@@ -101,6 +102,8 @@ impl AccountStore for CassandraStore {
             .await
             .map_err(query_failed)?;
         let mut theirs = self.sessions_of(&session.user).await?;
+        // Only sessions of its kind make room for it.
+        theirs.retain(|(_, _, app_password)| *app_password == session.app_password);
         if theirs.len() > max_per_user {
             theirs.sort();
             let excess = theirs.len() - max_per_user;

@@ -14,7 +14,7 @@ use middletier_api::domain::FeedUrl;
 
 use super::history::{ItemRow, drop_items, read_history, read_items, write_items};
 use super::reading::held_entries;
-use super::terms::{Unindexed, delete_terms, term_counts};
+use super::terms::{Unindexed, delete_terms, term_positions};
 use super::{CassandraStore, Connected, query_failed, query_rows};
 use crate::store::{
     CachedFeed, FeedState, FeedStore, FeedVersions, HistoryEntry, HistoryStore, Scheduled,
@@ -225,20 +225,20 @@ async fn write_document(connected: &Connected, state: &FeedState) -> Result<(), 
     write_items(connected, &state.url, &rows).await
 }
 
-/// The postings of `old` that its changed content `new` does not rewrite: the words it lost, or
-/// every word when its river time changed (the time is part of a posting's key).
+/// The postings of `old` that its changed content `new` does not rewrite: the terms (words and
+/// pairs) it lost, or every term when its river time changed (the time is part of a posting's key).
 fn stale_postings(old: &Item, new: &Item, seen: DateTime<Utc>) -> Unindexed {
     let at = |item: &Item| DateTime::from_timestamp_millis(sort_time(item, seen)).unwrap_or(seen);
     let time = at(old);
     let kept = if time == at(new) {
-        term_counts(new)
+        term_positions(new)
     } else {
         HashMap::new()
     };
     Unindexed {
         id: old.id.clone(),
         time,
-        terms: term_counts(old)
+        terms: term_positions(old)
             .into_keys()
             .filter(|term| !kept.contains_key(term))
             .collect(),

@@ -17,7 +17,7 @@ use middletier_api::domain::{FeedUrl, UserId};
 
 use super::batches::{BATCH_ROWS, in_batches, send};
 use super::reading::{feed_marks, held_entries, month_of};
-use super::terms::{Unindexed, delete_terms, term_counts, write_terms};
+use super::terms::{Unindexed, delete_terms, term_positions, write_terms};
 use super::{CassandraStore, Connected, query_failed, query_rows};
 use crate::store::{
     FeedReading, HistoryEntry, HistoryStore, StoreError, StoredItem, Watermark, sort_time,
@@ -208,7 +208,7 @@ pub(super) async fn drop_items(
             Some(Unindexed {
                 id: id.clone(),
                 time,
-                terms: term_counts(&item).into_keys().collect(),
+                terms: term_positions(&item).into_keys().collect(),
             })
         })
         .collect();

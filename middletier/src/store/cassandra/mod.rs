@@ -11,7 +11,8 @@
 //! - The item history, every partition bounded: `items_by_feed_month ((feed_url, month),
 //!   item_id)` (content), `item_index_by_feed ((feed_url), item_id)` (what a page pages
 //!   through) and `item_postings_by_feed ((feed_url, term), time desc, item_id)` (search,
-//!   newest first), written with each save and removed together by retention.
+//!   newest first; a term is a word or a pair of adjacent words, which phrases are looked up
+//!   by), written with each save and removed together by retention.
 //! - `item_marks_by_user_month ((user_id, month), feed_url, item_id)`, listed by
 //!   `mark_months_by_user ((user_id), month)`, and `read_watermarks_by_user ((user_id),
 //!   feed_url)`: per-user reading state, a few partition reads per page view.
@@ -35,7 +36,8 @@
 //! - `connect`: connecting in the background, health probes.
 //! - `schema`: the versioned CQL files, applied at start-up; `upgrade`: the data migrations
 //!   (the item blobs and per-user marks of earlier versions into the history, the search index
-//!   into newest-first postings), some of its steps.
+//!   into newest-first postings, the word pairs of items stored before pairs were indexed),
+//!   some of its steps.
 //! - `statements`: every CQL statement the store runs, prepared once per session; `batches`:
 //!   same-partition writes in bounded unlogged batches.
 //! - One file per table family, each implementing its store trait: `subscriptions`

@@ -19,6 +19,8 @@ enum Step {
     HistoryFromBlobs,
     /// `upgrade::postings_from_terms`.
     PostingsFromTerms,
+    /// `upgrade::pairs_from_content`.
+    PairsFromContent,
 }
 
 /// Versioned steps, applied in this order; never edit one that has shipped, add one.
@@ -82,6 +84,7 @@ const MIGRATIONS: &[(i32, &str, Step)] = &[
             "../../../schema/cassandra/011_posting_positions.cql"
         )),
     ),
+    (12, "phrase_pairs", Step::PairsFromContent),
     (
         14,
         "app_passwords",
@@ -178,6 +181,7 @@ pub(super) async fn migrate(
             }
             Step::HistoryFromBlobs => upgrade::history_from_blobs(session).await?,
             Step::PostingsFromTerms => upgrade::postings_from_terms(session).await?,
+            Step::PairsFromContent => upgrade::pairs_from_content(session).await?,
         }
         session
             .await_schema_agreement()

@@ -6,8 +6,11 @@
 //! - each feed walks the postings of its rarest searched word (the one whose first page reaches
 //!   furthest back), a page at a time, and looks up the page's items in its other words' and
 //!   excluded words' partitions by key;
-//! - phrases are checked from where each word is (the postings' positions, read with the
-//!   postings); only postings written without positions send a candidate to its content;
+//! - a phrase is looked up by its adjacent word pairs (`terms::phrase_terms`), each a term
+//!   with its own postings: a pair of common words is rare, so a phrase walks few postings
+//!   even where every item holds its words; it is checked from where each pair is (the
+//!   postings' positions, read with the postings), and only postings written without positions
+//!   send a candidate to its content;
 //! - the other required words' first pages settle the candidates they reach, so only older
 //!   ones are looked up;
 //! - after each round, once the hits found hold as many as the answer needs (the page's end
@@ -15,8 +18,9 @@
 //!   is a bound: a feed whose walk is already older than it cannot add a hit and stops; the
 //!   others walk on with larger pages.
 //!
-//! Words are cut as `terms` cuts them. Relevance is simple: how often the searched words occur
-//! in the item, over the newest [`RELEVANCE_WINDOW`] matches as on every store.
+//! Words are cut as `terms` cuts them. Relevance is simple: how often the searched words (and
+//! a phrase's pairs) occur in the item, over the newest [`RELEVANCE_WINDOW`] matches as on every
+//! store.
 
 use std::collections::{HashMap, HashSet};
 
@@ -28,7 +32,7 @@ use scylla::response::{PagingState, PagingStateResponse};
 use middletier_api::domain::FeedUrl;
 
 use super::history::read_items;
-use super::terms::words;
+use super::terms::{phrase_terms, words};
 use super::{CassandraStore, Connected, query_failed, query_rows};
 use crate::store::{
     HistoryEntry, RELEVANCE_WINDOW, SearchHit, SearchOrder, SearchQuery, SearchStore, SearchTerms,
@@ -40,7 +44,8 @@ const FEEDS_AT_ONCE: usize = 32;
 /// The fewest and most postings one page of a walk reads.
 const SMALLEST_PAGE: usize = 8;
 const LARGEST_PAGE: usize = 4_000;
-/// How many times larger a phrase search's first pages are than a word search's.
+/// How many times larger the first pages are than a word search's for a phrase of three words
+/// or more, whose matches are a small part of the items holding all its pairs.
 const PHRASE_RARITY: usize = 8;
 /// How many items one lookup in another word's partition names.
 const LOOKUPS_AT_ONCE: usize = 100;
@@ -200,10 +205,11 @@ impl Candidate {
         self.positions.insert(term.to_owned(), found.positions);
     }
 
-    /// Whether the item holds `phrase`, its words in order, if the postings tell where each
-    /// word is; `None` sends it to the content check.
-    fn holds(&self, phrase: &[String]) -> Option<bool> {
-        let lists = phrase
+    /// Whether the item holds a phrase looked up by `terms` ([`phrase_terms`]), each starting
+    /// one word after the one before, if the postings tell where each term is; `None` sends it
+    /// to the content check.
+    fn holds(&self, terms: &[String]) -> Option<bool> {
+        let lists = terms
             .iter()
             .map(|word| self.positions.get(word)?.as_deref())
             .collect::<Option<Vec<&[i32]>>>()?;
@@ -222,8 +228,10 @@ impl Candidate {
 
 /// What a search looks for, cut as the index cuts words.
 struct Wanted {
-    /// Every word an item must hold (a phrase's words too), each once.
+    /// Every term an item must hold (a phrase's pairs too), each once.
     required: Vec<String>,
+    /// Each of `terms.phrases` as the terms it is looked up by ([`phrase_terms`]).
+    phrases: Vec<Vec<String>>,
     terms: SearchTerms,
 }
 
@@ -340,8 +348,8 @@ impl Walk {
             let found = self.occurrences_of(connected, term, &candidates).await?;
             candidates.retain(|candidate| !found.contains_key(&candidate.entry.id));
         }
-        if !wanted.terms.phrases.is_empty() && !candidates.is_empty() {
-            candidates = with_phrases(connected, &self.url, &wanted.terms, candidates).await?;
+        if !wanted.phrases.is_empty() && !candidates.is_empty() {
+            candidates = with_phrases(connected, &self.url, wanted, candidates).await?;
         }
         self.hits
             .extend(candidates.into_iter().map(|candidate| SearchHit {
@@ -417,14 +425,14 @@ impl Walk {
 async fn with_phrases(
     connected: &Connected,
     url: &FeedUrl,
-    terms: &SearchTerms,
+    wanted: &Wanted,
     candidates: Vec<Candidate>,
 ) -> Result<Vec<Candidate>, StoreError> {
     let mut held = Vec::new();
     let mut unsettled = Vec::new();
     for candidate in candidates {
         let mut holds = Some(true);
-        for phrase in &terms.phrases {
+        for phrase in &wanted.phrases {
             match candidate.holds(phrase) {
                 Some(true) => {}
                 Some(false) => {
@@ -458,7 +466,7 @@ async fn with_phrases(
                         .iter()
                         .any(|words| words.windows(phrase.len()).any(|w| w == phrase.as_slice()))
                 };
-                terms.phrases.iter().all(has)
+                wanted.terms.phrases.iter().all(has)
             })
             .map(|(candidate, _)| candidate),
     );
@@ -490,19 +498,24 @@ impl SearchStore for CassandraStore {
             phrases: query.terms.phrases.iter().map(|p| cut(p)).collect(),
             excluded: cut(&query.terms.excluded),
         };
-        // Every word of a phrase is required too, so the index narrows phrases as well.
+        // A phrase's pairs are required too: the index narrows phrases by them.
+        let phrases: Vec<Vec<String>> = terms.phrases.iter().map(|p| phrase_terms(p)).collect();
         let mut required: Vec<String> = Vec::new();
         let mut known = HashSet::new();
-        for word in terms.words.iter().chain(terms.phrases.iter().flatten()) {
-            if known.insert(word.clone()) {
-                required.push(word.clone());
+        for term in terms.words.iter().chain(phrases.iter().flatten()) {
+            if known.insert(term.clone()) {
+                required.push(term.clone());
             }
         }
         // Nothing to look up: a search of only excluded words would be a scan of every item.
         if required.is_empty() {
             return Ok(Vec::new());
         }
-        let wanted = Wanted { required, terms };
+        let wanted = Wanted {
+            required,
+            phrases,
+            terms,
+        };
         let need = match query.order {
             SearchOrder::Newest => query.offset.saturating_add(query.limit),
             SearchOrder::Relevance => RELEVANCE_WINDOW,
@@ -511,13 +524,14 @@ impl SearchStore for CassandraStore {
         let mut walks: Vec<Walk> = feeds.into_iter().map(Walk::new).collect();
         // The first pages together hold about twice what the answer needs, if the matches
         // spread evenly over the feeds; each later round doubles the pages.
-        // A phrase's matches are a small part of the items holding all its words, so its first
-        // pages are larger still: a feed whose words' partitions fit in them settles every
-        // candidate (positions included) from those pages, in one round and no lookups.
-        let rarity = if wanted.terms.phrases.is_empty() {
-            1
-        } else {
+        // A phrase of three words or more matches a small part of the items holding all its
+        // pairs, so its first pages are larger still: a feed whose pairs' partitions fit in
+        // them settles every candidate (positions included) from those pages, in one round and
+        // no lookups. A two-word phrase's pair postings are its matches.
+        let rarity = if wanted.phrases.iter().any(|terms| terms.len() > 1) {
             PHRASE_RARITY
+        } else {
+            1
         };
         let mut size = (need.saturating_mul(2) / walks.len().max(1))
             .clamp(SMALLEST_PAGE, LARGEST_PAGE)
@@ -600,6 +614,19 @@ mod tests {
         assert_eq!(item.holds(&phrase(&["brown", "brown"])), Some(false));
         let edge = candidate(&[("a", Some(vec![i32::MAX])), ("b", Some(vec![0]))]);
         assert_eq!(edge.holds(&phrase(&["a", "b"])), Some(false), "no wrap");
+    }
+
+    #[test]
+    fn a_longer_phrase_is_held_where_its_pairs_follow_each_other() {
+        let three = phrase_terms(&phrase(&["brown", "fox", "jumps"]));
+        // "brown fox" and "fox jumps" both occur, but apart ("brown fox x fox jumps").
+        let apart = candidate(&[("brown fox", Some(vec![0])), ("fox jumps", Some(vec![3]))]);
+        assert_eq!(apart.holds(&three), Some(false));
+        let together = candidate(&[
+            ("brown fox", Some(vec![0, 7])),
+            ("fox jumps", Some(vec![8])),
+        ]);
+        assert_eq!(together.holds(&three), Some(true));
     }
 
     #[test]

@@ -4,7 +4,9 @@
 //!
 //! Words are cut by the tokenizer every store shares ([`crate::store::words`]): lower-case,
 //! diacritics removed, split on anything not a letter or digit; a description is indexed as its
-//! text, never its markup.
+//! text, never its markup. Each pair of adjacent words is a term too ([`pair`]), so a phrase
+//! walks the postings of its rarest pair, rare even where its words are common, instead of
+//! every item holding its words.
 
 use std::collections::HashMap;
 
@@ -32,31 +34,79 @@ pub(super) fn words(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// Each word of `item` (title and text) with how often it occurs.
+/// Each word of `item` (title and text) with how often it occurs: what the index of schema
+/// versions 6–8 held, without pairs.
 pub(super) fn term_counts(item: &Item) -> HashMap<String, i32> {
-    term_positions(item)
-        .into_iter()
-        .map(|(term, at)| (term, i32::try_from(at.len()).unwrap_or(i32::MAX)))
+    let mut counts: HashMap<String, i32> = HashMap::new();
+    for (_, word) in placed_words(item) {
+        let count = counts.entry(word).or_default();
+        *count = count.saturating_add(1);
+    }
+    counts
+}
+
+/// Every term `item` is indexed under, each with where it occurs, ascending: its words, and
+/// its adjacent word pairs ([`pair`]) at their first word's position.
+pub(super) fn term_positions(item: &Item) -> HashMap<String, Vec<i32>> {
+    let placed = placed_words(item);
+    let mut positions = pairs_of(&placed);
+    for (at, word) in placed {
+        positions.entry(word).or_default().push(at);
+    }
+    positions
+}
+
+/// The adjacent word pairs of `item` ([`pair`]), each with where its first word is.
+pub(super) fn pair_positions(item: &Item) -> HashMap<String, Vec<i32>> {
+    pairs_of(&placed_words(item))
+}
+
+/// The term under which the index holds every place where `second` directly follows `first`.
+/// A space never occurs inside a word (the tokenizer splits on it), so no word is a pair.
+pub(super) fn pair(first: &str, second: &str) -> String {
+    format!("{first} {second}")
+}
+
+/// The terms a phrase is looked up by: its adjacent pairs, in order (a phrase holds where each
+/// pair starts one word after the one before it), or the word of a one-word phrase.
+pub(super) fn phrase_terms(phrase: &[String]) -> Vec<String> {
+    if phrase.len() < 2 {
+        return phrase.to_vec();
+    }
+    phrase
+        .windows(2)
+        .map(|two| pair(&two[0], &two[1]))
         .collect()
 }
 
-/// Each word of `item` with where it occurs, ascending: the title's words from 0, the text's
-/// after a gap of one, so words are adjacent exactly where the content check finds them
-/// adjacent (within the title or within the text, never across).
-pub(super) fn term_positions(item: &Item) -> HashMap<String, Vec<i32>> {
+/// The words of `item` with their positions: the title's words from 0, the text's after a gap
+/// of one, so words are adjacent exactly where the content check finds them adjacent (within
+/// the title or within the text, never across).
+fn placed_words(item: &Item) -> Vec<(i32, String)> {
     let title = words(&item.title);
     let text = words(&crate::store::words::html_text(&item.description));
     let text_from = title.len() + 1;
-    let mut positions: HashMap<String, Vec<i32>> = HashMap::new();
-    let placed = title.into_iter().enumerate().chain(
-        text.into_iter()
-            .enumerate()
-            .map(|(at, word)| (text_from + at, word)),
-    );
-    for (at, word) in placed {
+    title
+        .into_iter()
+        .enumerate()
+        .chain(
+            text.into_iter()
+                .enumerate()
+                .map(|(at, word)| (text_from + at, word)),
+        )
         // An item of more than two thousand million words has its tail unplaced, not wrapped.
-        let Ok(at) = i32::try_from(at) else { break };
-        positions.entry(word).or_default().push(at);
+        .map_while(|(at, word)| Some((i32::try_from(at).ok()?, word)))
+        .collect()
+}
+
+/// The adjacent pairs of `placed` words, each with its first word's positions.
+fn pairs_of(placed: &[(i32, String)]) -> HashMap<String, Vec<i32>> {
+    let mut positions: HashMap<String, Vec<i32>> = HashMap::new();
+    for two in placed.windows(2) {
+        let ((at, first), (next, second)) = (&two[0], &two[1]);
+        if at.checked_add(1) == Some(*next) {
+            positions.entry(pair(first, second)).or_default().push(*at);
+        }
     }
     positions
 }
@@ -184,6 +234,30 @@ mod tests {
         assert_eq!(positions["brown"], [0, 4]);
         assert_eq!(positions["fox"], [1, 3]);
         assert_eq!(term_counts(&item)["fox"], 2);
+    }
+
+    #[test]
+    fn adjacent_words_are_indexed_as_pairs_within_the_title_or_the_text() {
+        let item = Item {
+            id: "i".to_owned(),
+            title: "Brown fox".to_owned(),
+            link: None,
+            description: "<p>fox <b>brown</b> fox</p>".to_owned(),
+            published: None,
+            read: false,
+            starred: false,
+            author: None,
+            enclosures: Vec::new(),
+        };
+        let positions = term_positions(&item);
+        assert_eq!(positions["brown fox"], [0, 4]);
+        assert_eq!(positions["fox brown"], [3], "not across the title's end");
+        assert_eq!(pair_positions(&item).len(), 2, "pairs only");
+        assert_eq!(
+            phrase_terms(&["a".to_owned(), "b".to_owned(), "c".to_owned()]),
+            ["a b", "b c"]
+        );
+        assert_eq!(phrase_terms(&["a".to_owned()]), ["a"]);
     }
 
     #[test]

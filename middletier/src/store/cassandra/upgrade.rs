@@ -3,10 +3,13 @@
 //!   feed's item blob with its first-seen map, each user's marks) into the history (with its
 //!   search words) and month-partitioned marks of version 6;
 //! - version 10, [`postings_from_terms`]: copies the search index of versions 6–8, clustered by
-//!   item, into the newest-first postings of version 9.
+//!   item, into the newest-first postings of version 9;
+//! - version 12, [`pairs_from_content`]: indexes the adjacent word pairs (phrases' terms) of
+//!   every item stored before they were indexed.
 //!
 //! Each is safe to run twice, half-way or from two middle tiers starting at once: every row it writes is
-//! derived from the old tables alone (the same row each run) and written with a fixed write time
+//! derived from what is stored alone (the old tables; for version 12, the items' content: the
+//! same row each run) and written with a fixed write time
 //! far in the past ([`MIGRATED_WRITE_TIME`]), so anything the new code has written or deleted
 //! since (a newer mark, a refreshed item, retention's deletions) always wins over it.
 //!
@@ -28,7 +31,7 @@ use middletier_api::Item;
 
 use super::history::ItemRow;
 use super::reading::month_of;
-use super::terms::term_counts;
+use super::terms::{pair_positions, term_counts};
 use crate::store::StoreError;
 
 /// The write time (microseconds since the epoch) of every migrated row: older than any write
@@ -362,4 +365,125 @@ async fn write(
         .await
         .map(drop)
         .map_err(|e| StoreError::Unavailable(format!("history migration: {e}")))
+}
+
+#[derive(DeserializeRow)]
+struct ContentRow {
+    feed_url: String,
+    item_id: String,
+    seen: Option<DateTime<Utc>>,
+    time: Option<DateTime<Utc>>,
+    item: Option<String>,
+}
+
+/// One stored item, as its pairs' postings need it.
+struct Stored {
+    feed: String,
+    id: String,
+    seen: DateTime<Utc>,
+    time: DateTime<Utc>,
+    item: Item,
+}
+
+/// How many items' pairs are grouped by partition before they are written.
+const ITEMS_AT_ONCE: usize = 500;
+
+/// Writes the adjacent word pairs of every item in `items_by_feed_month` as postings, with
+/// their positions, grouped by (feed, pair) partition as a save writes them. Only items whose
+/// content is stored are searchable, so the content is what is read; an item removed since
+/// keeps its pairs removed (the removal's tombstones are newer than [`MIGRATED_WRITE_TIME`]).
+pub(super) async fn pairs_from_content(session: &Session) -> Result<(), StoreError> {
+    let failed = |error: &dyn std::fmt::Display| {
+        StoreError::Unavailable(format!("phrase pairs migration: {error}"))
+    };
+    let insert = session
+        .prepare(
+            "INSERT INTO item_postings_by_feed \
+             (feed_url, term, time, item_id, seen, count, positions) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .await
+        .map_err(|e| failed(&e))?;
+    let mut rows = session
+        .query_iter(
+            "SELECT feed_url, item_id, seen, time, item FROM items_by_feed_month",
+            (),
+        )
+        .await
+        .map_err(|e| failed(&e))?
+        .rows_stream::<ContentRow>()
+        .map_err(|e| failed(&e))?;
+    let mut items = Vec::new();
+    let mut indexed = 0_usize;
+    while let Some(row) = rows.try_next().await.map_err(|e| failed(&e))? {
+        // Content we wrote ourselves, with its times; anything else has no postings to add.
+        let (Some(seen), Some(time), Some(json)) = (row.seen, row.time, row.item) else {
+            continue;
+        };
+        let Ok(item) = serde_json::from_str::<Item>(&json) else {
+            continue;
+        };
+        items.push(Stored {
+            feed: row.feed_url,
+            id: row.item_id,
+            seen,
+            time,
+            item,
+        });
+        indexed += 1;
+        if items.len() >= ITEMS_AT_ONCE {
+            write_pairs(session, &insert, std::mem::take(&mut items)).await?;
+        }
+    }
+    write_pairs(session, &insert, items).await?;
+    tracing::info!(
+        items = indexed,
+        "indexed the word pairs of the stored items"
+    );
+    Ok(())
+}
+
+/// The pair postings of `items`, one partition's rows to a batch.
+async fn write_pairs(
+    session: &Session,
+    insert: &PreparedStatement,
+    items: Vec<Stored>,
+) -> Result<(), StoreError> {
+    type Posting = (
+        String,
+        String,
+        DateTime<Utc>,
+        String,
+        DateTime<Utc>,
+        i32,
+        Vec<i32>,
+    );
+    let mut by_partition: HashMap<(String, String), Vec<Posting>> = HashMap::new();
+    for Stored {
+        feed,
+        id,
+        seen,
+        time,
+        item,
+    } in items
+    {
+        for (pair, positions) in pair_positions(&item) {
+            let count = i32::try_from(positions.len()).unwrap_or(i32::MAX);
+            by_partition
+                .entry((feed.clone(), pair.clone()))
+                .or_default()
+                .push((feed.clone(), pair, time, id.clone(), seen, count, positions));
+        }
+    }
+    let mut batches = Vec::new();
+    for mut rows in by_partition.into_values() {
+        while !rows.is_empty() {
+            let rest = rows.split_off(rows.len().min(POSTINGS_PER_BATCH));
+            batches.push(write_batch(session, insert, rows));
+            rows = rest;
+        }
+    }
+    futures::stream::iter(batches)
+        .buffer_unordered(WRITES_AT_ONCE)
+        .try_collect()
+        .await
 }

@@ -371,6 +371,7 @@ impl AccountStore for MemoryStore {
                 .accounts
                 .keys()
                 .chain(inner.users.keys())
+                .chain(inner.app_passwords.keys().map(|(user, _)| user))
                 .cloned()
                 .collect();
             users.into_iter().collect()
@@ -394,7 +395,7 @@ impl AccountStore for MemoryStore {
             let mut theirs: Vec<(DateTime<Utc>, String)> = inner
                 .sessions
                 .iter()
-                .filter(|(_, s)| s.user == session.user)
+                .filter(|(_, s)| s.user == session.user && s.app_password == session.app_password)
                 .map(|(hash, s)| (s.expires, hash.clone()))
                 .collect();
             if theirs.len() > max_per_user {

@@ -52,7 +52,7 @@ impl AccountStore for SqliteStore {
         self.read(|tx| {
             let mut statement = tx.prepare_cached(
                 "SELECT user_id FROM accounts UNION SELECT user_id FROM subscriptions \
-                 ORDER BY user_id",
+                 UNION SELECT user_id FROM app_passwords ORDER BY user_id",
             )?;
             let names = statement
                 .query_map([], |row| row.get::<_, String>(0))?
@@ -87,13 +87,15 @@ impl AccountStore for SqliteStore {
                 millis(session.expires),
                 session.app_password,
             ])?;
-            // The ones that would expire first make room.
+            // The ones of its kind that would expire first make room (`IS`: NULL, a
+            // browser's, matches NULL).
             tx.prepare_cached(
-                "DELETE FROM sessions WHERE user_id = ?1 AND token_hash NOT IN \
-                 (SELECT token_hash FROM sessions WHERE user_id = ?1 \
+                "DELETE FROM sessions WHERE user_id = ?1 AND app_password IS ?3 \
+                 AND token_hash NOT IN \
+                 (SELECT token_hash FROM sessions WHERE user_id = ?1 AND app_password IS ?3 \
                   ORDER BY expires DESC, token_hash DESC LIMIT ?2)",
             )?
-            .execute(params![session.user.as_str(), keep])?;
+            .execute(params![session.user.as_str(), keep, session.app_password])?;
             Ok(())
         })
         .await

@@ -1,7 +1,9 @@
 // The reader's enhancements, served by the edge at /static/reader.js (the CSP allows scripts
 // from this origin only, never inline). Every page works without it: the forms post and
 // redirect back, and links navigate. With it:
-// - keyboard shortcuts: j/k next/previous item, o or Enter open, m read/unread, s star, ? help;
+// - keyboard shortcuts: j/k next/previous item, o or Enter read it here, v open the original,
+//   m read/unread, s star, ? help; in the reading view (/items/N) j/k go to the next and
+//   previous item of the list it was opened from, u back to that list;
 // - the read and star forms are sent with fetch and the item updates in place (no reload);
 // - on a phone, the "Feeds list" link opens and closes the sidebar;
 // - "/" goes to the search box in the header (not while typing in a field).
@@ -9,6 +11,8 @@
 
 (function () {
   const items = () => Array.from(document.querySelectorAll("article[data-item]"));
+  // The reading view's one item: always the current one.
+  const reading = document.querySelector("article[data-reading]");
   let current = -1;
 
   function select(index) {
@@ -24,6 +28,7 @@
   }
 
   function currentItem() {
+    if (reading) return reading;
     const all = items();
     // An item the reader tabbed into counts as the current one.
     const focused = document.activeElement && document.activeElement.closest("article[data-item]");
@@ -117,12 +122,25 @@
     send(form);
   });
 
-  // Opening an item marks it read on the server (the link goes through /items/open); show it
-  // here too, for when the reader comes back to this page.
+  // Opening an item marks it read on the server (the link goes through /items/open, or the
+  // reading view marks it); show it here too, for when the reader comes back to this page.
   document.addEventListener("click", (event) => {
-    const link = event.target instanceof Element && event.target.closest("a[data-open]");
+    const link = event.target instanceof Element &&
+      event.target.closest("a[data-open], a[data-read-view]");
     if (link) showState(link.closest("article[data-item]"), true, undefined);
   });
+
+  // Follows the link `selector` finds in `scope`, showing the item read first if it is one
+  // that marks it read.
+  function follow(scope, selector) {
+    const link = scope && scope.querySelector(selector);
+    if (!link) return;
+    const item = link.closest("article[data-item]");
+    if (item && (link.matches("[data-open]") || link.matches("[data-read-view]"))) {
+      showState(item, true, undefined);
+    }
+    window.location.assign(link.href);
+  }
 
   const dialog = document.getElementById("shortcuts");
   const helpButton = document.querySelector("[data-shortcuts]");
@@ -159,20 +177,27 @@
     let item;
     switch (event.key) {
       case "j":
-        select(currentItem() ? current + 1 : 0);
+        if (reading) follow(document, "a[data-next]");
+        else select(currentItem() ? current + 1 : 0);
         break;
       case "k":
-        select(currentItem() ? current - 1 : 0);
+        if (reading) follow(document, "a[data-previous]");
+        else select(currentItem() ? current - 1 : 0);
+        break;
+      case "u":
+        if (!reading) return;
+        follow(document, "a[data-list]");
         break;
       case "o":
       case "Enter":
         item = currentItem();
+        if (reading || !item) return;
         // Enter on a link or button keeps its own meaning.
         if (event.key === "Enter" && target !== item) return;
-        if (item && item.querySelector("a[data-open]")) {
-          showState(item, true, undefined);
-          window.location.assign(item.querySelector("a[data-open]").href);
-        }
+        follow(item, item.querySelector("a[data-read-view]") ? "a[data-read-view]" : "a[data-open]");
+        break;
+      case "v":
+        follow(currentItem(), "a[data-open]");
         break;
       case "m":
         item = currentItem();

@@ -270,6 +270,8 @@ async fn load(store: &MemoryStore, config: Config) {
                     published: Some((now - TimeDelta::minutes(minutes)).to_rfc3339()),
                     read: false,
                     starred: false,
+                    author: None,
+                    enclosures: Vec::new(),
                 }
             })
             .collect();

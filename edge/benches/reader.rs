@@ -9,7 +9,14 @@
 //!
 //! - `GET /health` on the edge: the baseline, the cheapest request it serves;
 //! - `GET /` for `small`: the river of a one-feed user (the same page machinery, tiny data);
-//! - `GET /`, `/?filter=all`, `/?feed=<one of 500>` and the second page for `big`.
+//! - `GET /`, `/?filter=all`, `/?feed=<one of 500>` and the second page for `big`;
+//! - the reading view of an item in the middle of `big`'s `/?filter=all` page
+//!   (`/items/<number>?filter=all&keep_unread=1`: the item by number and the list's page for
+//!   its neighbours), to compare with the river page in the same run.
+//!
+//! Every item has an author; every fifth an audio enclosure (a podcast episode). Items are
+//! first seen when published; `-- --same-second` makes every current item first seen in the
+//! same second instead (the worst case for finding an item by its number).
 //!
 //! `-- --history N` gives each feed `N` older items that have left its current document and
 //! are only in its history (e.g. `--history 1900` for 500 feeds x 2,000 retained items, the
@@ -67,6 +74,11 @@ impl Config {
             requests: 10,
         }
     }
+}
+
+/// `--same-second`: every current item first seen in the same second (see [`load`]).
+fn same_second() -> bool {
+    std::env::args().any(|arg| arg == "--same-second")
 }
 
 /// The number after `--history`, if given.
@@ -148,6 +160,7 @@ async fn run(config: Config) {
     }
 
     let second_page = older_link(&http, &big).await;
+    let reading = format!("{}&keep_unread=1", reading_link(&http, &big).await);
     let one_feed = format!("/?feed={}", encode(&big_feeds[big_feeds.len() / 2]));
     let feeds = config.feeds;
     let cases: Vec<(String, String, String)> = vec![
@@ -176,6 +189,11 @@ async fn run(config: Config) {
             "second page (`before=` cursor)".into(),
             big.clone(),
             second_page,
+        ),
+        (
+            "reading view `/items/<number>?filter=all`".into(),
+            big.clone(),
+            reading,
         ),
     ];
     println!(
@@ -247,6 +265,18 @@ async fn load(
                 published: Some((now - TimeDelta::minutes(minutes)).to_rfc3339()),
                 read: false,
                 starred: false,
+                author: Some(format!("Writer {feed}")),
+                enclosures: if n.is_multiple_of(5) {
+                    vec![middletier_api::Enclosure {
+                        url: format!("https://cdn.example/{feed}/{n}.mp3"),
+                        media_type: Some("audio/mpeg".to_owned()),
+                        length: Some(24_000_000),
+                        duration: Some(1800),
+                        image: None,
+                    }]
+                } else {
+                    Vec::new()
+                },
             }
         };
         let older: Vec<StoredItem> = (items..items + history)
@@ -260,6 +290,19 @@ async fn load(
             .collect();
         store.insert_history(&state.url, &older).await.unwrap();
         state.items = (0..items).map(item).collect();
+        // Each item first seen when it was published, as a feed refreshed over time leaves
+        // them: an item's number encodes its first-seen second, and the middle tier finds a
+        // number among the items first seen in that second (`--same-second` puts every
+        // current item in one second, as right after subscribing to all 500 at once).
+        if !same_second() {
+            for item in &state.items {
+                let published = item.published.as_deref().unwrap();
+                let seen = chrono::DateTime::parse_from_rfc3339(published).unwrap();
+                state
+                    .first_seen
+                    .insert(item.id.clone(), seen.with_timezone(&Utc));
+            }
+        }
         store.save_feed_state(&state).await.unwrap();
         urls.push(raw);
     }
@@ -319,6 +362,31 @@ async fn older_link(http: &reqwest::Client, edge: &str) -> String {
         + r#"href=""#.len();
     let end = start + html[start..].find('"').unwrap();
     html[start..end].replace("&amp;", "&")
+}
+
+/// The reading view of the middle item of the first `/?filter=all` page, as its link there.
+async fn reading_link(http: &reqwest::Client, edge: &str) -> String {
+    let html = http
+        .get(format!("{edge}/?filter=all"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let links: Vec<&str> = html
+        .split(r#"href=""#)
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .filter(|href| href.starts_with("/items/") && !href.starts_with("/items/open"))
+        .collect();
+    assert!(
+        !links.is_empty(),
+        "the river links its items' reading views"
+    );
+    links[links.len() / 2]
+        .replace("&#38;", "&")
+        .replace("&amp;", "&")
 }
 
 /// The served answers' latencies, the last one's size, and how many answers were not the page

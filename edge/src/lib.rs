@@ -72,12 +72,13 @@ use registry_client::{Discovery, InstanceConfig, Registration, RegistryClient, S
 pub use settings::Settings;
 use upstream::Upstream;
 
-/// Feed HTML may show publishers' images; nothing else leaves this origin, no inline script or
+/// Feed HTML may show publishers' images, and items' podcast and video files play from the
+/// publishers' servers (`media-src`); nothing else leaves this origin, no inline script or
 /// style runs (only the reader's own `/static/reader.js`, which posts back here with fetch),
 /// and nobody may frame the page. (The dashboard also opens event streams: see [`dashboard`].)
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; script-src 'self'; \
-     connect-src 'self'; img-src https: http: data:; form-action 'self'; frame-ancestors 'none'; \
-     base-uri 'none'";
+     connect-src 'self'; img-src https: http: data:; media-src https: http:; \
+     form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// Longer than any command timeout, so commands answer (with their fallback) first.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);

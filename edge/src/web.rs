@@ -12,6 +12,10 @@
 //!   starred; one page at a time with the middle tier's cursor), the sidebar of feeds with
 //!   unread counts, opening an item (marks it read), read/unread and star forms, and "mark
 //!   all as read".
+//! - [`reading`]: the reading view of one item at `/items/{number}`, with the previous and
+//!   next items of the list it was opened from.
+//! - [`items`]: one item as those pages show it (media players, the compact list's line of
+//!   text); [`list_style`]: the choice of full items or the compact list.
 //! - [`search`]: `/search`, the history of the reader's feeds searched, matches highlighted,
 //!   a page at a time; the search box in every page's header leads there.
 //! - [`manage`]: the "Manage feeds" page at `/subscriptions`: subscribe (a feed URL, or a web
@@ -26,8 +30,11 @@
 
 mod app_passwords;
 mod icons;
+mod items;
+mod list_style;
 mod manage;
 mod reader;
+mod reading;
 mod search;
 
 use std::sync::Arc;
@@ -82,6 +89,8 @@ pub fn router(state: WebState) -> Router {
         .route("/", get(reader::river))
         .route("/search", get(search::search))
         .route("/items/open", get(reader::open_item))
+        .route("/items/{number}", get(reading::read_item))
+        .route("/settings/view", post(list_style::set_list_style))
         .route("/items/state", post(reader::set_item_state))
         .route("/items/read", post(reader::mark_all_read))
         .route("/subscriptions", get(manage::page).post(manage::subscribe))

@@ -128,6 +128,8 @@ fn item(n: usize, i: usize, now: DateTime<Utc>) -> StoredItem {
         published: Some(published.to_rfc3339()),
         read: false,
         starred: false,
+        author: None,
+        enclosures: Vec::new(),
     };
     StoredItem {
         item,

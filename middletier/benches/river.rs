@@ -123,6 +123,8 @@ fn item(n: usize, i: usize, now: DateTime<Utc>) -> Item {
         published: Some(published.to_rfc3339()),
         read: false,
         starred: false,
+        author: None,
+        enclosures: Vec::new(),
     }
 }
 

@@ -426,6 +426,8 @@ fn feed_items(
                     published: Some(seen.to_rfc3339()),
                     read: false,
                     starred: false,
+                    author: None,
+                    enclosures: Vec::new(),
                 },
                 seen,
             }

@@ -20,8 +20,8 @@ use std::collections::{BinaryHeap, VecDeque};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+use middletier_api::AppOrder;
 use middletier_api::domain::ParseError;
-use middletier_api::{AppOrder, item_number};
 
 use crate::river::Source;
 use crate::store::HistoryEntry;
@@ -68,16 +68,7 @@ fn high(number: u64) -> i64 {
     i64::try_from(number >> 32).unwrap_or(i64::MAX)
 }
 
-/// The first-seen second an item first seen at `seen` (Unix ms) is numbered with: as
-/// [`item_number`] takes it.
-pub fn number_second(seen: i64) -> i64 {
-    seen.div_euclid(1000).clamp(0, i64::from(u32::MAX))
-}
-
-/// An item's number: [`item_number`] of its feed, id and first-seen second.
-pub fn number_of(feed: &str, entry: &HistoryEntry) -> u64 {
-    item_number(feed, &entry.id, number_second(entry.seen))
-}
+pub use crate::store::{number_of, number_second};
 
 fn descending(order: AppOrder) -> bool {
     matches!(order, AppOrder::Newest | AppOrder::NumberDescending)

@@ -697,6 +697,8 @@ mod tests {
             published: published.map(str::to_owned),
             read: false,
             starred: false,
+            author: None,
+            enclosures: Vec::new(),
         };
         let mut items = vec![
             item("new", Some("2025-06-03T00:00:00+00:00")),

@@ -209,6 +209,7 @@ impl PageItem {
     /// The item as the river shows it, given its content.
     pub fn shown(self, content: Item) -> RiverItem {
         RiverItem {
+            number: Some(crate::store::number_of(self.feed.as_str(), &self.entry)),
             feed_url: self.feed.to_string(),
             feed_title: self.feed_title,
             item: Item {
@@ -449,6 +450,8 @@ mod tests {
                 published: None,
                 read: false,
                 starred: false,
+                author: None,
+                enclosures: Vec::new(),
             });
             state.first_seen.insert(format!("i{n}"), at(n * 10));
         }
@@ -501,6 +504,8 @@ mod tests {
             published: None,
             read: false,
             starred: false,
+            author: None,
+            enclosures: Vec::new(),
         };
         state.items = vec![item(3)];
         state.first_seen.insert("i3".to_owned(), at(30));
@@ -542,6 +547,8 @@ mod tests {
             published: None,
             read: false,
             starred: false,
+            author: None,
+            enclosures: Vec::new(),
         };
         let urls: Vec<FeedUrl> = (0..3)
             .map(|f| FeedUrl::parse(&format!("https://example.com/{f}")).expect("url"))

@@ -410,6 +410,8 @@ mod tests {
             published: None,
             read: false,
             starred: false,
+            author: None,
+            enclosures: Vec::new(),
         };
         Arc::new(UserFeeds {
             user: user.to_owned(),
@@ -441,6 +443,7 @@ mod tests {
                 middletier_api::RiverItem {
                     feed_url: "http://a.example/feed".to_owned(),
                     feed_title: "a".to_owned(),
+                    number: None,
                     item: large_feeds("x", 64 * 1024).subscriptions[0].items[0].clone(),
                 };
                 4

@@ -298,6 +298,25 @@ impl Upstream {
         self.without_fallback(&self.icon, call).await
     }
 
+    /// Item `number` of the user's feeds, with its content, feed title and this user's
+    /// state, for the reading view; `None` when the user has no such item (another user's
+    /// number included). Through the reader's reads (`RSSGet`), never the apps' command, so a
+    /// phone's sync can't slow the page; no fallback, as for [`Upstream::item`].
+    pub async fn item_by_number(
+        &self,
+        user: &str,
+        number: u64,
+    ) -> Result<Option<middletier_api::AppItem>, UpstreamError> {
+        let numbers = &middletier_api::ItemNumbers {
+            numbers: vec![number],
+        };
+        let call = self.retries.run(Idempotent, |base| async move {
+            self.client.app_items_by_number(&base, user, numbers).await
+        });
+        let found = self.without_fallback(&self.get, call).await?;
+        Ok(found.items.into_iter().find(|item| item.number == number))
+    }
+
     /// A page of search results, through its own command (`RSSSearch`). No fallback: results
     /// from an earlier answer would pretend to be this search's, so a failure is the caller's
     /// to show ("search is unavailable right now").

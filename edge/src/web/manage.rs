@@ -16,7 +16,7 @@ use serde::Deserialize;
 use middletier_api::limits::{MAX_CATEGORY_LEN, MAX_OPML_BYTES};
 use middletier_api::{Candidate, CategoryChange, FeedKind, Filter, Subscription, UserFeeds};
 
-use super::reader::view_href;
+use super::items::view_href;
 use super::{Banner, WebState, ago, plural, within};
 use crate::accounts::{CurrentUser, Viewer};
 use crate::upstream::{FeedsOutcome, UpstreamError, retry_after_header};

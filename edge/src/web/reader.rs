@@ -8,7 +8,6 @@
 //! answers, the edge shows it with a banner saying how old it is.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 
 use askama::Template;
 use axum::extract::{Query, State};
@@ -18,13 +17,14 @@ use axum::{Form, Json};
 use serde::Deserialize;
 use serde_json::json;
 
-use middletier_api::{Filter, ItemQuery, ItemStateChange, MarkRead, River, RiverItem, RiverQuery};
+use middletier_api::{Filter, ItemQuery, ItemStateChange, MarkRead, River, RiverQuery};
 use platform::server::InternalError;
 
 use super::icons::icon_href;
+use super::items::{FeedLinks, ItemView, View, view_href};
+use super::list_style::compact_list;
 use super::{
-    Banner, MessagePage, Published, SanitizedCache, WebState, back_to, encode, not_saved,
-    wants_json, web_link,
+    Banner, MessagePage, SanitizedCache, WebState, back_to, not_saved, wants_json, web_link,
 };
 use crate::accounts::{CurrentUser, Viewer};
 use crate::upstream::RiverOutcome;
@@ -33,41 +33,24 @@ use crate::upstream::UpstreamError;
 /// Items on one page: enough to read for a while, few enough to render in a millisecond or two.
 const PAGE_SIZE: usize = 50;
 
-/// The river's address for a view; the default filter (unread) is left out.
-pub(super) fn view_href(
-    feed: Option<&str>,
-    category: Option<&str>,
-    filter: Filter,
-    before: Option<&str>,
-) -> String {
-    let mut query = Vec::new();
-    if let Some(feed) = feed {
-        query.push(format!("feed={}", encode(feed)));
-    }
-    if let Some(category) = category {
-        query.push(format!("category={}", encode(category)));
-    }
-    match filter {
-        Filter::Unread => {}
-        Filter::All => query.push("filter=all".to_owned()),
-        Filter::Starred => query.push("filter=starred".to_owned()),
-    }
-    if let Some(before) = before {
-        query.push(format!("before={}", encode(before)));
-    }
-    if query.is_empty() {
-        "/".to_owned()
-    } else {
-        format!("/?{}", query.join("&"))
-    }
-}
-
 #[derive(Debug, Default, Deserialize)]
 pub(super) struct RiverParams {
-    feed: Option<String>,
-    category: Option<String>,
-    filter: Option<String>,
-    before: Option<String>,
+    pub feed: Option<String>,
+    pub category: Option<String>,
+    pub filter: Option<String>,
+    pub before: Option<String>,
+}
+
+impl RiverParams {
+    /// The list these parameters name, or why they name none.
+    pub fn view(self) -> Result<View, String> {
+        Ok(View {
+            filter: parse_filter(self.filter.as_deref())?,
+            feed: given(self.feed),
+            category: given(self.category),
+            before: given(self.before),
+        })
+    }
 }
 
 /// An empty parameter (`?feed=`) means none.
@@ -89,19 +72,14 @@ fn parse_filter(filter: Option<&str>) -> Result<Filter, String> {
 pub(super) async fn river(
     State(state): State<WebState>,
     user: CurrentUser,
+    headers: HeaderMap,
     Query(params): Query<RiverParams>,
 ) -> Response {
-    let filter = match parse_filter(params.filter.as_deref()) {
-        Ok(filter) => filter,
+    let view = match params.view() {
+        Ok(view) => view,
         Err(message) => return (StatusCode::BAD_REQUEST, message).into_response(),
     };
-    let query = RiverQuery {
-        feed: given(params.feed),
-        category: given(params.category),
-        filter,
-        before: given(params.before),
-        limit: Some(PAGE_SIZE),
-    };
+    let query = river_query(&view);
     let mut retry_after = AppendHeaders(None);
     let (river, banner, status) = match state.upstream.river(&user.name, &query).await {
         RiverOutcome::Fresh(river) => (Some(river), None, StatusCode::OK),
@@ -132,14 +110,26 @@ pub(super) async fn river(
             (None, Some(Banner::unavailable(&reason)), StatusCode::OK)
         }
     };
-    let page = RiverPage::new(
+    let mut page = RiverPage::new(
         user.viewer(),
-        &query,
+        &view,
         river.as_deref(),
         banner,
         &state.sanitized,
     );
+    page.compact = compact_list(&headers);
     (status, retry_after, page).into_response()
+}
+
+/// The middle tier's query for a page of `view`.
+pub(super) fn river_query(view: &View) -> RiverQuery {
+    RiverQuery {
+        feed: view.feed.clone(),
+        category: view.category.clone(),
+        filter: view.filter,
+        before: view.before.clone(),
+        limit: Some(PAGE_SIZE),
+    }
 }
 
 #[derive(Debug, Template)]
@@ -156,6 +146,8 @@ struct RiverPage<'a> {
     filters: Vec<FilterLink>,
     mark_all: Option<MarkAll>,
     items: Vec<ItemView<'a>>,
+    /// The compact list: titles and a line of text (see [`compact_list`]).
+    compact: bool,
     /// This page's address, where the item forms send the browser back to.
     back: String,
     older: Option<String>,
@@ -219,83 +211,17 @@ struct SidebarFeed {
     current: bool,
 }
 
-/// One item as the page shows it, borrowing the middle tier's answer rather than copying it.
-#[derive(Debug)]
-struct ItemView<'a> {
-    feed_url: &'a str,
-    feed_title: &'a str,
-    feed_href: Arc<str>,
-    feed_icon: Option<Arc<str>>,
-    id: &'a str,
-    title: &'a str,
-    /// Through `/items/open`, which marks the item read; `None` when it has no link.
-    open_href: Option<String>,
-    description: Arc<str>,
-    published: Option<Published>,
-    read: bool,
-    starred: bool,
-}
-
-/// What every item of one feed links to, worked out once per feed on a page rather than once
-/// per item: a page has fifty items from a handful of feeds.
-#[derive(Debug)]
-struct FeedLinks {
-    /// The feed's own view.
-    href: Arc<str>,
-    /// The feed's address as a query-string value.
-    encoded_url: String,
-    /// The feed's icon (`/icons/<hash>`), if it has one.
-    icon: Option<Arc<str>>,
-}
-
-impl FeedLinks {
-    fn new(feed_url: &str, icon: Option<&str>) -> Self {
-        Self {
-            href: view_href(Some(feed_url), None, Filter::Unread, None).into(),
-            encoded_url: encode(feed_url),
-            icon: icon_href(icon).map(Into::into),
-        }
-    }
-}
-
-impl<'a> ItemView<'a> {
-    fn new(entry: &'a RiverItem, links: &FeedLinks, sanitized: &SanitizedCache) -> Self {
-        let item = &entry.item;
-        // Only the item is named: the edge looks its link up again when it is opened.
-        let open_href = web_link(item.link.clone()).map(|_| {
-            format!(
-                "/items/open?feed={}&item={}",
-                links.encoded_url,
-                encode(&item.id)
-            )
-        });
-        Self {
-            feed_href: links.href.clone(),
-            feed_icon: links.icon.clone(),
-            feed_url: &entry.feed_url,
-            feed_title: &entry.feed_title,
-            id: &item.id,
-            title: &item.title,
-            open_href,
-            description: sanitized.get(&item.description, &entry.feed_url),
-            published: item.published.clone().and_then(Published::parse),
-            read: item.read,
-            starred: item.starred,
-        }
-    }
-}
-
 impl<'a> RiverPage<'a> {
     fn new(
         user: Viewer,
-        query: &RiverQuery,
+        view: &View,
         river: Option<&'a River>,
         banner: Option<Banner>,
         sanitized: &SanitizedCache,
     ) -> Self {
-        let feed = query.feed.as_deref();
-        let category = query.category.as_deref();
-        let filter = query.filter;
+        let feed = view.feed.as_deref();
+        let category = view.category.as_deref();
+        let filter = view.filter;
         let summaries = river.map_or(&[][..], |river| &river.feeds[..]);
         let this_feed = feed.and_then(|url| summaries.iter().find(|summary| summary.url == url));
         let unread = match (feed, category) {
@@ -339,7 +265,7 @@ impl<'a> RiverPage<'a> {
                 let links = links
                     .entry(&entry.feed_url)
                     .or_insert_with(|| FeedLinks::new(&entry.feed_url, icon_of(&entry.feed_url)));
-                ItemView::new(entry, links, sanitized)
+                ItemView::new(entry, links, view, sanitized)
             })
             .collect();
         // Marking everything read from the starred view would reach items it does not show.
@@ -360,11 +286,11 @@ impl<'a> RiverPage<'a> {
                 },
             }
         });
-        let back = view_href(feed, category, filter, query.before.as_deref());
+        let back = view.href();
         let older = river
             .and_then(|river| river.next.as_deref())
             .map(|next| view_href(feed, category, filter, Some(next)));
-        let newest = query
+        let newest = view
             .before
             .as_ref()
             .map(|_| view_href(feed, category, filter, None));
@@ -374,7 +300,7 @@ impl<'a> RiverPage<'a> {
             Filter::Starred => "No starred items. Star an item to keep it here.",
         };
         Self {
-            sidebar: sidebar(summaries, query),
+            sidebar: sidebar(summaries, view),
             show_subscribe: river.is_some_and(|river| river.feeds.is_empty()) && banner.is_none(),
             user,
             banner,
@@ -387,6 +313,7 @@ impl<'a> RiverPage<'a> {
             filters,
             mark_all,
             items,
+            compact: false,
             back,
             older,
             newest,
@@ -432,7 +359,7 @@ impl RiverPage<'_> {
 
 /// Feeds grouped by category (alphabetically), the uncategorised last, each in subscription
 /// order.
-fn sidebar(summaries: &[middletier_api::FeedSummary], query: &RiverQuery) -> SidebarView {
+fn sidebar(summaries: &[middletier_api::FeedSummary], query: &View) -> SidebarView {
     let mut groups: BTreeMap<(bool, String), SidebarGroup> = BTreeMap::new();
     for summary in summaries {
         let name = summary
@@ -519,11 +446,7 @@ pub(super) async fn open_item(
         )
             .into_response();
     };
-    let from_this_site = headers
-        .get("sec-fetch-site")
-        .and_then(|site| site.to_str().ok())
-        .is_some_and(|site| site == "same-origin" || site == "none");
-    if !from_this_site {
+    if !from_this_site(&headers) {
         return MessagePage {
             user: user.viewer(),
             heading: "Open the article".to_owned(),
@@ -548,8 +471,22 @@ pub(super) async fn open_item(
     Redirect::to(&to).into_response()
 }
 
+/// The request came from this site's own pages (`Sec-Fetch-Site: same-origin`), or from a
+/// typed or bookmarked address (`none`): only such a GET may change reading state, so a link
+/// on another site can't mark items read.
+pub(super) fn from_this_site(headers: &HeaderMap) -> bool {
+    headers
+        .get("sec-fetch-site")
+        .and_then(|site| site.to_str().ok())
+        .is_some_and(|site| site == "same-origin" || site == "none")
+}
+
 /// An item that can't be opened: why, and the way back to the river.
-fn home_link(user: crate::accounts::Viewer, status: StatusCode, message: String) -> Response {
+pub(super) fn home_link(
+    user: crate::accounts::Viewer,
+    status: StatusCode,
+    message: String,
+) -> Response {
     let page = MessagePage {
         user,
         heading: "The item can't be opened".to_owned(),

@@ -287,9 +287,17 @@ async fn keyboard_shortcuts_move_between_items_mark_them_read_star_and_show_help
         json!(false)
     );
 
-    // o opens the current item's article.
+    // o reads the current item here; v opens its article.
     browser.keys("o").await?;
-    eventually("o opens the article", || async {
+    eventually("o opens the reading view", || async {
+        browser
+            .current_url()
+            .await
+            .is_ok_and(|url| url.contains("/items/"))
+    })
+    .await;
+    browser.keys("v").await?;
+    eventually("v opens the article", || async {
         browser
             .current_url()
             .await

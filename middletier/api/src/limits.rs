@@ -63,3 +63,13 @@ pub const ICON_TYPES: &[&str] = &[
     "image/x-icon",
     "image/webp",
 ];
+
+/// Longest item author kept, in bytes of plain text: a byline, never a biography.
+pub const MAX_AUTHOR_BYTES: usize = 256;
+
+/// Most enclosures kept per item, in feed order: an episode has one file, a gallery a few;
+/// the rest are dropped, so one item can't make a page of players.
+pub const MAX_ENCLOSURES: usize = 8;
+
+/// Longest enclosure media type kept (RFC 6838 allows 127 characters for each half).
+pub const MAX_MEDIA_TYPE_LEN: usize = 255;

@@ -81,6 +81,60 @@ pub struct Item {
     /// This user starred it (as `read`).
     #[serde(default)]
     pub starred: bool,
+    /// Who wrote it, as plain text (control characters removed, at most
+    /// [`MAX_AUTHOR_BYTES`](crate::limits::MAX_AUTHOR_BYTES)); `None` when the feed names no
+    /// one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    /// Media attached to it (podcast episodes, videos, images), in feed order, at most
+    /// [`MAX_ENCLOSURES`](crate::limits::MAX_ENCLOSURES).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub enclosures: Vec<Enclosure>,
+}
+
+/// A media file attached to an item: RSS `<enclosure>`, Atom `rel="enclosure"`, Media RSS
+/// content, with what iTunes and Podcasting 2.0 tags say about it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Enclosure {
+    /// Absolute `http(s)` address of the file, at most
+    /// [`MAX_URL_LEN`](crate::limits::MAX_URL_LEN).
+    pub url: String,
+    /// Its media type as the feed gives it (`audio/mpeg`), lower case, without parameters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_type: Option<String>,
+    /// Its size in bytes, as the feed gives it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub length: Option<u64>,
+    /// Running time in seconds (`itunes:duration`, Media RSS `duration`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<u64>,
+    /// Absolute `http(s)` address of the episode's image (`itunes:image`, a Media RSS
+    /// thumbnail).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+}
+
+impl Enclosure {
+    /// What kind of player shows it, from its media type.
+    pub fn kind(&self) -> MediaKind {
+        match self.media_type.as_deref().and_then(|t| t.split('/').next()) {
+            Some("audio") => MediaKind::Audio,
+            Some("video") => MediaKind::Video,
+            Some("image") => MediaKind::Image,
+            _ => MediaKind::Other,
+        }
+    }
+}
+
+/// How an [`Enclosure`] is shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MediaKind {
+    Audio,
+    Video,
+    Image,
+    /// A download link only.
+    Other,
 }
 
 /// Answer to subscribe (`POST`) and unsubscribe (`DELETE`). Both are idempotent:
@@ -168,6 +222,10 @@ pub struct RiverItem {
     pub feed_title: String,
     /// `read` and `starred` are this user's.
     pub item: Item,
+    /// The item's [`item_number`](crate::item_number), by which the edge addresses it
+    /// (`/items/{number}`); `None` from a middle tier that does not say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number: Option<u64>,
 }
 
 /// In which order search results come.

@@ -6,20 +6,10 @@ use base64::Engine as _;
 use feed_rs::model::{Content, Entry, Text};
 
 use middletier_api::Item;
-use middletier_api::limits::{MAX_ITEM_ID_LEN, MAX_URL_LEN};
+use middletier_api::limits::MAX_ITEM_ID_LEN;
 
 use super::sanitize::{bounded_input, into_bounded, sanitize_html};
-use super::text::{decode_entities, escape_html, plain_text};
-
-/// `href` made absolute against `base`, if it is a web URL no longer than the API accepts
-/// ([`MAX_URL_LEN`]): a longer one is dropped, not cut (a cut link leads elsewhere).
-pub(super) fn web_url(base: &url::Url, href: &str) -> Option<String> {
-    base.join(href)
-        .ok()
-        .filter(|url| matches!(url.scheme(), "http" | "https"))
-        .map(String::from)
-        .filter(|url| url.len() <= MAX_URL_LEN)
-}
+use super::text::{decode_entities, escape_html, plain_text, web_url};
 
 /// An entry as the API's item, every string made safe to show.
 pub(super) fn item(entry: &Entry, base: &url::Url) -> Item {
@@ -61,6 +51,8 @@ pub(super) fn item(entry: &Entry, base: &url::Url) -> Item {
         published,
         read: false,
         starred: false,
+        author: super::media::author(entry),
+        enclosures: super::media::enclosures(entry, base),
     }
 }
 
@@ -143,6 +135,7 @@ fn html_of(text: &Text, base: &url::Url) -> String {
 mod tests {
     use super::super::parse;
     use super::*;
+    use middletier_api::limits::MAX_URL_LEN;
 
     fn base() -> url::Url {
         url::Url::parse("https://blog.example/feed.xml").expect("url")

@@ -42,12 +42,15 @@
 //! - `encoding`: picking the encoding and decoding to UTF-8; [`dates`]: the lenient date reader.
 //! - `repair`: the XML repair rewriter.
 //! - `item`: feed-rs's entries as the API's items, with stable ids ([`item_id`]).
+//! - `media`: an entry's author and enclosures (podcast files, iTunes and Podcasting 2.0
+//!   durations and images), as plain text and web addresses.
 //! - `sanitize`: untrusted HTML made safe to show ([`sanitize_html`]).
 //! - `text`: titles as plain text, HTML escaping and character references.
 
 pub mod dates;
 mod encoding;
 mod item;
+mod media;
 mod read;
 mod repair;
 mod sanitize;
@@ -62,6 +65,7 @@ use middletier_api::Item;
 
 pub use encoding::EncodingSource;
 pub use item::item_id;
+pub use media::{author_text, clean_enclosures};
 pub use sanitize::{MAX_DESCRIPTION_INPUT_BYTES, MAX_HTML_DEPTH, sanitize_html, truncate_html};
 pub(crate) use text::decode_entities;
 
@@ -238,11 +242,11 @@ fn present(document: Document, base: &url::Url) -> Inspected {
         .links
         .iter()
         .filter(|link| link.rel.as_deref().is_none_or(|rel| rel == "alternate"))
-        .find_map(|link| item::web_url(base, &link.href));
+        .find_map(|link| text::web_url(base, &link.href));
     let image = [&feed.icon, &feed.logo]
         .into_iter()
         .flatten()
-        .find_map(|image| item::web_url(base, image.uri.trim()));
+        .find_map(|image| text::web_url(base, image.uri.trim()));
     Inspected {
         feed: ParsedFeed {
             title: feed

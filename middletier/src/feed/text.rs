@@ -1,11 +1,12 @@
-//! Text helpers for presenting feeds: titles as plain text, HTML escaping, and HTML character
-//! references decoded (with the named-entity table ammonia's parser already compiles).
+//! Text helpers for presenting feeds: titles as plain text, HTML escaping, HTML character
+//! references decoded (with the named-entity table ammonia's parser already compiles), and
+//! addresses made absolute web URLs.
 
 use std::borrow::Cow;
 
 use feed_rs::model::Text;
 
-use middletier_api::limits::MAX_TITLE_BYTES;
+use middletier_api::limits::{MAX_TITLE_BYTES, MAX_URL_LEN};
 
 /// Titles are shown as text: tags removed, entities decoded (templates escape on output), at
 /// most [`MAX_TITLE_BYTES`] long (cut at a character boundary, ending in `…`).
@@ -40,6 +41,16 @@ pub(super) fn plain_text(text: &Text) -> String {
         words.push_str(ELLIPSIS);
     }
     words
+}
+
+/// `href` made absolute against `base`, if it is a web URL no longer than the API accepts
+/// ([`MAX_URL_LEN`]): a longer one is dropped, not cut (a cut link leads elsewhere).
+pub(super) fn web_url(base: &url::Url, href: &str) -> Option<String> {
+    base.join(href)
+        .ok()
+        .filter(|url| matches!(url.scheme(), "http" | "https"))
+        .map(String::from)
+        .filter(|url| url.len() <= MAX_URL_LEN)
 }
 
 pub(super) fn escape_html(text: &str) -> String {

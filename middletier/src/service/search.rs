@@ -148,6 +148,7 @@ impl FeedService {
                     title: snippet::title(&item.title, terms),
                     excerpt: snippet::excerpt(&html_text(&item.description), terms),
                     item: RiverItem {
+                        number: Some(crate::store::number_of(hit.feed.as_str(), &hit.entry)),
                         feed_url: hit.feed.to_string(),
                         feed_title: titles.get(&hit.feed).cloned().unwrap_or_default(),
                         item: Item {

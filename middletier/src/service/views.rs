@@ -180,6 +180,9 @@ impl FeedService {
             _ => (false, false),
         };
         Ok(RiverItem {
+            number: cached
+                .entry(id)
+                .map(|entry| crate::store::number_of(feed.as_str(), entry)),
             feed_url: feed.to_string(),
             feed_title: reading.feed_title(&feed, Some(&cached)),
             item: Item {

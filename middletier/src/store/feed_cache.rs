@@ -642,6 +642,8 @@ mod tests {
             published: None,
             read: false,
             starred: false,
+            author: None,
+            enclosures: Vec::new(),
         }];
         cache.save_feed_state(&first).await.expect("save");
         let mut second = state("Feed", 60);

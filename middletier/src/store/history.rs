@@ -45,6 +45,18 @@ impl HistoryEntry {
     }
 }
 
+/// The first-seen second an item first seen at `seen` (Unix ms) is numbered with: as
+/// [`item_number`](middletier_api::item_number) takes it.
+pub fn number_second(seen: i64) -> i64 {
+    seen.div_euclid(1000).clamp(0, i64::from(u32::MAX))
+}
+
+/// An item's number: [`item_number`](middletier_api::item_number) of its feed, id and
+/// first-seen second.
+pub fn number_of(feed: &str, entry: &HistoryEntry) -> u64 {
+    middletier_api::item_number(feed, &entry.id, number_second(entry.seen))
+}
+
 /// Where an item sorts in the river, Unix milliseconds: published, but never later than
 /// first seen (so a feed dating its items in the future cannot pin them to the top), or first
 /// seen if undated.

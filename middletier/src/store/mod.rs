@@ -48,7 +48,7 @@ pub use cassandra::{CassandraSettings, CassandraStore};
 pub use feed_cache::{FEED_CACHE_FRESH_FOR, FeedCache, FeedVersions};
 pub use history::{
     HistoryEntry, HistoryStore, RELEVANCE_WINDOW, SearchHit, SearchOrder, SearchQuery, SearchStore,
-    SearchTerms, StoredItem, rank_hits, sort_time,
+    SearchTerms, StoredItem, number_of, number_second, rank_hits, sort_time,
 };
 pub use icons::{IconSource, IconStore, StoredIcon};
 pub use memory::MemoryStore;

@@ -219,6 +219,8 @@ async fn starred_contents(
                 description: item.description,
                 published: item.published,
                 seen: DateTime::from_timestamp_millis(entry.seen),
+                author: item.author,
+                enclosures: item.enclosures,
             };
             Some((entry.id.clone(), content))
         })

@@ -16,7 +16,7 @@ use middletier_api::limits::{MAX_TITLE_BYTES, MAX_URL_LEN};
 use middletier_api::{Item, MAX_APP_PASSWORDS};
 
 use super::{FORMAT, Header, MAX_LINE_BYTES, READS, Record, StarredContent, Summary};
-use crate::feed::sanitize_html;
+use crate::feed::{author_text, clean_enclosures, sanitize_html};
 use crate::store::{
     AccountRecord, AppPasswordCreated, AppPasswordRecord, MarkChange, Store, StoreError, StoredItem,
 };
@@ -202,8 +202,9 @@ impl Lines<'_> {
 }
 
 /// A starred item's content as the store will serve it. The file is as untrusted as a feed:
-/// the description goes through the feed sanitizer again (a no-op on what export wrote), and a
-/// title, link or date a feed could not have given is refused.
+/// the description goes through the feed sanitizer again (a no-op on what export wrote), the
+/// author and enclosures through the feed reader's checks (dropping what a feed could not have
+/// given), and a title, link or date a feed could not have given is refused.
 fn starred_item(
     line: u64,
     feed: &FeedUrl,
@@ -242,6 +243,8 @@ fn starred_item(
             published: item.published,
             read: false,
             starred: false,
+            author: item.author.as_deref().and_then(author_text),
+            enclosures: clean_enclosures(item.enclosures, feed.as_url()),
         },
         seen: item.seen.unwrap_or_else(Utc::now),
     })

@@ -141,6 +141,11 @@ pub struct StarredContent {
     /// absent in files written before items had a history: import then uses its own time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seen: Option<DateTime<Utc>>,
+    /// Absent in files written before items had authors and enclosures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub enclosures: Vec<middletier_api::Enclosure>,
 }
 
 /// What was written or loaded, printed by the commands.

@@ -66,6 +66,8 @@ fn seeded_item(feed: &FeedUrl, n: i64, offset: i64) -> (StoredItem, Expected) {
         published: published.map(|p| p.to_rfc3339()),
         read: false,
         starred: false,
+        author: None,
+        enclosures: Vec::new(),
     };
     let time = published.unwrap_or(seen).min(seen).timestamp_millis();
     let expected = Expected {

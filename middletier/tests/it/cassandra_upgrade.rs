@@ -69,6 +69,8 @@ fn item(id: &str) -> Item {
         published: None,
         read: false,
         starred: false,
+        author: None,
+        enclosures: Vec::new(),
     }
 }
 

@@ -61,6 +61,7 @@ mod retention;
 mod search;
 mod sqlite;
 mod sqlite_history;
+mod sqlite_media;
 mod store_conformance;
 mod subscription_cap;
 mod support;

@@ -396,6 +396,8 @@ async fn the_running_middle_tier_applies_retention_and_counts_it_by_reason() {
             published: Some(published(n).to_rfc3339()),
             read: false,
             starred: false,
+            author: None,
+            enclosures: Vec::new(),
         })
         .collect();
     store.save_feed_state(&state).await.expect("save");

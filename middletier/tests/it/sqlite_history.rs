@@ -33,6 +33,8 @@ fn item(id: &str, title: &str, description: &str) -> Item {
         published: None,
         read: false,
         starred: false,
+        author: None,
+        enclosures: Vec::new(),
     }
 }
 

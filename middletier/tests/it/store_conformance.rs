@@ -158,6 +158,8 @@ async fn feed_cache_conformance(store: Arc<dyn Store>, prefix: &str) {
             published: Some("2025-06-10T04:00:00+00:00".into()),
             read: false,
             starred: false,
+            author: None,
+            enclosures: Vec::new(),
         }],
         etag: Some("\"v1\"".into()),
         last_modified: Some("Tue, 10 Jun 2025 04:00:00 GMT".into()),
@@ -500,7 +502,8 @@ async fn bulk_marking_conformance(store: Arc<dyn Store>, prefix: &str) {
         .expect("nothing to mark is no error");
 }
 
-/// An item as a feed gives it, published at `time(secs)`.
+/// An item as a feed gives it, published at `time(secs)`, with an author and a podcast file
+/// (so every store is seen to keep them).
 fn item(id: &str, title: &str, secs: i64) -> Item {
     Item {
         id: id.to_owned(),
@@ -510,6 +513,14 @@ fn item(id: &str, title: &str, secs: i64) -> Item {
         published: Some(time(secs).to_rfc3339()),
         read: false,
         starred: false,
+        author: Some(format!("Writer of {id}")),
+        enclosures: vec![middletier_api::Enclosure {
+            url: format!("https://cdn.example.com/{id}.mp3"),
+            media_type: Some("audio/mpeg".to_owned()),
+            length: Some(1_000_000),
+            duration: Some(60),
+            image: Some("https://cdn.example.com/cover.jpg".to_owned()),
+        }],
     }
 }
 

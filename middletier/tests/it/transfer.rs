@@ -55,6 +55,14 @@ fn feed_state(url: &FeedUrl, seen: DateTime<Utc>) -> FeedState {
             published: Some(time(n).to_rfc3339()),
             read: false,
             starred: false,
+            author: Some(format!("Writer {n}")),
+            enclosures: vec![middletier_api::Enclosure {
+                url: format!("https://cdn.example/a/{n}.mp3"),
+                media_type: Some("audio/mpeg".to_owned()),
+                length: Some(1000),
+                duration: Some(90),
+                image: None,
+            }],
         });
     }
     state

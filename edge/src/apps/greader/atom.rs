@@ -193,6 +193,8 @@ mod tests {
                     published: None,
                     read: true,
                     starred: true,
+                    author: None,
+                    enclosures: Vec::new(),
                 }),
             },
         );

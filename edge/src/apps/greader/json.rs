@@ -75,6 +75,8 @@ impl Item {
             published: None,
             read: item.read,
             starred: item.starred,
+            author: None,
+            enclosures: Vec::new(),
         });
         let mut categories = vec![READING_LIST.to_owned()];
         if let Some(category) = item.category.as_deref().filter(|c| !c.is_empty()) {

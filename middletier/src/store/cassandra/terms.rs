@@ -227,6 +227,8 @@ mod tests {
             published: None,
             read: false,
             starred: false,
+            author: None,
+            enclosures: Vec::new(),
         };
         let positions = term_positions(&item);
         assert_eq!(positions["brown"], [0, 4]);
@@ -244,6 +246,8 @@ mod tests {
             published: None,
             read: false,
             starred: false,
+            author: None,
+            enclosures: Vec::new(),
         };
         let positions = term_positions(&item);
         assert_eq!(positions["brown fox"], [0, 4]);

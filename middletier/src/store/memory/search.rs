@@ -112,6 +112,8 @@ mod tests {
                 published: None,
                 read: false,
                 starred: false,
+                author: None,
+                enclosures: Vec::new(),
             };
             let seen = DateTime::from_timestamp_millis(time).unwrap();
             let entry = HistoryEntry::of(&item, seen);

@@ -54,16 +54,16 @@ fn load_current(tx: &Transaction<'_>, state: &mut FeedState, ids: &str) -> rusql
     // The ids drive the join (CROSS JOIN keeps them outside), each found through the
     // `(feed_url, item_id)` unique index.
     let mut statement = tx.prepare_cached(&format!(
-        "SELECT {ITEM_COLUMNS}, seen FROM json_each(iif(json_valid(?2), ?2, '[]')) AS current \
+        "SELECT seen, {ITEM_COLUMNS} FROM json_each(iif(json_valid(?2), ?2, '[]')) AS current \
          CROSS JOIN items ON items.feed_url = ?1 AND items.item_id = current.value \
          ORDER BY current.key"
     ))?;
     let mut rows = statement.query(params![state.url.as_str(), ids])?;
     while let Some(row) = rows.next()? {
-        let item = item_from_row(row, 0)?;
+        let item = item_from_row(row, 1)?;
         state
             .first_seen
-            .insert(item.id.clone(), from_millis(row.get(5)?));
+            .insert(item.id.clone(), from_millis(row.get(0)?));
         state.items.push(item);
     }
     Ok(())

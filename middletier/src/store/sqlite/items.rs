@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Transaction, params};
 
-use middletier_api::Item;
+use middletier_api::{Enclosure, Item};
 
 use super::{from_millis, json_array, millis};
 use crate::store::words::html_text;
@@ -37,8 +37,8 @@ pub(super) fn save_current(
     fallback: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let mut known = tx.prepare_cached(
-        "SELECT river_key, seen, time, title, link, description, published FROM items \
-         WHERE feed_url = ?1 AND item_id = ?2",
+        "SELECT river_key, seen, time, title, link, description, published, author, \
+         enclosures FROM items WHERE feed_url = ?1 AND item_id = ?2",
     )?;
     let mut unindexed = Vec::new();
     for item in items {
@@ -48,12 +48,7 @@ pub(super) fn save_current(
                     row.get::<_, i64>(0)?,
                     row.get::<_, i64>(1)?,
                     row.get::<_, i64>(2)?,
-                    Content {
-                        title: row.get(3)?,
-                        link: row.get(4)?,
-                        description: row.get(5)?,
-                        published: row.get(6)?,
-                    },
+                    Content::from_row(row, 3)?,
                 ))
             })
             .optional()?;
@@ -62,7 +57,8 @@ pub(super) fn save_current(
             unindexed.push(insert(tx, url, item, seen)?);
             continue;
         };
-        if content == Content::of(item) {
+        let new_content = Content::of(item)?;
+        if content == new_content {
             continue;
         }
         // The update's trigger replaces the row's index entry, which must exist by then (an
@@ -77,7 +73,8 @@ pub(super) fn save_current(
         };
         tx.prepare_cached(
             "UPDATE items SET river_key = ?1, time = ?2, title = ?3, link = ?4, \
-             description = ?5, published = ?6, text = ?7 WHERE river_key = ?8",
+             description = ?5, published = ?6, text = ?7, author = ?8, enclosures = ?9 \
+             WHERE river_key = ?10",
         )?
         .execute(params![
             new_key,
@@ -87,6 +84,8 @@ pub(super) fn save_current(
             item.description,
             item.published,
             html_text(&item.description),
+            new_content.author,
+            new_content.enclosures,
             key,
         ])?;
     }
@@ -127,7 +126,8 @@ fn insert(
     let key = allocate_key(tx, entry.time)?;
     tx.prepare_cached(
         "INSERT INTO items (river_key, feed_url, item_id, seen, time, title, link, \
-         description, published, text) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+         description, published, text, author, enclosures) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     )?
     .execute(params![
         key,
@@ -140,6 +140,8 @@ fn insert(
         item.description,
         item.published,
         html_text(&item.description),
+        item.author,
+        enclosures_json(&item.enclosures)?,
     ])?;
     Ok(key)
 }
@@ -165,7 +167,7 @@ fn index(tx: &Transaction<'_>, keys: &mut Vec<i64>) -> Result<(), StoreError> {
 }
 
 /// The next free key at river time `time`: after every item already at that millisecond.
-fn allocate_key(tx: &Transaction<'_>, time: i64) -> Result<i64, StoreError> {
+pub(super) fn allocate_key(tx: &Transaction<'_>, time: i64) -> Result<i64, StoreError> {
     let base = time.clamp(-TIME_LIMIT, TIME_LIMIT - 1) << SLOT_BITS;
     let last = base + (1 << SLOT_BITS) - 1;
     let taken: Option<i64> = tx
@@ -181,26 +183,50 @@ fn allocate_key(tx: &Transaction<'_>, time: i64) -> Result<i64, StoreError> {
     }
 }
 
-/// What a refresh may change in an item the history holds.
+/// What a refresh may change in an item the history holds, as its columns hold it.
 #[derive(PartialEq)]
 struct Content {
     title: String,
     link: Option<String>,
     description: String,
     published: Option<String>,
+    author: Option<String>,
+    /// The enclosures as a JSON array; `None` when there are none (and in rows written before
+    /// the column existed).
+    enclosures: Option<String>,
 }
 
 impl Content {
-    fn of(item: &Item) -> Self {
-        Self {
+    fn of(item: &Item) -> Result<Self, StoreError> {
+        Ok(Self {
             title: item.title.clone(),
             link: item.link.clone(),
             description: item.description.clone(),
             published: item.published.clone(),
-        }
+            author: item.author.clone(),
+            enclosures: enclosures_json(&item.enclosures)?,
+        })
+    }
+
+    /// The columns `title, link, description, published, author, enclosures` from `at` on.
+    fn from_row(row: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Self> {
+        Ok(Self {
+            title: row.get(at)?,
+            link: row.get(at + 1)?,
+            description: row.get(at + 2)?,
+            published: row.get(at + 3)?,
+            author: row.get(at + 4)?,
+            enclosures: row.get(at + 5)?,
+        })
     }
 
     fn into_item(self, id: String) -> Item {
+        // The store wrote this JSON itself: text that no longer reads (edited by hand) costs
+        // the item its players, never the item.
+        let enclosures = self
+            .enclosures
+            .and_then(|json| serde_json::from_str(&json).ok())
+            .unwrap_or_default();
         Item {
             id,
             title: self.title,
@@ -209,19 +235,27 @@ impl Content {
             published: self.published,
             read: false,
             starred: false,
+            author: self.author,
+            enclosures,
         }
     }
 }
 
+/// `enclosures` as the column holds them: a JSON array, or NULL for none.
+fn enclosures_json(enclosures: &[Enclosure]) -> Result<Option<String>, StoreError> {
+    if enclosures.is_empty() {
+        return Ok(None);
+    }
+    serde_json::to_string(enclosures)
+        .map(Some)
+        .map_err(|error| StoreError::Unavailable(format!("encoding enclosures: {error}")))
+}
+
 /// The columns [`item_from_row`] reads, from index `at` on.
-pub(super) const ITEM_COLUMNS: &str = "item_id, title, link, description, published";
+pub(super) const ITEM_COLUMNS: &str =
+    "item_id, title, link, description, published, author, enclosures";
 
 pub(super) fn item_from_row(row: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Item> {
-    let content = Content {
-        title: row.get(at + 1)?,
-        link: row.get(at + 2)?,
-        description: row.get(at + 3)?,
-        published: row.get(at + 4)?,
-    };
+    let content = Content::from_row(row, at + 1)?;
     Ok(content.into_item(row.get(at)?))
 }

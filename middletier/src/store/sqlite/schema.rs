@@ -56,6 +56,12 @@ const MIGRATIONS: &[(i64, &str, &str, Option<Step>)] = &[
         None,
     ),
     (
+        7,
+        "item_media",
+        include_str!("../../../schema/sqlite/007_item_media.sql"),
+        None,
+    ),
+    (
         8,
         "feed_icons",
         include_str!("../../../schema/sqlite/008_feed_icons.sql"),
@@ -144,12 +150,48 @@ fn copy_current_items_to_history(tx: &Transaction<'_>) -> Result<(), StoreError>
             .map(|(id, at)| (id, from_millis(at)))
             .collect();
         let fallback = from_millis(last_success.or(last_attempt).unwrap_or_default());
-        items::save_current(tx, &url, &current, &first_seen, fallback)?;
+        copy_as_of_002(tx, &url, &current, &first_seen, fallback)?;
     }
-    // The index as of 002 has the trigger that indexes each inserted row, and `save_current`
-    // indexes what it inserts too (as of 004, which drops that trigger): rebuilt from the
+    // The index as of 002 has the trigger that indexes each inserted row: rebuilt from the
     // rows, each is indexed once. The rows are only the current documents, so it is quick.
     tx.execute_batch("INSERT INTO items_search (items_search) VALUES ('rebuild')")?;
+    Ok(())
+}
+
+/// Writes a document's items as history rows with the columns `items` has as of 002 (the
+/// items module writes the latest ones, which a database at 002 does not have yet). An id
+/// twice in a document keeps its first row and takes the later content, as a save does.
+fn copy_as_of_002(
+    tx: &Transaction<'_>,
+    url: &str,
+    current: &[Item],
+    first_seen: &HashMap<String, chrono::DateTime<chrono::Utc>>,
+    fallback: chrono::DateTime<chrono::Utc>,
+) -> Result<(), StoreError> {
+    for item in current {
+        let seen = first_seen.get(&item.id).copied().unwrap_or(fallback);
+        let entry = crate::store::HistoryEntry::of(item, seen);
+        let key = items::allocate_key(tx, entry.time)?;
+        tx.prepare_cached(
+            "INSERT INTO items (river_key, feed_url, item_id, seen, time, title, link, \
+             description, published, text) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
+             ON CONFLICT (feed_url, item_id) DO UPDATE SET title = excluded.title, \
+             link = excluded.link, description = excluded.description, \
+             published = excluded.published, text = excluded.text",
+        )?
+        .execute(rusqlite::params![
+            key,
+            url,
+            item.id,
+            entry.seen,
+            entry.time,
+            item.title,
+            item.link,
+            item.description,
+            item.published,
+            crate::store::words::html_text(&item.description),
+        ])?;
+    }
     Ok(())
 }
 
@@ -158,12 +200,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn migrations_are_numbered_in_increasing_order_from_one() {
-        // Numbers are reserved ahead for work landing in parallel, so one may be missing for
-        // a while; order is what `migrate` relies on.
-        assert_eq!(MIGRATIONS[0].0, 1);
-        for pair in MIGRATIONS.windows(2) {
-            assert!(pair[0].0 < pair[1].0, "{} then {}", pair[0].0, pair[1].0);
+    fn migrations_are_numbered_one_by_one_from_one() {
+        for (expected, (version, ..)) in (1..).zip(MIGRATIONS) {
+            assert_eq!(*version, expected);
         }
     }
 

@@ -35,6 +35,7 @@ use utoipa::{Modify, OpenApi};
         crate::routes::session,
         crate::routes::delete_session,
         crate::routes::delete_sessions_of,
+        crate::routes::account_changes::set_password,
         crate::routes::apps::app_items,
         crate::routes::apps::app_items_by_number,
         crate::routes::apps::set_numbers_state,

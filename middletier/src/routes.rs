@@ -4,7 +4,9 @@
 //! - This file: the recipe's routes, the service token, the errors' one mapping to statuses.
 //! - `apps`: what sync apps read and change: item selections, items by number, bulk marks.
 //! - `app_accounts`: app passwords, the user's own feed titles, category renames.
+//! - `account_changes`: what a user changes about their own account (the password).
 
+pub(crate) mod account_changes;
 pub(crate) mod app_accounts;
 pub(crate) mod apps;
 pub(crate) mod icons;
@@ -70,6 +72,7 @@ pub fn router(service: FeedService) -> Router {
             put(set_category),
         )
         .merge(app_accounts::routes())
+        .merge(account_changes::routes())
         .route("/middletier/accounts", post(create_account))
         .route("/middletier/accounts/{user}", get(account))
         .route(

@@ -28,8 +28,8 @@ use std::time::Duration;
 
 use middletier_api::{
     Account, CallError, CategoryChange, IconFile, ItemQuery, ItemStateChange, MarkRead, MarkedRead,
-    MiddletierClient, NewAccount, NewSession, OpmlImport, River, RiverItem, RiverQuery,
-    SearchQuery, SearchResults, Session, SubscriptionChange, UserFeeds,
+    MiddletierClient, NewAccount, NewSession, OpmlImport, PasswordChange, River, RiverItem,
+    RiverQuery, SearchQuery, SearchResults, Session, SubscriptionChange, UserFeeds,
 };
 use registry_client::Discovery;
 
@@ -414,6 +414,19 @@ impl Upstream {
     ) -> Result<Option<Account>, UpstreamError> {
         let call = self.retries.run(NotIdempotent, |base| async move {
             self.client.create_account(&base, account).await
+        });
+        self.without_fallback(&self.account, call).await
+    }
+
+    /// Replaces the account's password hash; `false` when there is no such account. Writing
+    /// the same hash again changes nothing, so it may be retried.
+    pub async fn set_password(
+        &self,
+        user: &str,
+        change: &PasswordChange,
+    ) -> Result<bool, UpstreamError> {
+        let call = self.retries.run(Idempotent, |base| async move {
+            self.client.set_password(&base, user, change).await
         });
         self.without_fallback(&self.account, call).await
     }

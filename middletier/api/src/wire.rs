@@ -428,6 +428,20 @@ impl std::fmt::Debug for Account {
     }
 }
 
+/// `PUT /middletier/accounts/{user}/password`: the account's new password, as the edge's
+/// argon2 PHC string (like [`NewAccount`], never the password itself).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PasswordChange {
+    pub password_hash: String,
+}
+
+impl std::fmt::Debug for PasswordChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordChange").finish_non_exhaustive()
+    }
+}
+
 /// `POST /middletier/sessions`. `token_hash` is SHA-256 of the cookie's token, hex: the token
 /// itself never leaves the browser and the edge.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

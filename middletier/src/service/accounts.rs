@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use middletier_api::domain::{self, ParseError, UserId};
 use middletier_api::limits::MAX_SESSION_DAYS;
-use middletier_api::{Account, NewAccount, NewSession, Session};
+use middletier_api::{Account, NewAccount, NewSession, PasswordChange, Session};
 
 use super::{FeedService, ServiceError, rfc3339};
 use crate::store::{AccountRecord, SessionRecord};
@@ -30,6 +30,24 @@ impl FeedService {
             Some(record) => Ok(account(record)),
             None => Err(ServiceError::NotFound("account")),
         }
+    }
+
+    /// Replaces the account's password hash and ends every browser session of the account, so
+    /// whoever held one with the old password holds nothing now (the edge then opens a fresh
+    /// one for the browser the change was made from). Apps' sessions stay: they were opened
+    /// with app passwords, which the change does not touch.
+    pub async fn set_password(
+        &self,
+        user: &UserId,
+        change: &PasswordChange,
+    ) -> Result<(), ServiceError> {
+        let hash = domain::password_hash(&change.password_hash)?;
+        if !self.store.set_password_hash(user, hash).await? {
+            return Err(ServiceError::NotFound("account"));
+        }
+        let ended = self.store.delete_browser_sessions_of(user).await?;
+        tracing::info!(%user, ended, "password changed");
+        Ok(())
     }
 
     pub async fn create_session(&self, new: &NewSession) -> Result<(), ServiceError> {

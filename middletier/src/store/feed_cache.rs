@@ -351,6 +351,14 @@ impl<S: AccountStore> AccountStore for FeedCache<S> {
         self.inner.account(user).await
     }
 
+    async fn set_password_hash(
+        &self,
+        user: &UserId,
+        password_hash: &str,
+    ) -> Result<bool, StoreError> {
+        self.inner.set_password_hash(user, password_hash).await
+    }
+
     async fn users(&self) -> Result<Vec<UserId>, StoreError> {
         self.inner.users().await
     }
@@ -380,6 +388,10 @@ impl<S: AccountStore> AccountStore for FeedCache<S> {
 
     async fn delete_sessions_of(&self, user: &UserId) -> Result<usize, StoreError> {
         self.inner.delete_sessions_of(user).await
+    }
+
+    async fn delete_browser_sessions_of(&self, user: &UserId) -> Result<usize, StoreError> {
+        self.inner.delete_browser_sessions_of(user).await
     }
 }
 

@@ -266,6 +266,18 @@ impl<S: AccountStore + ?Sized> AccountStore for Metered<S> {
         self.observe("account", self.inner.account(user)).await
     }
 
+    async fn set_password_hash(
+        &self,
+        user: &UserId,
+        password_hash: &str,
+    ) -> Result<bool, StoreError> {
+        self.observe(
+            "set_password_hash",
+            self.inner.set_password_hash(user, password_hash),
+        )
+        .await
+    }
+
     async fn users(&self) -> Result<Vec<UserId>, StoreError> {
         self.observe("users", self.inner.users()).await
     }
@@ -300,6 +312,14 @@ impl<S: AccountStore + ?Sized> AccountStore for Metered<S> {
     async fn delete_sessions_of(&self, user: &UserId) -> Result<usize, StoreError> {
         self.observe("delete_sessions_of", self.inner.delete_sessions_of(user))
             .await
+    }
+
+    async fn delete_browser_sessions_of(&self, user: &UserId) -> Result<usize, StoreError> {
+        self.observe(
+            "delete_browser_sessions_of",
+            self.inner.delete_browser_sessions_of(user),
+        )
+        .await
     }
 }
 

@@ -499,6 +499,14 @@ pub trait AccountStore: Send + Sync + std::fmt::Debug + 'static {
 
     async fn account(&self, user: &UserId) -> Result<Option<AccountRecord>, StoreError>;
 
+    /// Replaces the account's password hash (a PHC string the edge made); `Ok(false)` (and
+    /// nothing written) when there is no such account, so a change can never create one.
+    async fn set_password_hash(
+        &self,
+        user: &UserId,
+        password_hash: &str,
+    ) -> Result<bool, StoreError>;
+
     /// Every user the store knows, sorted: those with an account and those who only have
     /// subscriptions or app passwords (single-user mode's user). A full scan of the accounts,
     /// subscriptions and app passwords tables, for offline tools (`middletier export`), never
@@ -529,6 +537,11 @@ pub trait AccountStore: Send + Sync + std::fmt::Debug + 'static {
 
     /// Ends every session of `user` ("sign out everywhere"); returns how many there were.
     async fn delete_sessions_of(&self, user: &UserId) -> Result<usize, StoreError>;
+
+    /// Ends every browser session of `user` (those with no app password), as a password change
+    /// does: apps' sessions stay, as they were opened with app passwords, which are separate
+    /// credentials. Returns how many there were.
+    async fn delete_browser_sessions_of(&self, user: &UserId) -> Result<usize, StoreError>;
 }
 
 /// Every part, as one trait object for the service.

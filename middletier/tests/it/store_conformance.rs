@@ -952,6 +952,82 @@ async fn session_cap_conformance(store: Arc<dyn Store>, prefix: &str) {
     assert_eq!(store.delete_sessions_of(&ann).await.expect("delete"), 0);
 }
 
+/// A password change replaces the hash of an existing account only (it never creates one),
+/// and ending browser sessions leaves apps' sessions and other users' sessions alone.
+async fn password_change_conformance(store: Arc<dyn Store>, prefix: &str) {
+    let ann = user(&format!("{prefix}ann"));
+    let bob = user(&format!("{prefix}bob"));
+    let nobody = user(&format!("{prefix}nobody"));
+    let old = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$b2xk";
+    let new = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$bmV3";
+    for who in [&ann, &bob] {
+        let record = AccountRecord {
+            user: who.clone(),
+            password_hash: old.to_owned(),
+            created: time(0),
+        };
+        assert!(store.create_account(&record).await.expect("create"));
+    }
+    assert!(store.set_password_hash(&ann, new).await.expect("change"));
+    let changed = store.account(&ann).await.expect("read").expect("account");
+    assert_eq!(changed.password_hash, new);
+    assert_eq!(changed.created, time(0), "only the hash changes");
+    let untouched = store.account(&bob).await.expect("read").expect("account");
+    assert_eq!(
+        untouched.password_hash, old,
+        "another account keeps its hash"
+    );
+    assert!(
+        !store.set_password_hash(&nobody, new).await.expect("change"),
+        "no account, nothing changed"
+    );
+    assert_eq!(
+        store.account(&nobody).await.expect("read"),
+        None,
+        "a change never creates an account"
+    );
+
+    let now = Utc::now();
+    let expires =
+        DateTime::from_timestamp_millis((now + chrono::Duration::hours(1)).timestamp_millis())
+            .expect("time");
+    let session = |who: &UserId, app_password: Option<&str>| SessionRecord {
+        user: who.clone(),
+        expires,
+        app_password: app_password.map(str::to_owned),
+    };
+    let hash = |name: &str| token_hash(&format!("{prefix}password-change-{name}"));
+    let sessions = [
+        ("ann-laptop", session(&ann, None)),
+        ("ann-phone", session(&ann, None)),
+        ("ann-app", session(&ann, Some("0123456789abcdef"))),
+        ("bob-laptop", session(&bob, None)),
+    ];
+    for (name, record) in &sessions {
+        store
+            .create_session(&hash(name), record, 50)
+            .await
+            .expect("create");
+    }
+    assert_eq!(
+        store.delete_browser_sessions_of(&ann).await.expect("end"),
+        2
+    );
+    let live = |name: &'static str| {
+        let store = store.clone();
+        let hash = hash(name);
+        async move { store.session(&hash, now).await.expect("read").is_some() }
+    };
+    assert!(!live("ann-laptop").await, "a browser session is ended");
+    assert!(!live("ann-phone").await, "every browser session is ended");
+    assert!(live("ann-app").await, "an app's session stays");
+    assert!(live("bob-laptop").await, "another user's session stays");
+    assert_eq!(
+        store.delete_browser_sessions_of(&ann).await.expect("end"),
+        0
+    );
+}
+
 /// Listing users finds account holders and users who only subscribe (single-user mode's
 /// user), each once; a shared store may hold others, so only this test's names are compared.
 async fn user_listing_conformance(store: Arc<dyn Store>, prefix: &str) {
@@ -987,6 +1063,7 @@ async fn memory_store_conforms() {
     history_move_conformance(Arc::new(MemoryStore::new()), "").await;
     account_conformance(Arc::new(MemoryStore::new()), "").await;
     session_cap_conformance(Arc::new(MemoryStore::new()), "").await;
+    password_change_conformance(Arc::new(MemoryStore::new()), "").await;
     user_listing_conformance(Arc::new(MemoryStore::new()), "").await;
 }
 
@@ -1009,6 +1086,7 @@ async fn sqlite_store_conforms() {
     history_move_conformance(fresh("move").await, "").await;
     account_conformance(fresh("accounts").await, "").await;
     session_cap_conformance(fresh("sessions").await, "").await;
+    password_change_conformance(fresh("passwords").await, "").await;
     user_listing_conformance(fresh("users").await, "").await;
 }
 
@@ -1027,6 +1105,7 @@ async fn cassandra_store_conforms() {
     history_move_conformance(store.clone(), &middletier::testing::unique_prefix()).await;
     account_conformance(store.clone(), &middletier::testing::unique_prefix()).await;
     session_cap_conformance(store.clone(), &middletier::testing::unique_prefix()).await;
+    password_change_conformance(store.clone(), &middletier::testing::unique_prefix()).await;
     user_listing_conformance(store, &middletier::testing::unique_prefix()).await;
 }
 

@@ -24,8 +24,8 @@ pub use icons::IconFile;
 
 use crate::wire::{
     Account, Candidate, CategoryChange, ErrorBody, ItemQuery, ItemStateChange, MarkRead,
-    MarkedRead, NewAccount, NewSession, OpmlImport, River, RiverItem, RiverQuery, SearchQuery,
-    SearchResults, Session, SubscriptionChange, USER_PATH, UserFeeds,
+    MarkedRead, NewAccount, NewSession, OpmlImport, PasswordChange, River, RiverItem, RiverQuery,
+    SearchQuery, SearchResults, Session, SubscriptionChange, USER_PATH, UserFeeds,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -316,6 +316,26 @@ impl MiddletierClient {
     pub async fn account(&self, base: &url::Url, user: &str) -> Result<Option<Account>, CallError> {
         let url = api_url(base, &["accounts", user])?;
         self.get_optional(url).await
+    }
+
+    /// Replaces the account's password hash; `false` when there is no such account.
+    pub async fn set_password(
+        &self,
+        base: &url::Url,
+        user: &str,
+        change: &PasswordChange,
+    ) -> Result<bool, CallError> {
+        let url = api_url(base, &["accounts", user, "password"])?;
+        let response = self
+            .request(Method::PUT, url)
+            .json(change)
+            .send()
+            .await
+            .map_err(transport_error)?;
+        if response.status() == StatusCode::NOT_FOUND {
+            return Ok(false);
+        }
+        check(response).await.map(|_| true)
     }
 
     pub async fn create_session(

@@ -7,7 +7,7 @@ use futures::TryStreamExt;
 
 use middletier_api::domain::UserId;
 
-use super::{CassandraStore, query_failed, query_rows};
+use super::{CassandraStore, applied, query_failed, query_rows};
 use crate::store::{AccountRecord, AccountStore, SessionRecord, StoreError};
 
 #[async_trait]
@@ -50,6 +50,23 @@ impl AccountStore for CassandraStore {
                 created: created.unwrap_or_default(),
             })
         }))
+    }
+
+    async fn set_password_hash(
+        &self,
+        user: &UserId,
+        password_hash: &str,
+    ) -> Result<bool, StoreError> {
+        let connected = self.connection()?;
+        // A lightweight transaction: an update of a name with no account would otherwise
+        // create a row holding only a hash, an account nobody signed up for.
+        let result = query_rows(
+            &connected.session,
+            &connected.update_password_hash,
+            (password_hash, user.as_str()),
+        )
+        .await?;
+        Ok(applied(&result))
     }
 
     async fn users(&self) -> Result<Vec<UserId>, StoreError> {
@@ -142,6 +159,15 @@ impl AccountStore for CassandraStore {
 
     async fn delete_sessions_of(&self, user: &UserId) -> Result<usize, StoreError> {
         let theirs = self.sessions_of(user).await?;
+        for (_, hash, _) in &theirs {
+            self.delete_session(hash).await?;
+        }
+        Ok(theirs.len())
+    }
+
+    async fn delete_browser_sessions_of(&self, user: &UserId) -> Result<usize, StoreError> {
+        let mut theirs = self.sessions_of(user).await?;
+        theirs.retain(|(_, _, app_password)| app_password.is_none());
         for (_, hash, _) in &theirs {
             self.delete_session(hash).await?;
         }

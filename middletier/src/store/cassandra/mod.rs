@@ -133,6 +133,7 @@ struct Connected {
     delete_posting: PreparedStatement,
     insert_account: PreparedStatement,
     select_account: PreparedStatement,
+    update_password_hash: PreparedStatement,
     insert_session: PreparedStatement,
     select_session: PreparedStatement,
     delete_session: PreparedStatement,

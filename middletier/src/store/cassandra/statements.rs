@@ -205,6 +205,10 @@ pub(super) async fn prepare(session: Session) -> Result<Connected, StoreError> {
             "INSERT INTO accounts (user_id, password_hash, created) VALUES (?, ?, ?) IF NOT EXISTS",
         )
         .await?,
+        update_password_hash: prepare(
+            "UPDATE accounts SET password_hash = ? WHERE user_id = ? IF EXISTS",
+        )
+        .await?,
         select_account: prepare(
             "SELECT user_id, password_hash, created FROM accounts WHERE user_id = ?",
         )

@@ -369,6 +369,20 @@ impl AccountStore for MemoryStore {
         Ok(self.with(|inner| inner.accounts.get(user).cloned()))
     }
 
+    async fn set_password_hash(
+        &self,
+        user: &UserId,
+        password_hash: &str,
+    ) -> Result<bool, StoreError> {
+        Ok(self.with(|inner| match inner.accounts.get_mut(user) {
+            Some(account) => {
+                password_hash.clone_into(&mut account.password_hash);
+                true
+            }
+            None => false,
+        }))
+    }
+
     async fn users(&self) -> Result<Vec<UserId>, StoreError> {
         Ok(self.with(|inner| {
             let users: std::collections::BTreeSet<UserId> = inner
@@ -436,6 +450,16 @@ impl AccountStore for MemoryStore {
         Ok(self.with(|inner| {
             let before = inner.sessions.len();
             inner.sessions.retain(|_, session| session.user != *user);
+            before - inner.sessions.len()
+        }))
+    }
+
+    async fn delete_browser_sessions_of(&self, user: &UserId) -> Result<usize, StoreError> {
+        Ok(self.with(|inner| {
+            let before = inner.sessions.len();
+            inner
+                .sessions
+                .retain(|_, session| session.user != *user || session.app_password.is_some());
             before - inner.sessions.len()
         }))
     }

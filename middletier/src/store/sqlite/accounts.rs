@@ -48,6 +48,21 @@ impl AccountStore for SqliteStore {
         .await
     }
 
+    async fn set_password_hash(
+        &self,
+        user: &UserId,
+        password_hash: &str,
+    ) -> Result<bool, StoreError> {
+        let (user, password_hash) = (user.clone(), password_hash.to_owned());
+        self.write(move |tx| {
+            let changed = tx
+                .prepare_cached("UPDATE accounts SET password_hash = ?2 WHERE user_id = ?1")?
+                .execute(params![user.as_str(), password_hash])?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+
     async fn users(&self) -> Result<Vec<UserId>, StoreError> {
         self.read(|tx| {
             let mut statement = tx.prepare_cached(
@@ -154,6 +169,16 @@ impl AccountStore for SqliteStore {
         self.write(move |tx| {
             Ok(tx
                 .prepare_cached("DELETE FROM sessions WHERE user_id = ?1")?
+                .execute([user.as_str()])?)
+        })
+        .await
+    }
+
+    async fn delete_browser_sessions_of(&self, user: &UserId) -> Result<usize, StoreError> {
+        let user = user.clone();
+        self.write(move |tx| {
+            Ok(tx
+                .prepare_cached("DELETE FROM sessions WHERE user_id = ?1 AND app_password IS NULL")?
                 .execute([user.as_str()])?)
         })
         .await

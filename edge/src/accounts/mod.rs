@@ -27,11 +27,14 @@
 //!   starting a session, and how a request without a user is answered.
 //! - [`passwords`]: Argon2id hashing off the async workers, and the rules for new passwords.
 //! - [`limiter`]: [`SignInLimiter`], failures counted per name and per address.
+//! - [`settings_page`]: `/settings`: changing the password (ending the other browsers'
+//!   sessions), signing out everywhere, the way to the app passwords.
 
 mod current_user;
 mod limiter;
 mod pages;
 mod passwords;
+mod settings_page;
 
 use std::net::IpAddr;
 use std::sync::Arc;

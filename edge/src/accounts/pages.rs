@@ -36,13 +36,14 @@ pub fn router(accounts: Arc<Accounts>) -> Router {
         .route("/signup", get(sign_up_page).post(sign_up))
         .route("/signout", post(sign_out))
         .route("/signout/everywhere", post(sign_out_everywhere))
+        .merge(super::settings_page::routes())
         .with_state(accounts)
 }
 
 /// What the account handlers need to know about the browser asking.
 #[derive(Debug)]
-struct Client {
-    ip: Option<IpAddr>,
+pub(super) struct Client {
+    pub(super) ip: Option<IpAddr>,
     token: Option<Token>,
     cookies: CookiePolicy,
 }
@@ -421,7 +422,7 @@ impl Accounts {
     /// Stores a new session for `user` and answers with its cookie and a redirect to `next`.
     /// A session the browser held before is ended: every sign-in gets a fresh token, so a
     /// token planted before sign-in is worth nothing after it.
-    async fn start_session(
+    pub(super) async fn start_session(
         &self,
         user: &str,
         client: &Client,
@@ -496,7 +497,7 @@ fn next_query(next: &LocalPath) -> String {
 
 /// The form page rebuilt by `page` with status 429: the message tells a person how many minutes
 /// to wait, and `Retry-After` tells a script the seconds.
-fn too_many(
+pub(super) fn too_many(
     wait: Duration,
     reason: &str,
     page: impl FnOnce(StatusCode, String) -> Response,
@@ -516,7 +517,7 @@ fn too_many(
 
 /// 303 to a path on this site (a [`LocalPath`] or one of the account pages' own), with a
 /// cookie change if any.
-fn see_other(to: &str, cookie: Option<HeaderValue>) -> Response {
+pub(super) fn see_other(to: &str, cookie: Option<HeaderValue>) -> Response {
     let mut response = Redirect::to(to).into_response();
     if let Some(cookie) = cookie {
         response.headers_mut().insert(header::SET_COOKIE, cookie);
@@ -528,7 +529,7 @@ fn see_other(to: &str, cookie: Option<HeaderValue>) -> Response {
 }
 
 /// Account pages carry a user's name and state: never cached.
-fn no_store() -> [(header::HeaderName, &'static str); 1] {
+pub(super) fn no_store() -> [(header::HeaderName, &'static str); 1] {
     [(header::CACHE_CONTROL, "no-store")]
 }
 

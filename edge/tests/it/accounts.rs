@@ -14,7 +14,7 @@ use crate::support::{
 };
 
 /// GET `path` on `edge` with `cookie`, not following redirects.
-async fn get(edge: &Service, path: &str, cookie: Option<&str>) -> Answer {
+pub(crate) async fn get(edge: &Service, path: &str, cookie: Option<&str>) -> Answer {
     let mut request = no_redirects().get(format!("{}{path}", edge.url()));
     if let Some(cookie) = cookie {
         request = request.header("Cookie", cookie);
@@ -23,7 +23,12 @@ async fn get(edge: &Service, path: &str, cookie: Option<&str>) -> Answer {
 }
 
 /// A same-origin form POST, as the browser sends it from the edge's own pages.
-async fn post(edge: &Service, path: &str, cookie: Option<&str>, form: &[(&str, &str)]) -> Answer {
+pub(crate) async fn post(
+    edge: &Service,
+    path: &str,
+    cookie: Option<&str>,
+    form: &[(&str, &str)],
+) -> Answer {
     let mut request = no_redirects()
         .post(format!("{}{path}", edge.url()))
         .header("Origin", edge.url())
@@ -35,7 +40,7 @@ async fn post(edge: &Service, path: &str, cookie: Option<&str>, form: &[(&str, &
     answer(request).await
 }
 
-async fn sign_up(edge: &Service, name: &str, password: &str) -> Answer {
+pub(crate) async fn sign_up(edge: &Service, name: &str, password: &str) -> Answer {
     post(
         edge,
         "/signup",
@@ -45,7 +50,7 @@ async fn sign_up(edge: &Service, name: &str, password: &str) -> Answer {
     .await
 }
 
-async fn sign_in(edge: &Service, name: &str, password: &str) -> Answer {
+pub(crate) async fn sign_in(edge: &Service, name: &str, password: &str) -> Answer {
     post(
         edge,
         "/signin",
@@ -55,7 +60,7 @@ async fn sign_in(edge: &Service, name: &str, password: &str) -> Answer {
     .await
 }
 
-fn cookie_of(answer: &Answer) -> String {
+pub(crate) fn cookie_of(answer: &Answer) -> String {
     answer
         .set_cookie
         .iter()
@@ -66,7 +71,7 @@ fn cookie_of(answer: &Answer) -> String {
 }
 
 /// The message in the page's error banner.
-fn error_message(html: &str) -> &str {
+pub(crate) fn error_message(html: &str) -> &str {
     let start = html
         .find(r#"role="alert">"#)
         .unwrap_or_else(|| panic!("no error on the page: {html}"));

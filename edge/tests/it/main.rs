@@ -23,6 +23,8 @@
 //!   the edge's forms; choosing among a site's feeds, OPML import and export.
 //! - [`accounts`]: signing up, in and out, sessions across edges, rate limits, and one user
 //!   never reaching another's data.
+//! - [`settings`]: the settings page: changing the password (and which sessions that ends),
+//!   in HTTP and in the real browser.
 //! - [`browser`]: the reader in headless Chromium, with its script and the real CSP.
 //! - [`icons`]: feed icons beside each feed, served as cached images only, loaded by a real
 //!   browser.
@@ -69,6 +71,7 @@ mod reading;
 mod resilience;
 mod search;
 mod service_identity;
+mod settings;
 mod support;
 mod telemetry;
 mod untrusted_input;

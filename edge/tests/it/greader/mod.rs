@@ -7,7 +7,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod newsboat;
-mod support;
+pub(crate) mod support;
 
 use reqwest::StatusCode;
 use serde_json::Value;

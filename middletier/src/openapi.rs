@@ -36,6 +36,7 @@ use utoipa::{Modify, OpenApi};
         crate::routes::delete_session,
         crate::routes::delete_sessions_of,
         crate::routes::account_changes::set_password,
+        crate::routes::account_changes::delete_account,
         crate::routes::apps::app_items,
         crate::routes::apps::app_items_by_number,
         crate::routes::apps::set_numbers_state,

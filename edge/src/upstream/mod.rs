@@ -418,6 +418,15 @@ impl Upstream {
         self.without_fallback(&self.account, call).await
     }
 
+    /// Deletes the account and everything that is the user's; `false` when there was no such
+    /// account. Deleting again finishes what an interrupted deletion left, so it is retried.
+    pub async fn delete_account(&self, user: &str) -> Result<bool, UpstreamError> {
+        let call = self.retries.run(Idempotent, |base| async move {
+            self.client.delete_account(&base, user).await
+        });
+        self.without_fallback(&self.account, call).await
+    }
+
     /// Replaces the account's password hash; `false` when there is no such account. Writing
     /// the same hash again changes nothing, so it may be retried.
     pub async fn set_password(

@@ -1,11 +1,12 @@
 //! HTTP transport of what a user changes about their own account from the edge's settings
-//! page: the password (the edge sends its new hash, never the password).
+//! page: the password (the edge sends its new hash, never the password), and deleting the
+//! account with everything that is the user's.
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::put;
+use axum::routing::{delete, put};
 use axum::{Json, Router};
 
 use middletier_api::PasswordChange;
@@ -15,7 +16,9 @@ use super::{ApiError, CommonErrors, NotFound, UserPath};
 use crate::service::FeedService;
 
 pub(super) fn routes() -> Router<FeedService> {
-    Router::new().route("/middletier/accounts/{user}/password", put(set_password))
+    Router::new()
+        .route("/middletier/accounts/{user}/password", put(set_password))
+        .route("/middletier/accounts/{user}", delete(delete_account))
 }
 
 #[utoipa::path(
@@ -39,5 +42,26 @@ pub(crate) async fn set_password(
     let user = UserId::parse(&user)?;
     let Json(change) = change?;
     service.set_password(&user, &change).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[utoipa::path(
+    delete,
+    path = "/middletier/accounts/{user}",
+    tag = "accounts",
+    summary = "Delete an account and everything that is the user's (feeds stay for other readers)",
+    params(UserPath),
+    responses(
+        (status = 204, description = "Deleted: the account, its sessions and app passwords, subscriptions with their categories and titles, reading marks, stars and watermarks"),
+        CommonErrors,
+        NotFound,
+    )
+)]
+pub(crate) async fn delete_account(
+    State(service): State<FeedService>,
+    Path(user): Path<String>,
+) -> Result<Response, ApiError> {
+    let user = UserId::parse(&user)?;
+    service.delete_account(&user).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -50,6 +50,16 @@ impl FeedService {
         Ok(())
     }
 
+    /// Deletes the account and everything that is the user's (sessions, app passwords,
+    /// subscriptions, reading state); the feeds stay for their other readers.
+    pub async fn delete_account(&self, user: &UserId) -> Result<(), ServiceError> {
+        if !self.store.delete_account(user).await? {
+            return Err(ServiceError::NotFound("account"));
+        }
+        tracing::info!(%user, "account deleted");
+        Ok(())
+    }
+
     pub async fn create_session(&self, new: &NewSession) -> Result<(), ServiceError> {
         let token_hash = domain::token_hash(&new.token_hash)?;
         let expires = domain::time(&new.expires)?;

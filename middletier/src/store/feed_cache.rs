@@ -363,6 +363,10 @@ impl<S: AccountStore> AccountStore for FeedCache<S> {
         self.inner.users().await
     }
 
+    async fn delete_account(&self, user: &UserId) -> Result<bool, StoreError> {
+        self.inner.delete_account(user).await
+    }
+
     async fn create_session(
         &self,
         token_hash: &str,

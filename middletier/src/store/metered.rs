@@ -282,6 +282,11 @@ impl<S: AccountStore + ?Sized> AccountStore for Metered<S> {
         self.observe("users", self.inner.users()).await
     }
 
+    async fn delete_account(&self, user: &UserId) -> Result<bool, StoreError> {
+        self.observe("delete_account", self.inner.delete_account(user))
+            .await
+    }
+
     async fn create_session(
         &self,
         token_hash: &str,

@@ -507,6 +507,13 @@ pub trait AccountStore: Send + Sync + std::fmt::Debug + 'static {
         password_hash: &str,
     ) -> Result<bool, StoreError>;
 
+    /// Deletes the account and everything that is the user's: sessions (apps' too), app
+    /// passwords, subscriptions with their categories and titles, reading marks, stars and
+    /// watermarks. Feeds and their items stay: other users may read them. `Ok(false)` when
+    /// there was no account (whatever else of the user's was found is deleted all the same).
+    /// The account goes last, so a deletion interrupted part way is finished by the next.
+    async fn delete_account(&self, user: &UserId) -> Result<bool, StoreError>;
+
     /// Every user the store knows, sorted: those with an account and those who only have
     /// subscriptions or app passwords (single-user mode's user). A full scan of the accounts,
     /// subscriptions and app passwords tables, for offline tools (`middletier export`), never

@@ -12,9 +12,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use middletier::store::{
-    AccountRecord, AccountStore, FeedCache, FeedReading, FeedState, FeedStore, HistoryEntry,
-    HistoryStore, MarkChange, MarkTarget, MemoryStore, SessionRecord, SqliteStore, Store,
-    StoreError, StoredItem, SubscriptionStore,
+    AccountRecord, AccountStore, AppPasswordCreated, AppPasswordRecord, FeedCache, FeedReading,
+    FeedState, FeedStore, HistoryEntry, HistoryStore, MarkChange, MarkTarget, MemoryStore,
+    SessionRecord, SqliteStore, Store, StoreError, StoredItem, SubscriptionStore,
 };
 use middletier_api::Item;
 use middletier_api::domain::{FeedUrl, UserId};
@@ -1028,6 +1028,169 @@ async fn password_change_conformance(store: Arc<dyn Store>, prefix: &str) {
     );
 }
 
+/// Deleting an account removes everything that is the user's and nothing of anyone else's:
+/// sessions (apps' too), app passwords, subscriptions with their categories and titles, marks,
+/// stars and watermarks; the feed itself stays for its other readers. A new account of the
+/// same name starts empty.
+async fn account_deletion_conformance(store: Arc<dyn Store>, prefix: &str) {
+    let ann = user(&format!("{prefix}ann"));
+    let bob = user(&format!("{prefix}bob"));
+    let url = feed(1);
+    let now = Utc::now();
+    let expires =
+        DateTime::from_timestamp_millis((now + chrono::Duration::hours(1)).timestamp_millis())
+            .expect("time");
+    let hash = |name: &str| token_hash(&format!("{prefix}deletion-{name}"));
+    for who in [&ann, &bob] {
+        let record = AccountRecord {
+            user: who.clone(),
+            password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".to_owned(),
+            created: time(0),
+        };
+        assert!(store.create_account(&record).await.expect("create"));
+        assert!(store.subscribe(who, &url, MAX).await.expect("subscribe"));
+        assert!(
+            store
+                .set_category(who, &url, Some("Tech"))
+                .await
+                .expect("category")
+        );
+        assert!(
+            store
+                .set_title(who, &url, Some("Mine"))
+                .await
+                .expect("title")
+        );
+        store
+            .mark_item(
+                who,
+                &url,
+                "item-1",
+                MarkChange {
+                    read: Some(true),
+                    starred: Some(true),
+                },
+                now,
+            )
+            .await
+            .expect("mark");
+        store
+            .mark_read_up_to(who, std::slice::from_ref(&url), now, now)
+            .await
+            .expect("watermark");
+        let password = AppPasswordRecord {
+            user: who.clone(),
+            id: "0123456789abcdef".to_owned(),
+            name: "Phone".to_owned(),
+            secret_hash: hash(&format!("{who}-secret")),
+            fever_hash: hash(&format!("{who}-fever")),
+            created: time(0),
+            last_used: None,
+        };
+        assert_eq!(
+            store
+                .create_app_password(&password, 10)
+                .await
+                .expect("app password"),
+            AppPasswordCreated::Created
+        );
+        for (kind, app_password) in [("browser", None), ("app", Some("0123456789abcdef"))] {
+            let session = SessionRecord {
+                user: who.clone(),
+                expires,
+                app_password: app_password.map(str::to_owned),
+            };
+            store
+                .create_session(&hash(&format!("{who}-{kind}")), &session, 50)
+                .await
+                .expect("session");
+        }
+    }
+    store
+        .save_feed_state(&FeedState::new(url.clone(), now))
+        .await
+        .expect("feed");
+
+    assert!(store.delete_account(&ann).await.expect("delete"));
+
+    assert_eq!(store.account(&ann).await.expect("read"), None);
+    assert!(store.subscriptions(&ann).await.expect("read").is_empty());
+    let reading = store.reading(&ann).await.expect("read");
+    assert!(reading.subscriptions.is_empty(), "{reading:?}");
+    assert!(
+        reading.feeds.is_empty(),
+        "no marks or watermarks: {reading:?}"
+    );
+    assert!(reading.titles.is_empty(), "{reading:?}");
+    assert!(store.app_passwords(&ann).await.expect("read").is_empty());
+    assert_eq!(
+        store
+            .app_password_by_secret(&hash(&format!("{ann}-secret")))
+            .await
+            .expect("read"),
+        None,
+        "the app password no longer signs in"
+    );
+    for kind in ["browser", "app"] {
+        assert_eq!(
+            store
+                .session(&hash(&format!("{ann}-{kind}")), now)
+                .await
+                .expect("read"),
+            None,
+            "{kind} session"
+        );
+    }
+    assert!(
+        store.feed_states(&[url.clone()]).await.expect("read")[0].is_some(),
+        "the feed stays for its other readers"
+    );
+
+    // Bob keeps everything.
+    assert!(store.account(&bob).await.expect("read").is_some());
+    assert_eq!(
+        store.subscriptions(&bob).await.expect("read"),
+        [url.clone()]
+    );
+    let bobs = store.reading(&bob).await.expect("read");
+    assert_eq!(bobs.subscriptions, [(url.clone(), Some("Tech".to_owned()))]);
+    assert_eq!(bobs.titles.get(&url).map(String::as_str), Some("Mine"));
+    let marks = bobs.feeds.get(&url).expect("bob's reading state");
+    assert!(marks.watermark.is_some());
+    assert!(marks.marks.get("item-1").is_some_and(|mark| mark.starred));
+    assert_eq!(store.app_passwords(&bob).await.expect("read").len(), 1);
+    for kind in ["browser", "app"] {
+        assert!(
+            store
+                .session(&hash(&format!("{bob}-{kind}")), now)
+                .await
+                .expect("read")
+                .is_some(),
+            "bob's {kind} session"
+        );
+    }
+
+    // The name is free again, and whoever takes it finds none of the old reading state.
+    let again = AccountRecord {
+        user: ann.clone(),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$bmV3".to_owned(),
+        created: time(1),
+    };
+    assert!(store.create_account(&again).await.expect("create"));
+    assert!(store.subscribe(&ann, &url, MAX).await.expect("subscribe"));
+    let fresh = store.reading(&ann).await.expect("read");
+    assert!(fresh.feeds.is_empty(), "no old marks: {fresh:?}");
+    assert_eq!(fresh.subscriptions, [(url.clone(), None)]);
+
+    assert!(
+        !store
+            .delete_account(&user(&format!("{prefix}nobody")))
+            .await
+            .expect("delete"),
+        "no such account"
+    );
+}
+
 /// Listing users finds account holders and users who only subscribe (single-user mode's
 /// user), each once; a shared store may hold others, so only this test's names are compared.
 async fn user_listing_conformance(store: Arc<dyn Store>, prefix: &str) {
@@ -1064,6 +1227,7 @@ async fn memory_store_conforms() {
     account_conformance(Arc::new(MemoryStore::new()), "").await;
     session_cap_conformance(Arc::new(MemoryStore::new()), "").await;
     password_change_conformance(Arc::new(MemoryStore::new()), "").await;
+    account_deletion_conformance(Arc::new(MemoryStore::new()), "").await;
     user_listing_conformance(Arc::new(MemoryStore::new()), "").await;
 }
 
@@ -1087,6 +1251,7 @@ async fn sqlite_store_conforms() {
     account_conformance(fresh("accounts").await, "").await;
     session_cap_conformance(fresh("sessions").await, "").await;
     password_change_conformance(fresh("passwords").await, "").await;
+    account_deletion_conformance(fresh("deletion").await, "").await;
     user_listing_conformance(fresh("users").await, "").await;
 }
 
@@ -1106,6 +1271,7 @@ async fn cassandra_store_conforms() {
     account_conformance(store.clone(), &middletier::testing::unique_prefix()).await;
     session_cap_conformance(store.clone(), &middletier::testing::unique_prefix()).await;
     password_change_conformance(store.clone(), &middletier::testing::unique_prefix()).await;
+    account_deletion_conformance(store.clone(), &middletier::testing::unique_prefix()).await;
     user_listing_conformance(store, &middletier::testing::unique_prefix()).await;
 }
 

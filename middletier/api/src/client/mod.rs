@@ -318,6 +318,21 @@ impl MiddletierClient {
         self.get_optional(url).await
     }
 
+    /// Deletes the account and everything that is the user's; `false` when there is no such
+    /// account.
+    pub async fn delete_account(&self, base: &url::Url, user: &str) -> Result<bool, CallError> {
+        let url = api_url(base, &["accounts", user])?;
+        let response = self
+            .request(Method::DELETE, url)
+            .send()
+            .await
+            .map_err(transport_error)?;
+        if response.status() == StatusCode::NOT_FOUND {
+            return Ok(false);
+        }
+        check(response).await.map(|_| true)
+    }
+
     /// Replaces the account's password hash; `false` when there is no such account.
     pub async fn set_password(
         &self,

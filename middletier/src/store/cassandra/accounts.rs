@@ -8,7 +8,9 @@ use futures::TryStreamExt;
 use middletier_api::domain::UserId;
 
 use super::{CassandraStore, applied, query_failed, query_rows};
-use crate::store::{AccountRecord, AccountStore, SessionRecord, StoreError};
+use crate::store::{
+    AccountRecord, AccountStore, AppPasswordStore, SessionRecord, StoreError, SubscriptionStore,
+};
 
 #[async_trait]
 impl AccountStore for CassandraStore {
@@ -163,6 +165,53 @@ impl AccountStore for CassandraStore {
             self.delete_session(hash).await?;
         }
         Ok(theirs.len())
+    }
+
+    async fn delete_account(&self, user: &UserId) -> Result<bool, StoreError> {
+        let connected = self.connection()?;
+        // Cassandra has no transaction over these tables: each step is idempotent and the
+        // account goes last, so a deletion that fails part way is finished by the next try.
+        self.delete_sessions_of(user).await?;
+        for password in self.app_passwords(user).await? {
+            self.revoke_app_password(user, &password.id).await?;
+        }
+        for url in self.subscriptions(user).await? {
+            self.unsubscribe(user, &url).await?;
+        }
+        let months: Vec<(i32,)> = query_rows(
+            &connected.session,
+            &connected.select_mark_months,
+            (user.as_str(),),
+        )
+        .await?
+        .rows::<(i32,)>()
+        .map_err(query_failed)?
+        .collect::<Result<_, _>>()
+        .map_err(query_failed)?;
+        for (month,) in months {
+            connected
+                .session
+                .query_unpaged(
+                    "DELETE FROM item_marks_by_user_month WHERE user_id = ? AND month = ?",
+                    (user.as_str(), month),
+                )
+                .await
+                .map_err(query_failed)?;
+        }
+        let existed = self.account(user).await?.is_some();
+        for cql in [
+            "DELETE FROM mark_months_by_user WHERE user_id = ?",
+            "DELETE FROM item_state_by_user WHERE user_id = ?",
+            "DELETE FROM read_watermarks_by_user WHERE user_id = ?",
+            "DELETE FROM accounts WHERE user_id = ?",
+        ] {
+            connected
+                .session
+                .query_unpaged(cql, (user.as_str(),))
+                .await
+                .map_err(query_failed)?;
+        }
+        Ok(existed)
     }
 
     async fn delete_browser_sessions_of(&self, user: &UserId) -> Result<usize, StoreError> {

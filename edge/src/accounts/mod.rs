@@ -23,7 +23,7 @@
 //!   the limiters, the hasher).
 //! - [`current_user`]: [`CurrentUser`] and its extractor, [`Viewer`] (who a page is shown to),
 //!   and where a visitor comes back to after signing in.
-//! - [`pages`]: `/signin`, `/signup` and `/signout` ([`router`]): the forms, their handlers,
+//! - [`pages`]: `/signin`, `/signup` and `/signout`: the forms, their handlers,
 //!   starting a session, and how a request without a user is answered.
 //! - [`passwords`]: Argon2id hashing off the async workers, and the rules for new passwords.
 //! - [`limiter`]: [`SignInLimiter`], failures counted per name and per address.
@@ -39,6 +39,7 @@ mod settings_page;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, header};
@@ -51,7 +52,6 @@ use crate::upstream::Upstream;
 
 pub use current_user::{CurrentUser, Viewer};
 pub use limiter::SignInLimiter;
-pub use pages::router;
 use passwords::Passwords;
 
 /// Accounts as this edge serves them: shared by the sign-in pages and the [`CurrentUser`]
@@ -128,6 +128,12 @@ impl Accounts {
             lifetime: self.settings.session_lifetime,
         }
     }
+}
+
+/// The account pages: `/signin`, `/signup`, `/signout` ([`pages`]) and `/settings`
+/// ([`settings_page`]).
+pub fn router(accounts: Arc<Accounts>) -> Router {
+    pages::router(accounts.clone()).merge(settings_page::routes().with_state(accounts))
 }
 
 /// A year: browsers remember to use only HTTPS for this host that long after each answer.

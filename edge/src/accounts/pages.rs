@@ -36,7 +36,6 @@ pub fn router(accounts: Arc<Accounts>) -> Router {
         .route("/signup", get(sign_up_page).post(sign_up))
         .route("/signout", post(sign_out))
         .route("/signout/everywhere", post(sign_out_everywhere))
-        .merge(super::settings_page::routes())
         .with_state(accounts)
 }
 

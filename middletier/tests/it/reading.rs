@@ -13,7 +13,7 @@ use middletier::testing::FeedPublisher;
 use middletier_api::{CallError, MiddletierClient};
 use middletier_api::{
     CategoryChange, ErrorBody, Filter, ItemStateChange, MarkRead, MarkedRead, NewAccount,
-    NewSession, River, RiverQuery, UserFeeds,
+    NewSession, PasswordChange, River, RiverQuery, UserFeeds,
 };
 use platform::config::Secret;
 use platform::lifecycle::Shutdown;
@@ -1231,4 +1231,76 @@ fn production_refuses_a_placeholder_or_short_token_and_plain_http() {
     // A good token, but no certificates: the API would be plain HTTP.
     let said = refused_in_prod(&[("RSS_API__TOKEN", "q7RxkQ2m9VvB3yT8ZcL1pN4sW6hJ0aFdX")]);
     assert!(said.contains("RSS_TLS__CA"), "{said}");
+}
+
+#[tokio::test]
+async fn a_password_change_and_an_account_deletion_go_through_the_api_and_refuse_bad_input() {
+    let api = spawn_api().await;
+    let (client, root) = (&api.client, &api.root);
+    let old = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$b2xk";
+    let new = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$bmV3";
+    client
+        .create_account(
+            root,
+            &NewAccount {
+                user: "ann".to_owned(),
+                password_hash: old.to_owned(),
+            },
+        )
+        .await
+        .expect("create")
+        .expect("new");
+    let change = |hash: &str| PasswordChange {
+        password_hash: hash.to_owned(),
+    };
+    assert!(
+        client
+            .set_password(root, "ann", &change(new))
+            .await
+            .expect("change")
+    );
+    let account = client.account(root, "ann").await.expect("read");
+    assert_eq!(account.map(|a| a.password_hash).as_deref(), Some(new));
+    assert!(
+        !client
+            .set_password(root, "nobody", &change(new))
+            .await
+            .expect("change"),
+        "no such account: 404"
+    );
+    for (user, hash) in [
+        ("ann", ""),
+        ("ann", "with space"),
+        ("ann", &"x".repeat(100_000)),
+        ("not a name", new),
+    ] {
+        let refused = client.set_password(root, user, &change(hash)).await;
+        assert!(
+            matches!(
+                refused,
+                Err(CallError::Rejected { status, .. })
+                    if status == StatusCode::BAD_REQUEST || status == StatusCode::PAYLOAD_TOO_LARGE
+            ),
+            "{user}: {refused:?}"
+        );
+    }
+    assert_eq!(
+        client
+            .account(root, "ann")
+            .await
+            .expect("read")
+            .map(|a| a.password_hash)
+            .as_deref(),
+        Some(new),
+        "a refused change changes nothing"
+    );
+
+    assert!(client.delete_account(root, "ann").await.expect("delete"));
+    assert_eq!(client.account(root, "ann").await.expect("read"), None);
+    assert!(
+        !client.delete_account(root, "ann").await.expect("delete"),
+        "deleting again: 404"
+    );
+    let bad = client.delete_account(root, "not a name").await;
+    assert_eq!(rejected_status(bad), StatusCode::BAD_REQUEST);
 }

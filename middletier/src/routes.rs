@@ -4,9 +4,12 @@
 //! - This file: the recipe's routes, the service token, the errors' one mapping to statuses.
 //! - `apps`: what sync apps read and change: item selections, items by number, bulk marks.
 //! - `app_accounts`: app passwords, the user's own feed titles, category renames.
+//! - `checks`: "check now", one subscribed feed fetched at the user's request.
+//! - `icons`: feed icons' bytes by content hash.
 
 pub(crate) mod app_accounts;
 pub(crate) mod apps;
+pub(crate) mod checks;
 pub(crate) mod icons;
 
 use std::collections::HashMap;
@@ -83,6 +86,7 @@ pub fn router(service: FeedService) -> Router {
         )
         .merge(apps::router())
         .merge(icons::routes())
+        .merge(checks::routes())
         // JSON bodies here are a few hundred bytes; OPML and the bulk routes of `apps` keep
         // their own larger limits.
         .layer(DefaultBodyLimit::max(64 * 1024))
@@ -150,7 +154,7 @@ async fn check_token(
 #[derive(utoipa::IntoParams)]
 #[into_params(parameter_in = Path)]
 #[allow(dead_code)] // Only the derive reads it: it exists to describe the parameter once.
-struct UserPath {
+pub(crate) struct UserPath {
     /// User name: 1 to 64 of `A-Za-z0-9._@-`
     #[param(pattern = "^[A-Za-z0-9._@-]{1,64}$", example = "alice")]
     user: String,
@@ -671,6 +675,9 @@ impl IntoResponse for ApiError {
                 (StatusCode::PAYLOAD_TOO_LARGE, error.to_string(), Vec::new())
             }
             ApiError::Opml(ref error) => (StatusCode::BAD_REQUEST, error.to_string(), Vec::new()),
+            ApiError::Subscribe(ServiceError::TooSoon(_)) => {
+                (StatusCode::TOO_MANY_REQUESTS, self.to_string(), Vec::new())
+            }
             ApiError::Subscribe(ServiceError::Choose(ref candidates)) => (
                 StatusCode::MULTIPLE_CHOICES,
                 self.to_string(),
@@ -685,6 +692,12 @@ impl IntoResponse for ApiError {
             }),
         )
             .into_response();
+        if let ApiError::Subscribe(ServiceError::TooSoon(wait)) = &self {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                header::HeaderValue::from(wait.as_secs().max(1)),
+            );
+        }
         if status.is_server_error() {
             // The cause stays out of the body; the logging layer reads it from here.
             response

@@ -27,8 +27,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use middletier_api::{
-    Account, CallError, CategoryChange, Checked, IconFile, ItemQuery, ItemStateChange, MarkRead, MarkedRead,
-    MiddletierClient, NewAccount, NewSession, OpmlImport, River, RiverItem, RiverQuery,
+    Account, CallError, CategoryChange, Checked, IconFile, ItemQuery, ItemStateChange, MarkRead,
+    MarkedRead, MiddletierClient, NewAccount, NewSession, OpmlImport, River, RiverItem, RiverQuery,
     SearchQuery, SearchResults, Session, SubscriptionChange, UserFeeds,
 };
 use registry_client::Discovery;

@@ -147,7 +147,10 @@ fn check_result(feed: &Subscription) -> Banner {
         },
         Some(error) => Banner {
             kind: "error",
-            message: format!("Checked “{}” just now: it still fails: {error}.", feed.title),
+            message: format!(
+                "Checked “{}” just now: it still fails: {error}.",
+                feed.title
+            ),
         },
     }
 }
@@ -207,7 +210,8 @@ impl FailingFeed {
                 .and_then(|raw| chrono::DateTime::parse_from_rfc3339(raw).ok())
                 .map(|at| at.to_utc())
         };
-        let since = |at: chrono::DateTime<chrono::Utc>| ago((now - at).to_std().unwrap_or_default());
+        let since =
+            |at: chrono::DateTime<chrono::Utc>| ago((now - at).to_std().unwrap_or_default());
         let error = feed.error.clone().unwrap_or_default();
         let status = &feed.status;
         Self {
@@ -219,8 +223,7 @@ impl FailingFeed {
             error,
             http_status: status.http_status,
             last_success: parse(&status.last_success).map_or_else(|| "never".to_owned(), since),
-            last_attempt: parse(&status.last_attempt)
-                .map_or_else(|| "not yet".to_owned(), since),
+            last_attempt: parse(&status.last_attempt).map_or_else(|| "not yet".to_owned(), since),
             failures: status.consecutive_failures,
             next_check: if status.gone {
                 "not any more: the publisher removed this feed (410 Gone)".to_owned()

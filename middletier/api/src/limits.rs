@@ -73,8 +73,3 @@ pub const MAX_ENCLOSURES: usize = 8;
 
 /// Longest enclosure media type kept (RFC 6838 allows 127 characters for each half).
 pub const MAX_MEDIA_TYPE_LEN: usize = 255;
-
-/// "Check now" fetches one feed at the user's request: at most once per this many seconds per
-/// user and feed, so a held-down button cannot turn the middle tier against a publisher (or
-/// against itself: every check is a fetch, a parse and a store write).
-pub const CHECK_NOW_INTERVAL_SECS: u64 = 30;

@@ -389,9 +389,8 @@ pub struct MarkedRead {
 
 /// `POST /middletier/rss/user/{user}/refresh`: fetch one subscribed feed now ("check now").
 /// The answer is the feed's [`Subscription`] (without items) as that check left it; a second
-/// check of the same feed by the same user within
-/// [`CHECK_NOW_INTERVAL_SECS`](crate::limits::CHECK_NOW_INTERVAL_SECS) is refused with 429 and
-/// `Retry-After`.
+/// check of the same feed by the same user within the middle tier's interval
+/// (`[refresh] check_now_interval`, 30 s by default) is refused with 429 and `Retry-After`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CheckNow {

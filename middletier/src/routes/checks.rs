@@ -23,13 +23,13 @@ pub(super) fn routes() -> Router<FeedService> {
     post,
     path = "/middletier/rss/user/{user}/refresh",
     tag = "subscriptions",
-    summary = "Fetch one subscribed feed now (\"check now\"); once per 30 s per user and feed",
+    summary = "Fetch one subscribed feed now (\"check now\"); once per 30 s (by default) per user and feed",
     params(UserPath),
     request_body = CheckNow,
     responses(
         (status = 200, description = "The feed's status (items left out) as the check left it; \
             `error` is set when it still fails", body = Subscription),
-        (status = 429, description = "Checked less than 30 s ago; `Retry-After` says when to \
+        (status = 429, description = "Checked within `[refresh] check_now_interval`; `Retry-After` says when to \
             try again", body = ErrorBody),
         CommonErrors,
         NotFound,

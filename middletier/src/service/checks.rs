@@ -8,14 +8,10 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 
 use middletier_api::domain::{FeedUrl, UserId};
-use middletier_api::limits::CHECK_NOW_INTERVAL_SECS;
 use middletier_api::{CheckNow, Subscription};
 
 use super::{FeedService, ServiceError};
 use crate::store::FeedState;
-
-/// The interval between two checks of one feed by one user.
-const INTERVAL: Duration = Duration::from_secs(CHECK_NOW_INTERVAL_SECS);
 
 /// Most (user, feed) pairs remembered at once. Entries older than the interval are dropped
 /// when the table is full; a table full of recent ones refuses further checks until they age,
@@ -36,7 +32,12 @@ impl FeedService {
             return Err(ServiceError::NotSubscribed(url.to_string()));
         }
         self.checks
-            .admit(user, &url, Instant::now())
+            .admit(
+                user,
+                &url,
+                Instant::now(),
+                self.refresher.check_now_interval(),
+            )
             .map_err(ServiceError::TooSoon)?;
         let cached = self
             .store
@@ -58,20 +59,26 @@ pub(super) struct CheckLimiter {
 
 impl CheckLimiter {
     /// Admits a check at `now`, or says how long until the next one is allowed.
-    fn admit(&self, user: &UserId, url: &FeedUrl, now: Instant) -> Result<(), Duration> {
+    fn admit(
+        &self,
+        user: &UserId,
+        url: &FeedUrl,
+        now: Instant,
+        interval: Duration,
+    ) -> Result<(), Duration> {
         let key = (user.as_str().to_owned(), url.to_string());
         // A poisoned lock only means another check panicked mid-insert: the map is still valid.
         let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(&at) = last.get(&key) {
             let since = now.saturating_duration_since(at);
-            if since < INTERVAL {
-                return Err(INTERVAL - since);
+            if since < interval {
+                return Err(interval - since);
             }
         }
         if last.len() >= MAX_TRACKED {
-            last.retain(|_, at| now.saturating_duration_since(*at) < INTERVAL);
+            last.retain(|_, at| now.saturating_duration_since(*at) < interval);
             if last.len() >= MAX_TRACKED {
-                return Err(INTERVAL);
+                return Err(interval);
             }
         }
         last.insert(key, now);
@@ -91,25 +98,42 @@ mod tests {
         FeedUrl::parse(&format!("http://example.com/{path}")).unwrap()
     }
 
+    const INTERVAL: Duration = Duration::from_secs(30);
+
     #[test]
     fn a_second_check_within_the_interval_is_refused_with_the_wait() {
         let limiter = CheckLimiter::default();
         let start = Instant::now();
-        assert_eq!(limiter.admit(&user("ann"), &feed("a"), start), Ok(()));
+        assert_eq!(
+            limiter.admit(&user("ann"), &feed("a"), start, INTERVAL),
+            Ok(())
+        );
         let later = start + Duration::from_secs(10);
         assert_eq!(
-            limiter.admit(&user("ann"), &feed("a"), later),
+            limiter.admit(&user("ann"), &feed("a"), later, INTERVAL),
             Err(INTERVAL - Duration::from_secs(10))
         );
-        assert_eq!(limiter.admit(&user("ann"), &feed("a"), start + INTERVAL), Ok(()));
+        assert_eq!(
+            limiter.admit(&user("ann"), &feed("a"), start + INTERVAL, INTERVAL),
+            Ok(())
+        );
     }
 
     #[test]
     fn users_and_feeds_are_limited_separately() {
         let limiter = CheckLimiter::default();
         let now = Instant::now();
-        assert_eq!(limiter.admit(&user("ann"), &feed("a"), now), Ok(()));
-        assert_eq!(limiter.admit(&user("bob"), &feed("a"), now), Ok(()));
-        assert_eq!(limiter.admit(&user("ann"), &feed("b"), now), Ok(()));
+        assert_eq!(
+            limiter.admit(&user("ann"), &feed("a"), now, INTERVAL),
+            Ok(())
+        );
+        assert_eq!(
+            limiter.admit(&user("bob"), &feed("a"), now, INTERVAL),
+            Ok(())
+        );
+        assert_eq!(
+            limiter.admit(&user("ann"), &feed("b"), now, INTERVAL),
+            Ok(())
+        );
     }
 }

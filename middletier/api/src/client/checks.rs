@@ -5,8 +5,11 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode, header};
 
 use super::{CallError, MiddletierClient, check, transport_error, user_url};
-use crate::limits::CHECK_NOW_INTERVAL_SECS;
 use crate::wire::{CheckNow, Subscription};
+
+/// The longest wait a refused check is told, whatever the middle tier's `Retry-After` says
+/// (its interval is 30 s by default).
+const MAX_WAIT_SECS: u64 = 60 * 60;
 
 /// What a "check now" came to. Being too soon is an answer to show, not a failure of the
 /// middle tier, so it is not a [`CallError`].
@@ -38,14 +41,14 @@ impl MiddletierClient {
             .await
             .map_err(transport_error)?;
         if response.status() == StatusCode::TOO_MANY_REQUESTS {
-            // Bounded by the interval whatever the header says: the page shows the wait.
+            // Bounded whatever the header says: the page shows the wait.
             let seconds = response
                 .headers()
                 .get(header::RETRY_AFTER)
                 .and_then(|value| value.to_str().ok())
                 .and_then(|value| value.trim().parse::<u64>().ok())
-                .unwrap_or(CHECK_NOW_INTERVAL_SECS)
-                .clamp(1, CHECK_NOW_INTERVAL_SECS);
+                .unwrap_or(MAX_WAIT_SECS)
+                .clamp(1, MAX_WAIT_SECS);
             return Ok(Checked::TooSoon {
                 wait: Duration::from_secs(seconds),
             });

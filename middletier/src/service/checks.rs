@@ -91,11 +91,11 @@ mod tests {
     use super::*;
 
     fn user(name: &str) -> UserId {
-        UserId::parse(name).unwrap()
+        UserId::parse(name).expect("a user name")
     }
 
     fn feed(path: &str) -> FeedUrl {
-        FeedUrl::parse(&format!("http://example.com/{path}")).unwrap()
+        FeedUrl::parse(&format!("http://example.com/{path}")).expect("a feed URL")
     }
 
     const INTERVAL: Duration = Duration::from_secs(30);

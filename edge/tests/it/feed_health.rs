@@ -149,6 +149,10 @@ async fn each_way_a_feed_fails_is_explained_and_check_now_clears_it_once_the_pub
             .await
             .unwrap();
         assert!(manage.contains("1 feed could not be read."), "{manage}");
+        assert!(
+            manage.contains(r#"<form method="post" action="/subscriptions/health/check">"#),
+            "Check now on each feed of Manage feeds: {manage}"
+        );
 
         site.set(FEED, rss("Wobbly"));
         let (page, _) = check_now(&reader, &url).await;

@@ -173,6 +173,7 @@ impl HealthPage {
         match (self.healthy, self.total) {
             (_, 0) => "You don't subscribe to any feeds yet.".to_owned(),
             (1, 1) => "All good: your feed worked at its last check.".to_owned(),
+            (0, _) => String::new(),
             (healthy, total) if healthy == total => {
                 format!("All good: all {total} of your feeds worked at their last check.")
             }

@@ -279,6 +279,8 @@ async fn in_a_browser_the_health_page_lists_a_failing_feed_and_check_now_fixes_i
     let text = browser.text().await?;
     assert!(text.contains("Flaky Weekly"), "{text}");
     assert!(text.contains("server is failing"), "{text}");
+    // Readable in both themes (WCAG AA contrast); kept in target/screenshots/.
+    crate::browser::shoot(&browser, "feed-health").await?;
 
     site.set(FEED, rss("Flaky Weekly"));
     browser.find("button.check-now").await?.click().await?;

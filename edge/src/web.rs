@@ -21,6 +21,8 @@
 //! - [`manage`]: the "Manage feeds" page at `/subscriptions`: subscribe (a feed URL, or a web
 //!   page whose feeds are discovered, with a page to choose when it has several), each feed's
 //!   status, category and unsubscribe button, and OPML export and import.
+//! - [`health`]: the "Feed health" page at `/subscriptions/health`: the feeds whose last check
+//!   failed, why in plain words, what the fetcher saw, and "Check now" for each.
 //! - [`app_passwords`]: the "Apps" page at `/settings/app-passwords`: app passwords for the
 //!   sync APIs (created and shown once, listed with their last use, revoked), and the server
 //!   addresses apps ask for.
@@ -29,6 +31,7 @@
 //!   the message page, description sanitizing and its [`SanitizedCache`]).
 
 mod app_passwords;
+mod health;
 mod icons;
 mod items;
 mod list_style;
@@ -96,6 +99,8 @@ pub fn router(state: WebState) -> Router {
         .route("/subscriptions", get(manage::page).post(manage::subscribe))
         .route("/subscriptions/delete", post(manage::unsubscribe))
         .route("/subscriptions/category", post(manage::set_category))
+        .route(health::PAGE, get(health::page))
+        .route(health::CHECK, post(health::check_now))
         .route("/subscriptions.opml", get(manage::export_opml))
         .route(
             "/subscriptions/import",

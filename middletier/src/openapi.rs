@@ -49,7 +49,8 @@ use utoipa::{Modify, OpenApi};
         crate::routes::app_accounts::revoke_app_password,
         crate::routes::app_accounts::app_password_by_secret,
         crate::routes::app_accounts::app_password_by_fever,
-        crate::routes::icons::icon
+        crate::routes::icons::icon,
+        crate::routes::checks::check_now
     ),
     modifiers(&ServiceToken),
     security(("token" = [])),

@@ -55,6 +55,11 @@ pub struct RefreshSettings {
     /// Most bytes of items kept per feed (titles, descriptions, links, ids): past it the
     /// oldest items are dropped. Bounds what one publisher can make every store hold.
     pub max_feed_bytes: usize,
+    /// "Check now" fetches a feed at a user's request: at most once per this interval per
+    /// user and feed, so a held-down button cannot turn the middle tier against a publisher
+    /// (or against itself: every check is a fetch, a parse and a store write).
+    #[serde(with = "humantime_serde")]
+    pub check_now_interval: Duration,
 }
 
 impl Default for RefreshSettings {
@@ -66,6 +71,7 @@ impl Default for RefreshSettings {
             scan_interval: Duration::from_secs(10),
             max_items: 100,
             max_feed_bytes: 2 * 1024 * 1024,
+            check_now_interval: Duration::from_secs(30),
         }
     }
 }
@@ -246,6 +252,11 @@ impl Refresher {
     pub fn with_live_settings(mut self, settings: Dynamic<RefreshSettings>) -> Self {
         self.settings = settings;
         self
+    }
+
+    /// How often one user may ask for one feed to be checked now (the live setting).
+    pub fn check_now_interval(&self) -> Duration {
+        self.settings.get().check_now_interval
     }
 
     pub fn fetcher(&self) -> &Fetcher {

@@ -1,24 +1,29 @@
 //! HTTP transport for the recipe's REST API; all behaviour lives in [`crate::service`].
 //!
 //! # Layout
-//! - This file: the recipe's routes, the service token, the errors' one mapping to statuses.
+//! - This file: the recipe's routes and the errors' one mapping to statuses.
+//! - `token`: the service token every route requires when one is set.
 //! - `apps`: what sync apps read and change: item selections, items by number, bulk marks.
 //! - `app_accounts`: app passwords, the user's own feed titles, category renames.
-//! - `account_changes`: what a user changes about their own account (the password).
+//! - `account_changes`: what a user changes about their own account (the password), and
+//!   deleting it.
+//! - `checks`: "check now", one subscribed feed fetched at the user's request.
+//! - `icons`: feed icons' bytes by content hash.
 
 pub(crate) mod account_changes;
 pub(crate) mod app_accounts;
 pub(crate) mod apps;
+pub(crate) mod checks;
 pub(crate) mod icons;
+mod token;
 
 use std::collections::HashMap;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
@@ -36,12 +41,13 @@ use middletier_api::{
     Account, MarkedRead, OpmlImport, RiverItem, SearchResults, Session, SubscriptionChange,
     UserFeeds,
 };
-use platform::config::Secret;
 use platform::server::InternalError;
 
 use crate::opml::{self, OpmlError};
 use crate::service::{FeedService, ServiceError};
 use crate::store::StoreError;
+
+pub use token::require_token;
 
 pub fn router(service: FeedService) -> Router {
     Router::new()
@@ -86,66 +92,11 @@ pub fn router(service: FeedService) -> Router {
         )
         .merge(apps::router())
         .merge(icons::routes())
+        .merge(checks::routes())
         // JSON bodies here are a few hundred bytes; OPML and the bulk routes of `apps` keep
         // their own larger limits.
         .layer(DefaultBodyLimit::max(64 * 1024))
         .with_state(service)
-}
-
-/// Requires `Authorization: Bearer <token>` on every route of `router` when `token` is set
-/// (the `[api] token` setting), so reaching the port is not enough to read anyone's data.
-///
-/// `next_token`, when set, is accepted as well: rotating the token without downtime means a
-/// time when edges still send the old one and others already the new one.
-pub fn require_token(router: Router, token: Option<Secret>, next_token: Option<Secret>) -> Router {
-    let tokens: Vec<Secret> = [token, next_token]
-        .into_iter()
-        .flatten()
-        .filter(|token| !token.expose().is_empty())
-        .collect();
-    if tokens.is_empty() {
-        return router;
-    }
-    let tokens = std::sync::Arc::new(tokens);
-    router.layer(axum::middleware::from_fn(move |request, next| {
-        check_token(tokens.clone(), request, next)
-    }))
-}
-
-async fn check_token(
-    tokens: std::sync::Arc<Vec<Secret>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let presented = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .unwrap_or_default();
-    // Constant time, so the answer's timing does not reveal how much of a guess was right;
-    // every accepted token is compared, so neither does which one matched.
-    let valid = tokens.iter().fold(subtle::Choice::from(0), |valid, token| {
-        valid
-            | subtle::ConstantTimeEq::ct_eq(presented.trim().as_bytes(), token.expose().as_bytes())
-    });
-    let valid: bool = valid.into();
-    if valid {
-        return next.run(request).await;
-    }
-    let mut response = (
-        StatusCode::UNAUTHORIZED,
-        Json(ErrorBody {
-            error: "a valid service token is required (Authorization: Bearer)".to_owned(),
-            candidates: Vec::new(),
-        }),
-    )
-        .into_response();
-    response.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        header::HeaderValue::from_static("Bearer"),
-    );
-    response
 }
 
 /// The `{user}` path segment of the per-user routes, as the OpenAPI document describes it
@@ -153,7 +104,7 @@ async fn check_token(
 #[derive(utoipa::IntoParams)]
 #[into_params(parameter_in = Path)]
 #[allow(dead_code)] // Only the derive reads it: it exists to describe the parameter once.
-struct UserPath {
+pub(crate) struct UserPath {
     /// User name: 1 to 64 of `A-Za-z0-9._@-`
     #[param(pattern = "^[A-Za-z0-9._@-]{1,64}$", example = "alice")]
     user: String,
@@ -674,6 +625,9 @@ impl IntoResponse for ApiError {
                 (StatusCode::PAYLOAD_TOO_LARGE, error.to_string(), Vec::new())
             }
             ApiError::Opml(ref error) => (StatusCode::BAD_REQUEST, error.to_string(), Vec::new()),
+            ApiError::Subscribe(ServiceError::TooSoon(_)) => {
+                (StatusCode::TOO_MANY_REQUESTS, self.to_string(), Vec::new())
+            }
             ApiError::Subscribe(ServiceError::Choose(ref candidates)) => (
                 StatusCode::MULTIPLE_CHOICES,
                 self.to_string(),
@@ -688,6 +642,12 @@ impl IntoResponse for ApiError {
             }),
         )
             .into_response();
+        if let ApiError::Subscribe(ServiceError::TooSoon(wait)) = &self {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                header::HeaderValue::from(wait.as_secs().max(1)),
+            );
+        }
         if status.is_server_error() {
             // The cause stays out of the body; the logging layer reads it from here.
             response

@@ -27,9 +27,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use middletier_api::{
-    Account, CallError, CategoryChange, IconFile, ItemQuery, ItemStateChange, MarkRead, MarkedRead,
-    MiddletierClient, NewAccount, NewSession, OpmlImport, PasswordChange, River, RiverItem,
-    RiverQuery, SearchQuery, SearchResults, Session, SubscriptionChange, UserFeeds,
+    Account, CallError, CategoryChange, Checked, IconFile, ItemQuery, ItemStateChange, MarkRead,
+    MarkedRead, MiddletierClient, NewAccount, NewSession, OpmlImport, PasswordChange, River,
+    RiverItem, RiverQuery, SearchQuery, SearchResults, Session, SubscriptionChange, UserFeeds,
 };
 use registry_client::Discovery;
 
@@ -365,6 +365,17 @@ impl Upstream {
             self.client.set_category(&base, user, change).await
         });
         self.write(&self.mark, user, call).await
+    }
+
+    /// Fetches one subscribed feed now ("check now"). In `RSSAdd`, whose timeout already
+    /// allows for a publisher's fetch (subscribing fetches too). Not retried after a timeout
+    /// or a 5xx: the first attempt may have checked, and a retry would only be told it is too
+    /// soon.
+    pub async fn check_now(&self, user: &str, url: &str) -> Result<Checked, UpstreamError> {
+        let call = self.retries.run(NotIdempotent, |base| async move {
+            self.client.check_now(&base, user, url).await
+        });
+        self.write(&self.add, user, call).await
     }
 }
 

@@ -325,6 +325,7 @@ async fn render(state: &WebState, user: &CurrentUser, input: PageInput) -> Manag
         form_error: input.form_error,
         import_error: input.import_error,
         categories: categories.into_iter().collect(),
+        failing: feeds.iter().filter(|feed| feed.error.is_some()).count(),
         feeds,
         shed_without_fallback,
     }
@@ -344,6 +345,8 @@ struct ManagePage {
     import_error: Option<String>,
     /// Every category in use, offered as suggestions.
     categories: Vec<String>,
+    /// Feeds whose last check failed, for the link to the feed health page.
+    failing: usize,
     feeds: Vec<FeedView>,
     /// The feed list was shed and there is none to fall back on: when to come back.
     shed_without_fallback: Option<std::time::Duration>,

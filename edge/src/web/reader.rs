@@ -185,6 +185,8 @@ struct MarkAll {
 #[derive(Debug)]
 struct SidebarView {
     unread: usize,
+    /// Feeds whose last check failed: the sidebar points to the feed health page.
+    failing: usize,
     all_current: bool,
     starred_current: bool,
     groups: Vec<SidebarGroup>,
@@ -390,6 +392,7 @@ fn sidebar(summaries: &[middletier_api::FeedSummary], query: &View) -> SidebarVi
     let everything = query.feed.is_none() && query.category.is_none();
     SidebarView {
         unread: summaries.iter().map(|summary| summary.unread).sum(),
+        failing: summaries.iter().filter(|s| s.error.is_some()).count(),
         all_current: everything && query.filter != Filter::Starred,
         starred_current: everything && query.filter == Filter::Starred,
         groups: groups.into_values().collect(),

@@ -28,6 +28,8 @@
 //! - [`browser`]: the reader in headless Chromium, with its script and the real CSP.
 //! - [`icons`]: feed icons beside each feed, served as cached images only, loaded by a real
 //!   browser.
+//! - [`feed_health`]: the feed health page and "Check now": publishers failing and recovering,
+//!   checks bounded per user and feed, and in a real browser.
 //! - [`search`]: the search page: highlighting, escaping, failure and hostile input.
 //! - [`resilience`], [`discovery`]: middle tiers killed, failing, joining and restarting under
 //!   load; the breaker, the Hystrix stream and the dashboard.
@@ -62,6 +64,7 @@ mod config_files;
 mod config_keys;
 mod discovery;
 mod end_to_end;
+mod feed_health;
 mod fever;
 mod greader;
 mod icons;

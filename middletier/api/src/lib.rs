@@ -24,5 +24,5 @@ pub mod limits;
 mod wire;
 
 pub use apps::*;
-pub use client::{CallError, DEFAULT_MAX_ANSWER_BYTES, IconFile, MiddletierClient};
+pub use client::{CallError, Checked, DEFAULT_MAX_ANSWER_BYTES, IconFile, MiddletierClient};
 pub use wire::*;

@@ -59,6 +59,10 @@ pub struct FeedStatus {
     /// The publisher answered 410 Gone: the feed is not fetched any more.
     #[serde(default)]
     pub gone: bool,
+    /// Attempts that failed in a row since the last success (0 when the last one worked):
+    /// one failure is a hiccup, ten a feed that needs looking at.
+    #[serde(default)]
+    pub consecutive_failures: u32,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -381,6 +385,17 @@ pub struct MarkRead {
 pub struct MarkedRead {
     /// Items that were unread and are now read.
     pub marked: usize,
+}
+
+/// `POST /middletier/rss/user/{user}/refresh`: fetch one subscribed feed now ("check now").
+/// The answer is the feed's [`Subscription`] (without items) as that check left it; a second
+/// check of the same feed by the same user within the middle tier's interval
+/// (`[refresh] check_now_interval`, 30 s by default) is refused with 429 and `Retry-After`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CheckNow {
+    /// The subscribed feed's URL, as the user's subscription list gives it.
+    pub url: String,
 }
 
 /// `PUT /middletier/rss/user/{user}/category`: `None` or `""` clears the category.

@@ -13,6 +13,7 @@
 //! - `subscriptions`: subscribing (fetch and discovery), unsubscribing, categories, OPML.
 //! - `reading`: read and starred marks, "mark all as read".
 //! - `search`: search over the histories of the user's feeds.
+//! - `checks`: "check now": one subscribed feed fetched at once, bounded per user and feed.
 //! - `apps`: what sync apps read and change: item selections, items by number, bulk marks.
 //! - `renames`: the user's own feed titles, renaming and removing categories.
 //! - `accounts`: accounts and sessions, stored for every edge.
@@ -21,6 +22,7 @@
 mod accounts;
 mod app_passwords;
 mod apps;
+mod checks;
 mod icons;
 mod reading;
 mod renames;
@@ -76,6 +78,9 @@ pub enum ServiceError {
     /// No such account or session (404).
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// The user checked this feed a moment ago (429); the next check is allowed after this.
+    #[error("this feed was checked moments ago; try again in {} s", .0.as_secs().max(1))]
+    TooSoon(std::time::Duration),
 }
 
 /// Times on the wire: RFC 3339, whole seconds, UTC.
@@ -90,6 +95,8 @@ pub struct FeedService {
     store: Arc<dyn Store>,
     refresher: Refresher,
     accounts: AccountSettings,
+    /// When each user last asked for each feed to be checked now: shared by the clones.
+    checks: Arc<checks::CheckLimiter>,
 }
 
 impl FeedService {
@@ -98,6 +105,7 @@ impl FeedService {
             store,
             refresher,
             accounts: AccountSettings::default(),
+            checks: Arc::default(),
         }
     }
 

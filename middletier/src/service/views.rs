@@ -216,7 +216,7 @@ impl FeedService {
     }
 }
 
-fn subscription(state: &FeedState) -> Subscription {
+pub(super) fn subscription(state: &FeedState) -> Subscription {
     let time = |at: Option<DateTime<Utc>>| at.map(rfc3339);
     Subscription {
         title: state
@@ -236,6 +236,7 @@ fn subscription(state: &FeedState) -> Subscription {
                 time(Some(state.next_refresh))
             },
             gone: state.gone,
+            consecutive_failures: state.consecutive_errors,
         },
         category: None,
         unread: 0,

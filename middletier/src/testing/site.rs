@@ -26,6 +26,8 @@ pub enum Answer {
     Redirect(String),
     /// 200, then one byte every 100 ms, forever.
     Slow,
+    /// This status with an empty body (a failing publisher: 500, 404...).
+    Status(u16),
 }
 
 impl Answer {
@@ -116,6 +118,9 @@ async fn answer(State(state): State<Arc<SiteState>>, request: Request) -> Respon
             ([(header::CONTENT_TYPE, content_type)], body).into_response()
         }
         Some(Answer::Redirect(to)) => (StatusCode::FOUND, [(header::LOCATION, to)]).into_response(),
+        Some(Answer::Status(code)) => StatusCode::from_u16(code)
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+            .into_response(),
         Some(Answer::Slow) => {
             let drip = futures::stream::unfold((), |()| async {
                 tokio::time::sleep(Duration::from_millis(100)).await;

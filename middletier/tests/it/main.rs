@@ -21,6 +21,8 @@
 //!   on a user's subscriptions; [`retention`]: the item history and its retention policy;
 //!   [`search`]: search over the user's feeds.
 //! - [`fetch`], [`wild_feeds`]: the fetcher against hostile publishers; odd and hostile feeds.
+//! - [`check_now`]: one subscribed feed fetched at the user's request, bounded per user and
+//!   feed.
 //! - [`icons`]: feed icons found at refresh (and the hostile ones refused), served by hash,
 //!   kept on every store.
 //! - [`app_accounts`]: app passwords and the sessions bound to them, users' own feed titles,
@@ -46,6 +48,7 @@ mod app_items;
 mod cassandra;
 mod cassandra_history;
 mod cassandra_upgrade;
+mod check_now;
 mod config_dynamic;
 mod crash;
 mod fetch;

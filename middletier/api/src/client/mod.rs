@@ -11,6 +11,7 @@
 //! answer over the cap is the instance's failure ([`CallError::TooLarge`]), like a 5xx.
 
 mod apps;
+mod checks;
 mod icons;
 
 use std::time::Duration;
@@ -20,6 +21,7 @@ use serde::de::DeserializeOwned;
 
 use platform::config::Secret;
 
+pub use checks::Checked;
 pub use icons::IconFile;
 
 use crate::wire::{

@@ -37,6 +37,8 @@ use utoipa::{Modify, OpenApi};
         crate::routes::delete_sessions_of,
         crate::routes::account_changes::set_password,
         crate::routes::account_changes::delete_account,
+        crate::routes::account_changes::preferences,
+        crate::routes::account_changes::set_preferences,
         crate::routes::apps::app_items,
         crate::routes::apps::app_items_by_number,
         crate::routes::apps::set_numbers_state,

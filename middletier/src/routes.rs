@@ -5,8 +5,8 @@
 //! - `token`: the service token every route requires when one is set.
 //! - `apps`: what sync apps read and change: item selections, items by number, bulk marks.
 //! - `app_accounts`: app passwords, the user's own feed titles, category renames.
-//! - `account_changes`: what a user changes about their own account (the password), and
-//!   deleting it.
+//! - `account_changes`: what a user changes about their own account (the password, reading
+//!   preferences), and deleting it.
 //! - `checks`: "check now", one subscribed feed fetched at the user's request.
 //! - `icons`: feed icons' bytes by content hash.
 

@@ -13,6 +13,8 @@
 //!   [`CallError`], which classifies failures the way a load balancer needs.
 //! - `apps` (re-exported at the root): what sync apps need (item numbers, [`AppItemsQuery`],
 //!   bulk state changes, app passwords).
+//! - `preferences` (re-exported at the root): a user's reading [`Preferences`] (theme, page
+//!   size, list style...), with their bounds.
 //! - [`domain`]: [`domain::UserId`] and [`domain::FeedUrl`], parsed once at the boundary, and
 //!   the parsers for the other inputs.
 //! - [`limits`]: the bounds the middle tier enforces (OPML size, item id and category length...).
@@ -21,8 +23,10 @@ mod apps;
 mod client;
 pub mod domain;
 pub mod limits;
+mod preferences;
 mod wire;
 
 pub use apps::*;
 pub use client::{CallError, Checked, DEFAULT_MAX_ANSWER_BYTES, IconFile, MiddletierClient};
+pub use preferences::*;
 pub use wire::*;

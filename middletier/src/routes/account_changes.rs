@@ -1,16 +1,16 @@
 //! HTTP transport of what a user changes about their own account from the edge's settings
-//! page: the password (the edge sends its new hash, never the password), and deleting the
-//! account with everything that is the user's.
+//! page: the password (the edge sends its new hash, never the password), reading preferences,
+//! and deleting the account with everything that is the user's.
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, put};
+use axum::routing::{delete, get, put};
 use axum::{Json, Router};
 
-use middletier_api::PasswordChange;
 use middletier_api::domain::UserId;
+use middletier_api::{PasswordChange, Preferences};
 
 use super::{ApiError, CommonErrors, NotFound, UserPath};
 use crate::service::FeedService;
@@ -19,6 +19,52 @@ pub(super) fn routes() -> Router<FeedService> {
     Router::new()
         .route("/middletier/accounts/{user}/password", put(set_password))
         .route("/middletier/accounts/{user}", delete(delete_account))
+        .route(
+            "/middletier/accounts/{user}/preferences",
+            get(preferences).put(set_preferences),
+        )
+}
+
+#[utoipa::path(
+    get,
+    path = "/middletier/accounts/{user}/preferences",
+    tag = "accounts",
+    summary = "A user's reading preferences (the defaults for one who never chose)",
+    params(UserPath),
+    responses(
+        (status = 200, description = "The preferences", body = Preferences),
+        CommonErrors,
+    )
+)]
+pub(crate) async fn preferences(
+    State(service): State<FeedService>,
+    Path(user): Path<String>,
+) -> Result<Json<Preferences>, ApiError> {
+    let user = UserId::parse(&user)?;
+    Ok(Json(service.preferences(&user).await?))
+}
+
+#[utoipa::path(
+    put,
+    path = "/middletier/accounts/{user}/preferences",
+    tag = "accounts",
+    summary = "Replace a user's reading preferences (unknown names and fields, and page sizes out of range, are refused)",
+    params(UserPath),
+    request_body = Preferences,
+    responses(
+        (status = 204, description = "Stored"),
+        CommonErrors,
+    )
+)]
+pub(crate) async fn set_preferences(
+    State(service): State<FeedService>,
+    Path(user): Path<String>,
+    preferences: Result<Json<Preferences>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let user = UserId::parse(&user)?;
+    let Json(preferences) = preferences?;
+    service.set_preferences(&user, &preferences).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 #[utoipa::path(

@@ -18,12 +18,14 @@
 //! - `renames`: the user's own feed titles, renaming and removing categories.
 //! - `accounts`: accounts and sessions, stored for every edge.
 //! - `app_passwords`: the passwords sync apps sign in with, and their last use.
+//! - `preferences`: each user's reading preferences, for every edge.
 
 mod accounts;
 mod app_passwords;
 mod apps;
 mod checks;
 mod icons;
+mod preferences;
 mod reading;
 mod renames;
 mod search;

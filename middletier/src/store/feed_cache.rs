@@ -367,6 +367,14 @@ impl<S: AccountStore> AccountStore for FeedCache<S> {
         self.inner.delete_account(user).await
     }
 
+    async fn preferences(&self, user: &UserId) -> Result<Option<String>, StoreError> {
+        self.inner.preferences(user).await
+    }
+
+    async fn set_preferences(&self, user: &UserId, json: &str) -> Result<(), StoreError> {
+        self.inner.set_preferences(user, json).await
+    }
+
     async fn create_session(
         &self,
         token_hash: &str,

@@ -287,6 +287,16 @@ impl<S: AccountStore + ?Sized> AccountStore for Metered<S> {
             .await
     }
 
+    async fn preferences(&self, user: &UserId) -> Result<Option<String>, StoreError> {
+        self.observe("preferences", self.inner.preferences(user))
+            .await
+    }
+
+    async fn set_preferences(&self, user: &UserId, json: &str) -> Result<(), StoreError> {
+        self.observe("set_preferences", self.inner.set_preferences(user, json))
+            .await
+    }
+
     async fn create_session(
         &self,
         token_hash: &str,

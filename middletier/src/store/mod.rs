@@ -508,11 +508,19 @@ pub trait AccountStore: Send + Sync + std::fmt::Debug + 'static {
     ) -> Result<bool, StoreError>;
 
     /// Deletes the account and everything that is the user's: sessions (apps' too), app
-    /// passwords, subscriptions with their categories and titles, reading marks, stars and
+    /// passwords, preferences, subscriptions with their categories and titles, reading marks, stars and
     /// watermarks. Feeds and their items stay: other users may read them. `Ok(false)` when
     /// there was no account (whatever else of the user's was found is deleted all the same).
     /// The account goes last, so a deletion interrupted part way is finished by the next.
     async fn delete_account(&self, user: &UserId) -> Result<bool, StoreError>;
+
+    /// The user's reading preferences as stored (JSON of `middletier_api::Preferences`, which
+    /// the service parses); `None` when never set. Kept by user name, not on the account row:
+    /// single-user mode's user has no account and keeps preferences all the same.
+    async fn preferences(&self, user: &UserId) -> Result<Option<String>, StoreError>;
+
+    /// Replaces the user's stored preferences (JSON the service checked).
+    async fn set_preferences(&self, user: &UserId, json: &str) -> Result<(), StoreError>;
 
     /// Every user the store knows, sorted: those with an account and those who only have
     /// subscriptions or app passwords (single-user mode's user). A full scan of the accounts,

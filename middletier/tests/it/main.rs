@@ -25,6 +25,7 @@
 //!   feed.
 //! - [`icons`]: feed icons found at refresh (and the hostile ones refused), served by hash,
 //!   kept on every store.
+//! - [`preferences`]: each user's reading preferences, on every store and over HTTP.
 //! - [`app_accounts`]: app passwords and the sessions bound to them, users' own feed titles,
 //!   category renames, over HTTP; [`app_accounts_conformance`]: the same on every store.
 //! - [`store_conformance`]: one suite for every store backend; [`sqlite`]: the embedded
@@ -58,6 +59,7 @@ mod item_lookup;
 mod openapi;
 mod opml_discovery;
 mod ownership;
+mod preferences;
 mod proxy;
 mod reading;
 mod retention;

@@ -13,6 +13,7 @@
 mod apps;
 mod checks;
 mod icons;
+mod preferences;
 
 use std::time::Duration;
 

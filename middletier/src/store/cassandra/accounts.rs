@@ -203,6 +203,7 @@ impl AccountStore for CassandraStore {
             "DELETE FROM mark_months_by_user WHERE user_id = ?",
             "DELETE FROM item_state_by_user WHERE user_id = ?",
             "DELETE FROM read_watermarks_by_user WHERE user_id = ?",
+            "DELETE FROM preferences WHERE user_id = ?",
             "DELETE FROM accounts WHERE user_id = ?",
         ] {
             connected
@@ -212,6 +213,30 @@ impl AccountStore for CassandraStore {
                 .map_err(query_failed)?;
         }
         Ok(existed)
+    }
+
+    async fn preferences(&self, user: &UserId) -> Result<Option<String>, StoreError> {
+        let connected = self.connection()?;
+        let result = query_rows(
+            &connected.session,
+            &connected.select_preferences,
+            (user.as_str(),),
+        )
+        .await?;
+        let row = result
+            .maybe_first_row::<(Option<String>,)>()
+            .map_err(query_failed)?;
+        Ok(row.and_then(|(json,)| json))
+    }
+
+    async fn set_preferences(&self, user: &UserId, json: &str) -> Result<(), StoreError> {
+        let connected = self.connection()?;
+        connected
+            .session
+            .execute_unpaged(&connected.insert_preferences, (user.as_str(), json))
+            .await
+            .map_err(query_failed)?;
+        Ok(())
     }
 
     async fn delete_browser_sessions_of(&self, user: &UserId) -> Result<usize, StoreError> {

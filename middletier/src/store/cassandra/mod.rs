@@ -16,7 +16,8 @@
 //! - `item_marks_by_user_month ((user_id, month), feed_url, item_id)`, listed by
 //!   `mark_months_by_user ((user_id), month)`, and `read_watermarks_by_user ((user_id),
 //!   feed_url)`: per-user reading state, a few partition reads per page view.
-//! - `accounts ((user_id))` and `sessions ((token_hash))`, the latter written with a TTL.
+//! - `accounts ((user_id))` and `sessions ((token_hash))`, the latter written with a TTL;
+//!   `preferences ((user_id))`, each user's reading preferences as JSON.
 //! - `app_passwords_by_user ((user_id), id)` (the truth, listed on the settings page) and the
 //!   lookup tables `app_passwords_by_secret ((secret_hash))` and `app_passwords_by_fever
 //!   ((fever_hash))`, each hash claimed with a lightweight transaction.
@@ -47,7 +48,7 @@
 //!   (`items_by_feed_month`, `item_index_by_feed`), `terms` and `search` (`item_postings_by_feed`:
 //!   written, read), `reading`
 //!   (`item_marks_by_user_month`, `mark_months_by_user`, `read_watermarks_by_user`),
-//!   `accounts` (`accounts`, `sessions`), `app_passwords` (the three `app_passwords_by_*`),
+//!   `accounts` (`accounts`, `sessions`, `preferences`), `app_passwords` (the three `app_passwords_by_*`),
 //!   `icons` (`icon_sources`, `icons`).
 
 mod accounts;
@@ -153,6 +154,8 @@ struct Connected {
     insert_icon_source: PreparedStatement,
     insert_icon: PreparedStatement,
     select_icon: PreparedStatement,
+    select_preferences: PreparedStatement,
+    insert_preferences: PreparedStatement,
 }
 
 /// The store on Cassandra: cheap to clone (every clone shares one session).

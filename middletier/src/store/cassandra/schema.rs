@@ -104,6 +104,13 @@ const MIGRATIONS: &[(i32, &str, Step)] = &[
         "feed_icons",
         Step::Cql(include_str!("../../../schema/cassandra/016_feed_icons.cql")),
     ),
+    (
+        17,
+        "preferences",
+        Step::Cql(include_str!(
+            "../../../schema/cassandra/017_preferences.cql"
+        )),
+    ),
 ];
 
 /// How long one schema change may take. A schema change is written, flushed and announced by

@@ -282,6 +282,9 @@ pub(super) async fn prepare(session: Session) -> Result<Connected, StoreError> {
         )
         .await?,
         select_icon: prepare("SELECT content_type, bytes FROM icons WHERE hash = ?").await?,
+        select_preferences: prepare("SELECT json FROM preferences WHERE user_id = ?").await?,
+        insert_preferences: prepare("INSERT INTO preferences (user_id, json) VALUES (?, ?)")
+            .await?,
         session,
     })
 }

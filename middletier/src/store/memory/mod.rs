@@ -48,6 +48,8 @@ struct Inner {
     icon_sources: HashMap<String, super::IconSource>,
     /// By SHA-256 (hex) of their bytes.
     icons: HashMap<String, super::StoredIcon>,
+    /// Each user's preferences, as stored JSON.
+    preferences: HashMap<UserId, String>,
 }
 
 impl Inner {
@@ -462,8 +464,18 @@ impl AccountStore for MemoryStore {
             inner.categories.remove(user);
             inner.titles.remove(user);
             inner.reading.remove(user);
+            inner.preferences.remove(user);
             inner.accounts.remove(user).is_some()
         }))
+    }
+
+    async fn preferences(&self, user: &UserId) -> Result<Option<String>, StoreError> {
+        Ok(self.with(|inner| inner.preferences.get(user).cloned()))
+    }
+
+    async fn set_preferences(&self, user: &UserId, json: &str) -> Result<(), StoreError> {
+        self.with(|inner| inner.preferences.insert(user.clone(), json.to_owned()));
+        Ok(())
     }
 
     async fn delete_browser_sessions_of(&self, user: &UserId) -> Result<usize, StoreError> {

@@ -178,7 +178,13 @@ impl AccountStore for SqliteStore {
         let user = user.clone();
         // One transaction: all of it goes, or none.
         self.write(move |tx| {
-            for table in ["sessions", "app_passwords", "item_marks", "subscriptions"] {
+            for table in [
+                "sessions",
+                "app_passwords",
+                "preferences",
+                "item_marks",
+                "subscriptions",
+            ] {
                 tx.prepare_cached(&format!("DELETE FROM {table} WHERE user_id = ?1"))?
                     .execute([user.as_str()])?;
             }
@@ -186,6 +192,30 @@ impl AccountStore for SqliteStore {
                 .prepare_cached("DELETE FROM accounts WHERE user_id = ?1")?
                 .execute([user.as_str()])?;
             Ok(deleted == 1)
+        })
+        .await
+    }
+
+    async fn preferences(&self, user: &UserId) -> Result<Option<String>, StoreError> {
+        let user = user.clone();
+        self.read(move |tx| {
+            Ok(tx
+                .prepare_cached("SELECT json FROM preferences WHERE user_id = ?1")?
+                .query_row([user.as_str()], |row| row.get(0))
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn set_preferences(&self, user: &UserId, json: &str) -> Result<(), StoreError> {
+        let user = user.clone();
+        let json = json.to_owned();
+        self.write(move |tx| {
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO preferences (user_id, json) VALUES (?1, ?2)",
+            )?
+            .execute([user.as_str(), json.as_str()])?;
+            Ok(())
         })
         .await
     }

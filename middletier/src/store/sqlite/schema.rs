@@ -67,6 +67,12 @@ const MIGRATIONS: &[(i64, &str, &str, Option<Step>)] = &[
         include_str!("../../../schema/sqlite/008_feed_icons.sql"),
         None,
     ),
+    (
+        9,
+        "preferences",
+        include_str!("../../../schema/sqlite/009_preferences.sql"),
+        None,
+    ),
 ];
 
 /// Data a migration moves after its SQL ran.

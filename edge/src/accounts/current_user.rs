@@ -12,6 +12,8 @@ use axum::http::{HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 
+use middletier_api::{Preferences, Theme};
+
 use super::Accounts;
 use crate::local_path::LocalPath;
 use crate::session::CacheLookup;
@@ -42,15 +44,17 @@ pub struct CurrentUser {
     pub name: String,
     /// Signed in with a session (`false`: single-user mode, where nobody signs in or out).
     signed_in: bool,
+    /// The user's reading preferences, cached beside the session ([`Accounts::preferences_of`]).
+    pub preferences: Preferences,
 }
 
 impl CurrentUser {
     /// How the page header shows this user.
     pub fn viewer(&self) -> Viewer {
         if self.signed_in {
-            Viewer::SignedIn(self.name.clone())
+            Viewer::SignedIn(self.name.clone(), self.preferences.theme)
         } else {
-            Viewer::SingleUser(self.name.clone())
+            Viewer::SingleUser(self.name.clone(), self.preferences.theme)
         }
     }
 }
@@ -61,9 +65,9 @@ impl CurrentUser {
 pub enum Viewer {
     /// Nobody is signed in (the sign-in and sign-up pages, the operators' dashboard).
     Visitor,
-    /// Single-user mode: the configured user, with no sign-out.
-    SingleUser(String),
-    SignedIn(String),
+    /// Single-user mode: the configured user, with no sign-out; and the theme they chose.
+    SingleUser(String, Theme),
+    SignedIn(String, Theme),
 }
 
 impl Viewer {
@@ -72,7 +76,15 @@ impl Viewer {
     }
 
     pub fn can_sign_out(&self) -> bool {
-        matches!(self, Viewer::SignedIn(_))
+        matches!(self, Viewer::SignedIn(..))
+    }
+
+    /// The theme pages are shown in: `data-theme` on `<html>`, which the stylesheet reads.
+    pub fn theme(&self) -> &'static str {
+        match self {
+            Viewer::Visitor => Theme::System.as_str(),
+            Viewer::SingleUser(_, theme) | Viewer::SignedIn(_, theme) => theme.as_str(),
+        }
     }
 }
 
@@ -80,7 +92,7 @@ impl fmt::Display for Viewer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Viewer::Visitor => Ok(()),
-            Viewer::SingleUser(name) | Viewer::SignedIn(name) => f.write_str(name),
+            Viewer::SingleUser(name, _) | Viewer::SignedIn(name, _) => f.write_str(name),
         }
     }
 }
@@ -108,12 +120,20 @@ where
 }
 
 impl Accounts {
-    /// The user a request acts for, or why there is none.
+    /// The user a request acts for, with their preferences, or why there is none.
     async fn resolve(&self, parts: &Parts) -> Result<CurrentUser, NotSignedIn> {
+        let mut user = self.identify(parts).await?;
+        user.preferences = self.preferences_of(&user.name).await;
+        Ok(user)
+    }
+
+    /// The user a request acts for, or why there is none.
+    async fn identify(&self, parts: &Parts) -> Result<CurrentUser, NotSignedIn> {
         if self.settings.single_user {
             return Ok(CurrentUser {
                 name: self.default_user.clone(),
                 signed_in: false,
+                preferences: Preferences::default(),
             });
         }
         let cookies = self.cookie_policy(parts);
@@ -130,6 +150,7 @@ impl Accounts {
             return Ok(CurrentUser {
                 name,
                 signed_in: true,
+                preferences: Preferences::default(),
             });
         }
         match self.upstream.session(&hash).await {
@@ -152,6 +173,7 @@ impl Accounts {
                 Ok(CurrentUser {
                     name: found.user,
                     signed_in: true,
+                    preferences: Preferences::default(),
                 })
             }
             Ok(None) => {
@@ -164,6 +186,7 @@ impl Accounts {
                 Some(name) => Ok(CurrentUser {
                     name,
                     signed_in: true,
+                    preferences: Preferences::default(),
                 }),
                 None => {
                     // A refusal here is a misconfiguration (say, a wrong service token), not

@@ -25,15 +25,17 @@
 //!   and where a visitor comes back to after signing in.
 //! - [`pages`]: `/signin`, `/signup` and `/signout`: the forms, their handlers,
 //!   starting a session, and how a request without a user is answered.
+//! - `preferences`: each user's reading preferences, cached like sessions.
 //! - [`passwords`]: Argon2id hashing off the async workers, and the rules for new passwords.
 //! - [`limiter`]: [`SignInLimiter`], failures counted per name and per address.
-//! - [`settings_page`]: `/settings`: changing the password (ending the other browsers'
-//!   sessions), signing out everywhere, the way to the app passwords.
+//! - [`settings_page`]: `/settings`: reading preferences, changing the password (ending the
+//!   other browsers' sessions), signing out everywhere, the way to the app passwords.
 
 mod current_user;
 mod limiter;
 mod pages;
 mod passwords;
+mod preferences;
 mod settings_page;
 
 use std::net::IpAddr;
@@ -53,6 +55,7 @@ use crate::upstream::Upstream;
 pub use current_user::{CurrentUser, Viewer};
 pub use limiter::SignInLimiter;
 use passwords::Passwords;
+use preferences::PreferenceCache;
 
 /// Accounts as this edge serves them: shared by the sign-in pages and the [`CurrentUser`]
 /// extractor, which finds it in the router's state (any state an `Arc<Accounts>` can be taken
@@ -63,6 +66,8 @@ pub struct Accounts {
     settings: AccountsSettings,
     default_user: String,
     sessions: SessionCache,
+    /// Users' reading preferences, kept as long as sessions are.
+    preferences: PreferenceCache,
     limiter: SignInLimiter,
     /// Sign-up attempts per client address, each counted before its password is hashed
     /// (only the address is limited).
@@ -79,6 +84,7 @@ impl Accounts {
         Arc::new(Self {
             upstream,
             sessions: SessionCache::new(settings.session_cache),
+            preferences: PreferenceCache::new(settings.session_cache),
             limiter: SignInLimiter::new(
                 settings.failure_window,
                 settings.max_failures_per_name,

@@ -1,5 +1,9 @@
-//! The account settings page (`/settings`): changing the password, signing out everywhere,
-//! deleting the account, and the way to the app passwords page.
+//! The account settings page (`/settings`): reading preferences, changing the password,
+//! signing out everywhere, deleting the account, and the way to the app passwords page.
+//!
+//! Preferences (theme, items per page, list style, new tabs, mark read on open) are stored by
+//! the middle tier for the user, so they follow the user to every browser; single-user mode's
+//! user keeps them too. They change only how pages look and behave for this user.
 //!
 //! A password change asks for the current password (counted in the sign-in limiter when
 //! wrong, like a failed sign-in: a session left open on a shared computer must not become a
@@ -22,7 +26,9 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::Deserialize;
 
-use middletier_api::PasswordChange;
+use middletier_api::{
+    ListStyle, MAX_ITEMS_PER_PAGE, MIN_ITEMS_PER_PAGE, PasswordChange, Preferences, Theme,
+};
 
 use super::current_user::{Viewer, next_page};
 use super::pages::{Client, no_store, see_other, too_many};
@@ -31,11 +37,13 @@ use super::{Accounts, CurrentUser};
 
 const PAGE: &str = "/settings";
 const CHANGED: &str = "/settings?changed=password";
+const SAVED: &str = "/settings?changed=preferences";
 
 /// `/settings`, `/settings/password` and `/settings/delete`.
 pub(super) fn routes() -> Router<Arc<Accounts>> {
     Router::new()
         .route(PAGE, get(settings_page))
+        .route("/settings/preferences", post(save_preferences))
         .route("/settings/password", post(change_password))
         .route("/settings/delete", post(delete_account))
 }
@@ -85,6 +93,8 @@ enum Field {
     Confirm,
     /// The password that confirms deleting the account.
     Delete,
+    /// The preferences form.
+    Preferences,
     /// Not about what was typed (the service is unavailable).
     Neither,
 }
@@ -99,6 +109,10 @@ struct SettingsPage {
     error: Option<String>,
     invalid: Field,
     max_password: usize,
+    /// What the preferences form shows as chosen.
+    preferences: Preferences,
+    min_per_page: u16,
+    max_per_page: u16,
 }
 
 impl SettingsPage {
@@ -110,7 +124,24 @@ impl SettingsPage {
             error: None,
             invalid: Field::Neither,
             max_password: MAX_PASSWORD_CHARS,
+            preferences: user.preferences,
+            min_per_page: MIN_ITEMS_PER_PAGE,
+            max_per_page: MAX_ITEMS_PER_PAGE,
         }
+    }
+
+    fn theme_is(&self, theme: &str) -> bool {
+        self.preferences.theme.as_str() == theme
+    }
+
+    fn compact(&self) -> bool {
+        self.preferences.list_style == ListStyle::Compact
+    }
+
+    fn preferences_error(&self) -> Option<&str> {
+        self.error
+            .as_deref()
+            .filter(|_| self.invalid == Field::Preferences)
     }
 
     fn current_invalid(&self) -> bool {
@@ -135,7 +166,9 @@ impl SettingsPage {
     }
 
     fn password_error(&self) -> Option<&str> {
-        self.error.as_deref().filter(|_| !self.delete_invalid())
+        self.error
+            .as_deref()
+            .filter(|_| !matches!(self.invalid, Field::Delete | Field::Preferences))
     }
 }
 
@@ -145,14 +178,93 @@ async fn settings_page(
     Query(query): Query<PageQuery>,
 ) -> Response {
     let page = SettingsPage {
-        notice: (query.changed.as_deref() == Some("password")).then(|| {
-            "Your password is changed. Every other browser is signed out; this one stays signed \
-             in. Apps keep syncing with their app passwords."
-                .to_owned()
-        }),
+        notice: match query.changed.as_deref() {
+            Some("password") => Some(
+                "Your password is changed. Every other browser is signed out; this one stays \
+                 signed in. Apps keep syncing with their app passwords."
+                    .to_owned(),
+            ),
+            Some("preferences") => Some("Your preferences are saved.".to_owned()),
+            _ => None,
+        },
         ..SettingsPage::new(&user, accounts.settings.single_user)
     };
     (no_store(), page).into_response()
+}
+
+/// The preferences form. Checkboxes are sent only when ticked; a missing field reads as
+/// empty and is refused as such.
+#[derive(Debug, Default, Deserialize)]
+struct PreferencesForm {
+    #[serde(default)]
+    theme: String,
+    #[serde(default)]
+    items_per_page: String,
+    #[serde(default)]
+    list_style: String,
+    open_in_new_tab: Option<String>,
+    mark_read_on_open: Option<String>,
+}
+
+impl PreferencesForm {
+    /// The preferences the form chose, or what is wrong with it, for the user.
+    fn parse(&self) -> Result<Preferences, String> {
+        let theme = match self.theme.as_str() {
+            "light" => Theme::Light,
+            "dark" => Theme::Dark,
+            "system" => Theme::System,
+            _ => return Err("Choose a theme: light, dark or your system's.".to_owned()),
+        };
+        let list_style = match self.list_style.as_str() {
+            "full" => ListStyle::Full,
+            "compact" => ListStyle::Compact,
+            _ => return Err("Choose a list style: full or compact.".to_owned()),
+        };
+        let range = || {
+            format!(
+                "Items per page must be a number from {MIN_ITEMS_PER_PAGE} to {MAX_ITEMS_PER_PAGE}."
+            )
+        };
+        let items_per_page: u16 = self.items_per_page.trim().parse().map_err(|_| range())?;
+        let preferences = Preferences {
+            theme,
+            items_per_page,
+            open_in_new_tab: self.open_in_new_tab.is_some(),
+            mark_read_on_open: self.mark_read_on_open.is_some(),
+            list_style,
+        };
+        preferences.check().map_err(|_| range())?;
+        Ok(preferences)
+    }
+}
+
+async fn save_preferences(
+    State(accounts): State<Arc<Accounts>>,
+    user: CurrentUser,
+    Form(form): Form<PreferencesForm>,
+) -> Response {
+    let failed = |status: StatusCode, error: String| {
+        let page = SettingsPage {
+            error: Some(error),
+            invalid: Field::Preferences,
+            ..SettingsPage::new(&user, accounts.settings.single_user)
+        };
+        (status, no_store(), page).into_response()
+    };
+    let preferences = match form.parse() {
+        Ok(preferences) => preferences,
+        Err(error) => return failed(StatusCode::BAD_REQUEST, error),
+    };
+    match accounts.set_preferences(&user.name, &preferences).await {
+        Ok(()) => see_other(SAVED, None),
+        Err(error) => {
+            let page = failed(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("Your preferences were not saved: {error}. Please try again in a moment."),
+            );
+            (error.retry_after_header(), page).into_response()
+        }
+    }
 }
 
 async fn change_password(

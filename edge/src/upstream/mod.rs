@@ -16,10 +16,12 @@
 //! - `cache`: the read cache (the feed list) and the river's fallback pages.
 //! - `error`: [`UpstreamError`], and how a middle-tier error counts in a command.
 //! - `apps`: the calls sync apps make (Google Reader and Fever APIs), in their own commands.
+//! - `preferences`: each user's reading preferences.
 
 mod apps;
 mod cache;
 mod error;
+mod preferences;
 mod retries;
 mod settings;
 

@@ -17,21 +17,17 @@ use axum::{Form, Json};
 use serde::Deserialize;
 use serde_json::json;
 
-use middletier_api::{Filter, ItemQuery, ItemStateChange, MarkRead, River, RiverQuery};
+use middletier_api::{Filter, ItemQuery, ItemStateChange, ListStyle, MarkRead, River, RiverQuery};
 use platform::server::InternalError;
 
 use super::icons::icon_href;
 use super::items::{FeedLinks, ItemView, View, view_href};
-use super::list_style::compact_list;
 use super::{
     Banner, MessagePage, SanitizedCache, WebState, back_to, not_saved, wants_json, web_link,
 };
 use crate::accounts::{CurrentUser, Viewer};
 use crate::upstream::RiverOutcome;
 use crate::upstream::UpstreamError;
-
-/// Items on one page: enough to read for a while, few enough to render in a millisecond or two.
-const PAGE_SIZE: usize = 50;
 
 #[derive(Debug, Default, Deserialize)]
 pub(super) struct RiverParams {
@@ -72,14 +68,13 @@ fn parse_filter(filter: Option<&str>) -> Result<Filter, String> {
 pub(super) async fn river(
     State(state): State<WebState>,
     user: CurrentUser,
-    headers: HeaderMap,
     Query(params): Query<RiverParams>,
 ) -> Response {
     let view = match params.view() {
         Ok(view) => view,
         Err(message) => return (StatusCode::BAD_REQUEST, message).into_response(),
     };
-    let query = river_query(&view);
+    let query = river_query(&view, user.preferences.items_per_page);
     let mut retry_after = AppendHeaders(None);
     let (river, banner, status) = match state.upstream.river(&user.name, &query).await {
         RiverOutcome::Fresh(river) => (Some(river), None, StatusCode::OK),
@@ -117,18 +112,19 @@ pub(super) async fn river(
         banner,
         &state.sanitized,
     );
-    page.compact = compact_list(&headers);
+    page.compact = user.preferences.list_style == ListStyle::Compact;
+    page.new_tab = user.preferences.open_in_new_tab;
     (status, retry_after, page).into_response()
 }
 
-/// The middle tier's query for a page of `view`.
-pub(super) fn river_query(view: &View) -> RiverQuery {
+/// The middle tier's query for a page of `view`, of the user's chosen size.
+pub(super) fn river_query(view: &View, per_page: u16) -> RiverQuery {
     RiverQuery {
         feed: view.feed.clone(),
         category: view.category.clone(),
         filter: view.filter,
         before: view.before.clone(),
-        limit: Some(PAGE_SIZE),
+        limit: Some(usize::from(per_page)),
     }
 }
 
@@ -146,8 +142,10 @@ struct RiverPage<'a> {
     filters: Vec<FilterLink>,
     mark_all: Option<MarkAll>,
     items: Vec<ItemView<'a>>,
-    /// The compact list: titles and a line of text (see [`compact_list`]).
+    /// The compact list: titles and a line of text (the user's list style).
     compact: bool,
+    /// Links to originals open in a new tab (the user's preference).
+    new_tab: bool,
     /// This page's address, where the item forms send the browser back to.
     back: String,
     older: Option<String>,
@@ -316,6 +314,7 @@ impl<'a> RiverPage<'a> {
             mark_all,
             items,
             compact: false,
+            new_tab: false,
             back,
             older,
             newest,

@@ -11,7 +11,8 @@
 //! are that list's neighbours, worked out from the same river page the list showed.
 //!
 //! # Marking read
-//! Opening an item marks it read, as opening the original does, unless the address says
+//! Opening an item marks it read, as opening the original does, unless the user turned that
+//! off in their preferences, the address says
 //! `keep_unread=1` (the read and star buttons return with it, so "Mark unread" sticks), or
 //! the request came from another site (a link elsewhere must not change reading state).
 
@@ -49,6 +50,8 @@ struct ReadingPage<'a> {
     back: String,
     /// The list the item was opened from.
     list_href: String,
+    /// The original opens in a new tab (the user's preference).
+    new_tab: bool,
     previous: Option<String>,
     next: Option<String>,
 }
@@ -81,7 +84,7 @@ pub(super) async fn read_item(
         Err(message) => return (StatusCode::BAD_REQUEST, message).into_response(),
     };
     // The item and its list's page at once: the page only gives the neighbours.
-    let query = river_query(&view);
+    let query = river_query(&view, user.preferences.items_per_page);
     let (found, river) = tokio::join!(
         state.upstream.item_by_number(&user.name, number),
         state.upstream.river(&user.name, &query)
@@ -110,7 +113,8 @@ pub(super) async fn read_item(
         },
         number: Some(number),
     };
-    if !keep_unread && !entry.item.read && from_this_site(&headers) {
+    let mark_on_open = user.preferences.mark_read_on_open && !keep_unread;
+    if mark_on_open && !entry.item.read && from_this_site(&headers) {
         let change = ItemStateChange {
             feed: entry.feed_url.clone(),
             item: entry.item.id.clone(),
@@ -139,6 +143,7 @@ pub(super) async fn read_item(
     let separator = if href.contains('?') { '&' } else { '?' };
     ReadingPage {
         user: user.viewer(),
+        new_tab: user.preferences.open_in_new_tab,
         back: format!("{href}{separator}keep_unread=1"),
         list_href: view.href(),
         previous,

@@ -598,7 +598,7 @@ async fn no_errors_logged(browser: &Session) -> Result<(), Error> {
 
 /// Every visible element with text of its own whose colour against its (opaque) background is
 /// below WCAG AA's 4.5:1, with the ratio; feed content (`.description`) is the publisher's.
-const LOW_CONTRAST: &str = r#"
+pub(crate) const LOW_CONTRAST: &str = r#"
   const rgb = (c) => (c.match(/[\d.]+/g) || []).map(Number);
   const lum = ([r, g, b]) => [r, g, b].map((v) => {
     v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);

@@ -24,7 +24,8 @@
 //! - [`accounts`]: signing up, in and out, sessions across edges, rate limits, and one user
 //!   never reaching another's data.
 //! - [`settings`]: the settings page: changing the password (and which sessions that ends),
-//!   in HTTP and in the real browser.
+//!   in HTTP and in the real browser; [`preferences`]: reading preferences kept with the
+//!   account, seen on every edge, refused when bad, and chosen in the real browser.
 //! - [`browser`]: the reader in headless Chromium, with its script and the real CSP.
 //! - [`icons`]: feed icons beside each feed, served as cached images only, loaded by a real
 //!   browser.
@@ -70,6 +71,7 @@ mod greader;
 mod icons;
 mod interop_eureka;
 mod load;
+mod preferences;
 mod reading;
 mod resilience;
 mod search;

@@ -91,7 +91,7 @@ mod tests {
 
     #[test]
     fn a_value_stored_before_a_field_existed_reads_with_that_fields_default() {
-        let read: Preferences = serde_json::from_str(r#"{"theme":"dark"}"#).unwrap();
+        let read: Preferences = serde_json::from_str(r#"{"theme":"dark"}"#).expect("parses");
         assert_eq!(
             read,
             Preferences {

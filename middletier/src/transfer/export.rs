@@ -74,6 +74,19 @@ pub async fn export(
                 },
             )?;
         }
+        // What does not parse (written by a newer middle tier) is left out: the new store
+        // then shows the defaults, as this one does.
+        let preferences = store.preferences(&user).await?;
+        if let Some(preferences) = preferences.and_then(|json| serde_json::from_str(&json).ok()) {
+            records += 1;
+            line(
+                out,
+                &Record::Preferences {
+                    user: name.to_owned(),
+                    preferences,
+                },
+            )?;
+        }
         let reading = store.reading(&user).await?;
         let urls: Vec<_> = reading
             .subscriptions

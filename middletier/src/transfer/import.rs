@@ -317,6 +317,7 @@ struct Pending {
     records: usize,
     account: Option<(u64, AccountRecord)>,
     app_passwords: Vec<(u64, AppPasswordRecord)>,
+    preferences: Option<(u64, middletier_api::Preferences)>,
     subscriptions: Vec<Subscription>,
     marks: Vec<Mark>,
     /// Starred items' content, for the feeds' histories.
@@ -331,6 +332,7 @@ impl Pending {
             records: 0,
             account: None,
             app_passwords: Vec::new(),
+            preferences: None,
             subscriptions: Vec::new(),
             marks: Vec::new(),
             starred_items: Vec::new(),
@@ -411,6 +413,13 @@ impl Pending {
                     ..password
                 };
                 self.app_passwords.push((line, password));
+            }
+            Record::Preferences { preferences, .. } => {
+                if self.preferences.is_some() {
+                    return Err(invalid(line, "a second preferences record".to_owned()));
+                }
+                preferences.check().map_err(|error| invalid(line, error))?;
+                self.preferences = Some((line, preferences));
             }
             Record::Subscription {
                 feed,
@@ -547,6 +556,14 @@ impl Pending {
                 }
             }
             summary.app_passwords += 1;
+        }
+        if let Some((line, preferences)) = &self.preferences {
+            let json = serde_json::to_string(preferences)
+                .map_err(|error| invalid(*line, error.to_string()))?;
+            store
+                .set_preferences(user, &json)
+                .await
+                .map_err(failed(*line))?;
         }
         for Subscription {
             line,

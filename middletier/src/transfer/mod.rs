@@ -19,6 +19,8 @@
 //! - 1: accounts, subscriptions, marks, starred items.
 //! - 2: subscriptions may carry the user's own `title`; `app_password` records. A version 1
 //!   file is a version 2 file without them, so both are read.
+//! - 3: `preferences` records (the user's reading preferences). Earlier files are version 3
+//!   files without them.
 
 pub mod export;
 pub mod import;
@@ -32,9 +34,9 @@ pub use import::{ImportError, ImportLimits, import};
 /// The header's `format`: what this file is.
 pub const FORMAT: &str = "rss-recipe-export";
 /// The version this build writes.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 /// The versions this build reads; a reader refuses any other.
-pub const READS: &[u32] = &[1, 2];
+pub const READS: &[u32] = &[1, 2, 3];
 /// Longest line import accepts: a starred item's sanitized content fits many times over, and a
 /// hostile file cannot make import buffer more than this per line.
 pub const MAX_LINE_BYTES: usize = 1024 * 1024;
@@ -69,6 +71,11 @@ pub enum Record {
         created: DateTime<Utc>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         last_used: Option<DateTime<Utc>>,
+    },
+    /// The user's reading preferences (theme, page size...), checked again on import.
+    Preferences {
+        user: String,
+        preferences: middletier_api::Preferences,
     },
     /// One subscription, in the user's order, with its category, the user's own title and
     /// mark-all-read watermark.
@@ -112,6 +119,7 @@ impl Record {
         match self {
             Self::Account { user, .. }
             | Self::AppPassword { user, .. }
+            | Self::Preferences { user, .. }
             | Self::Subscription { user, .. }
             | Self::Mark { user, .. }
             | Self::StarredItem { user, .. } => Some(user),

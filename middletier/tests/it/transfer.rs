@@ -93,6 +93,10 @@ async fn populate(store: &dyn Store) {
             .expect("subscribe");
     }
     store
+        .set_preferences(&ann, r#"{"theme":"dark","items_per_page":20}"#)
+        .await
+        .expect("preferences");
+    store
         .set_category(&ann, &feed(3), Some("News"))
         .await
         .expect("category");
@@ -256,7 +260,7 @@ async fn export_then_import_into_sqlite_keeps_everything_a_reader_sees() {
     let file = exported(source.as_ref()).await;
     let text = String::from_utf8(file.clone()).expect("utf-8");
     assert!(
-        text.starts_with(r#"{"format":"rss-recipe-export","version":2,"#),
+        text.starts_with(r#"{"format":"rss-recipe-export","version":3,"#),
         "{text}"
     );
     assert!(!text.contains("session"), "sessions are not exported");
@@ -277,6 +281,18 @@ async fn export_then_import_into_sqlite_keeps_everything_a_reader_sees() {
     );
     assert_eq!(summary.app_passwords, 3);
     assert_eq!(summary.stars, 3);
+    let preferences = target
+        .preferences(&user("ann"))
+        .await
+        .expect("read")
+        .expect("ann's preferences are carried");
+    let preferences: middletier_api::Preferences =
+        serde_json::from_str(&preferences).expect("parses");
+    assert_eq!(
+        (preferences.theme, preferences.items_per_page),
+        (middletier_api::Theme::Dark, 20)
+    );
+    assert_eq!(target.preferences(&user("bob")).await.expect("read"), None);
     // The new store fetches every feed afresh: its items are first seen after the move, later
     // than any watermark the old store set.
     for n in [1, 2, 3] {
@@ -534,8 +550,8 @@ async fn import_refuses_another_format_or_version_naming_the_line() {
     let other = br#"{"format":"opml","version":1,"exported_at":"2026-01-01T00:00:00Z"}"#;
     refused(other, 1, "format 'opml'", "ann").await;
     let newer =
-        br#"{"format":"rss-recipe-export","version":3,"exported_at":"2026-01-01T00:00:00Z"}"#;
-    refused(newer, 1, "version 3 is not supported", "ann").await;
+        br#"{"format":"rss-recipe-export","version":4,"exported_at":"2026-01-01T00:00:00Z"}"#;
+    refused(newer, 1, "version 4 is not supported", "ann").await;
     refused(b"<opml/>\n", 1, "not an export header", "ann").await;
     refused(b"", 1, "empty", "ann").await;
 }
@@ -914,6 +930,15 @@ async fn import_refuses_bad_app_passwords_and_titles_naming_the_line() {
         ),
     ];
     for (record, says) in cases {
+        refused(&file_of(&[record]), 2, says, "ann").await;
+    }
+    for (preferences, says) in [
+        (r#"{"items_per_page":5}"#, "items per page"),
+        (r#"{"theme":"sepia"}"#, "sepia"),
+        (r#"{"font":"serif"}"#, "font"),
+    ] {
+        let record =
+            format!(r#"{{"kind":"preferences","user":"ann","preferences":{preferences}}}"#);
         refused(&file_of(&[record]), 2, says, "ann").await;
     }
     let twice = file_of(&[

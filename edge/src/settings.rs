@@ -219,7 +219,9 @@ pub struct AccountsSettings {
     #[serde(with = "humantime_serde")]
     pub session_lifetime: Duration,
     /// How long this edge trusts a session it checked before asking the middle tier again
-    /// (signing out through this edge takes effect at once; through another, within this).
+    /// (signing out through this edge takes effect at once; through another, within this);
+    /// and how long it keeps a user's reading preferences (a change through another edge shows
+    /// here within this).
     #[serde(with = "humantime_serde")]
     pub session_cache: Duration,
     /// Mark the session cookie `Secure` (the edge is served over HTTPS).

@@ -3,9 +3,7 @@
 
 use reqwest::{Method, StatusCode};
 
-use super::{
-    CallError, MiddletierClient, api_url, check, push_segments, transport_error, user_url,
-};
+use super::{CallError, MiddletierClient, api_url, push_segments, send, user_url};
 use crate::apps::{
     AppCounts, AppItems, AppItemsQuery, AppPassword, AppPasswordOwner, CategoryChanged,
     CategoryRename, ItemNumbers, NewAppPassword, NumbersStateChange, NumbersStateChanged,
@@ -22,13 +20,8 @@ impl MiddletierClient {
     ) -> Result<AppItems, CallError> {
         let mut url = user_url(base, user, Some("app"))?;
         push_segments(&mut url, &["items"])?;
-        let response = self
-            .request(Method::GET, url)
-            .query(query)
-            .send()
-            .await
-            .map_err(transport_error)?;
-        self.json(check(response).await?).await
+        let response = send(self.request(Method::GET, url).query(query)).await;
+        self.json(response?).await
     }
 
     /// These items of the user's feeds, with content; numbers that are none are left out.
@@ -59,12 +52,8 @@ impl MiddletierClient {
     pub async fn app_counts(&self, base: &url::Url, user: &str) -> Result<AppCounts, CallError> {
         let mut url = user_url(base, user, Some("app"))?;
         push_segments(&mut url, &["counts"])?;
-        let response = self
-            .request(Method::GET, url)
-            .send()
-            .await
-            .map_err(transport_error)?;
-        self.json(check(response).await?).await
+        let response = send(self.request(Method::GET, url)).await;
+        self.json(response?).await
     }
 
     /// Sets or clears the user's own title for one subscription (idempotent).
@@ -75,13 +64,8 @@ impl MiddletierClient {
         change: &TitleChange,
     ) -> Result<(), CallError> {
         let url = user_url(base, user, Some("title"))?;
-        let response = self
-            .request(Method::PUT, url)
-            .json(change)
-            .send()
-            .await
-            .map_err(transport_error)?;
-        check(response).await.map(drop)
+        let response = send(self.request(Method::PUT, url).json(change)).await;
+        response.map(drop)
     }
 
     /// Moves every subscription of one category to another.
@@ -105,12 +89,8 @@ impl MiddletierClient {
     ) -> Result<CategoryChanged, CallError> {
         let mut url = user_url(base, user, Some("categories"))?;
         push_segments(&mut url, &[category])?;
-        let response = self
-            .request(Method::DELETE, url)
-            .send()
-            .await
-            .map_err(transport_error)?;
-        self.json(check(response).await?).await
+        let response = send(self.request(Method::DELETE, url)).await;
+        self.json(response?).await
     }
 
     /// Stores a new app password; `Ok(false)` when the user has
@@ -123,13 +103,8 @@ impl MiddletierClient {
         password: &NewAppPassword,
     ) -> Result<bool, CallError> {
         let url = api_url(base, &["accounts", user, "app-passwords"])?;
-        let response = self
-            .request(Method::POST, url)
-            .json(password)
-            .send()
-            .await
-            .map_err(transport_error)?;
-        match check(response).await {
+        let response = send(self.request(Method::POST, url).json(password)).await;
+        match response {
             Ok(_) => Ok(true),
             Err(CallError::Rejected { status, .. }) if status == StatusCode::CONFLICT => Ok(false),
             Err(e) => Err(e),
@@ -143,12 +118,8 @@ impl MiddletierClient {
         user: &str,
     ) -> Result<Vec<AppPassword>, CallError> {
         let url = api_url(base, &["accounts", user, "app-passwords"])?;
-        let response = self
-            .request(Method::GET, url)
-            .send()
-            .await
-            .map_err(transport_error)?;
-        self.json(check(response).await?).await
+        let response = send(self.request(Method::GET, url)).await;
+        self.json(response?).await
     }
 
     /// Revokes an app password and ends every session issued for it (also fine when unknown).
@@ -159,12 +130,8 @@ impl MiddletierClient {
         id: &str,
     ) -> Result<(), CallError> {
         let url = api_url(base, &["accounts", user, "app-passwords", id])?;
-        let response = self
-            .request(Method::DELETE, url)
-            .send()
-            .await
-            .map_err(transport_error)?;
-        check(response).await.map(drop)
+        let response = send(self.request(Method::DELETE, url)).await;
+        response.map(drop)
     }
 
     /// Whose app password has this SHA-256 (hex); `None`: nobody's. Records it as used.

@@ -1,8 +1,8 @@
 //! Feed icons: the bytes of an icon the middle tier stored, by its content hash.
 
-use reqwest::{Method, StatusCode, header};
+use reqwest::{Method, header};
 
-use super::{CallError, MiddletierClient, api_url, check, read_capped};
+use super::{CallError, MiddletierClient, api_url, read_capped, send_found};
 use crate::limits::MAX_ICON_BYTES;
 
 /// An icon's bytes and the image type the middle tier sniffed from them.
@@ -29,15 +29,9 @@ impl MiddletierClient {
     /// icon the middle tier would have stored.
     pub async fn icon(&self, base: &url::Url, hash: &str) -> Result<Option<IconFile>, CallError> {
         let url = api_url(base, &["icons", hash])?;
-        let response = self
-            .request(Method::GET, url)
-            .send()
-            .await
-            .map_err(super::transport_error)?;
-        if response.status() == StatusCode::NOT_FOUND {
+        let Some(response) = send_found(self.request(Method::GET, url)).await? else {
             return Ok(None);
-        }
-        let response = check(response).await?;
+        };
         let content_type = response
             .headers()
             .get(header::CONTENT_TYPE)

@@ -184,12 +184,8 @@ impl MiddletierClient {
     /// The user's subscriptions as an OPML document.
     pub async fn export_opml(&self, base: &url::Url, user: &str) -> Result<String, CallError> {
         let url = user_url(base, user, Some("opml"))?;
-        let response = self
-            .request(Method::GET, url)
-            .send()
-            .await
-            .map_err(transport_error)?;
-        let body = self.read(check(response).await?).await?;
+        let response = send(self.request(Method::GET, url)).await;
+        let body = self.read(response?).await?;
         String::from_utf8(body).map_err(|e| CallError::Protocol(e.to_string()))
     }
 
@@ -201,13 +197,8 @@ impl MiddletierClient {
         opml: Vec<u8>,
     ) -> Result<OpmlImport, CallError> {
         let url = user_url(base, user, Some("opml"))?;
-        let response = self
-            .request(Method::POST, url)
-            .body(opml)
-            .send()
-            .await
-            .map_err(transport_error)?;
-        self.json(check(response).await?).await
+        let response = send(self.request(Method::POST, url).body(opml)).await;
+        self.json(response?).await
     }
 
     /// A page of the user's river of news.
@@ -218,13 +209,8 @@ impl MiddletierClient {
         query: &RiverQuery,
     ) -> Result<River, CallError> {
         let url = user_url(base, user, Some("items"))?;
-        let response = self
-            .request(Method::GET, url)
-            .query(query)
-            .send()
-            .await
-            .map_err(transport_error)?;
-        self.json(check(response).await?).await
+        let response = send(self.request(Method::GET, url).query(query)).await;
+        self.json(response?).await
     }
 
     /// A page of the items of the user's feeds matching a search.
@@ -235,13 +221,8 @@ impl MiddletierClient {
         query: &SearchQuery,
     ) -> Result<SearchResults, CallError> {
         let url = user_url(base, user, Some("search"))?;
-        let response = self
-            .request(Method::GET, url)
-            .query(query)
-            .send()
-            .await
-            .map_err(transport_error)?;
-        self.json(check(response).await?).await
+        let response = send(self.request(Method::GET, url).query(query)).await;
+        self.json(response?).await
     }
 
     /// One item of a feed the user subscribes to; a 404 (`Rejected`) when the user does not
@@ -253,13 +234,8 @@ impl MiddletierClient {
         query: &ItemQuery,
     ) -> Result<RiverItem, CallError> {
         let url = user_url(base, user, Some("item"))?;
-        let response = self
-            .request(Method::GET, url)
-            .query(query)
-            .send()
-            .await
-            .map_err(transport_error)?;
-        self.json(check(response).await?).await
+        let response = send(self.request(Method::GET, url).query(query)).await;
+        self.json(response?).await
     }
 
     /// Marks one item read/unread or starred/unstarred (idempotent).
@@ -294,13 +270,8 @@ impl MiddletierClient {
         change: &CategoryChange,
     ) -> Result<(), CallError> {
         let url = user_url(base, user, Some("category"))?;
-        let response = self
-            .request(Method::PUT, url)
-            .json(change)
-            .send()
-            .await
-            .map_err(transport_error)?;
-        check(response).await.map(drop)
+        let response = send(self.request(Method::PUT, url).json(change)).await;
+        response.map(drop)
     }
 
     /// Creates an account; `None` when the name is taken.
@@ -325,15 +296,9 @@ impl MiddletierClient {
     /// account.
     pub async fn delete_account(&self, base: &url::Url, user: &str) -> Result<bool, CallError> {
         let url = api_url(base, &["accounts", user])?;
-        let response = self
-            .request(Method::DELETE, url)
-            .send()
-            .await
-            .map_err(transport_error)?;
-        if response.status() == StatusCode::NOT_FOUND {
-            return Ok(false);
-        }
-        check(response).await.map(|_| true)
+        Ok(send_found(self.request(Method::DELETE, url))
+            .await?
+            .is_some())
     }
 
     /// Replaces the account's password hash; `false` when there is no such account.
@@ -344,16 +309,8 @@ impl MiddletierClient {
         change: &PasswordChange,
     ) -> Result<bool, CallError> {
         let url = api_url(base, &["accounts", user, "password"])?;
-        let response = self
-            .request(Method::PUT, url)
-            .json(change)
-            .send()
-            .await
-            .map_err(transport_error)?;
-        if response.status() == StatusCode::NOT_FOUND {
-            return Ok(false);
-        }
-        check(response).await.map(|_| true)
+        let request = self.request(Method::PUT, url).json(change);
+        Ok(send_found(request).await?.is_some())
     }
 
     pub async fn create_session(
@@ -362,13 +319,8 @@ impl MiddletierClient {
         session: &NewSession,
     ) -> Result<(), CallError> {
         let url = api_url(base, &["sessions"])?;
-        let response = self
-            .request(Method::POST, url)
-            .json(session)
-            .send()
-            .await
-            .map_err(transport_error)?;
-        check(response).await.map(drop)
+        let response = send(self.request(Method::POST, url).json(session)).await;
+        response.map(drop)
     }
 
     /// The live session with this token hash; `None` when unknown or expired.
@@ -384,23 +336,15 @@ impl MiddletierClient {
     /// Ends a session (also fine when it is unknown).
     pub async fn delete_session(&self, base: &url::Url, token_hash: &str) -> Result<(), CallError> {
         let url = api_url(base, &["sessions", token_hash])?;
-        let response = self
-            .request(Method::DELETE, url)
-            .send()
-            .await
-            .map_err(transport_error)?;
-        check(response).await.map(drop)
+        let response = send(self.request(Method::DELETE, url)).await;
+        response.map(drop)
     }
 
     /// Ends every session of `user` ("sign out everywhere"; also fine when there are none).
     pub async fn delete_sessions_of(&self, base: &url::Url, user: &str) -> Result<(), CallError> {
         let url = api_url(base, &["accounts", user, "sessions"])?;
-        let response = self
-            .request(Method::DELETE, url)
-            .send()
-            .await
-            .map_err(transport_error)?;
-        check(response).await.map(drop)
+        let response = send(self.request(Method::DELETE, url)).await;
+        response.map(drop)
     }
 
     async fn send_json<B: serde::Serialize + ?Sized, T: DeserializeOwned>(
@@ -409,13 +353,8 @@ impl MiddletierClient {
         url: url::Url,
         body: &B,
     ) -> Result<T, CallError> {
-        let response = self
-            .request(method, url)
-            .json(body)
-            .send()
-            .await
-            .map_err(transport_error)?;
-        self.json(check(response).await?).await
+        let response = send(self.request(method, url).json(body)).await;
+        self.json(response?).await
     }
 
     /// GET, with 404 meaning "there is none".
@@ -423,15 +362,10 @@ impl MiddletierClient {
         &self,
         url: url::Url,
     ) -> Result<Option<T>, CallError> {
-        let response = self
-            .request(Method::GET, url)
-            .send()
-            .await
-            .map_err(transport_error)?;
-        if response.status() == StatusCode::NOT_FOUND {
-            return Ok(None);
+        match send_found(self.request(Method::GET, url)).await? {
+            Some(response) => self.json(response).await.map(Some),
+            None => Ok(None),
         }
-        self.json(check(response).await?).await.map(Some)
     }
 
     async fn call<T: DeserializeOwned>(
@@ -445,12 +379,8 @@ impl MiddletierClient {
         if let Some(feed_url) = feed_url {
             url.query_pairs_mut().append_pair("url", feed_url);
         }
-        let response = self
-            .request(method, url)
-            .send()
-            .await
-            .map_err(transport_error)?;
-        self.json(check(response).await?).await
+        let response = send(self.request(method, url)).await;
+        self.json(response?).await
     }
 }
 
@@ -521,6 +451,23 @@ fn user_url(base: &url::Url, user: &str, suffix: Option<&str>) -> Result<url::Ur
         }
     }
     Ok(url)
+}
+
+/// Sends `request`: the answer if it succeeded; otherwise the error it describes (a transport
+/// failure or the error status), as every call classifies them.
+async fn send(request: reqwest::RequestBuilder) -> Result<reqwest::Response, CallError> {
+    check(request.send().await.map_err(transport_error)?).await
+}
+
+/// [`send`], with 404 meaning "there is none" (`None`) rather than an error.
+async fn send_found(
+    request: reqwest::RequestBuilder,
+) -> Result<Option<reqwest::Response>, CallError> {
+    let response = request.send().await.map_err(transport_error)?;
+    if response.status() == StatusCode::NOT_FOUND {
+        return Ok(None);
+    }
+    check(response).await.map(Some)
 }
 
 /// The response if it succeeded; otherwise the error it describes.

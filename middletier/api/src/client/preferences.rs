@@ -2,19 +2,15 @@
 
 use reqwest::Method;
 
-use super::{CallError, MiddletierClient, api_url, check, transport_error};
+use super::{CallError, MiddletierClient, api_url, send};
 use crate::Preferences;
 
 impl MiddletierClient {
     /// The user's preferences; the defaults for a user who never chose.
     pub async fn preferences(&self, base: &url::Url, user: &str) -> Result<Preferences, CallError> {
         let url = api_url(base, &["accounts", user, "preferences"])?;
-        let response = self
-            .request(Method::GET, url)
-            .send()
-            .await
-            .map_err(transport_error)?;
-        self.json(check(response).await?).await
+        let response = send(self.request(Method::GET, url)).await;
+        self.json(response?).await
     }
 
     /// Replaces the user's preferences; a value out of range is refused (`CallError` of a 400).
@@ -25,12 +21,7 @@ impl MiddletierClient {
         preferences: &Preferences,
     ) -> Result<(), CallError> {
         let url = api_url(base, &["accounts", user, "preferences"])?;
-        let response = self
-            .request(Method::PUT, url)
-            .json(preferences)
-            .send()
-            .await
-            .map_err(transport_error)?;
-        check(response).await.map(|_| ())
+        let response = send(self.request(Method::PUT, url).json(preferences)).await;
+        response.map(|_| ())
     }
 }
